@@ -1,0 +1,92 @@
+"""Headwater: typed ML pipelines that run on a laptop and schedule like Airflow.
+
+    from headwater import component, pipeline, Input, Output, Dataset, Model
+
+    @component
+    def train(data: Input[Dataset], model: Output[Model], lr: float = 0.1) -> float: ...
+
+    @pipeline
+    def training(lr: float = 0.1):
+        train(data=load().output, lr=lr)
+
+``import headwater`` stays light: the spec models, the store and the server
+load only when they are used.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from headwater._version import __version__
+from headwater.sdk import (
+    HTML,
+    Artifact,
+    ClassificationMetrics,
+    Collected,
+    Dataset,
+    Elif,
+    Else,
+    Email,
+    ExitHandler,
+    FinalStatus,
+    If,
+    Input,
+    Markdown,
+    Metrics,
+    Model,
+    Output,
+    ParallelFor,
+    Param,
+    Slack,
+    Webhook,
+    component,
+    importer,
+    pipeline,
+)
+
+if TYPE_CHECKING:
+    from headwater.sdk import Pipeline
+    from headwater.spec import PipelineSpec
+
+__all__ = [
+    "HTML",
+    "Artifact",
+    "ClassificationMetrics",
+    "Collected",
+    "Dataset",
+    "Elif",
+    "Else",
+    "Email",
+    "ExitHandler",
+    "FinalStatus",
+    "If",
+    "Input",
+    "Markdown",
+    "Metrics",
+    "Model",
+    "Output",
+    "ParallelFor",
+    "Param",
+    "Slack",
+    "Webhook",
+    "__version__",
+    "compile",
+    "component",
+    "importer",
+    "pipeline",
+]
+
+
+def compile(pipeline: Pipeline, path: Any = None, *, format: str = "json") -> PipelineSpec:
+    """Compile ``pipeline`` to a validated spec; also write it to ``path`` if given.
+
+    Raises :class:`headwater.errors.ValidationError` listing every problem found.
+    """
+    from pathlib import Path
+
+    from headwater.spec import dumps
+
+    spec = pipeline.compile()
+    if path is not None:
+        Path(path).write_text(dumps(spec, format=format), encoding="utf-8")
+    return spec

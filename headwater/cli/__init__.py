@@ -1,0 +1,12 @@
+"""The ``headwater`` command."""
+
+from headwater.cli._app import app, main
+
+__all__ = ["app", "main", "run"]
+
+
+def run() -> None:
+    """Console-script entry point."""
+    import sys
+
+    sys.exit(main())

@@ -1,0 +1,189 @@
+"""The ``headwater`` command line: thin commands over the SDK and spec layers."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from headwater._version import __version__
+from headwater.errors import HeadwaterError, ValidationError
+
+app = typer.Typer(
+    name="headwater",
+    help="Typed ML pipelines: compile, validate and run them.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+_state = {"debug": False}
+
+
+class Format(StrEnum):
+    json = "json"
+    yaml = "yaml"
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"headwater {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
+) -> None:
+    _state["debug"] = debug
+
+
+def _task_count(nodes: list[Any]) -> int:
+    from headwater.spec import ConditionGroup, ExitHandlerGroup, LoopGroup, TaskSpec
+
+    n = 0
+    for node in nodes:
+        if isinstance(node, TaskSpec):
+            n += 1
+        elif isinstance(node, ConditionGroup):
+            n += sum(_task_count(b.nodes) for b in node.branches)
+        elif isinstance(node, LoopGroup):
+            n += _task_count(node.nodes)
+        elif isinstance(node, ExitHandlerGroup):
+            n += 1 + _task_count(node.nodes)
+    return n
+
+
+@app.command()
+def compile(
+    target: Annotated[str, typer.Argument(help="FILE or FILE:PIPELINE")],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write the spec here (default: stdout).")
+    ] = None,
+    format: Annotated[Format, typer.Option("--format", help="Spec document format.")] = Format.json,
+) -> None:
+    """Compile a pipeline to its spec document."""
+    from headwater.sdk._loader import load_pipeline, split_target
+    from headwater.sdk._location import compile_root
+    from headwater.spec import digest, dumps
+
+    path, _ = split_target(target)
+    with compile_root(str(path.resolve().parent)):
+        pipeline = load_pipeline(target)
+        spec = pipeline.compile()
+    text = dumps(spec, format=format.value)
+    if output is None:
+        sys.stdout.write(text)
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_name(output.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(output)
+    err.print(f"[green]compiled[/] {spec.name} -> {output}  [dim]{digest(spec)}[/]")
+
+
+@app.command()
+def validate(
+    target: Annotated[str, typer.Argument(help="FILE or FILE:PIPELINE")],
+) -> None:
+    """Check every pipeline in a file (or one of them) and summarise each."""
+    from headwater.sdk._loader import load_module, load_pipeline, pipelines_in, split_target
+    from headwater.sdk._location import compile_root
+    from headwater.spec import digest
+
+    path, name = split_target(target)
+    with compile_root(str(path.resolve().parent)):
+        if name is not None:
+            pipelines = [load_pipeline(target)]
+        else:
+            pipelines = list(pipelines_in(load_module(path)).values())
+            if not pipelines:
+                raise HeadwaterError(
+                    f"{path} defines no @pipeline",
+                    hint="decorate a function with @headwater.pipeline",
+                )
+        table = Table(title=f"{path}", title_justify="left")
+        for col in ("pipeline", "tasks", "parameters", "schedule", "digest"):
+            table.add_column(col)
+        problems: list[ValidationError] = []
+        for p in pipelines:
+            try:
+                spec = p.compile()
+            except ValidationError as exc:
+                problems.append(exc)
+                table.add_row(p.name, "-", "-", "-", "[red]invalid[/]")
+                continue
+            params = ", ".join(
+                f"{k}: {io.describe()}" + (f" = {io.default!r}" if io.has_default else "")
+                for k, io in spec.parameters.items()
+            )
+            sched = "-"
+            if spec.schedule is not None:
+                s = spec.schedule
+                sched = s.cron or (
+                    f"every {s.interval_seconds:g}s" if s.interval_seconds else s.kind
+                )
+            table.add_row(
+                spec.name,
+                str(_task_count(spec.dag.nodes)),
+                escape(params) or "-",
+                escape(sched),
+                digest(spec)[:19],
+            )
+    out.print(table)
+    if problems:
+        for problem in problems:
+            err.print(str(problem), markup=False, highlight=False)
+        raise typer.Exit(1)
+    out.print(f"[green]ok[/] {len(pipelines)} pipeline(s) valid")
+
+
+@app.command("spec-schema")
+def spec_schema() -> None:
+    """Print the JSON Schema of the pipeline spec document."""
+    import json
+
+    from headwater.spec import json_schema
+
+    sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; domain errors print their message and exit 1."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except HeadwaterError as exc:
+        if _state["debug"]:
+            import traceback
+
+            traceback.print_exc()
+        err.print("[bold red]error:[/] " + escape(str(exc)), highlight=False, soft_wrap=True)
+        return 1
+    except typer.Exit as exc:
+        return int(exc.exit_code or 0)
+    except typer.Abort:
+        err.print("aborted")
+        return 130
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""The one exception hierarchy of Headwater.
+
+Every error a user can trigger says what was wrong, where (pipeline, task,
+file and line where known) and how to fix it::
+
+    HeadwaterError
+    ├── DefinitionError            a component or pipeline is written wrongly
+    │   ├── ComponentDefinitionError   bad @component signature or options
+    │   └── PipelineDefinitionError    bad wiring found while the pipeline is built
+    ├── ValidationError            a compiled spec breaks a rule (lists every problem)
+    ├── SpecError                  a spec document cannot be read (bad JSON, schema version)
+    ├── ParameterError             run parameter values do not fit the pipeline's schema
+    └── LoadError                  a pipeline file or object cannot be loaded
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "ComponentDefinitionError",
+    "DefinitionError",
+    "HeadwaterError",
+    "LoadError",
+    "Location",
+    "ParameterError",
+    "PipelineDefinitionError",
+    "Problem",
+    "SpecError",
+    "ValidationError",
+]
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where in the user's code something was defined."""
+
+    pipeline: str | None = None
+    task: str | None = None
+    file: str | None = None
+    line: int | None = None
+
+    def describe(self) -> str:
+        parts = []
+        if self.pipeline:
+            parts.append(f"pipeline '{self.pipeline}'")
+        if self.task:
+            parts.append(f"task '{self.task}'")
+        where = ", ".join(parts)
+        if self.file:
+            src = f"{self.file}:{self.line}" if self.line else self.file
+            where = f"{where} ({src})" if where else src
+        return where
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a pipeline, with where it is and how to fix it."""
+
+    message: str
+    location: Location = Location()
+    hint: str | None = None
+    code: str = "invalid"
+
+    def __str__(self) -> str:
+        where = self.location.describe()
+        text = f"{where}: {self.message}" if where else self.message
+        if self.hint:
+            text += f"\n  fix: {self.hint}"
+        return text
+
+
+class HeadwaterError(Exception):
+    """Root of every error Headwater raises on purpose."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        location: Location | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.message = message
+        self.location = location or Location()
+        self.hint = hint
+        super().__init__(str(Problem(message, self.location, hint)))
+
+
+class DefinitionError(HeadwaterError):
+    """A component or pipeline definition is wrong."""
+
+
+class ComponentDefinitionError(DefinitionError):
+    """A ``@component`` function has an unsupported signature or bad options."""
+
+
+class PipelineDefinitionError(DefinitionError):
+    """A pipeline wires its tasks in a way that cannot work."""
+
+
+class ValidationError(HeadwaterError):
+    """A compiled pipeline spec breaks one or more rules; ``problems`` lists them all."""
+
+    def __init__(self, pipeline: str, problems: list[Problem]) -> None:
+        self.pipeline = pipeline
+        self.problems = list(problems)
+        count = len(self.problems)
+        head = f"pipeline '{pipeline}' is invalid ({count} problem{'s' if count != 1 else ''}):"
+        body = "\n".join(f"- {p}" for p in self.problems)
+        Exception.__init__(self, f"{head}\n{body}")
+        self.message = head
+        self.location = Location(pipeline=pipeline)
+        self.hint = None
+
+
+class SpecError(HeadwaterError):
+    """A spec document cannot be read: bad JSON, an unknown schema version, bad fields."""
+
+
+class ParameterError(HeadwaterError):
+    """Run parameter values do not fit the pipeline's parameter schema."""
+
+
+class LoadError(HeadwaterError):
+    """A pipeline file or object cannot be found or imported."""

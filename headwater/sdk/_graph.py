@@ -1,0 +1,762 @@
+"""The authoring graph: tasks, channels, conditions and groups built by a pipeline function.
+
+Calling a component inside a ``@pipeline`` function creates a :class:`Task` in
+the innermost open container (the pipeline body, or the body of an ``If``,
+``ParallelFor`` or ``ExitHandler``). Values a task produces are
+:class:`Channel` objects: passing one to another component wires the two tasks
+together. Nothing here runs user code or knows about the spec format; the
+compiler turns this graph into a spec.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+from headwater.errors import Location, PipelineDefinitionError
+from headwater.sdk import _location
+from headwater.sdk._location import Src
+from headwater.sdk._options import merge, normalize
+
+if TYPE_CHECKING:
+    from headwater.sdk._interface import Interface
+
+__all__ = [
+    "Channel",
+    "Collected",
+    "Cond",
+    "Elif",
+    "Else",
+    "ExitHandler",
+    "If",
+    "ParallelFor",
+    "Task",
+]
+
+
+class Callee(Protocol):
+    """Anything that can be called inside a pipeline to make a task."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def options(self) -> dict[str, Any]: ...
+
+    def interface(self) -> Interface: ...
+
+
+def _error(
+    message: str, src: Src | None, hint: str | None = None, task: str | None = None
+) -> PipelineDefinitionError:
+    builder = _current_or_none()
+    loc = Location(
+        pipeline=builder.pipeline_name if builder else None,
+        task=task,
+        file=src.file if src else None,
+        line=src.line if src else None,
+    )
+    return PipelineDefinitionError(message, location=loc, hint=hint)
+
+
+# --------------------------------------------------------------------------- channels
+
+
+class Channel:
+    """A value known only when the pipeline runs: a task output, a parameter, a loop item.
+
+    Compare it (``task.output > 0.9``) to build a condition for :class:`If`.
+    """
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def _cmp(self, op: str, other: Any) -> Cond:
+        return Cond(op, [self, other], _location.caller())
+
+    def __eq__(self, other: object) -> Cond:  # type: ignore[override]
+        return self._cmp("==", other)
+
+    def __ne__(self, other: object) -> Cond:  # type: ignore[override]
+        return self._cmp("!=", other)
+
+    def __lt__(self, other: Any) -> Cond:
+        return self._cmp("<", other)
+
+    def __le__(self, other: Any) -> Cond:
+        return self._cmp("<=", other)
+
+    def __gt__(self, other: Any) -> Cond:
+        return self._cmp(">", other)
+
+    def __ge__(self, other: Any) -> Cond:
+        return self._cmp(">=", other)
+
+    def is_in(self, values: Any) -> Cond:
+        """Condition: this value is one of ``values``."""
+        return self._cmp("in", values)
+
+    def not_in(self, values: Any) -> Cond:
+        return self._cmp("not_in", values)
+
+    __hash__ = object.__hash__
+
+    def __bool__(self) -> bool:
+        raise _error(
+            f"{self.describe()} has no value while the pipeline is being defined, so a "
+            "Python 'if', 'and', 'or' or 'not' cannot test it",
+            _location.caller(),
+            "branch at run time with 'with headwater.If(value > 0.9):', and combine "
+            "conditions with &, | and ~",
+        )
+
+    def __iter__(self) -> Iterator[Any]:
+        raise _error(
+            f"{self.describe()} has no value while the pipeline is being defined, so it "
+            "cannot be iterated",
+            _location.caller(),
+            "fan out over it at run time with 'with headwater.ParallelFor(value) as item:'",
+        )
+
+
+class TaskOutput(Channel):
+    def __init__(self, task: Task, name: str) -> None:
+        self.task = task
+        self.name = name
+
+    def describe(self) -> str:
+        return f"output '{self.name}' of task '{self.task.name}'"
+
+    def __repr__(self) -> str:
+        return f"TaskOutput({self.task.name}.{self.name})"
+
+
+class PipelineInput(Channel):
+    def __init__(self, builder: DagBuilder, name: str) -> None:
+        self.builder = builder
+        self.name = name
+
+    def describe(self) -> str:
+        return f"pipeline parameter '{self.name}'"
+
+    def __repr__(self) -> str:
+        return f"PipelineInput({self.name})"
+
+
+class LoopItem(Channel):
+    """The current item of a ``ParallelFor``; ``item["key"]`` or ``item.key`` for dict items."""
+
+    def __init__(self, loop: LoopGroup, key: str | None = None) -> None:
+        self._loop = loop
+        self._key = key
+
+    def describe(self) -> str:
+        key = f"['{self._key}']" if self._key else ""
+        return f"item{key} of ParallelFor '{self._loop.name}'"
+
+    def __getitem__(self, key: str) -> LoopItem:
+        if self._key is not None:
+            raise _error(
+                "loop items support one level of key access",
+                _location.caller(),
+                "pass the whole item to a component and read nested keys there",
+            )
+        if not isinstance(key, str):
+            raise _error(
+                f"loop item keys must be str, not {type(key).__name__}", _location.caller()
+            )
+        return LoopItem(self._loop, key)
+
+    def __getattr__(self, key: str) -> LoopItem:
+        if key.startswith("_"):
+            raise AttributeError(key)
+        return self[key]
+
+
+class Collected(Channel):
+    """Every iteration's value of a task output inside a ``ParallelFor``, as one list.
+
+    Use it after the loop::
+
+        with ParallelFor(configs) as cfg:
+            trained = train(config=cfg)
+        pick_best(scores=Collected(trained.outputs["score"]))
+    """
+
+    def __init__(self, value: Any) -> None:
+        src = _location.caller()
+        if isinstance(value, Task):
+            value = value.output
+        if not isinstance(value, TaskOutput):
+            raise _error(
+                f"Collected(...) takes a task output, not {type(value).__name__}",
+                src,
+                "pass task.output or task.outputs['name'] of a task inside a ParallelFor",
+            )
+        self.source = value
+        self.src = src
+
+    def describe(self) -> str:
+        return f"Collected({self.source.task.name}.{self.source.name})"
+
+
+class Cond:
+    """A condition on channel values, evaluated by the engine at run time (never with eval)."""
+
+    def __init__(self, op: str, args: list[Any], src: Src | None) -> None:
+        self.op = op
+        self.args = args
+        self.src = src
+
+    def __and__(self, other: Cond) -> Cond:
+        return Cond("and", [self, _as_cond(other)], _location.caller())
+
+    def __or__(self, other: Cond) -> Cond:
+        return Cond("or", [self, _as_cond(other)], _location.caller())
+
+    def __invert__(self) -> Cond:
+        return Cond("not", [self], _location.caller())
+
+    def __bool__(self) -> bool:
+        raise _error(
+            "a condition on run-time values cannot be tested with Python 'if', 'and', "
+            "'or' or 'not' while the pipeline is being defined",
+            self.src,
+            "use 'with headwater.If(cond):', and combine conditions with &, | and ~",
+        )
+
+
+def _as_cond(value: Any) -> Cond:
+    if isinstance(value, Cond):
+        return value
+    if isinstance(value, Channel):
+        return Cond("==", [value, True], _location.caller())
+    raise _error(
+        f"cannot combine a condition with {value!r}",
+        _location.caller(),
+        "combine conditions built from task outputs or parameters, e.g. "
+        "(a.output > 1) & (b.output == 'ok')",
+    )
+
+
+# --------------------------------------------------------------------------- nodes
+
+
+class Node:
+    name: str
+    src: Src | None
+    builder: DagBuilder
+    deps: list[Node]
+
+    def after(self, *others: Node) -> Node:
+        """Run after ``others`` finish, without passing data."""
+        src = _location.caller()
+        for other in others:
+            if not isinstance(other, Node):
+                raise _error(
+                    f".after() takes tasks or groups, not {type(other).__name__}",
+                    src,
+                    task=self.name,
+                )
+            if other.builder is not self.builder:
+                raise _error(
+                    f".after({other.name}) refers to a task of another pipeline",
+                    src,
+                    task=self.name,
+                )
+            self.deps.append(other)
+        return self
+
+
+class Task(Node):
+    """One call of a component inside a pipeline."""
+
+    def __init__(
+        self,
+        callee: Callee,
+        iface: Interface,
+        args: dict[str, Any],
+        builder: DagBuilder,
+        src: Src | None,
+    ) -> None:
+        self.callee = callee
+        self.iface = iface
+        self.args = args
+        self.builder = builder
+        self.src = src
+        self.deps = []
+        self.overrides: dict[str, Any] = {}
+        self.name = builder.unique_name(callee.name)
+
+    def __repr__(self) -> str:
+        return f"Task({self.name})"
+
+    @property
+    def output(self) -> TaskOutput:
+        """The task's only output."""
+        names = list(self.iface.outputs)
+        if len(names) == 1:
+            return TaskOutput(self, names[0])
+        src = _location.caller()
+        if not names:
+            raise _error(
+                f"component '{self.callee.name}' has no outputs",
+                src,
+                "return a value or declare an Output[...] parameter in the component",
+                task=self.name,
+            )
+        raise _error(
+            f"component '{self.callee.name}' has several outputs ({', '.join(names)}), so "
+            ".output is ambiguous",
+            src,
+            f"pick one with .outputs['{names[0]}']",
+            task=self.name,
+        )
+
+    @property
+    def outputs(self) -> Mapping[str, TaskOutput]:
+        """Every output by name: ``task.outputs["model"]``."""
+        return _Outputs(self)
+
+    # ---------------------------------------------------------------- options
+
+    def set_options(self, **options: Any) -> Task:
+        """Set any per-task option; the keywords are the same as ``@component``'s."""
+        src = _location.caller()
+        where = Location(
+            pipeline=self.builder.pipeline_name,
+            task=self.name,
+            file=src.file if src else None,
+            line=src.line if src else None,
+        )
+        self.overrides = merge(self.overrides, normalize(options, where))
+        return self
+
+    def set_retry(
+        self,
+        num_retries: int,
+        delay: Any = None,
+        backoff: float | bool | None = None,
+        max_delay: Any = None,
+    ) -> Task:
+        return self.set_options(
+            retries=num_retries, retry_delay=delay, retry_backoff=backoff, retry_max_delay=max_delay
+        )
+
+    def set_timeout(self, timeout: Any) -> Task:
+        return self.set_options(timeout=timeout)
+
+    def set_caching_options(self, enable_caching: bool, ttl: Any = None) -> Task:
+        return self.set_options(cache=enable_caching, cache_ttl=ttl)
+
+    def set_cpu_limit(self, cpu: float | str) -> Task:
+        return self.set_options(cpu=cpu)
+
+    def set_memory_limit(self, memory: int | str) -> Task:
+        return self.set_options(memory=memory)
+
+    def set_accelerator_limit(self, count: int) -> Task:
+        return self.set_options(gpu=count)
+
+    def set_accelerator_type(self, accelerator: str) -> Task:
+        return self.set_options(accelerator=accelerator)
+
+    def set_env_variable(self, name: str, value: str) -> Task:
+        return self.set_options(env={name: value})
+
+    def set_display_name(self, name: str) -> Task:
+        return self.set_options(display_name=name)
+
+    def set_trigger_rule(self, rule: str) -> Task:
+        return self.set_options(trigger_rule=rule)
+
+    def after(self, *others: Node) -> Task:
+        super().after(*others)
+        return self
+
+
+class _Outputs(Mapping[str, TaskOutput]):
+    def __init__(self, task: Task) -> None:
+        self._task = task
+
+    def __getitem__(self, key: str) -> TaskOutput:
+        if key not in self._task.iface.outputs:
+            known = ", ".join(self._task.iface.outputs) or "none"
+            raise _error(
+                f"component '{self._task.callee.name}' has no output '{key}' "
+                f"(its outputs: {known})",
+                _location.caller(),
+                "use one of the output names listed",
+                task=self._task.name,
+            )
+        return TaskOutput(self._task, key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._task.iface.outputs)
+
+    def __len__(self) -> int:
+        return len(self._task.iface.outputs)
+
+
+class Group(Node):
+    kind = "group"
+
+    def __init__(self, name: str | None, src: Src | None) -> None:
+        builder = current(f"{type(self).__name__}(...)", src)
+        self.builder = builder
+        self.src = src
+        self.deps = []
+        self.name = builder.group_name(self.kind, name, src)
+
+
+class Branch:
+    def __init__(self, cond: Cond | None, src: Src | None) -> None:
+        self.cond = cond
+        self.src = src
+        self.nodes: list[Node] = []
+
+
+class ConditionChain(Group):
+    kind = "condition"
+
+    def __init__(self, name: str | None, src: Src | None) -> None:
+        super().__init__(name, src)
+        self.branches: list[Branch] = []
+
+
+class LoopGroup(Group):
+    kind = "loop"
+
+    def __init__(
+        self, items: Any, parallelism: int | None, name: str | None, src: Src | None
+    ) -> None:
+        super().__init__(name, src)
+        self.items = items
+        self.parallelism = parallelism
+        self.nodes: list[Node] = []
+
+
+class ExitGroup(Group):
+    kind = "exit-handler"
+
+    def __init__(self, exit_task: Task, name: str | None, src: Src | None) -> None:
+        super().__init__(name, src)
+        self.exit_task = exit_task
+        self.nodes: list[Node] = []
+
+
+# --------------------------------------------------------------------------- builder
+
+
+class DagBuilder:
+    """The graph of one pipeline function while it is being called."""
+
+    def __init__(self, pipeline_name: str) -> None:
+        self.pipeline_name = pipeline_name
+        self.nodes: list[Node] = []
+        self._containers: list[list[Node]] = [self.nodes]
+        self._names: set[str] = set()
+        self._counters: dict[str, int] = {}
+
+    @property
+    def container(self) -> list[Node]:
+        return self._containers[-1]
+
+    def push(self, nodes: list[Node]) -> None:
+        self._containers.append(nodes)
+
+    def pop(self) -> None:
+        self._containers.pop()
+
+    def unique_name(self, base: str) -> str:
+        name, n = base, 1
+        while name in self._names:
+            n += 1
+            name = f"{base}-{n}"
+        self._names.add(name)
+        return name
+
+    def group_name(self, kind: str, name: str | None, src: Src | None) -> str:
+        if name is not None:
+            if name in self._names:
+                raise _error(
+                    f"the name '{name}' is already used by another task or group",
+                    src,
+                    "pick a name not used elsewhere in this pipeline",
+                )
+            self._names.add(name)
+            return name
+        n = self._counters.get(kind, 0)
+        while True:
+            n += 1
+            candidate = f"{kind}-{n}"
+            if candidate not in self._names:
+                break
+        self._counters[kind] = n
+        self._names.add(candidate)
+        return candidate
+
+    def add_task(
+        self, callee: Callee, iface: Interface, args: dict[str, Any], src: Src | None
+    ) -> Task:
+        task = Task(callee, iface, args, self, src)
+        self.container.append(task)
+        return task
+
+
+_active: list[DagBuilder] = []
+
+
+def _current_or_none() -> DagBuilder | None:
+    return _active[-1] if _active else None
+
+
+def current(what: str, src: Src | None) -> DagBuilder:
+    builder = _current_or_none()
+    if builder is None:
+        raise PipelineDefinitionError(
+            f"{what} was used outside a pipeline",
+            location=Location(file=src.file if src else None, line=src.line if src else None),
+            hint="use it inside a function decorated with @headwater.pipeline",
+        )
+    return builder
+
+
+class building:
+    """Context manager: make ``builder`` the pipeline being defined."""
+
+    def __init__(self, builder: DagBuilder) -> None:
+        self.builder = builder
+
+    def __enter__(self) -> DagBuilder:
+        _active.append(self.builder)
+        return self.builder
+
+    def __exit__(self, *exc: object) -> None:
+        _active.pop()
+
+
+def to_json_constant(value: Any, what: str, src: Src | None, task: str | None = None) -> Any:
+    """A constant argument as JSON data, or a clear error if it is not one."""
+    if isinstance(value, tuple):
+        value = list(value)
+    try:
+        return json.loads(json.dumps(value, allow_nan=False))
+    except (TypeError, ValueError):
+        raise _error(
+            f"{what} gets {value!r} ({type(value).__name__}), which is neither a task output, "
+            "a parameter nor a JSON value",
+            src,
+            "pass numbers, strings, booleans, None, lists or dicts of those, or a task's .output",
+            task=task,
+        ) from None
+
+
+def call(callee: Callee, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Task:
+    """Create a task for ``callee`` called with ``args`` and ``kwargs`` in the open pipeline."""
+    src = _location.caller()
+    builder = current(f"{callee.name}(...)", src)
+    iface = callee.interface()
+    inputs = [n for n, io in iface.inputs.items() if io.kind != "final_status"]
+    bound: dict[str, Any] = {}
+    if len(args) > len(inputs):
+        raise _error(
+            f"{callee.name}() takes {len(inputs)} input(s) but {len(args)} were given positionally",
+            src,
+            f"its inputs are: {', '.join(inputs) or 'none'}",
+        )
+    for name, value in zip(inputs, args, strict=False):
+        bound[name] = value
+    for name, value in kwargs.items():
+        if name in bound:
+            raise _error(f"{callee.name}() got input '{name}' twice", src)
+        if name in iface.outputs and name not in iface.inputs:
+            raise _error(
+                f"'{name}' is an output of {callee.name}; outputs are not passed in",
+                src,
+                f"read it after the call as task.outputs['{name}']",
+            )
+        if name not in iface.inputs or iface.inputs[name].kind == "final_status":
+            raise _error(
+                f"{callee.name}() has no input '{name}'",
+                src,
+                f"its inputs are: {', '.join(inputs) or 'none'}",
+            )
+        bound[name] = value
+    for name, value in list(bound.items()):
+        if isinstance(value, Task):
+            bound[name] = value.output
+        elif isinstance(value, Cond):
+            raise _error(
+                f"input '{name}' of {callee.name}() gets a condition",
+                src,
+                "conditions go in 'with headwater.If(...)'; pass plain values to tasks",
+            )
+        elif not isinstance(value, Channel):
+            bound[name] = _Const(to_json_constant(value, f"input '{name}' of {callee.name}()", src))
+    return builder.add_task(callee, iface, bound, src)
+
+
+class _Const:
+    """A constant argument, already converted to JSON data."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+# --------------------------------------------------------------------------- control flow
+
+
+class _ConditionContext:
+    def __init__(self, cond: Any, name: str | None, kind: str) -> None:
+        self.src = _location.caller()
+        self.kind = kind
+        self.name = name
+        if kind != "Else":
+            if isinstance(cond, Channel):
+                cond = Cond("==", [cond, True], self.src)
+            if not isinstance(cond, Cond):
+                raise _error(
+                    f"{kind}(...) needs a condition on task outputs or parameters, got {cond!r}",
+                    self.src,
+                    f"write e.g. {kind}(task.output > 0.9); for values known now use a plain "
+                    "Python 'if'",
+                )
+        self.cond: Cond | None = cond
+        self.builder = current(f"{kind}(...)", self.src)
+        self._chain: ConditionChain | None = None
+
+    def __enter__(self) -> None:
+        container = self.builder.container
+        if self.kind == "If":
+            chain = ConditionChain(self.name, self.src)
+            container.append(chain)
+        else:
+            last = container[-1] if container else None
+            if not isinstance(last, ConditionChain):
+                raise _error(
+                    f"{self.kind} must come right after an If or Elif block",
+                    self.src,
+                    f"place 'with {self.kind}(...):' directly after 'with If(...):'",
+                )
+            if last.branches and last.branches[-1].cond is None:
+                raise _error(
+                    f"{self.kind} cannot follow an Else block",
+                    self.src,
+                    "Else must be the last block of an If/Elif chain",
+                )
+            chain = last
+        branch = Branch(self.cond, self.src)
+        chain.branches.append(branch)
+        self._chain = chain
+        self.builder.push(branch.nodes)
+
+    def __exit__(self, *exc: object) -> None:
+        self.builder.pop()
+
+
+class If(_ConditionContext):
+    """Run the tasks in this block only if ``cond`` holds at run time::
+
+    with If(evaluate.outputs["accuracy"] >= 0.9):
+        register(model=train.outputs["model"])
+    """
+
+    def __init__(self, cond: Any, name: str | None = None) -> None:
+        super().__init__(cond, name, "If")
+
+
+class Elif(_ConditionContext):
+    """Run this block if no earlier branch ran and ``cond`` holds."""
+
+    def __init__(self, cond: Any) -> None:
+        super().__init__(cond, None, "Elif")
+
+
+class Else(_ConditionContext):
+    """Run this block if no earlier branch of the If/Elif chain ran."""
+
+    def __init__(self) -> None:
+        super().__init__(None, None, "Else")
+
+
+class ParallelFor:
+    """Run the block once per item of ``items``, at most ``parallelism`` at once::
+
+        with ParallelFor([0.01, 0.1, 1.0], parallelism=2) as lr:
+            train(learning_rate=lr)
+
+    ``items`` is a literal list, a list parameter, or a task output typed ``list[...]``.
+    """
+
+    def __init__(self, items: Any, parallelism: int | None = None, name: str | None = None) -> None:
+        src = _location.caller()
+        if parallelism is not None and (
+            isinstance(parallelism, bool) or not isinstance(parallelism, int) or parallelism < 1
+        ):
+            raise _error(
+                f"ParallelFor parallelism must be a whole number >= 1, got {parallelism!r}",
+                src,
+                "leave it out to run every iteration at once, within the executor's slots",
+            )
+        if isinstance(items, Task):
+            items = items.output
+        if isinstance(items, Collected):
+            raise _error("ParallelFor over Collected(...) is not supported", src)
+        if not isinstance(items, Channel):
+            items = _Const(to_json_constant(items, "ParallelFor items", src))
+            if not isinstance(items.value, list):
+                raise _error(
+                    f"ParallelFor items must be a list, got {type(items.value).__name__}",
+                    src,
+                    "pass a list, a list parameter, or a task output typed list[...]",
+                )
+        self.group = LoopGroup(items, parallelism, name, src)
+
+    def __enter__(self) -> LoopItem:
+        builder = self.group.builder
+        builder.container.append(self.group)
+        builder.push(self.group.nodes)
+        return LoopItem(self.group)
+
+    def __exit__(self, *exc: object) -> None:
+        self.group.builder.pop()
+
+
+class ExitHandler:
+    """Run ``exit_task`` after the block whatever happens, giving it the final status::
+
+    notify = send_status()             # takes a `status: FinalStatus` input
+    with ExitHandler(notify):
+        train(...)
+    """
+
+    def __init__(self, exit_task: Task, name: str | None = None) -> None:
+        src = _location.caller()
+        if not isinstance(exit_task, Task):
+            raise _error(
+                f"ExitHandler(...) takes a task, got {type(exit_task).__name__}",
+                src,
+                "create the exit task first, e.g. cleanup = notify(), then "
+                "'with ExitHandler(cleanup):'",
+            )
+        builder = current("ExitHandler(...)", src)
+        container = builder.container
+        if exit_task not in container:
+            raise _error(
+                f"exit task '{exit_task.name}' must be created just before the ExitHandler, "
+                "in the same block",
+                src,
+                task=exit_task.name,
+            )
+        container.remove(exit_task)
+        self.group = ExitGroup(exit_task, name, src)
+
+    def __enter__(self) -> None:
+        builder = self.group.builder
+        builder.container.append(self.group)
+        builder.push(self.group.nodes)
+
+    def __exit__(self, *exc: object) -> None:
+        self.group.builder.pop()

@@ -1,0 +1,211 @@
+"""Per-component and per-task options: parsed and checked into spec-shaped dicts."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+from headwater.errors import DefinitionError, Location
+
+TRIGGER_RULES = (
+    "all_success",
+    "all_failed",
+    "all_done",
+    "one_success",
+    "one_failed",
+    "none_failed",
+    "none_skipped",
+    "always",
+)
+
+OPTION_NAMES = (
+    "retries",
+    "retry_delay",
+    "retry_backoff",
+    "retry_max_delay",
+    "timeout",
+    "cache",
+    "cache_ttl",
+    "cpu",
+    "memory",
+    "gpu",
+    "accelerator",
+    "env",
+    "display_name",
+    "packages",
+    "image",
+    "trigger_rule",
+)
+
+_DURATION = re.compile(
+    r"^\s*(?:(\d+(?:\.\d+)?)\s*d)?\s*(?:(\d+(?:\.\d+)?)\s*h)?\s*"
+    r"(?:(\d+(?:\.\d+)?)\s*m)?\s*(?:(\d+(?:\.\d+)?)\s*s)?\s*$"
+)
+_MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGTP]i?)?B?\s*$", re.IGNORECASE)
+_UNITS = {
+    "": 1,
+    "K": 10**3,
+    "M": 10**6,
+    "G": 10**9,
+    "T": 10**12,
+    "P": 10**15,
+    "KI": 2**10,
+    "MI": 2**20,
+    "GI": 2**30,
+    "TI": 2**40,
+    "PI": 2**50,
+}
+
+
+def _fail(message: str, where: Location, hint: str | None = None) -> DefinitionError:
+    return DefinitionError(message, location=where, hint=hint)
+
+
+def parse_duration(value: Any, what: str, where: Location) -> float:
+    """Seconds from a number, a timedelta, or text such as '90s', '5m', '1h30m', '2d'."""
+    if isinstance(value, timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str) and value.strip() and (m := _DURATION.match(value)):
+        d, h, mi, s = (float(g) if g else 0.0 for g in m.groups())
+        seconds = d * 86400 + h * 3600 + mi * 60 + s
+    else:
+        raise _fail(
+            f"{what} {value!r} is not a duration",
+            where,
+            "use seconds (30), a timedelta, or text like '90s', '5m', '1h30m', '2d'",
+        )
+    if seconds < 0:
+        raise _fail(f"{what} must not be negative, got {value!r}", where)
+    return seconds
+
+
+def parse_memory(value: Any, where: Location) -> int:
+    """Bytes from an int or text such as '512Mi', '4G', '2GiB'."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        size = value
+    elif isinstance(value, str) and (m := _MEMORY.match(value)):
+        size = int(float(m.group(1)) * _UNITS[(m.group(2) or "").upper()])
+    else:
+        raise _fail(
+            f"memory {value!r} is not a size",
+            where,
+            "use bytes (an int) or text like '512Mi', '4G', '16GiB'",
+        )
+    if size <= 0:
+        raise _fail(f"memory must be positive, got {value!r}", where)
+    return size
+
+
+def normalize(raw: dict[str, Any], where: Location) -> dict[str, Any]:
+    """Turn user-facing option keywords into the spec's TaskOptions shape (only keys set)."""
+    unknown = sorted(set(raw) - set(OPTION_NAMES))
+    if unknown:
+        raise _fail(
+            f"unknown option{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}",
+            where,
+            "valid options are: " + ", ".join(OPTION_NAMES),
+        )
+    out: dict[str, Any] = {}
+    retry: dict[str, Any] = {}
+    if (n := raw.get("retries")) is not None:
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise _fail(f"retries must be a whole number >= 0, got {n!r}", where)
+        retry["max_retries"] = n
+    if (d := raw.get("retry_delay")) is not None:
+        retry["delay_seconds"] = parse_duration(d, "retry_delay", where)
+    if (b := raw.get("retry_backoff")) is not None:
+        if b is True:
+            b = 2.0
+        elif b is False:
+            b = 1.0
+        if not isinstance(b, int | float) or b < 1:
+            raise _fail(
+                f"retry_backoff must be True, False or a factor >= 1, got {b!r}",
+                where,
+                "retry_backoff=2.0 doubles the wait after each failed attempt",
+            )
+        retry["backoff_factor"] = float(b)
+    if (md := raw.get("retry_max_delay")) is not None:
+        retry["max_delay_seconds"] = parse_duration(md, "retry_max_delay", where)
+    if retry:
+        out["retry"] = retry
+    if (t := raw.get("timeout")) is not None:
+        seconds = parse_duration(t, "timeout", where)
+        if seconds <= 0:
+            raise _fail(f"timeout must be positive, got {t!r}", where)
+        out["timeout_seconds"] = seconds
+    cache: dict[str, Any] = {}
+    if (c := raw.get("cache")) is not None:
+        if not isinstance(c, bool):
+            raise _fail(f"cache must be True or False, got {c!r}", where)
+        cache["enabled"] = c
+    if (ttl := raw.get("cache_ttl")) is not None:
+        seconds = parse_duration(ttl, "cache_ttl", where)
+        if seconds <= 0:
+            raise _fail(f"cache_ttl must be positive, got {ttl!r}", where)
+        cache["ttl_seconds"] = seconds
+    if cache:
+        out["cache"] = cache
+    res: dict[str, Any] = {}
+    if (cpu := raw.get("cpu")) is not None:
+        if isinstance(cpu, str) and cpu.endswith("m") and cpu[:-1].isdigit():
+            cpu = int(cpu[:-1]) / 1000
+        if isinstance(cpu, bool) or not isinstance(cpu, int | float) or cpu <= 0:
+            raise _fail(f"cpu must be a positive number of cores, got {cpu!r}", where)
+        res["cpu"] = float(cpu)
+    if (mem := raw.get("memory")) is not None:
+        res["memory_bytes"] = parse_memory(mem, where)
+    if (gpu := raw.get("gpu")) is not None:
+        if isinstance(gpu, bool) or not isinstance(gpu, int) or gpu < 0:
+            raise _fail(f"gpu must be a whole number of devices >= 0, got {gpu!r}", where)
+        res["gpu"] = gpu
+    if (acc := raw.get("accelerator")) is not None:
+        if not isinstance(acc, str) or not acc:
+            raise _fail(f"accelerator must be a name such as 'nvidia-h100', got {acc!r}", where)
+        res["accelerator"] = acc
+    if res:
+        out["resources"] = res
+    if (env := raw.get("env")) is not None:
+        if not isinstance(env, dict) or not all(isinstance(k, str) for k in env):
+            raise _fail("env must be a dict of str to str", where)
+        out["env"] = {k: str(v) for k, v in env.items()}
+    if (dn := raw.get("display_name")) is not None:
+        if not isinstance(dn, str):
+            raise _fail(f"display_name must be a str, got {dn!r}", where)
+        out["display_name"] = dn
+    if (pk := raw.get("packages")) is not None:
+        if isinstance(pk, str) or not all(isinstance(p, str) for p in pk):
+            raise _fail(
+                f"packages must be a list of requirement strings, got {pk!r}",
+                where,
+                "for example packages=['scikit-learn>=1.4', 'pandas']",
+            )
+        out["packages"] = list(pk)
+    if (img := raw.get("image")) is not None:
+        if not isinstance(img, str) or not img:
+            raise _fail(f"image must be an image name, got {img!r}", where)
+        out["image"] = img
+    if (tr := raw.get("trigger_rule")) is not None:
+        value = getattr(tr, "value", tr)
+        if value not in TRIGGER_RULES:
+            raise _fail(
+                f"unknown trigger_rule {tr!r}",
+                where,
+                "use one of: " + ", ".join(TRIGGER_RULES),
+            )
+        out["trigger_rule"] = value
+    return out
+
+
+def merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``top`` laid over it; nested policies merge key by key."""
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = {**out[key], **value}
+        else:
+            out[key] = value
+    return out

@@ -1,0 +1,354 @@
+"""``@pipeline``: a function whose component calls form a DAG, compiled to a spec."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any, overload
+
+from headwater.errors import DefinitionError, Location, PipelineDefinitionError
+from headwater.sdk import _graph, _location
+from headwater.sdk._notify import EVENTS, Notify, callable_target
+from headwater.sdk._options import normalize, parse_duration
+
+if TYPE_CHECKING:
+    from headwater.sdk._interface import Interface
+    from headwater.spec import PipelineSpec
+
+
+class Pipeline:
+    """A ``@pipeline`` function. Compile it with :meth:`compile`, or call it inside
+    another pipeline to use it as one step."""
+
+    def __init__(
+        self,
+        func: Callable[..., Any],
+        *,
+        name: str | None,
+        description: str | None,
+        metadata: dict[str, Any],
+    ) -> None:
+        self.python_func = func
+        self.src = _location.of_function(func)
+        self._name = name or func.__name__
+        self.description = description or _doc(func)
+        self.metadata = metadata
+        self._graph: tuple[_graph.DagBuilder, dict[str, Any]] | None = None
+        self._building = False
+        self._iface: Interface | None = None
+        functools.update_wrapper(self, func)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return {}
+
+    def location(self) -> Location:
+        return Location(
+            pipeline=self._name,
+            file=self.src.file if self.src else None,
+            line=self.src.line if self.src else None,
+        )
+
+    def graph(self) -> tuple[_graph.DagBuilder, dict[str, Any]]:
+        """Call the pipeline function once to record its tasks; cached."""
+        if self._graph is not None:
+            return self._graph
+        if self._building:
+            raise PipelineDefinitionError(
+                f"pipeline '{self._name}' calls itself",
+                location=self.location(),
+                hint="a pipeline cannot contain itself; loop with ParallelFor instead",
+            )
+        from headwater.sdk._interface import pipeline_inputs
+
+        inputs, _ = pipeline_inputs(self.python_func, self._name, self.src)
+        builder = _graph.DagBuilder(self._name)
+        args = {n: _graph.PipelineInput(builder, n) for n in inputs}
+        self._building = True
+        try:
+            with _graph.building(builder):
+                result = self.python_func(**args)
+        finally:
+            self._building = False
+        outputs = _pipeline_outputs(result, self)
+        self._graph = (builder, outputs)
+        return self._graph
+
+    def interface(self) -> Interface:
+        if self._iface is None:
+            from headwater.sdk._compile import pipeline_interface
+
+            self._iface = pipeline_interface(self)
+        return self._iface
+
+    def compile(self) -> PipelineSpec:
+        """The validated spec of this pipeline; raises ValidationError listing every problem."""
+        from headwater.sdk._compile import compile_pipeline
+
+        return compile_pipeline(self)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> _graph.Task:
+        if _graph._current_or_none() is None:
+            src = _location.caller()
+            raise PipelineDefinitionError(
+                f"pipeline '{self._name}' was called outside a pipeline",
+                location=Location(file=src.file if src else None, line=src.line if src else None),
+                hint="run it with headwater.run(pipeline, **params) or 'headwater run FILE'; "
+                "call it inside another @pipeline to use it as a step",
+            )
+        return _graph.call(self, args, kwargs)
+
+    def __repr__(self) -> str:
+        return f"<pipeline {self._name}>"
+
+
+def _doc(func: Callable[..., Any]) -> str | None:
+    import inspect
+
+    return inspect.cleandoc(func.__doc__).split("\n\n")[0].strip() if func.__doc__ else None
+
+
+def _pipeline_outputs(result: Any, p: Pipeline) -> dict[str, Any]:
+    if result is None:
+        return {}
+    if isinstance(result, _graph.Task):
+        result = result.output
+    if isinstance(result, _graph.TaskOutput | _graph.Collected):
+        return {"output": result}
+    items: dict[str, Any]
+    if isinstance(result, tuple) and hasattr(result, "_fields"):
+        items = dict(zip(result._fields, result, strict=True))
+    elif isinstance(result, dict):
+        items = dict(result)
+    else:
+        raise PipelineDefinitionError(
+            f"pipeline '{p.name}' returns {type(result).__name__}",
+            location=p.location(),
+            hint="return a task output, a NamedTuple or dict of task outputs, or nothing",
+        )
+    for key, value in items.items():
+        if isinstance(value, _graph.Task):
+            items[key] = value = value.output
+        if not isinstance(value, _graph.TaskOutput | _graph.Collected):
+            raise PipelineDefinitionError(
+                f"pipeline '{p.name}' output '{key}' is {type(value).__name__}, not a task output",
+                location=p.location(),
+                hint="a pipeline's outputs must come from its tasks",
+            )
+    return items
+
+
+def _to_datetime(value: Any, what: str, tz: str, where: Location) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise DefinitionError(
+                f"{what} {value!r} is not an ISO date or datetime",
+                location=where,
+                hint="write it like '2026-01-31' or '2026-01-31T06:00:00+00:00'",
+            ) from None
+    if isinstance(value, date) and not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day)
+    if not isinstance(value, datetime):
+        raise DefinitionError(
+            f"{what} must be a datetime, date or ISO string, not {type(value).__name__}",
+            location=where,
+        )
+    if value.tzinfo is None:
+        import zoneinfo
+
+        # A bad time zone is left for the validator to report with the others.
+        with contextlib.suppress(zoneinfo.ZoneInfoNotFoundError, ValueError):
+            value = value.replace(tzinfo=zoneinfo.ZoneInfo(tz))
+    return str(value.isoformat())
+
+
+def _schedule(value: Any, tz: str, where: Location) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if isinstance(value, timedelta | int | float) and not isinstance(value, bool):
+        seconds = parse_duration(value, "schedule interval", where)
+        if seconds <= 0:
+            raise DefinitionError("schedule interval must be positive", location=where)
+        return {"kind": "interval", "interval_seconds": seconds, "timezone": tz}
+    if isinstance(value, str):
+        if value.strip() == "@once":
+            return {"kind": "once", "timezone": tz}
+        return {"kind": "cron", "cron": value.strip(), "timezone": tz}
+    raise DefinitionError(
+        f"schedule must be a cron string, a preset such as '@daily', '@once', or a "
+        f"timedelta, not {type(value).__name__}",
+        location=where,
+    )
+
+
+def _notifications(values: Any, where: Location) -> list[dict[str, Any]]:
+    if values is None:
+        return []
+    if isinstance(values, Notify) or callable(values):
+        values = [values]
+    out = []
+    for v in values:
+        if not isinstance(v, Notify):
+            if callable(v):
+                v = callable_target(v)
+            else:
+                raise DefinitionError(
+                    f"notify entries must be Slack(...), Email(...), Webhook(...) or a "
+                    f"callable, not {v!r}",
+                    location=where,
+                )
+        bad = [e for e in v.on if e not in EVENTS]
+        if bad:
+            raise DefinitionError(
+                f"unknown notification event(s) {', '.join(bad)}",
+                location=where,
+                hint="events are: " + ", ".join(EVENTS),
+            )
+        out.append({"kind": v.kind, "target": v.target, "on": list(v.on), "options": v.options})
+    return out
+
+
+def _metadata(
+    *,
+    schedule: Any,
+    timezone: str,
+    start_date: Any,
+    end_date: Any,
+    catchup: bool,
+    max_active_runs: int | None,
+    deadline: Any,
+    tags: Sequence[str],
+    owner: str | None,
+    notify: Any,
+    cache: bool,
+    task_defaults: dict[str, Any] | None,
+    where: Location,
+) -> dict[str, Any]:
+    if isinstance(tags, str) or not all(isinstance(t, str) for t in tags):
+        raise DefinitionError(f"tags must be a list of str, got {tags!r}", location=where)
+    if max_active_runs is not None and (
+        isinstance(max_active_runs, bool)
+        or not isinstance(max_active_runs, int)
+        or max_active_runs < 1
+    ):
+        raise DefinitionError(
+            f"max_active_runs must be a whole number >= 1, got {max_active_runs!r}", location=where
+        )
+    if not isinstance(catchup, bool):
+        raise DefinitionError(f"catchup must be True or False, got {catchup!r}", location=where)
+    if not isinstance(cache, bool):
+        raise DefinitionError(f"cache must be True or False, got {cache!r}", location=where)
+    deadline_s = parse_duration(deadline, "deadline", where) if deadline is not None else None
+    return {
+        "schedule": _schedule(schedule, timezone, where),
+        "start_date": _to_datetime(start_date, "start_date", timezone, where),
+        "end_date": _to_datetime(end_date, "end_date", timezone, where),
+        "catchup": catchup,
+        "max_active_runs": max_active_runs,
+        "deadline_seconds": deadline_s,
+        "tags": list(tags),
+        "owner": owner,
+        "notifications": _notifications(notify, where),
+        "cache_enabled": cache,
+        "task_defaults": normalize(dict(task_defaults or {}), where),
+    }
+
+
+@overload
+def pipeline(func: Callable[..., Any], /) -> Pipeline: ...
+
+
+@overload
+def pipeline(
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    schedule: str | timedelta | None = None,
+    timezone: str = "UTC",
+    start_date: datetime | date | str | None = None,
+    end_date: datetime | date | str | None = None,
+    catchup: bool = False,
+    max_active_runs: int | None = None,
+    deadline: Any = None,
+    tags: Sequence[str] = (),
+    owner: str | None = None,
+    notify: Any = None,
+    cache: bool = True,
+    task_defaults: dict[str, Any] | None = None,
+) -> Callable[[Callable[..., Any]], Pipeline]: ...
+
+
+def pipeline(
+    func: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    schedule: str | timedelta | None = None,
+    timezone: str = "UTC",
+    start_date: datetime | date | str | None = None,
+    end_date: datetime | date | str | None = None,
+    catchup: bool = False,
+    max_active_runs: int | None = None,
+    deadline: Any = None,
+    tags: Sequence[str] = (),
+    owner: str | None = None,
+    notify: Any = None,
+    cache: bool = True,
+    task_defaults: dict[str, Any] | None = None,
+) -> Pipeline | Callable[[Callable[..., Any]], Pipeline]:
+    """Make a function a pipeline: each component call inside it becomes a task.
+
+    Scheduling metadata (used by ``headwater scheduler``): ``schedule`` is a cron
+    string with ``timezone``, a preset (``@hourly``, ``@daily``, ...),
+    ``@once`` or a ``timedelta``; ``start_date``/``end_date``, ``catchup``,
+    ``max_active_runs``, ``deadline``. Also ``tags``, ``owner``, ``notify``
+    (``Slack(...)``, ``Email(...)``, ``Webhook(...)`` or callables), ``cache``
+    (False turns caching off for every task) and ``task_defaults`` (component
+    options applied to every task, like Airflow's ``default_args``).
+
+    Example::
+
+        @pipeline(schedule="0 3 * * *", timezone="Europe/Paris", tags=["churn"])
+        def churn(min_accuracy: float = 0.8):
+            data = load()
+            model = train(data=data.output)
+    """
+
+    def wrap(f: Callable[..., Any]) -> Pipeline:
+        src = _location.of_function(f)
+        where = Location(
+            pipeline=name or f.__name__,
+            file=src.file if src else None,
+            line=src.line if src else None,
+        )
+        meta = _metadata(
+            schedule=schedule,
+            timezone=timezone,
+            start_date=start_date,
+            end_date=end_date,
+            catchup=catchup,
+            max_active_runs=max_active_runs,
+            deadline=deadline,
+            tags=tags,
+            owner=owner,
+            notify=notify,
+            cache=cache,
+            task_defaults=task_defaults,
+            where=where,
+        )
+        return Pipeline(f, name=name, description=description, metadata=meta)
+
+    if func is not None:
+        return wrap(func)
+    return wrap

@@ -1,0 +1,460 @@
+"""The pipeline spec: plain, versioned, frozen data that the engine reads.
+
+A spec is a tree: a :class:`PipelineSpec` holds a root :class:`ComponentSpec`
+whose implementation is a DAG of nodes. A node is a task (one component call)
+or a group (a condition, a loop or an exit handler) holding nodes of its own.
+Task and group names are unique within one DAG, nested groups included; each
+pipeline used as a component has its own DAG and so its own names.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
+
+SCHEMA_VERSION = "headwater.pipeline/v1"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SourceLocation(_Model):
+    """Where in the user's code a pipeline, component, task or group was written."""
+
+    file: str
+    line: int
+
+
+# --------------------------------------------------------------------------- types
+
+
+ParamKind = Literal["int", "float", "str", "bool", "list", "dict", "any"]
+
+
+class ParamType(_Model):
+    """The type of a parameter value: ``list[int]`` is ``kind=list, items=int``."""
+
+    kind: ParamKind
+    items: ParamType | None = None
+    values: ParamType | None = None
+    optional: bool = False
+
+    @model_validator(mode="after")
+    def _check_args(self) -> ParamType:
+        if self.items is not None and self.kind != "list":
+            raise ValueError(f"'items' is only allowed on list types, not {self.kind}")
+        if self.values is not None and self.kind != "dict":
+            raise ValueError(f"'values' is only allowed on dict types, not {self.kind}")
+        return self
+
+    def describe(self) -> str:
+        if self.kind == "list" and self.items is not None:
+            text = f"list[{self.items.describe()}]"
+        elif self.kind == "dict" and self.values is not None:
+            text = f"dict[str, {self.values.describe()}]"
+        else:
+            text = self.kind
+        return f"Optional[{text}]" if self.optional else text
+
+
+class ArtifactTypeInfo(_Model):
+    """An artifact type known to the spec, with its ancestors (nearest first)."""
+
+    schema_title: str
+    bases: list[str] = []
+    description: str | None = None
+
+
+class Constraints(_Model):
+    """JSON-Schema-style constraints on a parameter value."""
+
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusive_minimum: float | None = None
+    exclusive_maximum: float | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    pattern: str | None = None
+    enum: list[JsonValue] | None = None
+
+
+class IOSpec(_Model):
+    """One input or output of a component.
+
+    ``kind`` says what flows: a parameter (a JSON value of ``type``), an
+    artifact (a file with metadata of ``artifact_type``; ``is_list`` for a
+    collected fan-in), or the final status an exit handler task receives.
+    """
+
+    kind: Literal["parameter", "artifact", "final_status"]
+    type: ParamType | None = None
+    artifact_type: str | None = None
+    is_list: bool = False
+    has_default: bool = False
+    default: JsonValue = None
+    description: str | None = None
+    constraints: Constraints | None = None
+
+    @model_validator(mode="after")
+    def _check_kind(self) -> IOSpec:
+        if self.kind == "parameter" and self.type is None:
+            raise ValueError("a parameter needs a 'type'")
+        if self.kind == "artifact" and self.artifact_type is None:
+            raise ValueError("an artifact needs an 'artifact_type'")
+        if self.kind != "parameter" and self.type is not None:
+            raise ValueError(f"'type' is only for parameters, not {self.kind}")
+        if self.kind != "artifact" and (self.artifact_type is not None or self.is_list):
+            raise ValueError(
+                f"'artifact_type' and 'is_list' are only for artifacts, not {self.kind}"
+            )
+        if self.default is not None and not self.has_default:
+            raise ValueError("'default' is set but 'has_default' is false")
+        return self
+
+    def describe(self) -> str:
+        if self.kind == "parameter" and self.type is not None:
+            return self.type.describe()
+        if self.kind == "artifact":
+            return f"list[{self.artifact_type}]" if self.is_list else str(self.artifact_type)
+        return "FinalStatus"
+
+
+# --------------------------------------------------------------------------- options
+
+
+class TriggerRule(StrEnum):
+    """When a task runs, given the states of its upstream tasks (Airflow's set)."""
+
+    ALL_SUCCESS = "all_success"
+    ALL_FAILED = "all_failed"
+    ALL_DONE = "all_done"
+    ONE_SUCCESS = "one_success"
+    ONE_FAILED = "one_failed"
+    NONE_FAILED = "none_failed"
+    NONE_SKIPPED = "none_skipped"
+    ALWAYS = "always"
+
+
+class RetryPolicy(_Model):
+    """Retry a failed attempt up to ``max_retries`` times.
+
+    The wait before retry *n* (1-based) is ``delay_seconds * backoff_factor**(n-1)``,
+    capped at ``max_delay_seconds``.
+    """
+
+    max_retries: int = Field(0, ge=0)
+    delay_seconds: float = Field(0.0, ge=0)
+    backoff_factor: float = Field(1.0, ge=1.0)
+    max_delay_seconds: float | None = Field(None, ge=0)
+
+
+class CachePolicy(_Model):
+    enabled: bool = True
+    ttl_seconds: float | None = Field(None, gt=0)
+
+
+class Resources(_Model):
+    cpu: float | None = Field(None, gt=0)
+    memory_bytes: int | None = Field(None, gt=0)
+    gpu: int | None = Field(None, ge=0)
+    accelerator: str | None = None
+
+
+class TaskOptions(_Model):
+    """Per-task controls. ``None`` means "not set here": see :meth:`overlay`."""
+
+    display_name: str | None = None
+    retry: RetryPolicy | None = None
+    timeout_seconds: float | None = Field(None, gt=0)
+    cache: CachePolicy | None = None
+    resources: Resources | None = None
+    env: dict[str, str] = {}
+    packages: list[str] | None = None
+    image: str | None = None
+    trigger_rule: TriggerRule | None = None
+
+    def overlay(self, top: TaskOptions) -> TaskOptions:
+        """Options of ``self`` with every field that ``top`` sets taken from ``top``."""
+        merged: dict[str, Any] = {}
+        for name in type(self).model_fields:
+            mine, theirs = getattr(self, name), getattr(top, name)
+            if name == "env":
+                merged[name] = {**mine, **theirs}
+            else:
+                merged[name] = theirs if theirs is not None else mine
+        return TaskOptions(**merged)
+
+
+# --------------------------------------------------------------------------- bindings
+
+
+class ConstantBinding(_Model):
+    kind: Literal["constant"]
+    value: JsonValue
+
+
+class PipelineInputBinding(_Model):
+    """An input of the enclosing pipeline (a run parameter, or a nested pipeline's input)."""
+
+    kind: Literal["pipeline_input"]
+    name: str
+
+
+class TaskOutputBinding(_Model):
+    kind: Literal["task_output"]
+    task: str
+    output: str
+
+
+class LoopItemBinding(_Model):
+    """The current item of an enclosing ``ParallelFor``, or one key of it."""
+
+    kind: Literal["loop_item"]
+    loop: str
+    key: str | None = None
+
+
+class CollectedBinding(_Model):
+    """Every iteration's value of a task output inside a ``ParallelFor``, as a list."""
+
+    kind: Literal["collected"]
+    task: str
+    output: str
+
+
+class FinalStatusBinding(_Model):
+    """The final status of the exit handler's body, given to its exit task."""
+
+    kind: Literal["final_status"]
+
+
+Binding = Annotated[
+    ConstantBinding
+    | PipelineInputBinding
+    | TaskOutputBinding
+    | LoopItemBinding
+    | CollectedBinding
+    | FinalStatusBinding,
+    Field(discriminator="kind"),
+]
+
+ValueRef = Annotated[
+    ConstantBinding | PipelineInputBinding | TaskOutputBinding | LoopItemBinding,
+    Field(discriminator="kind"),
+]
+
+CompareOp = Literal["==", "!=", "<", "<=", ">", ">=", "in", "not_in"]
+LogicOp = Literal["and", "or", "not"]
+
+
+class Comparison(_Model):
+    """``left op right`` on parameter values; evaluated by the engine, never with eval()."""
+
+    kind: Literal["compare"]
+    op: CompareOp
+    left: ValueRef
+    right: ValueRef
+
+
+class Logical(_Model):
+    kind: Literal["logical"]
+    op: LogicOp
+    operands: list[Condition]
+
+
+Condition = Annotated[Comparison | Logical, Field(discriminator="kind")]
+
+
+# --------------------------------------------------------------------------- graph
+
+
+class TaskSpec(_Model):
+    """One call of a component inside a DAG."""
+
+    kind: Literal["task"]
+    name: str
+    component: str
+    inputs: dict[str, Binding] = {}
+    after: list[str] = []
+    options: TaskOptions = TaskOptions()
+    source: SourceLocation | None = None
+
+
+class ConditionBranch(_Model):
+    """A branch of an If/Elif/Else chain; ``condition`` is ``None`` for Else."""
+
+    condition: Condition | None
+    nodes: list[Node] = []
+    source: SourceLocation | None = None
+
+
+class ConditionGroup(_Model):
+    """Branches tried in order; the first whose condition holds runs, the rest are skipped."""
+
+    kind: Literal["condition"]
+    name: str
+    branches: list[ConditionBranch]
+    after: list[str] = []
+    source: SourceLocation | None = None
+
+
+class LoopGroup(_Model):
+    """``ParallelFor``: the body runs once per item, at most ``parallelism`` at once."""
+
+    kind: Literal["loop"]
+    name: str
+    items: ValueRef
+    parallelism: int | None = Field(None, ge=1)
+    nodes: list[Node] = []
+    after: list[str] = []
+    source: SourceLocation | None = None
+
+
+class ExitHandlerGroup(_Model):
+    """The body runs; then ``exit_task`` runs whatever happened, with the final status."""
+
+    kind: Literal["exit_handler"]
+    name: str
+    exit_task: TaskSpec
+    nodes: list[Node] = []
+    after: list[str] = []
+    source: SourceLocation | None = None
+
+
+Node = Annotated[
+    TaskSpec | ConditionGroup | LoopGroup | ExitHandlerGroup, Field(discriminator="kind")
+]
+
+
+class DagSpec(_Model):
+    nodes: list[Node] = []
+
+
+# --------------------------------------------------------------------------- components
+
+
+class PythonImplementation(_Model):
+    """A Python function, imported by the task process from ``module`` (file ``file``).
+
+    ``code_digest`` covers the function and the same-module helpers it uses;
+    ``returns`` says how the return value maps onto outputs: not at all, as the
+    single output named ``output``, or field by field of a NamedTuple.
+    """
+
+    type: Literal["python"]
+    module: str
+    function: str
+    file: str
+    code_digest: str
+    returns: Literal["none", "single", "named_tuple"] = "none"
+    return_outputs: list[str] = []
+
+
+class ImporterImplementation(_Model):
+    """Brings an existing file or URL in as an artifact (input ``uri``, output ``artifact``)."""
+
+    type: Literal["importer"]
+    artifact_type: str
+    metadata: dict[str, JsonValue] = {}
+    reimport: bool = False
+
+
+class DagImplementation(_Model):
+    """A pipeline used as a component: its DAG, and which task outputs are its outputs."""
+
+    type: Literal["dag"]
+    dag: DagSpec
+    outputs: dict[str, TaskOutputBinding | CollectedBinding] = {}
+
+
+Implementation = Annotated[
+    PythonImplementation | ImporterImplementation | DagImplementation,
+    Field(discriminator="type"),
+]
+
+
+class ComponentSpec(_Model):
+    name: str
+    description: str | None = None
+    inputs: dict[str, IOSpec] = {}
+    outputs: dict[str, IOSpec] = {}
+    implementation: Implementation
+    options: TaskOptions = TaskOptions()
+    source: SourceLocation | None = None
+
+
+# --------------------------------------------------------------------------- pipeline
+
+
+class ScheduleSpec(_Model):
+    """When runs are created: a cron expression (or preset), a fixed interval, or once."""
+
+    kind: Literal["cron", "interval", "once"]
+    cron: str | None = None
+    interval_seconds: float | None = Field(None, gt=0)
+    timezone: str = "UTC"
+
+    @model_validator(mode="after")
+    def _check_kind(self) -> ScheduleSpec:
+        if self.kind == "cron" and not self.cron:
+            raise ValueError("a cron schedule needs 'cron'")
+        if self.kind == "interval" and self.interval_seconds is None:
+            raise ValueError("an interval schedule needs 'interval_seconds'")
+        return self
+
+
+NotificationEvent = Literal["success", "failure", "retry", "deadline_missed"]
+
+
+class NotificationSpec(_Model):
+    """Where to tell someone about a run: Slack, email, a webhook or a Python callable."""
+
+    kind: Literal["slack", "email", "webhook", "callable"]
+    target: str
+    on: list[NotificationEvent] = ["failure"]
+    options: dict[str, JsonValue] = {}
+
+
+class PipelineSpec(_Model):
+    """A compiled pipeline. Its digest is the sha256 of its canonical JSON."""
+
+    schema_version: Literal["headwater.pipeline/v1"]
+    name: str
+    description: str | None = None
+    root: ComponentSpec
+    components: dict[str, ComponentSpec] = {}
+    artifact_types: dict[str, ArtifactTypeInfo] = {}
+    schedule: ScheduleSpec | None = None
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+    catchup: bool = False
+    max_active_runs: int | None = Field(None, ge=1)
+    deadline_seconds: float | None = Field(None, gt=0)
+    tags: list[str] = []
+    owner: str | None = None
+    notifications: list[NotificationSpec] = []
+    cache_enabled: bool = True
+    task_defaults: TaskOptions = TaskOptions()
+    source: SourceLocation | None = None
+
+    @property
+    def parameters(self) -> dict[str, IOSpec]:
+        """The run parameters: the root component's inputs."""
+        return self.root.inputs
+
+    @property
+    def dag(self) -> DagSpec:
+        impl = self.root.implementation
+        assert isinstance(impl, DagImplementation)
+        return impl.dag
+
+
+Logical.model_rebuild()
+ConditionBranch.model_rebuild()
+LoopGroup.model_rebuild()
+ExitHandlerGroup.model_rebuild()
+DagSpec.model_rebuild()

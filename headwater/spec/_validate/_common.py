@@ -1,0 +1,147 @@
+"""Shared pieces of the validator: names, scopes, value kinds and type rules."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from headwater.spec._models import (
+    Condition,
+    ConditionGroup,
+    ExitHandlerGroup,
+    IOSpec,
+    Logical,
+    LoopGroup,
+    ParamType,
+    TaskOutputBinding,
+    TaskSpec,
+)
+
+NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$")
+ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+BASE_ARTIFACT = "headwater.Artifact"
+
+# A scope entry is (group kind, group name, branch index or -1).
+Scope = tuple[tuple[str, str, int], ...]
+
+
+@dataclass
+class NodeInfo:
+    node: TaskSpec | ConditionGroup | LoopGroup | ExitHandlerGroup
+    scope: Scope
+    is_exit_task: bool = False
+
+    @property
+    def path(self) -> tuple[tuple[str, str, int], ...]:
+        """The scope plus the node itself, for finding where two nodes' paths part."""
+        return (*self.scope, ("node", self.node.name, -1))
+
+
+@dataclass
+class Value:
+    """What a binding delivers: an IOSpec-like description, or a constant."""
+
+    io: IOSpec | None
+    constant: Any = None
+    is_constant: bool = False
+
+
+def same_group(
+    longer: tuple[tuple[str, str, int], ...], shorter: tuple[tuple[str, str, int], ...], i: int
+) -> bool:
+    """True when ``shorter`` ends at a group node that is where ``longer`` continues inside."""
+    if i != len(shorter) - 1 or i >= len(longer):
+        return False
+    kind, name, _ = longer[i]
+    return kind != "node" and name == shorter[i][1]
+
+
+def path_name(entry: tuple[str, str, int]) -> str:
+    return entry[1]
+
+
+def condition_tasks(cond: Condition) -> Iterator[str]:
+    if isinstance(cond, Logical):
+        for sub in cond.operands:
+            yield from condition_tasks(sub)
+        return
+    for side in (cond.left, cond.right):
+        if isinstance(side, TaskOutputBinding):
+            yield side.task
+
+
+def value_kind(v: Value) -> str:
+    if v.is_constant:
+        c = v.constant
+        if isinstance(c, bool):
+            return "bool"
+        if isinstance(c, int):
+            return "int"
+        if isinstance(c, float):
+            return "float"
+        if isinstance(c, str):
+            return "str"
+        if isinstance(c, list):
+            return "list"
+        if isinstance(c, dict):
+            return "dict"
+        return "any"
+    if v.io is not None and v.io.type is not None:
+        return v.io.type.kind
+    return "any"
+
+
+def infer_type(values: list[Any]) -> ParamType | None:
+    kinds = set()
+    for v in values:
+        kinds.add(value_kind(Value(None, v, True)))
+    if len(kinds) == 1:
+        kind = kinds.pop()
+        if kind in ("int", "float", "str", "bool", "list", "dict"):
+            return ParamType(kind=kind)
+    if kinds == {"int", "float"}:
+        return ParamType(kind="float")
+    return None
+
+
+def assignable(src: ParamType, dst: ParamType) -> bool:
+    """Whether a value of type ``src`` may be passed where ``dst`` is expected."""
+    if dst.kind == "any" or src.kind == "any":
+        return True
+    if src.optional and not dst.optional:
+        return False
+    if src.kind != dst.kind:
+        return src.kind == "int" and dst.kind == "float"
+    if src.items is not None and dst.items is not None:
+        return assignable(src.items, dst.items)
+    if src.values is not None and dst.values is not None:
+        return assignable(src.values, dst.values)
+    return True
+
+
+def cron_error(expr: str) -> str | None:
+    """Why ``expr`` is not a valid cron expression or preset, or None."""
+    from croniter import croniter
+
+    presets = {"@hourly", "@daily", "@weekly", "@monthly", "@yearly", "@annually", "@midnight"}
+    if expr.startswith("@"):
+        return None if expr in presets else f"unknown preset '{expr}'"
+    if len(expr.split()) != 5:
+        return f"expected 5 fields (minute hour day month weekday), got {len(expr.split())}"
+    try:
+        croniter(expr)
+    except (ValueError, KeyError) as exc:
+        return str(exc) or "not a cron expression"
+    return None
+
+
+def timezone_error(name: str) -> str | None:
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return f"unknown time zone '{name}'"
+    return None

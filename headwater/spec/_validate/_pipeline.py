@@ -1,0 +1,297 @@
+"""Pipeline-wide rules: metadata, artifact types, component interfaces."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from headwater.errors import Location, Problem
+from headwater.spec._models import (
+    ComponentSpec,
+    DagImplementation,
+    ImporterImplementation,
+    IOSpec,
+    PipelineSpec,
+    SourceLocation,
+    TaskOptions,
+    TaskSpec,
+)
+from headwater.spec._params import constraint_errors, type_error
+from headwater.spec._validate._common import (
+    ENV_RE,
+    NAME_RE,
+    cron_error,
+    timezone_error,
+)
+from headwater.spec._validate._dag import DagChecker
+
+
+@dataclass
+class PipelineChecker:
+    spec: PipelineSpec
+    problems: list[Problem] = field(default_factory=list)
+
+    # ------------------------------------------------------------------ helpers
+
+    def add(
+        self,
+        message: str,
+        *,
+        pipeline: str | None = None,
+        task: str | None = None,
+        source: SourceLocation | None = None,
+        hint: str | None = None,
+        code: str = "invalid",
+    ) -> None:
+        loc = Location(
+            pipeline=pipeline or self.spec.name,
+            task=task,
+            file=source.file if source else None,
+            line=source.line if source else None,
+        )
+        self.problems.append(Problem(message, loc, hint, code))
+
+    def component(self, name: str) -> ComponentSpec | None:
+        return self.spec.components.get(name)
+
+    def ancestors(self, schema_title: str) -> list[str]:
+        info = self.spec.artifact_types.get(schema_title)
+        return [schema_title, *(info.bases if info else [])]
+
+    # ------------------------------------------------------------------ entry
+
+    def run(self) -> None:
+        spec = self.spec
+        if not NAME_RE.match(spec.name):
+            self.add(
+                f"invalid pipeline name '{spec.name}'",
+                source=spec.source,
+                hint="use letters, digits, '_', '-' and '.', starting with a letter or '_'",
+                code="invalid_name",
+            )
+        self.check_metadata()
+        self.check_artifact_types()
+        for key, comp in spec.components.items():
+            self.check_component_interface(comp, key)
+        self.check_component_interface(spec.root, spec.root.name)
+        for name, io in spec.parameters.items():
+            if io.kind == "artifact":
+                self.add(
+                    f"pipeline parameter '{name}' is an artifact; a pipeline run "
+                    "takes parameter values only",
+                    source=spec.root.source,
+                    hint="bring files in with headwater.importer(uri, ArtifactType) "
+                    "and pass the uri as a str parameter",
+                    code="artifact_parameter",
+                )
+        self.check_dag_component(spec.root, spec.name)
+        for comp in spec.components.values():
+            if isinstance(comp.implementation, DagImplementation):
+                self.check_dag_component(comp, comp.name)
+
+    # ------------------------------------------------------------------ metadata
+
+    def check_metadata(self) -> None:
+        spec = self.spec
+        src = spec.source
+        sched = spec.schedule
+        if sched is not None:
+            if sched.kind == "cron" and sched.cron:
+                err = cron_error(sched.cron)
+                if err:
+                    self.add(
+                        f"invalid schedule '{sched.cron}': {err}",
+                        source=src,
+                        hint="use five cron fields like '0 3 * * *', or a preset such as "
+                        "'@hourly', '@daily', '@weekly', '@monthly', '@yearly'",
+                        code="invalid_schedule",
+                    )
+            tz_err = timezone_error(sched.timezone)
+            if tz_err:
+                self.add(
+                    tz_err,
+                    source=src,
+                    hint="use an IANA time zone name such as 'UTC' or 'Europe/Paris'",
+                    code="invalid_timezone",
+                )
+        for label, value in (("start_date", spec.start_date), ("end_date", spec.end_date)):
+            if value is not None and value.tzinfo is None:
+                self.add(
+                    f"{label} {value.isoformat()} has no time zone",
+                    source=src,
+                    hint="pass an aware datetime, e.g. datetime(2026, 1, 1, tzinfo=timezone.utc)",
+                    code="invalid_date",
+                )
+        if (
+            spec.start_date is not None
+            and spec.end_date is not None
+            and spec.start_date.tzinfo is not None
+            and spec.end_date.tzinfo is not None
+            and spec.end_date <= spec.start_date
+        ):
+            self.add(
+                f"end_date {spec.end_date.isoformat()} is not after start_date "
+                f"{spec.start_date.isoformat()}",
+                source=src,
+                hint="move end_date after start_date, or drop it",
+                code="invalid_date",
+            )
+        for n in spec.notifications:
+            if n.kind == "email" and "@" not in n.target:
+                self.add(
+                    f"email notification target '{n.target}' is not an email address",
+                    source=src,
+                    code="invalid_notification",
+                )
+            if n.kind in ("slack", "webhook") and not n.target.startswith(("http://", "https://")):
+                self.add(
+                    f"{n.kind} notification target '{n.target}' is not an http(s) URL",
+                    source=src,
+                    code="invalid_notification",
+                )
+            if n.kind == "callable" and ":" not in n.target:
+                self.add(
+                    f"callable notification target '{n.target}' is not 'module:function'",
+                    source=src,
+                    code="invalid_notification",
+                )
+        self.check_options(spec.task_defaults, None, src)
+
+    def check_artifact_types(self) -> None:
+        for title, info in self.spec.artifact_types.items():
+            if title != info.schema_title:
+                self.add(f"artifact type key '{title}' differs from its schema_title")
+            for base in info.bases:
+                if base not in self.spec.artifact_types:
+                    self.add(f"artifact type '{title}' names an unknown base type '{base}'")
+
+    def check_options(
+        self, options: TaskOptions, task: str | None, source: SourceLocation | None
+    ) -> None:
+        for key in options.env:
+            if not ENV_RE.match(key):
+                self.add(
+                    f"invalid environment variable name '{key}'",
+                    task=task,
+                    source=source,
+                    hint="use letters, digits and '_', not starting with a digit",
+                    code="invalid_name",
+                )
+
+    # ------------------------------------------------------------------ components
+
+    def check_component_interface(self, comp: ComponentSpec, key: str) -> None:
+        src = comp.source
+        if not NAME_RE.match(comp.name):
+            self.add(f"invalid component name '{comp.name}'", source=src, code="invalid_name")
+        for direction, ios in (("input", comp.inputs), ("output", comp.outputs)):
+            for name, io in ios.items():
+                if not name.isidentifier():
+                    self.add(
+                        f"component '{comp.name}' has an {direction} named '{name}', "
+                        "which is not a Python identifier",
+                        source=src,
+                        code="invalid_name",
+                    )
+                if io.kind == "artifact" and io.artifact_type not in self.spec.artifact_types:
+                    self.add(
+                        f"component '{comp.name}' {direction} '{name}' has unknown artifact "
+                        f"type '{io.artifact_type}'",
+                        source=src,
+                        code="unknown_type",
+                    )
+                if direction == "input":
+                    self.check_default(comp, name, io)
+        self.check_options(comp.options, None, src)
+        impl = comp.implementation
+        if (
+            isinstance(impl, ImporterImplementation)
+            and impl.artifact_type not in self.spec.artifact_types
+        ):
+            self.add(
+                f"importer '{comp.name}' has unknown artifact type '{impl.artifact_type}'",
+                source=src,
+                code="unknown_type",
+            )
+
+    def check_default(self, comp: ComponentSpec, name: str, io: IOSpec) -> None:
+        src = comp.source
+        c = io.constraints
+        if c is not None and io.type is not None:
+            base = io.type.kind
+            numeric = ("minimum", "maximum", "exclusive_minimum", "exclusive_maximum")
+            if base not in ("int", "float", "any") and any(
+                getattr(c, k) is not None for k in numeric
+            ):
+                self.add(
+                    f"parameter '{name}' of type {io.type.describe()} cannot have "
+                    "minimum/maximum constraints",
+                    source=src,
+                    hint="use min/max on int or float parameters only",
+                    code="invalid_constraint",
+                )
+            if c.pattern is not None:
+                if base not in ("str", "any"):
+                    self.add(
+                        f"parameter '{name}' of type {io.type.describe()} cannot have a pattern",
+                        source=src,
+                        code="invalid_constraint",
+                    )
+                try:
+                    re.compile(c.pattern)
+                except re.error as exc:
+                    self.add(
+                        f"parameter '{name}' has an invalid pattern {c.pattern!r}: {exc}",
+                        source=src,
+                        code="invalid_constraint",
+                    )
+            if c.minimum is not None and c.maximum is not None and c.minimum > c.maximum:
+                self.add(
+                    f"parameter '{name}' has minimum {c.minimum:g} above maximum {c.maximum:g}",
+                    source=src,
+                    code="invalid_constraint",
+                )
+            for value in c.enum or []:
+                err = type_error(value, io.type, f"enum value of parameter '{name}'")
+                if err:
+                    self.add(err, source=src, code="invalid_constraint")
+        if io.has_default and io.type is not None:
+            err = type_error(io.default, io.type, f"default of parameter '{name}'")
+            if err:
+                self.add(
+                    err,
+                    source=src,
+                    hint=f"give '{name}' a default of type {io.type.describe()}",
+                    code="type_mismatch",
+                )
+            elif c is not None:
+                for msg in constraint_errors(io.default, c, f"default of parameter '{name}'"):
+                    self.add(msg, source=src, code="invalid_default")
+
+    # ------------------------------------------------------------------ DAGs
+
+    def check_dag_component(self, comp: ComponentSpec, pipeline: str) -> None:
+        impl = comp.implementation
+        if not isinstance(impl, DagImplementation):
+            return
+        dag = DagChecker(self, comp, impl.dag, pipeline)
+        dag.run()
+        for out_name, binding in impl.outputs.items():
+            io = comp.outputs.get(out_name)
+            producer = dag.nodes.get(binding.task)
+            if producer is None or not isinstance(producer.node, TaskSpec):
+                self.add(
+                    f"pipeline output '{out_name}' comes from unknown task '{binding.task}'",
+                    pipeline=pipeline,
+                    source=comp.source,
+                    code="unknown_task",
+                )
+                continue
+            if io is None:
+                self.add(
+                    f"pipeline output '{out_name}' is not declared",
+                    pipeline=pipeline,
+                    source=comp.source,
+                )
+                continue
+            dag.check_binding_scope(binding, (), producer.node.name, comp.source, out_name)
