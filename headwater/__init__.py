@@ -13,9 +13,7 @@
 load only when they are used.
 """
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING, Any
+import typing as _typing
 
 from headwater._version import __version__
 from headwater.sdk import (
@@ -44,7 +42,7 @@ from headwater.sdk import (
     pipeline,
 )
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from headwater.sdk import Pipeline
     from headwater.spec import PipelineSpec
 
@@ -77,7 +75,9 @@ __all__ = [
 ]
 
 
-def compile(pipeline: Pipeline, path: Any = None, *, format: str = "json") -> PipelineSpec:
+def compile(
+    pipeline: "Pipeline", path: _typing.Any = None, *, format: str = "json"
+) -> "PipelineSpec":
     """Compile ``pipeline`` to a validated spec; also write it to ``path`` if given.
 
     Raises :class:`headwater.errors.ValidationError` listing every problem found.

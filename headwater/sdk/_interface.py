@@ -127,6 +127,16 @@ class _Parser:
         return IOSpec(kind="artifact", artifact_type=target.schema_title, is_list=is_list)
 
 
+def _split_optional(ann: Any) -> tuple[Any, bool]:
+    """``Optional[X]`` -> (X, True); anything else -> (ann, False)."""
+    if get_origin(ann) in (Union, types.UnionType):
+        args = get_args(ann)
+        non_none = [a for a in args if a is not type(None)]
+        if len(non_none) == 1 and len(args) == 2:
+            return non_none[0], True
+    return ann, False
+
+
 def _show(ann: Any) -> str:
     return getattr(ann, "__name__", None) or repr(ann).replace("typing.", "")
 
@@ -171,9 +181,16 @@ def component_interface(func: Callable[..., Any], name: str, src: Src | None) ->
                 f"annotate it, e.g. '{pname}: int' or '{pname}: Input[Dataset]'",
             )
         ann = hints[pname]
-        markers = [a for a in getattr(ann, "__metadata__", ()) if isinstance(a, _IOMarker)]
+        inner, optional = _split_optional(ann)
+        markers = [a for a in getattr(inner, "__metadata__", ()) if isinstance(a, _IOMarker)]
         if markers:
-            io = parser.artifact(get_args(ann)[0], pname, markers[0])
+            io = parser.artifact(get_args(inner)[0], pname, markers[0])
+            if optional and markers[0] is OUTPUT:
+                raise parser.fail(
+                    f"output '{pname}' is Optional",
+                    "an Output[...] parameter always receives an artifact to write; "
+                    "drop the Optional",
+                )
             if markers[0] is OUTPUT:
                 outputs[pname] = io
                 continue
@@ -255,14 +272,18 @@ def pipeline_inputs(
             )
         ann = hints[pname]
         meta = getattr(ann, "__metadata__", ())
-        markers = [a for a in meta if isinstance(a, _IOMarker)]
+        inner, _ = _split_optional(ann)
+        markers = [a for a in getattr(inner, "__metadata__", ()) if isinstance(a, _IOMarker)]
         if markers:
             if markers[0] is OUTPUT:
                 raise parser.fail(
                     f"parameter '{pname}' is an Output[...]",
                     "a pipeline's outputs are the task outputs it returns",
                 )
-            inputs[pname] = parser.artifact(get_args(ann)[0], pname, markers[0])
+            io = parser.artifact(get_args(inner)[0], pname, markers[0])
+            if param.default is not param.empty:
+                io = io.model_copy(update={"has_default": True})
+            inputs[pname] = io
             continue
         ptype, enum = parser.param_type(ann, pname)
         params = [a for a in meta if isinstance(a, Param)]

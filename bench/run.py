@@ -1,0 +1,19 @@
+"""``make bench``: run every benchmark and print its figures beside its targets."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench_authoring  # noqa: E402
+from _table import show  # noqa: E402
+
+
+def main() -> None:
+    show("Authoring (issue: typed pipeline authoring)", bench_authoring.run())
+
+
+if __name__ == "__main__":
+    main()

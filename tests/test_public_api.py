@@ -1,0 +1,87 @@
+"""The names each public package exports are pinned, so nothing leaks or vanishes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import headwater
+import headwater.errors
+import headwater.sdk
+import headwater.spec
+
+HEADWATER = {
+    "HTML",
+    "Artifact",
+    "ClassificationMetrics",
+    "Collected",
+    "Dataset",
+    "Elif",
+    "Else",
+    "Email",
+    "ExitHandler",
+    "FinalStatus",
+    "If",
+    "Input",
+    "Markdown",
+    "Metrics",
+    "Model",
+    "Output",
+    "ParallelFor",
+    "Param",
+    "Slack",
+    "Webhook",
+    "__version__",
+    "compile",
+    "component",
+    "importer",
+    "pipeline",
+}
+
+ERRORS = {
+    "ComponentDefinitionError",
+    "DefinitionError",
+    "HeadwaterError",
+    "LoadError",
+    "Location",
+    "ParameterError",
+    "PipelineDefinitionError",
+    "Problem",
+    "SpecError",
+    "ValidationError",
+}
+
+
+def test_headwater_exports() -> None:
+    assert set(headwater.__all__) == HEADWATER
+    for name in HEADWATER:
+        assert hasattr(headwater, name), name
+
+
+def test_no_private_names_leak_from_headwater() -> None:
+    public = {n for n in dir(headwater) if not n.startswith("_")}
+    modules = {"errors", "sdk", "spec", "cli"}  # subpackages appear once imported
+    assert public - modules == HEADWATER - {"__version__"}
+
+
+def test_errors_exports() -> None:
+    assert set(headwater.errors.__all__) == ERRORS
+
+
+def test_every_exported_name_exists() -> None:
+    for module in (headwater.sdk, headwater.spec, headwater.errors):
+        for name in module.__all__:
+            assert hasattr(module, name), f"{module.__name__}.{name}"
+
+
+def test_import_headwater_stays_light() -> None:
+    code = (
+        "import sys, headwater; "
+        "heavy = [m for m in ('sqlalchemy', 'fastapi', 'uvicorn', 'ray', 'pydantic', "
+        "'headwater.spec', 'croniter', 'yaml', 'typer') if m in sys.modules]; "
+        "print(','.join(heavy))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == ""
