@@ -10,10 +10,7 @@ from _table import Row, median_runs, process_seconds, python_snippet_seconds
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = 15
 
-IMPORT = (
-    "import time; t = time.perf_counter(); import headwater; "
-    "print(time.perf_counter() - t)"
-)
+IMPORT = "import time; t = time.perf_counter(); import headwater; print(time.perf_counter() - t)"
 BASELINE = (
     "import time; t = time.perf_counter(); import json, typing, dataclasses; "
     "print(time.perf_counter() - t)"
@@ -81,6 +78,11 @@ def run() -> list[Row]:
             continue
         t = median_runs(lambda p=path: process_seconds([cli, "compile", str(p)]), 5)
         rows.append(
-            Row(f"headwater compile examples/{example} (whole process)", f"{t * 1000:.0f} ms", "-", "yes")
+            Row(
+                f"headwater compile examples/{example} (whole process)",
+                f"{t * 1000:.0f} ms",
+                "-",
+                "yes",
+            )
         )
     return rows

@@ -7,8 +7,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import bench_authoring  # noqa: E402
-from _table import show  # noqa: E402
+import bench_authoring
+from _table import show
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ from headwater.errors import HeadwaterError, ValidationError
 
 app = typer.Typer(
     name="headwater",
-    help="Typed ML pipelines: compile, validate and run them.",
+    help="Headwater: typed ML pipelines.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -144,7 +144,7 @@ def validate(
     out.print(table)
     if problems:
         for problem in problems:
-            err.print(str(problem), markup=False, highlight=False)
+            err.print(str(problem), markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1)
     out.print(f"[green]ok[/] {len(pipelines)} pipeline(s) valid")
 
@@ -162,7 +162,7 @@ def spec_schema() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; domain errors print their message and exit 1."""
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)
     except HeadwaterError as exc:
         if _state["debug"]:
             import traceback
@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
             exc.show()
             return exc.exit_code
         raise
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

@@ -59,7 +59,7 @@ class Artifact:
         if "schema_title" not in cls.__dict__:
             raise ComponentDefinitionError(
                 f"artifact class {cls.__qualname__} does not declare a schema_title",
-                location=Location(file=_class_file(cls)),
+                location=_class_location(cls),
                 hint=f'add  schema_title = "yourorg.{cls.__name__}"  to the class body; it is the '
                 "name stored in specs and must stay the same when the class is renamed",
             )
@@ -209,8 +209,8 @@ def artifact_lineage(cls: type[Artifact]) -> list[type[Artifact]]:
     return [c for c in cls.__mro__ if isinstance(c, type) and issubclass(c, Artifact)]
 
 
-def _class_file(cls: type) -> str | None:
-    import sys
+def _class_location(cls: type) -> Location:
+    from headwater.sdk import _location
 
-    module = sys.modules.get(cls.__module__)
-    return getattr(module, "__file__", None)
+    # Called while the class statement runs: the caller's line is the class's line.
+    return _location.loc(_location.caller())

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from headwater.errors import Location, PipelineDefinitionError
-from headwater.sdk import _graph
+from headwater.errors import PipelineDefinitionError
+from headwater.sdk import _graph, _location
 from headwater.sdk._artifacts import Artifact, artifact_lineage
 from headwater.sdk._component import Component, Importer
 from headwater.sdk._interface import Interface, pipeline_inputs
@@ -265,12 +265,7 @@ class _Compiler:
     ) -> PipelineDefinitionError:
         return PipelineDefinitionError(
             f"{what} uses {desc}, which belongs to another pipeline",
-            location=Location(
-                pipeline=self.root.name,
-                task=task,
-                file=src.file if src else None,
-                line=src.line if src else None,
-            ),
+            location=_location.loc(src, self.root.name, task),
             hint="pass values into a nested pipeline through its parameters",
         )
 
@@ -287,11 +282,7 @@ class _Compiler:
             if isinstance(side, _graph.Cond | _graph.Collected):
                 raise PipelineDefinitionError(
                     f"a comparison cannot take {type(side).__name__} as an operand",
-                    location=Location(
-                        pipeline=builder.pipeline_name,
-                        file=cond.src.file if cond.src else None,
-                        line=cond.src.line if cond.src else None,
-                    ),
+                    location=_location.loc(cond.src, builder.pipeline_name),
                     hint="compare a task output or parameter with a value; combine "
                     "comparisons with &, | and ~",
                 )

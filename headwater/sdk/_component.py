@@ -6,7 +6,7 @@ import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, overload
 
-from headwater.errors import ComponentDefinitionError, Location, PipelineDefinitionError
+from headwater.errors import ComponentDefinitionError, PipelineDefinitionError
 from headwater.sdk import _graph, _location
 from headwater.sdk._options import normalize
 
@@ -38,9 +38,7 @@ class Component:
         self.src = _location.of_function(func)
         self._name = name or func.__name__
         self.description = description or _first_paragraph(func.__doc__)
-        where = Location(
-            file=self.src.file if self.src else None, line=self.src.line if self.src else None
-        )
+        where = _location.loc(self.src)
         self._options = normalize(options, where)
         self._iface: Interface | None = None
         self._digest: str | None = None
@@ -73,7 +71,7 @@ class Component:
             src = _location.caller()
             raise PipelineDefinitionError(
                 f"component '{self._name}' was called outside a pipeline",
-                location=Location(file=src.file if src else None, line=src.line if src else None),
+                location=_location.loc(src),
                 hint=f"call it inside a @pipeline function; to run the plain function, call "
                 f"{self.python_func.__name__}.python_func(...)",
             )
@@ -187,13 +185,13 @@ def importer(
     if not (isinstance(artifact_type, type) and issubclass(artifact_type, Artifact)):
         raise PipelineDefinitionError(
             f"importer artifact_type must be an artifact class, got {artifact_type!r}",
-            location=Location(file=src.file if src else None, line=src.line if src else None),
+            location=_location.loc(src),
             hint="pass a class such as Dataset or Model",
         )
     meta = _graph.to_json_constant(metadata or {}, "importer metadata", src)
     if not isinstance(meta, dict):
         raise PipelineDefinitionError(
             "importer metadata must be a dict",
-            location=Location(file=src.file if src else None, line=src.line if src else None),
+            location=_location.loc(src),
         )
     return _graph.call(Importer(artifact_type, meta, bool(reimport)), (), {"uri": uri})

@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from headwater.errors import Location, PipelineDefinitionError
+from headwater.errors import PipelineDefinitionError
 from headwater.sdk import _location
 from headwater.sdk._location import Src
 from headwater.sdk._options import merge, normalize
@@ -51,12 +51,7 @@ def _error(
     message: str, src: Src | None, hint: str | None = None, task: str | None = None
 ) -> PipelineDefinitionError:
     builder = _current_or_none()
-    loc = Location(
-        pipeline=builder.pipeline_name if builder else None,
-        task=task,
-        file=src.file if src else None,
-        line=src.line if src else None,
-    )
+    loc = _location.loc(src, builder.pipeline_name if builder else None, task)
     return PipelineDefinitionError(message, location=loc, hint=hint)
 
 
@@ -253,9 +248,13 @@ class Node:
         """Run after ``others`` finish, without passing data."""
         src = _location.caller()
         for other in others:
+            group = getattr(other, "group", None)
+            if not isinstance(other, Node) and isinstance(group, Group):
+                other = group
             if not isinstance(other, Node):
                 raise _error(
-                    f".after() takes tasks or groups, not {type(other).__name__}",
+                    f".after() takes tasks or control-flow blocks (If, ParallelFor, "
+                    f"ExitHandler) that have been entered, not {type(other).__name__}",
                     src,
                     task=self.name,
                 )
@@ -324,12 +323,7 @@ class Task(Node):
     def set_options(self, **options: Any) -> Task:
         """Set any per-task option; the keywords are the same as ``@component``'s."""
         src = _location.caller()
-        where = Location(
-            pipeline=self.builder.pipeline_name,
-            task=self.name,
-            file=src.file if src else None,
-            line=src.line if src else None,
-        )
+        where = _location.loc(src, self.builder.pipeline_name, self.name)
         self.overrides = merge(self.overrides, normalize(options, where))
         return self
 
@@ -517,7 +511,7 @@ def current(what: str, src: Src | None) -> DagBuilder:
     if builder is None:
         raise PipelineDefinitionError(
             f"{what} was used outside a pipeline",
-            location=Location(file=src.file if src else None, line=src.line if src else None),
+            location=_location.loc(src),
             hint="use it inside a function decorated with @headwater.pipeline",
         )
     return builder
@@ -626,6 +620,7 @@ class _ConditionContext:
         self.cond: Cond | None = cond
         self.builder = current(f"{kind}(...)", self.src)
         self._chain: ConditionChain | None = None
+        self.group: ConditionChain | None = None
 
     def __enter__(self) -> None:
         container = self.builder.container
@@ -650,6 +645,7 @@ class _ConditionContext:
         branch = Branch(self.cond, self.src)
         chain.branches.append(branch)
         self._chain = chain
+        self.group = chain
         self.builder.push(branch.nodes)
 
     def __exit__(self, *exc: object) -> None:

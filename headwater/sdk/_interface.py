@@ -12,7 +12,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 
 from headwater.errors import ComponentDefinitionError, Location
 from headwater.sdk._artifacts import OUTPUT, Artifact, FinalStatus, _IOMarker
-from headwater.sdk._location import Src
+from headwater.sdk._location import Src, loc
 from headwater.sdk._param import Param
 from headwater.spec import Constraints, IOSpec, ParamType
 
@@ -36,7 +36,7 @@ class Interface:
 
 
 def _where(src: Src | None, component: str) -> Location:
-    return Location(task=None, file=src.file if src else None, line=src.line if src else None)
+    return loc(src)
 
 
 class _Parser:
@@ -138,7 +138,9 @@ def _split_optional(ann: Any) -> tuple[Any, bool]:
 
 
 def _show(ann: Any) -> str:
-    return getattr(ann, "__name__", None) or repr(ann).replace("typing.", "")
+    if isinstance(ann, type) and not get_args(ann):
+        return ann.__name__
+    return repr(ann).replace("typing.", "")
 
 
 def _json_default(value: Any, parser: _Parser, name: str) -> Any:
@@ -286,6 +288,8 @@ def pipeline_inputs(
             inputs[pname] = io
             continue
         ptype, enum = parser.param_type(ann, pname)
+        # Param may sit outside or inside Optional: Annotated[int, Param()] | None.
+        meta = (*meta, *getattr(inner, "__metadata__", ()))
         params = [a for a in meta if isinstance(a, Param)]
         cons: dict[str, Any] = dict(params[0].constraints) if params else {}
         if enum is not None and cons.get("enum") is None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from types import ModuleType
 
 from headwater.errors import HeadwaterError, LoadError, Location
+from headwater.sdk._location import relative_path
 from headwater.sdk._pipeline import Pipeline
 
 
@@ -59,7 +60,7 @@ def load_module(path: Path) -> ModuleType:
         line = frames[-1].lineno if frames else None
         raise LoadError(
             f"importing {path.name} raised {type(exc).__name__}: {exc}",
-            location=Location(file=str(path), line=line),
+            location=Location(file=relative_path(str(path)), line=line),
             hint="fix the error in the file; run with --debug for the full traceback",
         ) from exc
     return module

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from headwater.errors import Location
+
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _root: list[str] = []
 
@@ -21,6 +23,16 @@ class Src:
 
     def relative(self) -> str:
         return relative_path(self.file)
+
+
+def loc(src: Src | None, pipeline: str | None = None, task: str | None = None) -> Location:
+    """An error location for ``src``, its file relative to the compile root."""
+    return Location(
+        pipeline=pipeline,
+        task=task,
+        file=src.relative() if src else None,
+        line=src.line if src else None,
+    )
 
 
 def caller() -> Src | None:

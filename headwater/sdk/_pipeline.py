@@ -49,11 +49,7 @@ class Pipeline:
         return {}
 
     def location(self) -> Location:
-        return Location(
-            pipeline=self._name,
-            file=self.src.file if self.src else None,
-            line=self.src.line if self.src else None,
-        )
+        return _location.loc(self.src, self._name)
 
     def graph(self) -> tuple[_graph.DagBuilder, dict[str, Any]]:
         """Call the pipeline function once to record its tasks; cached."""
@@ -98,7 +94,7 @@ class Pipeline:
             src = _location.caller()
             raise PipelineDefinitionError(
                 f"pipeline '{self._name}' was called outside a pipeline",
-                location=Location(file=src.file if src else None, line=src.line if src else None),
+                location=_location.loc(src),
                 hint="run it with headwater.run(pipeline, **params) or 'headwater run FILE'; "
                 "call it inside another @pipeline to use it as a step",
             )
@@ -327,11 +323,7 @@ def pipeline(
 
     def wrap(f: Callable[..., Any]) -> Pipeline:
         src = _location.of_function(f)
-        where = Location(
-            pipeline=name or f.__name__,
-            file=src.file if src else None,
-            line=src.line if src else None,
-        )
+        where = _location.loc(src, name or f.__name__)
         meta = _metadata(
             schedule=schedule,
             timezone=timezone,

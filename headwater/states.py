@@ -1,0 +1,82 @@
+"""The one state machine of runs and task attempts.
+
+Every status change of a run or a task attempt goes through :func:`check_run`
+or :func:`check_task`, which refuse a transition the table does not allow.
+A task has one row per attempt: an attempt that failed but will be retried
+ends in ``up_for_retry`` and the next attempt starts as a new row.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from headwater.errors import HeadwaterError
+
+
+class TaskStatus(StrEnum):
+    PENDING = "pending"
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CACHED = "cached"
+    UPSTREAM_FAILED = "upstream_failed"
+    UP_FOR_RETRY = "up_for_retry"
+    CANCELLED = "cancelled"
+
+
+class RunStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+T = TaskStatus
+R = RunStatus
+
+TASK_TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
+    T.PENDING: frozenset({T.QUEUED, T.CACHED, T.SKIPPED, T.UPSTREAM_FAILED, T.FAILED, T.CANCELLED}),
+    T.QUEUED: frozenset({T.RUNNING, T.FAILED, T.UP_FOR_RETRY, T.CANCELLED}),
+    T.RUNNING: frozenset({T.SUCCEEDED, T.FAILED, T.UP_FOR_RETRY, T.CANCELLED}),
+    T.SUCCEEDED: frozenset(),
+    T.FAILED: frozenset(),
+    T.SKIPPED: frozenset(),
+    T.CACHED: frozenset(),
+    T.UPSTREAM_FAILED: frozenset(),
+    T.UP_FOR_RETRY: frozenset(),
+    T.CANCELLED: frozenset(),
+}
+
+RUN_TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
+    R.QUEUED: frozenset({R.RUNNING, R.CANCELLED, R.FAILED}),
+    R.RUNNING: frozenset({R.SUCCEEDED, R.FAILED, R.CANCELLED}),
+    R.SUCCEEDED: frozenset(),
+    R.FAILED: frozenset(),
+    R.CANCELLED: frozenset(),
+}
+
+# A task (its latest attempt) in one of these states will not change any more.
+TASK_DONE = frozenset({T.SUCCEEDED, T.FAILED, T.SKIPPED, T.CACHED, T.UPSTREAM_FAILED, T.CANCELLED})
+# States whose outputs downstream tasks can read.
+TASK_SUCCESS = frozenset({T.SUCCEEDED, T.CACHED})
+TASK_FAILURE = frozenset({T.FAILED, T.UPSTREAM_FAILED})
+RUN_DONE = frozenset({R.SUCCEEDED, R.FAILED, R.CANCELLED})
+
+
+class IllegalTransition(HeadwaterError):
+    """A status change the state machine does not allow (a bug, or a race lost)."""
+
+
+def check_task(current: TaskStatus, target: TaskStatus) -> TaskStatus:
+    if target not in TASK_TRANSITIONS[current]:
+        raise IllegalTransition(f"task attempt cannot go from {current} to {target}")
+    return target
+
+
+def check_run(current: RunStatus, target: RunStatus) -> RunStatus:
+    if target not in RUN_TRANSITIONS[current]:
+        raise IllegalTransition(f"run cannot go from {current} to {target}")
+    return target

@@ -1,0 +1,111 @@
+"""The artifact store: files under a root that is a local folder or any fsspec URL.
+
+A task writes each output under a staging name; only when the task succeeds is
+it moved to its final place, so a half-written artifact is never visible.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+_CHUNK = 1 << 20
+
+
+def _is_local(root: str) -> bool:
+    return "://" not in root or root.startswith("file://")
+
+
+def _local(root: str) -> str:
+    return root[len("file://") :] if root.startswith("file://") else root
+
+
+@dataclass(frozen=True)
+class Digest:
+    digest: str
+    size: int
+
+
+def digest_path(path: str) -> Digest:
+    """sha256 of a file, or of a folder (over sorted relative paths and file digests)."""
+    p = Path(path)
+    if p.is_file():
+        h = hashlib.sha256()
+        size = 0
+        with p.open("rb") as f:
+            while chunk := f.read(_CHUNK):
+                h.update(chunk)
+                size += len(chunk)
+        return Digest("sha256:" + h.hexdigest(), size)
+    h = hashlib.sha256()
+    total = 0
+    for file in sorted(x for x in p.rglob("*") if x.is_file()):
+        inner = digest_path(str(file))
+        h.update(file.relative_to(p).as_posix().encode())
+        h.update(b"\0")
+        h.update(inner.digest.encode())
+        total += inner.size
+    return Digest("sha256:" + h.hexdigest(), total)
+
+
+class ArtifactStore:
+    """Where artifact bytes live. Local roots use renames; remote roots use fsspec."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root.rstrip("/")
+        self.local = _is_local(root)
+        self._fs: Any = None
+        if self.local:
+            Path(_local(self.root)).mkdir(parents=True, exist_ok=True)
+
+    @property
+    def fs(self) -> Any:
+        if self._fs is None:
+            import fsspec
+
+            self._fs, _ = fsspec.core.url_to_fs(self.root)
+        return self._fs
+
+    def staging_uri(self, attempt_id: str, name: str) -> str:
+        return f"{self.root}/.staging/{attempt_id}/{name}"
+
+    def final_uri(self, run_id: str, path: str, name: str) -> str:
+        return f"{self.root}/{run_id}/{path}/{name}"
+
+    def local_path(self, uri: str) -> str | None:
+        """The path of ``uri`` on this machine, if the store is local."""
+        if self.local or uri.startswith("file://") or "://" not in uri:
+            return _local(uri)
+        return None
+
+    def commit(self, staging: str, final: str) -> None:
+        """Move a finished artifact from its staging name into place."""
+        if self.local:
+            src, dst = _local(staging), _local(final)
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            if os.path.exists(dst):
+                shutil.rmtree(dst) if os.path.isdir(dst) else os.remove(dst)
+            os.replace(src, dst)
+            return
+        self.fs.mv(staging, final, recursive=True)
+
+    def discard(self, attempt_id: str) -> None:
+        """Drop whatever a failed attempt left in staging."""
+        target = f"{self.root}/.staging/{attempt_id}"
+        if self.local:
+            shutil.rmtree(_local(target), ignore_errors=True)
+        elif self.fs.exists(target):
+            self.fs.rm(target, recursive=True)
+
+    def exists(self, uri: str) -> bool:
+        path = self.local_path(uri)
+        if path is not None:
+            return os.path.exists(path)
+        import fsspec
+
+        fs, p = fsspec.core.url_to_fs(uri)
+        return bool(fs.exists(p))

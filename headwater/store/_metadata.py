@@ -1,0 +1,796 @@
+"""The metadata store: pipelines, versions, runs, task attempts, artifacts, lineage, metrics.
+
+Every method is one transaction. Status changes are checked against the state
+machine in :mod:`headwater.engine._states` and applied only if the row is
+still in the status the caller saw (compare-and-set), so a lost race is an
+error rather than a silent overwrite.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from headwater.errors import HeadwaterError
+from headwater.states import RunStatus, TaskStatus, check_run, check_task
+from headwater.store import _schema as t
+from headwater.store._db import create_engine, migrate
+
+_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
+
+
+def new_id() -> str:
+    """A 26-character id that sorts by creation time (ULID layout, Crockford base32)."""
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
+    chars = []
+    for _ in range(26):
+        value, rem = divmod(value, 32)
+        chars.append(_ALPHABET[rem])
+    return "".join(reversed(chars))
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class NotFound(HeadwaterError):
+    """A run, task, artifact or pipeline that the store does not have."""
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: str
+    pipeline_id: str
+    pipeline: str
+    version_id: str
+    status: RunStatus
+    parameters: dict[str, Any]
+    trigger: str
+    cache_enabled: bool
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    engine_host: str | None
+    engine_pid: int | None
+    heartbeat_at: datetime | None
+
+
+@dataclass(frozen=True)
+class TaskRunRecord:
+    id: str
+    run_id: str
+    path: str
+    task: str
+    component: str
+    attempt: int
+    status: TaskStatus
+    inputs: dict[str, Any] | None
+    outputs: dict[str, Any] | None
+    cache_key: str | None
+    cached_from: str | None
+    pid: int | None
+    exit_code: int | None
+    error: str | None
+    log_path: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    retry_at: datetime | None
+
+    @property
+    def duration(self) -> timedelta | None:
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None
+
+
+@dataclass(frozen=True)
+class ArtifactRecord:
+    id: str
+    run_id: str | None
+    task_run_id: str | None
+    name: str
+    type: str
+    uri: str
+    digest: str | None
+    size: int | None
+    metadata: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class VersionRecord:
+    id: str
+    pipeline_id: str
+    pipeline: str
+    digest: str
+    spec: dict[str, Any]
+    source_root: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class NewArtifact:
+    """An artifact a task produced, to be recorded with the task's completion."""
+
+    name: str
+    type: str
+    uri: str
+    digest: str | None
+    size: int | None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    id: str = field(default_factory=new_id)
+
+
+@dataclass(frozen=True)
+class MetricPoint:
+    key: str
+    value: float
+    step: int | None
+    logged_at: datetime
+    artifact_id: str | None = None
+
+
+@dataclass(frozen=True)
+class LineageNode:
+    artifact: ArtifactRecord
+    task_run: TaskRunRecord | None
+    depth: int
+
+
+def _run(row: sa.Row[Any]) -> RunRecord:
+    m = row._mapping
+    return RunRecord(
+        id=m["id"],
+        pipeline_id=m["pipeline_id"],
+        pipeline=m["pipeline"],
+        version_id=m["version_id"],
+        status=RunStatus(m["status"]),
+        parameters=m["parameters"] or {},
+        trigger=m["trigger"],
+        cache_enabled=bool(m["cache_enabled"]),
+        error=m["error"],
+        created_at=m["created_at"],
+        started_at=m["started_at"],
+        finished_at=m["finished_at"],
+        engine_host=m["engine_host"],
+        engine_pid=m["engine_pid"],
+        heartbeat_at=m["heartbeat_at"],
+    )
+
+
+def _task(row: sa.Row[Any]) -> TaskRunRecord:
+    m = row._mapping
+    return TaskRunRecord(
+        id=m["id"],
+        run_id=m["run_id"],
+        path=m["path"],
+        task=m["task"],
+        component=m["component"],
+        attempt=m["attempt"],
+        status=TaskStatus(m["status"]),
+        inputs=m["inputs"],
+        outputs=m["outputs"],
+        cache_key=m["cache_key"],
+        cached_from=m["cached_from"],
+        pid=m["pid"],
+        exit_code=m["exit_code"],
+        error=m["error"],
+        log_path=m["log_path"],
+        created_at=m["created_at"],
+        started_at=m["started_at"],
+        finished_at=m["finished_at"],
+        retry_at=m["retry_at"],
+    )
+
+
+def _artifact(row: sa.Row[Any]) -> ArtifactRecord:
+    m = row._mapping
+    return ArtifactRecord(
+        id=m["id"],
+        run_id=m["run_id"],
+        task_run_id=m["task_run_id"],
+        name=m["name"],
+        type=m["type"],
+        uri=m["uri"],
+        digest=m["digest"],
+        size=m["size"],
+        metadata=m["metadata"] or {},
+        created_at=m["created_at"],
+    )
+
+
+_RUN_COLUMNS = [*t.runs.c, t.pipelines.c.name.label("pipeline")]
+
+
+class MetadataStore:
+    """Runs, task attempts, artifacts, lineage and metrics, in SQLite or PostgreSQL."""
+
+    def __init__(self, engine: sa.Engine, namespace: str = "default") -> None:
+        self.engine = engine
+        self.namespace = namespace
+
+    @classmethod
+    def open(cls, url: str, namespace: str = "default") -> MetadataStore:
+        """Connect to ``url`` and bring its schema up to date."""
+        engine = create_engine(url)
+        migrate(engine)
+        return cls(engine, namespace)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ------------------------------------------------------------------ pipelines
+
+    def register_version(
+        self,
+        name: str,
+        description: str | None,
+        digest: str,
+        spec: dict[str, Any],
+        source_root: str | None,
+    ) -> VersionRecord:
+        """The version of pipeline ``name`` with ``digest``, created if new (idempotent)."""
+        ns = self.namespace
+        with self.engine.begin() as conn:
+            pid = conn.execute(
+                sa.select(t.pipelines.c.id).where(
+                    t.pipelines.c.namespace == ns, t.pipelines.c.name == name
+                )
+            ).scalar()
+            if pid is None:
+                pid = new_id()
+                conn.execute(
+                    t.pipelines.insert().values(
+                        id=pid, namespace=ns, name=name, description=description, created_at=now()
+                    )
+                )
+            row = conn.execute(
+                sa.select(t.pipeline_versions).where(
+                    t.pipeline_versions.c.pipeline_id == pid,
+                    t.pipeline_versions.c.digest == digest,
+                )
+            ).first()
+            if row is None:
+                vid = new_id()
+                created = now()
+                conn.execute(
+                    t.pipeline_versions.insert().values(
+                        id=vid,
+                        namespace=ns,
+                        pipeline_id=pid,
+                        digest=digest,
+                        spec=spec,
+                        source_root=source_root,
+                        created_at=created,
+                    )
+                )
+                return VersionRecord(vid, pid, name, digest, spec, source_root, created)
+            m = row._mapping
+            return VersionRecord(
+                m["id"], pid, name, m["digest"], m["spec"], m["source_root"], m["created_at"]
+            )
+
+    def get_version(self, version_id: str) -> VersionRecord:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(t.pipeline_versions, t.pipelines.c.name.label("pipeline"))
+                .join(t.pipelines, t.pipelines.c.id == t.pipeline_versions.c.pipeline_id)
+                .where(t.pipeline_versions.c.id == version_id)
+            ).first()
+        if row is None:
+            raise NotFound(f"no pipeline version '{version_id}'")
+        m = row._mapping
+        return VersionRecord(
+            m["id"],
+            m["pipeline_id"],
+            m["pipeline"],
+            m["digest"],
+            m["spec"],
+            m["source_root"],
+            m["created_at"],
+        )
+
+    # ------------------------------------------------------------------ runs
+
+    def create_run(
+        self,
+        version: VersionRecord,
+        parameters: dict[str, Any],
+        *,
+        trigger: str = "manual",
+        cache_enabled: bool = True,
+    ) -> RunRecord:
+        rid = new_id()
+        with self.engine.begin() as conn:
+            conn.execute(
+                t.runs.insert().values(
+                    id=rid,
+                    namespace=self.namespace,
+                    pipeline_id=version.pipeline_id,
+                    version_id=version.id,
+                    status=RunStatus.QUEUED.value,
+                    parameters=parameters,
+                    trigger=trigger,
+                    cache_enabled=cache_enabled,
+                    created_at=now(),
+                )
+            )
+        return self.get_run(rid)
+
+    def get_run(self, run_id: str) -> RunRecord:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(*_RUN_COLUMNS)
+                .join(t.pipelines, t.pipelines.c.id == t.runs.c.pipeline_id)
+                .where(t.runs.c.id == run_id, t.runs.c.namespace == self.namespace)
+            ).first()
+            if row is None:
+                # Let users pass a unique prefix of a run id, as with git hashes.
+                rows = conn.execute(
+                    sa.select(*_RUN_COLUMNS)
+                    .join(t.pipelines, t.pipelines.c.id == t.runs.c.pipeline_id)
+                    .where(t.runs.c.id.startswith(run_id), t.runs.c.namespace == self.namespace)
+                    .limit(2)
+                ).all()
+                row = rows[0] if len(rows) == 1 and len(run_id) >= 4 else None
+        if row is None:
+            raise NotFound(f"no run '{run_id}'", hint="list runs with 'headwater runs list'")
+        return _run(row)
+
+    def list_runs(
+        self,
+        *,
+        pipeline: str | None = None,
+        status: RunStatus | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[RunRecord]:
+        q = (
+            sa.select(*_RUN_COLUMNS)
+            .join(t.pipelines, t.pipelines.c.id == t.runs.c.pipeline_id)
+            .where(t.runs.c.namespace == self.namespace)
+        )
+        if pipeline is not None:
+            q = q.where(t.pipelines.c.name == pipeline)
+        if status is not None:
+            q = q.where(t.runs.c.status == status.value)
+        q = q.order_by(t.runs.c.created_at.desc(), t.runs.c.id.desc()).limit(limit).offset(offset)
+        with self.engine.connect() as conn:
+            return [_run(r) for r in conn.execute(q)]
+
+    def set_run_status(
+        self, run_id: str, current: RunStatus, target: RunStatus, *, error: str | None = None
+    ) -> None:
+        check_run(current, target)
+        values: dict[str, Any] = {"status": target.value}
+        ts = now()
+        if target is RunStatus.RUNNING:
+            values.update(started_at=ts, engine_host=os.uname().nodename, engine_pid=os.getpid())
+            values["heartbeat_at"] = ts
+        if target in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED):
+            values["finished_at"] = ts
+        if error is not None:
+            values["error"] = error
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                t.runs.update()
+                .where(t.runs.c.id == run_id, t.runs.c.status == current.value)
+                .values(**values)
+            ).rowcount
+        if done != 1:
+            raise NotFound(f"run '{run_id}' is not {current} any more")
+
+    def claim_run(self, run_id: str) -> None:
+        """Record that this process now drives ``run_id`` (a resume)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                t.runs.update()
+                .where(t.runs.c.id == run_id)
+                .values(engine_host=os.uname().nodename, engine_pid=os.getpid(), heartbeat_at=now())
+            )
+
+    # ------------------------------------------------------------------ task attempts
+
+    def add_task_run(
+        self,
+        run_id: str,
+        path: str,
+        task: str,
+        component: str,
+        attempt: int,
+        status: TaskStatus,
+        *,
+        inputs: dict[str, Any] | None = None,
+        outputs: dict[str, Any] | None = None,
+        cache_key: str | None = None,
+        cached_from: str | None = None,
+        error: str | None = None,
+        log_path: str | None = None,
+        input_artifacts: Sequence[tuple[str, str]] = (),
+        output_artifacts: Sequence[tuple[str, str]] = (),
+    ) -> TaskRunRecord:
+        """A new attempt row, with lineage to the artifacts it reads (and, when cached,
+        the artifacts it reuses as outputs)."""
+        tid = new_id()
+        ts = now()
+        finished = (
+            ts
+            if status
+            in (
+                TaskStatus.CACHED,
+                TaskStatus.SKIPPED,
+                TaskStatus.UPSTREAM_FAILED,
+                TaskStatus.SUCCEEDED,
+                TaskStatus.FAILED,
+                TaskStatus.CANCELLED,
+            )
+            else None
+        )
+        row = {
+            "id": tid,
+            "namespace": self.namespace,
+            "run_id": run_id,
+            "path": path,
+            "task": task,
+            "component": component,
+            "attempt": attempt,
+            "status": status.value,
+            "inputs": inputs,
+            "outputs": outputs,
+            "cache_key": cache_key,
+            "cached_from": cached_from,
+            "error": error,
+            "log_path": log_path,
+            "created_at": ts,
+            "started_at": ts if finished else None,
+            "finished_at": finished,
+        }
+        with self.engine.begin() as conn:
+            conn.execute(t.task_runs.insert().values(**row))
+            self._lineage(conn, tid, "input", input_artifacts, ts)
+            self._lineage(conn, tid, "output", output_artifacts, ts)
+        return _task_from_dict(row)
+
+    def _lineage(
+        self,
+        conn: sa.Connection,
+        task_run_id: str,
+        direction: str,
+        links: Iterable[tuple[str, str]],
+        ts: datetime,
+    ) -> None:
+        rows = [
+            {
+                "namespace": self.namespace,
+                "task_run_id": task_run_id,
+                "artifact_id": artifact_id,
+                "direction": direction,
+                "input_name": name,
+                "created_at": ts,
+            }
+            for name, artifact_id in links
+        ]
+        if rows:
+            conn.execute(t.lineage_events.insert(), rows)
+
+    def update_task_run(
+        self, task_run_id: str, current: TaskStatus, target: TaskStatus, **values: Any
+    ) -> None:
+        """Move an attempt from ``current`` to ``target`` and set ``values`` with it."""
+        if target is not current:
+            check_task(current, target)
+        values["status"] = target.value
+        ts = now()
+        if target is TaskStatus.RUNNING:
+            values.setdefault("started_at", ts)
+        if target not in (TaskStatus.PENDING, TaskStatus.QUEUED, TaskStatus.RUNNING):
+            values.setdefault("finished_at", ts)
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                t.task_runs.update()
+                .where(t.task_runs.c.id == task_run_id, t.task_runs.c.status == current.value)
+                .values(**values)
+            ).rowcount
+        if done != 1:
+            raise NotFound(f"task attempt '{task_run_id}' is not {current} any more")
+
+    def finish_task_run(
+        self,
+        task: TaskRunRecord,
+        target: TaskStatus,
+        *,
+        outputs: dict[str, Any] | None = None,
+        artifacts: Sequence[NewArtifact] = (),
+        metrics: Sequence[MetricPoint] = (),
+        exit_code: int | None = None,
+        error: str | None = None,
+        retry_at: datetime | None = None,
+        current: TaskStatus = TaskStatus.RUNNING,
+    ) -> None:
+        """End an attempt and record what it produced, all in one transaction."""
+        check_task(current, target)
+        ts = now()
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                t.task_runs.update()
+                .where(t.task_runs.c.id == task.id, t.task_runs.c.status == current.value)
+                .values(
+                    status=target.value,
+                    outputs=outputs,
+                    exit_code=exit_code,
+                    error=error,
+                    retry_at=retry_at,
+                    finished_at=ts,
+                )
+            ).rowcount
+            if done != 1:
+                raise NotFound(f"task attempt '{task.id}' is not {current} any more")
+            if artifacts:
+                conn.execute(
+                    t.artifacts.insert(),
+                    [
+                        {
+                            "id": a.id,
+                            "namespace": self.namespace,
+                            "run_id": task.run_id,
+                            "task_run_id": task.id,
+                            "name": a.name,
+                            "type": a.type,
+                            "uri": a.uri,
+                            "digest": a.digest,
+                            "size": a.size,
+                            "metadata": a.metadata,
+                            "created_at": ts,
+                        }
+                        for a in artifacts
+                    ],
+                )
+                self._lineage(conn, task.id, "output", [(a.name, a.id) for a in artifacts], ts)
+            if metrics:
+                conn.execute(
+                    t.metrics.insert(),
+                    [
+                        {
+                            "namespace": self.namespace,
+                            "run_id": task.run_id,
+                            "task_run_id": task.id,
+                            "artifact_id": m.artifact_id,
+                            "key": m.key,
+                            "value": m.value,
+                            "step": m.step,
+                            "logged_at": m.logged_at,
+                        }
+                        for m in metrics
+                    ],
+                )
+
+    def task_runs(self, run_id: str) -> list[TaskRunRecord]:
+        """Every attempt of every task of a run, oldest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(t.task_runs)
+                .where(t.task_runs.c.run_id == run_id)
+                .order_by(t.task_runs.c.created_at, t.task_runs.c.id)
+            )
+            return [_task(r) for r in rows]
+
+    def get_task_run(self, task_run_id: str) -> TaskRunRecord:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(t.task_runs).where(t.task_runs.c.id == task_run_id)
+            ).first()
+        if row is None:
+            raise NotFound(f"no task attempt '{task_run_id}'")
+        return _task(row)
+
+    def find_cached(self, cache_key: str, ttl_seconds: float | None) -> TaskRunRecord | None:
+        """The newest successful attempt with ``cache_key``, no older than the TTL."""
+        q = (
+            sa.select(t.task_runs)
+            .where(
+                t.task_runs.c.namespace == self.namespace,
+                t.task_runs.c.cache_key == cache_key,
+                t.task_runs.c.status == TaskStatus.SUCCEEDED.value,
+            )
+            .order_by(t.task_runs.c.finished_at.desc())
+            .limit(5)
+        )
+        if ttl_seconds is not None:
+            q = q.where(t.task_runs.c.finished_at >= now() - timedelta(seconds=ttl_seconds))
+        with self.engine.connect() as conn:
+            row = conn.execute(q).first()
+        return _task(row) if row is not None else None
+
+    # ------------------------------------------------------------------ artifacts
+
+    def add_artifact(self, artifact: NewArtifact, run_id: str | None = None) -> ArtifactRecord:
+        """An artifact that no task produced (an imported file)."""
+        ts = now()
+        with self.engine.begin() as conn:
+            conn.execute(
+                t.artifacts.insert().values(
+                    id=artifact.id,
+                    namespace=self.namespace,
+                    run_id=run_id,
+                    task_run_id=None,
+                    name=artifact.name,
+                    type=artifact.type,
+                    uri=artifact.uri,
+                    digest=artifact.digest,
+                    size=artifact.size,
+                    metadata=artifact.metadata,
+                    created_at=ts,
+                )
+            )
+        return self.get_artifact(artifact.id)
+
+    def get_artifact(self, artifact_id: str) -> ArtifactRecord:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(t.artifacts).where(t.artifacts.c.id == artifact_id)
+            ).first()
+            if row is None and len(artifact_id) >= 4:
+                rows = conn.execute(
+                    sa.select(t.artifacts).where(t.artifacts.c.id.startswith(artifact_id)).limit(2)
+                ).all()
+                row = rows[0] if len(rows) == 1 else None
+        if row is None:
+            raise NotFound(
+                f"no artifact '{artifact_id}'",
+                hint="list a run's artifacts with 'headwater artifacts list RUN'",
+            )
+        return _artifact(row)
+
+    def find_artifact_by_uri(self, uri: str) -> ArtifactRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(t.artifacts)
+                .where(t.artifacts.c.namespace == self.namespace, t.artifacts.c.uri == uri)
+                .order_by(t.artifacts.c.created_at.desc())
+                .limit(1)
+            ).first()
+        return _artifact(row) if row is not None else None
+
+    def artifacts_by_id(self, ids: Iterable[str]) -> dict[str, ArtifactRecord]:
+        ids = list(ids)
+        if not ids:
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(t.artifacts).where(t.artifacts.c.id.in_(ids)))
+            return {r.id: _artifact(r) for r in rows}
+
+    def run_artifacts(self, run_id: str) -> list[tuple[ArtifactRecord, TaskRunRecord | None, str]]:
+        """Artifacts a run's tasks produced or reused (cached), with the task and output name."""
+        q = (
+            sa.select(
+                t.artifacts,
+                t.lineage_events.c.input_name,
+                t.lineage_events.c.task_run_id.label("trid"),
+            )
+            .join(t.lineage_events, t.lineage_events.c.artifact_id == t.artifacts.c.id)
+            .join(t.task_runs, t.task_runs.c.id == t.lineage_events.c.task_run_id)
+            .where(t.task_runs.c.run_id == run_id, t.lineage_events.c.direction == "output")
+            .order_by(t.lineage_events.c.id)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).all()
+            tasks = {tr.id: tr for tr in self.task_runs(run_id)}
+        return [
+            (_artifact(r), tasks.get(r._mapping["trid"]), r._mapping["input_name"]) for r in rows
+        ]
+
+    def lineage(self, artifact_id: str, direction: str, max_depth: int = 50) -> list[LineageNode]:
+        """Artifacts upstream (what ``artifact_id`` was made from) or downstream (what was
+        made from it), breadth first, each with the task attempt that links it."""
+        start = self.get_artifact(artifact_id)
+        seen = {start.id}
+        frontier = [start.id]
+        found: list[LineageNode] = []
+        depth = 0
+        le, tr = t.lineage_events, t.task_runs
+        with self.engine.connect() as conn:
+            while frontier and depth < max_depth:
+                depth += 1
+                # upstream: producer task of each frontier artifact -> that task's inputs.
+                # downstream: consumer tasks of each artifact -> their outputs.
+                first, second = (
+                    ("output", "input") if direction == "upstream" else ("input", "output")
+                )
+                links = sa.select(le.c.task_run_id).where(
+                    le.c.artifact_id.in_(frontier), le.c.direction == first
+                )
+                rows = conn.execute(
+                    sa.select(t.artifacts, le.c.task_run_id.label("via"))
+                    .join(le, le.c.artifact_id == t.artifacts.c.id)
+                    .where(le.c.task_run_id.in_(links), le.c.direction == second)
+                ).all()
+                next_frontier = []
+                via_ids = {r._mapping["via"] for r in rows}
+                via = (
+                    {
+                        r.id: _task(r)
+                        for r in conn.execute(sa.select(tr).where(tr.c.id.in_(via_ids)))
+                    }
+                    if via_ids
+                    else {}
+                )
+                for r in rows:
+                    art = _artifact(r)
+                    if art.id in seen:
+                        continue
+                    seen.add(art.id)
+                    next_frontier.append(art.id)
+                    found.append(LineageNode(art, via.get(r._mapping["via"]), depth))
+                frontier = next_frontier
+        return found
+
+    def producer(self, artifact_id: str) -> TaskRunRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(t.task_runs)
+                .join(t.lineage_events, t.lineage_events.c.task_run_id == t.task_runs.c.id)
+                .where(
+                    t.lineage_events.c.artifact_id == artifact_id,
+                    t.lineage_events.c.direction == "output",
+                )
+                .order_by(t.task_runs.c.created_at)
+                .limit(1)
+            ).first()
+        return _task(row) if row is not None else None
+
+    # ------------------------------------------------------------------ metrics
+
+    def metrics(self, run_id: str) -> list[tuple[str, MetricPoint]]:
+        """(task path, point) for every metric a run logged, in logging order."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(t.metrics, t.task_runs.c.path)
+                .join(t.task_runs, t.task_runs.c.id == t.metrics.c.task_run_id)
+                .where(t.metrics.c.run_id == run_id)
+                .order_by(t.metrics.c.id)
+            ).all()
+        return [
+            (
+                r._mapping["path"],
+                MetricPoint(
+                    r._mapping["key"],
+                    r._mapping["value"],
+                    r._mapping["step"],
+                    r._mapping["logged_at"],
+                    r._mapping["artifact_id"],
+                ),
+            )
+            for r in rows
+        ]
+
+
+def _task_from_dict(row: dict[str, Any]) -> TaskRunRecord:
+    return TaskRunRecord(
+        id=row["id"],
+        run_id=row["run_id"],
+        path=row["path"],
+        task=row["task"],
+        component=row["component"],
+        attempt=row["attempt"],
+        status=TaskStatus(row["status"]),
+        inputs=row["inputs"],
+        outputs=row["outputs"],
+        cache_key=row["cache_key"],
+        cached_from=row["cached_from"],
+        pid=None,
+        exit_code=None,
+        error=row["error"],
+        log_path=row["log_path"],
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        retry_at=None,
+    )

@@ -1,0 +1,172 @@
+"""The metadata store's tables (SQLAlchemy Core). Changes go through Alembic migrations.
+
+Every row a user owns carries ``namespace`` (default ``"default"``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite and PostgreSQL alike."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; pass an aware UTC datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+        if when.tzinfo is None:
+            return when.replace(tzinfo=UTC)
+        return when.astimezone(UTC)
+
+
+JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _namespace() -> sa.Column[str]:
+    return sa.Column("namespace", sa.String(128), nullable=False, server_default="default")
+
+
+pipelines = sa.Table(
+    "pipelines",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    _namespace(),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("description", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("namespace", "name"),
+)
+
+pipeline_versions = sa.Table(
+    "pipeline_versions",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    _namespace(),
+    sa.Column("pipeline_id", sa.String(32), sa.ForeignKey("pipelines.id"), nullable=False),
+    sa.Column("digest", sa.String(80), nullable=False),
+    sa.Column("spec", JSON, nullable=False),
+    sa.Column("source_root", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("pipeline_id", "digest"),
+)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    _namespace(),
+    sa.Column("pipeline_id", sa.String(32), sa.ForeignKey("pipelines.id"), nullable=False),
+    sa.Column("version_id", sa.String(32), sa.ForeignKey("pipeline_versions.id"), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("parameters", JSON, nullable=False),
+    sa.Column("trigger", sa.String(32), nullable=False, server_default="manual"),
+    sa.Column("cache_enabled", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("error", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("started_at", UTCDateTime),
+    sa.Column("finished_at", UTCDateTime),
+    sa.Column("engine_host", sa.String(255)),
+    sa.Column("engine_pid", sa.Integer),
+    sa.Column("heartbeat_at", UTCDateTime),
+    sa.Index(None, "namespace", "pipeline_id", "created_at"),
+    sa.Index(None, "status"),
+)
+
+task_runs = sa.Table(
+    "task_runs",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    _namespace(),
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), nullable=False),
+    sa.Column("path", sa.String(512), nullable=False),
+    sa.Column("task", sa.String(128), nullable=False),
+    sa.Column("component", sa.String(128), nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("inputs", JSON),
+    sa.Column("outputs", JSON),
+    sa.Column("cache_key", sa.String(80)),
+    sa.Column("cached_from", sa.String(32)),
+    sa.Column("pid", sa.Integer),
+    sa.Column("exit_code", sa.Integer),
+    sa.Column("error", sa.Text),
+    sa.Column("log_path", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("started_at", UTCDateTime),
+    sa.Column("finished_at", UTCDateTime),
+    sa.Column("retry_at", UTCDateTime),
+    sa.UniqueConstraint("run_id", "path", "attempt"),
+    sa.Index(None, "cache_key", "status"),
+)
+
+artifacts = sa.Table(
+    "artifacts",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    _namespace(),
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id")),
+    sa.Column("task_run_id", sa.String(32), sa.ForeignKey("task_runs.id")),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("type", sa.String(128), nullable=False),
+    sa.Column("uri", sa.Text, nullable=False),
+    sa.Column("digest", sa.String(80)),
+    sa.Column("size", sa.BigInteger),
+    sa.Column("metadata", JSON),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index(None, "run_id"),
+    sa.Index(None, "uri"),
+)
+
+lineage_events = sa.Table(
+    "lineage_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    _namespace(),
+    sa.Column("task_run_id", sa.String(32), sa.ForeignKey("task_runs.id"), nullable=False),
+    sa.Column("artifact_id", sa.String(32), sa.ForeignKey("artifacts.id"), nullable=False),
+    sa.Column("direction", sa.String(8), nullable=False),
+    sa.Column("input_name", sa.String(128), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index(None, "artifact_id", "direction"),
+    sa.Index(None, "task_run_id"),
+)
+
+metrics = sa.Table(
+    "metrics",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    _namespace(),
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), nullable=False),
+    sa.Column("task_run_id", sa.String(32), sa.ForeignKey("task_runs.id"), nullable=False),
+    sa.Column("artifact_id", sa.String(32), sa.ForeignKey("artifacts.id")),
+    sa.Column("key", sa.String(256), nullable=False),
+    sa.Column("value", sa.Float, nullable=False),
+    sa.Column("step", sa.Integer),
+    sa.Column("logged_at", UTCDateTime, nullable=False),
+    sa.Index(None, "run_id", "key"),
+)
