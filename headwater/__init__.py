@@ -43,6 +43,7 @@ from headwater.sdk import (
 )
 
 if _typing.TYPE_CHECKING:
+    from headwater.engine import Run
     from headwater.sdk import Pipeline
     from headwater.spec import PipelineSpec
 
@@ -72,6 +73,7 @@ __all__ = [
     "component",
     "importer",
     "pipeline",
+    "run",
 ]
 
 
@@ -90,3 +92,24 @@ def compile(
     if path is not None:
         Path(path).write_text(dumps(spec, format=format), encoding="utf-8")
     return spec
+
+
+def run(
+    pipeline: "Pipeline",
+    /,
+    *,
+    cache: bool = True,
+    max_parallel: int | None = None,
+    **params: _typing.Any,
+) -> "Run":
+    """Run ``pipeline`` on this machine with ``params``; return the finished :class:`Run`.
+
+    Every task runs in its own process; runs, tasks, artifacts, metrics and lineage
+    are recorded under ``HEADWATER_HOME``::
+
+        result = headwater.run(training, lr=0.05)
+        result.status, result.outputs("train")["model"].path, result.metrics
+    """
+    from headwater.engine import run_pipeline
+
+    return run_pipeline(pipeline, params, cache=cache, max_parallel=max_parallel)

@@ -36,6 +36,7 @@ HEADWATER = {
     "component",
     "importer",
     "pipeline",
+    "run",
 }
 
 ERRORS = {

@@ -36,6 +36,7 @@ OPTION_NAMES = (
     "packages",
     "image",
     "trigger_rule",
+    "fresh_interpreter",
 )
 
 _DURATION = re.compile(
@@ -197,6 +198,10 @@ def normalize(raw: dict[str, Any], where: Location) -> dict[str, Any]:
                 "use one of: " + ", ".join(TRIGGER_RULES),
             )
         out["trigger_rule"] = value
+    if (fi := raw.get("fresh_interpreter")) is not None:
+        if not isinstance(fi, bool):
+            raise _fail(f"fresh_interpreter must be True or False, got {fi!r}", where)
+        out["fresh_interpreter"] = fi
     return out
 
 

@@ -5,7 +5,16 @@ The engine reads specs only. A spec round-trips exactly through
 canonical JSON.
 """
 
-from headwater.spec._io import canonical_json, digest, dumps, from_data, json_schema, load, loads
+from headwater.spec._io import (
+    canonical_json,
+    digest,
+    dumps,
+    from_data,
+    json_schema,
+    load,
+    loads,
+    to_data,
+)
 from headwater.spec._models import (
     SCHEMA_VERSION,
     ArtifactTypeInfo,
@@ -91,5 +100,6 @@ __all__ = [
     "loads",
     "parameters_json_schema",
     "resolve_parameters",
+    "to_data",
     "validate",
 ]

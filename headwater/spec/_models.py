@@ -176,6 +176,7 @@ class TaskOptions(_Model):
     packages: list[str] | None = None
     image: str | None = None
     trigger_rule: TriggerRule | None = None
+    fresh_interpreter: bool | None = None
 
     def overlay(self, top: TaskOptions) -> TaskOptions:
         """Options of ``self`` with every field that ``top`` sets taken from ``top``."""

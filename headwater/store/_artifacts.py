@@ -6,14 +6,10 @@ it moved to its final place, so a half-written artifact is never visible.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-_CHUNK = 1 << 20
 
 
 def _is_local(root: str) -> bool:
@@ -22,34 +18,6 @@ def _is_local(root: str) -> bool:
 
 def _local(root: str) -> str:
     return root[len("file://") :] if root.startswith("file://") else root
-
-
-@dataclass(frozen=True)
-class Digest:
-    digest: str
-    size: int
-
-
-def digest_path(path: str) -> Digest:
-    """sha256 of a file, or of a folder (over sorted relative paths and file digests)."""
-    p = Path(path)
-    if p.is_file():
-        h = hashlib.sha256()
-        size = 0
-        with p.open("rb") as f:
-            while chunk := f.read(_CHUNK):
-                h.update(chunk)
-                size += len(chunk)
-        return Digest("sha256:" + h.hexdigest(), size)
-    h = hashlib.sha256()
-    total = 0
-    for file in sorted(x for x in p.rglob("*") if x.is_file()):
-        inner = digest_path(str(file))
-        h.update(file.relative_to(p).as_posix().encode())
-        h.update(b"\0")
-        h.update(inner.digest.encode())
-        total += inner.size
-    return Digest("sha256:" + h.hexdigest(), total)
 
 
 class ArtifactStore:

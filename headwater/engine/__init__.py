@@ -1,0 +1,29 @@
+"""The run state machine: what may run next, caching, retries, timeouts, trigger rules,
+control flow; and the entry points that start and resume runs."""
+
+from headwater.engine._api import (
+    OpenedArtifact,
+    Run,
+    RunError,
+    Workspace,
+    create_run,
+    execute_run,
+    resume_run,
+    run_pipeline,
+)
+from headwater.engine._engine import Engine
+from headwater.engine._triggers import Decision, decide
+
+__all__ = [
+    "Decision",
+    "Engine",
+    "OpenedArtifact",
+    "Run",
+    "RunError",
+    "Workspace",
+    "create_run",
+    "decide",
+    "execute_run",
+    "resume_run",
+    "run_pipeline",
+]

@@ -1,0 +1,268 @@
+"""Starting and resuming runs, and what a finished run looks like from Python."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from headwater._config import Settings
+from headwater.engine._engine import Engine, Observer
+from headwater.errors import HeadwaterError
+from headwater.executors import LocalExecutor
+from headwater.spec import PipelineSpec, digest, from_data, resolve_parameters, to_data
+from headwater.states import RUN_DONE, RunStatus, TaskStatus
+from headwater.store import (
+    ArtifactRecord,
+    ArtifactStore,
+    MetadataStore,
+    RunRecord,
+    TaskRunRecord,
+)
+
+
+class RunError(HeadwaterError):
+    """A run cannot be started or resumed."""
+
+
+@dataclass
+class Workspace:
+    """The stores and folders of one Headwater home."""
+
+    settings: Settings
+    store: MetadataStore
+    artifacts: ArtifactStore
+
+    @classmethod
+    def open(cls, settings: Settings | None = None) -> Workspace:
+        s = settings or Settings.from_env()
+        s.home.mkdir(parents=True, exist_ok=True)
+        return cls(s, MetadataStore.open(s.database_url), ArtifactStore(s.artifact_root))
+
+    @property
+    def work_dir(self) -> Path:
+        return self.settings.home / "work"
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def create_run(
+    ws: Workspace,
+    spec: PipelineSpec,
+    params: dict[str, Any],
+    *,
+    source_root: str | None,
+    cache: bool = True,
+    trigger: str = "manual",
+) -> RunRecord:
+    """Record the pipeline version and a queued run with checked parameters."""
+    values = resolve_parameters(spec, params)
+    version = ws.store.register_version(
+        spec.name, spec.description, digest(spec), to_data(spec), source_root
+    )
+    return ws.store.create_run(version, values, trigger=trigger, cache_enabled=cache)
+
+
+def execute_run(
+    ws: Workspace,
+    run: RunRecord,
+    *,
+    max_parallel: int | None = None,
+    observer: Observer | None = None,
+    engine_hook: Any = None,
+) -> RunStatus:
+    """Drive ``run`` (new or interrupted) to its end on the local executor."""
+    version = ws.store.get_version(run.version_id)
+    spec = from_data(version.spec, source=f"pipeline version {version.id}")
+    engine = Engine(
+        ws.store,
+        ws.artifacts,
+        run,
+        spec,
+        source_root=version.source_root,
+        work_dir=ws.work_dir,
+        log_dir=ws.settings.log_dir,
+        executor=LocalExecutor(max_parallel),
+        observer=observer,
+    )
+    if engine_hook is not None:
+        engine_hook(engine)
+    return engine.execute()
+
+
+def resume_run(
+    ws: Workspace,
+    run_id: str,
+    *,
+    max_parallel: int | None = None,
+    observer: Observer | None = None,
+    engine_hook: Any = None,
+) -> RunStatus:
+    """Finish a run whose engine process died, re-running only what had not finished."""
+    run = ws.store.get_run(run_id)
+    if run.status in RUN_DONE:
+        raise RunError(
+            f"run {run.id} already ended ({run.status}); there is nothing to resume",
+            hint="start a new run with 'headwater run'",
+        )
+    if run.engine_pid and run.engine_host == os.uname().nodename and _alive(run.engine_pid):
+        raise RunError(
+            f"run {run.id} is still being driven by process {run.engine_pid}",
+            hint="wait for it, or stop that process first",
+        )
+    return execute_run(
+        ws, run, max_parallel=max_parallel, observer=observer, engine_hook=engine_hook
+    )
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie or an unrelated process reusing the pid still counts as alive here;
+    # /proc tells a zombie apart.
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except OSError:
+        return True
+
+
+@dataclass
+class OpenedArtifact:
+    """An artifact of a finished run, ready to read."""
+
+    record: ArtifactRecord
+    path: str | None
+
+    @property
+    def uri(self) -> str:
+        return self.record.uri
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return self.record.metadata
+
+    def open(self, mode: str = "rb") -> Any:
+        if self.path is not None:
+            return open(self.path, mode)
+        import fsspec
+
+        return fsspec.open(self.record.uri, mode).open()
+
+    def read_text(self) -> str:
+        with self.open("r") as f:
+            return str(f.read())
+
+
+class Run:
+    """A run as seen from Python: status, task attempts, outputs, metrics and logs."""
+
+    def __init__(self, ws: Workspace, run_id: str) -> None:
+        self._ws = ws
+        self.id = run_id
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.record = self._ws.store.get_run(self.id)
+        self.attempts = self._ws.store.task_runs(self.id)
+
+    @property
+    def status(self) -> RunStatus:
+        return self.record.status
+
+    @property
+    def succeeded(self) -> bool:
+        return self.record.status is RunStatus.SUCCEEDED
+
+    @property
+    def tasks(self) -> dict[str, TaskRunRecord]:
+        """The latest attempt of every task, by path (``train``, ``sweep[2].fit``)."""
+        latest: dict[str, TaskRunRecord] = {}
+        for rec in self.attempts:
+            latest[rec.path] = rec
+        return latest
+
+    def task(self, path: str) -> TaskRunRecord:
+        try:
+            return self.tasks[path]
+        except KeyError:
+            raise RunError(
+                f"run {self.id} has no task '{path}'",
+                hint="its tasks: " + ", ".join(self.tasks),
+            ) from None
+
+    def outputs(self, path: str) -> dict[str, Any]:
+        """A task's outputs: parameter values, and artifacts you can open."""
+        rec = self.task(path)
+        if rec.status not in (TaskStatus.SUCCEEDED, TaskStatus.CACHED) or not rec.outputs:
+            raise RunError(f"task '{path}' has no outputs ({rec.status})")
+        out: dict[str, Any] = dict(rec.outputs.get("parameters", {}))
+        refs = rec.outputs.get("artifacts", {})
+        flat = [i for v in refs.values() for i in (v if isinstance(v, list) else [v])]
+        records = self._ws.store.artifacts_by_id(flat)
+        for name, ref in refs.items():
+            if isinstance(ref, list):
+                out[name] = [self._open(records[i]) for i in ref]
+            else:
+                out[name] = self._open(records[ref])
+        return out
+
+    def _open(self, record: ArtifactRecord) -> OpenedArtifact:
+        return OpenedArtifact(record, self._ws.artifacts.local_path(record.uri))
+
+    @property
+    def metrics(self) -> dict[str, dict[str, float]]:
+        """The latest value of each metric, by task path."""
+        out: dict[str, dict[str, float]] = {}
+        for path, point in self._ws.store.metrics(self.id):
+            out.setdefault(path, {})[point.key] = point.value
+        return out
+
+    def logs(self, path: str) -> str:
+        rec = self.task(path)
+        if not rec.log_path or not os.path.exists(rec.log_path):
+            return ""
+        with open(rec.log_path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+    def __repr__(self) -> str:
+        return f"Run({self.id}, {self.status})"
+
+
+def run_pipeline(
+    pipeline: Any,
+    params: dict[str, Any] | None = None,
+    *,
+    cache: bool = True,
+    max_parallel: int | None = None,
+    settings: Settings | None = None,
+    source_root: str | None = None,
+    observer: Observer | None = None,
+) -> Run:
+    """Compile and run ``pipeline`` on this machine; return the finished run."""
+    import inspect
+
+    if isinstance(pipeline, PipelineSpec):
+        spec = pipeline
+        source_root = source_root or os.getcwd()
+    else:
+        from headwater.sdk._location import compile_root
+
+        if source_root is None:
+            func = getattr(pipeline, "python_func", None)
+            file = inspect.getsourcefile(func) if func is not None else None
+            source_root = os.path.dirname(os.path.abspath(file)) if file else os.getcwd()
+        with compile_root(source_root):
+            spec = pipeline.compile()
+    ws = Workspace.open(settings)
+    run = create_run(ws, spec, dict(params or {}), source_root=source_root, cache=cache)
+    execute_run(ws, run, max_parallel=max_parallel, observer=observer)
+    return Run(ws, run.id)

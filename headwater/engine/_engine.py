@@ -1,0 +1,1009 @@
+"""The run loop: decide what may run next, launch it, record what happened.
+
+Every state change is committed to the metadata store before the engine acts
+on it (DESIGN.md, contract 3). The same loop resumes a run: units whose task
+already finished in an earlier engine are restored from the store instead of
+being launched again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from headwater.engine._plan import SpecPlan
+from headwater.engine._triggers import Decision, decide
+from headwater.engine._units import (
+    ArtifactValue,
+    Scope,
+    Unavailable,
+    Unit,
+    resolve,
+    scope_done,
+    state,
+)
+from headwater.executors import ExecEvent, LocalExecutor, Resources, TaskRequest
+from headwater.runtime._protocol import TASK_SCHEMA, artifact_entry, write_json
+from headwater.spec import (
+    Comparison,
+    ComponentSpec,
+    Condition,
+    ConditionGroup,
+    DagImplementation,
+    ExitHandlerGroup,
+    ImporterImplementation,
+    LoopGroup,
+    PipelineSpec,
+    PythonImplementation,
+    TaskOptions,
+    TaskSpec,
+    TriggerRule,
+)
+from headwater.states import TASK_DONE, TASK_SUCCESS, RunStatus, TaskStatus
+from headwater.store import (
+    ArtifactRecord,
+    ArtifactStore,
+    MetadataStore,
+    MetricPoint,
+    NewArtifact,
+    RunRecord,
+    TaskRunRecord,
+)
+
+T = TaskStatus
+KILL_GRACE_SECONDS = 5.0
+HEARTBEAT_SECONDS = 10.0
+
+Observer = Callable[[str, Unit], None]
+
+
+class Engine:
+    """Drives one run to its end on the local executor."""
+
+    def __init__(
+        self,
+        store: MetadataStore,
+        artifacts: ArtifactStore,
+        run: RunRecord,
+        spec: PipelineSpec,
+        *,
+        source_root: str | None,
+        work_dir: Path,
+        log_dir: Path,
+        executor: LocalExecutor | None = None,
+        observer: Observer | None = None,
+    ) -> None:
+        self.store = store
+        self.artifact_store = artifacts
+        self.run = run
+        self.spec = spec
+        self.plan = SpecPlan(spec)
+        self.source_root = source_root or os.getcwd()
+        self.work_dir = work_dir
+        self.log_dir = log_dir
+        self.executor = executor or LocalExecutor()
+        self.observer = observer
+        self.ready: list[Unit] = []
+        self.running: dict[str, Unit] = {}
+        self.pending: list[Unit] = []
+        self.history: dict[str, list[TaskRunRecord]] = {}
+        self.cancel_requested = False
+        self.finished = False
+        self._last_heartbeat = 0.0
+        self.root = Scope("", None, "", inputs=dict(run.parameters))
+        self.run_status = run.status
+
+    # ------------------------------------------------------------------ public
+
+    def request_cancel(self) -> None:
+        """Ask the loop to cancel the run (safe from a signal handler)."""
+        self.cancel_requested = True
+        self.executor.wake()
+
+    def execute(self) -> RunStatus:
+        """Run (or resume) until every task is done or the run is cancelled."""
+        for rec in self.store.task_runs(self.run.id):
+            self.history.setdefault(rec.path, []).append(rec)
+        if self.run_status is RunStatus.QUEUED:
+            self.store.set_run_status(self.run.id, RunStatus.QUEUED, RunStatus.RUNNING)
+            self.run_status = RunStatus.RUNNING
+        else:
+            self.store.claim_run(self.run.id)
+        self.executor.start(*self._preload())
+        try:
+            self._instantiate(self.spec.dag.nodes, self.root)
+            while True:
+                if self.cancel_requested:
+                    return self._cancel()
+                self._evaluate()
+                self._dispatch()
+                done = scope_done(self.root)
+                if done is not None and not self.running:
+                    return self._finish(done)
+                self._heartbeat()
+                for ev in self.executor.events(self._wait_seconds()):
+                    self._on_event(ev)
+                self._timers()
+        finally:
+            self.executor.close()
+
+    # ------------------------------------------------------------------ structure
+
+    def _preload(self) -> tuple[list[tuple[str, str, str]], list[str]]:
+        """The modules the zygote should import before forking tasks."""
+        modules: set[tuple[str, str, str]] = set()
+        imports: set[str] = set()
+        for comp in self.spec.components.values():
+            impl = comp.implementation
+            if isinstance(impl, PythonImplementation):
+                modules.add((self.source_root, impl.module, impl.file))
+        from headwater.engine._imports import body_imports
+
+        for root, _module, file in modules:
+            imports.update(body_imports(os.path.join(root, file)))
+        return sorted(modules), sorted(imports)
+
+    def _instantiate(self, nodes: list[Any], scope: Scope) -> None:
+        for node in nodes:
+            unit = Unit(node, scope)
+            scope.units[node.name] = unit
+            self.pending.append(unit)
+
+    def _component(self, task: TaskSpec) -> ComponentSpec:
+        return self.spec.components[task.component]
+
+    def _deps(self, unit: Unit) -> list[tuple[Unit, bool]]:
+        plan = self.plan.dags[unit.scope.dag_key]
+        out = []
+        for dep in plan.deps.get(unit.name, []):
+            target = unit.scope.lookup(dep.name)
+            if target is not None and target is not unit:
+                out.append((target, dep.data))
+        return out
+
+    def _options(self, task: TaskSpec) -> TaskOptions:
+        comp = self._component(task)
+        return self.spec.task_defaults.overlay(comp.options).overlay(task.options)
+
+    # ------------------------------------------------------------------ deciding
+
+    def _evaluate(self) -> None:
+        changed = True
+        while changed:
+            changed = False
+            for unit in list(self.pending):
+                if self._consider(unit):
+                    self.pending.remove(unit)
+                    changed = True
+
+    def _consider(self, unit: Unit) -> bool:
+        """Act on ``unit`` if its upstream allows; True once it needs no more attention."""
+        deps = self._deps(unit)
+        if unit.is_group:
+            decision = decide(TriggerRule.ALL_SUCCESS, [state(u) for u, _ in deps])
+            if decision is Decision.WAIT:
+                return False
+            if decision is Decision.RUN:
+                self._open(unit)
+            else:
+                self._settle_group(
+                    unit, T.SKIPPED if decision is Decision.SKIP else T.UPSTREAM_FAILED
+                )
+            return True
+        options = self._options(unit.node)
+        rule = options.trigger_rule or TriggerRule.ALL_SUCCESS
+        considered = (
+            [u for u, data in deps if data] if rule is TriggerRule.ALWAYS else [u for u, _ in deps]
+        )
+        states = [state(u) for u in considered]
+        if unit.exit_of is not None:
+            body = unit.exit_of.children[0]
+            body_state = scope_done(body)
+            if body_state is None:
+                return False
+            rule = TriggerRule.ALL_DONE
+        decision = decide(rule, states)
+        if decision is Decision.WAIT:
+            return False
+        if decision is Decision.RUN:
+            self._start(unit)
+        else:
+            self._record_final(unit, T.SKIPPED if decision is Decision.SKIP else T.UPSTREAM_FAILED)
+        return True
+
+    # ------------------------------------------------------------------ groups
+
+    def _open(self, unit: Unit) -> None:
+        node = unit.node
+        unit.opened = True
+        scope = unit.scope
+        if isinstance(node, ConditionGroup):
+            try:
+                chosen = next(
+                    (
+                        i
+                        for i, b in enumerate(node.branches)
+                        if b.condition is None or self._holds(b.condition, scope)
+                    ),
+                    None,
+                )
+            except Unavailable as exc:
+                self._settle_group(unit, T.UPSTREAM_FAILED, str(exc))
+                return
+            for i, branch in enumerate(node.branches):
+                if i == chosen:
+                    child = Scope(scope.dag_key, scope, scope.prefix, owner=unit)
+                    unit.children.append(child)
+                    self._instantiate(branch.nodes, child)
+                else:
+                    self._mark_subtree(branch.nodes, scope.prefix, T.SKIPPED)
+            self._notify("group", unit)
+        elif isinstance(node, LoopGroup):
+            try:
+                items = resolve(node.items, scope)
+            except Unavailable as exc:
+                self._settle_group(unit, T.UPSTREAM_FAILED, str(exc))
+                return
+            if not isinstance(items, list):
+                self._settle_group(unit, T.FAILED, f"ParallelFor items are not a list: {items!r}")
+                return
+            unit.items = items
+            self._open_iterations(unit)
+        elif isinstance(node, ExitHandlerGroup):
+            body = Scope(scope.dag_key, scope, scope.prefix, owner=unit)
+            unit.children.append(body)
+            self._instantiate(node.nodes, body)
+            exit_scope = Scope(scope.dag_key, scope, scope.prefix, owner=unit)
+            unit.children.append(exit_scope)
+            exit_unit = Unit(node.exit_task, exit_scope, exit_of=unit)
+            exit_scope.units[exit_unit.name] = exit_unit
+            self.pending.append(exit_unit)
+
+    def _open_iterations(self, loop: Unit) -> None:
+        """Open loop iterations while fewer than ``parallelism`` are unfinished."""
+        assert loop.items is not None
+        limit = loop.node.parallelism or len(loop.items)
+        active = sum(1 for s in loop.children if scope_done(s) is None)
+        while loop.next_item < len(loop.items) and active < limit:
+            i = loop.next_item
+            prefix = f"{loop.scope.prefix}{loop.name}[{i}]."
+            child = Scope(
+                loop.scope.dag_key, loop.scope, prefix, loop=(loop.name, loop.items[i]), owner=loop
+            )
+            loop.children.append(child)
+            self._instantiate(loop.node.nodes, child)
+            loop.next_item += 1
+            active += 1
+
+    def _settle_group(self, unit: Unit, status: TaskStatus, reason: str | None = None) -> None:
+        """A group that will not run: everything in it gets ``status``."""
+        unit.status = status
+        unit.error = reason
+        node = unit.node
+        if isinstance(node, ConditionGroup):
+            for b in node.branches:
+                self._mark_subtree(b.nodes, unit.scope.prefix, status)
+        elif isinstance(node, ExitHandlerGroup):
+            self._mark_subtree([*node.nodes, node.exit_task], unit.scope.prefix, status)
+        elif isinstance(node, LoopGroup):
+            pass  # no iteration exists to mark
+        self._notify("group", unit)
+
+    def _mark_subtree(self, nodes: list[Any], prefix: str, status: TaskStatus) -> None:
+        for node in nodes:
+            if isinstance(node, TaskSpec):
+                self._record_row(prefix + node.name, node, status)
+            elif isinstance(node, ConditionGroup):
+                for b in node.branches:
+                    self._mark_subtree(b.nodes, prefix, status)
+            elif isinstance(node, ExitHandlerGroup):
+                self._mark_subtree([*node.nodes, node.exit_task], prefix, status)
+
+    def _holds(self, cond: Condition, scope: Scope) -> bool:
+        if isinstance(cond, Comparison):
+            left, right = resolve(cond.left, scope), resolve(cond.right, scope)
+            return _compare(cond.op, left, right)
+        results = [self._holds(c, scope) for c in cond.operands]
+        if cond.op == "and":
+            return all(results)
+        if cond.op == "or":
+            return any(results)
+        return not results[0]
+
+    # ------------------------------------------------------------------ tasks
+
+    def _record_row(
+        self, path: str, task: TaskSpec, status: TaskStatus, error: str | None = None
+    ) -> TaskRunRecord:
+        for rec in self.history.get(path, []):
+            if rec.status is status:
+                return rec
+        return self.store.add_task_run(
+            self.run.id, path, task.name, task.component, 1, status, error=error
+        )
+
+    def _record_final(self, unit: Unit, status: TaskStatus, error: str | None = None) -> None:
+        unit.status = status
+        unit.error = error
+        unit.record = self._record_row(unit.path, unit.node, status, error)
+        self._notify("task", unit)
+
+    def _restore(self, unit: Unit) -> bool:
+        """Take a task's outcome from an earlier engine; True if nothing is left to do."""
+        records = self.history.get(unit.path)
+        if not records:
+            return False
+        last = records[-1]
+        unit.attempt = last.attempt
+        unit.counted_failures = sum(1 for r in records if r.status is T.UP_FOR_RETRY)
+        if last.status in TASK_DONE:
+            unit.status = last.status
+            unit.record = last
+            unit.error = last.error
+            if last.status in TASK_SUCCESS:
+                self._load_outputs(unit, last.outputs or {})
+            self._notify("task", unit)
+            return True
+        if last.status is T.UP_FOR_RETRY:
+            # Waiting to retry: prepare the task as usual; the retry timer launches it.
+            unit.retry_at = last.retry_at.timestamp() if last.retry_at else time.time()
+            unit.status = T.UP_FOR_RETRY
+            unit.record = last
+            self._notify("task", unit)
+            return False
+        # Queued or running when the previous engine stopped: that attempt is lost.
+        current = last.status
+        self.store.update_task_run(
+            last.id,
+            current,
+            T.FAILED if current is not T.PENDING else T.CANCELLED,
+            error="the engine driving this attempt stopped before it finished; "
+            "the task runs again on resume",
+        )
+        return False
+
+    def _load_outputs(self, unit: Unit, outputs: dict[str, Any]) -> None:
+        unit.params = dict(outputs.get("parameters", {}))
+        refs = outputs.get("artifacts", {})
+        ids = [i for v in refs.values() for i in (v if isinstance(v, list) else [v])]
+        records = self.store.artifacts_by_id(ids)
+        for name, ref in refs.items():
+            if isinstance(ref, list):
+                unit.artifacts[name] = [_value(records[i]) for i in ref]
+            else:
+                unit.artifacts[name] = _value(records[ref])
+
+    def _start(self, unit: Unit) -> None:
+        task: TaskSpec = unit.node
+        if self._restore(unit):
+            return
+        comp = self._component(task)
+        impl = comp.implementation
+        try:
+            values = {
+                name: resolve(b, unit.scope)
+                for name, b in task.inputs.items()
+                if b.kind != "final_status"
+            }
+        except Unavailable as exc:
+            self._record_final(unit, T.UPSTREAM_FAILED, f"an input cannot be read: {exc}")
+            return
+        if unit.exit_of is not None:
+            for name, b in task.inputs.items():
+                if b.kind == "final_status":
+                    values[name] = self._final_status(unit.exit_of)
+        unit.inputs = values
+        if isinstance(impl, ImporterImplementation):
+            self._import(unit, impl, values)
+        elif isinstance(impl, DagImplementation):
+            self._expand(unit, comp, values)
+        else:
+            self._prepare_attempt(unit, comp, values)
+
+    def _final_status(self, group: Unit) -> dict[str, Any]:
+        body = group.children[0]
+        outcome = scope_done(body) or T.FAILED
+        failed = [
+            u for u in body.all_units() if u.is_task and u.status in (T.FAILED, T.UPSTREAM_FAILED)
+        ]
+        first_error = next((u.error for u in failed if u.error), None)
+        return {
+            "state": "succeeded" if outcome in (T.SUCCEEDED, T.SKIPPED) else "failed",
+            "pipeline": self.spec.name,
+            "run_id": self.run.id,
+            "error_message": first_error,
+            "failed_tasks": [u.path for u in failed],
+        }
+
+    def _import(self, unit: Unit, impl: ImporterImplementation, values: dict[str, Any]) -> None:
+        uri = str(values.get("uri", ""))
+        record = None if impl.reimport else self.store.find_artifact_by_uri(uri)
+        if record is None:
+            digest = size = None
+            local = self.artifact_store.local_path(uri)
+            if local and os.path.exists(local):
+                from headwater.runtime._digest import digest_path
+
+                d = digest_path(local)
+                digest, size = d.digest, d.size
+            record = self.store.add_artifact(
+                NewArtifact("artifact", impl.artifact_type, uri, digest, size, dict(impl.metadata)),
+                run_id=self.run.id,
+            )
+        unit.artifacts = {"artifact": _value(record)}
+        unit.status = T.SUCCEEDED
+        unit.record = self.store.add_task_run(
+            self.run.id,
+            unit.path,
+            unit.name,
+            unit.node.component,
+            1,
+            T.SUCCEEDED,
+            inputs={"uri": uri},
+            outputs={"parameters": {}, "artifacts": {"artifact": record.id}},
+            output_artifacts=[("artifact", record.id)],
+        )
+        self._notify("task", unit)
+
+    def _expand(self, unit: Unit, comp: ComponentSpec, values: dict[str, Any]) -> None:
+        impl = comp.implementation
+        assert isinstance(impl, DagImplementation)
+        inputs = dict(values)
+        for name, io in comp.inputs.items():
+            if name not in inputs and io.has_default:
+                inputs[name] = io.default
+        inner = Scope(unit.node.component, unit.scope, f"{unit.path}.", inputs=inputs, owner=unit)
+        unit.children.append(inner)
+        unit.opened = True
+        unit.status = T.RUNNING
+        unit.record = self.store.add_task_run(
+            self.run.id,
+            unit.path,
+            unit.name,
+            unit.node.component,
+            1,
+            T.RUNNING,
+            inputs=_jsonable(values),
+        )
+        self._instantiate(impl.dag.nodes, inner)
+        self._notify("task", unit)
+
+    def _finish_expanded(self) -> None:
+        """Close nested pipeline tasks whose inner DAG has finished."""
+        for unit in self.root.all_units():
+            if not (unit.is_task and unit.status is T.RUNNING and unit.children and unit.record):
+                continue
+            outcome = scope_done(unit.children[0])
+            if outcome is None:
+                continue
+            impl = self._component(unit.node).implementation
+            assert isinstance(impl, DagImplementation)
+            target = T.SUCCEEDED if outcome in (T.SUCCEEDED, T.SKIPPED) else T.FAILED
+            outputs: dict[str, Any] = {"parameters": {}, "artifacts": {}}
+            if target is T.SUCCEEDED:
+                try:
+                    for name, b in impl.outputs.items():
+                        v = resolve(b, unit.children[0])
+                        _put(unit, outputs, name, v)
+                except Unavailable as exc:
+                    target, unit.error = T.FAILED, str(exc)
+            unit.status = target
+            self.store.finish_task_run(unit.record, target, outputs=outputs, error=unit.error)
+            self._notify("task", unit)
+
+    # ------------------------------------------------------------------ attempts
+
+    def _prepare_attempt(self, unit: Unit, comp: ComponentSpec, values: dict[str, Any]) -> None:
+        task: TaskSpec = unit.node
+        options = self._options(task)
+        impl = comp.implementation
+        assert isinstance(impl, PythonImplementation)
+        res = options.resources
+        resources = Resources(
+            cpu=(res.cpu or 0.0) if res else 0.0,
+            memory=(res.memory_bytes or 0) if res else 0,
+            gpu=(res.gpu or 0) if res else 0,
+        )
+        problem = self.executor.check(resources)
+        if problem:
+            self._record_final(
+                unit,
+                T.FAILED,
+                f"task '{unit.path}' {problem}; lower its request (e.g. "
+                f"task.set_options(gpu=...)) or run it where such resources exist",
+            )
+            return
+        key = self._cache_key(impl, options, values) if self._caching(options) else None
+        if key is not None and self._try_cache(unit, key, options, values):
+            return
+        unit.cache_key = key
+        unit.resources = resources
+        unit.options = options
+        if unit.status is T.UP_FOR_RETRY:
+            return  # resumed while waiting to retry: the retry timer launches it
+        self._new_attempt(unit)
+
+    def _caching(self, options: TaskOptions) -> bool:
+        enabled = options.cache.enabled if options.cache else True
+        return self.run.cache_enabled and self.spec.cache_enabled and enabled
+
+    def _cache_key(
+        self, impl: PythonImplementation, options: TaskOptions, values: dict[str, Any]
+    ) -> str:
+        def digestable(v: Any) -> Any:
+            if isinstance(v, ArtifactValue):
+                return {"artifact": v.digest or v.uri}
+            if isinstance(v, list):
+                return [digestable(x) for x in v]
+            return v
+
+        material = {
+            "code": impl.code_digest,
+            "image": options.image,
+            "packages": options.packages,
+            "inputs": {k: digestable(v) for k, v in sorted(values.items())},
+        }
+        text = json.dumps(material, sort_keys=True, separators=(",", ":"), default=str)
+        return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+    def _try_cache(
+        self, unit: Unit, key: str, options: TaskOptions, values: dict[str, Any]
+    ) -> bool:
+        ttl = options.cache.ttl_seconds if options.cache else None
+        hit = self.store.find_cached(key, ttl)
+        if hit is None or not hit.outputs:
+            return False
+        refs = hit.outputs.get("artifacts", {})
+        records = self.store.artifacts_by_id(refs.values())
+        if len(records) != len(refs) or not all(
+            self.artifact_store.exists(r.uri) for r in records.values()
+        ):
+            return False
+        self._load_outputs(unit, hit.outputs)
+        unit.status = T.CACHED
+        unit.attempt = (unit.attempt or 0) + 1
+        unit.record = self.store.add_task_run(
+            self.run.id,
+            unit.path,
+            unit.name,
+            unit.node.component,
+            unit.attempt,
+            T.CACHED,
+            inputs=_jsonable(values),
+            outputs=hit.outputs,
+            cache_key=key,
+            cached_from=hit.id,
+            input_artifacts=_artifact_links(values),
+            output_artifacts=[(name, aid) for name, aid in refs.items()],
+        )
+        self._notify("task", unit)
+        return True
+
+    def _new_attempt(self, unit: Unit) -> None:
+        """Persist a queued attempt and write its task input; it runs when there is room."""
+        unit.attempt += 1
+        unit.retry_at = None
+        unit.timed_out = False
+        record = self.store.add_task_run(
+            self.run.id,
+            unit.path,
+            unit.name,
+            unit.node.component,
+            unit.attempt,
+            T.QUEUED,
+            inputs=_jsonable(unit.inputs),
+            cache_key=unit.cache_key,
+            log_path=str(self._log_path(unit)),
+            input_artifacts=_artifact_links(unit.inputs),
+        )
+        unit.record = record
+        unit.status = T.QUEUED
+        self._write_task_input(unit, record)
+        self.ready.append(unit)
+        self._notify("task", unit)
+
+    def _log_path(self, unit: Unit) -> Path:
+        return self.log_dir / self.run.id / unit.path / f"attempt-{unit.attempt}.log"
+
+    def _attempt_dir(self, record: TaskRunRecord) -> Path:
+        return self.work_dir / self.run.id / record.id
+
+    def _write_task_input(self, unit: Unit, record: TaskRunRecord) -> None:
+        comp = self._component(unit.node)
+        impl = comp.implementation
+        assert isinstance(impl, PythonImplementation)
+        adir = self._attempt_dir(record)
+        adir.mkdir(parents=True, exist_ok=True)
+        Path(record.log_path or "").parent.mkdir(parents=True, exist_ok=True)
+        params: dict[str, Any] = {}
+        arts: dict[str, Any] = {}
+        for name, value in unit.inputs.items():
+            if isinstance(value, ArtifactValue):
+                arts[name] = {"artifacts": [self._entry(value)]}
+            elif (
+                isinstance(value, list)
+                and value
+                and all(isinstance(v, ArtifactValue) for v in value)
+            ):
+                arts[name] = {"artifacts": [self._entry(v) for v in value]}
+            elif comp.inputs.get(name) is not None and comp.inputs[name].kind == "artifact":
+                arts[name] = {"artifacts": []}
+            else:
+                params[name] = value
+        outputs: dict[str, Any] = {}
+        for name, io in comp.outputs.items():
+            if io.kind == "artifact" and name not in impl.return_outputs:
+                uri = self.artifact_store.staging_uri(record.id, name)
+                path = self.artifact_store.local_path(uri)
+                outputs[name] = {
+                    "artifacts": [artifact_entry(name, uri, io.artifact_type or "", {}, path)]
+                }
+        data = {
+            "schemaVersion": TASK_SCHEMA,
+            "inputs": {"parameterValues": params, "artifacts": arts},
+            "outputs": {
+                "parameters": {n: {} for n in impl.return_outputs},
+                "artifacts": outputs,
+                "outputFile": str(adir / "output.json"),
+            },
+            "headwater": {
+                "runId": self.run.id,
+                "taskRunId": record.id,
+                "taskPath": unit.path,
+                "attempt": unit.attempt,
+                "component": {
+                    "name": comp.name,
+                    "root": self.source_root,
+                    "module": impl.module,
+                    "file": impl.file,
+                    "function": impl.function,
+                    "codeDigest": impl.code_digest,
+                },
+            },
+        }
+        write_json(str(adir / "input.json"), data)
+
+    def _entry(self, value: ArtifactValue) -> dict[str, Any]:
+        return artifact_entry(
+            value.name,
+            value.uri,
+            value.type,
+            value.metadata,
+            self.artifact_store.local_path(value.uri),
+        )
+
+    def _dispatch(self) -> None:
+        for unit in list(self.ready):
+            res: Resources = unit.resources
+            if not self.executor.has_room(res):
+                continue
+            self.ready.remove(unit)
+            record = unit.record
+            assert record is not None
+            options: TaskOptions = unit.options
+            env = dict(options.env)
+            env.update(
+                HEADWATER_RUN_ID=self.run.id,
+                HEADWATER_TASK=unit.path,
+                HEADWATER_ATTEMPT=str(unit.attempt),
+            )
+            self.running[record.id] = unit
+            self.executor.submit(
+                TaskRequest(
+                    id=record.id,
+                    input_path=str(self._attempt_dir(record) / "input.json"),
+                    log_path=record.log_path or os.devnull,
+                    env=env,
+                    cwd=self.source_root,
+                    resources=res,
+                    fresh_interpreter=bool(options.fresh_interpreter),
+                )
+            )
+
+    # ------------------------------------------------------------------ events
+
+    def _on_event(self, ev: ExecEvent) -> None:
+        if ev.kind == "zygote_exited" and not self.finished:
+            return
+        unit = self.running.get(ev.id)
+        if unit is None or unit.record is None:
+            return
+        if ev.kind == "started":
+            self.store.update_task_run(unit.record.id, T.QUEUED, T.RUNNING, pid=ev.pid)
+            unit.status = T.RUNNING
+            timeout = unit.options.timeout_seconds
+            unit.deadline = time.time() + timeout if timeout else None
+            self._notify("task", unit)
+        elif ev.kind == "exited":
+            del self.running[ev.id]
+            current = unit.status if unit.status in (T.QUEUED, T.RUNNING) else T.RUNNING
+            self._on_exit(unit, ev.status if ev.status is not None else -1, current)
+
+    def _on_exit(self, unit: Unit, status: int, current: TaskStatus) -> None:
+        record = unit.record
+        assert record is not None
+        out_path = self._attempt_dir(record) / "output.json"
+        result: dict[str, Any] = {}
+        if out_path.exists():
+            try:
+                result = json.loads(out_path.read_text())
+            except ValueError:
+                result = {}
+        error = (result.get("headwater") or {}).get("error")
+        if status == 0 and not error and result:
+            try:
+                self._succeed(unit, result, current)
+                return
+            except OSError as exc:
+                error = {"type": "ArtifactError", "message": f"could not store outputs: {exc}"}
+        self._fail(unit, _describe_failure(status, error, unit), current)
+
+    def _succeed(self, unit: Unit, result: dict[str, Any], current: TaskStatus) -> None:
+        record = unit.record
+        assert record is not None
+        comp = self._component(unit.node)
+        new: list[NewArtifact] = []
+        ids: dict[str, str] = {}
+        for name, block in (result.get("artifacts") or {}).items():
+            entry = block["artifacts"][0]
+            final = self.artifact_store.final_uri(
+                self.run.id, unit.path, f"{name}-{record.attempt}"
+            )
+            self.artifact_store.commit(entry["uri"], final)
+            art = NewArtifact(
+                name,
+                comp.outputs[name].artifact_type or "headwater.Artifact",
+                final,
+                entry.get("digest"),
+                entry.get("size"),
+                entry.get("metadata") or {},
+            )
+            new.append(art)
+            ids[name] = art.id
+        metric_points = [
+            MetricPoint(
+                m["key"],
+                float(m["value"]),
+                m.get("step"),
+                datetime.fromtimestamp(m["time"], UTC),
+                ids.get(m.get("artifact", "")),
+            )
+            for m in (result.get("headwater") or {}).get("metrics", [])
+        ]
+        params = result.get("parameterValues") or {}
+        outputs = {"parameters": params, "artifacts": ids}
+        self.store.finish_task_run(
+            record,
+            T.SUCCEEDED,
+            outputs=outputs,
+            artifacts=new,
+            metrics=metric_points,
+            exit_code=0,
+            current=current,
+        )
+        unit.params = dict(params)
+        unit.artifacts = {
+            a.name: ArtifactValue(a.id, a.name, a.type, a.uri, a.digest, a.metadata) for a in new
+        }
+        unit.status = T.SUCCEEDED
+        self.artifact_store.discard(record.id)
+        self._notify("task", unit)
+
+    def _fail(self, unit: Unit, message: str, current: TaskStatus) -> None:
+        record = unit.record
+        assert record is not None
+        self.artifact_store.discard(record.id)
+        options: TaskOptions = unit.options
+        retry = options.retry
+        if retry and unit.counted_failures < retry.max_retries:
+            unit.counted_failures += 1
+            delay = retry.delay_seconds * retry.backoff_factor ** (unit.counted_failures - 1)
+            if retry.max_delay_seconds is not None:
+                delay = min(delay, retry.max_delay_seconds)
+            unit.retry_at = time.time() + delay
+            self.store.finish_task_run(
+                record,
+                T.UP_FOR_RETRY,
+                error=message,
+                retry_at=datetime.fromtimestamp(unit.retry_at, UTC),
+                current=current,
+            )
+            unit.status = T.UP_FOR_RETRY
+            unit.error = message
+            self._notify("retry", unit)
+            return
+        self.store.finish_task_run(record, T.FAILED, error=message, current=current)
+        unit.status = T.FAILED
+        unit.error = message
+        self._notify("task", unit)
+
+    # ------------------------------------------------------------------ time
+
+    def _wait_seconds(self) -> float:
+        now = time.time()
+        wake = [now + 1.0]
+        for unit in self.root.all_units():
+            if unit.retry_at is not None and unit.status is T.UP_FOR_RETRY:
+                wake.append(unit.retry_at)
+        for unit in self.running.values():
+            if unit.kill_at is not None:
+                wake.append(unit.kill_at)
+            elif unit.deadline is not None:
+                wake.append(unit.deadline)
+        return max(0.0, min(wake) - now)
+
+    def _timers(self) -> None:
+        now = time.time()
+        for unit in self.root.all_units():
+            if unit.status is T.UP_FOR_RETRY and unit.retry_at is not None and unit.retry_at <= now:
+                unit.retry_at = None
+                self._new_attempt(unit)
+        for record_id, unit in list(self.running.items()):
+            if unit.kill_at is not None and unit.kill_at <= now:
+                self.executor.signal(record_id, signal.SIGKILL)
+                unit.kill_at = None
+            elif unit.deadline is not None and unit.deadline <= now:
+                unit.timed_out = True
+                unit.deadline = None
+                self.executor.signal(record_id, signal.SIGTERM)
+                unit.kill_at = now + KILL_GRACE_SECONDS
+        self._finish_expanded()
+        for unit in self.root.all_units():
+            if isinstance(unit.node, LoopGroup) and unit.opened and unit.items is not None:
+                before = unit.next_item
+                self._open_iterations(unit)
+                if unit.next_item != before:
+                    self._evaluate()
+
+    def _heartbeat(self) -> None:
+        now = time.time()
+        if now - self._last_heartbeat >= HEARTBEAT_SECONDS:
+            self._last_heartbeat = now
+            self.store.claim_run(self.run.id)
+
+    # ------------------------------------------------------------------ endings
+
+    def _finish(self, outcome: TaskStatus) -> RunStatus:
+        self.finished = True
+        target = RunStatus.SUCCEEDED if outcome in (T.SUCCEEDED, T.SKIPPED) else RunStatus.FAILED
+        error = None
+        if target is RunStatus.FAILED:
+            failed = [u for u in self.root.all_units() if u.is_task and u.status is T.FAILED]
+            error = "; ".join(
+                f"{u.path}: {(u.error or '').splitlines()[0] if u.error else 'failed'}"
+                for u in failed[:3]
+            )
+        self.store.set_run_status(self.run.id, RunStatus.RUNNING, target, error=error or None)
+        self.run_status = target
+        return target
+
+    def _cancel(self) -> RunStatus:
+        for record_id in list(self.running):
+            self.executor.signal(record_id, signal.SIGKILL)
+        deadline = time.time() + 5
+        while self.running and time.time() < deadline:
+            for ev in self.executor.events(0.2):
+                if ev.kind == "exited":
+                    unit = self.running.pop(ev.id, None)
+                    if unit is not None and unit.record is not None:
+                        current = unit.status if unit.status in (T.QUEUED, T.RUNNING) else T.RUNNING
+                        self.store.finish_task_run(
+                            unit.record, T.CANCELLED, error="run cancelled", current=current
+                        )
+                        unit.status = T.CANCELLED
+                elif ev.kind == "started":
+                    unit = self.running.get(ev.id)
+                    if unit is not None and unit.record is not None and unit.status is T.QUEUED:
+                        self.store.update_task_run(unit.record.id, T.QUEUED, T.RUNNING, pid=ev.pid)
+                        unit.status = T.RUNNING
+                        self.executor.signal(ev.id, signal.SIGKILL)
+        for unit in self.ready:
+            if unit.record is not None and unit.status is T.QUEUED:
+                self.store.update_task_run(
+                    unit.record.id, T.QUEUED, T.CANCELLED, error="run cancelled"
+                )
+                unit.status = T.CANCELLED
+        for unit in self.root.all_units():
+            if unit.is_task and unit.status is T.RUNNING and unit.children and unit.record:
+                self.store.finish_task_run(unit.record, T.CANCELLED, error="run cancelled")
+        self.finished = True
+        self.store.set_run_status(
+            self.run.id, RunStatus.RUNNING, RunStatus.CANCELLED, error="cancelled by the user"
+        )
+        self.run_status = RunStatus.CANCELLED
+        return RunStatus.CANCELLED
+
+    def _notify(self, kind: str, unit: Unit) -> None:
+        if self.observer is not None:
+            self.observer(kind, unit)
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _compare(op: str, left: Any, right: Any) -> bool:
+    try:
+        if op == "==":
+            return bool(left == right)
+        if op == "!=":
+            return bool(left != right)
+        if op == "<":
+            return bool(left < right)
+        if op == "<=":
+            return bool(left <= right)
+        if op == ">":
+            return bool(left > right)
+        if op == ">=":
+            return bool(left >= right)
+        if op == "in":
+            return bool(left in right)
+        if op == "not_in":
+            return bool(left not in right)
+    except TypeError as exc:
+        raise Unavailable(f"cannot compare {left!r} {op} {right!r}: {exc}") from None
+    raise Unavailable(f"unknown comparison '{op}'")
+
+
+def _value(record: ArtifactRecord) -> ArtifactValue:
+    return ArtifactValue(
+        record.id, record.name, record.type, record.uri, record.digest, record.metadata
+    )
+
+
+def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
+    def one(v: Any) -> Any:
+        if isinstance(v, ArtifactValue):
+            return {"artifact": v.id}
+        if isinstance(v, list):
+            return [one(x) for x in v]
+        return v
+
+    return {k: one(v) for k, v in values.items()}
+
+
+def _artifact_links(values: dict[str, Any]) -> list[tuple[str, str]]:
+    links = []
+    for name, v in values.items():
+        if isinstance(v, ArtifactValue):
+            links.append((name, v.id))
+        elif isinstance(v, list):
+            links.extend((name, x.id) for x in v if isinstance(x, ArtifactValue))
+    return links
+
+
+def _put(unit: Unit, outputs: dict[str, Any], name: str, value: Any) -> None:
+    if isinstance(value, ArtifactValue):
+        unit.artifacts[name] = value
+        outputs["artifacts"][name] = value.id
+    elif isinstance(value, list) and value and all(isinstance(v, ArtifactValue) for v in value):
+        unit.artifacts[name] = value
+        outputs["artifacts"][name] = [v.id for v in value]
+    else:
+        unit.params[name] = value
+        outputs["parameters"][name] = value
+
+
+def _describe_failure(status: int, error: dict[str, Any] | None, unit: Unit) -> str:
+    log = unit.record.log_path if unit.record else None
+    where = f" (log: {log})" if log else ""
+    if unit.timed_out:
+        timeout = unit.options.timeout_seconds
+        return f"timed out after {timeout:g}s and was killed{where}"
+    if error:
+        text = f"{error.get('type', 'Error')}: {error.get('message', '')}"
+        tb = error.get("traceback") or ""
+        if tb:
+            text += "\n" + tb.rstrip()
+        return text + where
+    if status < 0:
+        name = signal.Signals(-status).name if -status in signal.valid_signals() else str(-status)
+        hint = " (out of memory?)" if -status == signal.SIGKILL else ""
+        return f"the task process was killed by {name}{hint}{where}"
+    return f"the task process exited with code {status} without writing its output{where}"

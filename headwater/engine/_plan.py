@@ -1,0 +1,126 @@
+"""Static facts about a spec's DAGs that the engine needs at run time.
+
+For every node of every DAG (the root and each pipeline used as a component),
+its direct dependencies expressed as the name of the unit that is visible from
+the node: the dependency itself when it sits in the node's scope or an
+enclosing one, otherwise the outermost group around it that is a sibling of
+one of the node's enclosing scopes (a task after ``Collected(...)`` waits for
+the whole loop).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from headwater.spec import (
+    CollectedBinding,
+    Comparison,
+    Condition,
+    ConditionGroup,
+    DagImplementation,
+    DagSpec,
+    ExitHandlerGroup,
+    Logical,
+    LoopGroup,
+    Node,
+    PipelineSpec,
+    TaskOutputBinding,
+    TaskSpec,
+)
+
+Path = tuple[tuple[str, str, int], ...]
+
+
+@dataclass(frozen=True)
+class Dep:
+    name: str
+    data: bool
+
+
+@dataclass
+class DagPlan:
+    """The dependencies of every node of one DAG, by node name."""
+
+    deps: dict[str, list[Dep]] = field(default_factory=dict)
+
+
+def _condition_tasks(cond: Condition) -> Iterator[str]:
+    if isinstance(cond, Logical):
+        for sub in cond.operands:
+            yield from _condition_tasks(sub)
+        return
+    assert isinstance(cond, Comparison)
+    for side in (cond.left, cond.right):
+        if isinstance(side, TaskOutputBinding):
+            yield side.task
+
+
+def _direct(node: Node | TaskSpec) -> Iterator[tuple[str, bool]]:
+    for name in node.after:
+        yield name, False
+    if isinstance(node, TaskSpec):
+        for b in node.inputs.values():
+            if isinstance(b, TaskOutputBinding | CollectedBinding):
+                yield b.task, True
+    elif isinstance(node, ConditionGroup):
+        for branch in node.branches:
+            if branch.condition is not None:
+                for t in _condition_tasks(branch.condition):
+                    yield t, True
+    elif isinstance(node, LoopGroup) and isinstance(node.items, TaskOutputBinding):
+        yield node.items.task, True
+
+
+def plan_dag(dag: DagSpec) -> DagPlan:
+    paths: dict[str, Path] = {}
+    nodes: dict[str, Node | TaskSpec] = {}
+
+    def walk(items: list[Node], scope: Path) -> None:
+        for node in items:
+            paths[node.name] = (*scope, ("node", node.name, -1))
+            nodes[node.name] = node
+            if isinstance(node, ConditionGroup):
+                for i, branch in enumerate(node.branches):
+                    walk(branch.nodes, (*scope, ("group", node.name, i)))
+            elif isinstance(node, LoopGroup):
+                walk(node.nodes, (*scope, ("group", node.name, -1)))
+            elif isinstance(node, ExitHandlerGroup):
+                # The exit task lives in the group's scope, beside the body.
+                paths[node.exit_task.name] = (
+                    *scope,
+                    ("group", node.name, -2),
+                    ("node", node.exit_task.name, -1),
+                )
+                nodes[node.exit_task.name] = node.exit_task
+                walk(node.nodes, (*scope, ("group", node.name, -1)))
+
+    walk(dag.nodes, ())
+    plan = DagPlan()
+    for name, node in nodes.items():
+        cpath = paths[name]
+        deps: dict[str, bool] = {}
+        for target, data in _direct(node):
+            tpath = paths.get(target)
+            if tpath is None:
+                continue
+            i = 0
+            while i < min(len(cpath), len(tpath)) and cpath[i] == tpath[i]:
+                i += 1
+            if i >= len(tpath):
+                continue
+            visible = tpath[i][1]
+            deps[visible] = deps.get(visible, False) or data
+        plan.deps[name] = [Dep(n, d) for n, d in deps.items()]
+    return plan
+
+
+class SpecPlan:
+    """Plans for the root DAG and every DAG component, computed once per run."""
+
+    def __init__(self, spec: PipelineSpec) -> None:
+        self.spec = spec
+        self.dags: dict[str, DagPlan] = {"": plan_dag(spec.dag)}
+        for key, comp in spec.components.items():
+            if isinstance(comp.implementation, DagImplementation):
+                self.dags[key] = plan_dag(comp.implementation.dag)

@@ -1,0 +1,204 @@
+"""What runs inside a task process: read the task input, call the function, write the output.
+
+Exceptions from user code are caught here, once, and written to the task
+output with their traceback; the process exits 1. Exit code 0 means the task
+output file holds the function's results.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from typing import Any
+
+from headwater.runtime._protocol import read_json, write_json
+
+_loaded: dict[tuple[str, str], Any] = {}
+
+
+class TaskError(Exception):
+    """A problem with the task itself (not an exception from user code)."""
+
+
+def load_module(root: str, module: str, file: str) -> Any:
+    """Import a component's module the way the compiler saw it."""
+    key = (root, module)
+    if key in _loaded:
+        return _loaded[key]
+    if root and root not in sys.path:
+        sys.path.insert(0, root)
+    existing = sys.modules.get(module)
+    if existing is not None:
+        _loaded[key] = existing
+        return existing
+    path = os.path.join(root, file) if file and not os.path.isabs(file) else file
+    if "." not in module and path and os.path.isfile(path):
+        spec = importlib.util.spec_from_file_location(module, path)
+        assert spec is not None and spec.loader is not None
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[module] = mod
+        try:
+            spec.loader.exec_module(mod)
+        except BaseException:
+            sys.modules.pop(module, None)
+            raise
+    else:
+        mod = importlib.import_module(module)
+    _loaded[key] = mod
+    return mod
+
+
+def find_component(root: str, module: str, file: str, function: str) -> Any:
+    obj: Any = load_module(root, module, file)
+    for part in function.split("."):
+        obj = getattr(obj, part, None)
+        if obj is None:
+            raise TaskError(f"module '{module}' has no component '{function}'")
+    return obj
+
+
+def _artifact_classes(component: Any) -> dict[str, type]:
+    from headwater.sdk._artifacts import Artifact, artifact_lineage
+
+    found: dict[str, type] = {}
+    for cls in component.interface().artifact_classes:
+        for c in artifact_lineage(cls):
+            found.setdefault(c.schema_title, c)
+    found.setdefault(Artifact.schema_title, Artifact)
+    return found
+
+
+def _materialise(entry: dict[str, Any], cls: type, scratch: list[str]) -> Any:
+    uri = entry["uri"]
+    path = entry.get("path")
+    if path is None:
+        import fsspec
+
+        local = tempfile.mkdtemp(prefix="hw-in-")
+        scratch.append(local)
+        path = os.path.join(local, os.path.basename(uri.rstrip("/")) or "artifact")
+        fs, remote = fsspec.core.url_to_fs(uri)
+        fs.get(remote, path, recursive=True)
+    return cls(name=entry.get("name", ""), uri=uri, metadata=entry.get("metadata") or {}, path=path)
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars and tuples to plain JSON values."""
+    if hasattr(value, "item") and callable(value.item) and getattr(value, "shape", None) == ():
+        return value.item()
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _returns(component: Any, value: Any) -> dict[str, Any]:
+    from headwater.spec._params import type_error
+
+    iface = component.interface()
+    if iface.returns == "none":
+        return {}
+    if iface.returns == "single":
+        values = {"output": value}
+    else:
+        if not (isinstance(value, tuple) and len(value) == len(iface.return_outputs)):
+            raise TaskError(
+                f"component '{component.name}' must return a NamedTuple with fields "
+                f"{', '.join(iface.return_outputs)}, but returned {type(value).__name__}"
+            )
+        values = dict(zip(iface.return_outputs, value, strict=True))
+    out = {}
+    for name, raw in values.items():
+        v = _plain(raw)
+        io = iface.outputs[name]
+        err = type_error(v, io.type, f"return value '{name}'")
+        if err:
+            raise TaskError(
+                f"component '{component.name}' returned a value that does not match its "
+                f"annotation: {err}"
+            )
+        if io.type.kind == "float" and isinstance(v, int):
+            v = float(v)
+        out[name] = v
+    return out
+
+
+def execute(input_path: str) -> int:
+    """Run one task attempt described by the task input at ``input_path``."""
+    from headwater.runtime._outputs import collect_outputs, prepare_outputs
+
+    task = read_json(input_path)
+    hw = task["headwater"]
+    out_file = task["outputs"]["outputFile"]
+    comp_info = hw["component"]
+    scratch: list[str] = []
+    result: dict[str, Any] = {"parameterValues": {}, "artifacts": {}, "headwater": {}}
+    code = 0
+    try:
+        component = find_component(
+            comp_info["root"], comp_info["module"], comp_info["file"], comp_info["function"]
+        )
+        classes = _artifact_classes(component)
+        iface = component.interface()
+        kwargs: dict[str, Any] = {}
+        params = task["inputs"].get("parameterValues", {})
+        arts = task["inputs"].get("artifacts", {})
+        for name, io in iface.inputs.items():
+            if io.kind == "parameter":
+                if name in params:
+                    value = params[name]
+                    if (
+                        io.type.kind == "float"
+                        and isinstance(value, int)
+                        and not isinstance(value, bool)
+                    ):
+                        value = float(value)
+                    kwargs[name] = value
+            elif io.kind == "final_status":
+                from headwater.sdk._artifacts import FinalStatus
+
+                kwargs[name] = FinalStatus(**params.get(name, {"state": "unknown"}))
+            else:
+                entries = arts.get(name, {}).get("artifacts")
+                if entries is None:
+                    continue
+                cls = classes.get(io.artifact_type, classes["headwater.Artifact"])
+                objs = [_materialise(e, cls, scratch) for e in entries]
+                kwargs[name] = objs if io.is_list else objs[0]
+        outputs = prepare_outputs(task, iface, classes)
+        kwargs.update(outputs)
+        started = time.time()
+        value = component.python_func(**kwargs)
+        result["parameterValues"] = _returns(component, value)
+        result["artifacts"], result["headwater"]["metrics"] = collect_outputs(task, outputs)
+        result["headwater"]["duration"] = time.time() - started
+    except TaskError as exc:
+        result["headwater"]["error"] = {"type": "TaskError", "message": str(exc), "traceback": ""}
+        code = 1
+    except BaseException as exc:  # the user-code boundary: every failure is reported
+        tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
+        sys.stderr.write("".join(tb))
+        result["headwater"]["error"] = {
+            "type": type(exc).__name__,
+            "message": str(exc),
+            "traceback": "".join(tb),
+        }
+        code = 1
+    finally:
+        for d in scratch:
+            shutil.rmtree(d, ignore_errors=True)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        write_json(out_file, result)
+    return code

@@ -1,0 +1,92 @@
+"""Output artifacts inside a task: where the function writes them, and what was written."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from typing import Any
+
+from headwater.runtime._execute import TaskError
+
+
+def prepare_outputs(task: dict[str, Any], iface: Any, classes: dict[str, type]) -> dict[str, Any]:
+    """An artifact object per Output[...] parameter, its ``path`` ready to write to."""
+    objs: dict[str, Any] = {}
+    entries = task["outputs"].get("artifacts", {})
+    for name, io in iface.outputs.items():
+        if io.kind != "artifact" or name in iface.return_outputs:
+            continue
+        entry = entries[name]["artifacts"][0]
+        path = entry.get("path")
+        if path is None:
+            path = os.path.join(tempfile.mkdtemp(prefix="hw-out-"), name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        cls = classes.get(io.artifact_type, classes["headwater.Artifact"])
+        objs[name] = cls(
+            name=name, uri=entry["uri"], metadata=dict(entry.get("metadata") or {}), path=path
+        )
+    return objs
+
+
+def collect_outputs(
+    task: dict[str, Any], outputs: dict[str, Any]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Check each output artifact was written; digest it, upload it if remote, gather metrics."""
+    from headwater.runtime._digest import digest_path
+    from headwater.sdk._artifacts import Metrics
+
+    artifacts: dict[str, Any] = {}
+    metrics: list[dict[str, Any]] = []
+    for name, art in outputs.items():
+        path = art.path
+        is_metrics = isinstance(art, Metrics)
+        if not os.path.exists(path):
+            if not is_metrics:
+                raise TaskError(
+                    f"output artifact '{name}' was never written: nothing exists at its path "
+                    f"{path}. Write the file (or folder) at {name}.path before returning"
+                )
+            # A metrics artifact may hold only logged values: store them as its content.
+            import json
+
+            with open(path, "w", encoding="utf-8") as f:
+                json.dump(art.metadata, f, sort_keys=True)
+        digest = digest_path(path)
+        entry = task["outputs"]["artifacts"][name]["artifacts"][0]
+        if entry.get("path") is None:
+            import fsspec
+
+            fs, remote = fsspec.core.url_to_fs(entry["uri"])
+            fs.put(path, remote, recursive=os.path.isdir(path))
+            shutil.rmtree(os.path.dirname(path), ignore_errors=True)
+        artifacts[name] = {
+            "artifacts": [
+                {
+                    "name": name,
+                    "uri": entry["uri"],
+                    "metadata": _jsonable(art.metadata),
+                    "digest": digest.digest,
+                    "size": digest.size,
+                }
+            ]
+        }
+        if is_metrics:
+            metrics.extend(
+                {"key": r.key, "value": r.value, "step": r.step, "time": r.time, "artifact": name}
+                for r in art.records
+            )
+    return artifacts, metrics
+
+
+def _jsonable(metadata: dict[str, Any]) -> dict[str, Any]:
+    import json
+
+    from headwater.runtime._execute import _plain
+
+    clean = _plain(metadata)
+    try:
+        json.dumps(clean, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise TaskError(f"artifact metadata must be JSON values: {exc}") from None
+    return clean  # type: ignore[no-any-return]

@@ -1,0 +1,160 @@
+"""A warm worker that forks one child process per task.
+
+The zygote imports Headwater, the pipeline's modules and the libraries its
+components import once; each task then runs in a fresh ``fork()`` of it: a
+separate process (its own memory, its own session so its whole process tree
+can be killed) that starts in about a millisecond instead of paying for an
+interpreter and its imports.
+
+Protocol (JSON lines): commands arrive on ``cmd_fd`` —
+``{"op": "preload", "modules": [[root, module, file], ...], "imports": [...]}``,
+``{"op": "run", "id": ..., "input": ..., "log": ..., "env": {...},
+"memory": bytes|null, "cwd": ...}``; events leave on ``event_fd`` —
+``{"ev": "ready"}``, ``{"ev": "started", "id", "pid"}``,
+``{"ev": "exited", "id", "pid", "status"}`` (exit code, or minus the signal).
+When the command stream closes, every child's process group is killed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import os
+import resource
+import selectors
+import signal
+import sys
+from typing import Any
+
+
+def _child(cmd: dict[str, Any], fds: tuple[int, ...]) -> None:
+    """In the forked child: become a session leader, redirect output, run the task."""
+    code = 1
+    try:
+        os.setsid()
+        signal.set_wakeup_fd(-1)
+        for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
+            signal.signal(sig, signal.SIG_DFL)
+        for fd in fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        log = os.open(cmd["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        os.close(log)
+        sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+        sys.stderr.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+        os.environ.update(cmd.get("env") or {})
+        if cmd.get("cwd"):
+            os.chdir(cmd["cwd"])
+        memory = cmd.get("memory")
+        if memory:
+            resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        from headwater.runtime._execute import execute
+
+        code = execute(cmd["input"])
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+
+
+def _preload(cmd: dict[str, Any]) -> None:
+    from headwater.runtime._execute import load_module
+
+    for root, module, file in cmd.get("modules", []):
+        try:
+            load_module(root, module, file)
+        except BaseException as exc:  # the task will report it properly when it runs
+            sys.stderr.write(f"preload of {module} failed: {exc!r}\n")
+    for name in cmd.get("imports", []):
+        with contextlib.suppress(BaseException):
+            importlib.import_module(name)
+
+
+def serve(cmd_fd: int, event_fd: int) -> None:
+    # Warm the modules every task needs before the first fork.
+    import headwater.runtime._execute
+    import headwater.runtime._outputs
+    import headwater.sdk._compile  # noqa: F401  (pydantic spec models, for interfaces)
+
+    events = os.fdopen(event_fd, "wb", buffering=0)
+    cmds = os.fdopen(cmd_fd, "rb", buffering=0)
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    os.set_blocking(wake_r, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the engine decides; Ctrl-C reaches it
+    children: dict[int, str] = {}
+    fds = (cmd_fd, event_fd, wake_r, wake_w)
+
+    def emit(msg: dict[str, Any]) -> None:
+        events.write((json.dumps(msg) + "\n").encode())
+
+    def reap() -> None:
+        while children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            task_id = children.pop(pid, None)
+            if task_id is not None:
+                emit(
+                    {
+                        "ev": "exited",
+                        "id": task_id,
+                        "pid": pid,
+                        "status": os.waitstatus_to_exitcode(status),
+                    }
+                )
+
+    sel = selectors.DefaultSelector()
+    sel.register(cmds, selectors.EVENT_READ)
+    sel.register(wake_r, selectors.EVENT_READ)
+    buf = b""
+    emit({"ev": "ready", "pid": os.getpid()})
+    try:
+        while True:
+            for key, _ in sel.select():
+                if key.fileobj == wake_r:
+                    with contextlib.suppress(BlockingIOError):
+                        os.read(wake_r, 4096)
+                    reap()
+                    continue
+                chunk = os.read(cmd_fd, 65536)
+                if not chunk:
+                    return
+                buf += chunk
+                while b"\n" in buf:
+                    line, buf = buf.split(b"\n", 1)
+                    cmd = json.loads(line)
+                    if cmd["op"] == "preload":
+                        _preload(cmd)
+                        emit({"ev": "preloaded"})
+                    elif cmd["op"] == "run":
+                        pid = os.fork()
+                        if pid == 0:
+                            _child(cmd, fds)
+                        children[pid] = cmd["id"]
+                        emit({"ev": "started", "id": cmd["id"], "pid": pid})
+                    elif cmd["op"] == "exit":
+                        return
+            reap()
+    finally:
+        for pid in list(children):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+        reap()
+
+
+if __name__ == "__main__":
+    serve(int(sys.argv[1]), int(sys.argv[2]))
