@@ -90,7 +90,10 @@ def compile(
     tmp = output.with_name(output.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(output)
-    err.print(f"[green]compiled[/] {spec.name} -> {output}  [dim]{digest(spec)}[/]")
+    err.print(
+        f"[green]compiled[/] {escape(spec.name)} -> {escape(str(output))}  [dim]{digest(spec)}[/]",
+        soft_wrap=True,
+    )
 
 
 @app.command()
@@ -159,6 +162,23 @@ def spec_schema() -> None:
     sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")
 
 
+def _is_click_error(exc: Exception) -> bool:
+    kinds: list[type] = []
+    try:
+        import click
+
+        kinds.append(click.ClickException)
+    except ImportError:
+        pass
+    try:
+        from typer._click import exceptions as bundled
+
+        kinds.append(bundled.ClickException)
+    except ImportError:
+        pass
+    return isinstance(exc, tuple(kinds))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; domain errors print their message and exit 1."""
     try:
@@ -175,12 +195,10 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         err.print("aborted")
         return 130
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
+    except Exception as exc:  # usage errors from click (typer may bundle its own copy)
+        if _is_click_error(exc):
+            exc.show()  # type: ignore[attr-defined]
+            return int(exc.exit_code)  # type: ignore[attr-defined]
         raise
     return code if isinstance(code, int) else 0
 

@@ -6,7 +6,7 @@ import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, overload
 
-from headwater.errors import ComponentDefinitionError, PipelineDefinitionError
+from headwater.errors import ComponentDefinitionError, DefinitionError, PipelineDefinitionError
 from headwater.sdk import _graph, _location
 from headwater.sdk._options import normalize
 
@@ -39,7 +39,12 @@ class Component:
         self._name = name or func.__name__
         self.description = description or _first_paragraph(func.__doc__)
         where = _location.loc(self.src)
-        self._options = normalize(options, where)
+        try:
+            self._options = normalize(options, where)
+        except DefinitionError as exc:
+            raise ComponentDefinitionError(
+                f"component '{self._name}': {exc.message}", location=exc.location, hint=exc.hint
+            ) from None
         self._iface: Interface | None = None
         self._digest: str | None = None
         functools.update_wrapper(self, func)

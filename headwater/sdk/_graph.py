@@ -50,6 +50,12 @@ class Callee(Protocol):
 def _error(
     message: str, src: Src | None, hint: str | None = None, task: str | None = None
 ) -> PipelineDefinitionError:
+    return _graph_error(message, src, hint, task)
+
+
+def _graph_error(
+    message: str, src: Src | None, hint: str | None = None, task: str | None = None
+) -> PipelineDefinitionError:
     builder = _current_or_none()
     loc = _location.loc(src, builder.pipeline_name if builder else None, task)
     return PipelineDefinitionError(message, location=loc, hint=hint)
@@ -256,6 +262,7 @@ class Node:
                     f".after() takes tasks or control-flow blocks (If, ParallelFor, "
                     f"ExitHandler) that have been entered, not {type(other).__name__}",
                     src,
+                    "pass the task object a component call returned, e.g. b.after(a)",
                     task=self.name,
                 )
             if other.builder is not self.builder:
@@ -395,9 +402,10 @@ class _Outputs(Mapping[str, TaskOutput]):
 
 class Group(Node):
     kind = "group"
+    label = "group"
 
     def __init__(self, name: str | None, src: Src | None) -> None:
-        builder = current(f"{type(self).__name__}(...)", src)
+        builder = current(f"{self.label}(...)", src)
         self.builder = builder
         self.src = src
         self.deps = []
@@ -413,6 +421,7 @@ class Branch:
 
 class ConditionChain(Group):
     kind = "condition"
+    label = "If"
 
     def __init__(self, name: str | None, src: Src | None) -> None:
         super().__init__(name, src)
@@ -421,6 +430,7 @@ class ConditionChain(Group):
 
 class LoopGroup(Group):
     kind = "loop"
+    label = "ParallelFor"
 
     def __init__(
         self, items: Any, parallelism: int | None, name: str | None, src: Src | None
@@ -433,6 +443,7 @@ class LoopGroup(Group):
 
 class ExitGroup(Group):
     kind = "exit-handler"
+    label = "ExitHandler"
 
     def __init__(self, exit_task: Task, name: str | None, src: Src | None) -> None:
         super().__init__(name, src)
@@ -462,6 +473,14 @@ class DagBuilder:
 
     def pop(self) -> None:
         self._containers.pop()
+
+    def peek_name(self, base: str) -> str:
+        """The name ``unique_name(base)`` would give, without taking it."""
+        name, n = base, 1
+        while name in self._names:
+            n += 1
+            name = f"{base}-{n}"
+        return name
 
     def unique_name(self, base: str) -> str:
         name, n = base, 1
@@ -552,6 +571,11 @@ def call(callee: Callee, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Task:
     src = _location.caller()
     builder = current(f"{callee.name}(...)", src)
     iface = callee.interface()
+    would_be = builder.peek_name(callee.name)
+
+    def _error(message: str, src: Src | None, hint: str | None = None) -> PipelineDefinitionError:
+        return _graph_error(message, src, hint, task=would_be)
+
     inputs = [n for n, io in iface.inputs.items() if io.kind != "final_status"]
     bound: dict[str, Any] = {}
     if len(args) > len(inputs):
@@ -564,7 +588,11 @@ def call(callee: Callee, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Task:
         bound[name] = value
     for name, value in kwargs.items():
         if name in bound:
-            raise _error(f"{callee.name}() got input '{name}' twice", src)
+            raise _error(
+                f"{callee.name}() got input '{name}' twice",
+                src,
+                f"pass '{name}' either by position or by keyword, not both",
+            )
         if name in iface.outputs and name not in iface.inputs:
             raise _error(
                 f"'{name}' is an output of {callee.name}; outputs are not passed in",
@@ -588,7 +616,9 @@ def call(callee: Callee, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Task:
                 "conditions go in 'with headwater.If(...)'; pass plain values to tasks",
             )
         elif not isinstance(value, Channel):
-            bound[name] = _Const(to_json_constant(value, f"input '{name}' of {callee.name}()", src))
+            bound[name] = _Const(
+                to_json_constant(value, f"input '{name}' of {callee.name}()", src, would_be)
+            )
     return builder.add_task(callee, iface, bound, src)
 
 
@@ -744,6 +774,8 @@ class ExitHandler:
                 f"exit task '{exit_task.name}' must be created just before the ExitHandler, "
                 "in the same block",
                 src,
+                "create the exit task right before 'with ExitHandler(task):', in the same "
+                "block, and do not use it anywhere else",
                 task=exit_task.name,
             )
         container.remove(exit_task)

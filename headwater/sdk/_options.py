@@ -79,7 +79,9 @@ def parse_duration(value: Any, what: str, where: Location) -> float:
             "use seconds (30), a timedelta, or text like '90s', '5m', '1h30m', '2d'",
         )
     if seconds < 0:
-        raise _fail(f"{what} must not be negative, got {value!r}", where)
+        raise _fail(
+            f"{what} must not be negative, got {value!r}", where, "use a duration of zero or more"
+        )
     return seconds
 
 
@@ -96,7 +98,9 @@ def parse_memory(value: Any, where: Location) -> int:
             "use bytes (an int) or text like '512Mi', '4G', '16GiB'",
         )
     if size <= 0:
-        raise _fail(f"memory must be positive, got {value!r}", where)
+        raise _fail(
+            f"memory must be positive, got {value!r}", where, "use e.g. memory='512Mi' or '4Gi'"
+        )
     return size
 
 
@@ -113,7 +117,11 @@ def normalize(raw: dict[str, Any], where: Location) -> dict[str, Any]:
     retry: dict[str, Any] = {}
     if (n := raw.get("retries")) is not None:
         if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-            raise _fail(f"retries must be a whole number >= 0, got {n!r}", where)
+            raise _fail(
+                f"retries must be a whole number >= 0, got {n!r}",
+                where,
+                "use e.g. retries=3, or 0 for none",
+            )
         retry["max_retries"] = n
     if (d := raw.get("retry_delay")) is not None:
         retry["delay_seconds"] = parse_duration(d, "retry_delay", where)
@@ -136,17 +144,29 @@ def normalize(raw: dict[str, Any], where: Location) -> dict[str, Any]:
     if (t := raw.get("timeout")) is not None:
         seconds = parse_duration(t, "timeout", where)
         if seconds <= 0:
-            raise _fail(f"timeout must be positive, got {t!r}", where)
+            raise _fail(
+                f"timeout must be positive, got {t!r}",
+                where,
+                "use e.g. timeout='30m', or leave it out for no timeout",
+            )
         out["timeout_seconds"] = seconds
     cache: dict[str, Any] = {}
     if (c := raw.get("cache")) is not None:
         if not isinstance(c, bool):
-            raise _fail(f"cache must be True or False, got {c!r}", where)
+            raise _fail(
+                f"cache must be True or False, got {c!r}",
+                where,
+                "use cache=False to turn caching off",
+            )
         cache["enabled"] = c
     if (ttl := raw.get("cache_ttl")) is not None:
         seconds = parse_duration(ttl, "cache_ttl", where)
         if seconds <= 0:
-            raise _fail(f"cache_ttl must be positive, got {ttl!r}", where)
+            raise _fail(
+                f"cache_ttl must be positive, got {ttl!r}",
+                where,
+                "use e.g. cache_ttl='7d', or leave it out to never expire",
+            )
         cache["ttl_seconds"] = seconds
     if cache:
         out["cache"] = cache
@@ -155,27 +175,43 @@ def normalize(raw: dict[str, Any], where: Location) -> dict[str, Any]:
         if isinstance(cpu, str) and cpu.endswith("m") and cpu[:-1].isdigit():
             cpu = int(cpu[:-1]) / 1000
         if isinstance(cpu, bool) or not isinstance(cpu, int | float) or cpu <= 0:
-            raise _fail(f"cpu must be a positive number of cores, got {cpu!r}", where)
+            raise _fail(
+                f"cpu must be a positive number of cores, got {cpu!r}",
+                where,
+                "use e.g. cpu=2, cpu=0.5 or cpu='500m'",
+            )
         res["cpu"] = float(cpu)
     if (mem := raw.get("memory")) is not None:
         res["memory_bytes"] = parse_memory(mem, where)
     if (gpu := raw.get("gpu")) is not None:
         if isinstance(gpu, bool) or not isinstance(gpu, int) or gpu < 0:
-            raise _fail(f"gpu must be a whole number of devices >= 0, got {gpu!r}", where)
+            raise _fail(
+                f"gpu must be a whole number of devices >= 0, got {gpu!r}", where, "use e.g. gpu=1"
+            )
         res["gpu"] = gpu
     if (acc := raw.get("accelerator")) is not None:
         if not isinstance(acc, str) or not acc:
-            raise _fail(f"accelerator must be a name such as 'nvidia-h100', got {acc!r}", where)
+            raise _fail(
+                f"accelerator must be a name, got {acc!r}",
+                where,
+                "use e.g. accelerator='nvidia-h100'",
+            )
         res["accelerator"] = acc
     if res:
         out["resources"] = res
     if (env := raw.get("env")) is not None:
         if not isinstance(env, dict) or not all(isinstance(k, str) for k in env):
-            raise _fail("env must be a dict of str to str", where)
+            raise _fail(
+                "env must be a dict of str to str", where, "use e.g. env={'LOG_LEVEL': 'debug'}"
+            )
         out["env"] = {k: str(v) for k, v in env.items()}
     if (dn := raw.get("display_name")) is not None:
         if not isinstance(dn, str):
-            raise _fail(f"display_name must be a str, got {dn!r}", where)
+            raise _fail(
+                f"display_name must be a str, got {dn!r}",
+                where,
+                "use a short label such as 'Train model'",
+            )
         out["display_name"] = dn
     if (pk := raw.get("packages")) is not None:
         if isinstance(pk, str) or not all(isinstance(p, str) for p in pk):
@@ -187,7 +223,11 @@ def normalize(raw: dict[str, Any], where: Location) -> dict[str, Any]:
         out["packages"] = list(pk)
     if (img := raw.get("image")) is not None:
         if not isinstance(img, str) or not img:
-            raise _fail(f"image must be an image name, got {img!r}", where)
+            raise _fail(
+                f"image must be an image name, got {img!r}",
+                where,
+                "use e.g. image='python:3.11-slim'",
+            )
         out["image"] = img
     if (tr := raw.get("trigger_rule")) is not None:
         value = getattr(tr, "value", tr)
@@ -200,7 +240,11 @@ def normalize(raw: dict[str, Any], where: Location) -> dict[str, Any]:
         out["trigger_rule"] = value
     if (fi := raw.get("fresh_interpreter")) is not None:
         if not isinstance(fi, bool):
-            raise _fail(f"fresh_interpreter must be True or False, got {fi!r}", where)
+            raise _fail(
+                f"fresh_interpreter must be True or False, got {fi!r}",
+                where,
+                "use fresh_interpreter=True for tasks that cannot run in a forked worker",
+            )
         out["fresh_interpreter"] = fi
     return out
 

@@ -158,6 +158,7 @@ def _to_datetime(value: Any, what: str, tz: str, where: Location) -> str | None:
         raise DefinitionError(
             f"{what} must be a datetime, date or ISO string, not {type(value).__name__}",
             location=where,
+            hint="use e.g. datetime(2026, 1, 1, tzinfo=timezone.utc) or '2026-01-01'",
         )
     if value.tzinfo is None:
         import zoneinfo
@@ -174,7 +175,11 @@ def _schedule(value: Any, tz: str, where: Location) -> dict[str, Any] | None:
     if isinstance(value, timedelta | int | float) and not isinstance(value, bool):
         seconds = parse_duration(value, "schedule interval", where)
         if seconds <= 0:
-            raise DefinitionError("schedule interval must be positive", location=where)
+            raise DefinitionError(
+                "schedule interval must be positive",
+                location=where,
+                hint="use e.g. schedule=timedelta(hours=6)",
+            )
         return {"kind": "interval", "interval_seconds": seconds, "timezone": tz}
     if isinstance(value, str):
         if value.strip() == "@once":
@@ -184,6 +189,7 @@ def _schedule(value: Any, tz: str, where: Location) -> dict[str, Any] | None:
         f"schedule must be a cron string, a preset such as '@daily', '@once', or a "
         f"timedelta, not {type(value).__name__}",
         location=where,
+        hint="use e.g. schedule='0 3 * * *' or schedule=timedelta(hours=6)",
     )
 
 
@@ -202,6 +208,7 @@ def _notifications(values: Any, where: Location) -> list[dict[str, Any]]:
                     f"notify entries must be Slack(...), Email(...), Webhook(...) or a "
                     f"callable, not {v!r}",
                     location=where,
+                    hint="use e.g. notify=[Slack('https://hooks.slack.com/...')]",
                 )
         bad = [e for e in v.on if e not in EVENTS]
         if bad:
@@ -231,19 +238,46 @@ def _metadata(
     where: Location,
 ) -> dict[str, Any]:
     if isinstance(tags, str) or not all(isinstance(t, str) for t in tags):
-        raise DefinitionError(f"tags must be a list of str, got {tags!r}", location=where)
+        raise DefinitionError(
+            f"tags must be a list of str, got {tags!r}",
+            location=where,
+            hint="use e.g. tags=['churn', 'daily']",
+        )
     if max_active_runs is not None and (
         isinstance(max_active_runs, bool)
         or not isinstance(max_active_runs, int)
         or max_active_runs < 1
     ):
         raise DefinitionError(
-            f"max_active_runs must be a whole number >= 1, got {max_active_runs!r}", location=where
+            f"max_active_runs must be a whole number >= 1, got {max_active_runs!r}",
+            location=where,
+            hint="use e.g. max_active_runs=1 to run one at a time, or leave it out",
         )
     if not isinstance(catchup, bool):
-        raise DefinitionError(f"catchup must be True or False, got {catchup!r}", location=where)
+        raise DefinitionError(
+            f"catchup must be True or False, got {catchup!r}",
+            location=where,
+            hint="catchup=True creates the runs of past intervals since start_date",
+        )
     if not isinstance(cache, bool):
-        raise DefinitionError(f"cache must be True or False, got {cache!r}", location=where)
+        raise DefinitionError(
+            f"cache must be True or False, got {cache!r}",
+            location=where,
+            hint="use cache=False to turn caching off for every task",
+        )
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        if schedule is not None or (start_date is None and end_date is None):
+            pass  # the validator reports it with the schedule's other problems
+        else:
+            raise DefinitionError(
+                f"unknown time zone '{timezone}'",
+                location=where,
+                hint="use an IANA time zone name such as 'UTC' or 'Europe/Paris'",
+            ) from None
     deadline_s = parse_duration(deadline, "deadline", where) if deadline is not None else None
     return {
         "schedule": _schedule(schedule, timezone, where),

@@ -38,7 +38,11 @@ def dumps(spec: PipelineSpec, *, format: str = "json") -> str:
     if format == "yaml":
         import yaml
 
-        return str(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+        text = str(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+        if yaml.safe_load(text) != data:
+            # Some characters (NEL, for one) do not survive unescaped YAML: escape them all.
+            text = str(yaml.safe_dump(data, sort_keys=False, allow_unicode=False))
+        return text
     raise SpecError(f"unknown spec format '{format}'", hint="use 'json' or 'yaml'")
 
 

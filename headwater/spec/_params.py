@@ -31,14 +31,16 @@ def type_json_schema(t: ParamType) -> dict[str, Any]:
     return schema
 
 
-def _constraint_schema(c: Constraints) -> dict[str, Any]:
+def _constraint_schema(c: Constraints, kind: str) -> dict[str, Any]:
+    length = {"list": ("minItems", "maxItems"), "dict": ("minProperties", "maxProperties")}
+    low, high = length.get(kind, ("minLength", "maxLength"))
     names = {
         "minimum": "minimum",
         "maximum": "maximum",
         "exclusive_minimum": "exclusiveMinimum",
         "exclusive_maximum": "exclusiveMaximum",
-        "min_length": "minLength",
-        "max_length": "maxLength",
+        "min_length": low,
+        "max_length": high,
         "pattern": "pattern",
         "enum": "enum",
     }
@@ -54,7 +56,7 @@ def parameters_json_schema(spec: PipelineSpec) -> dict[str, Any]:
             continue
         schema = type_json_schema(io.type)
         if io.constraints is not None:
-            schema.update(_constraint_schema(io.constraints))
+            schema.update(_constraint_schema(io.constraints, io.type.kind))
         if io.description:
             schema["description"] = io.description
         if io.has_default:
@@ -109,7 +111,9 @@ def type_error(value: Any, t: ParamType, where: str = "value") -> str | None:
                 if err:
                     return err
     if not ok:
-        return f"{where} {value!r} is a {type(value).__name__}, not {t.describe()}"
+        actual = type(value).__name__
+        article = "an" if actual[0] in "aeiou" else "a"
+        return f"{where} {value!r} is {article} {actual}, not {t.describe()}"
     return None
 
 

@@ -131,7 +131,9 @@ def test_call_errors_name_the_task_the_call_would_create(p: Pipeline, marker: st
     # second call of a component ('scale-2') apart from the first.
     error = definition_error(p)
     assert error.location.task == "scale-2", str(error)
-    assert f"task 'scale-2' ({Path(HERE).name}:{line_of(marker, HERE)})" in str(error)
+    text = str(error)
+    assert "task 'scale-2' (" in text, text
+    assert f"{Path(HERE).name}:{line_of(marker, HERE)})" in text, text
 
 
 def test_constant_that_is_not_json() -> None:

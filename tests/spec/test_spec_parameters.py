@@ -92,7 +92,7 @@ def test_default_of_the_wrong_type() -> None:
     assert_location(
         problem, pipeline="wrong_default", task=None, file=HERE, line=line_of("wrong-default", HERE)
     )
-    assert "default of parameter 'name' 3 is a int, not str" in problem.message
+    assert "default of parameter 'name' 3 is an int, not str" in problem.message
 
 
 # --------------------------------------------------------------------------- run values
@@ -164,7 +164,7 @@ def test_every_bad_value_is_listed_at_once(good_spec: PipelineSpec) -> None:
         "unknown parameter 'oops'",
         "missing required parameter 'source'",
         "parameter 'lr' -1 is below the minimum 0",
-        "parameter 'mode' 3 is a int, not str",
+        "parameter 'mode' 3 is an int, not str",
     ):
         assert fragment in text
 

@@ -478,7 +478,7 @@ class DagChecker:
                         err,
                         task=task.name,
                         source=src,
-                        hint=f"pass a {io.type.describe()} value",
+                        hint=f"pass a value of type {io.type.describe()}",
                         code="type_mismatch",
                     )
             return
@@ -552,6 +552,8 @@ class DagChecker:
                         f"group '{info.node.name}' depends on '{dep}', which is inside it",
                         task=info.node.name,
                         source=info.node.source,
+                        hint="a group cannot wait for its own tasks; make the task that waits "
+                        "sit after the group instead",
                         code="cycle",
                     )
                     continue

@@ -73,7 +73,7 @@ class PipelineChecker:
         self.check_artifact_types()
         for key, comp in spec.components.items():
             self.check_component_interface(comp, key)
-        self.check_component_interface(spec.root, spec.root.name)
+        self.check_component_interface(spec.root, spec.root.name, root=True)
         for name, io in spec.parameters.items():
             if io.kind == "artifact":
                 self.add(
@@ -180,10 +180,18 @@ class PipelineChecker:
 
     # ------------------------------------------------------------------ components
 
-    def check_component_interface(self, comp: ComponentSpec, key: str) -> None:
+    def check_component_interface(
+        self, comp: ComponentSpec, key: str, *, root: bool = False
+    ) -> None:
         src = comp.source
-        if not NAME_RE.match(comp.name):
-            self.add(f"invalid component name '{comp.name}'", source=src, code="invalid_name")
+        if not root and not NAME_RE.match(comp.name):
+            self.add(
+                f"invalid component name '{comp.name}'",
+                source=src,
+                hint="use letters, digits, '_', '-' and '.', starting with a letter or '_'; "
+                "set it with @component(name=...)",
+                code="invalid_name",
+            )
         for direction, ios in (("input", comp.inputs), ("output", comp.outputs)):
             for name, io in ios.items():
                 if not name.isidentifier():
@@ -235,6 +243,7 @@ class PipelineChecker:
                     self.add(
                         f"parameter '{name}' of type {io.type.describe()} cannot have a pattern",
                         source=src,
+                        hint="use pattern= on str parameters only",
                         code="invalid_constraint",
                     )
                 try:
@@ -243,18 +252,25 @@ class PipelineChecker:
                     self.add(
                         f"parameter '{name}' has an invalid pattern {c.pattern!r}: {exc}",
                         source=src,
+                        hint="write a Python regular expression, e.g. pattern=r'^[a-z]+$'",
                         code="invalid_constraint",
                     )
             if c.minimum is not None and c.maximum is not None and c.minimum > c.maximum:
                 self.add(
                     f"parameter '{name}' has minimum {c.minimum:g} above maximum {c.maximum:g}",
                     source=src,
+                    hint="swap them, or drop one",
                     code="invalid_constraint",
                 )
             for value in c.enum or []:
                 err = type_error(value, io.type, f"enum value of parameter '{name}'")
                 if err:
-                    self.add(err, source=src, code="invalid_constraint")
+                    self.add(
+                        err,
+                        source=src,
+                        hint=f"list enum values of type {io.type.describe()}",
+                        code="invalid_constraint",
+                    )
         if io.has_default and io.type is not None:
             err = type_error(io.default, io.type, f"default of parameter '{name}'")
             if err:
@@ -266,7 +282,12 @@ class PipelineChecker:
                 )
             elif c is not None:
                 for msg in constraint_errors(io.default, c, f"default of parameter '{name}'"):
-                    self.add(msg, source=src, code="invalid_default")
+                    self.add(
+                        msg,
+                        source=src,
+                        hint=f"change the default of '{name}' to a value its constraints allow",
+                        code="invalid_default",
+                    )
 
     # ------------------------------------------------------------------ DAGs
 
