@@ -1,0 +1,121 @@
+"""What ``headwater run`` shows while a run goes on, and the table at its end."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.markup import escape
+from rich.table import Table
+
+from headwater.states import TaskStatus
+from headwater.store import TaskRunRecord
+
+STYLES = {
+    "pending": "dim",
+    "queued": "cyan",
+    "running": "yellow",
+    "succeeded": "green",
+    "cached": "blue",
+    "failed": "bold red",
+    "upstream_failed": "red",
+    "skipped": "dim",
+    "up_for_retry": "magenta",
+    "cancelled": "red",
+}
+
+
+def styled(status: str) -> str:
+    style = STYLES.get(status, "")
+    return f"[{style}]{status}[/]" if style else status
+
+
+def seconds(value: float | None) -> str:
+    if value is None:
+        return ""
+    if value < 1:
+        return f"{value * 1000:.0f} ms"
+    if value < 120:
+        return f"{value:.1f} s"
+    return f"{value / 60:.1f} min"
+
+
+class Progress:
+    """A live table of tasks on a terminal; one line per change elsewhere."""
+
+    def __init__(self, console: Console, title: str) -> None:
+        self.console = console
+        self.title = title
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.live: Live | None = None
+        self._last = 0.0
+
+    def __enter__(self) -> Progress:
+        if self.console.is_terminal:
+            self.live = Live(self._table(), console=self.console, refresh_per_second=8)
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.live is not None:
+            self.live.update(self._table())
+            self.live.__exit__(None, None, None)
+
+    def __call__(self, kind: str, unit: Any) -> None:
+        if not getattr(unit, "is_task", False) or unit.status is None:
+            return
+        row = self.rows.setdefault(unit.path, {"started": None, "finished": None, "attempt": 0})
+        status = str(unit.status)
+        now = time.time()
+        if status == "running" and row["started"] is None:
+            row["started"] = now
+        if unit.status in (TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CACHED):
+            row["finished"] = now
+        row["status"] = status
+        row["attempt"] = unit.attempt
+        if self.live is not None:
+            if now - self._last > 0.1 or status in ("failed", "succeeded"):
+                self._last = now
+                self.live.update(self._table())
+        elif status not in ("queued",):
+            extra = f" (attempt {unit.attempt})" if unit.attempt > 1 else ""
+            self.console.print(f"  {escape(unit.path)}: {styled(status)}{extra}", highlight=False)
+
+    def _table(self) -> Table:
+        table = Table(title=self.title, title_justify="left", expand=False)
+        table.add_column("task")
+        table.add_column("state")
+        table.add_column("attempt", justify="right")
+        table.add_column("time", justify="right")
+        now = time.time()
+        for path, row in self.rows.items():
+            start, end = row["started"], row["finished"]
+            took = (end or now) - start if start else None
+            table.add_row(
+                escape(path),
+                styled(row.get("status", "")),
+                str(row["attempt"] or ""),
+                seconds(took),
+            )
+        return table
+
+
+def summary(tasks: dict[str, TaskRunRecord], title: str) -> Table:
+    """The final table: every task's state, duration, attempts and cache source."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("task")
+    table.add_column("state")
+    table.add_column("attempts", justify="right")
+    table.add_column("duration", justify="right")
+    table.add_column("note")
+    for path, rec in tasks.items():
+        took = rec.duration.total_seconds() if rec.duration else None
+        note = ""
+        if rec.status is TaskStatus.CACHED and rec.cached_from:
+            note = f"cache hit from attempt {rec.cached_from[:10]}"
+        elif rec.error and rec.status in (TaskStatus.FAILED, TaskStatus.UPSTREAM_FAILED):
+            note = escape(rec.error.splitlines()[0][:80])
+        table.add_row(escape(path), styled(str(rec.status)), str(rec.attempt), seconds(took), note)
+    return table

@@ -1,0 +1,325 @@
+"""``headwater run``, ``resume``, ``runs``, ``tasks``, ``artifacts`` and ``lineage``."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from headwater.cli._app import app, err, out
+from headwater.cli._progress import Progress, seconds, styled, summary
+from headwater.errors import HeadwaterError, ParameterError
+
+runs_app = typer.Typer(help="List and inspect runs.", no_args_is_help=True)
+tasks_app = typer.Typer(help="Inspect task attempts.", no_args_is_help=True)
+artifacts_app = typer.Typer(help="List artifacts.", no_args_is_help=True)
+app.add_typer(runs_app, name="runs")
+app.add_typer(tasks_app, name="tasks")
+app.add_typer(artifacts_app, name="artifacts")
+
+
+def parse_params(pairs: list[str], spec: Any) -> dict[str, Any]:
+    """``name=value`` pairs; values are JSON where they parse, else text (always text for
+    str parameters)."""
+    values: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, raw = pair.partition("=")
+        if not sep or not name:
+            raise ParameterError(
+                f"bad parameter '{pair}'", hint="write parameters as -p name=value"
+            )
+        io = spec.parameters.get(name)
+        if io is not None and io.type is not None and io.type.kind == "str":
+            values[name] = raw
+            continue
+        try:
+            values[name] = json.loads(raw)
+        except ValueError:
+            values[name] = raw
+    return values
+
+
+def _workspace() -> Any:
+    from headwater.engine import Workspace
+
+    return Workspace.open()
+
+
+def _drive(ws: Any, run_id: str, title: str, resume: bool, max_parallel: int | None) -> int:
+    from headwater.engine import Run, execute_run, resume_run
+
+    engines: list[Any] = []
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        err.print("[yellow]cancelling: stopping running tasks...[/]")
+        for engine in engines:
+            engine.request_cancel()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    started = time.time()
+    try:
+        with Progress(out, title) as progress:
+            if resume:
+                status = resume_run(
+                    ws,
+                    run_id,
+                    max_parallel=max_parallel,
+                    observer=progress,
+                    engine_hook=engines.append,
+                )
+            else:
+                status = execute_run(
+                    ws,
+                    ws.store.get_run(run_id),
+                    max_parallel=max_parallel,
+                    observer=progress,
+                    engine_hook=engines.append,
+                )
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    run = Run(ws, run_id)
+    tasks = run.tasks
+    out.print(summary(tasks, f"run {run_id} {status} in {seconds(time.time() - started)}"))
+    cached = sum(1 for t in tasks.values() if t.status == "cached")
+    if cached:
+        out.print(f"{cached} of {len(tasks)} tasks were cache hits")
+    if status == "succeeded":
+        return 0
+    if status == "cancelled":
+        err.print(f"[yellow]run {run_id} cancelled[/]")
+        return 130
+    for path, rec in tasks.items():
+        if rec.status == "failed":
+            err.print(f"[bold red]task {escape(path)} failed[/] (attempt {rec.attempt}):")
+            err.print(escape(rec.error or "no error recorded"), highlight=False, soft_wrap=True)
+            if rec.log_path:
+                err.print(f"  log: {escape(rec.log_path)}", soft_wrap=True)
+    failed = sum(1 for t in tasks.values() if t.status == "failed")
+    err.print(
+        f"[bold red]run {run_id} failed[/]: {failed} task(s) failed. After a fix, run it "
+        "again: tasks that succeeded come from the cache."
+    )
+    return 1
+
+
+@app.command()
+def run(
+    target: Annotated[str, typer.Argument(help="FILE or FILE:PIPELINE")],
+    param: Annotated[
+        list[str] | None, typer.Option("-p", "--param", help="A parameter: name=value.")
+    ] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Run every task.")] = False,
+    max_parallel: Annotated[
+        int | None, typer.Option("--max-parallel", min=1, help="Tasks at once (default: cores).")
+    ] = None,
+) -> None:
+    """Run a pipeline on this machine, every task in its own process."""
+    from headwater.engine import create_run
+    from headwater.sdk._loader import load_pipeline, split_target
+    from headwater.sdk._location import compile_root
+
+    path, _ = split_target(target)
+    root = str(path.resolve().parent)
+    with compile_root(root):
+        pipeline = load_pipeline(target)
+        spec = pipeline.compile()
+    params = parse_params(param or [], spec)
+    ws = _workspace()
+    record = create_run(ws, spec, params, source_root=root, cache=not no_cache)
+    out.print(f"run [bold]{record.id}[/] of {escape(spec.name)}", highlight=False)
+    raise typer.Exit(_drive(ws, record.id, f"{spec.name} · {record.id}", False, max_parallel))
+
+
+@app.command()
+def resume(
+    run_id: Annotated[str, typer.Argument(help="The run to finish.")],
+    max_parallel: Annotated[int | None, typer.Option("--max-parallel", min=1)] = None,
+) -> None:
+    """Finish a run whose 'headwater run' process died; finished tasks are not run again."""
+    ws = _workspace()
+    record = ws.store.get_run(run_id)
+    out.print(f"resuming run [bold]{record.id}[/] of {escape(record.pipeline)}", highlight=False)
+    raise typer.Exit(_drive(ws, record.id, f"{record.pipeline} · {record.id}", True, max_parallel))
+
+
+@runs_app.command("list")
+def runs_list(
+    pipeline: Annotated[str | None, typer.Option("--pipeline", help="Only this pipeline.")] = None,
+    status: Annotated[str | None, typer.Option("--status", help="Only runs in this state.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1)] = 20,
+) -> None:
+    """The newest runs."""
+    from headwater.states import RunStatus
+
+    ws = _workspace()
+    try:
+        wanted = RunStatus(status) if status else None
+    except ValueError:
+        raise HeadwaterError(
+            f"unknown run status '{status}'",
+            hint="use one of: " + ", ".join(s.value for s in RunStatus),
+        ) from None
+    table = Table(title="runs", title_justify="left")
+    table.add_column("run", no_wrap=True)
+    for col in ("pipeline", "state", "created", "duration", "trigger"):
+        table.add_column(col, no_wrap=col == "created")
+    for r in ws.store.list_runs(pipeline=pipeline, status=wanted, limit=limit):
+        took = (
+            (r.finished_at - r.started_at).total_seconds()
+            if r.finished_at and r.started_at
+            else None
+        )
+        table.add_row(
+            r.id,
+            escape(r.pipeline),
+            styled(str(r.status)),
+            r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            seconds(took),
+            r.trigger,
+        )
+    out.print(table)
+
+
+@runs_app.command("show")
+def runs_show(run_id: Annotated[str, typer.Argument()]) -> None:
+    """A run's parameters, tasks, metrics and artifacts."""
+    from headwater.engine import Run
+
+    ws = _workspace()
+    run = Run(ws, ws.store.get_run(run_id).id)
+    r = run.record
+    out.print(f"run [bold]{r.id}[/] of {escape(r.pipeline)}: {styled(str(r.status))}")
+    out.print(f"parameters: {escape(json.dumps(r.parameters))}", soft_wrap=True)
+    if r.error:
+        out.print(f"error: {escape(r.error)}", soft_wrap=True)
+    out.print(summary(run.tasks, "tasks"))
+    metrics = run.metrics
+    if metrics:
+        table = Table(title="metrics", title_justify="left")
+        for col in ("task", "metric", "value"):
+            table.add_column(col)
+        for path, values in metrics.items():
+            for key, value in values.items():
+                table.add_row(escape(path), escape(key), f"{value:.6g}")
+        out.print(table)
+    _artifact_table(ws, r.id)
+
+
+def _artifact_table(ws: Any, run_id: str) -> None:
+    table = Table(title="artifacts", title_justify="left")
+    for col in ("artifact", "task", "output", "type", "size", "uri"):
+        table.add_column(col)
+    for art, task, name in ws.store.run_artifacts(run_id):
+        table.add_row(
+            art.id,
+            escape(task.path if task else "-"),
+            escape(name),
+            escape(art.type),
+            _size(art.size),
+            escape(art.uri),
+        )
+    out.print(table)
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return ""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return str(n)
+
+
+@artifacts_app.command("list")
+def artifacts_list(run_id: Annotated[str, typer.Argument()]) -> None:
+    """The artifacts a run's tasks produced (or reused from the cache)."""
+    ws = _workspace()
+    _artifact_table(ws, ws.store.get_run(run_id).id)
+
+
+@tasks_app.command("logs")
+def tasks_logs(
+    run_id: Annotated[str, typer.Argument()],
+    task: Annotated[str, typer.Argument(help="Task path, e.g. train or sweep[2].fit")],
+    attempt: Annotated[int | None, typer.Option("--attempt", help="Default: the latest.")] = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new lines.")
+    ] = False,
+) -> None:
+    """Print a task attempt's stdout and stderr."""
+    ws = _workspace()
+    run = ws.store.get_run(run_id)
+    attempts = [t for t in ws.store.task_runs(run.id) if t.path == task]
+    if not attempts:
+        paths = sorted({t.path for t in ws.store.task_runs(run.id)})
+        raise HeadwaterError(
+            f"run {run.id} has no task '{task}'", hint="its tasks: " + (", ".join(paths) or "none")
+        )
+    chosen = (
+        attempts[-1]
+        if attempt is None
+        else next((t for t in attempts if t.attempt == attempt), None)
+    )
+    if chosen is None:
+        raise HeadwaterError(
+            f"task '{task}' has no attempt {attempt}",
+            hint=f"attempts: {', '.join(str(t.attempt) for t in attempts)}",
+        )
+    if not chosen.log_path:
+        raise HeadwaterError(f"task '{task}' was {chosen.status} and has no log")
+    path = Path(chosen.log_path)
+    pos = 0
+    while True:
+        if path.exists():
+            with path.open("rb") as f:
+                f.seek(pos)
+                data = f.read()
+                pos += len(data)
+            sys.stdout.write(data.decode(errors="replace"))
+            sys.stdout.flush()
+        if not follow:
+            return
+        current = ws.store.get_task_run(chosen.id)
+        if current.status not in ("queued", "running", "pending"):
+            if path.exists() and path.stat().st_size > pos:
+                continue
+            return
+        time.sleep(0.2)
+
+
+@app.command()
+def lineage(
+    artifact_id: Annotated[str, typer.Argument(help="An artifact id (or a unique prefix).")],
+    depth: Annotated[int, typer.Option("--depth", min=1)] = 50,
+) -> None:
+    """What an artifact was made from (upstream) and what was made from it (downstream)."""
+    ws = _workspace()
+    art = ws.store.get_artifact(artifact_id)
+    producer = ws.store.producer(art.id)
+    made_by = f" made by {producer.path} (run {producer.run_id})" if producer else ""
+    out.print(
+        f"[bold]{art.id}[/] {escape(art.type)} {escape(art.uri)}{escape(made_by)}", soft_wrap=True
+    )
+    for direction in ("upstream", "downstream"):
+        nodes = ws.store.lineage(art.id, direction, depth)
+        table = Table(title=direction, title_justify="left")
+        for col in ("hops", "artifact", "type", "via task", "run", "uri"):
+            table.add_column(col)
+        for n in nodes:
+            table.add_row(
+                str(n.depth),
+                n.artifact.id,
+                escape(n.artifact.type),
+                escape(n.task_run.path if n.task_run else "-"),
+                n.task_run.run_id if n.task_run else "-",
+                escape(n.artifact.uri),
+            )
+        out.print(table)
