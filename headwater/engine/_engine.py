@@ -92,7 +92,11 @@ class Engine:
         self.observer = observer
         self.ready: list[Unit] = []
         self.running: dict[str, Unit] = {}
-        self.pending: list[Unit] = []
+        # Units to (re)consider, in the order they became interesting (a FIFO set).
+        self.dirty: dict[Unit, None] = {}
+        self.dependents: dict[int, list[Unit]] = {}
+        self.retrying: set[Unit] = set()
+        self._options_cache: dict[tuple[str, str], TaskOptions] = {}
         self.history: dict[str, list[TaskRunRecord]] = {}
         self.cancel_requested = False
         self.finished = False
@@ -151,10 +155,41 @@ class Engine:
         return sorted(modules), sorted(imports)
 
     def _instantiate(self, nodes: list[Any], scope: Scope) -> None:
+        units = []
         for node in nodes:
             unit = Unit(node, scope)
             scope.units[node.name] = unit
-            self.pending.append(unit)
+            units.append(unit)
+        for unit in units:
+            self._register(unit)
+
+    def _register(self, unit: Unit) -> None:
+        """Resolve a new unit's upstream units once, and consider it soon."""
+        unit.deps = self._deps(unit)
+        for dep, _ in unit.deps:
+            self.dependents.setdefault(id(dep), []).append(unit)
+        self.dirty[unit] = None
+
+    def _propagate(self, unit: Unit) -> None:
+        """``unit`` changed: wake what waits on it and on the groups it completes."""
+        u: Unit | None = unit
+        while u is not None and state(u) is not None:
+            for d in self.dependents.get(id(u), ()):
+                self.dirty[d] = None
+            owner = u.scope.owner
+            if owner is None:
+                return
+            node = owner.node
+            if isinstance(node, ExitHandlerGroup) and u.scope is owner.children[0]:
+                exit_unit = owner.children[1].units.get(node.exit_task.name)
+                if exit_unit is not None:
+                    self.dirty[exit_unit] = None
+            elif isinstance(node, LoopGroup):
+                self._open_iterations(owner)
+            elif owner.is_task and owner.status is T.RUNNING:
+                self._finish_expanded(owner)
+                return  # _finish_expanded notifies, which propagates further
+            u = owner
 
     def _component(self, task: TaskSpec) -> ComponentSpec:
         return self.spec.components[task.component]
@@ -169,23 +204,26 @@ class Engine:
         return out
 
     def _options(self, task: TaskSpec) -> TaskOptions:
-        comp = self._component(task)
-        return self.spec.task_defaults.overlay(comp.options).overlay(task.options)
+        key = (task.component, task.name)
+        options = self._options_cache.get(key)
+        if options is None:
+            comp = self._component(task)
+            options = self.spec.task_defaults.overlay(comp.options).overlay(task.options)
+            self._options_cache[key] = options
+        return options
 
     # ------------------------------------------------------------------ deciding
 
     def _evaluate(self) -> None:
-        changed = True
-        while changed:
-            changed = False
-            for unit in list(self.pending):
-                if self._consider(unit):
-                    self.pending.remove(unit)
-                    changed = True
+        while self.dirty:
+            unit = next(iter(self.dirty))
+            del self.dirty[unit]
+            if not unit.considered and self._consider(unit):
+                unit.considered = True
 
     def _consider(self, unit: Unit) -> bool:
         """Act on ``unit`` if its upstream allows; True once it needs no more attention."""
-        deps = self._deps(unit)
+        deps = unit.deps
         if unit.is_group:
             decision = decide(TriggerRule.ALL_SUCCESS, [state(u) for u, _ in deps])
             if decision is Decision.WAIT:
@@ -256,6 +294,7 @@ class Engine:
                 return
             unit.items = items
             self._open_iterations(unit)
+            self._notify("group", unit)
         elif isinstance(node, ExitHandlerGroup):
             body = Scope(scope.dag_key, scope, scope.prefix, owner=unit)
             unit.children.append(body)
@@ -264,7 +303,8 @@ class Engine:
             unit.children.append(exit_scope)
             exit_unit = Unit(node.exit_task, exit_scope, exit_of=unit)
             exit_scope.units[exit_unit.name] = exit_unit
-            self.pending.append(exit_unit)
+            self._register(exit_unit)
+            self._notify("group", unit)
 
     def _open_iterations(self, loop: Unit) -> None:
         """Open loop iterations while fewer than ``parallelism`` are unfinished."""
@@ -356,6 +396,7 @@ class Engine:
             unit.retry_at = last.retry_at.timestamp() if last.retry_at else time.time()
             unit.status = T.UP_FOR_RETRY
             unit.record = last
+            self.retrying.add(unit)
             self._notify("task", unit)
             return False
         # Queued or running when the previous engine stopped: that attempt is lost.
@@ -475,28 +516,26 @@ class Engine:
         self._instantiate(impl.dag.nodes, inner)
         self._notify("task", unit)
 
-    def _finish_expanded(self) -> None:
-        """Close nested pipeline tasks whose inner DAG has finished."""
-        for unit in self.root.all_units():
-            if not (unit.is_task and unit.status is T.RUNNING and unit.children and unit.record):
-                continue
-            outcome = scope_done(unit.children[0])
-            if outcome is None:
-                continue
-            impl = self._component(unit.node).implementation
-            assert isinstance(impl, DagImplementation)
-            target = T.SUCCEEDED if outcome in (T.SUCCEEDED, T.SKIPPED) else T.FAILED
-            outputs: dict[str, Any] = {"parameters": {}, "artifacts": {}}
-            if target is T.SUCCEEDED:
-                try:
-                    for name, b in impl.outputs.items():
-                        v = resolve(b, unit.children[0])
-                        _put(unit, outputs, name, v)
-                except Unavailable as exc:
-                    target, unit.error = T.FAILED, str(exc)
-            unit.status = target
-            self.store.finish_task_run(unit.record, target, outputs=outputs, error=unit.error)
-            self._notify("task", unit)
+    def _finish_expanded(self, unit: Unit) -> None:
+        """Close a nested pipeline task once its inner DAG has finished."""
+        if not unit.children or unit.record is None:
+            return
+        outcome = scope_done(unit.children[0])
+        if outcome is None:
+            return
+        impl = self._component(unit.node).implementation
+        assert isinstance(impl, DagImplementation)
+        target = T.SUCCEEDED if outcome in (T.SUCCEEDED, T.SKIPPED) else T.FAILED
+        outputs: dict[str, Any] = {"parameters": {}, "artifacts": {}}
+        if target is T.SUCCEEDED:
+            try:
+                for name, b in impl.outputs.items():
+                    _put(unit, outputs, name, resolve(b, unit.children[0]))
+            except Unavailable as exc:
+                target, unit.error = T.FAILED, str(exc)
+        unit.status = target
+        self.store.finish_task_run(unit.record, target, outputs=outputs, error=unit.error)
+        self._notify("task", unit)
 
     # ------------------------------------------------------------------ attempts
 
@@ -817,6 +856,7 @@ class Engine:
             )
             unit.status = T.UP_FOR_RETRY
             unit.error = message
+            self.retrying.add(unit)
             self._notify("retry", unit)
             return
         self.store.finish_task_run(record, T.FAILED, error=message, current=current)
@@ -829,8 +869,8 @@ class Engine:
     def _wait_seconds(self) -> float:
         now = time.time()
         wake = [now + 1.0]
-        for unit in self.root.all_units():
-            if unit.retry_at is not None and unit.status is T.UP_FOR_RETRY:
+        for unit in self.retrying:
+            if unit.retry_at is not None:
                 wake.append(unit.retry_at)
         for unit in self.running.values():
             if unit.kill_at is not None:
@@ -841,9 +881,9 @@ class Engine:
 
     def _timers(self) -> None:
         now = time.time()
-        for unit in self.root.all_units():
-            if unit.status is T.UP_FOR_RETRY and unit.retry_at is not None and unit.retry_at <= now:
-                unit.retry_at = None
+        for unit in sorted(self.retrying, key=lambda u: u.retry_at or 0):
+            if unit.retry_at is not None and unit.retry_at <= now and unit.options is not None:
+                self.retrying.discard(unit)
                 self._new_attempt(unit)
         for record_id, unit in list(self.running.items()):
             if unit.kill_at is not None and unit.kill_at <= now:
@@ -854,13 +894,6 @@ class Engine:
                 unit.deadline = None
                 self.executor.signal(record_id, signal.SIGTERM)
                 unit.kill_at = now + KILL_GRACE_SECONDS
-        self._finish_expanded()
-        for unit in self.root.all_units():
-            if isinstance(unit.node, LoopGroup) and unit.opened and unit.items is not None:
-                before = unit.next_item
-                self._open_iterations(unit)
-                if unit.next_item != before:
-                    self._evaluate()
 
     def _heartbeat(self) -> None:
         now = time.time()
@@ -923,6 +956,7 @@ class Engine:
     def _notify(self, kind: str, unit: Unit) -> None:
         if self.observer is not None:
             self.observer(kind, unit)
+        self._propagate(unit)
 
 
 # ---------------------------------------------------------------------- helpers
@@ -991,19 +1025,17 @@ def _put(unit: Unit, outputs: dict[str, Any], name: str, value: Any) -> None:
 
 
 def _describe_failure(status: int, error: dict[str, Any] | None, unit: Unit) -> str:
-    log = unit.record.log_path if unit.record else None
-    where = f" (log: {log})" if log else ""
     if unit.timed_out:
         timeout = unit.options.timeout_seconds
-        return f"timed out after {timeout:g}s and was killed{where}"
+        return f"timed out after {timeout:g}s and was killed"
     if error:
         text = f"{error.get('type', 'Error')}: {error.get('message', '')}"
         tb = error.get("traceback") or ""
         if tb:
             text += "\n" + tb.rstrip()
-        return text + where
+        return text
     if status < 0:
         name = signal.Signals(-status).name if -status in signal.valid_signals() else str(-status)
         hint = " (out of memory?)" if -status == signal.SIGKILL else ""
-        return f"the task process was killed by {name}{hint}{where}"
-    return f"the task process exited with code {status} without writing its output{where}"
+        return f"the task process was killed by {name}{hint}"
+    return f"the task process exited with code {status} without writing its output"

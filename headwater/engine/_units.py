@@ -126,6 +126,8 @@ class Unit:
         self.timed_out = False
         self.inputs: dict[str, Any] = {}
         self.error: str | None = None
+        self.deps: list[tuple[Unit, bool]] = []
+        self.considered = False
         self.cache_key: str | None = None
         self.resources: Any = None
         self.options: Any = None

@@ -185,7 +185,9 @@ def execute(input_path: str) -> int:
         result["headwater"]["error"] = {"type": "TaskError", "message": str(exc), "traceback": ""}
         code = 1
     except BaseException as exc:  # the user-code boundary: every failure is reported
-        tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
+        # Start the traceback at the user's function, not at this module.
+        tb_start = exc.__traceback__.tb_next if exc.__traceback__ else None
+        tb = traceback.format_exception(type(exc), exc, tb_start)
         sys.stderr.write("".join(tb))
         result["headwater"]["error"] = {
             "type": type(exc).__name__,

@@ -67,15 +67,31 @@ def _child(cmd: dict[str, Any], fds: tuple[int, ...]) -> None:
 
 def _preload(cmd: dict[str, Any]) -> None:
     from headwater.runtime._execute import load_module
+    from headwater.sdk._component import Component
 
     for root, module, file in cmd.get("modules", []):
         try:
-            load_module(root, module, file)
+            mod = load_module(root, module, file)
+            for value in vars(mod).values():
+                if isinstance(value, Component):
+                    value.interface()
         except BaseException as exc:  # the task will report it properly when it runs
             sys.stderr.write(f"preload of {module} failed: {exc!r}\n")
     for name in cmd.get("imports", []):
         with contextlib.suppress(BaseException):
             importlib.import_module(name)
+
+
+def _warm() -> None:
+    """Run one no-op task here, then freeze the heap so children share it."""
+    import gc
+
+    with contextlib.suppress(Exception):
+        from headwater.runtime._warmup import warm_up
+
+        warm_up()
+    gc.collect()
+    gc.freeze()
 
 
 def serve(cmd_fd: int, event_fd: int) -> None:
@@ -139,6 +155,7 @@ def serve(cmd_fd: int, event_fd: int) -> None:
                     cmd = json.loads(line)
                     if cmd["op"] == "preload":
                         _preload(cmd)
+                        _warm()
                         emit({"ev": "preloaded"})
                     elif cmd["op"] == "run":
                         pid = os.fork()

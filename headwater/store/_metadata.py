@@ -208,6 +208,23 @@ def _artifact(row: sa.Row[Any]) -> ArtifactRecord:
 
 
 _RUN_COLUMNS = [*t.runs.c, t.pipelines.c.name.label("pipeline")]
+_TASK_UPDATES: dict[frozenset[str], sa.Update] = {}
+
+
+def _task_update(keys: frozenset[str]) -> sa.Update:
+    """``UPDATE task_runs SET <keys> WHERE id = :_id AND status = :_current``, built once."""
+    stmt = _TASK_UPDATES.get(keys)
+    if stmt is None:
+        stmt = (
+            t.task_runs.update()
+            .where(
+                t.task_runs.c.id == sa.bindparam("_id"),
+                t.task_runs.c.status == sa.bindparam("_current"),
+            )
+            .values({k: sa.bindparam(f"v_{k}") for k in sorted(keys)})
+        )
+        _TASK_UPDATES[keys] = stmt
+    return stmt
 
 
 class MetadataStore:
@@ -454,7 +471,7 @@ class MetadataStore:
             "finished_at": finished,
         }
         with self.engine.begin() as conn:
-            conn.execute(t.task_runs.insert().values(**row))
+            conn.execute(t.task_runs.insert(), row)
             self._lineage(conn, tid, "input", input_artifacts, ts)
             self._lineage(conn, tid, "output", output_artifacts, ts)
         return _task_from_dict(row)
@@ -493,12 +510,10 @@ class MetadataStore:
             values.setdefault("started_at", ts)
         if target not in (TaskStatus.PENDING, TaskStatus.QUEUED, TaskStatus.RUNNING):
             values.setdefault("finished_at", ts)
+        params = {f"v_{k}": v for k, v in values.items()}
+        params.update(_id=task_run_id, _current=current.value)
         with self.engine.begin() as conn:
-            done = conn.execute(
-                t.task_runs.update()
-                .where(t.task_runs.c.id == task_run_id, t.task_runs.c.status == current.value)
-                .values(**values)
-            ).rowcount
+            done = conn.execute(_task_update(frozenset(values)), params).rowcount
         if done != 1:
             raise NotFound(f"task attempt '{task_run_id}' is not {current} any more")
 
@@ -518,19 +533,18 @@ class MetadataStore:
         """End an attempt and record what it produced, all in one transaction."""
         check_task(current, target)
         ts = now()
+        values = {
+            "status": target.value,
+            "outputs": outputs,
+            "exit_code": exit_code,
+            "error": error,
+            "retry_at": retry_at,
+            "finished_at": ts,
+        }
+        params = {f"v_{k}": v for k, v in values.items()}
+        params.update(_id=task.id, _current=current.value)
         with self.engine.begin() as conn:
-            done = conn.execute(
-                t.task_runs.update()
-                .where(t.task_runs.c.id == task.id, t.task_runs.c.status == current.value)
-                .values(
-                    status=target.value,
-                    outputs=outputs,
-                    exit_code=exit_code,
-                    error=error,
-                    retry_at=retry_at,
-                    finished_at=ts,
-                )
-            ).rowcount
+            done = conn.execute(_task_update(frozenset(values)), params).rowcount
             if done != 1:
                 raise NotFound(f"task attempt '{task.id}' is not {current} any more")
             if artifacts:
