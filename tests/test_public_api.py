@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import types
 
 import headwater
 import headwater.errors
@@ -61,7 +62,13 @@ def test_headwater_exports() -> None:
 
 def test_no_private_names_leak_from_headwater() -> None:
     public = {n for n in dir(headwater) if not n.startswith("_")}
-    modules = {"errors", "sdk", "spec", "cli"}  # subpackages appear once imported
+    # Subpackages appear as attributes once something imports them; they are not leaks.
+    modules = {
+        n
+        for n in public
+        if isinstance(getattr(headwater, n), types.ModuleType)
+        and getattr(headwater, n).__name__ == f"headwater.{n}"
+    }
     assert public - modules == HEADWATER - {"__version__"}
 
 

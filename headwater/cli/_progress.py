@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.live import Live
@@ -11,7 +12,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from headwater.states import TaskStatus
-from headwater.store import TaskRunRecord
+
+if TYPE_CHECKING:
+    from headwater.store import TaskRunRecord
 
 STYLES = {
     "pending": "dim",
@@ -79,9 +82,10 @@ class Progress:
             if now - self._last > 0.1 or status in ("failed", "succeeded"):
                 self._last = now
                 self.live.update(self._table())
-        elif status not in ("queued",):
+        elif status not in ("queued", "running"):
+            # Not a terminal: one plain line per task outcome, cheap even for big fan-outs.
             extra = f" (attempt {unit.attempt})" if unit.attempt > 1 else ""
-            self.console.print(f"  {escape(unit.path)}: {styled(status)}{extra}", highlight=False)
+            self.console.file.write(f"  {unit.path}: {status}{extra}\n")
 
     def _table(self) -> Table:
         table = Table(title=self.title, title_justify="left", expand=False)
@@ -102,8 +106,19 @@ class Progress:
         return table
 
 
+_INDEX = re.compile(r"\[\d+\]")
+
+
 def summary(tasks: dict[str, TaskRunRecord], title: str) -> Table:
-    """The final table: every task's state, duration, attempts and cache source."""
+    """The final table: every task's state, duration, attempts and cache source.
+
+    Loop iterations of one task fold into one row (``loop-1[*].fit``) when there are many.
+    """
+    groups: dict[str, list[TaskRunRecord]] = {}
+    for path, rec in tasks.items():
+        groups.setdefault(_INDEX.sub("[*]", path), []).append(rec)
+    if len(tasks) > 30 and len(groups) < len(tasks):
+        return _folded(groups, title)
     table = Table(title=title, title_justify="left")
     table.add_column("task")
     table.add_column("state")
@@ -118,4 +133,21 @@ def summary(tasks: dict[str, TaskRunRecord], title: str) -> Table:
         elif rec.error and rec.status in (TaskStatus.FAILED, TaskStatus.UPSTREAM_FAILED):
             note = escape(rec.error.splitlines()[0][:80])
         table.add_row(escape(path), styled(str(rec.status)), str(rec.attempt), seconds(took), note)
+    return table
+
+
+def _folded(groups: dict[str, list[TaskRunRecord]], title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column("task")
+    table.add_column("tasks", justify="right")
+    table.add_column("states")
+    table.add_column("median duration", justify="right")
+    for pattern, recs in groups.items():
+        counts: dict[str, int] = {}
+        for r in recs:
+            counts[str(r.status)] = counts.get(str(r.status), 0) + 1
+        states = ", ".join(f"{n} {styled(s)}" for s, n in counts.items())
+        took = sorted(r.duration.total_seconds() for r in recs if r.duration)
+        mid = took[len(took) // 2] if took else None
+        table.add_row(escape(pattern), str(len(recs)), states, seconds(mid))
     return table

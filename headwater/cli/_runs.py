@@ -52,7 +52,7 @@ def _workspace() -> Any:
     return Workspace.open()
 
 
-def _drive(ws: Any, run_id: str, title: str, resume: bool, max_parallel: int | None) -> int:
+def _drive(ws: Any, run_id: str, title: str, resume: bool, executor: Any) -> int:
     from headwater.engine import Run, execute_run, resume_run
 
     engines: list[Any] = []
@@ -70,17 +70,17 @@ def _drive(ws: Any, run_id: str, title: str, resume: bool, max_parallel: int | N
                 status = resume_run(
                     ws,
                     run_id,
-                    max_parallel=max_parallel,
                     observer=progress,
                     engine_hook=engines.append,
+                    executor=executor,
                 )
             else:
                 status = execute_run(
                     ws,
                     ws.store.get_run(run_id),
-                    max_parallel=max_parallel,
                     observer=progress,
                     engine_hook=engines.append,
+                    executor=executor,
                 )
     finally:
         signal.signal(signal.SIGINT, previous)
@@ -121,20 +121,30 @@ def run(
     ] = None,
 ) -> None:
     """Run a pipeline on this machine, every task in its own process."""
-    from headwater.engine import create_run
-    from headwater.sdk._loader import load_pipeline, split_target
-    from headwater.sdk._location import compile_root
+    from headwater.executors import LocalExecutor
 
-    path, _ = split_target(target)
-    root = str(path.resolve().parent)
-    with compile_root(root):
-        pipeline = load_pipeline(target)
-        spec = pipeline.compile()
-    params = parse_params(param or [], spec)
-    ws = _workspace()
-    record = create_run(ws, spec, params, source_root=root, cache=not no_cache)
+    # The task worker starts first and warms up while the pipeline is compiled and recorded.
+    executor = LocalExecutor(max_parallel)
+    executor.spawn()
+    try:
+        from headwater.engine import create_run
+        from headwater.sdk._loader import load_pipeline, split_target
+        from headwater.sdk._location import compile_root
+
+        path, _ = split_target(target)
+        root = str(path.resolve().parent)
+        with compile_root(root):
+            pipeline = load_pipeline(target)
+            spec = pipeline.compile()
+        params = parse_params(param or [], spec)
+        ws = _workspace()
+        record = create_run(ws, spec, params, source_root=root, cache=not no_cache)
+    except BaseException:
+        executor.close()
+        raise
     out.print(f"run [bold]{record.id}[/] of {escape(spec.name)}", highlight=False)
-    raise typer.Exit(_drive(ws, record.id, f"{spec.name} · {record.id}", False, max_parallel))
+    code = _drive(ws, record.id, f"{spec.name} · {record.id}", False, executor)
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -143,10 +153,15 @@ def resume(
     max_parallel: Annotated[int | None, typer.Option("--max-parallel", min=1)] = None,
 ) -> None:
     """Finish a run whose 'headwater run' process died; finished tasks are not run again."""
+    from headwater.executors import LocalExecutor
+
     ws = _workspace()
     record = ws.store.get_run(run_id)
     out.print(f"resuming run [bold]{record.id}[/] of {escape(record.pipeline)}", highlight=False)
-    raise typer.Exit(_drive(ws, record.id, f"{record.pipeline} · {record.id}", True, max_parallel))
+    code = _drive(
+        ws, record.id, f"{record.pipeline} · {record.id}", True, LocalExecutor(max_parallel)
+    )
+    raise typer.Exit(code)
 
 
 @runs_app.command("list")

@@ -72,6 +72,7 @@ def execute_run(
     max_parallel: int | None = None,
     observer: Observer | None = None,
     engine_hook: Any = None,
+    executor: LocalExecutor | None = None,
 ) -> RunStatus:
     """Drive ``run`` (new or interrupted) to its end on the local executor."""
     version = ws.store.get_version(run.version_id)
@@ -84,7 +85,7 @@ def execute_run(
         source_root=version.source_root,
         work_dir=ws.work_dir,
         log_dir=ws.settings.log_dir,
-        executor=LocalExecutor(max_parallel),
+        executor=executor or LocalExecutor(max_parallel),
         observer=observer,
     )
     if engine_hook is not None:
@@ -99,6 +100,7 @@ def resume_run(
     max_parallel: int | None = None,
     observer: Observer | None = None,
     engine_hook: Any = None,
+    executor: LocalExecutor | None = None,
 ) -> RunStatus:
     """Finish a run whose engine process died, re-running only what had not finished."""
     run = ws.store.get_run(run_id)
@@ -113,7 +115,12 @@ def resume_run(
             hint="wait for it, or stop that process first",
         )
     return execute_run(
-        ws, run, max_parallel=max_parallel, observer=observer, engine_hook=engine_hook
+        ws,
+        run,
+        max_parallel=max_parallel,
+        observer=observer,
+        engine_hook=engine_hook,
+        executor=executor,
     )
 
 
@@ -262,7 +269,9 @@ def run_pipeline(
             source_root = os.path.dirname(os.path.abspath(file)) if file else os.getcwd()
         with compile_root(source_root):
             spec = pipeline.compile()
+    executor = LocalExecutor(max_parallel)
+    executor.spawn()  # warms up while the run is recorded
     ws = Workspace.open(settings)
     run = create_run(ws, spec, dict(params or {}), source_root=source_root, cache=cache)
-    execute_run(ws, run, max_parallel=max_parallel, observer=observer)
+    execute_run(ws, run, observer=observer, executor=executor)
     return Run(ws, run.id)

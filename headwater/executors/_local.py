@@ -112,8 +112,10 @@ class LocalExecutor:
 
     # ------------------------------------------------------------------ processes
 
-    def start(self, preload: list[tuple[str, str, str]], imports: list[str]) -> None:
-        """Start the zygote and have it import the pipeline's code in the background."""
+    def spawn(self) -> None:
+        """Start the zygote now, so it warms up while the caller does other work."""
+        if self._zygote is not None:
+            return
         cmd_r, cmd_w = os.pipe()
         ev_r, ev_w = os.pipe()
         env = dict(os.environ)
@@ -128,6 +130,10 @@ class LocalExecutor:
         os.close(ev_w)
         self._cmd = os.fdopen(cmd_w, "wb", buffering=0)
         threading.Thread(target=self._read_zygote, args=(ev_r,), daemon=True).start()
+
+    def start(self, preload: list[tuple[str, str, str]], imports: list[str]) -> None:
+        """Have the zygote import the pipeline's code and libraries before the first fork."""
+        self.spawn()
         self._send({"op": "preload", "modules": [list(m) for m in preload], "imports": imports})
 
     def _send(self, msg: dict[str, Any]) -> None:
@@ -238,9 +244,8 @@ class LocalExecutor:
                 self._cmd.close()
             self._cmd = None
         if self._zygote is not None:
-            try:
-                self._zygote.wait(timeout=5)
-            except subprocess.TimeoutExpired:
+            # Nothing runs any more: do not wait for imports the zygote may still be doing.
+            with contextlib.suppress(ProcessLookupError):
                 self._zygote.kill()
-                self._zygote.wait()
+            self._zygote.wait()
             self._zygote = None

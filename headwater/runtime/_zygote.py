@@ -83,13 +83,18 @@ def _preload(cmd: dict[str, Any]) -> None:
 
 
 def _warm() -> None:
-    """Run one no-op task here, then freeze the heap so children share it."""
-    import gc
-
+    """Run one no-op task here, so the code paths every task takes are warm."""
     with contextlib.suppress(Exception):
         from headwater.runtime._warmup import warm_up
 
         warm_up()
+
+
+def _freeze() -> None:
+    """Move everything loaded so far out of the collector's reach, so forked children
+    share those pages instead of copying them when a collection touches them."""
+    import gc
+
     gc.collect()
     gc.freeze()
 
@@ -100,6 +105,7 @@ def serve(cmd_fd: int, event_fd: int) -> None:
     import headwater.runtime._outputs
     import headwater.sdk._compile  # noqa: F401  (pydantic spec models, for interfaces)
 
+    _warm()
     events = os.fdopen(event_fd, "wb", buffering=0)
     cmds = os.fdopen(cmd_fd, "rb", buffering=0)
     wake_r, wake_w = os.pipe()
@@ -155,7 +161,7 @@ def serve(cmd_fd: int, event_fd: int) -> None:
                     cmd = json.loads(line)
                     if cmd["op"] == "preload":
                         _preload(cmd)
-                        _warm()
+                        _freeze()
                         emit({"ev": "preloaded"})
                     elif cmd["op"] == "run":
                         pid = os.fork()

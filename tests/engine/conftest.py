@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,9 +21,7 @@ for folder in (HERE, PIPELINES):
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
 
-from engine_helpers import cli_env, headwater_command  # noqa: E402
-
-Cli = Callable[..., subprocess.CompletedProcess[str]]
+from engine_helpers import Cli, cli_env, headwater_command  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -7,13 +7,17 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from headwater.engine import Run
 from headwater.store import TaskRunRecord
+
+Cli = Callable[..., subprocess.CompletedProcess[str]]
+"""The ``cli`` fixture: ``cli(*args)`` runs ``headwater`` and returns it finished."""
 
 
 def headwater_command() -> list[str]:
@@ -90,3 +94,14 @@ def attempts(run: Run, path: str) -> list[TaskRunRecord]:
 def statuses(run: Run) -> dict[str, str]:
     """The latest status of every task, as plain strings."""
     return {path: str(rec.status) for path, rec in run.tasks.items()}
+
+
+@contextmanager
+def module_home(factory: pytest.TempPathFactory, name: str) -> Iterator[Path]:
+    """A Headwater home for a module-scoped fixture (a run that several tests inspect)."""
+    folder = factory.mktemp(name)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HEADWATER_HOME", str(folder))
+        for var in ("HEADWATER_DATABASE_URL", "HEADWATER_ARTIFACT_ROOT", "HEADWATER_GPUS"):
+            mp.delenv(var, raising=False)
+        yield folder

@@ -1,0 +1,431 @@
+"""Artifacts, lineage and metrics in the metadata store.
+
+The shared scenario is a chain of three tasks, as a training pipeline records it:
+``load`` makes a dataset, ``featurize`` turns it into features, ``train`` turns the
+features into a model (and logs metrics).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from headwater.states import TaskStatus
+from headwater.store import (
+    ArtifactRecord,
+    LineageNode,
+    MetadataStore,
+    MetricPoint,
+    NewArtifact,
+    NotFound,
+    RunRecord,
+    TaskRunRecord,
+    VersionRecord,
+)
+from headwater.store import _schema as t
+
+T = TaskStatus
+StartTask = Callable[..., TaskRunRecord]
+
+
+def artifact(name: str, type_: str, run: str = "r1") -> NewArtifact:
+    return NewArtifact(
+        name=name,
+        type=type_,
+        uri=f"/artifacts/{run}/{name}",
+        digest=f"sha256:{run}-{name}",
+        size=len(name) * 100,
+        metadata={"made_in": run},
+    )
+
+
+@dataclass
+class Chain:
+    run: RunRecord
+    load: TaskRunRecord
+    featurize: TaskRunRecord
+    train: TaskRunRecord
+    dataset: ArtifactRecord
+    features: ArtifactRecord
+    model: ArtifactRecord
+    metrics: list[MetricPoint]
+
+
+def make_chain(store: MetadataStore, run: RunRecord, start_task: StartTask) -> Chain:
+    """Run the three tasks against the store the way the engine does."""
+    load = start_task(run.id, "load")
+    dataset = artifact("dataset", "system.Dataset")
+    store.finish_task_run(load, T.SUCCEEDED, artifacts=[dataset], exit_code=0)
+
+    featurize = start_task(run.id, "featurize", input_artifacts=[("data", dataset.id)])
+    features = artifact("features", "system.Dataset")
+    store.finish_task_run(featurize, T.SUCCEEDED, artifacts=[features], exit_code=0)
+
+    train = start_task(run.id, "train", input_artifacts=[("features", features.id)])
+    model = artifact("model", "system.Model")
+    t0 = datetime.now(UTC)
+    metrics = [
+        MetricPoint("loss", 0.8, 0, t0),
+        MetricPoint("loss", 0.4, 1, t0 + timedelta(seconds=1)),
+        MetricPoint("loss", 0.2, 2, t0 + timedelta(seconds=2)),
+        MetricPoint("accuracy", 0.9, None, t0 + timedelta(seconds=3), model.id),
+    ]
+    store.finish_task_run(train, T.SUCCEEDED, artifacts=[model], metrics=metrics, exit_code=0)
+
+    return Chain(
+        run=run,
+        load=store.get_task_run(load.id),
+        featurize=store.get_task_run(featurize.id),
+        train=store.get_task_run(train.id),
+        dataset=store.get_artifact(dataset.id),
+        features=store.get_artifact(features.id),
+        model=store.get_artifact(model.id),
+        metrics=metrics,
+    )
+
+
+@pytest.fixture
+def chain(store: MetadataStore, run: RunRecord, start_task: StartTask) -> Chain:
+    return make_chain(store, run, start_task)
+
+
+def hops(nodes: list[LineageNode]) -> list[tuple[int, str, str | None]]:
+    return [(n.depth, n.artifact.name, n.task_run.path if n.task_run else None) for n in nodes]
+
+
+# ---------------------------------------------------------------------- lineage
+
+
+def test_upstream_lineage_of_the_model_goes_back_to_the_dataset(
+    store: MetadataStore, chain: Chain
+) -> None:
+    nodes = store.lineage(chain.model.id, "upstream")
+
+    assert nodes == [
+        LineageNode(chain.features, chain.train, 1),
+        LineageNode(chain.dataset, chain.featurize, 2),
+    ]
+
+
+def test_downstream_lineage_of_the_dataset_reaches_the_model(
+    store: MetadataStore, chain: Chain
+) -> None:
+    nodes = store.lineage(chain.dataset.id, "downstream")
+
+    assert nodes == [
+        LineageNode(chain.features, chain.featurize, 1),
+        LineageNode(chain.model, chain.train, 2),
+    ]
+
+
+def test_lineage_stops_at_max_depth_and_at_the_ends(store: MetadataStore, chain: Chain) -> None:
+    assert hops(store.lineage(chain.model.id, "upstream", max_depth=1)) == [
+        (1, "features", "train")
+    ]
+    assert hops(store.lineage(chain.dataset.id, "downstream", max_depth=1)) == [
+        (1, "features", "featurize")
+    ]
+    assert store.lineage(chain.dataset.id, "upstream") == []
+    assert store.lineage(chain.model.id, "downstream") == []
+    assert hops(store.lineage(chain.features.id, "upstream")) == [(1, "dataset", "featurize")]
+    assert hops(store.lineage(chain.features.id, "downstream")) == [(1, "model", "train")]
+
+
+def test_lineage_accepts_a_unique_prefix(store: MetadataStore, chain: Chain) -> None:
+    assert store.lineage(chain.model.id[:-2], "upstream") == store.lineage(
+        chain.model.id, "upstream"
+    )
+
+
+def test_lineage_of_an_unknown_artifact_is_not_found(store: MetadataStore) -> None:
+    with pytest.raises(NotFound, match="no artifact 'nope'"):
+        store.lineage("nope", "upstream")
+
+
+def test_lineage_visits_each_artifact_once_at_its_nearest_depth(
+    store: MetadataStore, run: RunRecord, start_task: StartTask
+) -> None:
+    # A diamond: train reads the features and, for its labels, the dataset itself.
+    load = start_task(run.id, "load")
+    dataset = artifact("dataset", "system.Dataset")
+    store.finish_task_run(load, T.SUCCEEDED, artifacts=[dataset])
+    featurize = start_task(run.id, "featurize", input_artifacts=[("data", dataset.id)])
+    features = artifact("features", "system.Dataset")
+    store.finish_task_run(featurize, T.SUCCEEDED, artifacts=[features])
+    train = start_task(
+        run.id, "train", input_artifacts=[("features", features.id), ("labels", dataset.id)]
+    )
+    model = artifact("model", "system.Model")
+    store.finish_task_run(train, T.SUCCEEDED, artifacts=[model])
+
+    assert sorted(hops(store.lineage(model.id, "upstream"))) == [
+        (1, "dataset", "train"),
+        (1, "features", "train"),
+    ]
+    assert sorted(hops(store.lineage(dataset.id, "downstream"))) == [
+        (1, "features", "featurize"),
+        (1, "model", "train"),
+    ]
+
+
+def test_an_imported_artifact_starts_the_lineage(
+    store: MetadataStore, run: RunRecord, start_task: StartTask
+) -> None:
+    raw = store.add_artifact(artifact("raw.csv", "system.Dataset", run="import"))
+    load = start_task(run.id, "load", input_artifacts=[("source", raw.id)])
+    dataset = artifact("dataset", "system.Dataset")
+    store.finish_task_run(load, T.SUCCEEDED, artifacts=[dataset])
+
+    assert store.lineage(dataset.id, "upstream") == [
+        LineageNode(raw, store.get_task_run(load.id), 1)
+    ]
+    assert hops(store.lineage(raw.id, "downstream")) == [(1, "dataset", "load")]
+    assert store.producer(raw.id) is None
+
+
+def test_producer_is_the_task_attempt_that_made_the_artifact(
+    store: MetadataStore, chain: Chain
+) -> None:
+    assert store.producer(chain.dataset.id) == chain.load
+    assert store.producer(chain.features.id) == chain.featurize
+    assert store.producer(chain.model.id) == chain.train
+
+
+# ---------------------------------------------------------------------- cached reuse
+
+
+@dataclass
+class Rerun:
+    run: RunRecord
+    featurize: TaskRunRecord
+    train: TaskRunRecord
+    model: ArtifactRecord
+
+
+@pytest.fixture
+def rerun(
+    store: MetadataStore, version: VersionRecord, chain: Chain, start_task: StartTask
+) -> Rerun:
+    """A second run in which ``featurize`` hits the cache and ``train`` runs again."""
+    run = store.create_run(version, {"lr": 0.2})
+    cached = store.add_task_run(
+        run.id,
+        "featurize",
+        "featurize",
+        "featurize-component",
+        1,
+        T.CACHED,
+        outputs={"artifacts": {"features": chain.features.id}},
+        cache_key="sha256:featurize",
+        cached_from=chain.featurize.id,
+        input_artifacts=[("data", chain.dataset.id)],
+        output_artifacts=[("features", chain.features.id)],
+    )
+    train = start_task(run.id, "train", input_artifacts=[("features", chain.features.id)])
+    model = artifact("model", "system.Model", run="r2")
+    store.finish_task_run(
+        train,
+        T.SUCCEEDED,
+        artifacts=[model],
+        metrics=[MetricPoint("loss", 0.1, 0, datetime.now(UTC))],
+    )
+    return Rerun(
+        run=run,
+        featurize=cached,
+        train=store.get_task_run(train.id),
+        model=store.get_artifact(model.id),
+    )
+
+
+def test_run_artifacts_lists_each_output_with_its_task_and_name(
+    store: MetadataStore, chain: Chain
+) -> None:
+    listed = store.run_artifacts(chain.run.id)
+
+    assert listed == [
+        (chain.dataset, chain.load, "dataset"),
+        (chain.features, chain.featurize, "features"),
+        (chain.model, chain.train, "model"),
+    ]
+
+
+def test_run_artifacts_includes_outputs_reused_from_the_cache(
+    store: MetadataStore, chain: Chain, rerun: Rerun
+) -> None:
+    listed = store.run_artifacts(rerun.run.id)
+
+    assert listed == [
+        (chain.features, rerun.featurize, "features"),
+        (rerun.model, rerun.train, "model"),
+    ]
+    reused, via, _ = listed[0]
+    assert via is not None
+    assert (via.status, via.run_id, via.cached_from) == (T.CACHED, rerun.run.id, chain.featurize.id)
+    assert reused.run_id == chain.run.id  # the bytes still belong to the first run
+    # The first run's list is unchanged by the reuse.
+    assert [a.id for a, _, _ in store.run_artifacts(chain.run.id)] == [
+        chain.dataset.id,
+        chain.features.id,
+        chain.model.id,
+    ]
+
+
+def test_lineage_follows_cached_reuse_across_runs(
+    store: MetadataStore, chain: Chain, rerun: Rerun
+) -> None:
+    # The original attempt stays the producer; the cached attempt only reuses it.
+    assert store.producer(chain.features.id) == chain.featurize
+
+    down = store.lineage(chain.dataset.id, "downstream")
+    assert sorted((n.depth, n.artifact.id) for n in down) == sorted(
+        [(1, chain.features.id), (2, chain.model.id), (2, rerun.model.id)]
+    )
+    by_id = {n.artifact.id: n for n in down}
+    assert by_id[rerun.model.id].task_run == rerun.train
+    assert by_id[chain.model.id].task_run == chain.train
+
+    up = store.lineage(rerun.model.id, "upstream")
+    assert hops(up) == [(1, "features", "train"), (2, "dataset", "featurize")]
+    assert up[0].task_run == rerun.train
+    assert up[1].task_run in (chain.featurize, rerun.featurize)
+
+
+# ---------------------------------------------------------------------- metrics
+
+
+def test_metrics_come_back_in_logging_order_with_steps(
+    store: MetadataStore, chain: Chain, rerun: Rerun
+) -> None:
+    got = store.metrics(chain.run.id)
+
+    assert got == [("train", m) for m in chain.metrics]
+    assert [(m.key, m.step, m.value) for _, m in got] == [
+        ("loss", 0, 0.8),
+        ("loss", 1, 0.4),
+        ("loss", 2, 0.2),
+        ("accuracy", None, 0.9),
+    ]
+    assert got[-1][1].artifact_id == chain.model.id
+    assert [(path, m.key, m.value) for path, m in store.metrics(rerun.run.id)] == [
+        ("train", "loss", 0.1)
+    ]
+    assert store.metrics("no-such-run") == []
+
+
+def test_metrics_of_several_tasks_keep_the_order_they_were_logged_in(
+    store: MetadataStore, run: RunRecord, start_task: StartTask
+) -> None:
+    now = datetime.now(UTC)
+    a = start_task(run.id, "sweep[0].fit")
+    b = start_task(run.id, "sweep[1].fit")
+    store.finish_task_run(b, T.SUCCEEDED, metrics=[MetricPoint("loss", 3.0, 0, now)])
+    store.finish_task_run(
+        a,
+        T.SUCCEEDED,
+        metrics=[MetricPoint("loss", 2.0, 0, now), MetricPoint("loss", 1.0, 1, now)],
+    )
+
+    assert [(path, m.value, m.step) for path, m in store.metrics(run.id)] == [
+        ("sweep[1].fit", 3.0, 0),
+        ("sweep[0].fit", 2.0, 0),
+        ("sweep[0].fit", 1.0, 1),
+    ]
+
+
+# ---------------------------------------------------------------------- artifact look-ups
+
+
+def test_add_artifact_without_a_run(store: MetadataStore) -> None:
+    new = NewArtifact("raw", "system.Dataset", "s3://bucket/raw.csv", None, None, {"k": [1, 2]})
+
+    got = store.add_artifact(new)
+
+    assert (got.id, got.run_id, got.task_run_id) == (new.id, None, None)
+    assert (got.uri, got.digest, got.size, got.metadata) == (
+        "s3://bucket/raw.csv",
+        None,
+        None,
+        {"k": [1, 2]},
+    )
+    assert got.created_at.utcoffset() == timedelta(0)
+    assert store.get_artifact(new.id) == got
+
+
+def test_get_artifact_by_unique_prefix_and_not_found(store: MetadataStore, chain: Chain) -> None:
+    assert store.get_artifact(chain.model.id[:20]) == chain.model
+
+    with pytest.raises(NotFound) as info:
+        store.get_artifact("zzzzzzzz")
+    assert "no artifact 'zzzzzzzz'" in str(info.value)
+    assert info.value.hint and "headwater artifacts list" in info.value.hint
+
+    shared = chain.dataset.id[:4]
+    assert chain.features.id.startswith(shared)  # made within the same seconds
+    with pytest.raises(NotFound):
+        store.get_artifact(shared)  # ambiguous
+
+
+def test_get_artifact_prefix_wildcards_are_literal(store: MetadataStore) -> None:
+    only = store.add_artifact(artifact("raw", "system.Dataset"))
+    for prefix in ("%%%%", "____", only.id[:4] + "%"):
+        try:
+            got = store.get_artifact(prefix)
+        except NotFound:
+            continue
+        pytest.fail(f"get_artifact({prefix!r}) matched {got.id}: LIKE wildcards were not escaped")
+
+
+def test_find_artifact_by_uri_gives_the_newest(
+    store: MetadataStore, other_namespace: MetadataStore
+) -> None:
+    first = store.add_artifact(NewArtifact("a", "system.Dataset", "/same/uri", "sha256:1", 1))
+    second = store.add_artifact(NewArtifact("a", "system.Dataset", "/same/uri", "sha256:2", 1))
+    store.add_artifact(NewArtifact("b", "system.Dataset", "/other/uri", "sha256:3", 1))
+
+    found = store.find_artifact_by_uri("/same/uri")
+    assert found == second != first
+    assert store.find_artifact_by_uri("/no/such/uri") is None
+    assert other_namespace.find_artifact_by_uri("/same/uri") is None
+
+
+def test_artifacts_by_id(store: MetadataStore, chain: Chain) -> None:
+    got = store.artifacts_by_id([chain.model.id, chain.dataset.id, "missing"])
+
+    assert got == {chain.model.id: chain.model, chain.dataset.id: chain.dataset}
+    assert store.artifacts_by_id([]) == {}
+    assert store.artifacts_by_id(iter([chain.features.id])) == {chain.features.id: chain.features}
+
+
+# ---------------------------------------------------------------------- namespaces
+
+
+@pytest.mark.parametrize("namespace", ["default", "team-b"])
+def test_every_row_a_store_writes_carries_its_namespace(
+    store: MetadataStore, start_task: StartTask, namespace: str
+) -> None:
+    scoped = MetadataStore(store.engine, namespace=namespace)
+    version = scoped.register_version("train", None, "sha256:v", {"tasks": {}}, None)
+    run = scoped.create_run(version, {})
+    task = scoped.add_task_run(run.id, "load", "load", "load", 1, T.RUNNING)
+    raw = scoped.add_artifact(artifact("raw", "system.Dataset"))
+    scoped.finish_task_run(
+        task,
+        T.SUCCEEDED,
+        artifacts=[artifact("dataset", "system.Dataset")],
+        metrics=[MetricPoint("rows", 10.0, None, datetime.now(UTC))],
+    )
+    scoped.add_task_run(
+        run.id, "use", "use", "use", 1, T.SKIPPED, input_artifacts=[("raw", raw.id)]
+    )
+
+    with store.engine.connect() as conn:
+        for table in t.metadata.sorted_tables:
+            namespaces = set(conn.execute(sa.select(table.c.namespace)).scalars())
+            assert namespaces == {namespace}, table.name
+    assert [r.id for r in scoped.list_runs()] == [run.id]
+    if namespace != "default":
+        assert store.list_runs() == []

@@ -1,0 +1,226 @@
+"""Alembic migrations of the metadata store, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from headwater.store import MetadataStore, StoreError, create_engine, migrate
+from headwater.store._db import HEAD_REVISION, current_revision
+from headwater.store._schema import metadata
+
+TABLES = {
+    "pipelines",
+    "pipeline_versions",
+    "runs",
+    "task_runs",
+    "artifacts",
+    "lineage_events",
+    "metrics",
+}
+
+
+@pytest.fixture
+def engine(empty_db_url: str) -> Any:
+    engine = create_engine(empty_db_url)
+    yield engine
+    engine.dispose()
+
+
+def test_the_schema_module_defines_the_core_tables() -> None:
+    assert set(metadata.tables) == TABLES
+
+
+def test_migrate_creates_every_table_with_every_column(engine: sa.Engine) -> None:
+    assert current_revision(engine) is None
+
+    migrate(engine)
+
+    inspector = sa.inspect(engine)
+    assert set(inspector.get_table_names()) == TABLES | {"alembic_version"}
+    for table in metadata.sorted_tables:
+        columns = {c["name"] for c in inspector.get_columns(table.name)}
+        assert columns == {c.name for c in table.columns}, table.name
+    assert current_revision(engine) == HEAD_REVISION
+
+
+def test_migrations_build_exactly_the_tables_the_code_defines(engine: sa.Engine) -> None:
+    migrate(engine)
+
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        differences = compare_metadata(context, metadata)
+    assert differences == []
+
+
+def test_every_table_has_a_namespace_defaulting_to_default(engine: sa.Engine) -> None:
+    migrate(engine)
+
+    inspector = sa.inspect(engine)
+    for name in TABLES:
+        [column] = [c for c in inspector.get_columns(name) if c["name"] == "namespace"]
+        assert column["nullable"] is False, name
+        assert "'default'" in str(column["default"]), (name, column["default"])
+
+
+def test_migrate_twice_is_a_no_op(engine: sa.Engine, empty_db_url: str) -> None:
+    migrate(engine)
+    store = MetadataStore(engine)
+    version = store.register_version("train", None, "sha256:v", {"tasks": {}}, None)
+    run = store.create_run(version, {"a": 1})
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        migrate(engine)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+
+    writes = [
+        s for s in statements if s.lstrip().split(None, 1)[0].upper() not in ("SELECT", "PRAGMA")
+    ]
+    assert writes == [], "the second migrate() changed the database"
+    assert current_revision(engine) == HEAD_REVISION
+    with engine.connect() as conn:
+        versions = conn.execute(sa.text("SELECT version_num FROM alembic_version")).all()
+    assert [v[0] for v in versions] == [HEAD_REVISION]
+    assert store.get_run(run.id) == run
+    # Opening the store again (which migrates) keeps everything too.
+    again = MetadataStore.open(empty_db_url)
+    try:
+        assert again.get_run(run.id) == run
+    finally:
+        again.close()
+
+
+def test_two_threads_migrating_at_once(empty_db_url: str) -> None:
+    engines = [create_engine(empty_db_url) for _ in range(2)]
+    barrier = threading.Barrier(len(engines))
+    errors: list[BaseException] = []
+
+    def go(engine: sa.Engine) -> None:
+        barrier.wait()
+        try:
+            migrate(engine)
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=go, args=(e,)) for e in engines]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        assert errors == []
+        assert current_revision(engines[0]) == HEAD_REVISION
+    finally:
+        for engine in engines:
+            engine.dispose()
+
+
+_MIGRATE_AT = """
+import sys, time
+from headwater.store import create_engine, migrate
+engine = create_engine(sys.argv[1])
+start = float(sys.argv[2])
+while time.time() < start:
+    time.sleep(0.001)
+migrate(engine)
+"""
+
+
+def test_processes_migrating_at_once_do_not_fail(empty_db_url: str, tmp_path: Path) -> None:
+    """Two headwater processes (a scheduler and a `headwater run`, say) opening a new
+    database at the same moment: one migrates, the other finds nothing to do."""
+    start = time.time() + 3  # after every process has imported headwater
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", _MIGRATE_AT, empty_db_url, str(start)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(6)
+    ]
+    failures = []
+    for process in processes:
+        _, err = process.communicate(timeout=120)
+        if process.returncode != 0:
+            failures.append(err.strip().splitlines()[-1] if err.strip() else "no output")
+    assert failures == [], f"{len(failures)} of {len(processes)} migrations failed"
+
+    engine = create_engine(empty_db_url)
+    try:
+        assert current_revision(engine) == HEAD_REVISION
+        assert set(sa.inspect(engine).get_table_names()) == TABLES | {"alembic_version"}
+    finally:
+        engine.dispose()
+
+
+def test_a_database_at_an_unknown_revision_is_a_store_error(engine: sa.Engine) -> None:
+    """A database a newer headwater migrated: say so, rather than an Alembic traceback."""
+    migrate(engine)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
+
+    with pytest.raises(StoreError, match="9999"):
+        migrate(engine)
+
+
+def test_an_unreachable_sqlite_database_is_a_store_error(tmp_path: Path) -> None:
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    engine = create_engine(f"sqlite:///{folder}")
+    try:
+        with pytest.raises(StoreError, match="cannot open the metadata database") as info:
+            migrate(engine)
+    finally:
+        engine.dispose()
+    assert str(folder) in str(info.value)
+    assert info.value.hint and "HEADWATER_DATABASE_URL" in info.value.hint
+
+
+def test_an_unreachable_postgres_database_is_a_store_error(postgres: Any) -> None:
+    url = postgres.url(f"{postgres.prefix}_never_created")
+    engine = create_engine(url)
+    try:
+        with pytest.raises(StoreError, match="never_created") as info:
+            migrate(engine)
+    finally:
+        engine.dispose()
+    assert info.value.hint and "HEADWATER_DATABASE_URL" in info.value.hint
+
+
+def test_create_engine_accepts_a_plain_postgresql_url(postgres_store_url: str) -> None:
+    plain = postgres_store_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    engine = create_engine(plain)
+    try:
+        assert engine.dialect.driver == "psycopg"
+        assert current_revision(engine) == HEAD_REVISION
+    finally:
+        engine.dispose()
+
+
+def test_create_engine_makes_the_sqlite_folder_and_uses_wal(tmp_path: Path) -> None:
+    path = tmp_path / "home" / "nested" / "headwater.db"
+    engine = create_engine(f"sqlite:///{path}")
+    try:
+        migrate(engine)
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    finally:
+        engine.dispose()
+    assert path.exists()
