@@ -32,9 +32,11 @@ bench: install
 
 demo: install
 	$(BIN)/headwater validate examples/ml_pipeline.py
-	$(BIN)/headwater compile examples/ml_pipeline.py -o build/ml_pipeline.json
-	$(BIN)/headwater compile examples/sweep.py --format yaml -o build/sweep.yaml
-	@echo "Compiled specs written to build/ml_pipeline.json and build/sweep.yaml"
+	@echo "== first run: every task runs, each in its own process"
+	$(BIN)/headwater run examples/ml_pipeline.py
+	@echo "== second run: nothing changed, so every task is a cache hit"
+	$(BIN)/headwater run examples/ml_pipeline.py
+	$(BIN)/python examples/show_results.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

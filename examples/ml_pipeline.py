@@ -216,19 +216,26 @@ def evaluate(
     return result
 
 
-@component(retries=3, retry_delay="5s", retry_backoff=True, cache=False)
+@component(retries=3, retry_delay="5s", retry_backoff=True)
 def register(
     model: Input[Model],
+    registered: Output[Model],
     accuracy: float,
-    registry: str = "registry",
+    registry: str = "",
     model_name: str = "classifier",
 ) -> str:
-    """Copy the model into a versioned registry folder; returns ``<registry>/<name>/v<N>``."""
+    """Copy the model into a versioned registry folder; returns ``<registry>/<name>/v<N>``.
+
+    The registry defaults to ``$HEADWATER_HOME/registry``. ``registered`` is the
+    registered model as an artifact, so its lineage leads back to the data.
+    """
     import json
+    import os
     import shutil
     from pathlib import Path
 
-    root = Path(registry) / model_name
+    home = os.environ.get("HEADWATER_HOME") or os.path.expanduser("~/.headwater")
+    root = Path(registry or os.path.join(home, "registry")) / model_name
     root.mkdir(parents=True, exist_ok=True)
     versions = [int(p.name[1:]) for p in root.glob("v*") if p.name[1:].isdigit()]
     target = root / f"v{max(versions, default=0) + 1}"
@@ -241,6 +248,8 @@ def register(
     card["model_metadata"] = model.metadata
     (staging / "card.json").write_text(json.dumps(card, indent=2), encoding="utf-8")
     staging.rename(target)
+    shutil.copyfile(model.path, registered.path)
+    registered.metadata.update(name=model_name, version=target.name, registry=str(target))
     return str(target)
 
 
@@ -267,8 +276,10 @@ def ml_pipeline(
     n_features: Annotated[int, Param(minimum=4, maximum=200)] = 20,
     model_type: Literal["logistic", "random_forest"] = "logistic",
     c: Annotated[float, Param("Inverse regularisation strength.", exclusive_minimum=0)] = 1.0,
-    min_accuracy: Annotated[float, Param(minimum=0, maximum=1)] = 0.8,
-    registry: Annotated[str, Param("Folder that accepted models are copied into.")] = "registry",
+    min_accuracy: Annotated[float, Param(minimum=0, maximum=1)] = 0.75,
+    registry: Annotated[
+        str, Param("Folder that accepted models are copied into; default $HEADWATER_HOME/registry.")
+    ] = "",
     model_name: Annotated[str, Param(pattern=r"^[a-z][a-z0-9-]*$")] = "classifier",
     seed: int = 42,
 ):

@@ -109,7 +109,9 @@ class Progress:
 _INDEX = re.compile(r"\[\d+\]")
 
 
-def summary(tasks: dict[str, TaskRunRecord], title: str) -> Table:
+def summary(
+    tasks: dict[str, TaskRunRecord], title: str, sources: dict[str, TaskRunRecord] | None = None
+) -> Table:
     """The final table: every task's state, duration, attempts and cache source.
 
     Loop iterations of one task fold into one row (``loop-1[*].fit``) when there are many.
@@ -129,7 +131,8 @@ def summary(tasks: dict[str, TaskRunRecord], title: str) -> Table:
         took = rec.duration.total_seconds() if rec.duration else None
         note = ""
         if rec.status is TaskStatus.CACHED and rec.cached_from:
-            note = f"cache hit from attempt {rec.cached_from[:10]}"
+            source = (sources or {}).get(rec.cached_from)
+            note = f"cache hit from run {source.run_id}" if source else "cache hit"
         elif rec.error and rec.status in (TaskStatus.FAILED, TaskStatus.UPSTREAM_FAILED):
             note = escape(rec.error.splitlines()[0][:80])
         table.add_row(escape(path), styled(str(rec.status)), str(rec.attempt), seconds(took), note)

@@ -86,10 +86,14 @@ def _drive(ws: Any, run_id: str, title: str, resume: bool, executor: Any) -> int
         signal.signal(signal.SIGINT, previous)
     run = Run(ws, run_id)
     tasks = run.tasks
-    out.print(summary(tasks, f"run {run_id} {status} in {seconds(time.time() - started)}"))
+    sources = ws.store.task_runs_by_id(t.cached_from for t in tasks.values() if t.cached_from)
+    out.print(summary(tasks, f"run {run_id} {status} in {seconds(time.time() - started)}", sources))
     cached = sum(1 for t in tasks.values() if t.status == "cached")
-    if cached:
-        out.print(f"{cached} of {len(tasks)} tasks were cache hits")
+    ran = sum(1 for t in tasks.values() if t.status != "skipped")
+    if cached and cached == ran:
+        out.print(f"every task that had to run ({ran}) was a cache hit: no task process started")
+    elif cached:
+        out.print(f"{cached} of {ran} tasks were cache hits")
     if status == "succeeded":
         return 0
     if status == "cancelled":

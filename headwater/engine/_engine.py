@@ -60,6 +60,7 @@ from headwater.store import (
 T = TaskStatus
 KILL_GRACE_SECONDS = 5.0
 HEARTBEAT_SECONDS = 10.0
+MEMORY_CHECK_SECONDS = 0.1
 
 Observer = Callable[[str, Unit], None]
 
@@ -101,6 +102,7 @@ class Engine:
         self.cancel_requested = False
         self.finished = False
         self._last_heartbeat = 0.0
+        self._last_memory_check = 0.0
         self.root = Scope("", None, "", inputs=dict(run.parameters))
         self.run_status = run.status
 
@@ -619,6 +621,7 @@ class Engine:
             outputs=hit.outputs,
             cache_key=key,
             cached_from=hit.id,
+            copy_metrics_from=hit.id,
             input_artifacts=_artifact_links(values),
             output_artifacts=[(name, aid) for name, aid in refs.items()],
         )
@@ -630,6 +633,7 @@ class Engine:
         unit.attempt += 1
         unit.retry_at = None
         unit.timed_out = False
+        unit.memory_exceeded = None
         record = self.store.add_task_run(
             self.run.id,
             unit.path,
@@ -869,6 +873,8 @@ class Engine:
     def _wait_seconds(self) -> float:
         now = time.time()
         wake = [now + 1.0]
+        if any(u.resources is not None and u.resources.memory for u in self.running.values()):
+            wake.append(now + MEMORY_CHECK_SECONDS)
         for unit in self.retrying:
             if unit.retry_at is not None:
                 wake.append(unit.retry_at)
@@ -881,6 +887,13 @@ class Engine:
 
     def _timers(self) -> None:
         now = time.time()
+        if now - self._last_memory_check >= MEMORY_CHECK_SECONDS:
+            self._last_memory_check = now
+            for record_id, used, limit in self.executor.over_memory():
+                unit = self.running.get(record_id)
+                if unit is not None and unit.kill_at is None:
+                    unit.memory_exceeded = (used, limit)
+                    self.executor.signal(record_id, signal.SIGKILL)
         for unit in sorted(self.retrying, key=lambda u: u.retry_at or 0):
             if unit.retry_at is not None and unit.retry_at <= now and unit.options is not None:
                 self.retrying.discard(unit)
@@ -1025,6 +1038,12 @@ def _put(unit: Unit, outputs: dict[str, Any], name: str, value: Any) -> None:
 
 
 def _describe_failure(status: int, error: dict[str, Any] | None, unit: Unit) -> str:
+    if unit.memory_exceeded is not None:
+        used, limit = unit.memory_exceeded
+        return (
+            f"out of memory: used {used / 2**20:.0f} MiB, more than its memory request of "
+            f"{limit / 2**20:.0f} MiB, and was killed; raise memory= or use less"
+        )
     if unit.timed_out:
         timeout = unit.options.timeout_seconds
         return f"timed out after {timeout:g}s and was killed"

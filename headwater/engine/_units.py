@@ -124,6 +124,7 @@ class Unit:
         self.deadline: float | None = None
         self.kill_at: float | None = None
         self.timed_out = False
+        self.memory_exceeded: tuple[int, int] | None = None
         self.inputs: dict[str, Any] = {}
         self.error: str | None = None
         self.deps: list[tuple[Unit, bool]] = []

@@ -166,21 +166,12 @@ class LocalExecutor:
                 "log": request.log_path,
                 "env": env,
                 "cwd": request.cwd,
-                "memory": request.resources.memory or None,
             }
         )
 
     def _spawn_fresh(self, request: TaskRequest, env: dict[str, str]) -> None:
         full_env = {**os.environ, **env}
         full_env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
-        mem = request.resources.memory
-
-        def limit() -> None:
-            if mem:
-                import resource
-
-                resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
-
         with open(request.log_path, "ab") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "headwater.runtime", request.input_path],
@@ -190,7 +181,6 @@ class LocalExecutor:
                 cwd=request.cwd,
                 env=full_env,
                 start_new_session=True,
-                preexec_fn=limit if mem else None,
             )
         self._fresh[request.id] = proc
         self._events.put(ExecEvent("started", request.id, pid=proc.pid))
@@ -235,6 +225,36 @@ class LocalExecutor:
 
     def running(self) -> list[str]:
         return list(self._pids)
+
+    def over_memory(self) -> list[tuple[str, int, int]]:
+        """(task, bytes in use, bytes asked for) for each task above its memory request.
+
+        A task's use is the resident memory of every process in its process group, so
+        children it starts count too.
+        """
+        limited = {
+            self._pids[tid]: (tid, held[0].memory)
+            for tid, held in self._held.items()
+            if held[0].memory and tid in self._pids
+        }
+        if not limited:
+            return []
+        used: dict[int, int] = dict.fromkeys(limited, 0)
+        page = os.sysconf("SC_PAGE_SIZE")
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/stat", "rb") as f:
+                    fields = f.read().rsplit(b")", 1)[1].split()
+                pgid, rss_pages = int(fields[2]), int(fields[21])
+            except (OSError, IndexError, ValueError):
+                continue
+            if pgid in used:
+                used[pgid] += rss_pages * page
+        return [
+            (tid, used[pid], limit) for pid, (tid, limit) in limited.items() if used[pid] > limit
+        ]
 
     def close(self) -> None:
         for task_id in list(self._pids):

@@ -9,7 +9,7 @@ interpreter and its imports.
 Protocol (JSON lines): commands arrive on ``cmd_fd`` —
 ``{"op": "preload", "modules": [[root, module, file], ...], "imports": [...]}``,
 ``{"op": "run", "id": ..., "input": ..., "log": ..., "env": {...},
-"memory": bytes|null, "cwd": ...}``; events leave on ``event_fd`` —
+"cwd": ...}``; events leave on ``event_fd`` —
 ``{"ev": "ready"}``, ``{"ev": "started", "id", "pid"}``,
 ``{"ev": "exited", "id", "pid", "status"}`` (exit code, or minus the signal).
 When the command stream closes, every child's process group is killed.
@@ -21,7 +21,6 @@ import contextlib
 import importlib
 import json
 import os
-import resource
 import selectors
 import signal
 import sys
@@ -48,9 +47,6 @@ def _child(cmd: dict[str, Any], fds: tuple[int, ...]) -> None:
         os.environ.update(cmd.get("env") or {})
         if cmd.get("cwd"):
             os.chdir(cmd["cwd"])
-        memory = cmd.get("memory")
-        if memory:
-            resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         from headwater.runtime._execute import execute
 
         code = execute(cmd["input"])

@@ -433,6 +433,7 @@ class MetadataStore:
         log_path: str | None = None,
         input_artifacts: Sequence[tuple[str, str]] = (),
         output_artifacts: Sequence[tuple[str, str]] = (),
+        copy_metrics_from: str | None = None,
     ) -> TaskRunRecord:
         """A new attempt row, with lineage to the artifacts it reads (and, when cached,
         the artifacts it reuses as outputs)."""
@@ -474,6 +475,38 @@ class MetadataStore:
             conn.execute(t.task_runs.insert(), row)
             self._lineage(conn, tid, "input", input_artifacts, ts)
             self._lineage(conn, tid, "output", output_artifacts, ts)
+            if copy_metrics_from is not None:
+                # A cache hit reports the metrics its source attempt logged, as its own.
+                m = t.metrics
+                source = (
+                    sa.select(
+                        m.c.namespace,
+                        sa.literal(run_id).label("run_id"),
+                        sa.literal(tid).label("task_run_id"),
+                        m.c.artifact_id,
+                        m.c.key,
+                        m.c.value,
+                        m.c.step,
+                        m.c.logged_at,
+                    )
+                    .where(m.c.task_run_id == copy_metrics_from)
+                    .order_by(m.c.id)
+                )
+                conn.execute(
+                    m.insert().from_select(
+                        [
+                            "namespace",
+                            "run_id",
+                            "task_run_id",
+                            "artifact_id",
+                            "key",
+                            "value",
+                            "step",
+                            "logged_at",
+                        ],
+                        source,
+                    )
+                )
         return _task_from_dict(row)
 
     def _lineage(
@@ -595,6 +628,14 @@ class MetadataStore:
                 .order_by(t.task_runs.c.created_at, t.task_runs.c.id)
             )
             return [_task(r) for r in rows]
+
+    def task_runs_by_id(self, ids: Iterable[str]) -> dict[str, TaskRunRecord]:
+        ids = list(ids)
+        if not ids:
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(t.task_runs).where(t.task_runs.c.id.in_(ids)))
+            return {r.id: _task(r) for r in rows}
 
     def get_task_run(self, task_run_id: str) -> TaskRunRecord:
         with self.engine.connect() as conn:

@@ -15,7 +15,7 @@ from headwater.engine import Workspace
 from headwater.errors import ParameterError
 from headwater.states import RunStatus, TaskStatus
 
-PARAMS = '''
+PARAMS = """
 from headwater import component, pipeline
 
 @component
@@ -25,7 +25,7 @@ def square(n: int) -> int:
 @pipeline
 def engine_cli_params(n: int = 2):
     square(n=n)
-'''
+"""
 
 
 @pytest.mark.parametrize(

@@ -70,7 +70,7 @@ def test_no_cache_on_the_command_line_runs_every_task(tmp_path: Path, cli: Cli) 
     file = write_pipeline(
         tmp_path,
         "engine_cli_no_cache",
-        '''
+        """
         from headwater import component, pipeline
 
         @component
@@ -85,7 +85,7 @@ def test_no_cache_on_the_command_line_runs_every_task(tmp_path: Path, cli: Cli) 
         @pipeline
         def engine_cli_no_cache(log_dir: str):
             count(log_dir=log_dir)
-        ''',
+        """,
     )
     for args, expected in ((), 1), ((), 1), (("--no-cache",), 2):
         done = cli("run", file, "-p", f"log_dir={log_dir}", *args)

@@ -29,9 +29,7 @@ def test_gpu_tasks_get_distinct_devices_and_a_third_waits_for_a_free_one(
     assert {device for _, _, device in seen.values()} <= {"0", "1"}
 
     pairs = [(a, b) for a in seen for b in seen if a < b]
-    overlapping = [
-        (a, b) for a, b in pairs if seen[a][0] < seen[b][1] and seen[b][0] < seen[a][1]
-    ]
+    overlapping = [(a, b) for a, b in pairs if seen[a][0] < seen[b][1] and seen[b][0] < seen[a][1]]
     assert overlapping, "no two GPU tasks ever ran at once"
     for a, b in overlapping:
         assert seen[a][2] != seen[b][2], f"{a} and {b} shared GPU {seen[a][2]} at the same time"

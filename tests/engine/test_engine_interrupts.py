@@ -41,7 +41,7 @@ def test_ctrl_c_cancels_the_run_kills_its_task_and_exits_130(tmp_path: Path) -> 
     file = write_pipeline(
         tmp_path,
         "engine_cli_ctrl_c",
-        '''
+        """
         from headwater import component, pipeline
 
         @component
@@ -57,7 +57,7 @@ def test_ctrl_c_cancels_the_run_kills_its_task_and_exits_130(tmp_path: Path) -> 
         @pipeline
         def engine_cli_ctrl_c(pid_file: str):
             sleeper(pid_file=pid_file)
-        ''',
+        """,
     )
     proc = start_cli("run", file, "-p", f"pid_file={pid_file}", cwd=tmp_path)
     with cleanup(proc, [pid_file]):
@@ -87,7 +87,7 @@ def test_ctrl_c_cancels_the_run_kills_its_task_and_exits_130(tmp_path: Path) -> 
             ws.close()
 
 
-CHAIN = '''
+CHAIN = """
 from headwater import component, pipeline
 
 
@@ -131,7 +131,7 @@ def engine_cli_resume(counter_dir: str):
     a = step_a(counter_dir=counter_dir)
     b = step_b(x=a.output, counter_dir=counter_dir)
     step_c(x=b.output, counter_dir=counter_dir)
-'''
+"""
 
 
 def test_resume_finishes_a_run_whose_engine_was_killed_without_rerunning_done_tasks(
@@ -168,9 +168,7 @@ def test_resume_finishes_a_run_whose_engine_was_killed_without_rerunning_done_ta
 
             run = Run(ws, record.id)
             assert run.status is RunStatus.SUCCEEDED
-            assert [a.status for a in run.attempts if a.path == "step_a"] == [
-                TaskStatus.SUCCEEDED
-            ]
+            assert [a.status for a in run.attempts if a.path == "step_a"] == [TaskStatus.SUCCEEDED]
             assert (counters / "a.count").read_text() == "x", "step_a ran again"
             assert run.tasks["step_b"].status is TaskStatus.SUCCEEDED
             assert run.tasks["step_c"].status is TaskStatus.SUCCEEDED

@@ -49,7 +49,7 @@ def test_a_tasks_stdout_and_stderr_land_in_its_log_file() -> None:
     assert run.logs("chatty") == text
 
 
-FAILING = '''
+FAILING = """
 import sys
 
 from headwater import component, pipeline
@@ -63,7 +63,7 @@ def explode(row: int) -> int:
 @pipeline
 def engine_cli_failing(row: int = 7):
     explode(row=row)
-'''
+"""
 
 
 def test_a_failed_run_names_the_task_the_reason_and_the_log_and_the_log_can_be_printed(

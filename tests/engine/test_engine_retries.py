@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -81,8 +80,8 @@ def crashed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         ("crash_abort", "killed by SIGABRT"),
         ("crash_segv", "killed by SIGSEGV"),
         ("crash_exit", "exited with code 3"),
-        # Over its address-space limit a task gets a MemoryError, or is killed outright.
-        ("crash_oom", r"MemoryError|killed by SIGKILL"),
+        # Over its memory request a task gets a MemoryError, or is killed outright.
+        ("crash_oom", r"MemoryError|out of memory|killed by SIGKILL"),
     ],
 )
 def test_a_crashing_task_fails_cleanly_and_is_retried_once(

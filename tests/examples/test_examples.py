@@ -234,12 +234,23 @@ def test_ml_pipeline_components_train_and_register_a_model(
     json.dumps(metrics.metadata, allow_nan=False)  # the task output must be plain JSON
 
     registry = tmp_path / "registry"
+    copies = [_artifact(Model, tmp_path, f"registered-{i}.joblib") for i in (1, 2)]
     first = ml.register.python_func(
-        model=model, accuracy=result.accuracy, registry=str(registry), model_name="clf"
+        model=model,
+        registered=copies[0],
+        accuracy=result.accuracy,
+        registry=str(registry),
+        model_name="clf",
     )
     second = ml.register.python_func(
-        model=model, accuracy=result.accuracy, registry=str(registry), model_name="clf"
+        model=model,
+        registered=copies[1],
+        accuracy=result.accuracy,
+        registry=str(registry),
+        model_name="clf",
     )
+    assert copies[1].metadata["version"] == "v2"
+    assert Path(copies[1].path).read_bytes() == Path(model.path).read_bytes()
     assert Path(first) == registry / "clf" / "v1"
     assert Path(second) == registry / "clf" / "v2"
     card = json.loads((Path(second) / "card.json").read_text())

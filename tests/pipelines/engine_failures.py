@@ -60,8 +60,12 @@ def crash_exit() -> None:
 
 @component(retries=1, memory="100Mi")
 def crash_oom() -> int:
-    data = bytearray(1 << 30)
-    return len(data)
+    """Really use 1 GiB (every page written), and hold it a moment."""
+    import time
+
+    hog = b"\x01" * (1 << 30)
+    time.sleep(3)
+    return len(hog)
 
 
 @pipeline

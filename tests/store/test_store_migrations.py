@@ -132,6 +132,7 @@ def test_two_threads_migrating_at_once(empty_db_url: str) -> None:
 
 _MIGRATE_AT = """
 import sys, time
+import alembic.command, alembic.config  # imported up front: every process is ready at once
 from headwater.store import create_engine, migrate
 engine = create_engine(sys.argv[1])
 start = float(sys.argv[2])
@@ -158,7 +159,8 @@ def test_processes_migrating_at_once_do_not_fail(empty_db_url: str, tmp_path: Pa
     for process in processes:
         _, err = process.communicate(timeout=120)
         if process.returncode != 0:
-            failures.append(err.strip().splitlines()[-1] if err.strip() else "no output")
+            errors = [line for line in err.splitlines() if "Error" in line]
+            failures.append(errors[-1] if errors else err[-500:])
     assert failures == [], f"{len(failures)} of {len(processes)} migrations failed"
 
     engine = create_engine(empty_db_url)
