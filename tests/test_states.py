@@ -1,0 +1,159 @@
+"""The one state machine of runs and task attempts (headwater/states.py).
+
+The expected tables are written out here by hand, independently of the module, so a
+change to an allowed transition or a terminal set fails a test and has to be made on
+purpose in both places.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from headwater.errors import HeadwaterError
+from headwater.states import (
+    RUN_DONE,
+    RUN_TRANSITIONS,
+    TASK_DONE,
+    TASK_FAILURE,
+    TASK_SUCCESS,
+    TASK_TRANSITIONS,
+    IllegalTransition,
+    RunStatus,
+    TaskStatus,
+    check_run,
+    check_task,
+)
+
+T = TaskStatus
+R = RunStatus
+
+EXPECTED_TASK: dict[TaskStatus, set[TaskStatus]] = {
+    T.PENDING: {T.QUEUED, T.CACHED, T.SKIPPED, T.UPSTREAM_FAILED, T.FAILED, T.CANCELLED},
+    T.QUEUED: {T.RUNNING, T.FAILED, T.UP_FOR_RETRY, T.CANCELLED},
+    T.RUNNING: {T.SUCCEEDED, T.FAILED, T.UP_FOR_RETRY, T.CANCELLED},
+    T.SUCCEEDED: set(),
+    T.FAILED: set(),
+    T.SKIPPED: set(),
+    T.CACHED: set(),
+    T.UPSTREAM_FAILED: set(),
+    T.UP_FOR_RETRY: set(),  # the retry is a new attempt row
+    T.CANCELLED: set(),
+}
+
+EXPECTED_RUN: dict[RunStatus, set[RunStatus]] = {
+    R.QUEUED: {R.RUNNING, R.CANCELLED, R.FAILED},
+    R.RUNNING: {R.SUCCEEDED, R.FAILED, R.CANCELLED},
+    R.SUCCEEDED: set(),
+    R.FAILED: set(),
+    R.CANCELLED: set(),
+}
+
+
+def test_stored_status_names_are_stable() -> None:
+    # These strings are written to the database and the API; renaming one is a migration.
+    assert [s.value for s in TaskStatus] == [
+        "pending",
+        "queued",
+        "running",
+        "succeeded",
+        "failed",
+        "skipped",
+        "cached",
+        "upstream_failed",
+        "up_for_retry",
+        "cancelled",
+    ]
+    assert [s.value for s in RunStatus] == ["queued", "running", "succeeded", "failed", "cancelled"]
+
+
+def test_the_tables_cover_every_status() -> None:
+    assert set(TASK_TRANSITIONS) == set(TaskStatus)
+    assert set(RUN_TRANSITIONS) == set(RunStatus)
+
+
+def test_the_tables_are_the_documented_ones() -> None:
+    assert {k: set(v) for k, v in TASK_TRANSITIONS.items()} == EXPECTED_TASK
+    assert {k: set(v) for k, v in RUN_TRANSITIONS.items()} == EXPECTED_RUN
+
+
+@pytest.mark.parametrize(
+    ("current", "target"), list(itertools.product(TaskStatus, TaskStatus)), ids=str
+)
+def test_check_task(current: TaskStatus, target: TaskStatus) -> None:
+    if target in EXPECTED_TASK[current]:
+        assert check_task(current, target) is target
+    else:
+        with pytest.raises(IllegalTransition) as info:
+            check_task(current, target)
+        assert str(info.value) == f"task attempt cannot go from {current} to {target}"
+
+
+@pytest.mark.parametrize(
+    ("current", "target"), list(itertools.product(RunStatus, RunStatus)), ids=str
+)
+def test_check_run(current: RunStatus, target: RunStatus) -> None:
+    if target in EXPECTED_RUN[current]:
+        assert check_run(current, target) is target
+    else:
+        with pytest.raises(IllegalTransition) as info:
+            check_run(current, target)
+        assert str(info.value) == f"run cannot go from {current} to {target}"
+
+
+def test_no_status_goes_to_itself() -> None:
+    for task in TaskStatus:
+        with pytest.raises(IllegalTransition):
+            check_task(task, task)
+    for run in RunStatus:
+        with pytest.raises(IllegalTransition):
+            check_run(run, run)
+
+
+def test_illegal_transition_is_a_headwater_error() -> None:
+    assert issubclass(IllegalTransition, HeadwaterError)
+
+
+def test_run_terminal_set() -> None:
+    assert {R.SUCCEEDED, R.FAILED, R.CANCELLED} == RUN_DONE
+    assert {s for s, targets in EXPECTED_RUN.items() if not targets} == RUN_DONE
+
+
+def test_task_terminal_sets() -> None:
+    assert {T.SUCCEEDED, T.FAILED, T.SKIPPED, T.CACHED, T.UPSTREAM_FAILED, T.CANCELLED} == TASK_DONE
+    # Every finished state is a dead end; up_for_retry is a dead end for its attempt
+    # row but not for the task, whose next attempt is a new row.
+    assert {s for s, targets in EXPECTED_TASK.items() if not targets} == TASK_DONE | {
+        T.UP_FOR_RETRY
+    }
+    assert {T.SUCCEEDED, T.CACHED} == TASK_SUCCESS
+    assert {T.FAILED, T.UPSTREAM_FAILED} == TASK_FAILURE
+    assert TASK_SUCCESS <= TASK_DONE
+    assert TASK_FAILURE <= TASK_DONE
+    assert not TASK_SUCCESS & TASK_FAILURE
+    assert T.UP_FOR_RETRY not in TASK_DONE
+
+
+def _reachable(table: dict[str, set[str]], start: str) -> set[str]:
+    seen, frontier = {start}, [start]
+    while frontier:
+        for target in table[frontier.pop()]:
+            if target not in seen:
+                seen.add(target)
+                frontier.append(target)
+    return seen
+
+
+def test_every_status_is_reachable_from_the_first() -> None:
+    assert _reachable(EXPECTED_TASK, T.PENDING) == set(TaskStatus)  # type: ignore[arg-type]
+    assert _reachable(EXPECTED_RUN, R.QUEUED) == set(RunStatus)  # type: ignore[arg-type]
+
+
+def test_every_live_status_can_still_finish() -> None:
+    for status, targets in EXPECTED_TASK.items():
+        if status not in TASK_DONE and status is not T.UP_FOR_RETRY:
+            assert targets & TASK_DONE, status
+    for status, targets in EXPECTED_RUN.items():
+        if status not in RUN_DONE:
+            assert targets & RUN_DONE, status
