@@ -8,6 +8,7 @@ purpose in both places.
 from __future__ import annotations
 
 import itertools
+from typing import TypeVar
 
 import pytest
 
@@ -135,7 +136,10 @@ def test_task_terminal_sets() -> None:
     assert T.UP_FOR_RETRY not in TASK_DONE
 
 
-def _reachable(table: dict[str, set[str]], start: str) -> set[str]:
+S = TypeVar("S", TaskStatus, RunStatus)
+
+
+def _reachable(table: dict[S, set[S]], start: S) -> set[S]:
     seen, frontier = {start}, [start]
     while frontier:
         for target in table[frontier.pop()]:
@@ -146,14 +150,14 @@ def _reachable(table: dict[str, set[str]], start: str) -> set[str]:
 
 
 def test_every_status_is_reachable_from_the_first() -> None:
-    assert _reachable(EXPECTED_TASK, T.PENDING) == set(TaskStatus)  # type: ignore[arg-type]
-    assert _reachable(EXPECTED_RUN, R.QUEUED) == set(RunStatus)  # type: ignore[arg-type]
+    assert _reachable(EXPECTED_TASK, T.PENDING) == set(TaskStatus)
+    assert _reachable(EXPECTED_RUN, R.QUEUED) == set(RunStatus)
 
 
 def test_every_live_status_can_still_finish() -> None:
     for status, targets in EXPECTED_TASK.items():
         if status not in TASK_DONE and status is not T.UP_FOR_RETRY:
             assert targets & TASK_DONE, status
-    for status, targets in EXPECTED_RUN.items():
-        if status not in RUN_DONE:
-            assert targets & RUN_DONE, status
+    for run_status, run_targets in EXPECTED_RUN.items():
+        if run_status not in RUN_DONE:
+            assert run_targets & RUN_DONE, run_status

@@ -330,15 +330,16 @@ def lineage(
     for direction in ("upstream", "downstream"):
         nodes = ws.store.lineage(art.id, direction, depth)
         table = Table(title=direction, title_justify="left")
-        for col in ("hops", "artifact", "type", "via task", "run", "uri"):
-            table.add_column(col)
+        for col in ("hops", "artifact", "type", "made by", "run", "uri"):
+            table.add_column(col, no_wrap=col in ("artifact", "run"))
         for n in nodes:
+            maker = n.producer
             table.add_row(
                 str(n.depth),
                 n.artifact.id,
                 escape(n.artifact.type),
-                escape(n.task_run.path if n.task_run else "-"),
-                n.task_run.run_id if n.task_run else "-",
+                escape(maker.path if maker else "(imported)"),
+                maker.run_id if maker else "-",
                 escape(n.artifact.uri),
             )
         out.print(table)

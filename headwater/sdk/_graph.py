@@ -112,6 +112,23 @@ class Channel:
             "conditions with &, | and ~",
         )
 
+    def _no_value(self, what: str) -> PipelineDefinitionError:
+        return _error(
+            f"{self.describe()} has no value while the pipeline is being defined, so {what}",
+            _location.caller(),
+            "pass it to a component and compute with it there; a task's inputs get the real "
+            "values when it runs",
+        )
+
+    def __format__(self, spec: str) -> str:
+        raise self._no_value("it cannot be formatted into a string")
+
+    def _arith(self, other: Any) -> Any:
+        raise self._no_value("no arithmetic or string operations can use it")
+
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _arith
+    __truediv__ = __rtruediv__ = __floordiv__ = __mod__ = __rmod__ = _arith
+
     def __iter__(self) -> Iterator[Any]:
         raise _error(
             f"{self.describe()} has no value while the pipeline is being defined, so it "

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, overload
 
-from headwater.errors import DefinitionError, Location, PipelineDefinitionError
+from headwater.errors import DefinitionError, HeadwaterError, Location, PipelineDefinitionError
 from headwater.sdk import _graph, _location
 from headwater.sdk._notify import EVENTS, Notify, callable_target
 from headwater.sdk._options import normalize, parse_duration
@@ -70,11 +70,30 @@ class Pipeline:
         try:
             with _graph.building(builder):
                 result = self.python_func(**args)
+        except HeadwaterError:
+            raise
+        except Exception as exc:
+            raise self._user_error(exc) from exc
         finally:
             self._building = False
         outputs = _pipeline_outputs(result, self)
         self._graph = (builder, outputs)
         return self._graph
+
+    def _user_error(self, exc: Exception) -> PipelineDefinitionError:
+        """An exception raised by the pipeline function itself, pointing at its line."""
+        import traceback
+
+        file = self.src.file if self.src else None
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == file]
+        line = frames[-1].lineno if frames else (self.src.line if self.src else None)
+        src = _location.Src(file, line or 0) if file else None
+        return PipelineDefinitionError(
+            f"building the pipeline raised {type(exc).__name__}: {exc}",
+            location=_location.loc(src, self._name),
+            hint="the pipeline function runs once to record its tasks; task outputs and "
+            "parameters have no values then. Move the computation into a component",
+        )
 
     def interface(self) -> Interface:
         if self._iface is None:

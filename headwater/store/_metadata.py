@@ -140,9 +140,17 @@ class MetricPoint:
 
 @dataclass(frozen=True)
 class LineageNode:
+    """An artifact found by a lineage walk, ``depth`` hops away.
+
+    ``task_run`` is the attempt that links it to the previous hop (the consumer,
+    walking upstream; the producer, walking downstream); ``producer`` is the
+    attempt that made it.
+    """
+
     artifact: ArtifactRecord
     task_run: TaskRunRecord | None
     depth: int
+    producer: TaskRunRecord | None = None
 
 
 def _run(row: sa.Row[Any]) -> RunRecord:
@@ -777,15 +785,31 @@ class MetadataStore:
                     if via_ids
                     else {}
                 )
+                makers = self._producers(conn, {r.id for r in rows})
                 for r in rows:
                     art = _artifact(r)
                     if art.id in seen:
                         continue
                     seen.add(art.id)
                     next_frontier.append(art.id)
-                    found.append(LineageNode(art, via.get(r._mapping["via"]), depth))
+                    found.append(
+                        LineageNode(art, via.get(r._mapping["via"]), depth, makers.get(art.id))
+                    )
                 frontier = next_frontier
         return found
+
+    def _producers(self, conn: sa.Connection, ids: set[str]) -> dict[str, TaskRunRecord]:
+        """The first attempt that output each artifact (cache hits reuse, not make)."""
+        if not ids:
+            return {}
+        le, tr = t.lineage_events, t.task_runs
+        rows = conn.execute(
+            sa.select(tr, le.c.artifact_id.label("made"))
+            .join(le, le.c.task_run_id == tr.c.id)
+            .where(le.c.artifact_id.in_(ids), le.c.direction == "output")
+            .order_by(tr.c.created_at.desc())
+        ).all()
+        return {r._mapping["made"]: _task(r) for r in rows}
 
     def producer(self, artifact_id: str) -> TaskRunRecord | None:
         with self.engine.connect() as conn:

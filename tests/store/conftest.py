@@ -91,7 +91,9 @@ def postgres() -> Iterator[PostgresDatabases]:
         with psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=5) as conn:
             conn.execute("SELECT 1")
     except psycopg.Error as exc:
-        reason = f"PostgreSQL at {POSTGRES_URL} is not reachable ({exc.__class__.__name__}: {exc})"
+        where = sa.make_url(POSTGRES_URL).render_as_string(hide_password=True)
+        why = " ".join(str(exc).split())
+        reason = f"PostgreSQL at {where} is not reachable ({exc.__class__.__name__}: {why})"
         if in_ci():
             pytest.fail(
                 f"{reason}; CI is set, so the PostgreSQL half of the store suite must run. "
@@ -170,9 +172,11 @@ def store(db_url: str) -> Iterator[MetadataStore]:
 
 
 @pytest.fixture
-def other_namespace(store: MetadataStore) -> MetadataStore:
-    """A second view of the same database, for namespace ``team-b``."""
-    return MetadataStore(store.engine, namespace="team-b")
+def other_namespace(db_url: str, store: MetadataStore) -> Iterator[MetadataStore]:
+    """The same database opened a second time, for namespace ``team-b``."""
+    opened = MetadataStore.open(db_url, namespace="team-b")
+    yield opened
+    opened.close()
 
 
 SPEC: dict[str, Any] = {

@@ -30,6 +30,7 @@ from headwater.store import _schema as t
 
 T = TaskStatus
 StartTask = Callable[..., TaskRunRecord]
+CountRows = Callable[[str], int]
 
 
 def artifact(name: str, type_: str, run: str = "r1") -> NewArtifact:
@@ -334,6 +335,45 @@ def test_metrics_of_several_tasks_keep_the_order_they_were_logged_in(
         ("sweep[0].fit", 2.0, 0),
         ("sweep[0].fit", 1.0, 1),
     ]
+
+
+def test_a_cache_hit_reports_the_metrics_its_source_logged(
+    store: MetadataStore, version: VersionRecord, chain: Chain, count_rows: CountRows
+) -> None:
+    run = store.create_run(version, {})
+    hit = store.add_task_run(
+        run.id,
+        "train",
+        "train",
+        "train-component",
+        1,
+        T.CACHED,
+        cached_from=chain.train.id,
+        output_artifacts=[("model", chain.model.id)],
+        copy_metrics_from=chain.train.id,
+    )
+
+    assert store.metrics(run.id) == [("train", m) for m in chain.metrics]
+    assert store.metrics(chain.run.id) == [("train", m) for m in chain.metrics]
+    with store.engine.connect() as conn:
+        copied = conn.execute(
+            sa.select(t.metrics.c.task_run_id, t.metrics.c.run_id, t.metrics.c.namespace).where(
+                t.metrics.c.run_id == run.id
+            )
+        ).all()
+    assert set(copied) == {(hit.id, run.id, "default")}
+    assert count_rows("metrics") == 2 * len(chain.metrics)
+
+
+def test_a_cache_hit_from_an_attempt_without_metrics_copies_none(
+    store: MetadataStore, version: VersionRecord, chain: Chain
+) -> None:
+    run = store.create_run(version, {})
+    store.add_task_run(
+        run.id, "featurize", "featurize", "c", 1, T.CACHED, copy_metrics_from=chain.featurize.id
+    )
+
+    assert store.metrics(run.id) == []
 
 
 # ---------------------------------------------------------------------- artifact look-ups

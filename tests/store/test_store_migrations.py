@@ -6,6 +6,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ TABLES = {
 
 
 @pytest.fixture
-def engine(empty_db_url: str) -> Any:
+def engine(empty_db_url: str) -> Iterator[sa.Engine]:
     engine = create_engine(empty_db_url)
     yield engine
     engine.dispose()

@@ -130,6 +130,15 @@ def test_task_runs_lists_every_attempt_oldest_first(store: MetadataStore, run: R
     assert store.task_runs("no-such-run") == []
 
 
+def test_task_runs_by_id(store: MetadataStore, run: RunRecord) -> None:
+    a = add(store, run, "a", T.QUEUED)
+    b = add(store, run, "b", T.SUCCEEDED)
+
+    assert store.task_runs_by_id([a.id, b.id, "missing"]) == {a.id: a, b.id: b}
+    assert store.task_runs_by_id(iter([b.id])) == {b.id: b}
+    assert store.task_runs_by_id([]) == {}
+
+
 def test_get_task_run_of_an_unknown_id_is_not_found(store: MetadataStore) -> None:
     with pytest.raises(NotFound, match="no task attempt 'nope'"):
         store.get_task_run("nope")
@@ -302,7 +311,7 @@ def test_finish_task_run_up_for_retry_keeps_the_retry_time(
     assert (done.status, done.exit_code, done.error) == (T.UP_FOR_RETRY, 1, "boom")
     assert done.retry_at == retry_at
     assert_utc(done.retry_at)
-    assert done.retry_at.hour == 5  # type: ignore[union-attr]
+    assert done.retry_at.hour == 5
 
 
 def test_finish_task_run_from_queued(store: MetadataStore, run: RunRecord) -> None:
@@ -351,7 +360,7 @@ def test_finishing_an_attempt_whose_status_is_stale_writes_nothing(
     assert store.metrics(run.id) == []
 
 
-FAILURES = {
+FAILURES: dict[str, tuple[Callable[[], list[MetricPoint]], type[Exception]]] = {
     # a metric that points at an artifact no one recorded: a foreign key violation,
     # raised by the last statement, after the attempt row and artifacts were written
     "dangling-metric-artifact": (
