@@ -124,19 +124,24 @@ class Engine:
             self.store.claim_run(self.run.id)
         self.executor.start(*self._preload())
         try:
-            self._instantiate(self.spec.dag.nodes, self.root)
+            with self.store.batch():
+                self._instantiate(self.spec.dag.nodes, self.root)
+                self._evaluate()
             while True:
+                # Persist before acting: the batch commits, then queued tasks are submitted.
+                self._dispatch()
                 if self.cancel_requested:
                     return self._cancel()
-                self._evaluate()
-                self._dispatch()
                 done = scope_done(self.root)
                 if done is not None and not self.running:
                     return self._finish(done)
                 self._heartbeat()
-                for ev in self.executor.events(self._wait_seconds()):
-                    self._on_event(ev)
-                self._timers()
+                events = self.executor.events(self._wait_seconds())
+                with self.store.batch():
+                    for ev in events:
+                        self._on_event(ev)
+                    self._timers()
+                    self._evaluate()
         finally:
             self.executor.close()
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -241,6 +242,40 @@ class MetadataStore:
     def __init__(self, engine: sa.Engine, namespace: str = "default") -> None:
         self.engine = engine
         self.namespace = namespace
+        self._batch: sa.Connection | None = None
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Make every call inside one transaction, committed at the end (or rolled back).
+
+        The engine handles a burst of task events in one batch, so a fan-out of many
+        tasks costs one commit, not one per task.
+        """
+        if self._batch is not None:
+            yield
+            return
+        with self.engine.begin() as conn:
+            self._batch = conn
+            try:
+                yield
+            finally:
+                self._batch = None
+
+    @contextmanager
+    def _begin(self) -> Iterator[sa.Connection]:
+        if self._batch is not None:
+            yield self._batch
+            return
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _connect(self) -> Iterator[sa.Connection]:
+        if self._batch is not None:
+            yield self._batch
+            return
+        with self.engine.connect() as conn:
+            yield conn
 
     @classmethod
     def open(cls, url: str, namespace: str = "default") -> MetadataStore:
@@ -264,7 +299,7 @@ class MetadataStore:
     ) -> VersionRecord:
         """The version of pipeline ``name`` with ``digest``, created if new (idempotent)."""
         ns = self.namespace
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             pid = conn.execute(
                 sa.select(t.pipelines.c.id).where(
                     t.pipelines.c.namespace == ns, t.pipelines.c.name == name
@@ -304,7 +339,7 @@ class MetadataStore:
             )
 
     def get_version(self, version_id: str) -> VersionRecord:
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             row = conn.execute(
                 sa.select(t.pipeline_versions, t.pipelines.c.name.label("pipeline"))
                 .join(t.pipelines, t.pipelines.c.id == t.pipeline_versions.c.pipeline_id)
@@ -334,7 +369,7 @@ class MetadataStore:
         cache_enabled: bool = True,
     ) -> RunRecord:
         rid = new_id()
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             conn.execute(
                 t.runs.insert().values(
                     id=rid,
@@ -351,7 +386,7 @@ class MetadataStore:
         return self.get_run(rid)
 
     def get_run(self, run_id: str) -> RunRecord:
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             row = conn.execute(
                 sa.select(*_RUN_COLUMNS)
                 .join(t.pipelines, t.pipelines.c.id == t.runs.c.pipeline_id)
@@ -388,7 +423,7 @@ class MetadataStore:
         if status is not None:
             q = q.where(t.runs.c.status == status.value)
         q = q.order_by(t.runs.c.created_at.desc(), t.runs.c.id.desc()).limit(limit).offset(offset)
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return [_run(r) for r in conn.execute(q)]
 
     def set_run_status(
@@ -404,7 +439,7 @@ class MetadataStore:
             values["finished_at"] = ts
         if error is not None:
             values["error"] = error
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             done = conn.execute(
                 t.runs.update()
                 .where(t.runs.c.id == run_id, t.runs.c.status == current.value)
@@ -415,7 +450,7 @@ class MetadataStore:
 
     def claim_run(self, run_id: str) -> None:
         """Record that this process now drives ``run_id`` (a resume)."""
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             conn.execute(
                 t.runs.update()
                 .where(t.runs.c.id == run_id)
@@ -479,7 +514,7 @@ class MetadataStore:
             "started_at": ts if finished else None,
             "finished_at": finished,
         }
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             conn.execute(t.task_runs.insert(), row)
             self._lineage(conn, tid, "input", input_artifacts, ts)
             self._lineage(conn, tid, "output", output_artifacts, ts)
@@ -553,7 +588,7 @@ class MetadataStore:
             values.setdefault("finished_at", ts)
         params = {f"v_{k}": v for k, v in values.items()}
         params.update(_id=task_run_id, _current=current.value)
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             done = conn.execute(_task_update(frozenset(values)), params).rowcount
         if done != 1:
             raise NotFound(f"task attempt '{task_run_id}' is not {current} any more")
@@ -584,7 +619,7 @@ class MetadataStore:
         }
         params = {f"v_{k}": v for k, v in values.items()}
         params.update(_id=task.id, _current=current.value)
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             done = conn.execute(_task_update(frozenset(values)), params).rowcount
             if done != 1:
                 raise NotFound(f"task attempt '{task.id}' is not {current} any more")
@@ -629,7 +664,7 @@ class MetadataStore:
 
     def task_runs(self, run_id: str) -> list[TaskRunRecord]:
         """Every attempt of every task of a run, oldest first."""
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             rows = conn.execute(
                 sa.select(t.task_runs)
                 .where(t.task_runs.c.run_id == run_id)
@@ -641,12 +676,12 @@ class MetadataStore:
         ids = list(ids)
         if not ids:
             return {}
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             rows = conn.execute(sa.select(t.task_runs).where(t.task_runs.c.id.in_(ids)))
             return {r.id: _task(r) for r in rows}
 
     def get_task_run(self, task_run_id: str) -> TaskRunRecord:
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             row = conn.execute(
                 sa.select(t.task_runs).where(t.task_runs.c.id == task_run_id)
             ).first()
@@ -668,7 +703,7 @@ class MetadataStore:
         )
         if ttl_seconds is not None:
             q = q.where(t.task_runs.c.finished_at >= now() - timedelta(seconds=ttl_seconds))
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             row = conn.execute(q).first()
         return _task(row) if row is not None else None
 
@@ -677,7 +712,7 @@ class MetadataStore:
     def add_artifact(self, artifact: NewArtifact, run_id: str | None = None) -> ArtifactRecord:
         """An artifact that no task produced (an imported file)."""
         ts = now()
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             conn.execute(
                 t.artifacts.insert().values(
                     id=artifact.id,
@@ -696,7 +731,7 @@ class MetadataStore:
         return self.get_artifact(artifact.id)
 
     def get_artifact(self, artifact_id: str) -> ArtifactRecord:
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             row = conn.execute(
                 sa.select(t.artifacts).where(t.artifacts.c.id == artifact_id)
             ).first()
@@ -713,7 +748,7 @@ class MetadataStore:
         return _artifact(row)
 
     def find_artifact_by_uri(self, uri: str) -> ArtifactRecord | None:
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             row = conn.execute(
                 sa.select(t.artifacts)
                 .where(t.artifacts.c.namespace == self.namespace, t.artifacts.c.uri == uri)
@@ -726,7 +761,7 @@ class MetadataStore:
         ids = list(ids)
         if not ids:
             return {}
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             rows = conn.execute(sa.select(t.artifacts).where(t.artifacts.c.id.in_(ids)))
             return {r.id: _artifact(r) for r in rows}
 
@@ -743,7 +778,7 @@ class MetadataStore:
             .where(t.task_runs.c.run_id == run_id, t.lineage_events.c.direction == "output")
             .order_by(t.lineage_events.c.id)
         )
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             rows = conn.execute(q).all()
             tasks = {tr.id: tr for tr in self.task_runs(run_id)}
         return [
@@ -759,7 +794,7 @@ class MetadataStore:
         found: list[LineageNode] = []
         depth = 0
         le, tr = t.lineage_events, t.task_runs
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             while frontier and depth < max_depth:
                 depth += 1
                 # upstream: producer task of each frontier artifact -> that task's inputs.
@@ -812,7 +847,7 @@ class MetadataStore:
         return {r._mapping["made"]: _task(r) for r in rows}
 
     def producer(self, artifact_id: str) -> TaskRunRecord | None:
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             row = conn.execute(
                 sa.select(t.task_runs)
                 .join(t.lineage_events, t.lineage_events.c.task_run_id == t.task_runs.c.id)
@@ -829,7 +864,7 @@ class MetadataStore:
 
     def metrics(self, run_id: str) -> list[tuple[str, MetricPoint]]:
         """(task path, point) for every metric a run logged, in logging order."""
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             rows = conn.execute(
                 sa.select(t.metrics, t.task_runs.c.path)
                 .join(t.task_runs, t.task_runs.c.id == t.metrics.c.task_run_id)
