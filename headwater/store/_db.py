@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +22,30 @@ class StoreError(HeadwaterError):
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # WAL is a property of the file, set once by migrate() under its lock; switching
+    # modes here, on every connection, would race other processes opening the file.
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
+
+
+@contextmanager
+def _file_lock(engine: sa.Engine) -> Iterator[None]:
+    """Across processes, one migrator at a time for a SQLite file (a no-op elsewhere)."""
+    path = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not path or path == ":memory:":
+        yield
+        return
+    import fcntl
+
+    with open(f"{path}.lock", "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def create_engine(url: str) -> sa.Engine:
@@ -42,11 +62,16 @@ def create_engine(url: str) -> sa.Engine:
     return sa.create_engine(url, pool_pre_ping=True)
 
 
+def _revision(conn: sa.Connection) -> str | None:
+    if not sa.inspect(conn).has_table("alembic_version"):
+        return None
+    value = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+    return None if value is None else str(value)
+
+
 def current_revision(engine: sa.Engine) -> str | None:
     with engine.connect() as conn:
-        if not sa.inspect(conn).has_table("alembic_version"):
-            return None
-        return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+        return _revision(conn)
 
 
 def migrate(engine: sa.Engine) -> None:
@@ -62,12 +87,28 @@ def migrate(engine: sa.Engine) -> None:
         ) from None
     from alembic import command
     from alembic.config import Config
+    from alembic.util.exc import CommandError
 
-    with _lock, engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            # Two processes migrating at once: the second waits, then finds nothing to do.
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(7415290)"))
-        cfg = Config()
-        cfg.set_main_option("script_location", str(_MIGRATIONS))
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    with _lock, _file_lock(engine):
+        if engine.dialect.name == "sqlite":
+            with engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+        with engine.begin() as conn:
+            if engine.dialect.name == "postgresql":
+                # Processes migrating at once: the next waits, then finds nothing to do.
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(7415290)"))
+            elif _revision(conn) == HEAD_REVISION:
+                return  # another process migrated while this one waited for the lock
+            revision = _revision(conn)
+            cfg = Config()
+            cfg.set_main_option("script_location", str(_MIGRATIONS))
+            cfg.attributes["connection"] = conn
+            try:
+                command.upgrade(cfg, "head")
+            except CommandError as exc:
+                raise StoreError(
+                    f"the metadata database is at schema revision {revision!r}, which this "
+                    f"version of Headwater does not know ({exc})",
+                    hint="upgrade Headwater to the version that wrote this database, or point "
+                    "HEADWATER_DATABASE_URL at another database",
+                ) from None

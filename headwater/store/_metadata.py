@@ -19,7 +19,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from headwater.errors import HeadwaterError
-from headwater.states import RunStatus, TaskStatus, check_run, check_task
+from headwater.states import (
+    TASK_DONE,
+    IllegalTransition,
+    RunStatus,
+    TaskStatus,
+    check_run,
+    check_task,
+)
 from headwater.store import _schema as t
 from headwater.store._db import create_engine, migrate
 
@@ -386,6 +393,7 @@ class MetadataStore:
         return self.get_run(rid)
 
     def get_run(self, run_id: str) -> RunRecord:
+        run_id = run_id.strip().lower()  # ids are lower-case Crockford base32
         with self._connect() as conn:
             row = conn.execute(
                 sa.select(*_RUN_COLUMNS)
@@ -397,9 +405,17 @@ class MetadataStore:
                 rows = conn.execute(
                     sa.select(*_RUN_COLUMNS)
                     .join(t.pipelines, t.pipelines.c.id == t.runs.c.pipeline_id)
-                    .where(t.runs.c.id.startswith(run_id), t.runs.c.namespace == self.namespace)
+                    .where(
+                        t.runs.c.id.startswith(run_id, autoescape=True),
+                        t.runs.c.namespace == self.namespace,
+                    )
                     .limit(2)
                 ).all()
+                if len(rows) > 1 and len(run_id) >= 4:
+                    raise NotFound(
+                        f"'{run_id}' is the start of several run ids",
+                        hint="give more characters of the run id",
+                    )
                 row = rows[0] if len(rows) == 1 and len(run_id) >= 4 else None
         if row is None:
             raise NotFound(f"no run '{run_id}'", hint="list runs with 'headwater runs list'")
@@ -442,7 +458,11 @@ class MetadataStore:
         with self._begin() as conn:
             done = conn.execute(
                 t.runs.update()
-                .where(t.runs.c.id == run_id, t.runs.c.status == current.value)
+                .where(
+                    t.runs.c.id == run_id,
+                    t.runs.c.status == current.value,
+                    t.runs.c.namespace == self.namespace,
+                )
                 .values(**values)
             ).rowcount
         if done != 1:
@@ -451,11 +471,13 @@ class MetadataStore:
     def claim_run(self, run_id: str) -> None:
         """Record that this process now drives ``run_id`` (a resume)."""
         with self._begin() as conn:
-            conn.execute(
+            done = conn.execute(
                 t.runs.update()
-                .where(t.runs.c.id == run_id)
+                .where(t.runs.c.id == run_id, t.runs.c.namespace == self.namespace)
                 .values(engine_host=os.uname().nodename, engine_pid=os.getpid(), heartbeat_at=now())
-            )
+            ).rowcount
+        if done != 1:
+            raise NotFound(f"no run '{run_id}'")
 
     # ------------------------------------------------------------------ task attempts
 
@@ -511,7 +533,7 @@ class MetadataStore:
             "error": error,
             "log_path": log_path,
             "created_at": ts,
-            "started_at": ts if finished else None,
+            "started_at": ts if finished or status is TaskStatus.RUNNING else None,
             "finished_at": finished,
         }
         with self._begin() as conn:
@@ -580,9 +602,13 @@ class MetadataStore:
         """Move an attempt from ``current`` to ``target`` and set ``values`` with it."""
         if target is not current:
             check_task(current, target)
+        elif current in TASK_DONE:
+            raise IllegalTransition(
+                f"task attempt is {current}; a finished attempt does not change"
+            )
         values["status"] = target.value
         ts = now()
-        if target is TaskStatus.RUNNING:
+        if target is TaskStatus.RUNNING and current is not TaskStatus.RUNNING:
             values.setdefault("started_at", ts)
         if target not in (TaskStatus.PENDING, TaskStatus.QUEUED, TaskStatus.RUNNING):
             values.setdefault("finished_at", ts)
@@ -667,7 +693,7 @@ class MetadataStore:
         with self._connect() as conn:
             rows = conn.execute(
                 sa.select(t.task_runs)
-                .where(t.task_runs.c.run_id == run_id)
+                .where(t.task_runs.c.run_id == run_id, t.task_runs.c.namespace == self.namespace)
                 .order_by(t.task_runs.c.created_at, t.task_runs.c.id)
             )
             return [_task(r) for r in rows]
@@ -677,13 +703,19 @@ class MetadataStore:
         if not ids:
             return {}
         with self._connect() as conn:
-            rows = conn.execute(sa.select(t.task_runs).where(t.task_runs.c.id.in_(ids)))
+            rows = conn.execute(
+                sa.select(t.task_runs).where(
+                    t.task_runs.c.id.in_(ids), t.task_runs.c.namespace == self.namespace
+                )
+            )
             return {r.id: _task(r) for r in rows}
 
     def get_task_run(self, task_run_id: str) -> TaskRunRecord:
         with self._connect() as conn:
             row = conn.execute(
-                sa.select(t.task_runs).where(t.task_runs.c.id == task_run_id)
+                sa.select(t.task_runs).where(
+                    t.task_runs.c.id == task_run_id, t.task_runs.c.namespace == self.namespace
+                )
             ).first()
         if row is None:
             raise NotFound(f"no task attempt '{task_run_id}'")
@@ -731,14 +763,23 @@ class MetadataStore:
         return self.get_artifact(artifact.id)
 
     def get_artifact(self, artifact_id: str) -> ArtifactRecord:
+        artifact_id = artifact_id.strip().lower()
+        mine = t.artifacts.c.namespace == self.namespace
         with self._connect() as conn:
             row = conn.execute(
-                sa.select(t.artifacts).where(t.artifacts.c.id == artifact_id)
+                sa.select(t.artifacts).where(t.artifacts.c.id == artifact_id, mine)
             ).first()
             if row is None and len(artifact_id) >= 4:
                 rows = conn.execute(
-                    sa.select(t.artifacts).where(t.artifacts.c.id.startswith(artifact_id)).limit(2)
+                    sa.select(t.artifacts)
+                    .where(t.artifacts.c.id.startswith(artifact_id, autoescape=True), mine)
+                    .limit(2)
                 ).all()
+                if len(rows) > 1:
+                    raise NotFound(
+                        f"'{artifact_id}' is the start of several artifact ids",
+                        hint="give more characters of the artifact id",
+                    )
                 row = rows[0] if len(rows) == 1 else None
         if row is None:
             raise NotFound(
@@ -762,7 +803,11 @@ class MetadataStore:
         if not ids:
             return {}
         with self._connect() as conn:
-            rows = conn.execute(sa.select(t.artifacts).where(t.artifacts.c.id.in_(ids)))
+            rows = conn.execute(
+                sa.select(t.artifacts).where(
+                    t.artifacts.c.id.in_(ids), t.artifacts.c.namespace == self.namespace
+                )
+            )
             return {r.id: _artifact(r) for r in rows}
 
     def run_artifacts(self, run_id: str) -> list[tuple[ArtifactRecord, TaskRunRecord | None, str]]:
@@ -788,6 +833,8 @@ class MetadataStore:
     def lineage(self, artifact_id: str, direction: str, max_depth: int = 50) -> list[LineageNode]:
         """Artifacts upstream (what ``artifact_id`` was made from) or downstream (what was
         made from it), breadth first, each with the task attempt that links it."""
+        if direction not in ("upstream", "downstream"):
+            raise ValueError(f"direction must be 'upstream' or 'downstream', not {direction!r}")
         start = self.get_artifact(artifact_id)
         seen = {start.id}
         frontier = [start.id]
@@ -868,7 +915,7 @@ class MetadataStore:
             rows = conn.execute(
                 sa.select(t.metrics, t.task_runs.c.path)
                 .join(t.task_runs, t.task_runs.c.id == t.metrics.c.task_run_id)
-                .where(t.metrics.c.run_id == run_id)
+                .where(t.metrics.c.run_id == run_id, t.metrics.c.namespace == self.namespace)
                 .order_by(t.metrics.c.id)
             ).all()
         return [

@@ -2,7 +2,8 @@
 
 Every test that takes ``store`` (or ``db_url``) runs twice: ``[sqlite]`` on a fresh
 file, ``[postgresql]`` on a database created for this test session, emptied before
-each test. Tests that need a database no migration has touched take ``empty_db_url``.
+each test. Tests that need a database no migration has touched take ``empty_db_url``
+(or ``new_database`` for several).
 
 PostgreSQL comes from ``HEADWATER_TEST_POSTGRES_URL`` (default
 ``postgresql://postgres@127.0.0.1:5432/test``; any database there will do, it is
@@ -12,6 +13,7 @@ PostgreSQL tests are skipped, except under CI (``CI`` set), where they fail.
 
 from __future__ import annotations
 
+import itertools
 import os
 import secrets
 from collections.abc import Callable, Iterator
@@ -152,16 +154,36 @@ def db_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
+NewDatabase = Callable[[], str]
+
+
 @pytest.fixture
-def empty_db_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database that no migration has touched (a new file, or a new PostgreSQL database)."""
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'fresh' / 'headwater.db'}"
-        return
-    postgres: PostgresDatabases = request.getfixturevalue("postgres")
-    name = postgres.create()
-    yield postgres.url(name)
-    postgres.drop(name)
+def new_database(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[NewDatabase]:
+    """``new_database()``: the URL of another database that no migration has touched
+    (a new file, or a new PostgreSQL database dropped after the test)."""
+    made: list[str] = []
+    files = itertools.count()
+
+    def new() -> str:
+        if backend == "sqlite":
+            return f"sqlite:///{tmp_path / f'fresh-{next(files)}' / 'headwater.db'}"
+        postgres: PostgresDatabases = request.getfixturevalue("postgres")
+        made.append(postgres.create())
+        return postgres.url(made[-1])
+
+    yield new
+    if made:
+        postgres: PostgresDatabases = request.getfixturevalue("postgres")
+        for name in made:
+            postgres.drop(name)
+
+
+@pytest.fixture
+def empty_db_url(new_database: NewDatabase) -> str:
+    """A database that no migration has touched."""
+    return new_database()
 
 
 @pytest.fixture

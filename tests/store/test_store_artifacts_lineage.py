@@ -106,9 +106,11 @@ def test_upstream_lineage_of_the_model_goes_back_to_the_dataset(
 ) -> None:
     nodes = store.lineage(chain.model.id, "upstream")
 
+    # Each node: the artifact, the attempt that links it to the previous hop (here the
+    # one that consumed it), how far away it is, and the attempt that made it.
     assert nodes == [
-        LineageNode(chain.features, chain.train, 1),
-        LineageNode(chain.dataset, chain.featurize, 2),
+        LineageNode(chain.features, chain.train, 1, chain.featurize),
+        LineageNode(chain.dataset, chain.featurize, 2, chain.load),
     ]
 
 
@@ -118,8 +120,8 @@ def test_downstream_lineage_of_the_dataset_reaches_the_model(
     nodes = store.lineage(chain.dataset.id, "downstream")
 
     assert nodes == [
-        LineageNode(chain.features, chain.featurize, 1),
-        LineageNode(chain.model, chain.train, 2),
+        LineageNode(chain.features, chain.featurize, 1, chain.featurize),
+        LineageNode(chain.model, chain.train, 2, chain.train),
     ]
 
 
@@ -182,7 +184,7 @@ def test_an_imported_artifact_starts_the_lineage(
     store.finish_task_run(load, T.SUCCEEDED, artifacts=[dataset])
 
     assert store.lineage(dataset.id, "upstream") == [
-        LineageNode(raw, store.get_task_run(load.id), 1)
+        LineageNode(raw, store.get_task_run(load.id), 1, None)
     ]
     assert hops(store.lineage(raw.id, "downstream")) == [(1, "dataset", "load")]
     assert store.producer(raw.id) is None
@@ -288,11 +290,15 @@ def test_lineage_follows_cached_reuse_across_runs(
     by_id = {n.artifact.id: n for n in down}
     assert by_id[rerun.model.id].task_run == rerun.train
     assert by_id[chain.model.id].task_run == chain.train
+    # A cache hit reuses the features; the original attempt still made them.
+    assert by_id[chain.features.id].producer == chain.featurize
 
     up = store.lineage(rerun.model.id, "upstream")
     assert hops(up) == [(1, "features", "train"), (2, "dataset", "featurize")]
     assert up[0].task_run == rerun.train
+    assert up[0].producer == chain.featurize
     assert up[1].task_run in (chain.featurize, rerun.featurize)
+    assert up[1].producer == chain.load
 
 
 # ---------------------------------------------------------------------- metrics

@@ -118,7 +118,7 @@ def test_get_run_by_unique_prefix(store: MetadataStore, version: VersionRecord) 
         assert store.get_run(run.id[:-1]) == run
 
 
-def test_get_run_by_ambiguous_prefix_is_not_found(
+def test_get_run_by_ambiguous_prefix_says_it_is_ambiguous(
     store: MetadataStore, version: VersionRecord
 ) -> None:
     a = store.create_run(version, {})
@@ -128,8 +128,9 @@ def test_get_run_by_ambiguous_prefix_is_not_found(
     )
     assert len(shared) >= 4  # made within the same few seconds
 
-    with pytest.raises(NotFound, match=f"no run '{shared}'"):
+    with pytest.raises(NotFound, match=f"'{shared}' is the start of several run ids") as info:
         store.get_run(shared)
+    assert "more characters" in (info.value.hint or "")
 
 
 def test_get_run_needs_at_least_four_characters_of_prefix(
