@@ -7,7 +7,16 @@ __all__ = ["app", "main", "run"]
 
 
 def run() -> None:
-    """Console-script entry point."""
+    """Console-script entry point.
+
+    Ends the process without tearing the interpreter down module by module: every
+    store write is committed and every child stopped by then, and skipping the
+    teardown saves tens of milliseconds on each command.
+    """
+    import os
     import sys
 
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -103,6 +103,7 @@ class Engine:
         self.finished = False
         self._last_heartbeat = 0.0
         self._last_memory_check = 0.0
+        self._dirs_made = False
         self.root = Scope("", None, "", inputs=dict(run.parameters))
         self.run_status = run.status
 
@@ -192,7 +193,9 @@ class Engine:
                 if exit_unit is not None:
                     self.dirty[exit_unit] = None
             elif isinstance(node, LoopGroup):
-                self._open_iterations(owner)
+                if id(u.scope) not in owner.finished and scope_done(u.scope) is not None:
+                    owner.finished.add(id(u.scope))
+                    self._open_iterations(owner)
             elif owner.is_task and owner.status is T.RUNNING:
                 self._finish_expanded(owner)
                 return  # _finish_expanded notifies, which propagates further
@@ -317,7 +320,7 @@ class Engine:
         """Open loop iterations while fewer than ``parallelism`` are unfinished."""
         assert loop.items is not None
         limit = loop.node.parallelism or len(loop.items)
-        active = sum(1 for s in loop.children if scope_done(s) is None)
+        active = len(loop.children) - len(loop.finished)
         while loop.next_item < len(loop.items) and active < limit:
             i = loop.next_item
             prefix = f"{loop.scope.prefix}{loop.name}[{i}]."
@@ -327,7 +330,10 @@ class Engine:
             loop.children.append(child)
             self._instantiate(loop.node.nodes, child)
             loop.next_item += 1
-            active += 1
+            if child.units:
+                active += 1
+            else:  # an empty body is done as soon as it opens
+                loop.finished.add(id(child))
 
     def _settle_group(self, unit: Unit, status: TaskStatus, reason: str | None = None) -> None:
         """A group that will not run: everything in it gets ``status``."""
@@ -658,18 +664,20 @@ class Engine:
         self._notify("task", unit)
 
     def _log_path(self, unit: Unit) -> Path:
-        return self.log_dir / self.run.id / unit.path / f"attempt-{unit.attempt}.log"
+        return self.log_dir / self.run.id / f"{unit.path}.attempt-{unit.attempt}.log"
 
     def _attempt_dir(self, record: TaskRunRecord) -> Path:
-        return self.work_dir / self.run.id / record.id
+        return self.work_dir / self.run.id
 
     def _write_task_input(self, unit: Unit, record: TaskRunRecord) -> None:
         comp = self._component(unit.node)
         impl = comp.implementation
         assert isinstance(impl, PythonImplementation)
         adir = self._attempt_dir(record)
-        adir.mkdir(parents=True, exist_ok=True)
-        Path(record.log_path or "").parent.mkdir(parents=True, exist_ok=True)
+        if not self._dirs_made:
+            adir.mkdir(parents=True, exist_ok=True)
+            (self.log_dir / self.run.id).mkdir(parents=True, exist_ok=True)
+            self._dirs_made = True
         params: dict[str, Any] = {}
         arts: dict[str, Any] = {}
         for name, value in unit.inputs.items():
@@ -699,7 +707,7 @@ class Engine:
             "outputs": {
                 "parameters": {n: {} for n in impl.return_outputs},
                 "artifacts": outputs,
-                "outputFile": str(adir / "output.json"),
+                "outputFile": str(adir / f"{record.id}.output.json"),
             },
             "headwater": {
                 "runId": self.run.id,
@@ -716,7 +724,7 @@ class Engine:
                 },
             },
         }
-        write_json(str(adir / "input.json"), data)
+        write_json(str(adir / f"{record.id}.input.json"), data)
 
     def _entry(self, value: ArtifactValue) -> dict[str, Any]:
         return artifact_entry(
@@ -746,7 +754,7 @@ class Engine:
             self.executor.submit(
                 TaskRequest(
                     id=record.id,
-                    input_path=str(self._attempt_dir(record) / "input.json"),
+                    input_path=str(self._attempt_dir(record) / f"{record.id}.input.json"),
                     log_path=record.log_path or os.devnull,
                     env=env,
                     cwd=self.source_root,
@@ -777,7 +785,7 @@ class Engine:
     def _on_exit(self, unit: Unit, status: int, current: TaskStatus) -> None:
         record = unit.record
         assert record is not None
-        out_path = self._attempt_dir(record) / "output.json"
+        out_path = self._attempt_dir(record) / f"{record.id}.output.json"
         result: dict[str, Any] = {}
         if out_path.exists():
             try:

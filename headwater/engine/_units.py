@@ -135,6 +135,7 @@ class Unit:
         # Loops
         self.items: list[Any] | None = None
         self.next_item = 0
+        self.finished: set[int] = set()  # ids of iteration scopes that are done
 
     @property
     def is_task(self) -> bool:
@@ -171,7 +172,7 @@ def state(unit: Unit) -> TaskStatus | None:
     if not unit.is_group or not unit.opened:
         return None
     node = unit.node
-    if isinstance(node, LoopGroup) and (unit.items is None or unit.next_item < len(unit.items)):
+    if isinstance(node, LoopGroup) and (unit.items is None or len(unit.finished) < len(unit.items)):
         return None
     states: list[TaskStatus] = []
     for scope in unit.children:
