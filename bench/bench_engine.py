@@ -118,7 +118,8 @@ def run() -> list[Row]:
                 f"{chain100.seconds:.3f} s",
                 "-",
                 "yes",
-                f"plain script {b_chain100.seconds:.3f} s ({chain100.seconds / b_chain100.seconds:.1f}x)",
+                f"plain script {b_chain100.seconds:.3f} s "
+                f"({chain100.seconds / b_chain100.seconds:.1f}x)",
             )
         )
         rows.append(

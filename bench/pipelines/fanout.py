@@ -19,7 +19,7 @@ def sink(values: list[int]) -> int:
 
 
 @pipeline
-def fanout(items: list[int] = list(range(200))):
+def fanout(items: list[int] = list(range(200))):  # noqa: B006
     src = source()
     with ParallelFor(items) as i:
         done = work(x=src.output, i=i)
