@@ -8,6 +8,7 @@ error rather than a silent overwrite.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -161,66 +162,32 @@ class LineageNode:
     producer: TaskRunRecord | None = None
 
 
+def _fields(cls: type, m: Any) -> dict[str, Any]:
+    """The values of ``cls``'s fields from a row mapping (missing columns are None)."""
+    return {f.name: m.get(f.name) for f in dataclasses.fields(cls)}
+
+
 def _run(row: sa.Row[Any]) -> RunRecord:
-    m = row._mapping
-    return RunRecord(
-        id=m["id"],
-        pipeline_id=m["pipeline_id"],
-        pipeline=m["pipeline"],
-        version_id=m["version_id"],
-        status=RunStatus(m["status"]),
-        parameters=m["parameters"] or {},
-        trigger=m["trigger"],
-        cache_enabled=bool(m["cache_enabled"]),
-        error=m["error"],
-        created_at=m["created_at"],
-        started_at=m["started_at"],
-        finished_at=m["finished_at"],
-        engine_host=m["engine_host"],
-        engine_pid=m["engine_pid"],
-        heartbeat_at=m["heartbeat_at"],
+    values = _fields(RunRecord, row._mapping)
+    values.update(
+        status=RunStatus(values["status"]),
+        parameters=values["parameters"] or {},
+        cache_enabled=bool(values["cache_enabled"]),
     )
+    return RunRecord(**values)
 
 
-def _task(row: sa.Row[Any]) -> TaskRunRecord:
-    m = row._mapping
-    return TaskRunRecord(
-        id=m["id"],
-        run_id=m["run_id"],
-        path=m["path"],
-        task=m["task"],
-        component=m["component"],
-        attempt=m["attempt"],
-        status=TaskStatus(m["status"]),
-        inputs=m["inputs"],
-        outputs=m["outputs"],
-        cache_key=m["cache_key"],
-        cached_from=m["cached_from"],
-        pid=m["pid"],
-        exit_code=m["exit_code"],
-        error=m["error"],
-        log_path=m["log_path"],
-        created_at=m["created_at"],
-        started_at=m["started_at"],
-        finished_at=m["finished_at"],
-        retry_at=m["retry_at"],
-    )
+def _task(row: sa.Row[Any] | dict[str, Any]) -> TaskRunRecord:
+    m = row if isinstance(row, dict) else row._mapping
+    values = _fields(TaskRunRecord, m)
+    values["status"] = TaskStatus(values["status"])
+    return TaskRunRecord(**values)
 
 
 def _artifact(row: sa.Row[Any]) -> ArtifactRecord:
-    m = row._mapping
-    return ArtifactRecord(
-        id=m["id"],
-        run_id=m["run_id"],
-        task_run_id=m["task_run_id"],
-        name=m["name"],
-        type=m["type"],
-        uri=m["uri"],
-        digest=m["digest"],
-        size=m["size"],
-        metadata=m["metadata"] or {},
-        created_at=m["created_at"],
-    )
+    values = _fields(ArtifactRecord, row._mapping)
+    values["metadata"] = values["metadata"] or {}
+    return ArtifactRecord(**values)
 
 
 _RUN_COLUMNS = [*t.runs.c, t.pipelines.c.name.label("pipeline")]
@@ -572,7 +539,7 @@ class MetadataStore:
                         source,
                     )
                 )
-        return _task_from_dict(row)
+        return _task(row)
 
     def _lineage(
         self,
@@ -931,27 +898,3 @@ class MetadataStore:
             )
             for r in rows
         ]
-
-
-def _task_from_dict(row: dict[str, Any]) -> TaskRunRecord:
-    return TaskRunRecord(
-        id=row["id"],
-        run_id=row["run_id"],
-        path=row["path"],
-        task=row["task"],
-        component=row["component"],
-        attempt=row["attempt"],
-        status=TaskStatus(row["status"]),
-        inputs=row["inputs"],
-        outputs=row["outputs"],
-        cache_key=row["cache_key"],
-        cached_from=row["cached_from"],
-        pid=None,
-        exit_code=None,
-        error=row["error"],
-        log_path=row["log_path"],
-        created_at=row["created_at"],
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
-        retry_at=None,
-    )
