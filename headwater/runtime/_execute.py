@@ -8,7 +8,6 @@ output file holds the function's results.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import os
 import shutil
 import sys
@@ -39,15 +38,11 @@ def load_module(root: str, module: str, file: str) -> Any:
         return existing
     path = os.path.join(root, file) if file and not os.path.isabs(file) else file
     if "." not in module and path and os.path.isfile(path):
-        spec = importlib.util.spec_from_file_location(module, path)
-        assert spec is not None and spec.loader is not None
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[module] = mod
-        try:
-            spec.loader.exec_module(mod)
-        except BaseException:
-            sys.modules.pop(module, None)
-            raise
+        from pathlib import Path
+
+        from headwater.sdk._loader import load_module as load_file
+
+        mod = load_file(Path(path))  # named after the file, as when it was compiled
     else:
         mod = importlib.import_module(module)
     _loaded[key] = mod
