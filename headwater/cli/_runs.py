@@ -129,13 +129,16 @@ def run(
 
     # The task worker starts first and warms up while the pipeline is compiled and recorded.
     executor = LocalExecutor(max_parallel)
-    executor.spawn()
     try:
-        from headwater.engine import create_run
-        from headwater.sdk._loader import load_pipeline, split_target
-        from headwater.sdk._location import compile_root
+        from headwater.sdk._loader import split_target
 
         path, _ = split_target(target)
+        if path.is_file():
+            executor.preload_file(str(path))
+        from headwater.engine import create_run
+        from headwater.sdk._loader import load_pipeline
+        from headwater.sdk._location import compile_root
+
         root = str(path.resolve().parent)
         with compile_root(root):
             pipeline = load_pipeline(target)

@@ -156,10 +156,6 @@ class Engine:
             impl = comp.implementation
             if isinstance(impl, PythonImplementation):
                 modules.add((self.source_root, impl.module, impl.file))
-        from headwater.engine._imports import body_imports
-
-        for root, _module, file in modules:
-            imports.update(body_imports(os.path.join(root, file)))
         return sorted(modules), sorted(imports)
 
     def _instantiate(self, nodes: list[Any], scope: Scope) -> None:

@@ -131,6 +131,14 @@ class LocalExecutor:
         self._cmd = os.fdopen(cmd_w, "wb", buffering=0)
         threading.Thread(target=self._read_zygote, args=(ev_r,), daemon=True).start()
 
+    def preload_file(self, path: str) -> None:
+        """Have the zygote import a pipeline file (and what its components import) now,
+        while the caller is still compiling it."""
+        self.spawn()
+        root, name = os.path.split(os.path.abspath(path))
+        module = os.path.splitext(name)[0]
+        self._send({"op": "preload", "modules": [[root, module, name]], "imports": []})
+
     def start(self, preload: list[tuple[str, str, str]], imports: list[str]) -> None:
         """Have the zygote import the pipeline's code and libraries before the first fork."""
         self.spawn()

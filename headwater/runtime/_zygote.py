@@ -63,19 +63,24 @@ def _child(cmd: dict[str, Any], fds: tuple[int, ...]) -> None:
 
 def _preload(cmd: dict[str, Any]) -> None:
     from headwater.runtime._execute import load_module
+    from headwater.runtime._imports import body_imports
     from headwater.sdk._component import Component
 
+    imports = set(cmd.get("imports", []))
+    for root, _module, file in cmd.get("modules", []):
+        imports |= body_imports(os.path.join(root, file))
+    # The libraries component bodies import first (they dominate), then the modules.
+    for name in sorted(imports):
+        with contextlib.suppress(BaseException):
+            importlib.import_module(name)
     for root, module, file in cmd.get("modules", []):
         try:
             mod = load_module(root, module, file)
             for value in vars(mod).values():
                 if isinstance(value, Component):
                     value.interface()
-        except BaseException as exc:  # the task will report it properly when it runs
-            sys.stderr.write(f"preload of {module} failed: {exc!r}\n")
-    for name in cmd.get("imports", []):
-        with contextlib.suppress(BaseException):
-            importlib.import_module(name)
+        except BaseException:
+            pass
 
 
 def _warm() -> None:
