@@ -104,6 +104,7 @@ class Engine:
         self._last_heartbeat = 0.0
         self._last_memory_check = 0.0
         self._dirs_made = False
+        self._interfaces: dict[str, dict[str, Any]] = {}
         self.root = Scope("", None, "", inputs=dict(run.parameters))
         self.run_status = run.status
 
@@ -712,6 +713,7 @@ class Engine:
                 "attempt": unit.attempt,
                 "component": {
                     "name": comp.name,
+                    "interface": self._interface(unit.node.component, comp),
                     "root": self.source_root,
                     "module": impl.module,
                     "file": impl.file,
@@ -721,6 +723,21 @@ class Engine:
             },
         }
         write_json(str(adir / f"{record.id}.input.json"), data)
+
+    def _interface(self, key: str, comp: ComponentSpec) -> dict[str, Any]:
+        """The component's interface as plain JSON, so task processes need no spec models."""
+        cached = self._interfaces.get(key)
+        if cached is None:
+            impl = comp.implementation
+            assert isinstance(impl, PythonImplementation)
+            cached = {
+                "returns": impl.returns,
+                "returnOutputs": list(impl.return_outputs),
+                "inputs": {n: io.model_dump(mode="json") for n, io in comp.inputs.items()},
+                "outputs": {n: io.model_dump(mode="json") for n, io in comp.outputs.items()},
+            }
+            self._interfaces[key] = cached
+        return cached
 
     def _entry(self, value: ArtifactValue) -> dict[str, Any]:
         return artifact_entry(

@@ -58,15 +58,17 @@ def find_component(root: str, module: str, file: str, function: str) -> Any:
     return obj
 
 
-def _artifact_classes(component: Any) -> dict[str, type]:
-    from headwater.sdk._artifacts import Artifact, artifact_lineage
+def artifact_class(schema_title: str) -> type:
+    """The artifact class with ``schema_title`` among those loaded (a user's own included)."""
+    from headwater.sdk._artifacts import Artifact
 
-    found: dict[str, type] = {}
-    for cls in component.interface().artifact_classes:
-        for c in artifact_lineage(cls):
-            found.setdefault(c.schema_title, c)
-    found.setdefault(Artifact.schema_title, Artifact)
-    return found
+    pending: list[type] = [Artifact]
+    while pending:
+        cls = pending.pop()
+        if cls.__dict__.get("schema_title") == schema_title:
+            return cls
+        pending.extend(cls.__subclasses__())
+    return Artifact
 
 
 def _materialise(entry: dict[str, Any], cls: type, scratch: list[str]) -> Any:
@@ -96,34 +98,33 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _returns(component: Any, value: Any) -> dict[str, Any]:
-    from headwater.spec._params import type_error
+def _returns(name: str, iface: dict[str, Any], value: Any) -> dict[str, Any]:
+    from headwater.runtime._check import mismatch
 
-    iface = component.interface()
-    if iface.returns == "none":
+    returns, names = iface["returns"], iface["returnOutputs"]
+    if returns == "none":
         return {}
-    if iface.returns == "single":
+    if returns == "single":
         values = {"output": value}
     else:
-        if not (isinstance(value, tuple) and len(value) == len(iface.return_outputs)):
+        if not (isinstance(value, tuple) and len(value) == len(names)):
             raise TaskError(
-                f"component '{component.name}' must return a NamedTuple with fields "
-                f"{', '.join(iface.return_outputs)}, but returned {type(value).__name__}"
+                f"component '{name}' must return a NamedTuple with fields "
+                f"{', '.join(names)}, but returned {type(value).__name__}"
             )
-        values = dict(zip(iface.return_outputs, value, strict=True))
+        values = dict(zip(names, value, strict=True))
     out = {}
-    for name, raw in values.items():
+    for key, raw in values.items():
         v = _plain(raw)
-        io = iface.outputs[name]
-        err = type_error(v, io.type, f"return value '{name}'")
+        t = iface["outputs"][key]["type"]
+        err = mismatch(v, t, f"return value '{key}'")
         if err:
             raise TaskError(
-                f"component '{component.name}' returned a value that does not match its "
-                f"annotation: {err}"
+                f"component '{name}' returned a value that does not match its annotation: {err}"
             )
-        if io.type.kind == "float" and isinstance(v, int):
+        if t["kind"] == "float" and isinstance(v, int):
             v = float(v)
-        out[name] = v
+        out[key] = v
     return out
 
 
@@ -142,23 +143,22 @@ def execute(input_path: str) -> int:
         component = find_component(
             comp_info["root"], comp_info["module"], comp_info["file"], comp_info["function"]
         )
-        classes = _artifact_classes(component)
-        iface = component.interface()
+        iface = comp_info["interface"]
         kwargs: dict[str, Any] = {}
         params = task["inputs"].get("parameterValues", {})
         arts = task["inputs"].get("artifacts", {})
-        for name, io in iface.inputs.items():
-            if io.kind == "parameter":
+        for name, io in iface["inputs"].items():
+            if io["kind"] == "parameter":
                 if name in params:
                     value = params[name]
                     if (
-                        io.type.kind == "float"
+                        io["type"]["kind"] == "float"
                         and isinstance(value, int)
                         and not isinstance(value, bool)
                     ):
                         value = float(value)
                     kwargs[name] = value
-            elif io.kind == "final_status":
+            elif io["kind"] == "final_status":
                 from headwater.sdk._artifacts import FinalStatus
 
                 kwargs[name] = FinalStatus(**params.get(name, {"state": "unknown"}))
@@ -166,14 +166,14 @@ def execute(input_path: str) -> int:
                 entries = arts.get(name, {}).get("artifacts")
                 if entries is None:
                     continue
-                cls = classes.get(io.artifact_type, classes["headwater.Artifact"])
+                cls = artifact_class(io["artifact_type"])
                 objs = [_materialise(e, cls, scratch) for e in entries]
-                kwargs[name] = objs if io.is_list else objs[0]
-        outputs = prepare_outputs(task, iface, classes)
+                kwargs[name] = objs if io.get("is_list") else objs[0]
+        outputs = prepare_outputs(task, iface)
         kwargs.update(outputs)
         started = time.time()
         value = component.python_func(**kwargs)
-        result["parameterValues"] = _returns(component, value)
+        result["parameterValues"] = _returns(comp_info.get("name", ""), iface, value)
         result["artifacts"], result["headwater"]["metrics"] = collect_outputs(task, outputs)
         result["headwater"]["duration"] = time.time() - started
     except TaskError as exc:

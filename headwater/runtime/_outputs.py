@@ -10,19 +10,21 @@ from typing import Any
 from headwater.runtime._execute import TaskError
 
 
-def prepare_outputs(task: dict[str, Any], iface: Any, classes: dict[str, type]) -> dict[str, Any]:
+def prepare_outputs(task: dict[str, Any], iface: dict[str, Any]) -> dict[str, Any]:
     """An artifact object per Output[...] parameter, its ``path`` ready to write to."""
+    from headwater.runtime._execute import artifact_class
+
     objs: dict[str, Any] = {}
     entries = task["outputs"].get("artifacts", {})
-    for name, io in iface.outputs.items():
-        if io.kind != "artifact" or name in iface.return_outputs:
+    for name, io in iface["outputs"].items():
+        if io["kind"] != "artifact" or name in iface["returnOutputs"]:
             continue
         entry = entries[name]["artifacts"][0]
         path = entry.get("path")
         if path is None:
             path = os.path.join(tempfile.mkdtemp(prefix="hw-out-"), name)
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        cls = classes.get(io.artifact_type, classes["headwater.Artifact"])
+        cls = artifact_class(io["artifact_type"])
         objs[name] = cls(
             name=name, uri=entry["uri"], metadata=dict(entry.get("metadata") or {}), path=path
         )

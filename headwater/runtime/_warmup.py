@@ -33,10 +33,17 @@ def warm_up() -> None:
             },
             "headwater": {
                 "component": {
+                    "name": "noop",
                     "root": "",
                     "module": __name__,
                     "file": "",
                     "function": "noop",
+                    "interface": {
+                        "returns": "single",
+                        "returnOutputs": ["output"],
+                        "inputs": {"x": {"kind": "parameter", "type": {"kind": "int"}}},
+                        "outputs": {"output": {"kind": "parameter", "type": {"kind": "int"}}},
+                    },
                 }
             },
         }

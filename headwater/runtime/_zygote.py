@@ -64,7 +64,6 @@ def _child(cmd: dict[str, Any], fds: tuple[int, ...]) -> None:
 def _preload(cmd: dict[str, Any]) -> None:
     from headwater.runtime._execute import load_module
     from headwater.runtime._imports import body_imports
-    from headwater.sdk._component import Component
 
     imports = set(cmd.get("imports", []))
     for root, _module, file in cmd.get("modules", []):
@@ -74,13 +73,8 @@ def _preload(cmd: dict[str, Any]) -> None:
         with contextlib.suppress(BaseException):
             importlib.import_module(name)
     for root, module, file in cmd.get("modules", []):
-        try:
-            mod = load_module(root, module, file)
-            for value in vars(mod).values():
-                if isinstance(value, Component):
-                    value.interface()
-        except BaseException:
-            pass
+        with contextlib.suppress(BaseException):  # the task reports it properly when it runs
+            load_module(root, module, file)
 
 
 def _warm() -> None:
@@ -102,9 +96,11 @@ def _freeze() -> None:
 
 def serve(cmd_fd: int, event_fd: int) -> None:
     # Warm the modules every task needs before the first fork.
+    # Deliberately light: no pydantic or spec models here. A smaller parent makes every
+    # fork cheaper; the task input carries the component's interface as plain JSON.
+    import headwater.runtime._check
     import headwater.runtime._execute
-    import headwater.runtime._outputs
-    import headwater.sdk._compile  # noqa: F401  (pydantic spec models, for interfaces)
+    import headwater.runtime._outputs  # noqa: F401
 
     _warm()
     events = os.fdopen(event_fd, "wb", buffering=0)
@@ -161,8 +157,10 @@ def serve(cmd_fd: int, event_fd: int) -> None:
                     line, buf = buf.split(b"\n", 1)
                     cmd = json.loads(line)
                     if cmd["op"] == "preload":
+                        before = len(sys.modules)
                         _preload(cmd)
-                        _freeze()
+                        if len(sys.modules) != before:  # something new to share
+                            _freeze()
                         emit({"ev": "preloaded"})
                     elif cmd["op"] == "run":
                         pid = os.fork()
