@@ -107,6 +107,7 @@ class Progress:
 
 
 _INDEX = re.compile(r"\[\d+\]")
+_COPY = re.compile(r"-\d+(?=$|\.)")
 
 
 def summary(
@@ -116,11 +117,18 @@ def summary(
 
     Loop iterations of one task fold into one row (``loop-1[*].fit``) when there are many.
     """
-    groups: dict[str, list[TaskRunRecord]] = {}
-    for path, rec in tasks.items():
-        groups.setdefault(_INDEX.sub("[*]", path), []).append(rec)
-    if len(tasks) > 30 and len(groups) < len(tasks):
-        return _folded(groups, title)
+    if len(tasks) > 30:
+        # Many tasks: one row per loop body task, then per component called many times.
+        groups: dict[str, list[TaskRunRecord]] = {}
+        for path, rec in tasks.items():
+            groups.setdefault(_INDEX.sub("[*]", path), []).append(rec)
+        if len(groups) > 30:
+            regrouped: dict[str, list[TaskRunRecord]] = {}
+            for pattern, recs in groups.items():
+                regrouped.setdefault(_COPY.sub("-*", pattern), []).extend(recs)
+            groups = regrouped
+        if len(groups) < len(tasks):
+            return _folded(groups, title)
     table = Table(title=title, title_justify="left")
     table.add_column("task")
     table.add_column("state")
