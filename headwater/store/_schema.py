@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -35,7 +34,25 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         return when.astimezone(UTC)
 
 
-JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+class JSONType(sa.TypeDecorator[Any]):
+    """JSON, stored as JSONB on PostgreSQL.
+
+    The PostgreSQL type is looked up only when a PostgreSQL connection needs it, so
+    SQLite users never import that dialect.
+    """
+
+    impl = sa.JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            return dialect.type_descriptor(JSONB())
+        return dialect.type_descriptor(sa.JSON())
+
+
+JSON = JSONType()
 
 metadata = sa.MetaData(
     naming_convention={
