@@ -749,11 +749,17 @@ class Engine:
         )
 
     def _dispatch(self) -> None:
-        for unit in list(self.ready):
+        if not self.ready:
+            return
+        waiting: list[Unit] = []
+        for i, unit in enumerate(self.ready):
+            if self.executor.full():
+                waiting.extend(self.ready[i:])  # no slot left: the rest wait, in order
+                break
             res: Resources = unit.resources
             if not self.executor.has_room(res):
+                waiting.append(unit)  # its resources are busy; a smaller task may fit
                 continue
-            self.ready.remove(unit)
             record = unit.record
             assert record is not None
             options: TaskOptions = unit.options
@@ -775,6 +781,7 @@ class Engine:
                     fresh_interpreter=bool(options.fresh_interpreter),
                 )
             )
+        self.ready = waiting
 
     # ------------------------------------------------------------------ events
 

@@ -79,6 +79,10 @@ class LocalExecutor:
             )
         return None
 
+    def full(self) -> bool:
+        """Whether every slot is taken."""
+        return self._used["slots"] >= self.max_parallel
+
     def has_room(self, r: Resources) -> bool:
         u = self._used
         if u["slots"] >= self.max_parallel:
