@@ -94,3 +94,8 @@ def short_lived(log_dir: str) -> int:
 @pipeline
 def engine_cache_ttl(log_dir: str):
     short_lived(log_dir=log_dir)
+
+
+@pipeline(cache=False)
+def engine_cache_off_for_pipeline(log_dir: str):
+    cached(log_dir=log_dir)

@@ -1,0 +1,82 @@
+"""Caching turned off for a whole pipeline, and following a running task's log."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import engine_cache
+
+import headwater
+from headwater.engine import Workspace
+from headwater.states import TaskStatus
+
+
+def test_pipeline_level_cache_off_runs_every_task_every_time(tmp_path: Path) -> None:
+    logs = str(tmp_path / "calls")
+    os.makedirs(logs)
+    for _ in range(2):
+        run = headwater.run(engine_cache.engine_cache_off_for_pipeline, log_dir=logs)
+        assert run.tasks["cached"].status is TaskStatus.SUCCEEDED
+    assert engine_cache.executions(logs, "cached") == 2
+
+
+FOLLOWED = """
+import time
+from headwater import component, pipeline
+
+
+@component
+def talk(n: int = 3) -> int:
+    for i in range(n):
+        print(f"line {i}", flush=True)
+        time.sleep(0.4)
+    return n
+
+
+@pipeline
+def followed():
+    talk()
+"""
+
+
+def test_tasks_logs_follow_prints_lines_as_they_come_and_stops_at_the_end(
+    tmp_path: Path,
+) -> None:
+    cli = str(Path(sys.executable).with_name("headwater"))
+    (tmp_path / "followed_pipeline.py").write_text(FOLLOWED)
+    run = subprocess.Popen(
+        [cli, "run", "followed_pipeline.py"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        ws = Workspace.open()
+        deadline = time.time() + 30
+        run_id = None
+        while time.time() < deadline:
+            runs = ws.store.list_runs(limit=1)
+            if runs and any(t.status == "running" for t in ws.store.task_runs(runs[0].id)):
+                run_id = runs[0].id
+                break
+            time.sleep(0.05)
+        assert run_id is not None, "the task never started"
+        started = time.time()
+        follow = subprocess.run(
+            [cli, "tasks", "logs", run_id, "talk", "--follow"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        took = time.time() - started
+    finally:
+        run.wait(timeout=30)
+    assert follow.returncode == 0, follow.stderr
+    assert follow.stdout.splitlines() == ["line 0", "line 1", "line 2"]
+    # It waited for the lines still to come rather than printing what was there and leaving.
+    assert took > 0.4
