@@ -814,14 +814,14 @@ class Engine:
                 result = {}
         error = (result.get("headwater") or {}).get("error")
         if status == 0 and not error and result:
-            try:
-                self._succeed(unit, result, current)
+            if self._succeed(unit, result, current):
                 return
-            except OSError as exc:
-                error = {"type": "ArtifactError", "message": f"could not store outputs: {exc}"}
+            error = {"type": "ArtifactError", "message": unit.error or "could not store outputs"}
         self._fail(unit, _describe_failure(status, error, unit), current)
 
-    def _succeed(self, unit: Unit, result: dict[str, Any], current: TaskStatus) -> None:
+    def _succeed(self, unit: Unit, result: dict[str, Any], current: TaskStatus) -> bool:
+        """Move the attempt's outputs into place and record them; False if they could not
+        be stored (the attempt then fails, and may be retried)."""
         record = unit.record
         assert record is not None
         comp = self._component(unit.node)
@@ -832,7 +832,11 @@ class Engine:
             final = self.artifact_store.final_uri(
                 self.run.id, unit.path, f"{name}-{record.attempt}"
             )
-            self.artifact_store.commit(entry["uri"], final)
+            try:
+                self.artifact_store.commit(entry["uri"], final)
+            except Exception as exc:  # any filesystem's error: the task fails, not the run
+                unit.error = f"could not store output '{name}' at {final}: {exc!r}"
+                return False
             art = NewArtifact(
                 name,
                 comp.outputs[name].artifact_type or "headwater.Artifact",
@@ -871,6 +875,7 @@ class Engine:
         unit.status = T.SUCCEEDED
         self.artifact_store.discard(record.id)
         self._notify("task", unit)
+        return True
 
     def _fail(self, unit: Unit, message: str, current: TaskStatus) -> None:
         record = unit.record

@@ -81,7 +81,10 @@ def _materialise(entry: dict[str, Any], cls: type, scratch: list[str]) -> Any:
         scratch.append(local)
         path = os.path.join(local, os.path.basename(uri.rstrip("/")) or "artifact")
         fs, remote = fsspec.core.url_to_fs(uri)
-        fs.get(remote, path, recursive=True)
+        if fs.isdir(remote):
+            fs.get(remote.rstrip("/") + "/", path, recursive=True)
+        else:
+            fs.get_file(remote, path)
     return cls(name=entry.get("name", ""), uri=uri, metadata=entry.get("metadata") or {}, path=path)
 
 

@@ -59,6 +59,9 @@ class ArtifactStore:
                 shutil.rmtree(dst) if os.path.isdir(dst) else os.remove(dst)
             os.replace(src, dst)
             return
+        self.fs.makedirs(self.fs._parent(final), exist_ok=True)
+        if self.fs.exists(final):
+            self.fs.rm(final, recursive=True)
         self.fs.mv(staging, final, recursive=True)
 
     def discard(self, attempt_id: str) -> None:

@@ -1,0 +1,106 @@
+"""A remote artifact store: a real FTP server on loopback, reached through fsspec.
+
+Task processes upload their outputs to staging and download their inputs; the engine
+moves finished outputs into place; the cache checks that outputs still exist remotely.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import headwater
+from headwater import Dataset, Input, Model, Output, component, pipeline
+from headwater.states import RunStatus, TaskStatus
+
+SERVER = """
+import sys
+from pyftpdlib.authorizers import DummyAuthorizer
+from pyftpdlib.handlers import FTPHandler
+from pyftpdlib.servers import FTPServer
+
+authorizer = DummyAuthorizer()
+authorizer.add_anonymous(sys.argv[1], perm="elradfmwMT")
+FTPHandler.authorizer = authorizer
+server = FTPServer(("127.0.0.1", 0), FTPHandler)
+print(server.address[1], flush=True)
+server.serve_forever()
+"""
+
+
+@pytest.fixture
+def ftp_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An FTP server serving a fresh folder; HEADWATER_ARTIFACT_ROOT points at it."""
+    folder = tmp_path / "ftp"
+    folder.mkdir()
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVER, str(folder)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        port = int(server.stdout.readline())
+        monkeypatch.setenv("HEADWATER_ARTIFACT_ROOT", f"ftp://127.0.0.1:{port}/artifacts")
+        yield folder
+    finally:
+        server.kill()
+        server.wait()
+
+
+@component
+def write_words(words: Output[Dataset]) -> None:
+    with open(words.path, "w") as f:
+        f.write("remote artifacts work")
+
+
+@component
+def shout(words: Input[Dataset], loud: Output[Model]) -> int:
+    with open(words.path) as f:
+        text = f.read()
+    with open(loud.path, "w") as f:
+        f.write(text.upper())
+    return len(text.split())
+
+
+@pipeline
+def remote_store():
+    written = write_words()
+    shout(words=written.outputs["words"])
+
+
+def test_outputs_live_on_the_remote_store_and_feed_downstream_tasks(ftp_root: Path) -> None:
+    run = headwater.run(remote_store)
+    assert run.status is RunStatus.SUCCEEDED, {p: t.error for p, t in run.tasks.items()}
+    assert run.outputs("shout")["output"] == 3
+    loud = run.outputs("shout")["loud"]
+    assert loud.uri.startswith("ftp://127.0.0.1:")
+    assert loud.path is None  # not on this machine's disk
+    assert loud.read_text() == "REMOTE ARTIFACTS WORK"
+    on_server = sorted(
+        p.relative_to(ftp_root).as_posix() for p in ftp_root.rglob("*") if p.is_file()
+    )
+    assert on_server == [
+        f"artifacts/{run.id}/shout/loud-1",
+        f"artifacts/{run.id}/write_words/words-1",
+    ]
+    # Staging is emptied once outputs are in place.
+    assert not any((ftp_root / "artifacts" / ".staging").rglob("*-1"))
+    assert loud.record.digest and loud.record.size == len("REMOTE ARTIFACTS WORK")
+
+
+def test_cache_hits_need_the_remote_outputs_to_still_exist(ftp_root: Path) -> None:
+    first = headwater.run(remote_store)
+    assert first.status is RunStatus.SUCCEEDED
+    second = headwater.run(remote_store)
+    assert {t.status for t in second.tasks.values()} == {TaskStatus.CACHED}
+
+    (ftp_root / "artifacts" / first.id / "shout" / "loud-1").unlink()
+    third = headwater.run(remote_store)
+    assert third.tasks["write_words"].status is TaskStatus.CACHED
+    assert third.tasks["shout"].status is TaskStatus.SUCCEEDED
