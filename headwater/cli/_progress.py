@@ -53,17 +53,17 @@ class Progress:
         self.title = title
         self.rows: dict[str, dict[str, Any]] = {}
         self.live: Live | None = None
-        self._last = 0.0
 
     def __enter__(self) -> Progress:
         if self.console.is_terminal:
-            self.live = Live(self._table(), console=self.console, refresh_per_second=8)
+            # The table is rebuilt from the current rows at every refresh.
+            self.live = Live(console=self.console, refresh_per_second=8, get_renderable=self._table)
             self.live.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self.live is not None:
-            self.live.update(self._table())
+            self.live.refresh()
             self.live.__exit__(None, None, None)
 
     def __call__(self, kind: str, unit: Any) -> None:
@@ -78,11 +78,7 @@ class Progress:
             row["finished"] = now
         row["status"] = status
         row["attempt"] = unit.attempt
-        if self.live is not None:
-            if now - self._last > 0.1 or status in ("failed", "succeeded"):
-                self._last = now
-                self.live.update(self._table())
-        elif status not in ("queued", "running"):
+        if self.live is None and status not in ("queued", "running"):
             # Not a terminal: one plain line per task outcome, cheap even for big fan-outs.
             extra = f" (attempt {unit.attempt})" if unit.attempt > 1 else ""
             self.console.file.write(f"  {unit.path}: {status}{extra}\n")

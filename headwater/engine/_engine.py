@@ -8,6 +8,7 @@ being launched again.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -874,6 +875,12 @@ class Engine:
         }
         unit.status = T.SUCCEEDED
         self.artifact_store.discard(record.id)
+        # A succeeded attempt's task files have served their purpose (a failed one's are
+        # kept next to its log, for debugging).
+        adir = self._attempt_dir(record)
+        for suffix in ("input", "output"):
+            with contextlib.suppress(OSError):
+                os.unlink(adir / f"{record.id}.{suffix}.json")
         self._notify("task", unit)
         return True
 
