@@ -90,7 +90,7 @@ class Progress:
         table.add_column("attempt", justify="right")
         table.add_column("time", justify="right")
         now = time.time()
-        for path, row in self.rows.items():
+        for path, row in list(self.rows.items()):  # the refresh thread reads while tasks change
             start, end = row["started"], row["finished"]
             took = (end or now) - start if start else None
             table.add_row(
