@@ -10,7 +10,9 @@ from headwater.engine._api import (
     execute_run,
     resume_run,
     run_pipeline,
+    run_version,
 )
+from headwater.engine._deploy import collect_sources, deploy, materialize
 from headwater.engine._engine import Engine
 from headwater.engine._triggers import Decision, decide
 
@@ -21,9 +23,13 @@ __all__ = [
     "Run",
     "RunError",
     "Workspace",
+    "collect_sources",
     "create_run",
     "decide",
+    "deploy",
     "execute_run",
+    "materialize",
     "resume_run",
     "run_pipeline",
+    "run_version",
 ]

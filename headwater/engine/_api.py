@@ -77,12 +77,17 @@ def execute_run(
     """Drive ``run`` (new or interrupted) to its end on the local executor."""
     version = ws.store.get_version(run.version_id)
     spec = from_data(version.spec, source=f"pipeline version {version.id}")
+    source_root = version.source_root
+    if version.source_manifest is not None:
+        from headwater.engine._deploy import materialize
+
+        source_root = materialize(ws, version)  # a deployed version runs its own code
     engine = Engine(
         ws.store,
         ws.artifacts,
         run,
         spec,
-        source_root=version.source_root,
+        source_root=source_root,
         work_dir=ws.work_dir,
         log_dir=ws.settings.log_dir,
         executor=executor or LocalExecutor(max_parallel),
@@ -242,6 +247,25 @@ class Run:
 
     def __repr__(self) -> str:
         return f"Run({self.id}, {self.status})"
+
+
+def run_version(
+    ws: Workspace,
+    version_id: str,
+    params: dict[str, Any] | None = None,
+    *,
+    cache: bool = True,
+    trigger: str = "manual",
+    max_parallel: int | None = None,
+    observer: Observer | None = None,
+) -> Run:
+    """Run a stored (deployed) version with ``params``; it executes the version's snapshot."""
+    version = ws.store.get_version(version_id)
+    spec = from_data(version.spec, source=f"pipeline version {version.id}")
+    values = resolve_parameters(spec, dict(params or {}))
+    run = ws.store.create_run(version, values, trigger=trigger, cache_enabled=cache)
+    execute_run(ws, run, max_parallel=max_parallel, observer=observer)
+    return Run(ws, run.id)
 
 
 def run_pipeline(

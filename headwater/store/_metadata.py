@@ -9,6 +9,7 @@ error rather than a silent overwrite.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -116,6 +117,13 @@ class ArtifactRecord:
 
 @dataclass(frozen=True)
 class VersionRecord:
+    """An immutable pipeline version: its spec and, when deployed, a snapshot of the source
+    files its components need (``source_manifest``: path -> content digest).
+
+    ``digest`` identifies the version: the spec digest alone, or with the snapshot's
+    manifest. ``new`` says whether the call that returned it created it.
+    """
+
     id: str
     pipeline_id: str
     pipeline: str
@@ -123,6 +131,9 @@ class VersionRecord:
     spec: dict[str, Any]
     source_root: str | None
     created_at: datetime
+    spec_digest: str | None = None
+    source_manifest: dict[str, str] | None = None
+    new: bool = False
 
 
 @dataclass(frozen=True)
@@ -165,6 +176,18 @@ class LineageNode:
 def _fields(cls: type, m: Any) -> dict[str, Any]:
     """The values of ``cls``'s fields from a row mapping (missing columns are None)."""
     return {f.name: m.get(f.name) for f in dataclasses.fields(cls)}
+
+
+def _version(row: sa.Row[Any], pipeline: str) -> VersionRecord:
+    values = _fields(VersionRecord, row._mapping)
+    values.update(pipeline=pipeline, new=False)
+    return VersionRecord(**values)
+
+
+def _aware(value: Any) -> datetime:
+    """A datetime from an aggregate (which bypasses the column type) as aware UTC."""
+    when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 def _run(row: sa.Row[Any]) -> RunRecord:
@@ -270,9 +293,22 @@ class MetadataStore:
         digest: str,
         spec: dict[str, Any],
         source_root: str | None,
+        *,
+        spec_digest: str | None = None,
+        sources: dict[str, bytes] | None = None,
     ) -> VersionRecord:
-        """The version of pipeline ``name`` with ``digest``, created if new (idempotent)."""
+        """The version of pipeline ``name`` with ``digest``, created if new (idempotent).
+
+        ``sources`` (relative path -> bytes) is stored as the version's snapshot; each
+        distinct file content is stored once.
+        """
         ns = self.namespace
+        manifest = None
+        if sources is not None:
+            manifest = {
+                path: "sha256:" + hashlib.sha256(data).hexdigest()
+                for path, data in sorted(sources.items())
+            }
         with self._begin() as conn:
             pid = conn.execute(
                 sa.select(t.pipelines.c.id).where(
@@ -295,6 +331,8 @@ class MetadataStore:
             if row is None:
                 vid = new_id()
                 created = now()
+                if sources is not None and manifest is not None:
+                    self._store_sources(conn, sources, manifest, created)
                 conn.execute(
                     t.pipeline_versions.insert().values(
                         id=vid,
@@ -304,13 +342,84 @@ class MetadataStore:
                         spec=spec,
                         source_root=source_root,
                         created_at=created,
+                        spec_digest=spec_digest,
+                        source_manifest=manifest,
                     )
                 )
-                return VersionRecord(vid, pid, name, digest, spec, source_root, created)
-            m = row._mapping
-            return VersionRecord(
-                m["id"], pid, name, m["digest"], m["spec"], m["source_root"], m["created_at"]
-            )
+                return VersionRecord(
+                    vid, pid, name, digest, spec, source_root, created, spec_digest, manifest, True
+                )
+            return _version(row, name)
+
+    def _store_sources(
+        self,
+        conn: sa.Connection,
+        sources: dict[str, bytes],
+        manifest: dict[str, str],
+        ts: datetime,
+    ) -> None:
+        wanted = {manifest[p]: data for p, data in sources.items()}
+        have = set(
+            conn.execute(
+                sa.select(t.source_files.c.digest).where(
+                    t.source_files.c.namespace == self.namespace,
+                    t.source_files.c.digest.in_(list(wanted)),
+                )
+            ).scalars()
+        )
+        rows = [
+            {
+                "namespace": self.namespace,
+                "digest": d,
+                "size": len(data),
+                "content": data,
+                "created_at": ts,
+            }
+            for d, data in wanted.items()
+            if d not in have
+        ]
+        if rows:
+            conn.execute(t.source_files.insert(), rows)
+
+    def read_sources(self, version: VersionRecord) -> dict[str, bytes]:
+        """The snapshot of a deployed version: relative path -> bytes."""
+        manifest = version.source_manifest or {}
+        with self._connect() as conn:
+            rows = conn.execute(
+                sa.select(t.source_files.c.digest, t.source_files.c.content).where(
+                    t.source_files.c.namespace == self.namespace,
+                    t.source_files.c.digest.in_(list(set(manifest.values()))),
+                )
+            ).all()
+        blobs = {r.digest: bytes(r.content) for r in rows}
+        missing = sorted(p for p, d in manifest.items() if d not in blobs)
+        if missing:
+            raise NotFound(f"the snapshot of version {version.id} lacks {', '.join(missing)}")
+        return {path: blobs[d] for path, d in manifest.items()}
+
+    def list_versions(self, pipeline: str) -> list[VersionRecord]:
+        """Every version of ``pipeline``, newest first."""
+        with self._connect() as conn:
+            rows = conn.execute(
+                sa.select(t.pipeline_versions)
+                .join(t.pipelines, t.pipelines.c.id == t.pipeline_versions.c.pipeline_id)
+                .where(t.pipelines.c.namespace == self.namespace, t.pipelines.c.name == pipeline)
+                .order_by(t.pipeline_versions.c.created_at.desc(), t.pipeline_versions.c.id.desc())
+            ).all()
+        return [_version(r, pipeline) for r in rows]
+
+    def list_pipelines(self) -> list[tuple[str, int, datetime]]:
+        """(name, number of versions, newest version's time) for every pipeline."""
+        pv = t.pipeline_versions
+        with self._connect() as conn:
+            rows = conn.execute(
+                sa.select(t.pipelines.c.name, sa.func.count(pv.c.id), sa.func.max(pv.c.created_at))
+                .join(pv, pv.c.pipeline_id == t.pipelines.c.id)
+                .where(t.pipelines.c.namespace == self.namespace)
+                .group_by(t.pipelines.c.name)
+                .order_by(t.pipelines.c.name)
+            ).all()
+        return [(r[0], int(r[1]), _aware(r[2])) for r in rows]
 
     def get_version(self, version_id: str) -> VersionRecord:
         with self._connect() as conn:
@@ -321,16 +430,7 @@ class MetadataStore:
             ).first()
         if row is None:
             raise NotFound(f"no pipeline version '{version_id}'")
-        m = row._mapping
-        return VersionRecord(
-            m["id"],
-            m["pipeline_id"],
-            m["pipeline"],
-            m["digest"],
-            m["spec"],
-            m["source_root"],
-            m["created_at"],
-        )
+        return _version(row, row._mapping["pipeline"])
 
     # ------------------------------------------------------------------ runs
 

@@ -89,7 +89,20 @@ pipeline_versions = sa.Table(
     sa.Column("spec", JSON, nullable=False),
     sa.Column("source_root", sa.Text),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("spec_digest", sa.String(80)),
+    sa.Column("source_manifest", JSON),
     sa.UniqueConstraint("pipeline_id", "digest"),
+)
+
+# The source files of deployed versions, stored once per content digest.
+source_files = sa.Table(
+    "source_files",
+    metadata,
+    sa.Column("namespace", sa.String(128), primary_key=True, server_default="default"),
+    sa.Column("digest", sa.String(80), primary_key=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("content", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
 )
 
 runs = sa.Table(

@@ -454,7 +454,9 @@ def test_every_row_a_store_writes_carries_its_namespace(
     store: MetadataStore, start_task: StartTask, namespace: str
 ) -> None:
     scoped = MetadataStore(store.engine, namespace=namespace)
-    version = scoped.register_version("train", None, "sha256:v", {"tasks": {}}, None)
+    version = scoped.register_version(
+        "train", None, "sha256:v", {"tasks": {}}, None, sources={"train.py": b"x = 1\n"}
+    )
     run = scoped.create_run(version, {})
     task = scoped.add_task_run(run.id, "load", "load", "load", 1, T.RUNNING)
     raw = scoped.add_artifact(artifact("raw", "system.Dataset"))

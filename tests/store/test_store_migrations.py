@@ -27,6 +27,7 @@ TABLES = {
     "artifacts",
     "lineage_events",
     "metrics",
+    "source_files",
 }
 
 

@@ -1,0 +1,117 @@
+"""``headwater deploy``, ``headwater pipelines`` and ``headwater trigger`` (local)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from headwater.cli._app import app, err, out
+from headwater.errors import HeadwaterError
+
+pipelines_app = typer.Typer(
+    help="List deployed pipelines and their versions.", no_args_is_help=True
+)
+app.add_typer(pipelines_app, name="pipelines")
+
+
+@app.command()
+def deploy(target: Annotated[str, typer.Argument(help="FILE or FILE:PIPELINE")]) -> None:
+    """Store an immutable version: the spec and a snapshot of the source files it needs."""
+    from headwater.engine import Workspace
+    from headwater.engine import deploy as deploy_version
+    from headwater.sdk._loader import load_pipeline, split_target
+    from headwater.sdk._location import compile_root
+
+    path, _ = split_target(target)
+    root = str(path.resolve().parent)
+    with compile_root(root):
+        spec = load_pipeline(target).compile()
+    ws = Workspace.open()
+    version = deploy_version(ws, spec, root)
+    files = ", ".join(sorted(version.source_manifest or {})) or "none"
+    if version.new:
+        out.print(f"deployed [bold]{escape(spec.name)}[/] version [bold]{version.id}[/]")
+    else:
+        out.print(
+            f"{escape(spec.name)} is unchanged: version [bold]{version.id}[/] "
+            f"(deployed {version.created_at:%Y-%m-%d %H:%M:%S} UTC) already holds this code"
+        )
+    out.print(f"  digest {version.digest}", highlight=False)
+    out.print(f"  source files: {escape(files)}", highlight=False)
+
+
+@pipelines_app.command("list")
+def pipelines_list() -> None:
+    """Every pipeline with its number of versions."""
+    from headwater.engine import Workspace
+
+    ws = Workspace.open()
+    table = Table(title="pipelines", title_justify="left")
+    for col in ("pipeline", "versions", "newest version"):
+        table.add_column(col)
+    for name, count, newest in ws.store.list_pipelines():
+        table.add_row(escape(name), str(count), f"{newest:%Y-%m-%d %H:%M:%S}")
+    out.print(table)
+
+
+@pipelines_app.command("versions")
+def pipelines_versions(name: Annotated[str, typer.Argument(help="A pipeline name.")]) -> None:
+    """A pipeline's versions, newest first."""
+    from headwater.engine import Workspace
+
+    ws = Workspace.open()
+    versions = ws.store.list_versions(name)
+    if not versions:
+        raise HeadwaterError(
+            f"no pipeline named '{name}'", hint="see the pipelines with 'headwater pipelines list'"
+        )
+    table = Table(title=f"versions of {name}", title_justify="left")
+    for col in ("version", "created", "deployed", "source files", "digest"):
+        table.add_column(col, no_wrap=col in ("version", "digest"))
+    for v in versions:
+        table.add_row(
+            v.id,
+            f"{v.created_at:%Y-%m-%d %H:%M:%S}",
+            "yes" if v.source_manifest is not None else "no (a 'headwater run' of a file)",
+            str(len(v.source_manifest or {})),
+            v.digest[:19],
+        )
+    out.print(table)
+
+
+@app.command()
+def trigger(
+    pipeline: Annotated[str, typer.Argument(help="A deployed pipeline's name.")],
+    param: Annotated[
+        list[str] | None, typer.Option("-p", "--param", help="A parameter: name=value.")
+    ] = None,
+    version: Annotated[
+        str | None, typer.Option("--version", help="A version id (default: the newest deployed).")
+    ] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Run every task.")] = False,
+) -> None:
+    """Run a deployed version on this machine; it executes the version's own code."""
+    from headwater.cli._runs import _drive, parse_params
+    from headwater.engine import Workspace
+    from headwater.executors import LocalExecutor
+    from headwater.spec import from_data, resolve_parameters
+
+    ws = Workspace.open()
+    if version is None:
+        deployed = [v for v in ws.store.list_versions(pipeline) if v.source_manifest is not None]
+        if not deployed:
+            raise HeadwaterError(
+                f"pipeline '{pipeline}' has no deployed version",
+                hint="deploy it first with 'headwater deploy FILE'",
+            )
+        chosen = deployed[0]
+    else:
+        chosen = ws.store.get_version(version)
+    spec = from_data(chosen.spec, source=f"version {chosen.id}")
+    values = resolve_parameters(spec, parse_params(param or [], spec))
+    record = ws.store.create_run(chosen, values, trigger="manual", cache_enabled=not no_cache)
+    err.print(f"run [bold]{record.id}[/] of {escape(pipeline)} version {chosen.id}")
+    raise typer.Exit(_drive(ws, record.id, f"{pipeline} · {record.id}", False, LocalExecutor()))

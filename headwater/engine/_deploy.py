@@ -1,0 +1,124 @@
+"""Deploying: a pipeline version stored with a snapshot of the source files it needs.
+
+The snapshot holds the files of the modules the components live in, and every module
+of the same project (under the pipeline's folder) that they import, transitively. Runs
+of a deployed version execute that snapshot, never the working copy, so a rerun of an
+old run uses the old code.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from headwater.engine._api import Workspace
+from headwater.spec import PipelineSpec, PythonImplementation, digest, to_data
+from headwater.store import VersionRecord
+
+
+def _local_imports(path: Path, root: Path) -> set[Path]:
+    """Files under ``root`` that the module at ``path`` imports (any nesting level)."""
+    try:
+        tree = ast.parse(path.read_bytes(), filename=str(path))
+    except (OSError, SyntaxError, ValueError):
+        return set()
+    package = path.parent
+    found: set[Path] = set()
+
+    def add(dotted: str, base: Path) -> None:
+        parts = [p for p in dotted.split(".") if p]
+        here = base
+        for i, part in enumerate(parts):
+            here = here / part
+            for candidate in (here.with_suffix(".py"), here / "__init__.py"):
+                if candidate.is_file() and candidate.resolve().is_relative_to(root):
+                    found.add(candidate.resolve())
+            if i == len(parts) - 1:
+                break
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                add(alias.name, root)
+        elif isinstance(node, ast.ImportFrom):
+            base = root
+            if node.level:
+                base = package
+                for _ in range(node.level - 1):
+                    base = base.parent
+            module = node.module or ""
+            add(module, base)
+            for alias in node.names:  # "from pkg import module" names a module too
+                add(f"{module}.{alias.name}" if module else alias.name, base)
+    return found
+
+
+def collect_sources(spec: PipelineSpec, root: str) -> dict[str, bytes]:
+    """The snapshot of ``spec``'s code: relative path -> bytes, for files under ``root``."""
+    base = Path(root).resolve()
+    pending: list[Path] = []
+    for comp in spec.components.values():
+        impl = comp.implementation
+        if isinstance(impl, PythonImplementation) and impl.file:
+            path = (base / impl.file).resolve()
+            if path.is_file() and path.is_relative_to(base):
+                pending.append(path)
+    seen: set[Path] = set()
+    while pending:
+        path = pending.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        pending.extend(_local_imports(path, base) - seen)
+    return {p.relative_to(base).as_posix(): p.read_bytes() for p in sorted(seen)}
+
+
+def version_digest(spec_digest: str, sources: dict[str, bytes]) -> str:
+    h = hashlib.sha256(spec_digest.encode())
+    for path, data in sorted(sources.items()):
+        h.update(b"\0" + path.encode() + b"\0" + hashlib.sha256(data).digest())
+    return "sha256:" + h.hexdigest()
+
+
+def deploy(ws: Workspace, spec: PipelineSpec, root: str) -> VersionRecord:
+    """Store ``spec`` and its source snapshot as an immutable version.
+
+    Deploying unchanged code returns the existing version (``new`` is False).
+    """
+    sources = collect_sources(spec, root)
+    spec_digest = digest(spec)
+    return ws.store.register_version(
+        spec.name,
+        spec.description,
+        version_digest(spec_digest, sources),
+        to_data(spec),
+        str(Path(root).resolve()),
+        spec_digest=spec_digest,
+        sources=sources,
+    )
+
+
+def materialize(ws: Workspace, version: VersionRecord) -> str:
+    """A folder holding the version's snapshot (written once), to run its code from."""
+    target = ws.settings.home / "versions" / version.id
+    if target.is_dir():
+        return str(target)
+    files = ws.store.read_sources(version)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{version.id}-", dir=target.parent))
+    try:
+        for rel, data in files.items():
+            dest = tmp / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(data)
+        os.replace(tmp, target)  # another process may have won the race: fine
+    except OSError:
+        if not target.is_dir():
+            raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return str(target)
