@@ -907,6 +907,7 @@ class Engine:
             unit.error = message
             self.retrying.add(unit)
             self._notify("retry", unit)
+            self._tell("retry", task=unit.path, error=message)
             return
         self.store.finish_task_run(record, T.FAILED, error=message, current=current)
         unit.status = T.FAILED
@@ -973,7 +974,24 @@ class Engine:
             )
         self.store.set_run_status(self.run.id, RunStatus.RUNNING, target, error=error or None)
         self.run_status = target
+        self._tell("success" if target is RunStatus.SUCCEEDED else "failure", error=error)
         return target
+
+    def _tell(self, kind: str, *, task: str | None = None, error: str | None = None) -> None:
+        """Deliver a run event to the pipeline's notification targets (never raises)."""
+        targets = [n for n in self.spec.notifications if kind in n.on]
+        if not targets:
+            return
+        import sys
+
+        from headwater.notify import Event, notify
+
+        if self.source_root not in sys.path:  # callables may live beside the pipeline
+            sys.path.append(self.source_root)
+        notify(
+            targets,
+            Event(kind, self.spec.name, self.run.id, str(self.run_status), task, error),
+        )
 
     def _cancel(self) -> RunStatus:
         for record_id in list(self.running):
