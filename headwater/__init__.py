@@ -111,5 +111,13 @@ def run(
         result.status, result.outputs("train")["model"].path, result.metrics
     """
     from headwater.engine import run_pipeline
+    from headwater.scheduler import manual_context
 
-    return run_pipeline(pipeline, params, cache=cache, max_parallel=max_parallel)
+    spec = pipeline.compile()
+    return run_pipeline(
+        pipeline,
+        params,
+        cache=cache,
+        max_parallel=max_parallel,
+        context=lambda run_id: manual_context(spec, run_id, params),
+    )

@@ -96,8 +96,10 @@ def trigger(
     """Run a deployed version on this machine; it executes the version's own code."""
     from headwater.cli._runs import _drive, parse_params
     from headwater.engine import Workspace
+    from headwater.engine._api import render_for_run
     from headwater.executors import LocalExecutor
-    from headwater.spec import from_data, resolve_parameters
+    from headwater.scheduler import manual_context
+    from headwater.spec import from_data
 
     ws = Workspace.open()
     if version is None:
@@ -111,7 +113,10 @@ def trigger(
     else:
         chosen = ws.store.get_version(version)
     spec = from_data(chosen.spec, source=f"version {chosen.id}")
-    values = resolve_parameters(spec, parse_params(param or [], spec))
-    record = ws.store.create_run(chosen, values, trigger="manual", cache_enabled=not no_cache)
+    given = parse_params(param or [], spec)
+    values, run_id = render_for_run(spec, given, lambda rid: manual_context(spec, rid, given))
+    record = ws.store.create_run(
+        chosen, values, trigger="manual", cache_enabled=not no_cache, run_id=run_id
+    )
     err.print(f"run [bold]{record.id}[/] of {escape(pipeline)} version {chosen.id}")
     raise typer.Exit(_drive(ws, record.id, f"{pipeline} · {record.id}", False, LocalExecutor()))

@@ -143,9 +143,18 @@ def run(
         with compile_root(root):
             pipeline = load_pipeline(target)
             spec = pipeline.compile()
+        from headwater.scheduler import manual_context
+
         params = parse_params(param or [], spec)
         ws = _workspace()
-        record = create_run(ws, spec, params, source_root=root, cache=not no_cache)
+        record = create_run(
+            ws,
+            spec,
+            params,
+            source_root=root,
+            cache=not no_cache,
+            context=lambda run_id: manual_context(spec, run_id, params),
+        )
     except BaseException:
         executor.close()
         raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,9 @@ from headwater.store import (
     RunRecord,
     TaskRunRecord,
 )
+
+ContextFactory = Callable[[str], Mapping[str, Any]]
+"""Given the new run's id, the names its parameter templates may use."""
 
 
 class RunError(HeadwaterError):
@@ -56,13 +60,35 @@ def create_run(
     source_root: str | None,
     cache: bool = True,
     trigger: str = "manual",
+    context: ContextFactory | None = None,
 ) -> RunRecord:
-    """Record the pipeline version and a queued run with checked parameters."""
-    values = resolve_parameters(spec, params)
+    """Record the pipeline version and a queued run with checked parameters.
+
+    Parameter values that are Jinja templates are rendered first, with the context
+    ``context(run_id)`` returns (the run's dates, ``params``, ``run_id``, macros); the
+    run stores the rendered values.
+    """
+    values, run_id = render_for_run(spec, params, context)
     version = ws.store.register_version(
         spec.name, spec.description, digest(spec), to_data(spec), source_root
     )
-    return ws.store.create_run(version, values, trigger=trigger, cache_enabled=cache)
+    return ws.store.create_run(version, values, trigger=trigger, cache_enabled=cache, run_id=run_id)
+
+
+def render_for_run(
+    spec: PipelineSpec, params: dict[str, Any], context: ContextFactory | None
+) -> tuple[dict[str, Any], str]:
+    """Checked parameter values with templates rendered, and the id the run will have."""
+    from headwater.engine._templates import is_template, render_parameters
+    from headwater.store import new_id
+
+    run_id = new_id()
+    values = resolve_parameters(spec, params)
+    if any(is_template(v) or isinstance(v, list | dict) for v in values.values()):
+        rendered = render_parameters(values, dict(context(run_id)) if context else {})
+        if rendered != values:
+            values = resolve_parameters(spec, rendered)  # check what the templates produced
+    return values, run_id
 
 
 def execute_run(
@@ -258,12 +284,13 @@ def run_version(
     trigger: str = "manual",
     max_parallel: int | None = None,
     observer: Observer | None = None,
+    context: ContextFactory | None = None,
 ) -> Run:
     """Run a stored (deployed) version with ``params``; it executes the version's snapshot."""
     version = ws.store.get_version(version_id)
     spec = from_data(version.spec, source=f"pipeline version {version.id}")
-    values = resolve_parameters(spec, dict(params or {}))
-    run = ws.store.create_run(version, values, trigger=trigger, cache_enabled=cache)
+    values, run_id = render_for_run(spec, dict(params or {}), context)
+    run = ws.store.create_run(version, values, trigger=trigger, cache_enabled=cache, run_id=run_id)
     execute_run(ws, run, max_parallel=max_parallel, observer=observer)
     return Run(ws, run.id)
 
@@ -277,6 +304,7 @@ def run_pipeline(
     settings: Settings | None = None,
     source_root: str | None = None,
     observer: Observer | None = None,
+    context: ContextFactory | None = None,
 ) -> Run:
     """Compile and run ``pipeline`` on this machine; return the finished run."""
     import inspect
@@ -296,6 +324,12 @@ def run_pipeline(
     executor = LocalExecutor(max_parallel)
     executor.spawn()  # warms up while the run is recorded
     ws = Workspace.open(settings)
-    run = create_run(ws, spec, dict(params or {}), source_root=source_root, cache=cache)
+    try:
+        run = create_run(
+            ws, spec, dict(params or {}), source_root=source_root, cache=cache, context=context
+        )
+    except BaseException:
+        executor.close()
+        raise
     execute_run(ws, run, observer=observer, executor=executor)
     return Run(ws, run.id)

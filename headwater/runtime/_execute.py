@@ -50,6 +50,11 @@ def load_module(root: str, module: str, file: str) -> Any:
 
 
 def find_component(root: str, module: str, file: str, function: str) -> Any:
+    if "<locals>" in function:
+        raise TaskError(
+            f"component '{function}' is defined inside a function, so a task process cannot "
+            f"import it; define it at the top level of module '{module}'"
+        )
     obj: Any = load_module(root, module, file)
     for part in function.split("."):
         obj = getattr(obj, part, None)

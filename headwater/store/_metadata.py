@@ -441,8 +441,9 @@ class MetadataStore:
         *,
         trigger: str = "manual",
         cache_enabled: bool = True,
+        run_id: str | None = None,
     ) -> RunRecord:
-        rid = new_id()
+        rid = run_id or new_id()
         with self._begin() as conn:
             conn.execute(
                 t.runs.insert().values(

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import pytest
 
+from headwater import component
 from headwater.engine._templates import is_template, render_parameters, render_value
 from headwater.errors import ParameterError
+
+
+@component
+def echo(text: str) -> str:
+    return text
+
 
 CONTEXT = {"ds": "2026-03-29", "ds_nodash": "20260329", "run_id": "r1"}
 
@@ -66,3 +73,54 @@ def test_a_template_cannot_reach_python_internals(attack: str) -> None:
     assert "parameter 'p'" in info.value.message
     assert "tried something templates may not do" in info.value.message
     assert "is unsafe" in info.value.message
+
+
+def test_runs_store_rendered_parameters(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    import headwater
+    from headwater import pipeline
+
+    monkeypatch.setenv("HEADWATER_HOME", str(tmp_path / "home"))
+
+    @pipeline
+    def dated(
+        day: str = "{{ ds }}",
+        region: str = "eu",
+        target: str = "out/{{ params.region }}/{{ ds_nodash }}/{{ run_id }}.csv",
+    ):
+        echo(text=target)
+
+    run = headwater.run(dated)
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+    assert run.record.parameters["day"] == today
+    nodash = today.replace("-", "")
+    assert run.record.parameters["target"] == f"out/eu/{nodash}/{run.id}.csv"
+    assert run.outputs("echo")["output"] == run.record.parameters["target"]
+
+
+def test_cli_template_error_creates_no_run(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from headwater.engine import Workspace
+
+    monkeypatch.setenv("HEADWATER_HOME", str(tmp_path / "home"))
+    (tmp_path / "templated_pipeline.py").write_text(
+        "from headwater import component, pipeline\n\n\n"
+        "@component\ndef echo(text: str) -> str:\n    return text\n\n\n"
+        "@pipeline\ndef templated(path: str = 'x'):\n    echo(text=path)\n"
+    )
+    cli = str(Path(sys.executable).with_name("headwater"))
+    bad = subprocess.run(
+        [cli, "run", "templated_pipeline.py", "-p", "path={{ nope }}/x"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode == 1
+    assert "parameter 'path'" in bad.stderr and "'nope' is undefined" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    assert Workspace.open().store.list_runs() == []

@@ -1,0 +1,23 @@
+"""Scheduling: which data intervals get runs, and when (pure timetable logic, no I/O).
+
+:class:`Timetable` turns a pipeline's schedule, start and end dates into data
+intervals; :func:`template_context` gives a run's templates its dates under
+Airflow's names. Creating runs, catchup loops, backfills and locking build on these.
+"""
+
+from headwater.scheduler._context import (
+    Macros,
+    TemplateContext,
+    manual_context,
+    template_context,
+)
+from headwater.scheduler._timetable import DataInterval, Timetable
+
+__all__ = [
+    "DataInterval",
+    "Macros",
+    "TemplateContext",
+    "Timetable",
+    "manual_context",
+    "template_context",
+]

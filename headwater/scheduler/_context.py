@@ -1,0 +1,133 @@
+"""The values a run's templates can use, under Airflow's names.
+
+This builds the context only; rendering (a Jinja2 ``SandboxedEnvironment``) comes
+later. Dates are given in the schedule's time zone, not in UTC as Airflow does:
+a daily pipeline at midnight in Europe/Paris then gets ``ds`` = the Paris day it
+processes, where Airflow would give the day before. The two agree for UTC
+schedules, which are the default.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Mapping
+from typing import Any, TypedDict
+from zoneinfo import ZoneInfo
+
+from headwater.scheduler._timetable import DataInterval, Timetable
+from headwater.spec import PipelineSpec
+
+__all__ = ["MACROS", "Macros", "TemplateContext", "template_context"]
+
+_DS = "%Y-%m-%d"
+
+
+class Macros:
+    """Date helpers that templates reach as ``macros.<name>`` (Airflow's names and meanings)."""
+
+    __slots__ = ()
+
+    datetime = _dt.datetime
+    timedelta = _dt.timedelta
+
+    @staticmethod
+    def ds_add(ds: str, days: int) -> str:
+        """``ds`` moved by ``days`` (negative goes back): ``ds_add('2026-03-01', -1)`` is
+        ``'2026-02-28'``."""
+        return (_parse_ds(ds, "ds_add") + _dt.timedelta(days=days)).strftime(_DS)
+
+    @staticmethod
+    def ds_format(ds: str, input_format: str, output_format: str) -> str:
+        """``ds`` read with ``input_format`` and written with ``output_format`` (strftime codes):
+        ``ds_format('2026-03-01', '%Y-%m-%d', '%d/%m/%Y')`` is ``'01/03/2026'``."""
+        return _dt.datetime.strptime(ds, input_format).strftime(output_format)
+
+
+MACROS = Macros()
+
+
+def _parse_ds(ds: str, where: str) -> _dt.datetime:
+    try:
+        return _dt.datetime.strptime(ds, _DS)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where} expects a date like '2026-03-01', got {ds!r}") from None
+
+
+class TemplateContext(TypedDict):
+    """What a run's templates see. Dates are in the schedule's time zone.
+
+    ``prev_ds`` / ``next_ds`` are the logical dates of the regular intervals just
+    before and after this run's interval (see :meth:`Timetable.interval_before`),
+    or None where there is none (the first interval, the last before ``end_date``,
+    ``@once``, or a run of an unscheduled pipeline).
+    """
+
+    ds: str
+    ds_nodash: str
+    ts: str
+    ts_nodash: str
+    ts_nodash_with_tz: str
+    logical_date: _dt.datetime
+    data_interval_start: _dt.datetime
+    data_interval_end: _dt.datetime
+    prev_ds: str | None
+    prev_ds_nodash: str | None
+    next_ds: str | None
+    next_ds_nodash: str | None
+    run_id: str
+    params: dict[str, Any]
+    macros: Macros
+
+
+def template_context(
+    interval: DataInterval,
+    run_id: str,
+    params: Mapping[str, Any],
+    *,
+    timetable: Timetable | None = None,
+) -> TemplateContext:
+    """The template context of the run ``run_id`` for ``interval``.
+
+    ``timetable`` is the pipeline's, when it has a schedule: it gives the time zone
+    the dates are written in and the neighbouring intervals for ``prev_ds`` and
+    ``next_ds``. Without one (a pipeline that is only run by hand) dates are in UTC
+    and those two are None.
+    """
+    tz = timetable.timezone if timetable is not None else ZoneInfo("UTC")
+    logical = interval.logical_date.astimezone(tz)
+    before = timetable.interval_before(interval) if timetable is not None else None
+    after = timetable.interval_after(interval) if timetable is not None else None
+    prev_ds = before.logical_date.astimezone(tz).strftime(_DS) if before else None
+    next_ds = after.logical_date.astimezone(tz).strftime(_DS) if after else None
+    ts_nodash = logical.strftime("%Y%m%dT%H%M%S")
+    return TemplateContext(
+        ds=logical.strftime(_DS),
+        ds_nodash=logical.strftime("%Y%m%d"),
+        ts=logical.isoformat(),
+        ts_nodash=ts_nodash,
+        ts_nodash_with_tz=ts_nodash + logical.strftime("%z"),
+        logical_date=logical,
+        data_interval_start=logical,
+        data_interval_end=interval.end.astimezone(tz),
+        prev_ds=prev_ds,
+        prev_ds_nodash=prev_ds.replace("-", "") if prev_ds else None,
+        next_ds=next_ds,
+        next_ds_nodash=next_ds.replace("-", "") if next_ds else None,
+        run_id=run_id,
+        params=dict(params),
+        macros=MACROS,
+    )
+
+
+def manual_context(
+    spec: PipelineSpec,
+    run_id: str,
+    params: Mapping[str, Any],
+    *,
+    now: _dt.datetime | None = None,
+) -> TemplateContext:
+    """The context of a run started by hand: its data interval is the instant it starts,
+    written in the pipeline's schedule time zone when it has one."""
+    instant = now or _dt.datetime.now(_dt.UTC)
+    timetable = Timetable.for_pipeline(spec, default_start_date=instant) if spec.schedule else None
+    return template_context(DataInterval(instant, instant), run_id, params, timetable=timetable)

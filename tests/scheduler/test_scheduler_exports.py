@@ -1,0 +1,20 @@
+"""headwater.scheduler's exported names are pinned, so nothing leaks or vanishes."""
+
+from __future__ import annotations
+
+import headwater.scheduler
+
+SCHEDULER = {
+    "DataInterval",
+    "Macros",
+    "TemplateContext",
+    "Timetable",
+    "manual_context",
+    "template_context",
+}
+
+
+def test_scheduler_exports() -> None:
+    assert set(headwater.scheduler.__all__) == SCHEDULER
+    for name in SCHEDULER:
+        assert hasattr(headwater.scheduler, name), name
