@@ -107,7 +107,7 @@ def _plain(value: Any) -> Any:
 
 
 def _returns(name: str, iface: dict[str, Any], value: Any) -> dict[str, Any]:
-    from headwater.runtime._check import mismatch
+    from headwater._typecheck import mismatch
 
     returns, names = iface["returns"], iface["returnOutputs"]
     if returns == "none":

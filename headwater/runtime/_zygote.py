@@ -98,7 +98,7 @@ def serve(cmd_fd: int, event_fd: int) -> None:
     # Warm the modules every task needs before the first fork.
     # Deliberately light: no pydantic or spec models here. A smaller parent makes every
     # fork cheaper; the task input carries the component's interface as plain JSON.
-    import headwater.runtime._check
+    import headwater._typecheck
     import headwater.runtime._execute
     import headwater.runtime._outputs  # noqa: F401
 

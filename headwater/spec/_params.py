@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from headwater._typecheck import mismatch
 from headwater.errors import ParameterError
 from headwater.spec._models import Constraints, IOSpec, ParamType, PipelineSpec
 
@@ -80,41 +81,7 @@ def parameters_json_schema(spec: PipelineSpec) -> dict[str, Any]:
 
 def type_error(value: Any, t: ParamType, where: str = "value") -> str | None:
     """Why ``value`` is not a ``t``, or ``None`` if it is."""
-    if value is None:
-        return (
-            None if t.optional or t.kind == "any" else f"{where} is None but must be {t.describe()}"
-        )
-    kind = t.kind
-    ok: bool
-    if kind == "any":
-        return None
-    if kind == "bool":
-        ok = isinstance(value, bool)
-    elif kind == "int":
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif kind == "float":
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-    elif kind == "str":
-        ok = isinstance(value, str)
-    elif kind == "list":
-        ok = isinstance(value, list)
-        if ok and t.items is not None:
-            for i, item in enumerate(value):
-                err = type_error(item, t.items, f"{where}[{i}]")
-                if err:
-                    return err
-    else:
-        ok = isinstance(value, dict) and all(isinstance(k, str) for k in value)
-        if ok and t.values is not None:
-            for k, item in value.items():
-                err = type_error(item, t.values, f"{where}[{k!r}]")
-                if err:
-                    return err
-    if not ok:
-        actual = type(value).__name__
-        article = "an" if actual[0] in "aeiou" else "a"
-        return f"{where} {value!r} is {article} {actual}, not {t.describe()}"
-    return None
+    return mismatch(value, t.model_dump(mode="json"), where)
 
 
 def constraint_errors(value: Any, c: Constraints, where: str = "value") -> list[str]:

@@ -1,7 +1,8 @@
-"""Checking a returned value against its declared type, in the task process.
+"""Does a JSON value fit a parameter type? One checker for the spec and task processes.
 
-Types arrive as the plain JSON form of the spec's ``ParamType`` (``kind``,
-``items``, ``values``, ``optional``), so a task process needs no spec models.
+Types are the plain JSON form of the spec's ``ParamType`` (``kind``, ``items``,
+``values``, ``optional``), so a task process can check its return values without
+the spec models; the spec's validator passes ``ParamType.model_dump()``.
 """
 
 from __future__ import annotations
@@ -33,7 +34,11 @@ def mismatch(value: Any, t: dict[str, Any], where: str) -> str | None:
     """Why ``value`` is not of type ``t``, or None if it is."""
     kind = t["kind"]
     if value is None:
-        return None if t.get("optional") or kind == "any" else f"{where} is None, not {describe(t)}"
+        return (
+            None
+            if t.get("optional") or kind == "any"
+            else f"{where} is None but must be {describe(t)}"
+        )
     if kind == "any":
         return None
     ok = isinstance(value, _PYTHON[kind]) and (kind == "bool" or not isinstance(value, bool))
