@@ -91,7 +91,7 @@ def deploy(ws: Workspace, spec: PipelineSpec, root: str) -> VersionRecord:
     """
     sources = collect_sources(spec, root)
     spec_digest = digest(spec)
-    return ws.store.register_version(
+    version = ws.store.register_version(
         spec.name,
         spec.description,
         version_digest(spec_digest, sources),
@@ -100,6 +100,9 @@ def deploy(ws: Workspace, spec: PipelineSpec, root: str) -> VersionRecord:
         spec_digest=spec_digest,
         sources=sources,
     )
+    if spec.schedule is not None:
+        ws.store.upsert_schedule(version)  # the schedule now runs this version
+    return version
 
 
 def materialize(ws: Workspace, version: VersionRecord) -> str:

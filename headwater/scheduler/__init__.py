@@ -11,6 +11,7 @@ from headwater.scheduler._context import (
     manual_context,
     template_context,
 )
+from headwater.scheduler._loop import tick
 from headwater.scheduler._timetable import DataInterval, Timetable
 
 __all__ = [
@@ -20,4 +21,5 @@ __all__ = [
     "Timetable",
     "manual_context",
     "template_context",
+    "tick",
 ]

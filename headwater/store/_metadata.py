@@ -70,6 +70,22 @@ class RunRecord:
     engine_host: str | None
     engine_pid: int | None
     heartbeat_at: datetime | None
+    data_interval_start: datetime | None = None
+    data_interval_end: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ScheduleRecord:
+    """A pipeline's schedule: the deployed version it runs and the last interval it covered."""
+
+    pipeline_id: str
+    pipeline: str
+    version_id: str
+    paused: bool
+    last_start: datetime | None
+    last_end: datetime | None
+    created_at: datetime
+    updated_at: datetime
 
 
 @dataclass(frozen=True)
@@ -188,6 +204,16 @@ def _aware(value: Any) -> datetime:
     """A datetime from an aggregate (which bypasses the column type) as aware UTC."""
     when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+class _LostRace(Exception):
+    """Another scheduler moved the schedule first."""
+
+
+def _schedule(row: sa.Row[Any]) -> ScheduleRecord:
+    values = _fields(ScheduleRecord, row._mapping)
+    values["paused"] = bool(values["paused"])
+    return ScheduleRecord(**values)
 
 
 def _run(row: sa.Row[Any]) -> RunRecord:
@@ -459,6 +485,118 @@ class MetadataStore:
                 )
             )
         return self.get_run(rid)
+
+    # ------------------------------------------------------------------ schedules
+
+    def upsert_schedule(self, version: VersionRecord) -> ScheduleRecord:
+        """Schedule ``version`` (a new deploy moves an existing schedule to it, keeping its
+        pause state and the intervals it already covered)."""
+        ts = now()
+        s = t.schedules
+        with self._begin() as conn:
+            done = conn.execute(
+                s.update()
+                .where(s.c.pipeline_id == version.pipeline_id, s.c.namespace == self.namespace)
+                .values(version_id=version.id, updated_at=ts)
+            ).rowcount
+            if not done:
+                conn.execute(
+                    s.insert().values(
+                        pipeline_id=version.pipeline_id,
+                        namespace=self.namespace,
+                        version_id=version.id,
+                        paused=False,
+                        created_at=ts,
+                        updated_at=ts,
+                    )
+                )
+        return self.get_schedule(version.pipeline)
+
+    def schedules(self) -> list[ScheduleRecord]:
+        with self._connect() as conn:
+            rows = conn.execute(
+                sa.select(t.schedules, t.pipelines.c.name.label("pipeline"))
+                .join(t.pipelines, t.pipelines.c.id == t.schedules.c.pipeline_id)
+                .where(t.schedules.c.namespace == self.namespace)
+                .order_by(t.pipelines.c.name)
+            ).all()
+        return [_schedule(r) for r in rows]
+
+    def get_schedule(self, pipeline: str) -> ScheduleRecord:
+        for s in self.schedules():
+            if s.pipeline == pipeline:
+                return s
+        raise NotFound(
+            f"pipeline '{pipeline}' has no schedule",
+            hint="deploy a pipeline that has @pipeline(schedule=...) with 'headwater deploy'",
+        )
+
+    def set_paused(self, pipeline: str, paused: bool) -> ScheduleRecord:
+        schedule = self.get_schedule(pipeline)
+        with self._begin() as conn:
+            conn.execute(
+                t.schedules.update()
+                .where(t.schedules.c.pipeline_id == schedule.pipeline_id)
+                .values(paused=paused, updated_at=now())
+            )
+        return self.get_schedule(pipeline)
+
+    def active_runs(self, pipeline_id: str) -> int:
+        """Runs of a pipeline that are queued or running."""
+        with self._connect() as conn:
+            count = conn.execute(
+                sa.select(sa.func.count()).where(
+                    t.runs.c.pipeline_id == pipeline_id,
+                    t.runs.c.namespace == self.namespace,
+                    t.runs.c.status.in_([RunStatus.QUEUED.value, RunStatus.RUNNING.value]),
+                )
+            ).scalar()
+        return int(count or 0)
+
+    def create_scheduled_run(
+        self,
+        schedule: ScheduleRecord,
+        version: VersionRecord,
+        parameters: dict[str, Any],
+        start: datetime,
+        end: datetime,
+        run_id: str,
+    ) -> RunRecord | None:
+        """The run for one interval of ``schedule``, and the schedule moved past it, in one
+        transaction; None when another scheduler created it first."""
+        s = t.schedules
+        try:
+            with self._begin() as conn:
+                moved = conn.execute(
+                    s.update()
+                    .where(
+                        s.c.pipeline_id == schedule.pipeline_id,
+                        s.c.last_start.is_(None)
+                        if schedule.last_start is None
+                        else s.c.last_start == schedule.last_start,
+                    )
+                    .values(last_start=start, last_end=end, updated_at=now())
+                ).rowcount
+                if moved != 1:
+                    raise _LostRace
+                conn.execute(
+                    t.runs.insert().values(
+                        id=run_id,
+                        namespace=self.namespace,
+                        pipeline_id=version.pipeline_id,
+                        version_id=version.id,
+                        status=RunStatus.QUEUED.value,
+                        parameters=parameters,
+                        trigger="schedule",
+                        cache_enabled=True,
+                        created_at=now(),
+                        data_interval_start=start,
+                        data_interval_end=end,
+                    )
+                )
+        except (_LostRace, sa.exc.IntegrityError):
+            return None
+        return self.get_run(run_id)
 
     def get_run(self, run_id: str) -> RunRecord:
         run_id = run_id.strip().lower()  # ids are lower-case Crockford base32

@@ -123,6 +123,10 @@ runs = sa.Table(
     sa.Column("engine_host", sa.String(255)),
     sa.Column("engine_pid", sa.Integer),
     sa.Column("heartbeat_at", UTCDateTime),
+    sa.Column("data_interval_start", UTCDateTime),
+    sa.Column("data_interval_end", UTCDateTime),
+    # One scheduled run per interval, however many schedulers race to create it.
+    sa.UniqueConstraint("pipeline_id", "trigger", "data_interval_start"),
     sa.Index(None, "namespace", "pipeline_id", "created_at"),
     sa.Index(None, "status"),
 )
@@ -199,4 +203,19 @@ metrics = sa.Table(
     sa.Column("step", sa.Integer),
     sa.Column("logged_at", UTCDateTime, nullable=False),
     sa.Index(None, "run_id", "key"),
+)
+
+# A deployed pipeline's schedule: which version it runs, paused or not, and the
+# interval of the last scheduled run it created.
+schedules = sa.Table(
+    "schedules",
+    metadata,
+    sa.Column("pipeline_id", sa.String(32), sa.ForeignKey("pipelines.id"), primary_key=True),
+    _namespace(),
+    sa.Column("version_id", sa.String(32), sa.ForeignKey("pipeline_versions.id"), nullable=False),
+    sa.Column("paused", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("last_start", UTCDateTime),
+    sa.Column("last_end", UTCDateTime),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
 )

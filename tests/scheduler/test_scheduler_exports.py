@@ -11,6 +11,7 @@ SCHEDULER = {
     "Timetable",
     "manual_context",
     "template_context",
+    "tick",
 }
 
 

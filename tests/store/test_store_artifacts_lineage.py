@@ -458,6 +458,7 @@ def test_every_row_a_store_writes_carries_its_namespace(
         "train", None, "sha256:v", {"tasks": {}}, None, sources={"train.py": b"x = 1\n"}
     )
     run = scoped.create_run(version, {})
+    scoped.upsert_schedule(version)
     task = scoped.add_task_run(run.id, "load", "load", "load", 1, T.RUNNING)
     raw = scoped.add_artifact(artifact("raw", "system.Dataset"))
     scoped.finish_task_run(

@@ -28,6 +28,7 @@ TABLES = {
     "lineage_events",
     "metrics",
     "source_files",
+    "schedules",
 }
 
 

@@ -420,6 +420,11 @@ def test_rows_inserted_without_a_namespace_get_default(
         conn.execute(
             t.source_files.insert().values(digest="sha256:x", size=1, content=b"x", created_at=now)
         )
+        conn.execute(
+            t.schedules.insert().values(
+                pipeline_id="p", version_id="v", created_at=now, updated_at=now
+            )
+        )
     with store.engine.connect() as conn:
         for table in t.metadata.sorted_tables:
             namespaces = conn.execute(sa.select(table.c.namespace)).scalars().all()

@@ -1,0 +1,63 @@
+"""Creating the runs schedules are due for.
+
+:func:`tick` is one pass of the scheduler: for every schedule that is not paused it
+creates the runs whose data intervals have ended, oldest first (with catchup) or only
+the latest (without), up to the pipeline's ``max_active_runs``. Each run is created
+with its schedule moved past its interval in one transaction, so two schedulers never
+create the same run twice. Time is an argument: nothing here reads the clock.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from headwater.engine import Workspace
+from headwater.engine._templates import render_parameters
+from headwater.scheduler._context import template_context
+from headwater.scheduler._timetable import DataInterval, Timetable
+from headwater.spec import from_data, resolve_parameters
+from headwater.store import RunRecord, ScheduleRecord, new_id
+
+
+def _due_runs(ws: Workspace, schedule: ScheduleRecord, now: datetime) -> list[RunRecord]:
+    version = ws.store.get_version(schedule.version_id)
+    spec = from_data(version.spec, source=f"pipeline version {version.id}")
+    if spec.schedule is None:
+        return []
+    timetable = Timetable.for_pipeline(spec, default_start_date=schedule.created_at)
+    last = (
+        DataInterval(schedule.last_start, schedule.last_end)
+        if schedule.last_start is not None and schedule.last_end is not None
+        else None
+    )
+    limit = spec.max_active_runs
+    active = ws.store.active_runs(schedule.pipeline_id) if limit is not None else 0
+    created: list[RunRecord] = []
+    current = schedule
+    while limit is None or active < limit:
+        interval = timetable.next_interval(last, now=now, catchup=spec.catchup)
+        if interval is None or not timetable.due(interval, now=now):
+            break
+        run_id = new_id()
+        defaults = resolve_parameters(spec, {})
+        context = template_context(interval, run_id, defaults, timetable=timetable)
+        values = resolve_parameters(spec, render_parameters(defaults, dict(context)))
+        run = ws.store.create_scheduled_run(
+            current, version, values, interval.start, interval.end, run_id
+        )
+        if run is None:  # another scheduler got there first: look again next tick
+            break
+        created.append(run)
+        active += 1
+        last = interval
+        current = ws.store.get_schedule(schedule.pipeline)
+    return created
+
+
+def tick(ws: Workspace, now: datetime) -> list[RunRecord]:
+    """Create every run that is due at ``now``; return them (queued, not started)."""
+    created: list[RunRecord] = []
+    for schedule in ws.store.schedules():
+        if not schedule.paused:
+            created.extend(_due_runs(ws, schedule, now))
+    return created
