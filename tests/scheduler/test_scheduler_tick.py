@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from headwater.engine import Workspace, deploy
+from headwater.scheduler import tick
 from headwater.sdk._loader import load_pipeline
 from headwater.sdk._location import compile_root
-from headwater.scheduler import tick
 from headwater.states import RunStatus
 
 _n = itertools.count()
