@@ -5,6 +5,7 @@ intervals; :func:`template_context` gives a run's templates its dates under
 Airflow's names. Creating runs, catchup loops, backfills and locking build on these.
 """
 
+from headwater.scheduler._backfill import BackfillPlan, create_backfill_runs, plan_backfill
 from headwater.scheduler._context import (
     Macros,
     TemplateContext,
@@ -15,11 +16,14 @@ from headwater.scheduler._loop import tick
 from headwater.scheduler._timetable import DataInterval, Timetable
 
 __all__ = [
+    "BackfillPlan",
     "DataInterval",
     "Macros",
     "TemplateContext",
     "Timetable",
+    "create_backfill_runs",
     "manual_context",
+    "plan_backfill",
     "template_context",
     "tick",
 ]

@@ -553,6 +553,54 @@ class MetadataStore:
             ).scalar()
         return int(count or 0)
 
+    def runs_by_interval(self, pipeline_id: str) -> dict[datetime, list[RunRecord]]:
+        """A pipeline's runs that cover a data interval, by interval start, oldest first."""
+        with self._connect() as conn:
+            rows = conn.execute(
+                sa.select(*_RUN_COLUMNS)
+                .join(t.pipelines, t.pipelines.c.id == t.runs.c.pipeline_id)
+                .where(
+                    t.runs.c.pipeline_id == pipeline_id,
+                    t.runs.c.namespace == self.namespace,
+                    t.runs.c.data_interval_start.is_not(None),
+                )
+                .order_by(t.runs.c.created_at, t.runs.c.id)
+            ).all()
+        found: dict[datetime, list[RunRecord]] = {}
+        for r in rows:
+            run = _run(r)
+            assert run.data_interval_start is not None
+            found.setdefault(run.data_interval_start, []).append(run)
+        return found
+
+    def create_interval_run(
+        self,
+        version: VersionRecord,
+        parameters: dict[str, Any],
+        start: datetime,
+        end: datetime,
+        run_id: str,
+        trigger: str,
+    ) -> RunRecord:
+        """A queued run covering ``[start, end)`` outside the schedule (a backfill)."""
+        with self._begin() as conn:
+            conn.execute(
+                t.runs.insert().values(
+                    id=run_id,
+                    namespace=self.namespace,
+                    pipeline_id=version.pipeline_id,
+                    version_id=version.id,
+                    status=RunStatus.QUEUED.value,
+                    parameters=parameters,
+                    trigger=trigger,
+                    cache_enabled=True,
+                    created_at=now(),
+                    data_interval_start=start,
+                    data_interval_end=end,
+                )
+            )
+        return self.get_run(run_id)
+
     def create_scheduled_run(
         self,
         schedule: ScheduleRecord,

@@ -5,6 +5,9 @@ from __future__ import annotations
 import headwater.scheduler
 
 SCHEDULER = {
+    "BackfillPlan",
+    "create_backfill_runs",
+    "plan_backfill",
     "DataInterval",
     "Macros",
     "TemplateContext",
