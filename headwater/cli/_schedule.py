@@ -23,6 +23,7 @@ app.add_typer(schedules_app, name="schedules")
 def schedules_list() -> None:
     """Every schedule, with the interval of its last scheduled run."""
     from headwater.engine import Workspace
+    from headwater.scheduler._settings import effective_spec
     from headwater.spec import from_data
 
     ws = Workspace.open()
@@ -30,7 +31,7 @@ def schedules_list() -> None:
     for col in ("pipeline", "schedule", "paused", "last interval", "version"):
         table.add_column(col, no_wrap=col == "version")
     for s in ws.store.schedules():
-        spec = from_data(ws.store.get_version(s.version_id).spec)
+        spec = effective_spec(from_data(ws.store.get_version(s.version_id).spec), s.overrides)
         sched = spec.schedule
         text = "-"
         if sched is not None:
@@ -162,3 +163,53 @@ def _when(text: str, option: str) -> datetime:
             hint="write it like 2026-01-31 or 2026-01-31T06:00:00+00:00",
         ) from None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+@schedules_app.command("set")
+def schedules_set(
+    pipeline: Annotated[str, typer.Argument()],
+    cron: Annotated[str | None, typer.Option("--cron", help="Cron or preset (@daily).")] = None,
+    every: Annotated[float | None, typer.Option("--every", help="Interval in seconds.")] = None,
+    timezone: Annotated[str | None, typer.Option("--timezone", help="IANA time zone.")] = None,
+    start: Annotated[str | None, typer.Option("--start", help="ISO start_date.")] = None,
+    end: Annotated[str | None, typer.Option("--end", help="ISO end_date.")] = None,
+    catchup: Annotated[bool | None, typer.Option("--catchup/--no-catchup")] = None,
+    max_active_runs: Annotated[int | None, typer.Option("--max-active-runs")] = None,
+    reset: Annotated[bool, typer.Option("--reset", help="Back to the deployed settings.")] = False,
+) -> None:
+    """Edit a schedule without redeploying; the new settings are checked like a compile."""
+    from headwater.engine import Workspace
+    from headwater.errors import HeadwaterError
+    from headwater.scheduler._settings import effective_spec
+    from headwater.spec import from_data
+
+    ws = Workspace.open()
+    schedule = ws.store.get_schedule(pipeline)
+    deployed = from_data(ws.store.get_version(schedule.version_id).spec)
+    overrides: dict[str, object] = {} if reset else dict(schedule.overrides or {})
+    if cron is not None and every is not None:
+        raise HeadwaterError("give --cron or --every, not both")
+    base = overrides.get("schedule") or (
+        deployed.schedule.model_dump(mode="json") if deployed.schedule else {}
+    )
+    sched = dict(base) if isinstance(base, dict) else {}
+    if cron is not None:
+        kind = "once" if cron.strip() == "@once" else "cron"
+        sched.update(kind=kind, cron=None if kind == "once" else cron, interval_seconds=None)
+    if every is not None:
+        sched.update(kind="interval", cron=None, interval_seconds=every)
+    if timezone is not None:
+        sched["timezone"] = timezone
+    if cron is not None or every is not None or timezone is not None:
+        overrides["schedule"] = sched
+    for key, text in (("start_date", start), ("end_date", end)):
+        if text is not None:
+            when = _when(text, f"--{key.split('_')[0]}")
+            overrides[key] = when.isoformat()
+    if catchup is not None:
+        overrides["catchup"] = catchup
+    if max_active_runs is not None:
+        overrides["max_active_runs"] = max_active_runs
+    effective_spec(deployed, overrides)  # refuse anything a compile would refuse
+    ws.store.set_schedule_overrides(pipeline, overrides)
+    out.print(f"{escape(pipeline)}: {'deployed settings' if not overrides else 'settings saved'}")

@@ -11,6 +11,7 @@ from headwater.engine import Workspace
 from headwater.engine._templates import render_parameters
 from headwater.errors import HeadwaterError
 from headwater.scheduler._context import template_context
+from headwater.scheduler._settings import effective_spec
 from headwater.scheduler._timetable import DataInterval, Timetable
 from headwater.spec import from_data, resolve_parameters
 from headwater.states import RunStatus
@@ -42,7 +43,9 @@ def plan_backfill(
         )
     schedule = ws.store.get_schedule(pipeline)
     version = ws.store.get_version(schedule.version_id)
-    spec = from_data(version.spec, source=f"pipeline version {version.id}")
+    spec = effective_spec(
+        from_data(version.spec, source=f"pipeline version {version.id}"), schedule.overrides
+    )
     timetable = Timetable.for_pipeline(spec, default_start_date=schedule.created_at)
     existing = ws.store.runs_by_interval(schedule.pipeline_id)
     to_run, skipped = [], []

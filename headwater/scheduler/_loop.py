@@ -14,6 +14,7 @@ from datetime import datetime
 from headwater.engine import Workspace
 from headwater.engine._templates import render_parameters
 from headwater.scheduler._context import template_context
+from headwater.scheduler._settings import effective_spec
 from headwater.scheduler._timetable import DataInterval, Timetable
 from headwater.spec import from_data, resolve_parameters
 from headwater.store import RunRecord, ScheduleRecord, new_id
@@ -21,7 +22,8 @@ from headwater.store import RunRecord, ScheduleRecord, new_id
 
 def _due_runs(ws: Workspace, schedule: ScheduleRecord, now: datetime) -> list[RunRecord]:
     version = ws.store.get_version(schedule.version_id)
-    spec = from_data(version.spec, source=f"pipeline version {version.id}")
+    deployed = from_data(version.spec, source=f"pipeline version {version.id}")
+    spec = effective_spec(deployed, schedule.overrides)
     if spec.schedule is None:
         return []
     timetable = Timetable.for_pipeline(spec, default_start_date=schedule.created_at)

@@ -86,6 +86,7 @@ class ScheduleRecord:
     last_end: datetime | None
     created_at: datetime
     updated_at: datetime
+    overrides: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -538,6 +539,17 @@ class MetadataStore:
                 t.schedules.update()
                 .where(t.schedules.c.pipeline_id == schedule.pipeline_id)
                 .values(paused=paused, updated_at=now())
+            )
+        return self.get_schedule(pipeline)
+
+    def set_schedule_overrides(self, pipeline: str, overrides: dict[str, Any]) -> ScheduleRecord:
+        """Replace a schedule's edited settings (``{}`` returns it to the deployed spec's)."""
+        schedule = self.get_schedule(pipeline)
+        with self._begin() as conn:
+            conn.execute(
+                t.schedules.update()
+                .where(t.schedules.c.pipeline_id == schedule.pipeline_id)
+                .values(overrides=overrides or None, updated_at=now())
             )
         return self.get_schedule(pipeline)
 

@@ -218,4 +218,6 @@ schedules = sa.Table(
     sa.Column("last_end", UTCDateTime),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+    # Settings edited through the CLI or API, laid over the deployed spec's.
+    sa.Column("overrides", JSON),
 )

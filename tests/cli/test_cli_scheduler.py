@@ -65,3 +65,16 @@ def test_scheduler_once_runs_the_missed_hours(tmp_path: Path, monkeypatch) -> No
     assert listed.returncode == 0 and "every_hour" in listed.stdout and "@hourly" in listed.stdout
     unknown = cli(tmp_path, "schedules", "pause", "nobody")
     assert unknown.returncode == 1 and "pipeline 'nobody' has no schedule" in unknown.stderr
+
+
+def test_schedules_set_refuses_a_bad_cron_and_keeps_the_old_settings(tmp_path: Path) -> None:
+    start = (datetime.now(UTC) - timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
+    (tmp_path / "settable_pipeline.py").write_text(PIPELINE.format(start=start.isoformat()))
+    assert cli(tmp_path, "deploy", "settable_pipeline.py").returncode == 0
+    bad = cli(tmp_path, "schedules", "set", "every_hour", "--cron", "* * *")
+    assert bad.returncode == 1
+    assert "invalid schedule '* * *'" in bad.stderr and "fix:" in bad.stderr
+    good = cli(tmp_path, "schedules", "set", "every_hour", "--cron", "@daily", "--no-catchup")
+    assert good.returncode == 0, good.stderr
+    listed = cli(tmp_path, "schedules", "list")
+    assert "@daily" in listed.stdout and "@hourly" not in listed.stdout

@@ -117,3 +117,33 @@ def test_redeploying_moves_the_schedule_and_keeps_its_progress(
     assert after.version_id != before.version_id
     assert (after.last_start, after.last_end) == (before.last_start, before.last_end)
     assert intervals(tick(ws, at(3, 0))) == [(2, 3)]
+
+
+def test_editing_a_schedule_without_redeploying(ws: Workspace, tmp_path: Path) -> None:
+    name = deployed(ws, tmp_path)
+    version = ws.store.get_schedule(name).version_id
+    # Every 30 minutes instead of hourly, from the same start.
+    ws.store.set_schedule_overrides(
+        name, {"schedule": {"kind": "cron", "cron": "*/30 * * * *", "timezone": "UTC"}}
+    )
+    runs = tick(ws, at(1, 10))
+    assert [(r.data_interval_start.hour, r.data_interval_start.minute) for r in runs] == [
+        (0, 0),
+        (0, 30),
+    ]
+    assert ws.store.get_schedule(name).version_id == version  # no redeploy happened
+    ws.store.set_schedule_overrides(name, {})  # back to the deployed hourly schedule
+    assert intervals(tick(ws, at(3, 0))) == [(1, 2), (2, 3)]
+
+
+def test_a_bad_edit_is_refused_like_a_compile_error(ws: Workspace, tmp_path: Path) -> None:
+    from headwater.errors import HeadwaterError, ValidationError
+    from headwater.scheduler._settings import effective_spec
+    from headwater.spec import from_data
+
+    name = deployed(ws, tmp_path)
+    spec = from_data(ws.store.get_version(ws.store.get_schedule(name).version_id).spec)
+    with pytest.raises(ValidationError, match="invalid schedule '61 \\* \\* \\* \\*'"):
+        effective_spec(spec, {"schedule": {"kind": "cron", "cron": "61 * * * *"}})
+    with pytest.raises(HeadwaterError, match="max_active_runs"):
+        effective_spec(spec, {"max_active_runs": 0})
