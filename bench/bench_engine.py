@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import statistics
@@ -122,6 +123,16 @@ def run() -> list[Row]:
                 f"({chain100.seconds / b_chain100.seconds:.1f}x)",
             )
         )
+        handoff = _handoff_ms(home)
+        rows.append(
+            Row(
+                "hand-off, chain-100: upstream recorded finished -> downstream started (median)",
+                f"{handoff:.2f} ms",
+                "<= 50 ms (scheduler issue)",
+                _verdict(handoff <= 50),
+                "from the store's timestamps of the newest chain-100 run",
+            )
+        )
         rows.append(
             Row(
                 "peak RSS of the engine process, chain-100",
@@ -168,6 +179,27 @@ def run() -> list[Row]:
     finally:
         shutil.rmtree(home, ignore_errors=True)
     return rows
+
+
+def _handoff_ms(home: str) -> float:
+    """Median time from a task's recorded finish to the next task's recorded start."""
+    os.environ["HEADWATER_HOME"] = home
+    from headwater.engine import Workspace
+
+    ws = Workspace.open()
+    try:
+        last = ws.store.list_runs(pipeline="chain", limit=1)[0]
+        tasks = sorted(
+            (t for t in ws.store.task_runs(last.id) if t.started_at and t.finished_at),
+            key=lambda t: t.started_at,  # type: ignore[arg-type, return-value]
+        )
+        gaps = [
+            (b.started_at - a.finished_at).total_seconds() * 1000  # type: ignore[operator]
+            for a, b in itertools.pairwise(tasks)
+        ]
+        return statistics.median(gaps)
+    finally:
+        ws.close()
 
 
 def _task_processes_of_last_run(home: str) -> int:
