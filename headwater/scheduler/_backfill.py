@@ -8,14 +8,13 @@ from datetime import datetime
 from typing import Literal
 
 from headwater.engine import Workspace
-from headwater.engine._templates import render_parameters
 from headwater.errors import HeadwaterError
-from headwater.scheduler._context import template_context
+from headwater.scheduler._context import interval_parameters
 from headwater.scheduler._settings import effective_spec
 from headwater.scheduler._timetable import DataInterval, Timetable
-from headwater.spec import from_data, resolve_parameters
+from headwater.spec import PipelineSpec, from_data
 from headwater.states import RunStatus
-from headwater.store import RunRecord, new_id
+from headwater.store import RunRecord, VersionRecord, new_id
 
 Reprocess = Literal["none", "failed", "all"]
 _DONE_WELL = {RunStatus.SUCCEEDED, RunStatus.QUEUED, RunStatus.RUNNING}
@@ -23,11 +22,14 @@ _DONE_WELL = {RunStatus.SUCCEEDED, RunStatus.QUEUED, RunStatus.RUNNING}
 
 @dataclass(frozen=True)
 class BackfillPlan:
-    """Which intervals a backfill covers, and which of them already have a good run."""
+    """Which intervals a backfill covers, which already have a good run, and the version
+    (with its schedule settings applied) that the new runs use."""
 
     trigger: str
     to_run: list[DataInterval]
     skipped: list[DataInterval]
+    version: VersionRecord
+    spec: PipelineSpec
 
 
 def plan_backfill(
@@ -60,25 +62,24 @@ def plan_backfill(
         else:
             skipped.append(interval)
     trigger = f"backfill-{secrets.token_hex(4)}"
-    return BackfillPlan(trigger, to_run, skipped), timetable
+    return BackfillPlan(trigger, to_run, skipped, version, spec), timetable
 
 
 def create_backfill_runs(
     ws: Workspace, pipeline: str, plan: BackfillPlan, timetable: Timetable
 ) -> list[RunRecord]:
     """Queue one run per interval of ``plan``, parameters rendered for its interval."""
-    schedule = ws.store.get_schedule(pipeline)
-    version = ws.store.get_version(schedule.version_id)
-    spec = from_data(version.spec, source=f"pipeline version {version.id}")
     runs = []
     for interval in plan.to_run:
         run_id = new_id()
-        defaults = resolve_parameters(spec, {})
-        context = template_context(interval, run_id, defaults, timetable=timetable)
-        values = resolve_parameters(spec, render_parameters(defaults, dict(context)))
+        values = interval_parameters(plan.spec, interval, run_id, timetable)
         runs.append(
-            ws.store.create_interval_run(
-                version, values, interval.start, interval.end, run_id, plan.trigger
+            ws.store.create_run(
+                plan.version,
+                values,
+                trigger=plan.trigger,
+                run_id=run_id,
+                interval=(interval.start, interval.end),
             )
         )
     return runs

@@ -131,3 +131,15 @@ def manual_context(
     instant = now or _dt.datetime.now(_dt.UTC)
     timetable = Timetable.for_pipeline(spec, default_start_date=instant) if spec.schedule else None
     return template_context(DataInterval(instant, instant), run_id, params, timetable=timetable)
+
+
+def interval_parameters(
+    spec: PipelineSpec, interval: DataInterval, run_id: str, timetable: Timetable
+) -> dict[str, Any]:
+    """The parameters of a run for ``interval``: the defaults, templates rendered for it."""
+    from headwater.engine._templates import render_parameters
+    from headwater.spec import resolve_parameters
+
+    defaults = resolve_parameters(spec, {})
+    context = template_context(interval, run_id, defaults, timetable=timetable)
+    return resolve_parameters(spec, render_parameters(defaults, dict(context)))

@@ -12,11 +12,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from headwater.engine import Workspace
-from headwater.engine._templates import render_parameters
-from headwater.scheduler._context import template_context
+from headwater.scheduler._context import interval_parameters
 from headwater.scheduler._settings import effective_spec
 from headwater.scheduler._timetable import DataInterval, Timetable
-from headwater.spec import from_data, resolve_parameters
+from headwater.spec import from_data
 from headwater.store import RunRecord, ScheduleRecord, new_id
 
 
@@ -41,9 +40,7 @@ def _due_runs(ws: Workspace, schedule: ScheduleRecord, now: datetime) -> list[Ru
         if interval is None or not timetable.due(interval, now=now):
             break
         run_id = new_id()
-        defaults = resolve_parameters(spec, {})
-        context = template_context(interval, run_id, defaults, timetable=timetable)
-        values = resolve_parameters(spec, render_parameters(defaults, dict(context)))
+        values = interval_parameters(spec, interval, run_id, timetable)
         run = ws.store.create_scheduled_run(
             current, version, values, interval.start, interval.end, run_id
         )

@@ -469,23 +469,40 @@ class MetadataStore:
         trigger: str = "manual",
         cache_enabled: bool = True,
         run_id: str | None = None,
+        interval: tuple[datetime, datetime] | None = None,
     ) -> RunRecord:
+        """A queued run of ``version``; ``interval`` is the data interval it covers, if any."""
         rid = run_id or new_id()
         with self._begin() as conn:
-            conn.execute(
-                t.runs.insert().values(
-                    id=rid,
-                    namespace=self.namespace,
-                    pipeline_id=version.pipeline_id,
-                    version_id=version.id,
-                    status=RunStatus.QUEUED.value,
-                    parameters=parameters,
-                    trigger=trigger,
-                    cache_enabled=cache_enabled,
-                    created_at=now(),
-                )
-            )
+            self._insert_run(conn, rid, version, parameters, trigger, cache_enabled, interval)
         return self.get_run(rid)
+
+    def _insert_run(
+        self,
+        conn: sa.Connection,
+        run_id: str,
+        version: VersionRecord,
+        parameters: dict[str, Any],
+        trigger: str,
+        cache_enabled: bool,
+        interval: tuple[datetime, datetime] | None,
+    ) -> None:
+        start, end = interval if interval is not None else (None, None)
+        conn.execute(
+            t.runs.insert().values(
+                id=run_id,
+                namespace=self.namespace,
+                pipeline_id=version.pipeline_id,
+                version_id=version.id,
+                status=RunStatus.QUEUED.value,
+                parameters=parameters,
+                trigger=trigger,
+                cache_enabled=cache_enabled,
+                created_at=now(),
+                data_interval_start=start,
+                data_interval_end=end,
+            )
+        )
 
     # ------------------------------------------------------------------ schedules
 
@@ -585,34 +602,6 @@ class MetadataStore:
             found.setdefault(run.data_interval_start, []).append(run)
         return found
 
-    def create_interval_run(
-        self,
-        version: VersionRecord,
-        parameters: dict[str, Any],
-        start: datetime,
-        end: datetime,
-        run_id: str,
-        trigger: str,
-    ) -> RunRecord:
-        """A queued run covering ``[start, end)`` outside the schedule (a backfill)."""
-        with self._begin() as conn:
-            conn.execute(
-                t.runs.insert().values(
-                    id=run_id,
-                    namespace=self.namespace,
-                    pipeline_id=version.pipeline_id,
-                    version_id=version.id,
-                    status=RunStatus.QUEUED.value,
-                    parameters=parameters,
-                    trigger=trigger,
-                    cache_enabled=True,
-                    created_at=now(),
-                    data_interval_start=start,
-                    data_interval_end=end,
-                )
-            )
-        return self.get_run(run_id)
-
     def create_scheduled_run(
         self,
         schedule: ScheduleRecord,
@@ -639,21 +628,7 @@ class MetadataStore:
                 ).rowcount
                 if moved != 1:
                     raise _LostRace
-                conn.execute(
-                    t.runs.insert().values(
-                        id=run_id,
-                        namespace=self.namespace,
-                        pipeline_id=version.pipeline_id,
-                        version_id=version.id,
-                        status=RunStatus.QUEUED.value,
-                        parameters=parameters,
-                        trigger="schedule",
-                        cache_enabled=True,
-                        created_at=now(),
-                        data_interval_start=start,
-                        data_interval_end=end,
-                    )
-                )
+                self._insert_run(conn, run_id, version, parameters, "schedule", True, (start, end))
         except (_LostRace, sa.exc.IntegrityError):
             return None
         return self.get_run(run_id)
