@@ -19,6 +19,7 @@ from headwater._version import __version__
 from headwater.sdk import (
     HTML,
     Artifact,
+    Asset,
     ClassificationMetrics,
     Collected,
     Dataset,
@@ -50,6 +51,7 @@ if _typing.TYPE_CHECKING:
 __all__ = [
     "HTML",
     "Artifact",
+    "Asset",
     "ClassificationMetrics",
     "Collected",
     "Dataset",

@@ -15,6 +15,8 @@ from headwater.errors import HeadwaterError
 
 class TaskStatus(StrEnum):
     PENDING = "pending"
+    # Ready, but waiting for a pool slot or under a concurrency limit.
+    WAITING = "waiting"
     QUEUED = "queued"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
@@ -38,7 +40,10 @@ T = TaskStatus
 R = RunStatus
 
 TASK_TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
-    T.PENDING: frozenset({T.QUEUED, T.CACHED, T.SKIPPED, T.UPSTREAM_FAILED, T.FAILED, T.CANCELLED}),
+    T.PENDING: frozenset(
+        {T.WAITING, T.QUEUED, T.CACHED, T.SKIPPED, T.UPSTREAM_FAILED, T.FAILED, T.CANCELLED}
+    ),
+    T.WAITING: frozenset({T.QUEUED, T.FAILED, T.CANCELLED}),
     T.QUEUED: frozenset({T.RUNNING, T.FAILED, T.UP_FOR_RETRY, T.CANCELLED}),
     T.RUNNING: frozenset({T.SUCCEEDED, T.FAILED, T.UP_FOR_RETRY, T.CANCELLED}),
     T.SUCCEEDED: frozenset(),
@@ -53,9 +58,10 @@ TASK_TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
 RUN_TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
     R.QUEUED: frozenset({R.RUNNING, R.CANCELLED, R.FAILED}),
     R.RUNNING: frozenset({R.SUCCEEDED, R.FAILED, R.CANCELLED}),
-    R.SUCCEEDED: frozenset(),
-    R.FAILED: frozenset(),
-    R.CANCELLED: frozenset(),
+    # An ended run goes back to queued only when some of its tasks are cleared to run again.
+    R.SUCCEEDED: frozenset({R.QUEUED}),
+    R.FAILED: frozenset({R.QUEUED}),
+    R.CANCELLED: frozenset({R.QUEUED}),
 }
 
 # A task (its latest attempt) in one of these states will not change any more.

@@ -14,6 +14,7 @@ import headwater.spec
 HEADWATER = {
     "HTML",
     "Artifact",
+    "Asset",
     "ClassificationMetrics",
     "Collected",
     "Dataset",

@@ -31,7 +31,8 @@ T = TaskStatus
 R = RunStatus
 
 EXPECTED_TASK: dict[TaskStatus, set[TaskStatus]] = {
-    T.PENDING: {T.QUEUED, T.CACHED, T.SKIPPED, T.UPSTREAM_FAILED, T.FAILED, T.CANCELLED},
+    T.PENDING: {T.WAITING, T.QUEUED, T.CACHED, T.SKIPPED, T.UPSTREAM_FAILED, T.FAILED, T.CANCELLED},
+    T.WAITING: {T.QUEUED, T.FAILED, T.CANCELLED},  # a pool slot, or the pool is missing
     T.QUEUED: {T.RUNNING, T.FAILED, T.UP_FOR_RETRY, T.CANCELLED},
     T.RUNNING: {T.SUCCEEDED, T.FAILED, T.UP_FOR_RETRY, T.CANCELLED},
     T.SUCCEEDED: set(),
@@ -46,9 +47,10 @@ EXPECTED_TASK: dict[TaskStatus, set[TaskStatus]] = {
 EXPECTED_RUN: dict[RunStatus, set[RunStatus]] = {
     R.QUEUED: {R.RUNNING, R.CANCELLED, R.FAILED},
     R.RUNNING: {R.SUCCEEDED, R.FAILED, R.CANCELLED},
-    R.SUCCEEDED: set(),
-    R.FAILED: set(),
-    R.CANCELLED: set(),
+    # Clearing tasks (retry failed, clear downstream) queues an ended run again.
+    R.SUCCEEDED: {R.QUEUED},
+    R.FAILED: {R.QUEUED},
+    R.CANCELLED: {R.QUEUED},
 }
 
 
@@ -56,6 +58,7 @@ def test_stored_status_names_are_stable() -> None:
     # These strings are written to the database and the API; renaming one is a migration.
     assert [s.value for s in TaskStatus] == [
         "pending",
+        "waiting",
         "queued",
         "running",
         "succeeded",
@@ -118,7 +121,8 @@ def test_illegal_transition_is_a_headwater_error() -> None:
 
 def test_run_terminal_set() -> None:
     assert {R.SUCCEEDED, R.FAILED, R.CANCELLED} == RUN_DONE
-    assert {s for s, targets in EXPECTED_RUN.items() if not targets} == RUN_DONE
+    # An ended run changes only by being queued again when tasks are cleared.
+    assert {s for s, targets in EXPECTED_RUN.items() if targets == {R.QUEUED}} == RUN_DONE
 
 
 def test_task_terminal_sets() -> None:

@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from headwater.cli._app import app, err, out
+from headwater.cli._server import Server, Token
 from headwater.errors import HeadwaterError
 
 pipelines_app = typer.Typer(
@@ -82,6 +83,33 @@ def pipelines_versions(name: Annotated[str, typer.Argument(help="A pipeline name
     out.print(table)
 
 
+def _trigger_remote(
+    server: str,
+    token: str | None,
+    pipeline: str,
+    pairs: list[str],
+    version: str | None,
+    cache: bool,
+) -> None:
+    from headwater.cli._server import client
+    from headwater.errors import HeadwaterError
+
+    params: dict[str, object] = {}
+    for pair in pairs:  # the server checks types against the pipeline's schema
+        name, sep, text = pair.partition("=")
+        if not sep or not name:
+            raise HeadwaterError(f"parameter {pair!r} is not name=value", hint="e.g. -p lr=0.1")
+        try:
+            import json
+
+            params[name] = json.loads(text)
+        except ValueError:
+            params[name] = text
+    with client(server, token) as hw:
+        run = hw.trigger(pipeline, params, version=version, cache=cache)
+    out.print(f"run [bold]{run['id']}[/] of {escape(pipeline)} queued on {escape(server)}")
+
+
 @app.command()
 def trigger(
     pipeline: Annotated[str, typer.Argument(help="A deployed pipeline's name.")],
@@ -92,14 +120,22 @@ def trigger(
         str | None, typer.Option("--version", help="A version id (default: the newest deployed).")
     ] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Run every task.")] = False,
+    server: Server = None,
+    token: Token = None,
 ) -> None:
-    """Run a deployed version on this machine; it executes the version's own code."""
+    """Run a deployed version on this machine (it executes the version's own code), or,
+    with --server, queue it on a Headwater server."""
     from headwater.cli._runs import _drive, parse_params
+
+    if server:
+        _trigger_remote(server, token, pipeline, param or [], version, not no_cache)
+        return
     from headwater.engine import Workspace
     from headwater.engine._api import render_for_run
     from headwater.executors import LocalExecutor
     from headwater.scheduler import manual_context
     from headwater.spec import from_data
+    from headwater.store import process_owner
 
     ws = Workspace.open()
     if version is None:
@@ -116,7 +152,12 @@ def trigger(
     given = parse_params(param or [], spec)
     values, run_id = render_for_run(spec, given, lambda rid: manual_context(spec, rid, given))
     record = ws.store.create_run(
-        chosen, values, trigger="manual", cache_enabled=not no_cache, run_id=run_id
+        chosen,
+        values,
+        trigger="manual",
+        cache_enabled=not no_cache,
+        run_id=run_id,
+        owner=process_owner(),
     )
     err.print(f"run [bold]{record.id}[/] of {escape(pipeline)} version {chosen.id}")
     raise typer.Exit(_drive(ws, record.id, f"{pipeline} · {record.id}", False, LocalExecutor()))

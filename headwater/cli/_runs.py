@@ -6,6 +6,7 @@ import json
 import signal
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,6 +16,7 @@ from rich.table import Table
 
 from headwater.cli._app import app, err, out
 from headwater.cli._progress import Progress, seconds, styled, summary
+from headwater.cli._server import Server, Token
 from headwater.errors import HeadwaterError, ParameterError
 
 runs_app = typer.Typer(help="List and inspect runs.", no_args_is_help=True)
@@ -185,10 +187,15 @@ def runs_list(
     pipeline: Annotated[str | None, typer.Option("--pipeline", help="Only this pipeline.")] = None,
     status: Annotated[str | None, typer.Option("--status", help="Only runs in this state.")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1)] = 20,
+    server: Server = None,
+    token: Token = None,
 ) -> None:
-    """The newest runs."""
+    """The newest runs (on this machine's store, or on a server with --server)."""
     from headwater.states import RunStatus
 
+    if server:
+        _runs_remote(server, token, pipeline, status, limit)
+        return
     ws = _workspace()
     try:
         wanted = RunStatus(status) if status else None
@@ -214,6 +221,28 @@ def runs_list(
             r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
             seconds(took),
             r.trigger,
+        )
+    out.print(table)
+
+
+def _runs_remote(
+    server: str, token: str | None, pipeline: str | None, status: str | None, limit: int
+) -> None:
+    from headwater.cli._server import client
+
+    with client(server, token) as hw:
+        found = hw.runs(pipeline=pipeline, status=status, limit=min(limit, 500))
+    table = Table(title=f"runs on {server} ({found['total']} in all)", title_justify="left")
+    table.add_column("run", no_wrap=True)
+    for col in ("pipeline", "state", "created", "trigger"):
+        table.add_column(col, no_wrap=col == "created")
+    for r in found["items"]:
+        table.add_row(
+            r["id"],
+            escape(r["pipeline"]),
+            styled(r["status"]),
+            datetime.fromisoformat(r["created_at"]).strftime("%Y-%m-%d %H:%M:%S"),
+            r["trigger"],
         )
     out.print(table)
 

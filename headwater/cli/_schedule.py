@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from headwater.cli._app import app, out
+from headwater.cli._app import app, describe_schedule, out
+from headwater.cli._server import Server, Token, client
 
 schedules_app = typer.Typer(help="List, pause and unpause schedules.", no_args_is_help=True)
 app.add_typer(schedules_app, name="schedules")
 
 
 @schedules_app.command("list")
-def schedules_list() -> None:
+def schedules_list(server: Server = None, token: Token = None) -> None:
     """Every schedule, with the interval of its last scheduled run."""
+    if server:
+        _schedules_remote(server, token)
+        return
     from headwater.engine import Workspace
     from headwater.scheduler._settings import effective_spec
     from headwater.spec import from_data
@@ -35,10 +35,9 @@ def schedules_list() -> None:
         sched = spec.schedule
         text = "-"
         if sched is not None:
-            text = sched.cron or (
-                f"every {sched.interval_seconds:g}s" if sched.interval_seconds else sched.kind
-            )
-            text += f" ({sched.timezone})"
+            text = describe_schedule(sched)
+            if sched.kind != "assets":
+                text += f" ({sched.timezone})"
         last = (
             f"{s.last_start:%Y-%m-%d %H:%M} -> {s.last_end:%Y-%m-%d %H:%M}"
             if s.last_start and s.last_end
@@ -51,69 +50,112 @@ def schedules_list() -> None:
 
 
 @schedules_app.command("pause")
-def schedules_pause(pipeline: Annotated[str, typer.Argument()]) -> None:
+def schedules_pause(
+    pipeline: Annotated[str, typer.Argument()], server: Server = None, token: Token = None
+) -> None:
     """Stop creating scheduled runs of a pipeline."""
     from headwater.engine import Workspace
 
-    Workspace.open().store.set_paused(pipeline, True)
+    if server:
+        with client(server, token) as hw:
+            hw.pause(pipeline)
+    else:
+        Workspace.open().store.set_paused(pipeline, True)
     out.print(f"{escape(pipeline)} paused")
 
 
 @schedules_app.command("unpause")
-def schedules_unpause(pipeline: Annotated[str, typer.Argument()]) -> None:
+def schedules_unpause(
+    pipeline: Annotated[str, typer.Argument()], server: Server = None, token: Token = None
+) -> None:
     """Create scheduled runs of a pipeline again (missed intervals follow its catchup rule)."""
     from headwater.engine import Workspace
 
-    Workspace.open().store.set_paused(pipeline, False)
+    if server:
+        with client(server, token) as hw:
+            hw.unpause(pipeline)
+    else:
+        Workspace.open().store.set_paused(pipeline, False)
     out.print(f"{escape(pipeline)} unpaused")
+
+
+def _schedules_remote(server: str, token: str | None) -> None:
+    with client(server, token) as hw:
+        found = hw.schedules()
+    table = Table(title=f"schedules on {server}", title_justify="left")
+    for col in ("pipeline", "schedule", "paused", "next run", "version"):
+        table.add_column(col, no_wrap=col == "version")
+    for s in found:
+        if s["kind"] == "assets":
+            text = (" & " if s["asset_mode"] == "all" else " | ").join(s["assets"])
+        else:
+            text = s["cron"] or (
+                f"every {s['interval_seconds']:g}s" if s["interval_seconds"] else s["kind"] or "-"
+            )
+        table.add_row(
+            escape(s["pipeline"]),
+            escape(text),
+            "yes" if s["paused"] else "no",
+            s["next_end"] or "-",
+            s["version_id"],
+        )
+    out.print(table)
 
 
 @app.command()
 def scheduler(
     once: Annotated[bool, typer.Option("--once", help="One pass, then wait for its runs.")] = False,
     interval: Annotated[float, typer.Option("--interval", help="Seconds between passes.")] = 1.0,
+    max_runs: Annotated[int, typer.Option("--max-runs", help="Runs driven at once.")] = 16,
+    max_active_tasks: Annotated[
+        int | None,
+        typer.Option("--max-active-tasks", help="Tasks running at once, all runs together."),
+    ] = None,
 ) -> None:
-    """Create the runs schedules are due for, and run each in its own engine process."""
+    """Create the runs schedules and assets call for, and drive queued runs.
+
+    Several schedulers may share one PostgreSQL database: each run is created once and
+    driven by one of them; a scheduler that dies has its runs adopted by another.
+    """
+    import signal as signals
+
     from headwater.engine import Workspace
-    from headwater.scheduler import tick
-    from headwater.states import RunStatus
+    from headwater.scheduler import SchedulerService
+    from headwater.store import RunRecord
 
     ws = Workspace.open()
-    cli = str(Path(sys.executable).with_name("headwater"))
-    logs = ws.settings.log_dir / "scheduler"
-    logs.mkdir(parents=True, exist_ok=True)
-    started: dict[str, subprocess.Popen[bytes]] = {}
 
-    def launch(run_id: str) -> None:
-        with open(logs / f"{run_id}.log", "ab") as log:
-            started[run_id] = subprocess.Popen(
-                [cli, "resume", run_id],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        out.print(f"started run {run_id}")
+    def created(run: RunRecord) -> None:
+        start, end = run.data_interval_start, run.data_interval_end
+        span = f" for {start:%Y-%m-%d %H:%M} -> {end:%Y-%m-%d %H:%M}" if start and end else ""
+        out.print(f"{escape(run.pipeline)}: run {run.id}{span}")
 
-    # Runs queued before this scheduler started (it or another one stopped) start first.
-    for run in ws.store.list_runs(status=RunStatus.QUEUED, limit=1000):
-        if run.trigger == "schedule" and run.engine_pid is None:
-            launch(run.id)
-    while True:
-        for run in tick(ws, datetime.now(UTC)):
-            start, end = run.data_interval_start, run.data_interval_end
-            out.print(
-                f"{escape(run.pipeline)}: run {run.id} for "
-                f"{start:%Y-%m-%d %H:%M} -> {end:%Y-%m-%d %H:%M}"
-            )
-            launch(run.id)
-        for run_id, proc in list(started.items()):
-            if proc.poll() is not None:
-                del started[run_id]
-        if once:
-            for proc in started.values():
-                proc.wait()
-            return
-        time.sleep(interval)
+    service = SchedulerService(
+        ws,
+        interval=interval,
+        max_runs=max_runs,
+        max_active_tasks=max_active_tasks,
+        on_created=created,
+        on_claimed=lambda run_id: out.print(f"driving run {run_id}"),
+    )
+    if once:
+        service.step()
+        service.runner.wait()
+        service.close()
+        return
+
+    def on_signal(signum: int, frame: object) -> None:
+        if service.stopping:
+            raise SystemExit(1)  # a second signal: leave the runs for another scheduler
+        out.print("stopping: no new runs; waiting for the running ones (again to quit now)")
+        service.stop()
+
+    signals.signal(signals.SIGTERM, on_signal)
+    signals.signal(signals.SIGINT, on_signal)
+    out.print(f"scheduler {service.runner.owner} started")
+    service.serve()
+    service.runner.wait()
+    service.close()
 
 
 @app.command()
@@ -134,6 +176,7 @@ def backfill(
     from headwater.errors import HeadwaterError
     from headwater.scheduler import create_backfill_runs, plan_backfill
     from headwater.states import RunStatus
+    from headwater.store import process_owner
 
     if reprocess not in ("none", "failed", "all"):
         raise HeadwaterError(f"unknown --reprocess '{reprocess}'", hint="use none, failed or all")
@@ -145,7 +188,7 @@ def backfill(
         f"{len(plan.skipped)} already covered"
     )
     failed = 0
-    for run in create_backfill_runs(ws, pipeline, plan, timetable):
+    for run in create_backfill_runs(ws, pipeline, plan, timetable, owner=process_owner()):
         status = execute_run(ws, run)
         failed += status is not RunStatus.SUCCEEDED
         out.print(f"  {run.data_interval_start:%Y-%m-%d %H:%M} run {run.id}: {status}")
@@ -176,40 +219,40 @@ def schedules_set(
     catchup: Annotated[bool | None, typer.Option("--catchup/--no-catchup")] = None,
     max_active_runs: Annotated[int | None, typer.Option("--max-active-runs")] = None,
     reset: Annotated[bool, typer.Option("--reset", help="Back to the deployed settings.")] = False,
+    server: Server = None,
+    token: Token = None,
 ) -> None:
     """Edit a schedule without redeploying; the new settings are checked like a compile."""
     from headwater.engine import Workspace
-    from headwater.errors import HeadwaterError
-    from headwater.scheduler._settings import effective_spec
-    from headwater.spec import from_data
+    from headwater.scheduler._settings import edit_schedule
 
-    ws = Workspace.open()
-    schedule = ws.store.get_schedule(pipeline)
-    deployed = from_data(ws.store.get_version(schedule.version_id).spec)
-    overrides: dict[str, object] = {} if reset else dict(schedule.overrides or {})
-    if cron is not None and every is not None:
-        raise HeadwaterError("give --cron or --every, not both")
-    base = overrides.get("schedule") or (
-        deployed.schedule.model_dump(mode="json") if deployed.schedule else {}
+    if server:
+        changes = {
+            "cron": cron,
+            "interval_seconds": every,
+            "timezone": timezone,
+            "start_date": _when(start, "--start").isoformat() if start else None,
+            "end_date": _when(end, "--end").isoformat() if end else None,
+            "catchup": catchup,
+            "max_active_runs": max_active_runs,
+            "reset": reset or None,
+        }
+        with client(server, token) as hw:
+            hw.edit_schedule(pipeline, **changes)
+        out.print(f"{escape(pipeline)}: settings saved on {escape(server)}")
+        return
+
+    saved = edit_schedule(
+        Workspace.open(),
+        pipeline,
+        cron=cron,
+        every=every,
+        timezone=timezone,
+        start_date=_when(start, "--start") if start is not None else None,
+        end_date=_when(end, "--end") if end is not None else None,
+        catchup=catchup,
+        max_active_runs=max_active_runs,
+        reset=reset,
     )
-    sched = dict(base) if isinstance(base, dict) else {}
-    if cron is not None:
-        kind = "once" if cron.strip() == "@once" else "cron"
-        sched.update(kind=kind, cron=None if kind == "once" else cron, interval_seconds=None)
-    if every is not None:
-        sched.update(kind="interval", cron=None, interval_seconds=every)
-    if timezone is not None:
-        sched["timezone"] = timezone
-    if cron is not None or every is not None or timezone is not None:
-        overrides["schedule"] = sched
-    for key, text in (("start_date", start), ("end_date", end)):
-        if text is not None:
-            when = _when(text, f"--{key.split('_')[0]}")
-            overrides[key] = when.isoformat()
-    if catchup is not None:
-        overrides["catchup"] = catchup
-    if max_active_runs is not None:
-        overrides["max_active_runs"] = max_active_runs
-    effective_spec(deployed, overrides)  # refuse anything a compile would refuse
-    ws.store.set_schedule_overrides(pipeline, overrides)
+    overrides = saved.overrides
     out.print(f"{escape(pipeline)}: {'deployed settings' if not overrides else 'settings saved'}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from headwater.store import (
     MetadataStore,
     RunRecord,
     TaskRunRecord,
+    process_owner,
 )
 
 ContextFactory = Callable[[str], Mapping[str, Any]]
@@ -61,8 +63,12 @@ def create_run(
     cache: bool = True,
     trigger: str = "manual",
     context: ContextFactory | None = None,
+    owner: str | None = None,
 ) -> RunRecord:
     """Record the pipeline version and a queued run with checked parameters.
+
+    The run belongs to ``owner`` (by default this process, which is expected to drive it
+    next); a run created with ``owner=""`` is left for a scheduler to pick up.
 
     Parameter values that are Jinja templates are rendered first, with the context
     ``context(run_id)`` returns (the run's dates, ``params``, ``run_id``, macros); the
@@ -72,17 +78,28 @@ def create_run(
     version = ws.store.register_version(
         spec.name, spec.description, digest(spec), to_data(spec), source_root
     )
-    return ws.store.create_run(version, values, trigger=trigger, cache_enabled=cache, run_id=run_id)
+    return ws.store.create_run(
+        version,
+        values,
+        trigger=trigger,
+        cache_enabled=cache,
+        run_id=run_id,
+        owner=process_owner() if owner is None else owner or None,
+    )
 
 
 def render_for_run(
-    spec: PipelineSpec, params: dict[str, Any], context: ContextFactory | None
+    spec: PipelineSpec,
+    params: dict[str, Any],
+    context: ContextFactory | None,
+    *,
+    run_id: str | None = None,
 ) -> tuple[dict[str, Any], str]:
     """Checked parameter values with templates rendered, and the id the run will have."""
     from headwater.engine._templates import is_template, render_parameters
     from headwater.store import new_id
 
-    run_id = new_id()
+    run_id = run_id or new_id()
     values = resolve_parameters(spec, params)
     if any(is_template(v) or isinstance(v, list | dict) for v in values.values()):
         rendered = render_parameters(values, dict(context(run_id)) if context else {})
@@ -99,8 +116,17 @@ def execute_run(
     observer: Observer | None = None,
     engine_hook: Any = None,
     executor: LocalExecutor | None = None,
+    owner: str | None = None,
+    adopt: bool = False,
+    max_active_tasks: int | None = None,
 ) -> RunStatus:
-    """Drive ``run`` (new or interrupted) to its end on the local executor."""
+    """Drive ``run`` (new or interrupted) to its end on the local executor.
+
+    The engine claims the run as ``owner`` (this process by default); ``adopt`` takes it
+    over from an engine that stopped.
+    """
+    if adopt:
+        ws.store.claim_run(run.id, owner or process_owner(), stale_before=datetime.now(UTC))
     version = ws.store.get_version(run.version_id)
     spec = from_data(version.spec, source=f"pipeline version {version.id}")
     source_root = version.source_root
@@ -118,6 +144,8 @@ def execute_run(
         log_dir=ws.settings.log_dir,
         executor=executor or LocalExecutor(max_parallel),
         observer=observer,
+        owner=owner,
+        max_active_tasks=max_active_tasks if max_active_tasks is not None else _global_limit(),
     )
     if engine_hook is not None:
         engine_hook(engine)
@@ -152,7 +180,14 @@ def resume_run(
         observer=observer,
         engine_hook=engine_hook,
         executor=executor,
+        adopt=True,
     )
+
+
+def _global_limit() -> int | None:
+    """``HEADWATER_MAX_ACTIVE_TASKS``: at most this many tasks at once, all runs together."""
+    value = os.environ.get("HEADWATER_MAX_ACTIVE_TASKS")
+    return int(value) if value else None
 
 
 def _alive(pid: int) -> bool:
@@ -290,7 +325,14 @@ def run_version(
     version = ws.store.get_version(version_id)
     spec = from_data(version.spec, source=f"pipeline version {version.id}")
     values, run_id = render_for_run(spec, dict(params or {}), context)
-    run = ws.store.create_run(version, values, trigger=trigger, cache_enabled=cache, run_id=run_id)
+    run = ws.store.create_run(
+        version,
+        values,
+        trigger=trigger,
+        cache_enabled=cache,
+        run_id=run_id,
+        owner=process_owner(),
+    )
     execute_run(ws, run, max_parallel=max_parallel, observer=observer)
     return Run(ws, run.id)
 

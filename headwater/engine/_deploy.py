@@ -14,9 +14,20 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from headwater.engine._api import Workspace
-from headwater.spec import PipelineSpec, PythonImplementation, digest, to_data
+from headwater.spec import (
+    ConditionGroup,
+    DagImplementation,
+    ExitHandlerGroup,
+    LoopGroup,
+    PipelineSpec,
+    PythonImplementation,
+    TaskSpec,
+    digest,
+    to_data,
+)
 from headwater.store import VersionRecord
 
 
@@ -100,9 +111,35 @@ def deploy(ws: Workspace, spec: PipelineSpec, root: str) -> VersionRecord:
         spec_digest=spec_digest,
         sources=sources,
     )
+    ws.store.register_assets(sorted(asset_names(spec)))
     if spec.schedule is not None:
         ws.store.upsert_schedule(version)  # the schedule now runs this version
     return version
+
+
+def asset_names(spec: PipelineSpec) -> set[str]:
+    """The assets a pipeline is scheduled on or updates."""
+    names = set(spec.schedule.assets if spec.schedule and spec.schedule.kind == "assets" else ())
+    for options in [spec.task_defaults, *(c.options for c in spec.components.values())]:
+        names.update((options.assets or {}).values())
+
+    def walk(nodes: list[Any]) -> None:
+        for node in nodes:
+            if isinstance(node, TaskSpec):
+                names.update((node.options.assets or {}).values())
+            elif isinstance(node, ConditionGroup):
+                for branch in node.branches:
+                    walk(branch.nodes)
+            elif isinstance(node, ExitHandlerGroup):
+                walk([*node.nodes, node.exit_task])
+            elif isinstance(node, LoopGroup):
+                walk(node.nodes)
+
+    walk(spec.dag.nodes)
+    for comp in spec.components.values():
+        if isinstance(comp.implementation, DagImplementation):
+            walk(comp.implementation.dag.nodes)
+    return names
 
 
 def materialize(ws: Workspace, version: VersionRecord) -> str:

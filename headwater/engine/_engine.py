@@ -30,6 +30,7 @@ from headwater.engine._units import (
     scope_done,
     state,
 )
+from headwater.errors import HeadwaterError
 from headwater.executors import ExecEvent, LocalExecutor, Resources, TaskRequest
 from headwater.runtime._protocol import TASK_SCHEMA, artifact_entry, write_json
 from headwater.spec import (
@@ -49,19 +50,33 @@ from headwater.spec import (
 )
 from headwater.states import TASK_DONE, TASK_SUCCESS, RunStatus, TaskStatus
 from headwater.store import (
+    DEFAULT_POOL,
     ArtifactRecord,
     ArtifactStore,
     MetadataStore,
     MetricPoint,
     NewArtifact,
     RunRecord,
+    SlotRequest,
     TaskRunRecord,
 )
 
 T = TaskStatus
 KILL_GRACE_SECONDS = 5.0
-HEARTBEAT_SECONDS = 10.0
 MEMORY_CHECK_SECONDS = 0.1
+# How often a task waiting for a pool slot asks again (slots also free up when our own
+# tasks end, which asks at once).
+SLOT_POLL_SECONDS = 0.2
+
+
+def heartbeat_seconds() -> float:
+    """Seconds between run heartbeats; a scheduler adopts runs silent for several of them."""
+    return float(os.environ.get("HEADWATER_HEARTBEAT_SECONDS", "5"))
+
+
+class LostRun(HeadwaterError):
+    """Another engine adopted this run (ours was silent too long); this one stops."""
+
 
 Observer = Callable[[str, Unit], None]
 
@@ -81,8 +96,14 @@ class Engine:
         log_dir: Path,
         executor: LocalExecutor | None = None,
         observer: Observer | None = None,
+        owner: str | None = None,
+        max_active_tasks: int | None = None,
     ) -> None:
+        from headwater.store import process_owner
+
         self.store = store
+        self.owner = owner or process_owner()
+        self.max_active_tasks = max_active_tasks
         self.artifact_store = artifacts
         self.run = run
         self.spec = spec
@@ -100,6 +121,15 @@ class Engine:
         self.retrying: set[Unit] = set()
         self._options_cache: dict[tuple[str, str], TaskOptions] = {}
         self.history: dict[str, list[TaskRunRecord]] = {}
+        # The highest attempt number each task path has used, cleared attempts included.
+        self.attempts_used: dict[str, int] = {}
+        # Attempts waiting for pool slots or under a concurrency limit, and the pools.
+        self.waiting: list[Unit] = []
+        self._pools: dict[str, int | None] = {}
+        self._last_grant = 0.0
+        self._grant_now = False
+        self._heartbeat_every = heartbeat_seconds()
+        self._deadline: float | None = None
         self.cancel_requested = False
         self.finished = False
         self._last_heartbeat = 0.0
@@ -118,13 +148,23 @@ class Engine:
 
     def execute(self) -> RunStatus:
         """Run (or resume) until every task is done or the run is cancelled."""
+        from headwater.engine._api import RunError
+
+        if not self.store.claim_run(self.run.id, self.owner):
+            raise RunError(
+                f"run {self.run.id} is driven by another engine",
+                hint="wait for it; a scheduler adopts runs whose engine stopped",
+            )
         for rec in self.store.task_runs(self.run.id):
-            self.history.setdefault(rec.path, []).append(rec)
+            self.attempts_used[rec.path] = max(self.attempts_used.get(rec.path, 0), rec.attempt)
+            if rec.cleared_at is None:
+                self.history.setdefault(rec.path, []).append(rec)
         if self.run_status is RunStatus.QUEUED:
             self.store.set_run_status(self.run.id, RunStatus.QUEUED, RunStatus.RUNNING)
             self.run_status = RunStatus.RUNNING
-        else:
-            self.store.claim_run(self.run.id)
+        self._pools = self.store.limited_pools()
+        if self.spec.deadline_seconds and self.run.deadline_missed_at is None:
+            self._deadline = self.run.created_at.timestamp() + self.spec.deadline_seconds
         self.executor.start(*self._preload())
         try:
             with self.store.batch():
@@ -376,8 +416,10 @@ class Engine:
         for rec in self.history.get(path, []):
             if rec.status is status:
                 return rec
+        attempt = self.attempts_used.get(path, 0) + 1
+        self.attempts_used[path] = attempt
         return self.store.add_task_run(
-            self.run.id, path, task.name, task.component, 1, status, error=error
+            self.run.id, path, task.name, task.component, attempt, status, error=error
         )
 
     def _record_final(self, unit: Unit, status: TaskStatus, error: str | None = None) -> None:
@@ -390,6 +432,7 @@ class Engine:
         """Take a task's outcome from an earlier engine; True if nothing is left to do."""
         records = self.history.get(unit.path)
         if not records:
+            unit.attempt = self.attempts_used.get(unit.path, 0)  # after any cleared attempts
             return False
         last = records[-1]
         unit.attempt = last.attempt
@@ -496,7 +539,7 @@ class Engine:
             unit.path,
             unit.name,
             unit.node.component,
-            1,
+            unit.attempt + 1,
             T.SUCCEEDED,
             inputs={"uri": uri},
             outputs={"parameters": {}, "artifacts": {"artifact": record.id}},
@@ -520,7 +563,7 @@ class Engine:
             unit.path,
             unit.name,
             unit.node.component,
-            1,
+            unit.attempt + 1,
             T.RUNNING,
             inputs=_jsonable(values),
         )
@@ -643,23 +686,83 @@ class Engine:
         unit.retry_at = None
         unit.timed_out = False
         unit.memory_exceeded = None
+        options: TaskOptions = unit.options
+        pool = options.pool or DEFAULT_POOL
+        limited = bool(
+            options.pool
+            or self._pools.get(DEFAULT_POOL) is not None
+            or self.spec.max_active_tasks
+            or self.max_active_tasks
+        )
+        status = T.WAITING if limited else T.QUEUED
         record = self.store.add_task_run(
             self.run.id,
             unit.path,
             unit.name,
             unit.node.component,
             unit.attempt,
-            T.QUEUED,
+            status,
             inputs=_jsonable(unit.inputs),
             cache_key=unit.cache_key,
             log_path=str(self._log_path(unit)),
             input_artifacts=_artifact_links(unit.inputs),
+            pool=pool if limited else None,
+            pool_slots=(options.pool_slots or 1) if limited else None,
+            priority=options.priority or 0,
         )
         unit.record = record
-        unit.status = T.QUEUED
+        unit.status = status
         self._write_task_input(unit, record)
-        self.ready.append(unit)
+        if limited:
+            self.waiting.append(unit)
+            self._grant_now = True
+        else:
+            self.ready.append(unit)
         self._notify("task", unit)
+
+    def _grant(self) -> None:
+        """Ask for pool slots for the waiting attempts; the granted ones become queued."""
+        now = time.time()
+        if not self.waiting or (not self._grant_now and now - self._last_grant < SLOT_POLL_SECONDS):
+            return
+        self._last_grant = now
+        self._grant_now = False
+        requests = []
+        for unit in self.waiting:
+            record = unit.record
+            assert record is not None
+            requests.append(
+                SlotRequest(
+                    record.id,
+                    record.pool or DEFAULT_POOL,
+                    record.pool_slots or 1,
+                    record.priority or 0,
+                )
+            )
+        granted, refused = self.store.grant_slots(
+            requests,
+            pipeline_id=self.run.pipeline_id,
+            pipeline_limit=self.spec.max_active_tasks,
+            global_limit=self.max_active_tasks,
+        )
+        if not granted and not refused:
+            return
+        chosen, still = set(granted), []
+        for unit in self.waiting:
+            record = unit.record
+            assert record is not None
+            if record.id in chosen:
+                unit.status = T.QUEUED
+                self.ready.append(unit)
+                self._notify("task", unit)
+            elif record.id in refused:
+                self.store.update_task_run(record.id, T.WAITING, T.FAILED, error=refused[record.id])
+                unit.status = T.FAILED
+                unit.error = refused[record.id]
+                self._notify("task", unit)
+            else:
+                still.append(unit)
+        self.waiting = still
 
     def _log_path(self, unit: Unit) -> Path:
         return self.log_dir / self.run.id / f"{unit.path}.attempt-{unit.attempt}.log"
@@ -750,6 +853,7 @@ class Engine:
         )
 
     def _dispatch(self) -> None:
+        self._grant()
         if not self.ready:
             return
         waiting: list[Unit] = []
@@ -800,6 +904,7 @@ class Engine:
             self._notify("task", unit)
         elif ev.kind == "exited":
             del self.running[ev.id]
+            self._grant_now = True
             current = unit.status if unit.status in (T.QUEUED, T.RUNNING) else T.RUNNING
             self._on_exit(unit, ev.status if ev.status is not None else -1, current)
 
@@ -869,6 +974,13 @@ class Engine:
             exit_code=0,
             current=current,
         )
+        assets = unit.options.assets or {}
+        if assets:
+            self.store.record_asset_events(
+                self.run.id,
+                record.id,
+                [(asset, ids[name]) for name, asset in sorted(assets.items()) if name in ids],
+            )
         unit.params = dict(params)
         unit.artifacts = {
             a.name: ArtifactValue(a.id, a.name, a.type, a.uri, a.digest, a.metadata) for a in new
@@ -882,6 +994,7 @@ class Engine:
             with contextlib.suppress(OSError):
                 os.unlink(adir / f"{record.id}.{suffix}.json")
         self._notify("task", unit)
+        self._tell_task("success", unit)
         return True
 
     def _fail(self, unit: Unit, message: str, current: TaskStatus) -> None:
@@ -908,17 +1021,23 @@ class Engine:
             self.retrying.add(unit)
             self._notify("retry", unit)
             self._tell("retry", task=unit.path, error=message)
+            self._tell_task("retry", unit, error=message)
             return
         self.store.finish_task_run(record, T.FAILED, error=message, current=current)
         unit.status = T.FAILED
         unit.error = message
         self._notify("task", unit)
+        self._tell_task("failure", unit, error=message)
 
     # ------------------------------------------------------------------ time
 
     def _wait_seconds(self) -> float:
         now = time.time()
-        wake = [now + 1.0]
+        wake = [now + 1.0, self._last_heartbeat + self._heartbeat_every]
+        if self.waiting:
+            wake.append(self._last_grant + SLOT_POLL_SECONDS)
+        if self._deadline is not None:
+            wake.append(self._deadline)
         if any(u.resources is not None and u.resources.memory for u in self.running.values()):
             wake.append(now + MEMORY_CHECK_SECONDS)
         for unit in self.retrying:
@@ -933,6 +1052,8 @@ class Engine:
 
     def _timers(self) -> None:
         now = time.time()
+        if self._deadline is not None and self._deadline <= now:
+            self._miss_deadline()
         if now - self._last_memory_check >= MEMORY_CHECK_SECONDS:
             self._last_memory_check = now
             for record_id, used, limit in self.executor.over_memory():
@@ -956,13 +1077,33 @@ class Engine:
 
     def _heartbeat(self) -> None:
         now = time.time()
-        if now - self._last_heartbeat >= HEARTBEAT_SECONDS:
+        if now - self._last_heartbeat >= self._heartbeat_every:
             self._last_heartbeat = now
-            self.store.claim_run(self.run.id)
+            owned, cancel = self.store.heartbeat(self.run.id, self.owner)
+            if not owned:
+                for record_id in list(self.running):
+                    self.executor.signal(record_id, signal.SIGKILL)
+                raise LostRun(
+                    f"run {self.run.id} was adopted by another engine while this one was silent"
+                )
+            if cancel:
+                self.cancel_requested = True
+
+    def _miss_deadline(self) -> None:
+        """The run is still going past its deadline: tell whoever asked, once."""
+        self._deadline = None
+        if self.store.mark_deadline_missed(self.run.id):
+            assert self.spec.deadline_seconds is not None
+            self._tell(
+                "deadline_missed",
+                error=f"the run did not finish within {self.spec.deadline_seconds:g}s",
+            )
 
     # ------------------------------------------------------------------ endings
 
     def _finish(self, outcome: TaskStatus) -> RunStatus:
+        if self._deadline is not None and self._deadline <= time.time():
+            self._miss_deadline()
         self.finished = True
         target = RunStatus.SUCCEEDED if outcome in (T.SUCCEEDED, T.SKIPPED) else RunStatus.FAILED
         error = None
@@ -977,11 +1118,19 @@ class Engine:
         self._tell("success" if target is RunStatus.SUCCEEDED else "failure", error=error)
         return target
 
+    def _tell_task(self, kind: str, unit: Unit, *, error: str | None = None) -> None:
+        """Deliver a task event to the task's own notification targets (never raises)."""
+        targets = [n for n in unit.options.notifications or () if kind in n.on]
+        if targets:
+            self._deliver(targets, kind, unit.path, error)
+
     def _tell(self, kind: str, *, task: str | None = None, error: str | None = None) -> None:
         """Deliver a run event to the pipeline's notification targets (never raises)."""
         targets = [n for n in self.spec.notifications if kind in n.on]
-        if not targets:
-            return
+        if targets:
+            self._deliver(targets, kind, task, error)
+
+    def _deliver(self, targets: list[Any], kind: str, task: str | None, error: str | None) -> None:
         import sys
 
         from headwater.notify import Event, notify
@@ -1013,6 +1162,12 @@ class Engine:
                         self.store.update_task_run(unit.record.id, T.QUEUED, T.RUNNING, pid=ev.pid)
                         unit.status = T.RUNNING
                         self.executor.signal(ev.id, signal.SIGKILL)
+        for unit in self.waiting:
+            if unit.record is not None and unit.status is T.WAITING:
+                self.store.update_task_run(
+                    unit.record.id, T.WAITING, T.CANCELLED, error="run cancelled"
+                )
+                unit.status = T.CANCELLED
         for unit in self.ready:
             if unit.record is not None and unit.status is T.QUEUED:
                 self.store.update_task_run(

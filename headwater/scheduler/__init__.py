@@ -13,12 +13,16 @@ from headwater.scheduler._context import (
     template_context,
 )
 from headwater.scheduler._loop import tick
+from headwater.scheduler._runner import Runner
+from headwater.scheduler._service import SchedulerService
 from headwater.scheduler._timetable import DataInterval, Timetable
 
 __all__ = [
     "BackfillPlan",
     "DataInterval",
     "Macros",
+    "Runner",
+    "SchedulerService",
     "TemplateContext",
     "Timetable",
     "create_backfill_runs",

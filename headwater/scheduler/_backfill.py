@@ -66,9 +66,16 @@ def plan_backfill(
 
 
 def create_backfill_runs(
-    ws: Workspace, pipeline: str, plan: BackfillPlan, timetable: Timetable
+    ws: Workspace,
+    pipeline: str,
+    plan: BackfillPlan,
+    timetable: Timetable,
+    owner: str | None = None,
 ) -> list[RunRecord]:
-    """Queue one run per interval of ``plan``, parameters rendered for its interval."""
+    """Queue one run per interval of ``plan``, parameters rendered for its interval.
+
+    With ``owner`` the runs are this process's to drive; without, a scheduler runs them.
+    """
     runs = []
     for interval in plan.to_run:
         run_id = new_id()
@@ -80,6 +87,7 @@ def create_backfill_runs(
                 trigger=plan.trigger,
                 run_id=run_id,
                 interval=(interval.start, interval.end),
+                owner=owner,
             )
         )
     return runs

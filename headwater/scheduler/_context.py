@@ -129,7 +129,8 @@ def manual_context(
     """The context of a run started by hand: its data interval is the instant it starts,
     written in the pipeline's schedule time zone when it has one."""
     instant = now or _dt.datetime.now(_dt.UTC)
-    timetable = Timetable.for_pipeline(spec, default_start_date=instant) if spec.schedule else None
+    timed = spec.schedule is not None and spec.schedule.kind != "assets"
+    timetable = Timetable.for_pipeline(spec, default_start_date=instant) if timed else None
     return template_context(DataInterval(instant, instant), run_id, params, timetable=timetable)
 
 

@@ -8,12 +8,13 @@ string is refused when it is set, not when the scheduler next looks.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pydantic
 
 from headwater.errors import HeadwaterError
-from headwater.spec import PipelineSpec, validate
+from headwater.spec import PipelineSpec, from_data, validate
 
 EDITABLE = ("schedule", "start_date", "end_date", "catchup", "max_active_runs")
 
@@ -37,3 +38,58 @@ def effective_spec(spec: PipelineSpec, overrides: dict[str, Any] | None) -> Pipe
         ) from None
     validate(edited)  # the spec's own rules: cron syntax, time zone, dates
     return edited
+
+
+def edit_schedule(
+    ws: Any,
+    pipeline: str,
+    *,
+    cron: str | None = None,
+    every: float | None = None,
+    timezone: str | None = None,
+    start_date: datetime | None = None,
+    end_date: datetime | None = None,
+    catchup: bool | None = None,
+    max_active_runs: int | None = None,
+    reset: bool = False,
+) -> Any:
+    """Change a deployed pipeline's schedule without redeploying it; returns the schedule.
+
+    Only the settings given change (``reset`` first returns to the deployed ones). The
+    result is checked like a compile, so nothing invalid is saved.
+    """
+    schedule = ws.store.get_schedule(pipeline)
+    deployed = from_data(ws.store.get_version(schedule.version_id).spec)
+    overrides: dict[str, Any] = {} if reset else dict(schedule.overrides or {})
+    if cron is not None and every is not None:
+        raise HeadwaterError("give a cron expression or an interval, not both")
+    base = overrides.get("schedule") or (
+        deployed.schedule.model_dump(mode="json") if deployed.schedule else {}
+    )
+    sched = dict(base) if isinstance(base, dict) else {}
+    if (cron is not None or every is not None) and sched.get("kind") == "assets":
+        sched = {"timezone": "UTC"}  # from assets to time: a fresh time schedule
+    if cron is not None:
+        kind = "once" if cron.strip() == "@once" else "cron"
+        sched.update(kind=kind, cron=None if kind == "once" else cron, interval_seconds=None)
+        sched.pop("assets", None)
+        sched.pop("asset_mode", None)
+    if every is not None:
+        sched.update(kind="interval", cron=None, interval_seconds=every)
+        sched.pop("assets", None)
+        sched.pop("asset_mode", None)
+    if timezone is not None:
+        sched["timezone"] = timezone
+    if cron is not None or every is not None or timezone is not None:
+        overrides["schedule"] = sched
+    for key, when in (("start_date", start_date), ("end_date", end_date)):
+        if when is not None:
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=UTC)
+            overrides[key] = when.isoformat()
+    if catchup is not None:
+        overrides["catchup"] = catchup
+    if max_active_runs is not None:
+        overrides["max_active_runs"] = max_active_runs
+    effective_spec(deployed, overrides)  # refuse anything a compile would refuse
+    return ws.store.set_schedule_overrides(pipeline, overrides)

@@ -176,8 +176,12 @@ class Timetable:
         ``default_start_date`` stands in for a missing ``start_date``; the time the
         pipeline was deployed is a natural choice, so that nothing older is due.
         """
-        if spec.schedule is None:
-            raise ValueError(f"pipeline '{spec.name}' has no schedule, so no timetable")
+        if spec.schedule is None or spec.schedule.kind == "assets":
+            raise SpecError(
+                f"pipeline '{spec.name}' is not scheduled on time, so it has no timetable",
+                location=Location(pipeline=spec.name),
+                hint="data intervals and backfills need a cron, interval or @once schedule",
+            )
         start = spec.start_date or default_start_date
         if start is None:
             raise SpecError(

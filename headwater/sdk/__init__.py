@@ -16,6 +16,7 @@ from headwater.sdk._artifacts import (
     Model,
     Output,
 )
+from headwater.sdk._assets import Asset, AssetCondition
 from headwater.sdk._component import Component, component, importer
 from headwater.sdk._graph import (
     Channel,
@@ -34,6 +35,8 @@ from headwater.sdk._pipeline import Pipeline, pipeline
 __all__ = [
     "HTML",
     "Artifact",
+    "Asset",
+    "AssetCondition",
     "Channel",
     "ClassificationMetrics",
     "Collected",

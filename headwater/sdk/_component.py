@@ -118,12 +118,18 @@ def component(
     ``retries``, ``retry_delay``, ``retry_backoff`` (True or a factor),
     ``retry_max_delay``, ``timeout``, ``cache``, ``cache_ttl``, ``cpu``,
     ``memory``, ``gpu``, ``accelerator``, ``env``, ``display_name``,
-    ``packages``, ``image``, ``trigger_rule``. Durations are seconds, a
-    ``timedelta`` or text such as ``"5m"``; memory is bytes or text such as ``"4Gi"``.
+    ``packages``, ``image``, ``trigger_rule``, ``fresh_interpreter``; ``pool``
+    and ``pool_slots`` (slots of a named pool the task holds while it runs),
+    ``priority`` (higher runs first when tasks wait for slots), ``assets``
+    (artifact output name -> :class:`Asset` or name it updates on success) and
+    ``notify`` (targets told of the task's success, failure or retry). Durations
+    are seconds, a ``timedelta`` or text such as ``"5m"``; memory is bytes or
+    text such as ``"4Gi"``.
 
     Example::
 
-        @component(retries=3, retry_delay="10s", timeout="1h")
+        @component(retries=3, retry_delay="10s", timeout="1h", pool="gpu",
+                   assets={"model": Asset("models://churn")})
         def train(data: Input[Dataset], model: Output[Model], lr: float = 0.1) -> float: ...
     """
 

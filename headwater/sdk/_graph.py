@@ -20,6 +20,7 @@ from headwater.sdk._location import Src
 from headwater.sdk._options import merge, normalize
 
 if TYPE_CHECKING:
+    from headwater.sdk._assets import Asset
     from headwater.sdk._interface import Interface
 
 __all__ = [
@@ -348,8 +349,34 @@ class Task(Node):
         """Set any per-task option; the keywords are the same as ``@component``'s."""
         src = _location.caller()
         where = _location.loc(src, self.builder.pipeline_name, self.name)
-        self.overrides = merge(self.overrides, normalize(options, where))
+        normalized = normalize(options, where)
+        for output in normalized.get("assets", {}):
+            self._check_asset_output(output, src)
+        self.overrides = merge(self.overrides, normalized)
         return self
+
+    def _check_asset_output(self, output: str, src: Src | None) -> None:
+        outputs = self.iface.outputs
+        artifacts = ", ".join(n for n, io in outputs.items() if io.kind == "artifact") or "none"
+        io = outputs.get(output)
+        if io is None:
+            raise _error(
+                f"assets names unknown output '{output}' of component '{self.callee.name}' "
+                f"(its artifact outputs: {artifacts})",
+                src,
+                "map an artifact output of the component to an asset, e.g. "
+                "task.updates_asset('model', 'models://churn')",
+                task=self.name,
+            )
+        if io.kind != "artifact":
+            raise _error(
+                f"assets maps output '{output}' of component '{self.callee.name}', which is a "
+                f"parameter ({io.describe()}); only artifact outputs update assets",
+                src,
+                f"declare '{output}' as an artifact, e.g. {output}: Output[Model], or pick "
+                f"one of: {artifacts}",
+                task=self.name,
+            )
 
     def set_retry(
         self,
@@ -388,6 +415,21 @@ class Task(Node):
 
     def set_trigger_rule(self, rule: str) -> Task:
         return self.set_options(trigger_rule=rule)
+
+    def set_pool(self, name: str, slots: int = 1) -> Task:
+        """Take ``slots`` slots of pool ``name`` while this task runs (Airflow pools)."""
+        return self.set_options(pool=name, pool_slots=slots)
+
+    def set_priority(self, priority: int) -> Task:
+        """Higher runs first when tasks wait for pool slots or concurrency limits."""
+        return self.set_options(priority=priority)
+
+    def updates_asset(self, output: str, asset: Asset | str) -> Task:
+        """When this task succeeds, its artifact output ``output`` updates ``asset``::
+
+        train(...).updates_asset("model", Asset("models://churn"))
+        """
+        return self.set_options(assets={output: asset})
 
     def after(self, *others: Node) -> Task:
         super().after(*others)

@@ -7,6 +7,8 @@ from datetime import timedelta
 from typing import Any
 
 from headwater.errors import DefinitionError, Location
+from headwater.sdk._assets import asset_name
+from headwater.sdk._notify import notification_specs
 
 TRIGGER_RULES = (
     "all_success",
@@ -37,7 +39,16 @@ OPTION_NAMES = (
     "image",
     "trigger_rule",
     "fresh_interpreter",
+    "pool",
+    "pool_slots",
+    "priority",
+    "assets",
+    "notify",
 )
+
+# The same rule as headwater/spec/_validate/_common.py (which the SDK must not import
+# at `import headwater` time); tests/spec/test_validate_pools_assets.py pins them equal.
+POOL_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 _DURATION = re.compile(
     r"^\s*(?:(\d+(?:\.\d+)?)\s*d)?\s*(?:(\d+(?:\.\d+)?)\s*h)?\s*"
@@ -246,7 +257,55 @@ def normalize(raw: dict[str, Any], where: Location) -> dict[str, Any]:
                 "use fresh_interpreter=True for tasks that cannot run in a forked worker",
             )
         out["fresh_interpreter"] = fi
+    _scheduling(raw, out, where)
     return out
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _scheduling(raw: dict[str, Any], out: dict[str, Any], where: Location) -> None:
+    """Pools, priority, assets and notifications: how a task competes and what it tells."""
+    if (pool := raw.get("pool")) is not None:
+        if not isinstance(pool, str) or not POOL_RE.fullmatch(pool):
+            raise _fail(
+                f"pool must be a name of 1 to 64 letters, digits, '_', '-' or '.', got {pool!r}",
+                where,
+                "use e.g. pool='gpu'; create the pool with its number of slots where the "
+                "pipeline runs",
+            )
+        out["pool"] = pool
+    if (slots := raw.get("pool_slots")) is not None:
+        if not _whole(slots) or slots < 1:
+            raise _fail(
+                f"pool_slots must be a whole number >= 1, got {slots!r}",
+                where,
+                "a task holds pool_slots slots of its pool while it runs; use e.g. pool_slots=2",
+            )
+        out["pool_slots"] = slots
+    if (prio := raw.get("priority")) is not None:
+        if not _whole(prio):
+            raise _fail(
+                f"priority must be a whole number, got {prio!r}",
+                where,
+                "higher runs first when tasks wait for pool slots or concurrency limits; "
+                "use e.g. priority=10 (the default is 0)",
+            )
+        out["priority"] = prio
+    if (assets := raw.get("assets")) is not None:
+        if not isinstance(assets, dict) or not all(isinstance(k, str) for k in assets):
+            raise _fail(
+                f"assets must map output names to assets, got {assets!r}",
+                where,
+                "use e.g. assets={'model': Asset('models://churn')}",
+            )
+        out["assets"] = {
+            output: asset_name(value, f"asset of output '{output}'", where)
+            for output, value in assets.items()
+        }
+    if "notify" in raw and raw["notify"] is not None:
+        out["notifications"] = notification_specs(raw["notify"], where, task=True)
 
 
 def merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any, overload
 
 from headwater.errors import DefinitionError, HeadwaterError, Location, PipelineDefinitionError
 from headwater.sdk import _graph, _location
-from headwater.sdk._notify import EVENTS, Notify, callable_target
+from headwater.sdk._assets import Asset, AssetCondition, asset_schedule, is_asset_schedule
+from headwater.sdk._notify import notification_specs
 from headwater.sdk._options import normalize, parse_duration
 
 if TYPE_CHECKING:
@@ -191,6 +192,9 @@ def _to_datetime(value: Any, what: str, tz: str, where: Location) -> str | None:
 def _schedule(value: Any, tz: str, where: Location) -> dict[str, Any] | None:
     if value is None:
         return None
+    if is_asset_schedule(value):
+        assets, mode = asset_schedule(value, where)
+        return {"kind": "assets", "assets": assets, "asset_mode": mode, "timezone": tz}
     if isinstance(value, timedelta | int | float) and not isinstance(value, bool):
         seconds = parse_duration(value, "schedule interval", where)
         if seconds <= 0:
@@ -203,41 +207,20 @@ def _schedule(value: Any, tz: str, where: Location) -> dict[str, Any] | None:
     if isinstance(value, str):
         if value.strip() == "@once":
             return {"kind": "once", "timezone": tz}
+        if "://" in value:
+            raise DefinitionError(
+                f"schedule {value!r} looks like an asset name, not a cron expression",
+                location=where,
+                hint=f"to run when the asset is updated, write schedule=Asset({value.strip()!r})",
+            )
         return {"kind": "cron", "cron": value.strip(), "timezone": tz}
     raise DefinitionError(
-        f"schedule must be a cron string, a preset such as '@daily', '@once', or a "
-        f"timedelta, not {type(value).__name__}",
+        f"schedule must be a cron string, a preset such as '@daily', '@once', a "
+        f"timedelta, or assets, not {type(value).__name__}",
         location=where,
-        hint="use e.g. schedule='0 3 * * *' or schedule=timedelta(hours=6)",
+        hint="use e.g. schedule='0 3 * * *', schedule=timedelta(hours=6) or "
+        "schedule=Asset('s3://lake/features')",
     )
-
-
-def _notifications(values: Any, where: Location) -> list[dict[str, Any]]:
-    if values is None:
-        return []
-    if isinstance(values, Notify) or callable(values):
-        values = [values]
-    out = []
-    for v in values:
-        if not isinstance(v, Notify):
-            if callable(v):
-                v = callable_target(v)
-            else:
-                raise DefinitionError(
-                    f"notify entries must be Slack(...), Email(...), Webhook(...) or a "
-                    f"callable, not {v!r}",
-                    location=where,
-                    hint="use e.g. notify=[Slack('https://hooks.slack.com/...')]",
-                )
-        bad = [e for e in v.on if e not in EVENTS]
-        if bad:
-            raise DefinitionError(
-                f"unknown notification event(s) {', '.join(bad)}",
-                location=where,
-                hint="events are: " + ", ".join(EVENTS),
-            )
-        out.append({"kind": v.kind, "target": v.target, "on": list(v.on), "options": v.options})
-    return out
 
 
 def _metadata(
@@ -248,6 +231,7 @@ def _metadata(
     end_date: Any,
     catchup: bool,
     max_active_runs: int | None,
+    max_active_tasks: int | None,
     deadline: Any,
     tags: Sequence[str],
     owner: str | None,
@@ -271,6 +255,17 @@ def _metadata(
             f"max_active_runs must be a whole number >= 1, got {max_active_runs!r}",
             location=where,
             hint="use e.g. max_active_runs=1 to run one at a time, or leave it out",
+        )
+    if max_active_tasks is not None and (
+        isinstance(max_active_tasks, bool)
+        or not isinstance(max_active_tasks, int)
+        or max_active_tasks < 1
+    ):
+        raise DefinitionError(
+            f"max_active_tasks must be a whole number >= 1, got {max_active_tasks!r}",
+            location=where,
+            hint="use e.g. max_active_tasks=4 to run at most four of this pipeline's tasks "
+            "at once across all its runs, or leave it out",
         )
     if not isinstance(catchup, bool):
         raise DefinitionError(
@@ -298,19 +293,32 @@ def _metadata(
                 hint="use an IANA time zone name such as 'UTC' or 'Europe/Paris'",
             ) from None
     deadline_s = parse_duration(deadline, "deadline", where) if deadline is not None else None
+    defaults = normalize(dict(task_defaults or {}), where)
+    if "assets" in defaults:
+        raise DefinitionError(
+            "task_defaults cannot set assets: each task has its own outputs",
+            location=where,
+            hint="set assets on the component or the task whose output updates the asset, "
+            "e.g. task.updates_asset('model', 'models://churn')",
+        )
     return {
         "schedule": _schedule(schedule, timezone, where),
         "start_date": _to_datetime(start_date, "start_date", timezone, where),
         "end_date": _to_datetime(end_date, "end_date", timezone, where),
         "catchup": catchup,
         "max_active_runs": max_active_runs,
+        "max_active_tasks": max_active_tasks,
         "deadline_seconds": deadline_s,
         "tags": list(tags),
         "owner": owner,
-        "notifications": _notifications(notify, where),
+        "notifications": notification_specs(notify, where, task=False),
         "cache_enabled": cache,
-        "task_defaults": normalize(dict(task_defaults or {}), where),
+        "task_defaults": defaults,
     }
+
+
+Schedule = str | timedelta | Asset | AssetCondition | Sequence[Asset | str] | None
+"""What ``@pipeline(schedule=...)`` takes: a cron string or preset, an interval, or assets."""
 
 
 @overload
@@ -322,12 +330,13 @@ def pipeline(
     *,
     name: str | None = None,
     description: str | None = None,
-    schedule: str | timedelta | None = None,
+    schedule: Schedule = None,
     timezone: str = "UTC",
     start_date: datetime | date | str | None = None,
     end_date: datetime | date | str | None = None,
     catchup: bool = False,
     max_active_runs: int | None = None,
+    max_active_tasks: int | None = None,
     deadline: Any = None,
     tags: Sequence[str] = (),
     owner: str | None = None,
@@ -343,12 +352,13 @@ def pipeline(
     *,
     name: str | None = None,
     description: str | None = None,
-    schedule: str | timedelta | None = None,
+    schedule: Schedule = None,
     timezone: str = "UTC",
     start_date: datetime | date | str | None = None,
     end_date: datetime | date | str | None = None,
     catchup: bool = False,
     max_active_runs: int | None = None,
+    max_active_tasks: int | None = None,
     deadline: Any = None,
     tags: Sequence[str] = (),
     owner: str | None = None,
@@ -360,11 +370,15 @@ def pipeline(
 
     Scheduling metadata (used by ``headwater scheduler``): ``schedule`` is a cron
     string with ``timezone``, a preset (``@hourly``, ``@daily``, ...),
-    ``@once`` or a ``timedelta``; ``start_date``/``end_date``, ``catchup``,
-    ``max_active_runs``, ``deadline``. Also ``tags``, ``owner``, ``notify``
-    (``Slack(...)``, ``Email(...)``, ``Webhook(...)`` or callables), ``cache``
-    (False turns caching off for every task) and ``task_defaults`` (component
-    options applied to every task, like Airflow's ``default_args``).
+    ``@once``, a ``timedelta``, or assets: ``Asset(...)``, ``a & b`` or a list
+    (run when all were updated) or ``a | b`` (when any was; ``start_date``,
+    ``catchup`` and ``timezone`` do not apply to them); ``start_date``/``end_date``,
+    ``catchup``, ``max_active_runs``, ``max_active_tasks`` (tasks of this
+    pipeline running at once, across all its runs), ``deadline``. Also ``tags``,
+    ``owner``, ``notify`` (``Slack(...)``, ``Email(...)``, ``Webhook(...)`` or
+    callables), ``cache`` (False turns caching off for every task) and
+    ``task_defaults`` (component options applied to every task, like Airflow's
+    ``default_args``).
 
     Example::
 
@@ -384,6 +398,7 @@ def pipeline(
             end_date=end_date,
             catchup=catchup,
             max_active_runs=max_active_runs,
+            max_active_tasks=max_active_tasks,
             deadline=deadline,
             tags=tags,
             owner=owner,

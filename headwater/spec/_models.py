@@ -164,8 +164,31 @@ class Resources(_Model):
     accelerator: str | None = None
 
 
+NotificationEvent = Literal["success", "failure", "retry", "deadline_missed"]
+
+TASK_NOTIFICATION_EVENTS: tuple[NotificationEvent, ...] = ("success", "failure", "retry")
+"""The events a task's own notifications may name (``deadline_missed`` is a run's)."""
+
+
+class NotificationSpec(_Model):
+    """Where to tell someone about a run or task: Slack, email, a webhook or a Python callable."""
+
+    kind: Literal["slack", "email", "webhook", "callable"]
+    target: str
+    on: list[NotificationEvent] = ["failure"]
+    options: dict[str, JsonValue] = {}
+
+
 class TaskOptions(_Model):
-    """Per-task controls. ``None`` means "not set here": see :meth:`overlay`."""
+    """Per-task controls. ``None`` means "not set here": see :meth:`overlay`.
+
+    ``pool``/``pool_slots``: the task takes ``pool_slots`` (default 1) slots of the
+    named pool while it runs. ``priority`` (default 0): higher runs first when tasks
+    wait for pool slots or concurrency limits. ``assets`` maps an artifact output
+    name to an asset name that the output updates when the task succeeds.
+    ``notifications`` fire on the task's ``success``, ``failure`` or ``retry``.
+    None of these change a task's cache key.
+    """
 
     display_name: str | None = None
     retry: RetryPolicy | None = None
@@ -177,6 +200,11 @@ class TaskOptions(_Model):
     image: str | None = None
     trigger_rule: TriggerRule | None = None
     fresh_interpreter: bool | None = None
+    pool: str | None = None
+    pool_slots: int | None = Field(None, ge=1)
+    priority: int | None = None
+    assets: dict[str, str] | None = None
+    notifications: list[NotificationSpec] | None = None
 
     def overlay(self, top: TaskOptions) -> TaskOptions:
         """Options of ``self`` with every field that ``top`` sets taken from ``top``."""
@@ -392,12 +420,21 @@ class ComponentSpec(_Model):
 
 
 class ScheduleSpec(_Model):
-    """When runs are created: a cron expression (or preset), a fixed interval, or once."""
+    """When runs are created: a cron expression (or preset), a fixed interval, once,
+    or when assets are updated.
 
-    kind: Literal["cron", "interval", "once"]
+    An ``assets`` schedule creates a run once every asset in ``assets`` has been
+    updated since the last run it created (``asset_mode="all"``), or once any of
+    them has (``"any"``). The pipeline's ``start_date`` and ``catchup`` and the
+    schedule's ``timezone`` do not apply to it.
+    """
+
+    kind: Literal["cron", "interval", "once", "assets"]
     cron: str | None = None
     interval_seconds: float | None = Field(None, gt=0)
     timezone: str = "UTC"
+    assets: list[str] = []
+    asset_mode: Literal["all", "any"] = "all"
 
     @model_validator(mode="after")
     def _check_kind(self) -> ScheduleSpec:
@@ -405,19 +442,17 @@ class ScheduleSpec(_Model):
             raise ValueError("a cron schedule needs 'cron'")
         if self.kind == "interval" and self.interval_seconds is None:
             raise ValueError("an interval schedule needs 'interval_seconds'")
+        if self.kind == "assets":
+            if not self.assets:
+                raise ValueError("an assets schedule needs a non-empty 'assets' list")
+            if self.cron is not None or self.interval_seconds is not None:
+                raise ValueError("an assets schedule takes no 'cron' or 'interval_seconds'")
+        else:
+            if self.assets:
+                raise ValueError(f"'assets' is only for assets schedules, not {self.kind}")
+            if self.asset_mode != "all":
+                raise ValueError(f"'asset_mode' is only for assets schedules, not {self.kind}")
         return self
-
-
-NotificationEvent = Literal["success", "failure", "retry", "deadline_missed"]
-
-
-class NotificationSpec(_Model):
-    """Where to tell someone about a run: Slack, email, a webhook or a Python callable."""
-
-    kind: Literal["slack", "email", "webhook", "callable"]
-    target: str
-    on: list[NotificationEvent] = ["failure"]
-    options: dict[str, JsonValue] = {}
 
 
 class PipelineSpec(_Model):
@@ -434,6 +469,7 @@ class PipelineSpec(_Model):
     end_date: datetime | None = None
     catchup: bool = False
     max_active_runs: int | None = Field(None, ge=1)
+    max_active_tasks: int | None = Field(None, ge=1)
     deadline_seconds: float | None = Field(None, gt=0)
     tags: list[str] = []
     owner: str | None = None

@@ -2,6 +2,10 @@
 and the artifact store (fsspec)."""
 
 from headwater.store._artifacts import ArtifactStore
+from headwater.store._assets import AssetEventRecord, AssetRecord
+from headwater.store._auth import Authenticated, TokenRecord, UserRecord
+from headwater.store._base import Conflict, process_owner
+from headwater.store._control import DEFAULT_POOL, PoolRecord, SlotRequest
 from headwater.store._db import StoreError, create_engine, migrate
 from headwater.store._metadata import (
     ArtifactRecord,
@@ -16,21 +20,34 @@ from headwater.store._metadata import (
     VersionRecord,
     new_id,
 )
+from headwater.store._queries import PipelineSummary, RunFilter
 
 __all__ = [
+    "DEFAULT_POOL",
     "ArtifactRecord",
     "ArtifactStore",
+    "AssetEventRecord",
+    "AssetRecord",
+    "Authenticated",
+    "Conflict",
     "LineageNode",
     "MetadataStore",
     "MetricPoint",
     "NewArtifact",
     "NotFound",
+    "PipelineSummary",
+    "PoolRecord",
+    "RunFilter",
     "RunRecord",
     "ScheduleRecord",
+    "SlotRequest",
     "StoreError",
     "TaskRunRecord",
+    "TokenRecord",
+    "UserRecord",
     "VersionRecord",
     "create_engine",
     "migrate",
     "new_id",
+    "process_owner",
 ]

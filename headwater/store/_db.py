@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from headwater.errors import HeadwaterError
 
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _lock = threading.Lock()
 

@@ -8,19 +8,15 @@ error rather than a silent overwrite.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import os
-import time
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
-from headwater.errors import HeadwaterError
 from headwater.states import (
     TASK_DONE,
     IllegalTransition,
@@ -30,27 +26,15 @@ from headwater.states import (
     check_task,
 )
 from headwater.store import _schema as t
+from headwater.store._assets import AssetStore
+from headwater.store._auth import AuthStore
+from headwater.store._base import NotFound, StoreBase, fields_of, new_id, now
+from headwater.store._base import aware as _aware
+from headwater.store._control import ControlStore
 from headwater.store._db import create_engine, migrate
+from headwater.store._queries import QueryStore
 
-_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
-
-
-def new_id() -> str:
-    """A 26-character id that sorts by creation time (ULID layout, Crockford base32)."""
-    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
-    chars = []
-    for _ in range(26):
-        value, rem = divmod(value, 32)
-        chars.append(_ALPHABET[rem])
-    return "".join(reversed(chars))
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-class NotFound(HeadwaterError):
-    """A run, task, artifact or pipeline that the store does not have."""
+__all__ = ["NotFound", "new_id", "now"]
 
 
 @dataclass(frozen=True)
@@ -72,6 +56,9 @@ class RunRecord:
     heartbeat_at: datetime | None
     data_interval_start: datetime | None = None
     data_interval_end: datetime | None = None
+    engine_id: str | None = None
+    deadline_missed_at: datetime | None = None
+    cancel_requested_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +74,7 @@ class ScheduleRecord:
     created_at: datetime
     updated_at: datetime
     overrides: dict[str, Any] | None = None
+    asset_cursor: int | None = None
 
 
 @dataclass(frozen=True)
@@ -110,6 +98,10 @@ class TaskRunRecord:
     started_at: datetime | None
     finished_at: datetime | None
     retry_at: datetime | None
+    pool: str | None = None
+    pool_slots: int | None = None
+    priority: int | None = None
+    cleared_at: datetime | None = None
 
     @property
     def duration(self) -> timedelta | None:
@@ -190,21 +182,10 @@ class LineageNode:
     producer: TaskRunRecord | None = None
 
 
-def _fields(cls: type, m: Any) -> dict[str, Any]:
-    """The values of ``cls``'s fields from a row mapping (missing columns are None)."""
-    return {f.name: m.get(f.name) for f in dataclasses.fields(cls)}
-
-
 def _version(row: sa.Row[Any], pipeline: str) -> VersionRecord:
-    values = _fields(VersionRecord, row._mapping)
+    values = fields_of(VersionRecord, row._mapping)
     values.update(pipeline=pipeline, new=False)
     return VersionRecord(**values)
-
-
-def _aware(value: Any) -> datetime:
-    """A datetime from an aggregate (which bypasses the column type) as aware UTC."""
-    when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 class _LostRace(Exception):
@@ -212,13 +193,13 @@ class _LostRace(Exception):
 
 
 def _schedule(row: sa.Row[Any]) -> ScheduleRecord:
-    values = _fields(ScheduleRecord, row._mapping)
+    values = fields_of(ScheduleRecord, row._mapping)
     values["paused"] = bool(values["paused"])
     return ScheduleRecord(**values)
 
 
 def _run(row: sa.Row[Any]) -> RunRecord:
-    values = _fields(RunRecord, row._mapping)
+    values = fields_of(RunRecord, row._mapping)
     values.update(
         status=RunStatus(values["status"]),
         parameters=values["parameters"] or {},
@@ -229,13 +210,13 @@ def _run(row: sa.Row[Any]) -> RunRecord:
 
 def _task(row: sa.Row[Any] | dict[str, Any]) -> TaskRunRecord:
     m = row if isinstance(row, dict) else row._mapping
-    values = _fields(TaskRunRecord, m)
+    values = fields_of(TaskRunRecord, m)
     values["status"] = TaskStatus(values["status"])
     return TaskRunRecord(**values)
 
 
 def _artifact(row: sa.Row[Any]) -> ArtifactRecord:
-    values = _fields(ArtifactRecord, row._mapping)
+    values = fields_of(ArtifactRecord, row._mapping)
     values["metadata"] = values["metadata"] or {}
     return ArtifactRecord(**values)
 
@@ -260,46 +241,8 @@ def _task_update(keys: frozenset[str]) -> sa.Update:
     return stmt
 
 
-class MetadataStore:
+class MetadataStore(AuthStore, ControlStore, AssetStore, QueryStore, StoreBase):
     """Runs, task attempts, artifacts, lineage and metrics, in SQLite or PostgreSQL."""
-
-    def __init__(self, engine: sa.Engine, namespace: str = "default") -> None:
-        self.engine = engine
-        self.namespace = namespace
-        self._batch: sa.Connection | None = None
-
-    @contextmanager
-    def batch(self) -> Iterator[None]:
-        """Make every call inside one transaction, committed at the end (or rolled back).
-
-        The engine handles a burst of task events in one batch, so a fan-out of many
-        tasks costs one commit, not one per task.
-        """
-        if self._batch is not None:
-            yield
-            return
-        with self.engine.begin() as conn:
-            self._batch = conn
-            try:
-                yield
-            finally:
-                self._batch = None
-
-    @contextmanager
-    def _begin(self) -> Iterator[sa.Connection]:
-        if self._batch is not None:
-            yield self._batch
-            return
-        with self.engine.begin() as conn:
-            yield conn
-
-    @contextmanager
-    def _connect(self) -> Iterator[sa.Connection]:
-        if self._batch is not None:
-            yield self._batch
-            return
-        with self.engine.connect() as conn:
-            yield conn
 
     @classmethod
     def open(cls, url: str, namespace: str = "default") -> MetadataStore:
@@ -307,9 +250,6 @@ class MetadataStore:
         engine = create_engine(url)
         migrate(engine)
         return cls(engine, namespace)
-
-    def close(self) -> None:
-        self.engine.dispose()
 
     # ------------------------------------------------------------------ pipelines
 
@@ -470,12 +410,30 @@ class MetadataStore:
         cache_enabled: bool = True,
         run_id: str | None = None,
         interval: tuple[datetime, datetime] | None = None,
+        owner: str | None = None,
     ) -> RunRecord:
-        """A queued run of ``version``; ``interval`` is the data interval it covers, if any."""
+        """A queued run of ``version``; ``interval`` is the data interval it covers, if any.
+
+        ``owner`` is the engine that will drive it (the CLI's own), so that no scheduler
+        claims it first; without one, a scheduler picks it up.
+        """
         rid = run_id or new_id()
         with self._begin() as conn:
-            self._insert_run(conn, rid, version, parameters, trigger, cache_enabled, interval)
+            self._insert_run(
+                conn, rid, version, parameters, trigger, cache_enabled, interval, owner
+            )
         return self.get_run(rid)
+
+    def mark_deadline_missed(self, run_id: str) -> bool:
+        """Record that the run passed its deadline; True the first time only."""
+        with self._begin() as conn:
+            return bool(
+                conn.execute(
+                    t.runs.update()
+                    .where(t.runs.c.id == run_id, t.runs.c.deadline_missed_at.is_(None))
+                    .values(deadline_missed_at=now())
+                ).rowcount
+            )
 
     def _insert_run(
         self,
@@ -486,6 +444,7 @@ class MetadataStore:
         trigger: str,
         cache_enabled: bool,
         interval: tuple[datetime, datetime] | None,
+        owner: str | None = None,
     ) -> None:
         start, end = interval if interval is not None else (None, None)
         conn.execute(
@@ -501,6 +460,8 @@ class MetadataStore:
                 created_at=now(),
                 data_interval_start=start,
                 data_interval_end=end,
+                engine_id=owner,
+                heartbeat_at=now() if owner else None,
             )
         )
 
@@ -523,6 +484,10 @@ class MetadataStore:
                         pipeline_id=version.pipeline_id,
                         namespace=self.namespace,
                         version_id=version.id,
+                        # Asset updates made before the deploy do not trigger it.
+                        asset_cursor=sa.select(
+                            sa.func.coalesce(sa.func.max(t.asset_events.c.id), 0)
+                        ).scalar_subquery(),
                         paused=False,
                         created_at=ts,
                         updated_at=ts,
@@ -709,17 +674,6 @@ class MetadataStore:
         if done != 1:
             raise NotFound(f"run '{run_id}' is not {current} any more")
 
-    def claim_run(self, run_id: str) -> None:
-        """Record that this process now drives ``run_id`` (a resume)."""
-        with self._begin() as conn:
-            done = conn.execute(
-                t.runs.update()
-                .where(t.runs.c.id == run_id, t.runs.c.namespace == self.namespace)
-                .values(engine_host=os.uname().nodename, engine_pid=os.getpid(), heartbeat_at=now())
-            ).rowcount
-        if done != 1:
-            raise NotFound(f"no run '{run_id}'")
-
     # ------------------------------------------------------------------ task attempts
 
     def add_task_run(
@@ -740,6 +694,9 @@ class MetadataStore:
         input_artifacts: Sequence[tuple[str, str]] = (),
         output_artifacts: Sequence[tuple[str, str]] = (),
         copy_metrics_from: str | None = None,
+        pool: str | None = None,
+        pool_slots: int | None = None,
+        priority: int | None = None,
     ) -> TaskRunRecord:
         """A new attempt row, with lineage to the artifacts it reads (and, when cached,
         the artifacts it reuses as outputs)."""
@@ -773,6 +730,9 @@ class MetadataStore:
             "cached_from": cached_from,
             "error": error,
             "log_path": log_path,
+            "pool": pool,
+            "pool_slots": pool_slots,
+            "priority": priority,
             "created_at": ts,
             "started_at": ts if finished or status is TaskStatus.RUNNING else None,
             "finished_at": finished,

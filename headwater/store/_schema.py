@@ -125,6 +125,11 @@ runs = sa.Table(
     sa.Column("heartbeat_at", UTCDateTime),
     sa.Column("data_interval_start", UTCDateTime),
     sa.Column("data_interval_end", UTCDateTime),
+    # The scheduler or CLI process driving the run; another may adopt it when the
+    # heartbeat goes stale.
+    sa.Column("engine_id", sa.String(32)),
+    sa.Column("deadline_missed_at", UTCDateTime),
+    sa.Column("cancel_requested_at", UTCDateTime),
     # One scheduled run per interval, however many schedulers race to create it.
     sa.UniqueConstraint("pipeline_id", "trigger", "data_interval_start"),
     sa.Index(None, "namespace", "pipeline_id", "created_at"),
@@ -154,8 +159,15 @@ task_runs = sa.Table(
     sa.Column("started_at", UTCDateTime),
     sa.Column("finished_at", UTCDateTime),
     sa.Column("retry_at", UTCDateTime),
+    # Concurrency: the pool the attempt takes slots from, how many, and its priority.
+    sa.Column("pool", sa.String(64)),
+    sa.Column("pool_slots", sa.Integer),
+    sa.Column("priority", sa.Integer),
+    # Set when the attempt was cleared to be run again (a retry or clear from the API).
+    sa.Column("cleared_at", UTCDateTime),
     sa.UniqueConstraint("run_id", "path", "attempt"),
     sa.Index(None, "cache_key", "status"),
+    sa.Index(None, "status"),
 )
 
 artifacts = sa.Table(
@@ -220,4 +232,78 @@ schedules = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
     # Settings edited through the CLI or API, laid over the deployed spec's.
     sa.Column("overrides", JSON),
+    # For asset schedules: the newest asset event already considered.
+    sa.Column("asset_cursor", sa.Integer),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    _namespace(),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("role", sa.String(32), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("namespace", "name"),
+)
+
+# API tokens are stored as their sha256; the secret itself is shown once, at creation.
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    _namespace(),
+    sa.Column("user_id", sa.String(32), sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("prefix", sa.String(16), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime),
+    sa.Column("revoked_at", UTCDateTime),
+    sa.Column("last_used_at", UTCDateTime),
+)
+
+# Slots shared by every run; ``slots`` NULL means unlimited.
+pools = sa.Table(
+    "pools",
+    metadata,
+    sa.Column("namespace", sa.String(128), primary_key=True, server_default="default"),
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("slots", sa.Integer),
+    sa.Column("description", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+assets = sa.Table(
+    "assets",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    _namespace(),
+    sa.Column("name", sa.String(512), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("namespace", "name"),
+)
+
+# An asset was updated: by which run, task attempt and artifact.
+asset_events = sa.Table(
+    "asset_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    _namespace(),
+    sa.Column("asset_id", sa.String(32), sa.ForeignKey("assets.id"), nullable=False),
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id")),
+    sa.Column("task_run_id", sa.String(32), sa.ForeignKey("task_runs.id")),
+    sa.Column("artifact_id", sa.String(32), sa.ForeignKey("artifacts.id")),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index(None, "asset_id", "id"),
+)
+
+# The runs an asset event triggered.
+asset_triggers = sa.Table(
+    "asset_triggers",
+    metadata,
+    sa.Column("event_id", sa.Integer, sa.ForeignKey("asset_events.id"), primary_key=True),
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), primary_key=True),
+    _namespace(),
 )

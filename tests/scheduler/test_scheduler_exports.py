@@ -15,6 +15,8 @@ SCHEDULER = {
     "manual_context",
     "template_context",
     "tick",
+    "Runner",
+    "SchedulerService",
 }
 
 

@@ -413,8 +413,9 @@ def test_a_pipeline_without_schedule_has_no_timetable() -> None:
     def by_hand() -> None:
         tick()
 
-    with pytest.raises(ValueError, match="has no schedule"):
+    with pytest.raises(SpecError, match="not scheduled on time") as info:
         Timetable.for_pipeline(by_hand.compile(), default_start_date=JAN_1)
+    assert "cron, interval or @once" in (info.value.hint or "")
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,10 @@
 """Every spec field round-trips: compile -> JSON (and YAML) -> load -> equal.
 
 Hypothesis generates whole pipelines: random wiring of typed components,
-constants of every JSON kind, per-task options, If/Elif/Else, ParallelFor with
-Collected, ExitHandler, importers, nested pipelines and pipeline metadata.
+constants of every JSON kind, per-task options (pools, priorities, task
+notifications and assets included), If/Elif/Else, ParallelFor with Collected,
+ExitHandler, importers, nested pipelines and pipeline metadata (asset schedules
+and max_active_tasks included).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from hypothesis import strategies as st
 
 import headwater
 from headwater import (
+    Asset,
     Collected,
     Dataset,
     Elif,
@@ -72,6 +75,17 @@ def finish(status: FinalStatus, note: str = "") -> None:
     return None
 
 
+@component(
+    pool="io",
+    pool_slots=2,
+    priority=-1,
+    assets={"report": Asset("reports://daily")},
+    notify=[Slack("https://hooks.example.test/T2", on=["success", "retry"])],
+)
+def publish(model: Input[Model], report: Output[Dataset]) -> None:
+    return None
+
+
 @pipeline
 def inner(x: int = 2, data: Input[Dataset] = None) -> Any:  # type: ignore[assignment]
     first = add(a=x)
@@ -95,6 +109,18 @@ durations = st.one_of(
     st.integers(1, 10_000),
     st.sampled_from(["90s", "5m", "1h30m", "2d"]),
     st.just(timedelta(minutes=3)),
+)
+asset_names = st.from_regex(r"[A-Za-z][A-Za-z0-9+.-]{0,6}://\S{1,24}", fullmatch=True)
+assets = st.one_of(asset_names, asset_names.map(Asset))
+task_notifications = st.lists(
+    st.sampled_from(
+        [
+            Slack("https://hooks.example.test/T1", on=["success"], channel="#ml"),
+            Email("ml@example.test", on=["failure", "retry"], subject="task"),
+            Webhook("https://example.test/task", on=["retry"], headers={"X-Key": "k"}),
+        ]
+    ),
+    max_size=2,
 )
 options = st.fixed_dictionaries(
     {},
@@ -121,8 +147,28 @@ options = st.fixed_dictionaries(
         "trigger_rule": st.sampled_from(
             ["all_success", "all_done", "one_failed", "none_failed", "always", "all_failed"]
         ),
+        "pool": st.from_regex(r"[A-Za-z0-9_.-]{1,64}", fullmatch=True),
+        "pool_slots": st.integers(1, 16),
+        "priority": st.integers(-(2**31), 2**31),
+        "notify": task_notifications,
     },
 )
+
+
+@st.composite
+def asset_schedules(draw: st.DrawFn) -> Any:
+    names = draw(st.lists(asset_names, min_size=1, max_size=3, unique=True))
+    items = [Asset(n) if draw(st.booleans()) else n for n in names]
+    first = Asset(names[0])
+    form = draw(st.sampled_from(["one", "list", "all", "any"]))
+    if form == "one":
+        return first
+    if form == "list":
+        return items
+    expr: Any = first
+    for item in items[1:]:
+        expr = expr & item if form == "all" else expr | item
+    return expr
 
 
 @st.composite
@@ -131,11 +177,21 @@ def plans(draw: st.DrawFn) -> dict[str, Any]:
         st.lists(
             st.tuples(
                 st.sampled_from(
-                    ["add", "make_fit_score", "if", "loop", "exit", "nested", "importer"]
+                    [
+                        "add",
+                        "make_fit_score",
+                        "if",
+                        "loop",
+                        "exit",
+                        "nested",
+                        "importer",
+                        "publish",
+                    ]
                 ),
                 json_values,
                 options,
                 st.integers(0, 100),
+                st.one_of(st.none(), assets),
             ),
             min_size=1,
             max_size=6,
@@ -145,8 +201,11 @@ def plans(draw: st.DrawFn) -> dict[str, Any]:
         st.fixed_dictionaries(
             {},
             optional={
-                "schedule": st.sampled_from(
-                    ["0 3 * * *", "@daily", "*/5 * * * 1-5", "@once", timedelta(hours=6)]
+                "schedule": st.one_of(
+                    st.sampled_from(
+                        ["0 3 * * *", "@daily", "*/5 * * * 1-5", "@once", timedelta(hours=6)]
+                    ),
+                    asset_schedules(),
                 ),
                 "timezone": st.sampled_from(["UTC", "Europe/Paris", "America/New_York"]),
                 "start_date": st.datetimes(
@@ -154,6 +213,7 @@ def plans(draw: st.DrawFn) -> dict[str, Any]:
                 ),
                 "catchup": st.booleans(),
                 "max_active_runs": st.integers(1, 10),
+                "max_active_tasks": st.integers(1, 10),
                 "deadline": durations,
                 "tags": st.lists(st.text("abcxyz-", min_size=1, max_size=5), max_size=3),
                 "owner": st.text("abcdef", min_size=1, max_size=6),
@@ -168,7 +228,7 @@ def plans(draw: st.DrawFn) -> dict[str, Any]:
                     max_size=2,
                 ),
                 "cache": st.booleans(),
-                "task_defaults": options,
+                "task_defaults": options,  # assets are per task: options never draws them
             },
         )
     )
@@ -183,12 +243,14 @@ def build(plan: dict[str, Any]) -> headwater.sdk.Pipeline:
     def body(n: int = 3, items: list[int] = [1, 2, 3], label: str = "x") -> None:  # noqa: B006
         last: Any = n
         previous: Any = None
-        for kind, value, opts, number in plan["steps"]:
+        for kind, value, opts, number, asset in plan["steps"]:
             if kind == "add":
                 last = add(a=last, b=number, tags=[str(value)]).set_options(**opts).output
             elif kind == "make_fit_score":
                 made = make(n=number)
                 fitted = fit(data=made.outputs["data"], rate=number / 7).set_options(**opts)
+                if asset is not None:
+                    fitted.updates_asset("model", asset)
                 scored = score(model=fitted.outputs["model"], weights={"w": number / 3})
                 last = scored.outputs["total"]
             elif kind == "if":
@@ -200,7 +262,10 @@ def build(plan: dict[str, Any]) -> headwater.sdk.Pipeline:
                     add(a=n)
             elif kind == "loop":
                 with ParallelFor(items, parallelism=(number % 4) + 1) as item:
-                    trained = fit(data=make(n=item).outputs["data"]).set_options(**opts)
+                    made_in_loop = make(n=item)
+                    if asset is not None:
+                        made_in_loop.set_options(assets={"data": asset})
+                    trained = fit(data=made_in_loop.outputs["data"]).set_options(**opts)
                     looped = add(a=item, b=number)
                 combine(values=Collected(looped.output), models=Collected(trained.outputs["model"]))
             elif kind == "exit":
@@ -210,6 +275,11 @@ def build(plan: dict[str, Any]) -> headwater.sdk.Pipeline:
                     if previous is not None:
                         guarded.after(previous)
                 previous = done
+            elif kind == "publish":
+                fitted = fit(data=make(n=number).outputs["data"])
+                published = publish(model=fitted.outputs["model"]).set_options(**opts)
+                if asset is not None:
+                    published.updates_asset("report", asset)
             elif kind == "nested":
                 last = inner(x=last, data=make(n=number).outputs["data"]).output
             else:
@@ -241,7 +311,7 @@ def test_digest_is_sha256_of_canonical_json() -> None:
     import hashlib
     import json
 
-    spec = build({"steps": [("make_fit_score", 1, {}, 3)], "meta": {}, "name": "p"}).compile()
+    spec = build({"steps": [("make_fit_score", 1, {}, 3, None)], "meta": {}, "name": "p"}).compile()
     expected = hashlib.sha256(canonical_json(spec).encode()).hexdigest()
     assert digest(spec) == f"sha256:{expected}"
     text = canonical_json(spec)

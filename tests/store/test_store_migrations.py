@@ -29,6 +29,12 @@ TABLES = {
     "metrics",
     "source_files",
     "schedules",
+    "users",
+    "api_tokens",
+    "pools",
+    "assets",
+    "asset_events",
+    "asset_triggers",
 }
 
 

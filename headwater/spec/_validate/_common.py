@@ -21,6 +21,11 @@ from headwater.spec._models import (
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$")
 ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# headwater/sdk/_options.py keeps copies of these two (the SDK must not import the spec
+# at `import headwater` time); tests/spec/test_validate_pools_assets.py pins them equal.
+POOL_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+ASSET_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://\S+$")
+ASSET_MAX_LENGTH = 512
 BASE_ARTIFACT = "headwater.Artifact"
 
 # A scope entry is (group kind, group name, branch index or -1).
@@ -134,6 +139,15 @@ def cron_error(expr: str) -> str | None:
         croniter(expr)
     except (ValueError, KeyError) as exc:
         return str(exc) or "not a cron expression"
+    return None
+
+
+def asset_error(name: str) -> str | None:
+    """Why ``name`` is not an asset name (``scheme://rest``, at most 512 characters), or None."""
+    if len(name) > ASSET_MAX_LENGTH:
+        return f"asset name is {len(name)} characters long (at most {ASSET_MAX_LENGTH})"
+    if not ASSET_RE.fullmatch(name):
+        return f"invalid asset name {name!r}"
     return None
 
 

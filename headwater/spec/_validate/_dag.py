@@ -140,7 +140,7 @@ class DagChecker:
     def check_task(self, task: TaskSpec, info: NodeInfo) -> None:
         src = task.source
         comp = self.top.component(task.component)
-        self.top.check_options(task.options, task.name, src)
+        self.top.check_options(task.options, task.name, src, pipeline=self.pipeline)
         if comp is None:
             self.add(
                 f"task uses unknown component '{task.component}'",
@@ -149,6 +149,9 @@ class DagChecker:
                 code="unknown_component",
             )
             return
+        self.top.check_asset_outputs(
+            task.options, comp, pipeline=self.pipeline, task=task.name, source=src
+        )
         for name, binding in task.inputs.items():
             io = comp.inputs.get(name)
             if io is None:

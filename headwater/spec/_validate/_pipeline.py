@@ -7,11 +7,14 @@ from dataclasses import dataclass, field
 
 from headwater.errors import Location, Problem
 from headwater.spec._models import (
+    TASK_NOTIFICATION_EVENTS,
     ComponentSpec,
     DagImplementation,
     ImporterImplementation,
     IOSpec,
+    NotificationSpec,
     PipelineSpec,
+    ScheduleSpec,
     SourceLocation,
     TaskOptions,
     TaskSpec,
@@ -20,10 +23,17 @@ from headwater.spec._params import constraint_errors, type_error
 from headwater.spec._validate._common import (
     ENV_RE,
     NAME_RE,
+    POOL_RE,
+    asset_error,
     cron_error,
     timezone_error,
 )
 from headwater.spec._validate._dag import DagChecker
+
+ASSET_HINT = (
+    "write a URI-like name such as 's3://bucket/churn/features' or 'models://churn': "
+    "a scheme, '://', then no spaces, at most 512 characters"
+)
 
 
 @dataclass
@@ -96,6 +106,8 @@ class PipelineChecker:
         src = spec.source
         sched = spec.schedule
         if sched is not None:
+            if sched.kind == "assets":
+                self.check_asset_schedule(sched, src)
             if sched.kind == "cron" and sched.cron:
                 err = cron_error(sched.cron)
                 if err:
@@ -136,26 +148,73 @@ class PipelineChecker:
                 hint="move end_date after start_date, or drop it",
                 code="invalid_date",
             )
-        for n in spec.notifications:
+        self.check_notifications(spec.notifications, None, src, task_level=False)
+        self.check_options(spec.task_defaults, None, src, defaults=True)
+
+    def check_asset_schedule(self, sched: ScheduleSpec, src: SourceLocation | None) -> None:
+        seen: set[str] = set()
+        for name in sched.assets:
+            err = asset_error(name)
+            if err:
+                self.add(f"schedule: {err}", source=src, hint=ASSET_HINT, code="invalid_schedule")
+            if name in seen:
+                self.add(
+                    f"asset '{name}' is listed twice in the schedule",
+                    source=src,
+                    hint="list each asset once",
+                    code="invalid_schedule",
+                )
+            seen.add(name)
+
+    def check_notifications(
+        self,
+        notifications: list[NotificationSpec],
+        task: str | None,
+        source: SourceLocation | None,
+        *,
+        pipeline: str | None = None,
+        task_level: bool,
+    ) -> None:
+        for n in notifications:
             if n.kind == "email" and "@" not in n.target:
                 self.add(
                     f"email notification target '{n.target}' is not an email address",
-                    source=src,
+                    pipeline=pipeline,
+                    task=task,
+                    source=source,
+                    hint="use e.g. Email('ml-team@example.com')",
                     code="invalid_notification",
                 )
             if n.kind in ("slack", "webhook") and not n.target.startswith(("http://", "https://")):
                 self.add(
                     f"{n.kind} notification target '{n.target}' is not an http(s) URL",
-                    source=src,
+                    pipeline=pipeline,
+                    task=task,
+                    source=source,
+                    hint="use the full URL, starting with https://",
                     code="invalid_notification",
                 )
             if n.kind == "callable" and ":" not in n.target:
                 self.add(
                     f"callable notification target '{n.target}' is not 'module:function'",
-                    source=src,
+                    pipeline=pipeline,
+                    task=task,
+                    source=source,
+                    hint="pass a function defined at the top level of a module",
                     code="invalid_notification",
                 )
-        self.check_options(spec.task_defaults, None, src)
+            bad = [e for e in n.on if task_level and e not in TASK_NOTIFICATION_EVENTS]
+            if bad:
+                self.add(
+                    f"a task notification cannot fire on {', '.join(map(repr, bad))}; "
+                    "deadlines belong to runs",
+                    pipeline=pipeline,
+                    task=task,
+                    source=source,
+                    hint="a task's notifications take on=['success', 'failure', 'retry']; put "
+                    "deadline_missed on @pipeline(notify=..., deadline=...)",
+                    code="invalid_notification",
+                )
 
     def check_artifact_types(self) -> None:
         for title, info in self.spec.artifact_types.items():
@@ -166,16 +225,95 @@ class PipelineChecker:
                     self.add(f"artifact type '{title}' names an unknown base type '{base}'")
 
     def check_options(
-        self, options: TaskOptions, task: str | None, source: SourceLocation | None
+        self,
+        options: TaskOptions,
+        task: str | None,
+        source: SourceLocation | None,
+        *,
+        pipeline: str | None = None,
+        defaults: bool = False,
     ) -> None:
+        """Rules on one layer of options: task_defaults, a component's or a task's own."""
         for key in options.env:
             if not ENV_RE.match(key):
                 self.add(
                     f"invalid environment variable name '{key}'",
+                    pipeline=pipeline,
                     task=task,
                     source=source,
                     hint="use letters, digits and '_', not starting with a digit",
                     code="invalid_name",
+                )
+        if options.pool is not None and not POOL_RE.fullmatch(options.pool):
+            self.add(
+                f"invalid pool name {options.pool!r}",
+                pipeline=pipeline,
+                task=task,
+                source=source,
+                hint="use 1 to 64 letters, digits, '_', '-' and '.', e.g. pool='gpu'",
+                code="invalid_name",
+            )
+        if options.assets is not None:
+            if defaults:
+                self.add(
+                    "task_defaults cannot set assets: each task has its own outputs",
+                    pipeline=pipeline,
+                    task=task,
+                    source=source,
+                    hint="set assets on the component or the task whose output updates the "
+                    "asset, e.g. task.updates_asset('model', 'models://churn')",
+                    code="invalid_asset",
+                )
+            for name in options.assets.values():
+                err = asset_error(name)
+                if err:
+                    self.add(
+                        err,
+                        pipeline=pipeline,
+                        task=task,
+                        source=source,
+                        hint=ASSET_HINT,
+                        code="invalid_asset",
+                    )
+        if options.notifications is not None:
+            self.check_notifications(
+                options.notifications, task, source, pipeline=pipeline, task_level=True
+            )
+
+    def check_asset_outputs(
+        self,
+        options: TaskOptions,
+        comp: ComponentSpec,
+        *,
+        pipeline: str | None = None,
+        task: str | None = None,
+        source: SourceLocation | None,
+    ) -> None:
+        """Every output that ``options.assets`` names is an artifact output of ``comp``."""
+        for out_name in options.assets or {}:
+            io = comp.outputs.get(out_name)
+            if io is None:
+                known = ", ".join(n for n, o in comp.outputs.items() if o.kind == "artifact")
+                self.add(
+                    f"assets names unknown output '{out_name}' of component '{comp.name}' "
+                    f"(its artifact outputs: {known or 'none'})",
+                    pipeline=pipeline,
+                    task=task,
+                    source=source,
+                    hint="map an artifact output of the component to an asset, e.g. "
+                    "assets={'model': 'models://churn'}",
+                    code="unknown_output",
+                )
+            elif io.kind != "artifact":
+                self.add(
+                    f"assets maps output '{out_name}' of component '{comp.name}', which is a "
+                    f"parameter ({io.describe()}); only artifact outputs update assets",
+                    pipeline=pipeline,
+                    task=task,
+                    source=source,
+                    hint=f"declare '{out_name}' as an artifact, e.g. {out_name}: Output[Model], "
+                    "or leave it out of assets",
+                    code="invalid_asset",
                 )
 
     # ------------------------------------------------------------------ components
@@ -211,6 +349,7 @@ class PipelineChecker:
                 if direction == "input":
                     self.check_default(comp, name, io)
         self.check_options(comp.options, None, src)
+        self.check_asset_outputs(comp.options, comp, source=src)
         impl = comp.implementation
         if (
             isinstance(impl, ImporterImplementation)

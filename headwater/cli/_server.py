@@ -1,0 +1,268 @@
+"""``headwater server``, ``standalone``, ``users``, ``tokens``, ``pools`` and ``assets``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from headwater.cli._app import app, err, out
+
+Server = Annotated[
+    str | None,
+    typer.Option(
+        "--server", envvar="HEADWATER_SERVER", help="Talk to this Headwater server (a URL)."
+    ),
+]
+Token = Annotated[
+    str | None,
+    typer.Option("--token", envvar="HEADWATER_TOKEN", help="API token for --server."),
+]
+
+
+def client(server: str, token: str | None) -> Any:
+    from headwater.client import Client
+
+    return Client(server, token)
+
+
+def _when(value: Any) -> str:
+    if not value:
+        return "-"
+    when = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return f"{when.astimezone(UTC):%Y-%m-%d %H:%M:%S}"
+
+
+@app.command()
+def server(
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8080,
+) -> None:
+    """The API server alone; run 'headwater scheduler' beside it (PostgreSQL for teams)."""
+    from headwater.server import serve
+
+    out.print(f"Headwater API on http://{host}:{port}/api/docs")
+    serve(host=host, port=port, scheduler=False, ui_dir=_ui_dir())
+
+
+@app.command()
+def standalone(
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8080,
+    max_active_tasks: Annotated[
+        int | None, typer.Option("--max-active-tasks", help="Tasks at once, all runs together.")
+    ] = None,
+) -> None:
+    """API server, scheduler (and the UI) in one process, on one port.
+
+    On the first start it creates the user 'admin' and prints its token, once.
+    """
+    from headwater.engine import Workspace
+    from headwater.server import serve
+    from headwater.server._serve import first_admin_token
+
+    ws = Workspace.open()
+    secret = first_admin_token(ws)
+    if secret is not None:
+        out.print(
+            "[bold]admin token (shown once; keep it):[/]\n"
+            f"  {secret}\n"
+            "  export HEADWATER_TOKEN=... to use it from the CLI and the Python client"
+        )
+    out.print(f"Headwater standalone on http://{host}:{port}/ (API docs at /api/docs)")
+    serve(
+        host=host,
+        port=port,
+        scheduler=True,
+        ui_dir=_ui_dir(),
+        ws=ws,
+        scheduler_options={"max_active_tasks": max_active_tasks},
+    )
+
+
+def _ui_dir() -> str | None:
+    from pathlib import Path
+
+    built = Path(__file__).resolve().parent.parent / "ui"
+    return str(built) if (built / "index.html").is_file() else None
+
+
+# ---------------------------------------------------------------------- users and tokens
+
+users_app = typer.Typer(help="Users of the API.", no_args_is_help=True)
+tokens_app = typer.Typer(help="API tokens (stored hashed; shown once).", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
+
+
+@users_app.command("create")
+def users_create(
+    name: Annotated[str, typer.Argument()],
+    role: Annotated[str, typer.Option("--role", help="admin or user")] = "user",
+    token: Annotated[bool, typer.Option("--token/--no-token", help="Also make a token.")] = True,
+) -> None:
+    """Create a user (and a first token, printed once)."""
+    from headwater.engine import Workspace
+
+    ws = Workspace.open()
+    user = ws.store.create_user(name, role)
+    out.print(f"user {escape(user.name)} ({user.role}) created")
+    if token:
+        record, secret = ws.store.create_token(user.name, "default")
+        out.print(f"token {record.id} (shown once; keep it):\n  {secret}")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    from headwater.engine import Workspace
+
+    table = Table(title="users", title_justify="left")
+    for col in ("user", "role", "created"):
+        table.add_column(col)
+    for u in Workspace.open().store.list_users():
+        table.add_row(escape(u.name), u.role, _when(u.created_at))
+    out.print(table)
+
+
+@tokens_app.command("create")
+def tokens_create(
+    user: Annotated[str, typer.Option("--user", help="Whose token.")],
+    name: Annotated[str, typer.Option("--name", help="What it is for.")] = "default",
+    days: Annotated[
+        float | None, typer.Option("--expires-in-days", help="Expire after this many days.")
+    ] = None,
+) -> None:
+    """A new token; its secret is printed once and stored only as a hash."""
+    from headwater.engine import Workspace
+
+    expires = datetime.now(UTC) + timedelta(days=days) if days else None
+    record, secret = Workspace.open().store.create_token(user, name, expires_at=expires)
+    err.print(f"token {record.id} for {escape(user)} (shown once; keep it):")
+    out.print(secret, highlight=False)
+
+
+@tokens_app.command("list")
+def tokens_list(user: Annotated[str | None, typer.Option("--user")] = None) -> None:
+    from headwater.engine import Workspace
+
+    table = Table(title="tokens", title_justify="left")
+    for col in ("id", "user", "name", "prefix", "created", "expires", "last used", "state"):
+        table.add_column(col, no_wrap=col == "id")
+    for t in Workspace.open().store.list_tokens(user):
+        state = "revoked" if t.revoked_at else ("active" if t.active else "expired")
+        table.add_row(
+            t.id,
+            escape(t.user),
+            escape(t.name),
+            t.prefix + "...",
+            _when(t.created_at),
+            _when(t.expires_at),
+            _when(t.last_used_at),
+            state,
+        )
+    out.print(table)
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    token: Annotated[str, typer.Argument(help="Token id, prefix or secret.")],
+) -> None:
+    """Revoke a token: the API refuses it from now on."""
+    from headwater.engine import Workspace
+
+    record = Workspace.open().store.revoke_token(token)
+    out.print(f"token {record.id} ({escape(record.user)}/{escape(record.name)}) revoked")
+
+
+# ---------------------------------------------------------------------- pools
+
+pools_app = typer.Typer(help="Pools of slots that tasks share across runs.", no_args_is_help=True)
+app.add_typer(pools_app, name="pools")
+
+
+@pools_app.command("list")
+def pools_list() -> None:
+    from headwater.engine import Workspace
+
+    table = Table(title="pools", title_justify="left")
+    for col in ("pool", "slots", "in use", "waiting", "description"):
+        table.add_column(col)
+    for p in Workspace.open().store.pools():
+        table.add_row(
+            escape(p.name),
+            "unlimited" if p.slots is None else str(p.slots),
+            str(p.occupied),
+            str(p.waiting),
+            escape(p.description or ""),
+        )
+    out.print(table)
+
+
+@pools_app.command("set")
+def pools_set(
+    name: Annotated[str, typer.Argument()],
+    slots: Annotated[int | None, typer.Option("--slots", min=0, help="Omit for unlimited.")] = None,
+    description: Annotated[str | None, typer.Option("--description")] = None,
+) -> None:
+    """Create a pool or change its slots."""
+    from headwater.engine import Workspace
+    from headwater.errors import HeadwaterError
+
+    if not name or len(name) > 64 or not all(c.isalnum() or c in "_.-" for c in name):
+        raise HeadwaterError(
+            f"pool name {name!r} is not valid", hint="use 1-64 letters, digits, '_', '.', '-'"
+        )
+    p = Workspace.open().store.set_pool(name, slots, description)
+    out.print(f"pool {escape(p.name)}: {'unlimited' if p.slots is None else p.slots} slot(s)")
+
+
+@pools_app.command("delete")
+def pools_delete(name: Annotated[str, typer.Argument()]) -> None:
+    from headwater.engine import Workspace
+
+    Workspace.open().store.delete_pool(name)
+    out.print(f"pool {escape(name)} deleted")
+
+
+# ---------------------------------------------------------------------- assets
+
+assets_app = typer.Typer(help="Assets and the events that update them.", no_args_is_help=True)
+app.add_typer(assets_app, name="assets")
+
+
+@assets_app.command("list")
+def assets_list() -> None:
+    from headwater.engine import Workspace
+
+    table = Table(title="assets", title_justify="left")
+    for col in ("asset", "events", "last update"):
+        table.add_column(col)
+    for a in Workspace.open().store.list_assets(limit=1000):
+        table.add_row(escape(a.name), str(a.events), _when(a.last_event_at))
+    out.print(table)
+
+
+@assets_app.command("events")
+def assets_events(
+    asset: Annotated[str | None, typer.Argument(help="Only this asset.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1)] = 20,
+) -> None:
+    """Asset updates, newest first, with the run that made each and the runs it triggered."""
+    from headwater.engine import Workspace
+
+    table = Table(title="asset events", title_justify="left")
+    for col in ("#", "asset", "when", "from run", "artifact", "triggered"):
+        table.add_column(col)
+    for e in Workspace.open().store.asset_events(asset=asset, limit=limit):
+        table.add_row(
+            str(e.id),
+            escape(e.asset),
+            _when(e.created_at),
+            e.run_id or "-",
+            e.artifact_id or "-",
+            ", ".join(e.triggered) or "-",
+        )
+    out.print(table)

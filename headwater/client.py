@@ -1,0 +1,210 @@
+"""A Python client for a Headwater server.
+
+Example::
+
+    from headwater.client import Client
+
+    hw = Client("http://127.0.0.1:8080", token="hw_...")
+    run = hw.trigger("churn", parameters={"min_accuracy": 0.9})
+    hw.wait(run["id"])
+    print(hw.run(run["id"])["status"])
+
+Every method returns the server's JSON; errors raise :class:`ClientError` carrying the
+server's message, hint and HTTP status.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+
+from headwater.errors import HeadwaterError
+
+__all__ = ["Client", "ClientError"]
+
+_DONE = {"succeeded", "failed", "cancelled"}
+
+
+class ClientError(HeadwaterError):
+    """The server refused a request (``status`` is the HTTP status; 0 if unreachable)."""
+
+    def __init__(self, status: int, message: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+
+
+class Client:
+    """Talks to ``url`` with a bearer ``token`` (default: ``HEADWATER_TOKEN``)."""
+
+    def __init__(self, url: str, token: str | None = None, *, timeout: float = 30.0) -> None:
+        self.url = url.rstrip("/")
+        self.token = token if token is not None else os.environ.get("HEADWATER_TOKEN")
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self._http.request(method, "/api/v1" + path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise ClientError(
+                0,
+                f"cannot reach the Headwater server at {self.url}: {exc}",
+                hint="check the URL, and that 'headwater server' or 'headwater standalone' runs",
+            ) from None
+        if response.status_code >= 400:
+            try:
+                body = response.json()
+            except ValueError:
+                body = {"error": response.text or response.reason_phrase}
+            raise ClientError(
+                response.status_code,
+                f"{body.get('error') or response.reason_phrase} (HTTP {response.status_code})",
+                body.get("hint"),
+            )
+        if response.status_code == 204:
+            return None
+        if response.headers.get("content-type", "").startswith("application/json"):
+            return response.json()
+        return response.content
+
+    # ------------------------------------------------------------------ pipelines and runs
+
+    def health(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("GET", "/health")
+        return result
+
+    def pipelines(self, **filters: Any) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("GET", "/pipelines", params=filters)
+        return result
+
+    def trigger(
+        self,
+        pipeline: str,
+        parameters: dict[str, Any] | None = None,
+        *,
+        version: str | None = None,
+        cache: bool = True,
+    ) -> dict[str, Any]:
+        """Queue a run; parameters are checked against the pipeline's schema."""
+        body = {"parameters": parameters or {}, "version": version, "cache": cache}
+        result: dict[str, Any] = self._call("POST", f"/pipelines/{pipeline}/runs", json=body)
+        return result
+
+    def runs(self, **filters: Any) -> dict[str, Any]:
+        """A page of runs: ``pipeline``, ``status``, ``trigger``, ``limit``, ``offset``..."""
+        params = {k: v for k, v in filters.items() if v is not None}
+        result: dict[str, Any] = self._call("GET", "/runs", params=params)
+        return result
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("GET", f"/runs/{run_id}")
+        return result
+
+    def wait(self, run_id: str, timeout: float = 3600.0, poll: float = 0.5) -> dict[str, Any]:
+        """Poll until the run ends; returns it."""
+        deadline = time.time() + timeout
+        while True:
+            run = self.run(run_id)
+            if run["status"] in _DONE:
+                return run
+            if time.time() > deadline:
+                raise ClientError(0, f"run {run_id} did not end within {timeout:g}s")
+            time.sleep(poll)
+
+    def cancel(self, run_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("POST", f"/runs/{run_id}/cancel")
+        return result
+
+    def retry(self, run_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("POST", f"/runs/{run_id}/retry")
+        return result
+
+    def clear(self, run_id: str, task: str, *, downstream: bool = True) -> dict[str, Any]:
+        result: dict[str, Any] = self._call(
+            "POST", f"/runs/{run_id}/tasks/{task}/clear", json={"downstream": downstream}
+        )
+        return result
+
+    def logs(self, run_id: str, task: str, *, attempt: int | None = None, offset: int = 0) -> str:
+        params: dict[str, Any] = {"offset": offset}
+        if attempt is not None:
+            params["attempt"] = attempt
+        text: str = self._call("GET", f"/runs/{run_id}/tasks/{task}/logs", params=params)["text"]
+        return text
+
+    def follow_logs(self, run_id: str, task: str) -> Iterator[str]:
+        """The log as it grows, until the attempt ends."""
+        import json
+
+        with self._http.stream("GET", f"/api/v1/runs/{run_id}/tasks/{task}/logs/follow") as r:
+            if r.status_code >= 400:
+                r.read()
+                raise ClientError(r.status_code, r.text)
+            for line in r.iter_lines():
+                if line.startswith("data: ") and line != "data: {}":
+                    yield json.loads(line[6:])["text"]
+
+    def metrics(self, run_id: str) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._call("GET", f"/runs/{run_id}/metrics")
+        return result
+
+    def artifact(self, artifact_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("GET", f"/artifacts/{artifact_id}")
+        return result
+
+    def download(self, artifact_id: str, path: str | None = None) -> bytes:
+        params = {"path": path} if path else None
+        data: bytes = self._call("GET", f"/artifacts/{artifact_id}/download", params=params)
+        return data
+
+    def lineage(self, artifact_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("GET", f"/artifacts/{artifact_id}/lineage")
+        return result
+
+    # ------------------------------------------------------------------ schedules
+
+    def schedules(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._call("GET", "/schedules")
+        return result
+
+    def edit_schedule(self, pipeline: str, **changes: Any) -> dict[str, Any]:
+        """Change ``cron``, ``interval_seconds``, ``timezone``, dates, ``catchup``,
+        ``max_active_runs`` or ``paused`` without redeploying."""
+        body = {k: v for k, v in changes.items() if v is not None}
+        result: dict[str, Any] = self._call("PATCH", f"/schedules/{pipeline}", json=body)
+        return result
+
+    def pause(self, pipeline: str) -> dict[str, Any]:
+        return self.edit_schedule(pipeline, paused=True)
+
+    def unpause(self, pipeline: str) -> dict[str, Any]:
+        return self.edit_schedule(pipeline, paused=False)
+
+    def backfill(
+        self, pipeline: str, start: str, end: str, reprocess: str = "none"
+    ) -> dict[str, Any]:
+        body = {"start": start, "end": end, "reprocess": reprocess}
+        result: dict[str, Any] = self._call("POST", f"/schedules/{pipeline}/backfills", json=body)
+        return result
+
+    def assets(self, **filters: Any) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("GET", "/assets", params=filters)
+        return result
+
+    def asset_events(self, **filters: Any) -> dict[str, Any]:
+        params = {k: v for k, v in filters.items() if v is not None}
+        result: dict[str, Any] = self._call("GET", "/asset-events", params=params)
+        return result

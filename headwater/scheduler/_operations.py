@@ -1,0 +1,205 @@
+"""What a server or client asks of runs from outside their engine: trigger one, cancel
+it, retry its failed tasks, clear a task and what follows it, read its logs."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from headwater.engine import Workspace, render_for_run
+from headwater.engine._plan import plan_dag
+from headwater.errors import HeadwaterError
+from headwater.scheduler._context import manual_context
+from headwater.spec import (
+    ConditionGroup,
+    ExitHandlerGroup,
+    LoopGroup,
+    Node,
+    PipelineSpec,
+    TaskSpec,
+    from_data,
+)
+from headwater.states import RunStatus
+from headwater.store import NotFound, RunRecord, TaskRunRecord, VersionRecord
+
+_ROOT_NAME = re.compile(r"^([^.\[]+)")
+
+
+def latest_version(ws: Workspace, pipeline: str, version: str | None = None) -> VersionRecord:
+    """The version a trigger runs: ``version`` if given, else the newest deployed one (or
+    the newest of any kind when the pipeline was never deployed)."""
+    if version is not None:
+        found = ws.store.get_version(version)
+        if found.pipeline != pipeline:
+            raise NotFound(
+                f"version {version} belongs to pipeline '{found.pipeline}', not '{pipeline}'",
+                hint=f"list the versions of '{pipeline}' with 'headwater pipelines versions'",
+            )
+        return found
+    versions = ws.store.list_versions(pipeline)
+    if not versions:
+        raise NotFound(
+            f"no pipeline '{pipeline}'",
+            hint="deploy it with 'headwater deploy FILE'; list pipelines with "
+            "'headwater pipelines list'",
+        )
+    deployed = [v for v in versions if v.source_manifest is not None]
+    return (deployed or versions)[0]
+
+
+def trigger(
+    ws: Workspace,
+    pipeline: str,
+    params: dict[str, Any],
+    *,
+    version: str | None = None,
+    cache: bool = True,
+    trigger: str = "api",
+) -> RunRecord:
+    """Queue a run of a stored version; a scheduler drives it. Parameters are checked
+    against the pipeline's schema and templates rendered before anything is written."""
+    chosen = latest_version(ws, pipeline, version)
+    spec = from_data(chosen.spec, source=f"pipeline version {chosen.id}")
+    values, run_id = render_for_run(spec, params, lambda rid: manual_context(spec, rid, params))
+    return ws.store.create_run(
+        chosen, values, trigger=trigger, cache_enabled=cache, run_id=run_id, owner=None
+    )
+
+
+def cancel(ws: Workspace, run_id: str) -> RunStatus:
+    """Cancel a run: at once if it is queued, else by asking its engine."""
+    run = ws.store.get_run(run_id)
+    return ws.store.request_cancel(run.id)
+
+
+def retry_failed(ws: Workspace, run_id: str) -> list[str]:
+    """Run again the tasks of an ended run that did not succeed (and what they feed)."""
+    run = ws.store.get_run(run_id)
+    failed = ws.store.unfinished_paths(run.id)
+    if not failed:
+        raise HeadwaterError(
+            f"run {run.id} has no failed task to retry",
+            hint="clear a task to run it again: POST /api/v1/runs/RUN/tasks/TASK/clear",
+        )
+    return clear(ws, run.id, failed)
+
+
+def clear(ws: Workspace, run_id: str, tasks: list[str], *, downstream: bool = True) -> list[str]:
+    """Clear tasks of an ended run (and, with ``downstream``, every task that depends on
+    them) and queue the run again; it runs them with the run's own version."""
+    run = ws.store.get_run(run_id)
+    spec = from_data(ws.store.get_version(run.version_id).spec)
+    rows = ws.store.task_runs(run.id)
+    known = {r.path for r in rows}
+    missing = [p for p in tasks if p not in known]
+    if missing:
+        raise NotFound(
+            f"run {run.id} has no task '{missing[0]}'",
+            hint=f"its tasks are: {', '.join(sorted(known)[:20]) or '(none yet)'}",
+        )
+    paths = set(tasks)
+    if downstream:
+        paths |= downstream_paths(spec, rows, tasks)
+    for p in list(paths):  # a nested pipeline's task row is re-run with what it holds
+        parts = p.split(".")
+        paths.update(
+            ".".join(parts[:i]) for i in range(1, len(parts)) if ".".join(parts[:i]) in known
+        )
+    return ws.store.clear_tasks(run.id, sorted(paths))
+
+
+def _descendants(node: Node | TaskSpec) -> Iterator[str]:
+    yield node.name
+    if isinstance(node, ConditionGroup):
+        for branch in node.branches:
+            for inner in branch.nodes:
+                yield from _descendants(inner)
+    elif isinstance(node, LoopGroup):
+        for inner in node.nodes:
+            yield from _descendants(inner)
+    elif isinstance(node, ExitHandlerGroup):
+        for inner in [*node.nodes, node.exit_task]:
+            yield from _descendants(inner)
+
+
+def downstream_paths(spec: PipelineSpec, rows: list[TaskRunRecord], tasks: list[str]) -> set[str]:
+    """The task paths of ``rows`` that depend, directly or not, on any of ``tasks``.
+
+    Dependencies are those of the pipeline's top-level DAG (a group counts as every
+    task in it); a task inside an exit handler's body also brings its exit task.
+    """
+    plan = plan_dag(spec.dag)
+    users: dict[str, set[str]] = {}
+    for name, deps in plan.deps.items():
+        for dep in deps:
+            users.setdefault(dep.name, set()).add(name)
+    groups: dict[str, set[str]] = {}
+    exits: dict[str, str] = {}
+
+    def index(nodes: list[Node]) -> None:
+        for node in nodes:
+            groups[node.name] = set(_descendants(node))
+            if isinstance(node, ExitHandlerGroup):
+                for inner in node.nodes:
+                    for name in _descendants(inner):
+                        exits[name] = node.exit_task.name
+            if isinstance(node, ConditionGroup):
+                for branch in node.branches:
+                    index(branch.nodes)
+            elif isinstance(node, LoopGroup):
+                index(node.nodes)
+            elif isinstance(node, ExitHandlerGroup):
+                index([*node.nodes, node.exit_task])
+
+    index(spec.dag.nodes)
+    start = {_root(p) for p in tasks}
+    seen: set[str] = set()
+    todo = list(start)
+    while todo:
+        name = todo.pop()
+        for user in users.get(name, ()):
+            if user not in seen:
+                seen.add(user)
+                todo.append(user)
+        if name in exits and exits[name] not in seen:
+            seen.add(exits[name])
+            todo.append(exits[name])
+    names: set[str] = set()
+    for name in seen:
+        names |= groups.get(name, {name})
+    return {r.path for r in rows if _root(r.path) in names}
+
+
+def _root(path: str) -> str:
+    m = _ROOT_NAME.match(path)
+    return m.group(1) if m else path
+
+
+@dataclass(frozen=True)
+class LogChunk:
+    text: str
+    offset: int
+    next_offset: int
+    size: int
+    complete: bool
+
+
+def read_log(record: TaskRunRecord, offset: int = 0, limit: int = 1 << 20) -> LogChunk:
+    """Bytes ``[offset, offset + limit)`` of an attempt's log (a negative offset counts
+    from the end); ``complete`` once the attempt ended and the end was read."""
+    from headwater.states import TASK_DONE, TaskStatus
+
+    done = record.status in TASK_DONE or record.status is TaskStatus.UP_FOR_RETRY
+    path = record.log_path
+    if not path or not os.path.exists(path):
+        return LogChunk("", 0, 0, 0, done)
+    size = os.path.getsize(path)
+    start = max(0, size + offset) if offset < 0 else min(offset, size)
+    with open(path, "rb") as f:
+        f.seek(start)
+        data = f.read(max(0, limit))
+    end = start + len(data)
+    return LogChunk(data.decode("utf-8", "replace"), start, end, size, done and end >= size)

@@ -1,0 +1,7 @@
+"""The HTTP API (FastAPI): thin routers over the engine, scheduler and store, with
+bearer-token auth. :func:`serve` runs it with uvicorn, alone or with a scheduler."""
+
+from headwater.server._app import ApiError, ServerState, create_app
+from headwater.server._serve import serve
+
+__all__ = ["ApiError", "ServerState", "create_app", "serve"]

@@ -1,0 +1,148 @@
+"""The FastAPI application: error mapping, bearer-token auth, and the routers."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from headwater._version import __version__
+from headwater.engine import Workspace
+from headwater.errors import HeadwaterError, ParameterError, SpecError, ValidationError
+from headwater.store import Authenticated, Conflict, MetadataStore, NotFound
+
+
+class ApiError(HeadwaterError):
+    """An error with its HTTP status."""
+
+    def __init__(self, status: int, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+
+
+def _status(exc: HeadwaterError) -> int:
+    if isinstance(exc, ApiError):
+        return exc.status
+    if isinstance(exc, NotFound):
+        return 404
+    if isinstance(exc, Conflict):
+        return 409
+    if isinstance(exc, ParameterError | SpecError | ValidationError):
+        return 422
+    return 400
+
+
+def problem(status: int, message: str, hint: str | None = None, where: Any = None) -> JSONResponse:
+    body: dict[str, Any] = {"error": message, "hint": hint}
+    if where:
+        body["where"] = where
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+@dataclasses.dataclass
+class ServerState:
+    """What the routes share: the workspace, and the scheduler when one runs in-process."""
+
+    ws: Workspace
+    wake_scheduler: Callable[[], None] | None = None
+    cancel_local: Callable[[str], bool] | None = None
+    started_at: float = dataclasses.field(default_factory=time.time)
+
+
+_bearer = HTTPBearer(auto_error=False, description="An API token: headwater tokens create")
+
+
+def state(request: Request) -> ServerState:
+    found: ServerState = request.app.state.headwater
+    return found
+
+
+def authenticated(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Authenticated:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise ApiError(
+            401,
+            "this route needs a bearer token",
+            hint="send 'Authorization: Bearer TOKEN'; create a token with "
+            "'headwater tokens create --user NAME'",
+        )
+    found = state(request).ws.store.authenticate(credentials.credentials)
+    if isinstance(found, str):
+        raise ApiError(401, found, hint="create a new token with 'headwater tokens create'")
+    return found
+
+
+def create_app(ws: Workspace, *, ui_dir: str | None = None, **state_args: Any) -> FastAPI:
+    """The API over ``ws`` (its own store object over the same database)."""
+    from headwater.server import _artifacts, _catalog, _runs, _system
+
+    api_ws = Workspace(
+        ws.settings, MetadataStore(ws.store.engine, ws.store.namespace), ws.artifacts
+    )
+    app = FastAPI(
+        title="Headwater",
+        version=__version__,
+        description="Pipelines, runs, tasks, artifacts, lineage, metrics, schedules and "
+        "assets. Every route but /api/v1/health needs a bearer token.",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.headwater = ServerState(api_ws, **state_args)
+
+    @app.exception_handler(HeadwaterError)
+    def _domain(request: Request, exc: HeadwaterError) -> JSONResponse:
+        where = {k: v for k, v in dataclasses.asdict(exc.location).items() if v is not None}
+        return problem(_status(exc), exc.message, exc.hint, where or None)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        parts = [
+            f"{'.'.join(str(x) for x in e.get('loc', ()) if x != 'body') or 'body'}: {e.get('msg')}"
+            for e in errors[:5]
+        ]
+        return problem(
+            422,
+            "invalid request: " + "; ".join(parts),
+            "see the OpenAPI document at /api/openapi.json for the expected fields",
+        )
+
+    auth = [Depends(authenticated)]
+    app.include_router(_system.public)
+    app.include_router(_system.router, dependencies=auth)
+    app.include_router(_catalog.router, dependencies=auth)
+    app.include_router(_runs.router, dependencies=auth)
+    app.include_router(_artifacts.router, dependencies=auth)
+
+    if ui_dir is not None:
+        from fastapi.staticfiles import StaticFiles
+
+        app.mount("/", StaticFiles(directory=ui_dir, html=True), name="ui")
+    else:
+
+        @app.get("/", include_in_schema=False)
+        def _root() -> RedirectResponse:
+            return RedirectResponse("/api/docs")
+
+    return app
+
+
+def page(items: list[Any], total: int, limit: int, offset: int) -> dict[str, Any]:
+    nxt = offset + len(items)
+    return {
+        "items": items,
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "next_offset": nxt if nxt < total else None,
+    }

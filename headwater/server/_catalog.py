@@ -1,0 +1,258 @@
+"""Pipelines and their versions, schedules, backfills and assets."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+
+from headwater.server._app import ApiError, ServerState, page, state
+from headwater.server._schemas import (
+    AssetEventOut,
+    AssetOut,
+    BackfillIn,
+    BackfillOut,
+    Page,
+    PipelineOut,
+    ScheduleIn,
+    ScheduleOut,
+    VersionDetail,
+    VersionOut,
+)
+from headwater.spec import PipelineSpec, from_data
+from headwater.store import ScheduleRecord, VersionRecord
+
+router = APIRouter(prefix="/api/v1")
+St = Annotated[ServerState, Depends(state)]
+Limit = Annotated[int, Query(ge=1, le=500, description="Items per page.")]
+Offset = Annotated[int, Query(ge=0, le=10_000_000, description="Items to skip.")]
+
+
+def _version_out(v: VersionRecord) -> dict[str, Any]:
+    return {
+        "id": v.id,
+        "pipeline": v.pipeline,
+        "digest": v.digest,
+        "created_at": v.created_at,
+        "deployed": v.source_manifest is not None,
+        "files": sorted(v.source_manifest or {}),
+    }
+
+
+def _schedule_text(spec: PipelineSpec) -> str | None:
+    s = spec.schedule
+    if s is None:
+        return None
+    if s.kind == "assets":
+        return (" & " if s.asset_mode == "all" else " | ").join(s.assets)
+    return str(s.cron or (f"every {s.interval_seconds:g}s" if s.interval_seconds else s.kind))
+
+
+def _next(spec: PipelineSpec, sched: ScheduleRecord) -> tuple[datetime | None, datetime | None]:
+    from headwater.scheduler import DataInterval, Timetable
+
+    if spec.schedule is None or spec.schedule.kind == "assets" or sched.paused:
+        return None, None
+    timetable = Timetable.for_pipeline(spec, default_start_date=sched.created_at)
+    last = (
+        DataInterval(sched.last_start, sched.last_end)
+        if sched.last_start is not None and sched.last_end is not None
+        else None
+    )
+    found = timetable.next_interval(last, now=datetime.now(UTC), catchup=spec.catchup)
+    return (found.start, found.end) if found is not None else (None, None)
+
+
+def _schedule_out(s: ServerState, sched: ScheduleRecord) -> dict[str, Any]:
+    from headwater.scheduler._settings import effective_spec
+
+    spec = effective_spec(from_data(s.ws.store.get_version(sched.version_id).spec), sched.overrides)
+    sc = spec.schedule
+    start, end = _next(spec, sched)
+    return {
+        "pipeline": sched.pipeline,
+        "version_id": sched.version_id,
+        "paused": sched.paused,
+        "kind": sc.kind if sc else None,
+        "cron": sc.cron if sc else None,
+        "interval_seconds": sc.interval_seconds if sc else None,
+        "timezone": sc.timezone if sc else None,
+        "assets": list(sc.assets) if sc and sc.kind == "assets" else None,
+        "asset_mode": sc.asset_mode if sc and sc.kind == "assets" else None,
+        "start_date": spec.start_date,
+        "end_date": spec.end_date,
+        "catchup": spec.catchup,
+        "max_active_runs": spec.max_active_runs,
+        "last_start": sched.last_start,
+        "last_end": sched.last_end,
+        "next_start": start,
+        "next_end": end,
+        "overrides": sched.overrides,
+    }
+
+
+@router.get("/pipelines", response_model=Page[PipelineOut], tags=["pipelines"])
+def list_pipelines(
+    s: St,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    prefix: Annotated[str | None, Query(max_length=128)] = None,
+    tag: Annotated[str | None, Query(max_length=128)] = None,
+    recent: Annotated[int, Query(ge=0, le=50, description="Recent runs per pipeline.")] = 10,
+) -> Any:
+    """Pipelines with their tags, owner, parameters, schedule, next run and recent runs."""
+    found, total = s.ws.store.page_pipelines(prefix=prefix, limit=limit, offset=offset)
+    schedules = {x.pipeline: x for x in s.ws.store.schedules()}
+    recents = s.ws.store.recent_run_states([p.id for p in found], recent)
+    items = []
+    for p in found:
+        spec = from_data(p.latest_spec)
+        if tag is not None and tag not in spec.tags:
+            continue
+        sched = schedules.get(p.name)
+        next_end = None
+        if sched is not None:
+            from headwater.scheduler._settings import effective_spec
+
+            live = effective_spec(
+                from_data(s.ws.store.get_version(sched.version_id).spec), sched.overrides
+            )
+            next_end = _next(live, sched)[1]
+            spec = live
+        items.append(
+            {
+                "id": p.id,
+                "name": p.name,
+                "description": p.description or spec.description,
+                "versions": p.versions,
+                "latest_version_id": p.latest_version_id,
+                "updated_at": p.updated_at,
+                "tags": spec.tags,
+                "owner": spec.owner,
+                "parameters": {k: v.model_dump(mode="json") for k, v in spec.parameters.items()},
+                "schedule": _schedule_text(spec),
+                "paused": sched.paused if sched else None,
+                "next_run_at": next_end,
+                "recent_runs": recents.get(p.id, []),
+            }
+        )
+    return page(items, total, limit, offset)
+
+
+@router.get("/pipelines/{name}/versions", response_model=Page[VersionOut], tags=["pipelines"])
+def list_versions(s: St, name: str, limit: Limit = 50, offset: Offset = 0) -> Any:
+    versions = s.ws.store.list_versions(name)
+    if not versions:
+        raise ApiError(404, f"no pipeline '{name}'", hint="list pipelines at /api/v1/pipelines")
+    chunk = versions[offset : offset + limit]
+    return page([_version_out(v) for v in chunk], len(versions), limit, offset)
+
+
+@router.get("/versions/{version_id}", response_model=VersionDetail, tags=["pipelines"])
+def get_version(s: St, version_id: str) -> Any:
+    """A version with its full spec (the DAG, parameters' schema, options)."""
+    v = s.ws.store.get_version(version_id)
+    return {**_version_out(v), "spec": v.spec}
+
+
+@router.get("/versions/{version_id}/source", tags=["pipelines"], response_model=dict[str, str])
+def get_source(s: St, version_id: str) -> Any:
+    """The deployed snapshot's files: path -> text."""
+    v = s.ws.store.get_version(version_id)
+    if v.source_manifest is None:
+        raise ApiError(
+            404,
+            f"version {v.id} was not deployed, so it has no stored source",
+            hint="deploy the pipeline with 'headwater deploy FILE'",
+        )
+    return {k: data.decode("utf-8", "replace") for k, data in s.ws.store.read_sources(v).items()}
+
+
+# ---------------------------------------------------------------------- schedules
+
+
+@router.get("/schedules", response_model=list[ScheduleOut], tags=["schedules"])
+def list_schedules(s: St) -> Any:
+    return [_schedule_out(s, x) for x in s.ws.store.schedules()]
+
+
+@router.get("/schedules/{pipeline}", response_model=ScheduleOut, tags=["schedules"])
+def get_schedule(s: St, pipeline: str) -> Any:
+    return _schedule_out(s, s.ws.store.get_schedule(pipeline))
+
+
+@router.patch("/schedules/{pipeline}", response_model=ScheduleOut, tags=["schedules"])
+def edit_schedule(s: St, pipeline: str, body: ScheduleIn) -> Any:
+    """Edit a schedule without redeploying (cron or interval, time zone, dates, catchup,
+    max_active_runs), or pause and unpause it. Checked like a compile."""
+    from headwater.scheduler._settings import edit_schedule as edit
+
+    fields = body.model_fields_set - {"paused"}
+    if fields:
+        edit(
+            s.ws,
+            pipeline,
+            cron=body.cron,
+            every=body.interval_seconds,
+            timezone=body.timezone,
+            start_date=body.start_date,
+            end_date=body.end_date,
+            catchup=body.catchup,
+            max_active_runs=body.max_active_runs,
+            reset=body.reset,
+        )
+    if body.paused is not None:
+        s.ws.store.set_paused(pipeline, body.paused)
+    return _schedule_out(s, s.ws.store.get_schedule(pipeline))
+
+
+@router.post("/schedules/{pipeline}/backfills", response_model=BackfillOut, tags=["schedules"])
+def backfill(s: St, pipeline: str, body: BackfillIn) -> Any:
+    """Queue a run for every data interval starting in [start, end); schedulers run them."""
+    from headwater.scheduler import create_backfill_runs, plan_backfill
+
+    start = body.start if body.start.tzinfo else body.start.replace(tzinfo=UTC)
+    end = body.end if body.end.tzinfo else body.end.replace(tzinfo=UTC)
+    plan, timetable = plan_backfill(s.ws, pipeline, start, end, body.reprocess)  # type: ignore[arg-type]
+    runs = create_backfill_runs(s.ws, pipeline, plan, timetable)
+    if runs and s.wake_scheduler is not None:
+        s.wake_scheduler()
+    return {"trigger": plan.trigger, "runs": runs, "skipped": [i.start for i in plan.skipped]}
+
+
+# ---------------------------------------------------------------------- assets
+
+
+@router.get("/assets", response_model=Page[AssetOut], tags=["assets"])
+def list_assets(
+    s: St,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    prefix: Annotated[str | None, Query(max_length=512)] = None,
+) -> Any:
+    items = s.ws.store.list_assets(prefix=prefix, limit=limit + 1, offset=offset)
+    more = len(items) > limit
+    total = offset + len(items) if not more else offset + limit + 1
+    return page(items[:limit], total, limit, offset)
+
+
+@router.get("/asset-events", response_model=Page[AssetEventOut], tags=["assets"])
+def list_asset_events(
+    s: St,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    asset: Annotated[str | None, Query(max_length=512)] = None,
+    run_id: Annotated[str | None, Query(max_length=32)] = None,
+) -> Any:
+    """Asset updates, newest first: the run, task attempt and artifact behind each, and
+    the runs each triggered."""
+    items = s.ws.store.asset_events(asset=asset, run_id=run_id, limit=limit + 1, offset=offset)
+    more = len(items) > limit
+    total = offset + len(items) if not more else offset + limit + 1
+    return page(
+        [{**e.__dict__, "triggered": list(e.triggered)} for e in items[:limit]],
+        total,
+        limit,
+        offset,
+    )

@@ -1,0 +1,298 @@
+"""The API's request and response bodies (frozen pydantic models)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+T = TypeVar("T")
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True, frozen=True)
+
+
+class Page(_Out, Generic[T]):
+    """One page of a list: ``next_offset`` is None on the last page."""
+
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+    next_offset: int | None
+
+
+class Problem(_Out):
+    """Every error: what was wrong, where, and how to fix it."""
+
+    error: str
+    hint: str | None = None
+    where: dict[str, Any] | None = None
+
+
+class Health(_Out):
+    status: str
+    version: str
+    database: str
+
+
+class RunOut(_Out):
+    id: str
+    pipeline: str
+    pipeline_id: str
+    version_id: str
+    status: str
+    parameters: dict[str, Any]
+    trigger: str
+    cache_enabled: bool
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    data_interval_start: datetime | None
+    data_interval_end: datetime | None
+    engine_host: str | None
+    heartbeat_at: datetime | None
+    cancel_requested_at: datetime | None = None
+    deadline_missed_at: datetime | None = None
+
+
+class TaskOut(_Out):
+    id: str
+    run_id: str
+    path: str
+    task: str
+    component: str
+    attempt: int
+    status: str
+    inputs: dict[str, Any] | None
+    outputs: dict[str, Any] | None
+    cache_key: str | None
+    cached_from: str | None
+    exit_code: int | None
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    retry_at: datetime | None
+    pool: str | None = None
+    priority: int | None = None
+    cleared: bool = False
+
+
+class RunDetail(RunOut):
+    tasks: list[TaskOut]
+
+
+class TriggerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    version: str | None = Field(
+        None, description="A version id; the newest deployed one if left out."
+    )
+    cache: bool = True
+
+
+class ClearIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    downstream: bool = True
+
+
+class Cleared(_Out):
+    run_id: str
+    cleared: list[str]
+    status: str
+
+
+class CancelOut(_Out):
+    run_id: str
+    status: str
+
+
+class LogOut(_Out):
+    text: str
+    offset: int
+    next_offset: int
+    size: int
+    complete: bool
+
+
+class ArtifactOut(_Out):
+    id: str
+    run_id: str | None
+    task_run_id: str | None
+    name: str
+    type: str
+    uri: str
+    digest: str | None
+    size: int | None
+    metadata: dict[str, Any]
+    created_at: datetime
+
+
+class Preview(_Out):
+    """The head of an artifact: ``table`` for tabular data, ``text`` otherwise."""
+
+    kind: str
+    media_type: str
+    columns: list[str] | None = None
+    rows: list[list[Any]] | None = None
+    text: str | None = None
+    truncated: bool
+
+
+class LineageNodeOut(_Out):
+    artifact: ArtifactOut
+    depth: int
+    task_run_id: str | None
+    task: str | None
+    run_id: str | None
+    producer_task: str | None
+
+
+class Lineage(_Out):
+    artifact: ArtifactOut
+    upstream: list[LineageNodeOut]
+    downstream: list[LineageNodeOut]
+
+
+class MetricOut(_Out):
+    task: str
+    key: str
+    value: float
+    step: int | None
+    logged_at: datetime
+
+
+class VersionOut(_Out):
+    id: str
+    pipeline: str
+    digest: str
+    created_at: datetime
+    deployed: bool
+    files: list[str]
+
+
+class VersionDetail(VersionOut):
+    spec: dict[str, Any]
+
+
+class ScheduleOut(_Out):
+    pipeline: str
+    version_id: str
+    paused: bool
+    kind: str | None
+    cron: str | None
+    interval_seconds: float | None
+    timezone: str | None
+    assets: list[str] | None
+    asset_mode: str | None
+    start_date: datetime | None
+    end_date: datetime | None
+    catchup: bool
+    max_active_runs: int | None
+    last_start: datetime | None
+    last_end: datetime | None
+    next_start: datetime | None
+    next_end: datetime | None
+    overrides: dict[str, Any] | None
+
+
+class ScheduleIn(BaseModel):
+    """Fields to change; left out means unchanged. ``reset`` returns to the deployed ones."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cron: str | None = None
+    interval_seconds: float | None = Field(None, gt=0)
+    timezone: str | None = None
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+    catchup: bool | None = None
+    max_active_runs: int | None = Field(None, ge=1)
+    paused: bool | None = None
+    reset: bool = False
+
+
+class PipelineOut(_Out):
+    id: str
+    name: str
+    description: str | None
+    versions: int
+    latest_version_id: str
+    updated_at: datetime
+    tags: list[str]
+    owner: str | None
+    parameters: dict[str, Any]
+    schedule: str | None
+    paused: bool | None
+    next_run_at: datetime | None
+    recent_runs: list[RunOut]
+
+
+class BackfillIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    start: datetime
+    end: datetime
+    reprocess: str = Field("none", pattern="^(none|failed|all)$")
+
+
+class BackfillOut(_Out):
+    trigger: str
+    runs: list[RunOut]
+    skipped: list[datetime]
+
+
+class AssetOut(_Out):
+    id: str
+    name: str
+    created_at: datetime
+    events: int
+    last_event_at: datetime | None
+
+
+class AssetEventOut(_Out):
+    id: int
+    asset: str
+    run_id: str | None
+    task_run_id: str | None
+    artifact_id: str | None
+    created_at: datetime
+    triggered: list[str]
+
+
+class PoolOut(_Out):
+    name: str
+    slots: int | None
+    description: str | None
+    occupied: int
+    waiting: int
+
+
+class PoolIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    slots: int | None = Field(None, ge=0)
+    description: str | None = None
+
+
+class TokenOut(_Out):
+    id: str
+    user: str
+    name: str
+    prefix: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+class Me(_Out):
+    user: str
+    role: str
+    token: TokenOut

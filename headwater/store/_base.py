@@ -1,0 +1,110 @@
+"""What every part of the metadata store shares: ids, the clock, errors, transactions."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from headwater.errors import HeadwaterError
+
+_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
+
+
+def new_id() -> str:
+    """A 26-character id that sorts by creation time (ULID layout, Crockford base32)."""
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
+    chars = []
+    for _ in range(26):
+        value, rem = divmod(value, 32)
+        chars.append(_ALPHABET[rem])
+    return "".join(reversed(chars))
+
+
+_OWNER: tuple[int, str] | None = None
+
+
+def process_owner() -> str:
+    """This process's engine id: runs it creates and drives itself carry it."""
+    global _OWNER
+    if _OWNER is None or _OWNER[0] != os.getpid():
+        _OWNER = (os.getpid(), new_id())
+    return _OWNER[1]
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def aware(value: Any) -> datetime:
+    """A datetime from an aggregate (which bypasses the column type) as aware UTC."""
+    when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+class NotFound(HeadwaterError):
+    """A run, task, artifact or pipeline that the store does not have."""
+
+
+class Conflict(HeadwaterError):
+    """The change clashes with what the store holds (a name taken, a state moved on)."""
+
+
+def fields_of(cls: type, m: Any) -> dict[str, Any]:
+    """The values of ``cls``'s fields from a row mapping (missing columns are None)."""
+    return {f.name: m.get(f.name) for f in dataclasses.fields(cls)}
+
+
+class StoreBase:
+    """An engine, a namespace, and transactions that a :meth:`batch` can widen."""
+
+    def __init__(self, engine: sa.Engine, namespace: str = "default") -> None:
+        self.engine = engine
+        self.namespace = namespace
+        self._batch: sa.Connection | None = None
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Make every call inside one transaction, committed at the end (or rolled back).
+
+        The engine handles a burst of task events in one batch, so a fan-out of many
+        tasks costs one commit, not one per task.
+        """
+        if self._batch is not None:
+            yield
+            return
+        with self.engine.begin() as conn:
+            self._batch = conn
+            try:
+                yield
+            finally:
+                self._batch = None
+
+    @contextmanager
+    def _begin(self) -> Iterator[sa.Connection]:
+        if self._batch is not None:
+            yield self._batch
+            return
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _connect(self) -> Iterator[sa.Connection]:
+        if self._batch is not None:
+            yield self._batch
+            return
+        with self.engine.connect() as conn:
+            yield conn
+
+    @property
+    def postgres(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,217 @@
+"""Pages of runs, artifacts and pipelines with filters and totals, for the API and UI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from headwater.store import _schema as t
+from headwater.store._base import StoreBase
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    pipeline: str | None = None
+    status: str | None = None
+    trigger: str | None = None
+    version_id: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PipelineSummary:
+    id: str
+    name: str
+    description: str | None
+    versions: int
+    latest_version_id: str
+    latest_spec: dict[str, Any]
+    updated_at: datetime
+    created_at: datetime
+
+
+class QueryStore(StoreBase):
+    def page_runs(self, f: RunFilter, limit: int, offset: int) -> tuple[list[Any], int]:
+        """Runs newest first that match ``f``, and how many match in all."""
+        from headwater.store._metadata import _RUN_COLUMNS, _run
+
+        r = t.runs.c
+        where: list[Any] = [r.namespace == self.namespace]
+        if f.pipeline is not None:
+            where.append(t.pipelines.c.name == f.pipeline)
+        if f.status is not None:
+            where.append(r.status == f.status)
+        if f.trigger is not None:
+            where.append(
+                r.trigger.startswith("backfill")
+                if f.trigger == "backfill"
+                else r.trigger == f.trigger
+            )
+        if f.version_id is not None:
+            where.append(r.version_id == f.version_id)
+        if f.created_after is not None:
+            where.append(r.created_at >= f.created_after)
+        if f.created_before is not None:
+            where.append(r.created_at < f.created_before)
+        joined = t.runs.join(t.pipelines, t.pipelines.c.id == r.pipeline_id)
+        q = (
+            sa.select(*_RUN_COLUMNS)
+            .select_from(joined)
+            .where(*where)
+            .order_by(r.created_at.desc(), r.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        with self._connect() as conn:
+            rows = [_run(x) for x in conn.execute(q)]
+            if offset == 0 and len(rows) < limit:
+                total = len(rows)
+            else:
+                count = sa.select(sa.func.count()).select_from(joined).where(*where)
+                total = int(conn.execute(count).scalar() or 0)
+        return rows, total
+
+    def page_artifacts(
+        self,
+        *,
+        run_id: str | None,
+        type_: str | None,
+        name: str | None,
+        limit: int,
+        offset: int,
+    ) -> tuple[list[Any], int]:
+        from headwater.store._metadata import _artifact
+
+        a = t.artifacts.c
+        where: list[Any] = [a.namespace == self.namespace]
+        if run_id is not None:
+            where.append(a.run_id == run_id)
+        if type_ is not None:
+            where.append(a.type == type_)
+        if name is not None:
+            where.append(a.name == name)
+        q = (
+            sa.select(t.artifacts)
+            .where(*where)
+            .order_by(a.created_at.desc(), a.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        with self._connect() as conn:
+            rows = [_artifact(x) for x in conn.execute(q)]
+            total = int(
+                conn.execute(
+                    sa.select(sa.func.count()).select_from(t.artifacts).where(*where)
+                ).scalar()
+                or 0
+            )
+        return rows, total
+
+    def page_pipelines(
+        self, *, prefix: str | None, limit: int, offset: int
+    ) -> tuple[list[PipelineSummary], int]:
+        p, v = t.pipelines.c, t.pipeline_versions.c
+        stats = (
+            sa.select(
+                v.pipeline_id,
+                sa.func.count(v.id).label("versions"),
+                sa.func.max(v.created_at).label("updated"),
+            )
+            .group_by(v.pipeline_id)
+            .subquery()
+        )
+        where: list[Any] = [p.namespace == self.namespace]
+        if prefix:
+            where.append(p.name.startswith(prefix, autoescape=True))
+        q = (
+            sa.select(t.pipelines, stats.c.versions, stats.c.updated)
+            .join(stats, stats.c.pipeline_id == p.id)
+            .where(*where)
+            .order_by(p.name)
+            .limit(limit)
+            .offset(offset)
+        )
+        from headwater.store._base import aware
+
+        with self._connect() as conn:
+            rows = conn.execute(q).all()
+            total = int(
+                conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(t.pipelines.join(stats, stats.c.pipeline_id == p.id))
+                    .where(*where)
+                ).scalar()
+                or 0
+            )
+            found = []
+            for row in rows:
+                latest = conn.execute(
+                    sa.select(v.id, v.spec)
+                    .where(v.pipeline_id == row.id)
+                    .order_by(v.created_at.desc(), v.id.desc())
+                    .limit(1)
+                ).first()
+                assert latest is not None
+                found.append(
+                    PipelineSummary(
+                        row.id,
+                        row.name,
+                        row.description,
+                        int(row.versions),
+                        latest.id,
+                        latest.spec,
+                        aware(row.updated),
+                        row.created_at,
+                    )
+                )
+        return found, total
+
+    def recent_run_states(self, pipeline_ids: list[str], per: int) -> dict[str, list[Any]]:
+        """The newest ``per`` runs of each pipeline (for the coloured squares of a list)."""
+        from headwater.store._metadata import _RUN_COLUMNS, _run
+
+        found: dict[str, list[Any]] = {pid: [] for pid in pipeline_ids}
+        if not pipeline_ids:
+            return found
+        r = t.runs.c
+        ranked = (
+            sa.select(
+                r.id,
+                sa.func.row_number()
+                .over(partition_by=r.pipeline_id, order_by=(r.created_at.desc(), r.id.desc()))
+                .label("n"),
+            )
+            .where(r.pipeline_id.in_(pipeline_ids))
+            .subquery()
+        )
+        q = (
+            sa.select(*_RUN_COLUMNS)
+            .join(t.pipelines, t.pipelines.c.id == r.pipeline_id)
+            .join(ranked, ranked.c.id == r.id)
+            .where(ranked.c.n <= per)
+            .order_by(r.created_at.desc())
+        )
+        with self._connect() as conn:
+            for x in conn.execute(q):
+                run = _run(x)
+                found[run.pipeline_id].append(run)
+        return found
+
+    def counts_by_status(self) -> tuple[dict[str, int], dict[str, int]]:
+        """Runs and task attempts by status (for Prometheus)."""
+        with self._connect() as conn:
+            runs: dict[str, int] = dict(
+                conn.execute(
+                    sa.select(t.runs.c.status, sa.func.count()).group_by(t.runs.c.status)
+                ).all()
+            )
+            tasks: dict[str, int] = dict(
+                conn.execute(
+                    sa.select(t.task_runs.c.status, sa.func.count()).group_by(t.task_runs.c.status)
+                ).all()
+            )
+        return {k: int(v) for k, v in runs.items()}, {k: int(v) for k, v in tasks.items()}
