@@ -384,3 +384,72 @@ def lineage(
                 escape(n.artifact.uri),
             )
         out.print(table)
+
+
+@runs_app.command("cancel")
+def runs_cancel(
+    run_id: Annotated[str, typer.Argument()], server: Server = None, token: Token = None
+) -> None:
+    """Cancel a run: at once if queued, else its engine stops its tasks."""
+    if server:
+        from headwater.cli._server import client
+
+        with client(server, token) as hw:
+            result = hw.cancel(run_id)
+        out.print(f"run {result['run_id']}: {result['status']} (cancel requested)")
+        return
+    from headwater.scheduler._operations import cancel
+
+    ws = _workspace()
+    status = cancel(ws, run_id)
+    out.print(f"run {ws.store.get_run(run_id).id}: {status} (cancel requested)")
+
+
+@runs_app.command("retry")
+def runs_retry(
+    run_id: Annotated[str, typer.Argument()], server: Server = None, token: Token = None
+) -> None:
+    """Run the failed tasks of an ended run again, with the run's own pipeline version."""
+    if server:
+        from headwater.cli._server import client
+
+        with client(server, token) as hw:
+            result = hw.retry(run_id)
+        out.print(f"run {result['run_id']}: cleared {', '.join(result['cleared'])}; queued")
+        return
+    from headwater.executors import LocalExecutor
+    from headwater.scheduler._operations import retry_failed
+
+    ws = _workspace()
+    run = ws.store.get_run(run_id)
+    cleared = retry_failed(ws, run.id)
+    out.print(f"run [bold]{run.id}[/]: running {', '.join(cleared)} again", highlight=False)
+    raise typer.Exit(_drive(ws, run.id, f"{run.pipeline} · {run.id}", False, LocalExecutor()))
+
+
+@runs_app.command("clear")
+def runs_clear(
+    run_id: Annotated[str, typer.Argument()],
+    task: Annotated[str, typer.Argument(help="The task path to run again.")],
+    downstream: Annotated[
+        bool, typer.Option("--downstream/--only", help="Also what depends on it.")
+    ] = True,
+    server: Server = None,
+    token: Token = None,
+) -> None:
+    """Run a task of an ended run again (and, by default, everything downstream of it)."""
+    if server:
+        from headwater.cli._server import client
+
+        with client(server, token) as hw:
+            result = hw.clear(run_id, task, downstream=downstream)
+        out.print(f"run {result['run_id']}: cleared {', '.join(result['cleared'])}; queued")
+        return
+    from headwater.executors import LocalExecutor
+    from headwater.scheduler._operations import clear
+
+    ws = _workspace()
+    run = ws.store.get_run(run_id)
+    cleared = clear(ws, run.id, [task], downstream=downstream)
+    out.print(f"run [bold]{run.id}[/]: running {', '.join(cleared)} again", highlight=False)
+    raise typer.Exit(_drive(ws, run.id, f"{run.pipeline} · {run.id}", False, LocalExecutor()))

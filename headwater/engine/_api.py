@@ -168,11 +168,21 @@ def resume_run(
             f"run {run.id} already ended ({run.status}); there is nothing to resume",
             hint="start a new run with 'headwater run'",
         )
-    if run.engine_pid and run.engine_host == os.uname().nodename and _alive(run.engine_pid):
+    here = run.engine_host == os.uname().nodename
+    if run.engine_pid and here and _alive(run.engine_pid):
         raise RunError(
             f"run {run.id} is still being driven by process {run.engine_pid}",
             hint="wait for it, or stop that process first",
         )
+    if not here and run.engine_id and run.heartbeat_at is not None:
+        silent = (datetime.now(UTC) - run.heartbeat_at).total_seconds()
+        if silent < heartbeat_timeout():
+            raise RunError(
+                f"run {run.id} is being driven on {run.engine_host} "
+                f"(last heartbeat {silent:.0f}s ago)",
+                hint="wait for it; if that machine is gone, resume once its heartbeat is "
+                f"older than {heartbeat_timeout():g}s",
+            )
     return execute_run(
         ws,
         run,
@@ -182,6 +192,12 @@ def resume_run(
         executor=executor,
         adopt=True,
     )
+
+
+def heartbeat_timeout() -> float:
+    """``HEADWATER_HEARTBEAT_TIMEOUT``: a run whose engine is silent this long (seconds,
+    default 30) may be adopted by another scheduler."""
+    return float(os.environ.get("HEADWATER_HEARTBEAT_TIMEOUT", "30"))
 
 
 def _global_limit() -> int | None:

@@ -453,7 +453,10 @@ class Engine:
             self.retrying.add(unit)
             self._notify("task", unit)
             return False
-        # Queued or running when the previous engine stopped: that attempt is lost.
+        # Queued or running when the previous engine stopped: that attempt is lost. Its
+        # process may have outlived the engine; stop it so the task never runs twice.
+        if last.pid is not None and self.run.engine_host == os.uname().nodename:
+            _kill_orphan(last.pid, last.log_path)
         current = last.status
         self.store.update_task_run(
             last.id,
@@ -1191,6 +1194,20 @@ class Engine:
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _kill_orphan(pid: int, log_path: str | None) -> None:
+    """Kill the process group of a lost attempt, if ``pid`` is still that attempt's task:
+    its output goes to the attempt's own log file (a reused pid is left alone)."""
+    if not log_path:
+        return
+    try:
+        target = os.readlink(f"/proc/{pid}/fd/1")
+    except OSError:
+        return
+    if os.path.realpath(target) == os.path.realpath(log_path):
+        with contextlib.suppress(OSError):
+            os.killpg(pid, signal.SIGKILL)
 
 
 def _compare(op: str, left: Any, right: Any) -> bool:

@@ -11,6 +11,7 @@ reads the clock.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from headwater.engine import Workspace, render_for_run
@@ -20,17 +21,46 @@ from headwater.scheduler._timetable import DataInterval, Timetable
 from headwater.spec import PipelineSpec, from_data
 from headwater.store import RunRecord, ScheduleRecord, VersionRecord, new_id
 
+# Versions are immutable, so their parsed specs (with a schedule's edits laid over) and
+# timetables are kept between passes instead of parsed again for every schedule.
+_PLANS: dict[tuple[str, str, datetime], tuple[VersionRecord, PipelineSpec, Timetable | None]] = {}
+_PLANS_MAX = 8192
 
-def _due_runs(ws: Workspace, schedule: ScheduleRecord, now: datetime) -> list[RunRecord]:
-    version = ws.store.get_version(schedule.version_id)
-    deployed = from_data(version.spec, source=f"pipeline version {version.id}")
-    spec = effective_spec(deployed, schedule.overrides)
+
+def _plan(
+    ws: Workspace, schedule: ScheduleRecord
+) -> tuple[VersionRecord, PipelineSpec, Timetable | None]:
+    key = (
+        schedule.version_id,
+        json.dumps(schedule.overrides, sort_keys=True, default=str),
+        schedule.created_at,
+    )
+    found = _PLANS.get(key)
+    if found is None:
+        version = ws.store.get_version(schedule.version_id)
+        deployed = from_data(version.spec, source=f"pipeline version {version.id}")
+        spec = effective_spec(deployed, schedule.overrides)
+        timed = spec.schedule is not None and spec.schedule.kind != "assets"
+        timetable = (
+            Timetable.for_pipeline(spec, default_start_date=schedule.created_at) if timed else None
+        )
+        if len(_PLANS) >= _PLANS_MAX:
+            _PLANS.clear()
+        found = _PLANS[key] = (version, spec, timetable)
+    return found
+
+
+def _due_runs(
+    ws: Workspace, schedule: ScheduleRecord, now: datetime
+) -> tuple[list[RunRecord], datetime | None]:
+    """The runs due for ``schedule`` at ``now``, and when its next run falls due."""
+    version, spec, timetable = _plan(ws, schedule)
     if spec.schedule is None:
-        return []
+        return [], None
     if spec.schedule.kind == "assets":
         run = _asset_run(ws, schedule, version, spec)
-        return [run] if run is not None else []
-    timetable = Timetable.for_pipeline(spec, default_start_date=schedule.created_at)
+        return ([run] if run is not None else []), None
+    assert timetable is not None
     last = (
         DataInterval(schedule.last_start, schedule.last_end)
         if schedule.last_start is not None and schedule.last_end is not None
@@ -40,9 +70,13 @@ def _due_runs(ws: Workspace, schedule: ScheduleRecord, now: datetime) -> list[Ru
     active = ws.store.active_runs(schedule.pipeline_id) if limit is not None else 0
     created: list[RunRecord] = []
     current = schedule
+    next_due = None
     while limit is None or active < limit:
         interval = timetable.next_interval(last, now=now, catchup=spec.catchup)
-        if interval is None or not timetable.due(interval, now=now):
+        if interval is None:
+            break
+        if not timetable.due(interval, now=now):
+            next_due = interval.end
             break
         run_id = new_id()
         values = interval_parameters(spec, interval, run_id, timetable)
@@ -55,7 +89,7 @@ def _due_runs(ws: Workspace, schedule: ScheduleRecord, now: datetime) -> list[Ru
         active += 1
         last = interval
         current = ws.store.get_schedule(schedule.pipeline)
-    return created
+    return created, next_due
 
 
 def _asset_run(
@@ -96,8 +130,19 @@ def _asset_run(
 
 def tick(ws: Workspace, now: datetime) -> list[RunRecord]:
     """Create every run that is due at ``now``; return them (queued, not started)."""
+    return scheduler_pass(ws, now)[0]
+
+
+def scheduler_pass(ws: Workspace, now: datetime) -> tuple[list[RunRecord], datetime | None]:
+    """:func:`tick`, also saying when the next time-scheduled run falls due (None if no
+    schedule has one), so that a scheduler can wake up just then."""
     created: list[RunRecord] = []
+    soonest: datetime | None = None
     for schedule in ws.store.schedules():
-        if not schedule.paused:
-            created.extend(_due_runs(ws, schedule, now))
-    return created
+        if schedule.paused:
+            continue
+        runs, due = _due_runs(ws, schedule, now)
+        created.extend(runs)
+        if due is not None and (soonest is None or due < soonest):
+            soonest = due
+    return created, soonest

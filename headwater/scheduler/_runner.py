@@ -10,23 +10,22 @@ first task starts without waiting for an interpreter to boot.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from headwater.engine import Engine, Workspace, execute_run
+import sqlalchemy as sa
+
+from headwater.engine import Engine, RunError, Workspace, execute_run
+from headwater.engine._api import heartbeat_timeout
+from headwater.engine._engine import LostRun
 from headwater.executors import LocalExecutor
 from headwater.store import MetadataStore, new_id
 
 log = logging.getLogger("headwater.scheduler")
-
-
-def stale_after_seconds() -> float:
-    """``HEADWATER_HEARTBEAT_TIMEOUT``: a run silent this long is adopted (default 30 s)."""
-    return float(os.environ.get("HEADWATER_HEARTBEAT_TIMEOUT", "30"))
 
 
 @dataclass
@@ -51,7 +50,7 @@ class Runner:
         self.ws = ws
         self.owner = owner or new_id()
         self.max_runs = max_runs
-        self.stale_after = stale_after if stale_after is not None else stale_after_seconds()
+        self.stale_after = stale_after if stale_after is not None else heartbeat_timeout()
         self.max_active_tasks = max_active_tasks
         self.on_end = on_end
         self.driven: dict[str, _Driven] = {}
@@ -115,12 +114,20 @@ class Runner:
                 max_active_tasks=self.max_active_tasks,
             )
             outcome = str(status)
-        except Exception:
+        except (LostRun, RunError) as exc:  # another engine has it: nothing to write
+            log.warning("run %s: %s", run_id, exc)
+            outcome = "lost"
+        except sa.exc.OperationalError:  # the database went away: let anyone retry
+            log.exception("run %s: the database failed; giving the run back", run_id)
+            with contextlib.suppress(Exception):
+                store.release_run(run_id, self.owner)
+        except Exception as exc:  # a bug or a broken version: fail the run, do not loop
             log.exception("run %s stopped with an error", run_id)
-            store.release_run(run_id, self.owner)
+            with contextlib.suppress(Exception):
+                store.fail_run(run_id, self.owner, f"the engine stopped: {exc!r}")
+        finally:
             if executor is not None:
                 executor.close()
-        finally:
             if self.on_end is not None:
                 self.on_end(run_id, outcome)
 

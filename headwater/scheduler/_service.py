@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from headwater.engine import Workspace
-from headwater.scheduler._loop import tick
+from headwater.scheduler._loop import scheduler_pass
 from headwater.scheduler._runner import Runner
 from headwater.store import RunRecord
 
@@ -43,6 +43,8 @@ class SchedulerService:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._last_tick = 0.0
+        # When the next time-scheduled run falls due: a pass runs then, not a poll later.
+        self._next_due: datetime | None = None
 
     def wake(self) -> None:
         """Look for runs now (a run was just triggered)."""
@@ -60,9 +62,11 @@ class SchedulerService:
         """One pass: create due runs (at most once per ``interval``), then claim runs."""
         created: list[RunRecord] = []
         clock = time.monotonic()
-        if clock - self._last_tick >= self.interval:
+        stamp = now or datetime.now(UTC)
+        due_now = self._next_due is not None and stamp >= self._next_due
+        if due_now or clock - self._last_tick >= self.interval:
             self._last_tick = clock
-            created = tick(self.ws, now or datetime.now(UTC))
+            created, self._next_due = scheduler_pass(self.ws, stamp)
             for run in created:
                 if self.on_created is not None:
                     self.on_created(run)
@@ -80,8 +84,15 @@ class SchedulerService:
             except Exception:  # a database hiccup must not kill the scheduler
                 log.exception("scheduler pass failed; trying again")
                 time.sleep(1.0)
-            self._wake.wait(self.poll_every)
+            self._wake.wait(self._sleep())
             self._wake.clear()
+
+    def _sleep(self) -> float:
+        """Until the next poll, or sooner when a scheduled run falls due before it."""
+        wait = self.poll_every
+        if self._next_due is not None:
+            wait = min(wait, max(0.0, (self._next_due - datetime.now(UTC)).total_seconds()))
+        return wait
 
     def close(self) -> None:
         self.runner.close()

@@ -126,6 +126,22 @@ class ControlStore(StoreBase):
                 .values(engine_id=None, heartbeat_at=None)
             )
 
+    def fail_run(self, run_id: str, owner: str, error: str) -> bool:
+        """End a run this owner drives as failed (its engine could not go on)."""
+        r = t.runs.c
+        with self._begin() as conn:
+            return bool(
+                conn.execute(
+                    t.runs.update()
+                    .where(
+                        r.id == run_id,
+                        r.engine_id == owner,
+                        r.status.in_((RunStatus.QUEUED.value, RunStatus.RUNNING.value)),
+                    )
+                    .values(status=RunStatus.FAILED.value, finished_at=now(), error=error)
+                ).rowcount
+            )
+
     def owned_runs_to_cancel(self, owner: str) -> list[str]:
         r = t.runs.c
         with self._connect() as conn:

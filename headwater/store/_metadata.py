@@ -506,9 +506,14 @@ class MetadataStore(AuthStore, ControlStore, AssetStore, QueryStore, StoreBase):
         return [_schedule(r) for r in rows]
 
     def get_schedule(self, pipeline: str) -> ScheduleRecord:
-        for s in self.schedules():
-            if s.pipeline == pipeline:
-                return s
+        with self._connect() as conn:
+            row = conn.execute(
+                sa.select(t.schedules, t.pipelines.c.name.label("pipeline"))
+                .join(t.pipelines, t.pipelines.c.id == t.schedules.c.pipeline_id)
+                .where(t.schedules.c.namespace == self.namespace, t.pipelines.c.name == pipeline)
+            ).first()
+        if row is not None:
+            return _schedule(row)
         raise NotFound(
             f"pipeline '{pipeline}' has no schedule",
             hint="deploy a pipeline that has @pipeline(schedule=...) with 'headwater deploy'",

@@ -25,6 +25,7 @@ from headwater.store import (
     RunRecord,
     TaskRunRecord,
     VersionRecord,
+    new_id,
 )
 from headwater.store import _schema as t
 
@@ -470,11 +471,30 @@ def test_every_row_a_store_writes_carries_its_namespace(
     scoped.add_task_run(
         run.id, "use", "use", "use", 1, T.SKIPPED, input_artifacts=[("raw", raw.id)]
     )
+    scoped.create_user("ann", "admin")
+    scoped.create_token("ann")
+    scoped.set_pool("gpu", 2)
+    [event] = scoped.record_asset_events(run.id, task.id, [("warehouse://t", raw.id)])
+    schedule = scoped.get_schedule("train")
+    asset_run = new_id()
+    assert scoped.create_asset_run(
+        schedule.pipeline_id,
+        version.id,
+        schedule.asset_cursor,
+        event,
+        [event],
+        {},
+        (datetime.now(UTC), datetime.now(UTC)),
+        asset_run,
+    )
 
     with store.engine.connect() as conn:
         for table in t.metadata.sorted_tables:
-            namespaces = set(conn.execute(sa.select(table.c.namespace)).scalars())
+            query = sa.select(table.c.namespace)
+            if table is t.pools:  # the migration's default pool belongs to 'default'
+                query = query.where(t.pools.c.name != "default_pool")
+            namespaces = set(conn.execute(query).scalars())
             assert namespaces == {namespace}, table.name
-    assert [r.id for r in scoped.list_runs()] == [run.id]
+    assert [r.id for r in scoped.list_runs()] == [asset_run, run.id]
     if namespace != "default":
         assert store.list_runs() == []

@@ -322,13 +322,18 @@ def test_claim_run_records_this_process_and_a_fresh_heartbeat(
             t.runs.update()
             .where(t.runs.c.id == run.id)
             .values(
-                engine_host="gone-host", engine_pid=1, heartbeat_at=datetime(2020, 1, 1, tzinfo=UTC)
+                engine_host="gone-host",
+                engine_pid=1,
+                engine_id="gone",
+                heartbeat_at=datetime(2020, 1, 1, tzinfo=UTC),
             )
         )
 
-    store.claim_run(run.id)
+    assert not store.claim_run(run.id, "me")  # another engine's, with a fresh-enough beat
+    assert store.claim_run(run.id, "me", stale_before=datetime(2021, 1, 1, tzinfo=UTC))
 
     claimed = store.get_run(run.id)
+    assert claimed.engine_id == "me"
     assert (claimed.engine_host, claimed.engine_pid) == (os.uname().nodename, os.getpid())
     assert_utc(claimed.heartbeat_at)
     assert claimed.heartbeat_at > datetime.now(UTC) - timedelta(minutes=1)  # type: ignore[operator]
@@ -425,10 +430,22 @@ def test_rows_inserted_without_a_namespace_get_default(
                 pipeline_id="p", version_id="v", created_at=now, updated_at=now
             )
         )
+        conn.execute(t.users.insert().values(id="u", name="u", role="user", created_at=now))
+        conn.execute(
+            t.api_tokens.insert().values(
+                id="k", user_id="u", name="k", token_hash="h", prefix="hw_", created_at=now
+            )
+        )
+        conn.execute(t.pools.insert().values(name="gpu", created_at=now, updated_at=now))
+        conn.execute(t.assets.insert().values(id="as", name="a://b", created_at=now))
+        conn.execute(t.asset_events.insert().values(asset_id="as", run_id="r", created_at=now))
+        event = conn.execute(sa.select(t.asset_events.c.id)).scalar_one()
+        conn.execute(t.asset_triggers.insert().values(event_id=event, run_id="r"))
     with store.engine.connect() as conn:
         for table in t.metadata.sorted_tables:
             namespaces = conn.execute(sa.select(table.c.namespace)).scalars().all()
-            assert namespaces == ["default"], table.name
+            # pools also holds the migration's default_pool, in 'default' as well
+            assert set(namespaces) == {"default"}, table.name
     # the run defaulted the other server-side defaults too
     got = store.get_run("r")
     assert (got.trigger, got.cache_enabled) == ("manual", True)

@@ -98,7 +98,7 @@ def test_add_task_run_stamps_times_for_attempts_born_finished(
 
     assert got == added
     assert got.status is status
-    if status in (T.PENDING, T.QUEUED, T.RUNNING, T.UP_FOR_RETRY):
+    if status in (T.PENDING, T.WAITING, T.QUEUED, T.RUNNING, T.UP_FOR_RETRY):
         assert got.finished_at is None
     else:
         assert_utc(got.finished_at)
