@@ -617,7 +617,9 @@ class Engine:
             )
             return
         key = self._cache_key(impl, options, values) if self._caching(options) else None
-        if key is not None and self._try_cache(unit, key, options, values):
+        # Attempts of this task were cleared: the user asked for it to run again.
+        cleared = self.attempts_used.get(unit.path, 0) > 0 and not self.history.get(unit.path)
+        if key is not None and not cleared and self._try_cache(unit, key, options, values):
             return
         unit.cache_key = key
         unit.resources = resources
@@ -763,6 +765,7 @@ class Engine:
                 unit.status = T.FAILED
                 unit.error = refused[record.id]
                 self._notify("task", unit)
+                self._tell_task("failure", unit, error=unit.error)
             else:
                 still.append(unit)
         self.waiting = still

@@ -15,6 +15,8 @@ from headwater.errors import HeadwaterError
 from headwater.scheduler._context import manual_context
 from headwater.spec import (
     ConditionGroup,
+    DagImplementation,
+    DagSpec,
     ExitHandlerGroup,
     LoopGroup,
     Node,
@@ -128,36 +130,70 @@ def _descendants(node: Node | TaskSpec) -> Iterator[str]:
 def downstream_paths(spec: PipelineSpec, rows: list[TaskRunRecord], tasks: list[str]) -> set[str]:
     """The task paths of ``rows`` that depend, directly or not, on any of ``tasks``.
 
-    Dependencies are those of the pipeline's top-level DAG (a group counts as every
-    task in it); a task inside an exit handler's body also brings its exit task.
+    A path is followed at every level it sits in: inside a loop iteration or a nested
+    pipeline, the tasks after it there (same iteration, same nested run); then what
+    follows the enclosing loop or pipeline, up to the top-level DAG. A group counts as
+    every task in it; a task inside an exit handler's body also brings its exit task.
     """
-    plan = plan_dag(spec.dag)
+    dags = {"": spec.dag}
+    for key, comp in spec.components.items():
+        if isinstance(comp.implementation, DagImplementation):
+            dags[key] = comp.implementation.dag
+    found: set[str] = set()
+    for path in tasks:
+        segments = path.split(".")
+        key = ""
+        for depth, segment in enumerate(segments):
+            prefix = "".join(s + "." for s in segments[:depth])
+            names = _followers(dags[key], _root(segment))
+            found |= {
+                r.path
+                for r in rows
+                if r.path.startswith(prefix) and _root(r.path[len(prefix) :]) in names
+            }
+            node = _nodes(dags[key]).get(_root(segment))
+            if "[" not in segment and isinstance(node, TaskSpec):
+                called = spec.components.get(node.component)
+                if called is not None and isinstance(called.implementation, DagImplementation):
+                    key = node.component  # a nested pipeline: its own DAG below
+    return found
+
+
+def _nodes(dag: DagSpec) -> dict[str, Node | TaskSpec]:
+    found: dict[str, Node | TaskSpec] = {}
+
+    def walk(nodes: list[Node]) -> None:
+        for node in nodes:
+            found[node.name] = node
+            if isinstance(node, ConditionGroup):
+                for branch in node.branches:
+                    walk(branch.nodes)
+            elif isinstance(node, LoopGroup):
+                walk(node.nodes)
+            elif isinstance(node, ExitHandlerGroup):
+                walk([*node.nodes, node.exit_task])
+
+    walk(dag.nodes)
+    return found
+
+
+def _followers(dag: DagSpec, start: str) -> set[str]:
+    """The names of the nodes of ``dag`` that depend on node ``start``, groups expanded."""
+    plan = plan_dag(dag)
     users: dict[str, set[str]] = {}
     for name, deps in plan.deps.items():
         for dep in deps:
             users.setdefault(dep.name, set()).add(name)
     groups: dict[str, set[str]] = {}
     exits: dict[str, str] = {}
-
-    def index(nodes: list[Node]) -> None:
-        for node in nodes:
-            groups[node.name] = set(_descendants(node))
-            if isinstance(node, ExitHandlerGroup):
-                for inner in node.nodes:
-                    for name in _descendants(inner):
-                        exits[name] = node.exit_task.name
-            if isinstance(node, ConditionGroup):
-                for branch in node.branches:
-                    index(branch.nodes)
-            elif isinstance(node, LoopGroup):
-                index(node.nodes)
-            elif isinstance(node, ExitHandlerGroup):
-                index([*node.nodes, node.exit_task])
-
-    index(spec.dag.nodes)
-    start = {_root(p) for p in tasks}
+    for node in _nodes(dag).values():
+        groups[node.name] = set(_descendants(node))
+        if isinstance(node, ExitHandlerGroup):
+            for inner in node.nodes:
+                for name in _descendants(inner):
+                    exits[name] = node.exit_task.name
     seen: set[str] = set()
-    todo = list(start)
+    todo = [start]
     while todo:
         name = todo.pop()
         for user in users.get(name, ()):
@@ -170,7 +206,7 @@ def downstream_paths(spec: PipelineSpec, rows: list[TaskRunRecord], tasks: list[
     names: set[str] = set()
     for name in seen:
         names |= groups.get(name, {name})
-    return {r.path for r in rows if _root(r.path) in names}
+    return names
 
 
 def _root(path: str) -> str:

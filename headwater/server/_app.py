@@ -5,8 +5,10 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
-from typing import Annotated, Any
+from datetime import UTC, datetime
+from typing import Annotated, Any, overload
 
+import sqlalchemy as sa
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
@@ -36,6 +38,19 @@ def _status(exc: HeadwaterError) -> int:
     if isinstance(exc, ParameterError | SpecError | ValidationError):
         return 422
     return 400
+
+
+def _explain(exc: HeadwaterError) -> tuple[str, str | None]:
+    """The message and hint of ``exc``; a ValidationError's are those of its problems
+    (its own message is only a heading)."""
+    if not isinstance(exc, ValidationError) or not exc.problems:
+        return exc.message, exc.hint
+    details = "; ".join(
+        f"{p.location.describe()}: {p.message}" if p.location.describe() else p.message
+        for p in exc.problems
+    )
+    hints = list(dict.fromkeys(p.hint for p in exc.problems if p.hint))
+    return f"{exc.message} {details}", "; ".join(hints) or exc.hint
 
 
 def problem(status: int, message: str, hint: str | None = None, where: Any = None) -> JSONResponse:
@@ -102,7 +117,17 @@ def create_app(ws: Workspace, *, ui_dir: str | None = None, **state_args: Any) -
     @app.exception_handler(HeadwaterError)
     def _domain(request: Request, exc: HeadwaterError) -> JSONResponse:
         where = {k: v for k, v in dataclasses.asdict(exc.location).items() if v is not None}
-        return problem(_status(exc), exc.message, exc.hint, where or None)
+        message, hint = _explain(exc)
+        return problem(_status(exc), message, hint, where or None)
+
+    @app.exception_handler(sa.exc.DataError)
+    def _unstorable(request: Request, exc: sa.exc.DataError) -> JSONResponse:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        return problem(
+            422,
+            f"the request holds a value the database cannot take: {reason}",
+            "remove NUL characters (\\u0000) from text, and keep numbers within 64 bits",
+        )
 
     @app.exception_handler(RequestValidationError)
     def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -146,3 +171,22 @@ def page(items: list[Any], total: int, limit: int, offset: int) -> dict[str, Any
         "offset": offset,
         "next_offset": nxt if nxt < total else None,
     }
+
+
+@overload
+def utc(value: datetime, name: str) -> datetime: ...
+@overload
+def utc(value: datetime | None, name: str) -> datetime | None: ...
+def utc(value: datetime | None, name: str) -> datetime | None:
+    """``value`` in UTC (a time without a zone is taken as UTC); a 422 naming ``name``
+    when it cannot be written in UTC (an offset past year 1 or 9999)."""
+    if value is None:
+        return None
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:
+        raise ApiError(
+            422,
+            f"{name}: {value.isoformat()} is out of range once in UTC",
+            hint="give a date and time between the years 1 and 9999 in UTC",
+        ) from None

@@ -26,6 +26,7 @@ _BY_TYPE = {
     "headwater.ClassificationMetrics": "application/json",
 }
 _TABLES = {".csv": ",", ".tsv": "\t"}
+_TABLE_TYPES = {"text/csv": ",", "text/tab-separated-values": "\t"}
 PREVIEW_BYTES = 64 << 10
 
 
@@ -178,9 +179,10 @@ def preview(
     name = os.path.basename(local)
     suffix = os.path.splitext(name)[1].lower()
     media = _media_type(record, name)
-    if suffix in _TABLES:
-        return _csv(local, _TABLES[suffix], rows, media)
-    if suffix == ".parquet":
+    sep = _TABLES.get(suffix) or _TABLE_TYPES.get(media.split(";")[0].strip().lower())
+    if sep is not None:
+        return _csv(local, sep, rows, media)
+    if suffix == ".parquet" or media == "application/vnd.apache.parquet":
         return _parquet(local, rows)
     data, truncated = _head(local, PREVIEW_BYTES)
     if media.startswith("text/") or media in ("application/json",) or _is_text(data):

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from headwater.server._app import ApiError, ServerState, page, state
+from headwater.server._app import ApiError, ServerState, page, state, utc
 from headwater.server._schemas import (
     AssetEventOut,
     AssetOut,
@@ -27,6 +27,9 @@ router = APIRouter(prefix="/api/v1")
 St = Annotated[ServerState, Depends(state)]
 Limit = Annotated[int, Query(ge=1, le=500, description="Items per page.")]
 Offset = Annotated[int, Query(ge=0, le=10_000_000, description="Items to skip.")]
+# Each backfill run is a row and, soon, processes: one request must not queue a decade
+# of hourly runs.
+MAX_BACKFILL_RUNS = 1000
 
 
 def _version_out(v: VersionRecord) -> dict[str, Any]:
@@ -60,7 +63,10 @@ def _next(spec: PipelineSpec, sched: ScheduleRecord) -> tuple[datetime | None, d
         if sched.last_start is not None and sched.last_end is not None
         else None
     )
-    found = timetable.next_interval(last, now=datetime.now(UTC), catchup=spec.catchup)
+    try:
+        found = timetable.next_interval(last, now=datetime.now(UTC), catchup=spec.catchup)
+    except OverflowError:  # the next interval would end after the year 9999
+        return None, None
     return (found.start, found.end) if found is not None else (None, None)
 
 
@@ -196,8 +202,8 @@ def edit_schedule(s: St, pipeline: str, body: ScheduleIn) -> Any:
             cron=body.cron,
             every=body.interval_seconds,
             timezone=body.timezone,
-            start_date=body.start_date,
-            end_date=body.end_date,
+            start_date=utc(body.start_date, "start_date"),
+            end_date=utc(body.end_date, "end_date"),
             catchup=body.catchup,
             max_active_runs=body.max_active_runs,
             reset=body.reset,
@@ -212,9 +218,16 @@ def backfill(s: St, pipeline: str, body: BackfillIn) -> Any:
     """Queue a run for every data interval starting in [start, end); schedulers run them."""
     from headwater.scheduler import create_backfill_runs, plan_backfill
 
-    start = body.start if body.start.tzinfo else body.start.replace(tzinfo=UTC)
-    end = body.end if body.end.tzinfo else body.end.replace(tzinfo=UTC)
+    start, end = utc(body.start, "start"), utc(body.end, "end")
     plan, timetable = plan_backfill(s.ws, pipeline, start, end, body.reprocess)  # type: ignore[arg-type]
+    if len(plan.to_run) > MAX_BACKFILL_RUNS:
+        raise ApiError(
+            422,
+            f"the backfill of '{pipeline}' from {start.isoformat()} to {end.isoformat()} "
+            f"would create {len(plan.to_run)} runs; one backfill creates at most "
+            f"{MAX_BACKFILL_RUNS}",
+            hint="backfill a shorter window, several times if need be",
+        )
     runs = create_backfill_runs(s.ws, pipeline, plan, timetable)
     if runs and s.wake_scheduler is not None:
         s.wake_scheduler()

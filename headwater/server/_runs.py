@@ -11,11 +11,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
-from headwater.server._app import ApiError, ServerState, page, state
+from headwater.server._app import ApiError, ServerState, page, state, utc
 from headwater.server._schemas import (
     CancelOut,
     Cleared,
     ClearIn,
+    GridOut,
     LogOut,
     MetricOut,
     Page,
@@ -69,8 +70,8 @@ def list_runs(
         status=status.value if status else None,
         trigger=trigger,
         version_id=version,
-        created_after=created_after,
-        created_before=created_before,
+        created_after=utc(created_after, "query.created_after"),
+        created_before=utc(created_before, "query.created_before"),
     )
     rows, total = s.ws.store.page_runs(f, limit, offset)
     return page(rows, total, limit, offset)
@@ -230,3 +231,31 @@ def metrics(
         for path, point in s.ws.store.metrics(run.id)
         if (key is None or point.key == key) and (task is None or path == task)
     ]
+
+
+@router.get("/grid", response_model=GridOut)
+def grid(
+    s: St,
+    pipeline: Annotated[str, Query(max_length=128)],
+    limit: Annotated[int, Query(ge=1, le=200)] = 25,
+    status: RunStatus | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    version: Annotated[str | None, Query(max_length=32)] = None,
+) -> Any:
+    """A pipeline's newest runs by its tasks, each cell the task's latest state (the
+    Airflow grid)."""
+    f = RunFilter(
+        pipeline=pipeline,
+        status=status.value if status else None,
+        version_id=version,
+        created_after=created_after,
+        created_before=created_before,
+    )
+    rows, _ = s.ws.store.page_runs(f, limit, 0)
+    states = s.ws.store.task_states([r.id for r in rows])
+    tasks: dict[str, None] = {}
+    for r in reversed(rows):
+        for path in states.get(r.id, {}):
+            tasks.setdefault(path, None)
+    return {"runs": rows, "tasks": list(tasks), "states": states}

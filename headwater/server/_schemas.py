@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 T = TypeVar("T")
 
@@ -208,7 +208,7 @@ class ScheduleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     cron: str | None = None
-    interval_seconds: float | None = Field(None, gt=0)
+    interval_seconds: float | None = Field(None, gt=0, le=10 * 366 * 86400)
     timezone: str | None = None
     start_date: datetime | None = None
     end_date: datetime | None = None
@@ -216,6 +216,12 @@ class ScheduleIn(BaseModel):
     max_active_runs: int | None = Field(None, ge=1)
     paused: bool | None = None
     reset: bool = False
+
+    @model_validator(mode="after")
+    def _cron_or_interval(self) -> ScheduleIn:
+        if self.cron is not None and self.interval_seconds is not None:
+            raise ValueError("give a cron expression or interval_seconds, not both")
+        return self
 
 
 class PipelineOut(_Out):
@@ -277,7 +283,7 @@ class PoolOut(_Out):
 class PoolIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    slots: int | None = Field(None, ge=0)
+    slots: int | None = Field(None, ge=0, le=1_000_000, description="None: unlimited.")
     description: str | None = None
 
 
@@ -296,3 +302,11 @@ class Me(_Out):
     user: str
     role: str
     token: TokenOut
+
+
+class GridOut(_Out):
+    """Runs (newest first) by task paths (in first-seen order), with each cell's state."""
+
+    runs: list[RunOut]
+    tasks: list[str]
+    states: dict[str, dict[str, str]]

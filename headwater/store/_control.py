@@ -221,7 +221,7 @@ class ControlStore(StoreBase):
             hit = [
                 x
                 for x in rows
-                if x.path in wanted or any(x.path.startswith(p + "/") for p in wanted)
+                if x.path in wanted or any(x.path.startswith((p + ".", p + "[")) for p in wanted)
             ]
             if not hit:
                 raise NotFound(
@@ -271,14 +271,16 @@ class ControlStore(StoreBase):
             use = dict(
                 conn.execute(
                     sa.select(tr.pool, sa.func.sum(sa.func.coalesce(tr.pool_slots, 1)))
-                    .where(tr.pool.is_not(None), tr.status.in_(_LIVE))
+                    .where(tr.namespace == self.namespace, tr.pool.is_not(None))
+                    .where(tr.status.in_(_LIVE))
                     .group_by(tr.pool)
                 ).all()
             )
             waiting: dict[str, int] = dict(
                 conn.execute(
                     sa.select(tr.pool, sa.func.count())
-                    .where(tr.pool.is_not(None), tr.status == TaskStatus.WAITING.value)
+                    .where(tr.namespace == self.namespace, tr.pool.is_not(None))
+                    .where(tr.status == TaskStatus.WAITING.value)
                     .group_by(tr.pool)
                 ).all()
             )
@@ -385,12 +387,16 @@ class ControlStore(StoreBase):
             used = dict(
                 conn.execute(
                     sa.select(tr.pool, sa.func.sum(sa.func.coalesce(tr.pool_slots, 1)))
-                    .where(tr.pool.is_not(None), tr.status.in_(_LIVE))
+                    .where(tr.namespace == self.namespace, tr.pool.is_not(None))
+                    .where(tr.status.in_(_LIVE))
                     .group_by(tr.pool)
                 ).all()
             )
             total = (
-                conn.execute(sa.select(sa.func.count()).where(tr.status.in_(_LIVE))).scalar() or 0
+                conn.execute(
+                    sa.select(sa.func.count()).where(tr.status.in_(_LIVE), tr.pool.is_not(None))
+                ).scalar()
+                or 0
                 if global_limit is not None
                 else 0
             )
@@ -398,7 +404,7 @@ class ControlStore(StoreBase):
                 conn.execute(
                     sa.select(sa.func.count())
                     .select_from(t.task_runs.join(t.runs, r.id == tr.run_id))
-                    .where(r.pipeline_id == pipeline_id, tr.status.in_(_LIVE))
+                    .where(r.pipeline_id == pipeline_id, tr.status.in_(_LIVE), tr.pool.is_not(None))
                 ).scalar()
                 or 0
                 if pipeline_limit is not None
@@ -408,7 +414,8 @@ class ControlStore(StoreBase):
             rivals = dict(
                 conn.execute(
                     sa.select(tr.pool, sa.func.max(sa.func.coalesce(tr.priority, 0)))
-                    .where(tr.status == TaskStatus.WAITING.value, tr.id.not_in(ids))
+                    .where(tr.namespace == self.namespace, tr.id.not_in(ids))
+                    .where(tr.status == TaskStatus.WAITING.value)
                     .group_by(tr.pool)
                 ).all()
             )

@@ -201,6 +201,19 @@ class QueryStore(StoreBase):
                 found[run.pipeline_id].append(run)
         return found
 
+    def task_states(self, run_ids: list[str]) -> dict[str, dict[str, str]]:
+        """Per run, each task path's latest (not cleared) attempt's status."""
+        if not run_ids:
+            return {}
+        tr = t.task_runs.c
+        with self._connect() as conn:
+            rows = conn.execute(
+                sa.select(tr.run_id, tr.path, tr.attempt, tr.status)
+                .where(tr.run_id.in_(run_ids), tr.cleared_at.is_(None))
+                .order_by(tr.created_at, tr.id)
+            ).all()
+        return _latest_states([tuple(r) for r in rows])
+
     def counts_by_status(self) -> tuple[dict[str, int], dict[str, int]]:
         """Runs and task attempts by status (for Prometheus)."""
         with self._connect() as conn:
@@ -215,3 +228,12 @@ class QueryStore(StoreBase):
                 ).all()
             )
         return {k: int(v) for k, v in runs.items()}, {k: int(v) for k, v in tasks.items()}
+
+
+def _latest_states(rows: list[Any]) -> dict[str, dict[str, str]]:
+    found: dict[str, dict[str, tuple[int, str]]] = {}
+    for run_id, path, attempt, status in rows:
+        per = found.setdefault(run_id, {})
+        if path not in per or attempt > per[path][0]:
+            per[path] = (attempt, status)
+    return {rid: {p: s for p, (_, s) in per.items()} for rid, per in found.items()}
