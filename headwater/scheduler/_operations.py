@@ -25,7 +25,7 @@ from headwater.spec import (
     from_data,
 )
 from headwater.states import RunStatus
-from headwater.store import NotFound, RunRecord, TaskRunRecord, VersionRecord
+from headwater.store import Conflict, NotFound, RunRecord, TaskRunRecord, VersionRecord
 
 _ROOT_NAME = re.compile(r"^([^.\[]+)")
 
@@ -80,6 +80,11 @@ def cancel(ws: Workspace, run_id: str) -> RunStatus:
 def retry_failed(ws: Workspace, run_id: str) -> list[str]:
     """Run again the tasks of an ended run that did not succeed (and what they feed)."""
     run = ws.store.get_run(run_id)
+    if run.status in (RunStatus.QUEUED, RunStatus.RUNNING):
+        raise Conflict(
+            f"run {run.id} is still {run.status}; its failed tasks can be retried once it ends",
+            hint="wait for it, or cancel it first",
+        )
     failed = ws.store.unfinished_paths(run.id)
     if not failed:
         raise HeadwaterError(

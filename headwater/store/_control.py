@@ -433,6 +433,12 @@ class ControlStore(StoreBase):
                 if pipeline_limit is not None and mine >= pipeline_limit:
                     break
                 cap = slots[q.pool]
+                if cap is not None and q.slots > cap:
+                    refused[q.task_run_id] = (
+                        f"the task needs {q.slots} slots but pool '{q.pool}' has {cap}; "
+                        f"raise it with 'headwater pools set {q.pool} --slots {q.slots}'"
+                    )
+                    continue
                 if cap is not None and int(used.get(q.pool) or 0) + q.slots > cap:
                     continue
                 if q.pool in rivals and (rivals[q.pool] or 0) > q.priority:

@@ -279,3 +279,16 @@ def test_max_active_tasks_of_one_lets_a_nested_pipeline_run(workspace: Workspace
     rows = {r.path: r.status for r in workspace.store.task_runs(run.id)}
     assert outcome == [RunStatus.SUCCEEDED], rows
     assert rows["nap_twice.nap-2"] is TaskStatus.SUCCEEDED
+
+
+def test_a_task_wanting_more_slots_than_its_pool_has_fails_saying_so(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    workspace.store.set_pool("narrow", 1)  # pools_double's tasks take 2 slots each
+    run = headwater.run(flow.pools_double, marker_dir=str(tmp_path / "m"), wait_for=0)
+
+    assert run.status is RunStatus.FAILED
+    rows = [r for r in run.attempts if r.task == "hold"]
+    assert rows and all(r.status is TaskStatus.FAILED and r.started_at is None for r in rows)
+    assert "needs 2 slots but pool 'narrow' has 1" in (rows[0].error or "")
+    assert "headwater pools set narrow --slots 2" in (rows[0].error or "")

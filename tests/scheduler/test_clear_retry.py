@@ -174,6 +174,9 @@ def test_clearing_a_run_that_is_still_running_is_a_conflict(
             clear(ws, record.id, ["step"])
         assert "wait for it to finish, or cancel it first" in (caught.value.hint or "")
         assert all(r.cleared_at is None for r in ws.store.task_runs(record.id))
+        with pytest.raises(Conflict, match="still running") as caught:
+            retry_failed(ws, record.id)
+        assert "cancel it first" in (caught.value.hint or "")
     finally:
         release.touch()
         runner.wait(30)
