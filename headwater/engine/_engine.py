@@ -455,8 +455,12 @@ class Engine:
             return False
         # Queued or running when the previous engine stopped: that attempt is lost. Its
         # process may have outlived the engine; stop it so the task never runs twice.
-        if last.pid is not None and self.run.engine_host == os.uname().nodename:
-            _kill_orphan(last.pid, last.log_path)
+        # Only processes of this machine can be seen (and the log check makes sure the
+        # pid is still that attempt's); its pid may not have been stored yet, so it is
+        # also looked for by the log file it writes to.
+        pids = [last.pid] if last.pid is not None else _writing_to(last.log_path)
+        for pid in pids:
+            _kill_orphan(pid, last.log_path)
         current = last.status
         self.store.update_task_run(
             last.id,
@@ -1197,6 +1201,25 @@ class Engine:
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _writing_to(log_path: str | None) -> list[int]:
+    """The processes whose standard output is ``log_path`` (an attempt's own log)."""
+    if not log_path:
+        return []
+    wanted = os.path.realpath(log_path)
+    found = []
+    with contextlib.suppress(OSError):
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                target = os.readlink(f"/proc/{entry.name}/fd/1")
+            except OSError:
+                continue
+            if os.path.realpath(target) == wanted:
+                found.append(int(entry.name))
+    return found
 
 
 def _kill_orphan(pid: int, log_path: str | None) -> None:

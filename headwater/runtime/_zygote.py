@@ -115,7 +115,10 @@ def serve(cmd_fd: int, event_fd: int) -> None:
     fds = (cmd_fd, event_fd, wake_r, wake_w)
 
     def emit(msg: dict[str, Any]) -> None:
-        events.write((json.dumps(msg) + "\n").encode())
+        try:
+            events.write((json.dumps(msg) + "\n").encode())
+        except BrokenPipeError:  # the engine is gone: so is the point of going on
+            os._exit(0)
 
     def reap() -> None:
         while children:

@@ -138,9 +138,11 @@ def interval_parameters(
     spec: PipelineSpec, interval: DataInterval, run_id: str, timetable: Timetable
 ) -> dict[str, Any]:
     """The parameters of a run for ``interval``: the defaults, templates rendered for it."""
-    from headwater.engine._templates import render_parameters
+    from headwater.engine._templates import is_template, render_parameters
     from headwater.spec import resolve_parameters
 
     defaults = resolve_parameters(spec, {})
+    if not any(is_template(v) or isinstance(v, list | dict) for v in defaults.values()):
+        return defaults  # nothing to render: no need for the interval's dates
     context = template_context(interval, run_id, defaults, timetable=timetable)
     return resolve_parameters(spec, render_parameters(defaults, dict(context)))

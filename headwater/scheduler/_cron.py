@@ -25,6 +25,7 @@ never empty.
 
 from __future__ import annotations
 
+import copy
 import heapq
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -70,8 +71,14 @@ class CronGrid:
     def __init__(self, expression: str, tz: ZoneInfo) -> None:
         self.expression = expression
         self.tz = tz
-        hours = croniter(expression).expanded[1]
+        self._parsed = croniter(expression)  # parsed once; walks start from copies
+        hours = self._parsed.expanded[1]
         self.every_hour = "*" in hours or {int(h) for h in hours} >= set(range(24))
+
+    def _walker(self, start: datetime) -> croniter:
+        walker = copy.copy(self._parsed)
+        walker.set_current(start, force=True)
+        return walker
 
     def _instants(self, wall: datetime) -> tuple[datetime, datetime | None]:
         """The instant a matching wall-clock time fires at, and its repeat if it has one."""
@@ -98,7 +105,7 @@ class CronGrid:
             later = wall.replace(tzinfo=self.tz, fold=1).utcoffset()
             assert later is not None
             start = min(wall, instant.astimezone(UTC).replace(tzinfo=None) + later)
-        walk = croniter(self.expression, start)
+        walk = self._walker(start)
         # Each wall time's first instant is >= every earlier wall time's first
         # instant; repeats come later. A heap holds what is not yet known to be next.
         pending: list[datetime] = []
@@ -127,7 +134,7 @@ class CronGrid:
         wall = _naive_local(instant, self.tz)
         try:
             # get_prev is strictly before its start; a microsecond later includes ``wall``.
-            found = croniter(self.expression, wall + _ONE_MICROSECOND).get_prev(datetime)
+            found = self._walker(wall + _ONE_MICROSECOND).get_prev(datetime)
         except _EXHAUSTED:
             return None
         # Any wall time up to ``wall`` fires at or before ``instant``. Later ticks can

@@ -11,8 +11,11 @@ reads the clock.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime
+
+import sqlalchemy as sa
 
 from headwater.engine import Workspace, render_for_run
 from headwater.scheduler._context import interval_parameters, template_context
@@ -25,6 +28,7 @@ from headwater.store import RunRecord, ScheduleRecord, VersionRecord, new_id
 # timetables are kept between passes instead of parsed again for every schedule.
 _PLANS: dict[tuple[str, str, datetime], tuple[VersionRecord, PipelineSpec, Timetable | None]] = {}
 _PLANS_MAX = 8192
+_CHUNK = 100
 
 
 def _plan(
@@ -50,10 +54,30 @@ def _plan(
     return found
 
 
+# When each schedule's next run falls due, given its state: a pass skips a schedule until
+# then without computing anything. Keyed on everything the answer depends on, so a
+# rolled-back pass or an edit simply misses the cache.
+_NEXT_DUE: dict[tuple[object, ...], datetime] = {}
+
+
+def _state_key(schedule: ScheduleRecord) -> tuple[object, ...]:
+    return (
+        schedule.pipeline_id,
+        schedule.version_id,
+        json.dumps(schedule.overrides, sort_keys=True, default=str),
+        schedule.last_start,
+        schedule.last_end,
+        schedule.created_at,
+    )
+
+
 def _due_runs(
     ws: Workspace, schedule: ScheduleRecord, now: datetime
 ) -> tuple[list[RunRecord], datetime | None]:
     """The runs due for ``schedule`` at ``now``, and when its next run falls due."""
+    known = _NEXT_DUE.get(_state_key(schedule))
+    if known is not None and now < known:
+        return [], known
     version, spec, timetable = _plan(ws, schedule)
     if spec.schedule is None:
         return [], None
@@ -88,7 +112,11 @@ def _due_runs(
         created.append(run)
         active += 1
         last = interval
-        current = ws.store.get_schedule(schedule.pipeline)
+        current = dataclasses.replace(current, last_start=interval.start, last_end=interval.end)
+    if next_due is not None:
+        if len(_NEXT_DUE) >= _PLANS_MAX:
+            _NEXT_DUE.clear()
+        _NEXT_DUE[_state_key(current)] = next_due
     return created, next_due
 
 
@@ -138,11 +166,17 @@ def scheduler_pass(ws: Workspace, now: datetime) -> tuple[list[RunRecord], datet
     schedule has one), so that a scheduler can wake up just then."""
     created: list[RunRecord] = []
     soonest: datetime | None = None
-    for schedule in ws.store.schedules():
-        if schedule.paused:
-            continue
-        runs, due = _due_runs(ws, schedule, now)
-        created.extend(runs)
-        if due is not None and (soonest is None or due < soonest):
-            soonest = due
+    active = [s for s in ws.store.schedules() if not s.paused]
+    # Runs are created a chunk of schedules per transaction: one commit for many runs.
+    for i in range(0, len(active), _CHUNK):
+        chunk = active[i : i + _CHUNK]
+        try:
+            with ws.store.batch():
+                results = [_due_runs(ws, s, now) for s in chunk]
+        except sa.exc.IntegrityError:  # a race lost inside the batch: one at a time
+            results = [_due_runs(ws, s, now) for s in chunk]
+        for runs, due in results:
+            created.extend(runs)
+            if due is not None and (soonest is None or due < soonest):
+                soonest = due
     return created, soonest

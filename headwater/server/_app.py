@@ -13,6 +13,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from headwater._version import __version__
 from headwater.engine import Workspace
@@ -26,6 +27,13 @@ class ApiError(HeadwaterError):
     def __init__(self, status: int, message: str, *, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.status = status
+
+
+_HTTP_HINTS = {
+    400: "send a JSON body (Content-Type: application/json); see /api/openapi.json",
+    404: "see the routes at /api/docs",
+    405: "see the methods each route takes at /api/docs",
+}
 
 
 def _status(exc: HeadwaterError) -> int:
@@ -119,6 +127,14 @@ def create_app(ws: Workspace, *, ui_dir: str | None = None, **state_args: Any) -
         where = {k: v for k, v in dataclasses.asdict(exc.location).items() if v is not None}
         message, hint = _explain(exc)
         return problem(_status(exc), message, hint, where or None)
+
+    @app.exception_handler(StarletteHTTPException)
+    def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        """Errors FastAPI raises itself (unknown route, wrong method, unreadable body),
+        in the same shape as every other error."""
+        response = problem(exc.status_code, str(exc.detail), _HTTP_HINTS.get(exc.status_code))
+        response.headers.update(exc.headers or {})
+        return response
 
     @app.exception_handler(sa.exc.DataError)
     def _unstorable(request: Request, exc: sa.exc.DataError) -> JSONResponse:

@@ -252,7 +252,11 @@ class AssetStore(StoreBase):
                         for eid in event_ids
                     ],
                 )
-        except (_Lost, sa.exc.IntegrityError):
+        except _Lost:
+            return False
+        except sa.exc.IntegrityError:
+            if self._batch is not None:
+                raise  # the batch's transaction is spoilt: its caller starts again
             return False
         return True
 

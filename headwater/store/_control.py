@@ -91,7 +91,7 @@ class ControlStore(StoreBase):
             r.trigger != CLI_TRIGGER,
             r.status.in_(active),
             sa.or_(
-                sa.and_(r.status == RunStatus.QUEUED.value, r.engine_id.is_(None)),
+                r.engine_id.is_(None),  # queued, or given back by an engine that failed
                 r.heartbeat_at < stale_before,
             ),
         )

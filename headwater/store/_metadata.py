@@ -445,8 +445,9 @@ class MetadataStore(AuthStore, ControlStore, AssetStore, QueryStore, StoreBase):
         cache_enabled: bool,
         interval: tuple[datetime, datetime] | None,
         owner: str | None = None,
-    ) -> None:
+    ) -> datetime:
         start, end = interval if interval is not None else (None, None)
+        created = now()
         conn.execute(
             t.runs.insert().values(
                 id=run_id,
@@ -457,13 +458,14 @@ class MetadataStore(AuthStore, ControlStore, AssetStore, QueryStore, StoreBase):
                 parameters=parameters,
                 trigger=trigger,
                 cache_enabled=cache_enabled,
-                created_at=now(),
+                created_at=created,
                 data_interval_start=start,
                 data_interval_end=end,
                 engine_id=owner,
-                heartbeat_at=now() if owner else None,
+                heartbeat_at=created if owner else None,
             )
         )
+        return created
 
     # ------------------------------------------------------------------ schedules
 
@@ -598,10 +600,34 @@ class MetadataStore(AuthStore, ControlStore, AssetStore, QueryStore, StoreBase):
                 ).rowcount
                 if moved != 1:
                     raise _LostRace
-                self._insert_run(conn, run_id, version, parameters, "schedule", True, (start, end))
-        except (_LostRace, sa.exc.IntegrityError):
+                created = self._insert_run(
+                    conn, run_id, version, parameters, "schedule", True, (start, end)
+                )
+        except _LostRace:
             return None
-        return self.get_run(run_id)
+        except sa.exc.IntegrityError:
+            if self._batch is not None:
+                raise  # the batch's transaction is spoilt: its caller starts again
+            return None
+        return RunRecord(
+            run_id,
+            version.pipeline_id,
+            schedule.pipeline,
+            version.id,
+            RunStatus.QUEUED,
+            parameters,
+            "schedule",
+            True,
+            None,
+            created,
+            None,
+            None,
+            None,
+            None,
+            None,
+            start,
+            end,
+        )
 
     def get_run(self, run_id: str) -> RunRecord:
         run_id = run_id.strip().lower()  # ids are lower-case Crockford base32

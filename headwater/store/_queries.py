@@ -71,7 +71,9 @@ class QueryStore(StoreBase):
             if offset == 0 and len(rows) < limit:
                 total = len(rows)
             else:
-                count = sa.select(sa.func.count()).select_from(joined).where(*where)
+                # Every run has its pipeline (a foreign key): join only to filter by name.
+                source = joined if f.pipeline is not None else t.runs
+                count = sa.select(sa.func.count()).select_from(source).where(*where)
                 total = int(conn.execute(count).scalar() or 0)
         return rows, total
 

@@ -134,6 +134,8 @@ runs = sa.Table(
     sa.UniqueConstraint("pipeline_id", "trigger", "data_interval_start"),
     sa.Index(None, "namespace", "pipeline_id", "created_at"),
     sa.Index(None, "status"),
+    # The runs list, newest first, without sorting every run.
+    sa.Index(None, "namespace", "created_at", "id"),
 )
 
 task_runs = sa.Table(
