@@ -72,6 +72,9 @@ class CronGrid:
         self.expression = expression
         self.tz = tz
         self._parsed = croniter(expression)  # parsed once; walks start from copies
+        # A scheduler asks about the same boundaries pass after pass: remember answers.
+        self._after: dict[datetime, datetime | None] = {}
+        self._before: dict[datetime, datetime | None] = {}
         hours = self._parsed.expanded[1]
         self.every_hour = "*" in hours or {int(h) for h in hours} >= set(range(24))
 
@@ -91,6 +94,14 @@ class CronGrid:
         # It does not exist. fold=1 read it with the offset after the change and
         # fold=0 with the one before, so the change lies between the two.
         return _transition(second, first, self.tz), None
+
+    def first_after(self, instant: datetime) -> datetime | None:
+        """The first tick strictly after ``instant`` (remembered)."""
+        if instant not in self._after:
+            if len(self._after) > 4096:
+                self._after.clear()
+            self._after[instant] = next(self.iter_after(instant), None)
+        return self._after[instant]
 
     def iter_after(self, instant: datetime) -> Iterator[datetime]:
         """The ticks strictly after ``instant``, in increasing order, as UTC datetimes.
@@ -130,7 +141,14 @@ class CronGrid:
                 yield tick
 
     def at_or_before(self, instant: datetime) -> datetime | None:
-        """The latest tick at or before ``instant``, or None when there is none."""
+        """The latest tick at or before ``instant``, or None when there is none (remembered)."""
+        if instant not in self._before:
+            if len(self._before) > 4096:
+                self._before.clear()
+            self._before[instant] = self._at_or_before(instant)
+        return self._before[instant]
+
+    def _at_or_before(self, instant: datetime) -> datetime | None:
         wall = _naive_local(instant, self.tz)
         try:
             # get_prev is strictly before its start; a microsecond later includes ``wall``.

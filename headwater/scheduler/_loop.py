@@ -31,17 +31,23 @@ _PLANS_MAX = 8192
 _CHUNK = 100
 
 
-def _plan(
-    ws: Workspace, schedule: ScheduleRecord
-) -> tuple[VersionRecord, PipelineSpec, Timetable | None]:
-    key = (
+def _plan_key(schedule: ScheduleRecord) -> tuple[str, str, datetime]:
+    return (
         schedule.version_id,
         json.dumps(schedule.overrides, sort_keys=True, default=str),
         schedule.created_at,
     )
+
+
+def _plan(
+    ws: Workspace, schedule: ScheduleRecord, loaded: dict[str, VersionRecord] | None = None
+) -> tuple[VersionRecord, PipelineSpec, Timetable | None]:
+    key = _plan_key(schedule)
     found = _PLANS.get(key)
     if found is None:
-        version = ws.store.get_version(schedule.version_id)
+        version = (loaded or {}).get(schedule.version_id) or ws.store.get_version(
+            schedule.version_id
+        )
         deployed = from_data(version.spec, source=f"pipeline version {version.id}")
         spec = effective_spec(deployed, schedule.overrides)
         timed = spec.schedule is not None and spec.schedule.kind != "assets"
@@ -72,13 +78,16 @@ def _state_key(schedule: ScheduleRecord) -> tuple[object, ...]:
 
 
 def _due_runs(
-    ws: Workspace, schedule: ScheduleRecord, now: datetime
+    ws: Workspace,
+    schedule: ScheduleRecord,
+    now: datetime,
+    loaded: dict[str, VersionRecord] | None = None,
 ) -> tuple[list[RunRecord], datetime | None]:
     """The runs due for ``schedule`` at ``now``, and when its next run falls due."""
     known = _NEXT_DUE.get(_state_key(schedule))
     if known is not None and now < known:
         return [], known
-    version, spec, timetable = _plan(ws, schedule)
+    version, spec, timetable = _plan(ws, schedule, loaded)
     if spec.schedule is None:
         return [], None
     if spec.schedule.kind == "assets":
@@ -170,11 +179,13 @@ def scheduler_pass(ws: Workspace, now: datetime) -> tuple[list[RunRecord], datet
     # Runs are created a chunk of schedules per transaction: one commit for many runs.
     for i in range(0, len(active), _CHUNK):
         chunk = active[i : i + _CHUNK]
+        # Versions not parsed yet are read in one query, not one per schedule.
+        loaded = ws.store.versions_by_id(s.version_id for s in chunk if _plan_key(s) not in _PLANS)
         try:
             with ws.store.batch():
-                results = [_due_runs(ws, s, now) for s in chunk]
+                results = [_due_runs(ws, s, now, loaded) for s in chunk]
         except sa.exc.IntegrityError:  # a race lost inside the batch: one at a time
-            results = [_due_runs(ws, s, now) for s in chunk]
+            results = [_due_runs(ws, s, now, loaded) for s in chunk]
         for runs, due in results:
             created.extend(runs)
             if due is not None and (soonest is None or due < soonest):

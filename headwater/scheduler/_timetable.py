@@ -10,13 +10,12 @@ Everything here is pure: no database, no clock. The caller passes ``now``.
 
 from __future__ import annotations
 
+import functools
 import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
-
-from croniter import croniter
 
 from headwater.errors import Location, SpecError
 from headwater.scheduler._cron import CronGrid
@@ -66,6 +65,8 @@ class _Grid(Protocol):
 
     def iter_after(self, instant: datetime) -> Iterator[datetime]: ...
 
+    def first_after(self, instant: datetime) -> datetime | None: ...
+
     def at_or_before(self, instant: datetime) -> datetime | None: ...
 
 
@@ -81,6 +82,9 @@ class _DeltaGrid:
             return self.anchor + ((instant - self.anchor) // self.step) * self.step
         except OverflowError:
             return None
+
+    def first_after(self, instant: datetime) -> datetime | None:
+        return next(self.iter_after(instant), None)
 
     def iter_after(self, instant: datetime) -> Iterator[datetime]:
         point = self.at_or_before(instant)
@@ -113,12 +117,18 @@ def _grid(schedule: ScheduleSpec, tz: zoneinfo.ZoneInfo, anchor: datetime) -> _G
             hint="use five cron fields like '0 3 * * *', or a preset such as '@daily'",
         )
     try:
-        croniter(expression)
+        return _cron_grid(expression, tz)  # parses the expression (once per zone)
     except (ValueError, KeyError) as exc:
         raise SpecError(
             f"invalid schedule '{expression}': {exc}",
             hint="use five cron fields like '0 3 * * *', or a preset such as '@daily'",
         ) from None
+
+
+@functools.lru_cache(maxsize=1024)
+def _cron_grid(expression: str, tz: zoneinfo.ZoneInfo) -> CronGrid:
+    """One grid per expression and zone, shared by every schedule that uses them, so that
+    the boundaries one schedule worked out serve the others."""
     return CronGrid(expression, tz)
 
 
@@ -199,7 +209,7 @@ class Timetable:
         found = self._grid.at_or_before(instant)
         if found == instant:
             return instant
-        return next(self._grid.iter_after(instant), None)
+        return self._grid.first_after(instant)
 
     def _regular(self, start: datetime | None) -> DataInterval | None:
         """The interval from boundary ``start`` to the next one, if the window allows it."""
@@ -209,7 +219,7 @@ class Timetable:
             return None
         if self._grid is None:
             return DataInterval(start, start)
-        end = next(self._grid.iter_after(start), None)
+        end = self._grid.first_after(start)
         return None if end is None else DataInterval(start, end)
 
     def _latest_complete(self, now: datetime) -> DataInterval | None:
@@ -231,7 +241,7 @@ class Timetable:
             return self._regular(after.end)
         if self.end_date is not None and after.end >= self.end_date:
             return None
-        end = next(grid.iter_after(after.end), None)
+        end = grid.first_after(after.end)
         return None if end is None else DataInterval(after.end, end)
 
     # ------------------------------------------------------------------ public API

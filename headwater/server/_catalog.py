@@ -65,7 +65,7 @@ def _next(spec: PipelineSpec, sched: ScheduleRecord) -> tuple[datetime | None, d
     )
     try:
         found = timetable.next_interval(last, now=datetime.now(UTC), catchup=spec.catchup)
-    except OverflowError:  # the next interval would end after the year 9999
+    except (OverflowError, ValueError):  # the next interval would end after the year 9999
         return None, None
     return (found.start, found.end) if found is not None else (None, None)
 

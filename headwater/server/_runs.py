@@ -249,8 +249,8 @@ def grid(
         pipeline=pipeline,
         status=status.value if status else None,
         version_id=version,
-        created_after=created_after,
-        created_before=created_before,
+        created_after=utc(created_after, "query.created_after"),
+        created_before=utc(created_before, "query.created_before"),
     )
     rows, _ = s.ws.store.page_runs(f, limit, 0)
     states = s.ws.store.task_states([r.id for r in rows])

@@ -222,6 +222,26 @@ def _artifact(row: sa.Row[Any]) -> ArtifactRecord:
 
 
 _RUN_COLUMNS = [*t.runs.c, t.pipelines.c.name.label("pipeline")]
+_SCHED = t.schedules.c
+_MOVE_FIRST = (
+    t.schedules.update()
+    .where(_SCHED.pipeline_id == sa.bindparam("pid"), _SCHED.last_start.is_(None))
+    .values(
+        last_start=sa.bindparam("new_start"),
+        last_end=sa.bindparam("new_end"),
+        updated_at=sa.bindparam("stamp"),
+    )
+)
+_MOVE_NEXT = (
+    t.schedules.update()
+    .where(_SCHED.pipeline_id == sa.bindparam("pid"), _SCHED.last_start == sa.bindparam("old"))
+    .values(
+        last_start=sa.bindparam("new_start"),
+        last_end=sa.bindparam("new_end"),
+        updated_at=sa.bindparam("stamp"),
+    )
+)
+_INSERT_RUN = t.runs.insert()
 _TASK_UPDATES: dict[frozenset[str], sa.Update] = {}
 
 
@@ -387,6 +407,19 @@ class MetadataStore(AuthStore, ControlStore, AssetStore, QueryStore, StoreBase):
                 .order_by(t.pipelines.c.name)
             ).all()
         return [(r[0], int(r[1]), _aware(r[2])) for r in rows]
+
+    def versions_by_id(self, ids: Iterable[str]) -> dict[str, VersionRecord]:
+        """Several versions in one query (missing ids are left out)."""
+        wanted = list(set(ids))
+        if not wanted:
+            return {}
+        with self._connect() as conn:
+            rows = conn.execute(
+                sa.select(t.pipeline_versions, t.pipelines.c.name.label("pipeline"))
+                .join(t.pipelines, t.pipelines.c.id == t.pipeline_versions.c.pipeline_id)
+                .where(t.pipeline_versions.c.id.in_(wanted))
+            ).all()
+        return {r.id: _version(r, r._mapping["pipeline"]) for r in rows}
 
     def get_version(self, version_id: str) -> VersionRecord:
         with self._connect() as conn:
@@ -585,23 +618,37 @@ class MetadataStore(AuthStore, ControlStore, AssetStore, QueryStore, StoreBase):
     ) -> RunRecord | None:
         """The run for one interval of ``schedule``, and the schedule moved past it, in one
         transaction; None when another scheduler created it first."""
-        s = t.schedules
+        created = now()
         try:
             with self._begin() as conn:
+                # Statements built once and run with parameters: a pass creates many runs.
                 moved = conn.execute(
-                    s.update()
-                    .where(
-                        s.c.pipeline_id == schedule.pipeline_id,
-                        s.c.last_start.is_(None)
-                        if schedule.last_start is None
-                        else s.c.last_start == schedule.last_start,
-                    )
-                    .values(last_start=start, last_end=end, updated_at=now())
+                    _MOVE_FIRST if schedule.last_start is None else _MOVE_NEXT,
+                    {
+                        "pid": schedule.pipeline_id,
+                        "old": schedule.last_start,
+                        "new_start": start,
+                        "new_end": end,
+                        "stamp": created,
+                    },
                 ).rowcount
                 if moved != 1:
                     raise _LostRace
-                created = self._insert_run(
-                    conn, run_id, version, parameters, "schedule", True, (start, end)
+                conn.execute(
+                    _INSERT_RUN,
+                    {
+                        "id": run_id,
+                        "namespace": self.namespace,
+                        "pipeline_id": version.pipeline_id,
+                        "version_id": version.id,
+                        "status": RunStatus.QUEUED.value,
+                        "parameters": parameters,
+                        "trigger": "schedule",
+                        "cache_enabled": True,
+                        "created_at": created,
+                        "data_interval_start": start,
+                        "data_interval_end": end,
+                    },
                 )
         except _LostRace:
             return None
