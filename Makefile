@@ -4,9 +4,22 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install check lint typecheck test bench demo clean
+UI_STAMP := headwater/ui/index.html
+UI_SRC   := $(shell find ui/src ui/index.html ui/package.json ui/vite.config.ts -type f 2>/dev/null)
 
-install: $(STAMP)
+.PHONY: install ui check lint typecheck test test-python test-ui e2e bench demo clean
+
+install: $(STAMP) $(UI_STAMP)
+
+# The web UI: built into the Python package, which serves it at /.
+ui/node_modules/.installed: ui/package-lock.json
+	cd ui && npm ci --no-audit --no-fund
+	touch $@
+
+$(UI_STAMP): ui/node_modules/.installed $(UI_SRC)
+	cd ui && npm run build
+
+ui: $(UI_STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,11 +37,23 @@ typecheck: install
 
 check: lint typecheck
 
-test: check
+test: check test-python test-ui e2e
+
+test-python: install
 	$(BIN)/pytest -q
+
+# Component tests (vitest) and the type check of the UI.
+test-ui: ui/node_modules/.installed
+	cd ui && npx tsc -b && npm test
+
+# The UI end to end in a real browser (Debian's chromium) against a real standalone.
+e2e: install
+	cd ui && node e2e/run.mjs
 
 bench: install
 	$(BIN)/python bench/run.py
+	@echo "== web UI: opening a 1,000-task run (browser: chromium)"
+	cd ui && node e2e/run.mjs --bench
 
 demo: install
 	$(BIN)/headwater validate examples/ml_pipeline.py
@@ -39,4 +64,4 @@ demo: install
 	$(BIN)/python examples/show_results.py
 
 clean:
-	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache headwater/ui ui/node_modules

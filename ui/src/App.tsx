@@ -1,0 +1,73 @@
+import { useEffect, useState } from "react";
+import { NavLink, Route, Routes } from "react-router-dom";
+import { authProblem, getToken } from "./api/client";
+import { ArtifactView } from "./views/Artifact";
+import { AssetsView } from "./views/Assets";
+import { CompareView } from "./views/Compare";
+import { PipelineView } from "./views/Pipeline";
+import { PipelinesView } from "./views/Pipelines";
+import { RunView } from "./views/Run";
+import { RunsView } from "./views/Runs";
+import { SchedulesView } from "./views/Schedules";
+import { SignIn } from "./views/SignIn";
+
+function useToken(): string | null {
+  const [token, set] = useState(getToken());
+  useEffect(() => {
+    const update = () => set(getToken());
+    window.addEventListener("headwater-auth", update);
+    window.addEventListener("storage", update);
+    return () => {
+      window.removeEventListener("headwater-auth", update);
+      window.removeEventListener("storage", update);
+    };
+  }, []);
+  return token;
+}
+
+function useTheme(): [string, () => void] {
+  const [theme, setTheme] = useState(
+    () =>
+      localStorage.getItem("headwater.theme") ??
+      (window.matchMedia?.("(prefers-color-scheme: dark)").matches ? "dark" : "light"),
+  );
+  useEffect(() => {
+    document.documentElement.dataset.theme = theme;
+    localStorage.setItem("headwater.theme", theme);
+  }, [theme]);
+  return [theme, () => setTheme(theme === "dark" ? "light" : "dark")];
+}
+
+export function App() {
+  const token = useToken();
+  const [theme, toggle] = useTheme();
+  if (!token) return <SignIn problem={authProblem} />;
+  return (
+    <div className="layout">
+      <nav className="side" aria-label="main">
+        <div className="brand">Headwater</div>
+        <NavLink to="/" end>Pipelines</NavLink>
+        <NavLink to="/runs">Runs</NavLink>
+        <NavLink to="/compare">Compare</NavLink>
+        <NavLink to="/schedules">Schedules</NavLink>
+        <NavLink to="/assets">Assets</NavLink>
+        <div className="grow" />
+        <button onClick={toggle} aria-label={`switch to ${theme === "dark" ? "light" : "dark"} theme`}>
+          {theme === "dark" ? "☀ light" : "☾ dark"}
+        </button>
+      </nav>
+      <main>
+        <Routes>
+          <Route path="/" element={<PipelinesView />} />
+          <Route path="/pipelines/:name" element={<PipelineView />} />
+          <Route path="/runs" element={<RunsView />} />
+          <Route path="/runs/:id" element={<RunView />} />
+          <Route path="/artifacts/:id" element={<ArtifactView />} />
+          <Route path="/compare" element={<CompareView />} />
+          <Route path="/schedules" element={<SchedulesView />} />
+          <Route path="/assets" element={<AssetsView />} />
+        </Routes>
+      </main>
+    </div>
+  );
+}
