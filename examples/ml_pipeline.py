@@ -147,12 +147,17 @@ def compute_features(
 def train(
     train_set: Input[Dataset],
     model: Output[Model],
+    learning_curve: Output[Metrics],
     model_type: Literal["logistic", "random_forest"] = "logistic",
     c: float = 1.0,
     n_estimators: int = 200,
     seed: int = 42,
 ) -> float:
-    """Fit a classifier on the training set; returns its accuracy on that set."""
+    """Fit a classifier on the training set; returns its accuracy on that set.
+
+    The learning curve (accuracy on the rows seen so far and on the rest, as the training
+    rows grow) is logged step by step, for the UI's training-curve charts.
+    """
     import joblib
     import pandas as pd
     import sklearn
@@ -169,6 +174,11 @@ def train(
         estimator = RandomForestClassifier(n_estimators=n_estimators, random_state=seed, n_jobs=2)
     else:
         raise ValueError(f"unknown model_type {model_type!r}")
+    for step, fraction in enumerate((0.1, 0.2, 0.35, 0.5, 0.7, 0.85), start=1):
+        cut = max(int(len(x) * fraction), 10)
+        estimator.fit(x[:cut], y[:cut])
+        learning_curve.log_metric("seen_accuracy", float(estimator.score(x[:cut], y[:cut])), step)
+        learning_curve.log_metric("unseen_accuracy", float(estimator.score(x[cut:], y[cut:])), step)
     estimator.fit(x, y)
     joblib.dump(estimator, model.path)
     model.metadata.update(

@@ -29,12 +29,33 @@ __all__ = ["Client", "ClientError"]
 _DONE = {"succeeded", "failed", "cancelled"}
 
 
+def _given(filters: dict[str, Any]) -> dict[str, Any]:
+    """The filters that were given: httpx would send ``None`` as an empty value, which
+    the server reads as a filter on ''."""
+    return {k: v for k, v in filters.items() if v is not None}
+
+
 class ClientError(HeadwaterError):
     """The server refused a request (``status`` is the HTTP status; 0 if unreachable)."""
 
     def __init__(self, status: int, message: str, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.status = status
+
+
+def _refused(response: httpx.Response) -> ClientError:
+    """The server's error (its message and hint) as a ClientError."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        body = {"error": response.text or response.reason_phrase}
+    return ClientError(
+        response.status_code,
+        f"{body.get('error') or response.reason_phrase} (HTTP {response.status_code})",
+        body.get("hint"),
+    )
 
 
 class Client:
@@ -55,25 +76,20 @@ class Client:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _unreachable(self, exc: httpx.HTTPError) -> ClientError:
+        return ClientError(
+            0,
+            f"cannot reach the Headwater server at {self.url}: {exc}",
+            hint="check the URL, and that 'headwater server' or 'headwater standalone' runs",
+        )
+
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
             response = self._http.request(method, "/api/v1" + path, **kwargs)
         except httpx.HTTPError as exc:
-            raise ClientError(
-                0,
-                f"cannot reach the Headwater server at {self.url}: {exc}",
-                hint="check the URL, and that 'headwater server' or 'headwater standalone' runs",
-            ) from None
+            raise self._unreachable(exc) from None
         if response.status_code >= 400:
-            try:
-                body = response.json()
-            except ValueError:
-                body = {"error": response.text or response.reason_phrase}
-            raise ClientError(
-                response.status_code,
-                f"{body.get('error') or response.reason_phrase} (HTTP {response.status_code})",
-                body.get("hint"),
-            )
+            raise _refused(response)
         if response.status_code == 204:
             return None
         if response.headers.get("content-type", "").startswith("application/json"):
@@ -87,7 +103,8 @@ class Client:
         return result
 
     def pipelines(self, **filters: Any) -> dict[str, Any]:
-        result: dict[str, Any] = self._call("GET", "/pipelines", params=filters)
+        """A page of pipelines: ``prefix``, ``tag``, ``limit``, ``offset``..."""
+        result: dict[str, Any] = self._call("GET", "/pipelines", params=_given(filters))
         return result
 
     def trigger(
@@ -105,8 +122,7 @@ class Client:
 
     def runs(self, **filters: Any) -> dict[str, Any]:
         """A page of runs: ``pipeline``, ``status``, ``trigger``, ``limit``, ``offset``..."""
-        params = {k: v for k, v in filters.items() if v is not None}
-        result: dict[str, Any] = self._call("GET", "/runs", params=params)
+        result: dict[str, Any] = self._call("GET", "/runs", params=_given(filters))
         return result
 
     def run(self, run_id: str) -> dict[str, Any]:
@@ -149,13 +165,17 @@ class Client:
         """The log as it grows, until the attempt ends."""
         import json
 
-        with self._http.stream("GET", f"/api/v1/runs/{run_id}/tasks/{task}/logs/follow") as r:
-            if r.status_code >= 400:
-                r.read()
-                raise ClientError(r.status_code, r.text)
-            for line in r.iter_lines():
-                if line.startswith("data: ") and line != "data: {}":
-                    yield json.loads(line[6:])["text"]
+        url = f"/api/v1/runs/{run_id}/tasks/{task}/logs/follow"
+        try:
+            with self._http.stream("GET", url) as r:
+                if r.status_code >= 400:
+                    r.read()
+                    raise _refused(r)
+                for line in r.iter_lines():
+                    if line.startswith("data: ") and line != "data: {}":
+                        yield json.loads(line[6:])["text"]
+        except httpx.HTTPError as exc:
+            raise self._unreachable(exc) from None
 
     def metrics(self, run_id: str) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = self._call("GET", f"/runs/{run_id}/metrics")
@@ -201,10 +221,9 @@ class Client:
         return result
 
     def assets(self, **filters: Any) -> dict[str, Any]:
-        result: dict[str, Any] = self._call("GET", "/assets", params=filters)
+        result: dict[str, Any] = self._call("GET", "/assets", params=_given(filters))
         return result
 
     def asset_events(self, **filters: Any) -> dict[str, Any]:
-        params = {k: v for k, v in filters.items() if v is not None}
-        result: dict[str, Any] = self._call("GET", "/asset-events", params=params)
+        result: dict[str, Any] = self._call("GET", "/asset-events", params=_given(filters))
         return result

@@ -61,13 +61,19 @@ def _inside(root: str, path: str | None) -> str:
             f"artifact file path {path!r} is not allowed",
             hint="give a path relative to the artifact, without '..', e.g. 'part-0.csv'",
         )
-    base = os.path.realpath(root)
-    target = os.path.realpath(os.path.join(base, *pure.parts))
-    if os.path.commonpath([base, target]) != base:
+    target = _resolved_inside(root, *pure.parts)
+    if target is None:
         raise ApiError(
             400, f"artifact file path {path!r} leaves the artifact", hint="use a path inside it"
         )
     return target
+
+
+def _resolved_inside(root: str, *parts: str) -> str | None:
+    """The real path of ``root/parts``, or None when it (through links) leaves ``root``."""
+    base = os.path.realpath(root)
+    target = os.path.realpath(os.path.join(base, *parts))
+    return target if os.path.commonpath([base, target]) == base else None
 
 
 def _local(s: ServerState, record: ArtifactRecord, path: str | None) -> str | None:
@@ -170,12 +176,15 @@ def preview(
             415, "previews of remote artifacts are not supported yet", hint="download it"
         )
     if os.path.isdir(local):
+        # The first file that stays inside: a link out of the folder is never read.
         files = sorted(
             os.path.relpath(os.path.join(d, f), local) for d, _, fs in os.walk(local) for f in fs
         )
-        if not files:
+        inside = (_resolved_inside(local, f) for f in files)
+        first = next((f for f in inside if f is not None), None)
+        if first is None:
             return {"kind": "text", "media_type": "text/plain", "text": "", "truncated": False}
-        local = os.path.join(local, files[0])
+        local = first
     name = os.path.basename(local)
     suffix = os.path.splitext(name)[1].lower()
     media = _media_type(record, name)

@@ -30,6 +30,7 @@ Offset = Annotated[int, Query(ge=0, le=10_000_000, description="Items to skip.")
 # Each backfill run is a row and, soon, processes: one request must not queue a decade
 # of hourly runs.
 MAX_BACKFILL_RUNS = 1000
+_ALL = 1_000_000
 
 
 def _version_out(v: VersionRecord) -> dict[str, Any]:
@@ -57,15 +58,15 @@ def _next(spec: PipelineSpec, sched: ScheduleRecord) -> tuple[datetime | None, d
 
     if spec.schedule is None or spec.schedule.kind == "assets" or sched.paused:
         return None, None
-    timetable = Timetable.for_pipeline(spec, default_start_date=sched.created_at)
     last = (
         DataInterval(sched.last_start, sched.last_end)
         if sched.last_start is not None and sched.last_end is not None
         else None
     )
     try:
+        timetable = Timetable.for_pipeline(spec, default_start_date=sched.created_at)
         found = timetable.next_interval(last, now=datetime.now(UTC), catchup=spec.catchup)
-    except (OverflowError, ValueError):  # the next interval would end after the year 9999
+    except (OverflowError, ValueError):  # its next interval would end after the year 9999
         return None, None
     return (found.start, found.end) if found is not None else (None, None)
 
@@ -108,14 +109,17 @@ def list_pipelines(
     recent: Annotated[int, Query(ge=0, le=50, description="Recent runs per pipeline.")] = 10,
 ) -> Any:
     """Pipelines with their tags, owner, parameters, schedule, next run and recent runs."""
-    found, total = s.ws.store.page_pipelines(prefix=prefix, limit=limit, offset=offset)
+    if tag is None:
+        found, total = s.ws.store.page_pipelines(prefix=prefix, limit=limit, offset=offset)
+    else:  # tags are inside the specs: filter them all, then cut the page
+        every, _ = s.ws.store.page_pipelines(prefix=prefix, limit=_ALL, offset=0)
+        tagged = [p for p in every if tag in from_data(p.latest_spec).tags]
+        found, total = tagged[offset : offset + limit], len(tagged)
     schedules = {x.pipeline: x for x in s.ws.store.schedules()}
     recents = s.ws.store.recent_run_states([p.id for p in found], recent)
     items = []
     for p in found:
         spec = from_data(p.latest_spec)
-        if tag is not None and tag not in spec.tags:
-            continue
         sched = schedules.get(p.name)
         next_end = None
         if sched is not None:
@@ -219,7 +223,15 @@ def backfill(s: St, pipeline: str, body: BackfillIn) -> Any:
     from headwater.scheduler import create_backfill_runs, plan_backfill
 
     start, end = utc(body.start, "start"), utc(body.end, "end")
-    plan, timetable = plan_backfill(s.ws, pipeline, start, end, body.reprocess)  # type: ignore[arg-type]
+    try:
+        plan, timetable = plan_backfill(s.ws, pipeline, start, end, body.reprocess)  # type: ignore[arg-type]
+    except (OverflowError, ValueError) as exc:  # dates past the year 9999
+        raise ApiError(
+            422,
+            f"the schedule of '{pipeline}' cannot be laid out: {exc}",
+            hint="check its start_date, end_date and cron with GET /api/v1/schedules/"
+            f"{pipeline}; edit them with PATCH",
+        ) from None
     if len(plan.to_run) > MAX_BACKFILL_RUNS:
         raise ApiError(
             422,

@@ -63,6 +63,9 @@ def list_runs(
     version: Annotated[str | None, Query(max_length=32)] = None,
     created_after: datetime | None = None,
     created_before: datetime | None = None,
+    tag: Annotated[
+        str | None, Query(max_length=128, description="Pipelines with this tag.")
+    ] = None,
 ) -> Any:
     """Runs, newest first."""
     f = RunFilter(
@@ -72,6 +75,7 @@ def list_runs(
         version_id=version,
         created_after=utc(created_after, "query.created_after"),
         created_before=utc(created_before, "query.created_before"),
+        pipelines=s.ws.store.pipelines_tagged(tag) if tag else None,
     )
     rows, total = s.ws.store.page_runs(f, limit, offset)
     return page(rows, total, limit, offset)

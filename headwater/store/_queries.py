@@ -20,6 +20,7 @@ class RunFilter:
     version_id: str | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
+    pipelines: tuple[str, ...] | None = None  # any of these pipelines (a tag's, say)
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ class QueryStore(StoreBase):
         where: list[Any] = [r.namespace == self.namespace]
         if f.pipeline is not None:
             where.append(t.pipelines.c.name == f.pipeline)
+        if f.pipelines is not None:
+            where.append(t.pipelines.c.name.in_(f.pipelines))
         if f.status is not None:
             where.append(r.status == f.status)
         if f.trigger is not None:
@@ -72,7 +75,8 @@ class QueryStore(StoreBase):
                 total = len(rows)
             else:
                 # Every run has its pipeline (a foreign key): join only to filter by name.
-                source = joined if f.pipeline is not None else t.runs
+                by_name = f.pipeline is not None or f.pipelines is not None
+                source = joined if by_name else t.runs
                 count = sa.select(sa.func.count()).select_from(source).where(*where)
                 total = int(conn.execute(count).scalar() or 0)
         return rows, total
@@ -171,6 +175,23 @@ class QueryStore(StoreBase):
                     )
                 )
         return found, total
+
+    def pipelines_tagged(self, tag: str) -> tuple[str, ...]:
+        """Names of the pipelines whose newest version has ``tag``."""
+        p, v = t.pipelines.c, t.pipeline_versions.c
+        newest = (
+            sa.select(v.pipeline_id, sa.func.max(v.created_at).label("at"))
+            .group_by(v.pipeline_id)
+            .subquery()
+        )
+        with self._connect() as conn:
+            rows = conn.execute(
+                sa.select(p.name, v.spec)
+                .join(t.pipeline_versions, v.pipeline_id == p.id)
+                .join(newest, sa.and_(newest.c.pipeline_id == p.id, newest.c.at == v.created_at))
+                .where(p.namespace == self.namespace)
+            ).all()
+        return tuple(sorted({name for name, spec in rows if tag in (spec or {}).get("tags", [])}))
 
     def recent_run_states(self, pipeline_ids: list[str], per: int) -> dict[str, list[Any]]:
         """The newest ``per`` runs of each pipeline (for the coloured squares of a list)."""

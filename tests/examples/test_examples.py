@@ -210,10 +210,19 @@ def test_ml_pipeline_components_train_and_register_a_model(
     assert (n_train, n_test) == (400, 100)
 
     model = _artifact(Model, tmp_path, "model.joblib")
+    curve = _artifact(Metrics, tmp_path, "curve.json")
     train_accuracy = ml.train.python_func(
-        train_set=train_set, model=model, model_type=model_type, n_estimators=50, seed=3
+        train_set=train_set,
+        model=model,
+        learning_curve=curve,
+        model_type=model_type,
+        n_estimators=50,
+        seed=3,
     )
     assert 0.0 <= train_accuracy <= 1.0
+    steps = [(r.key, r.step) for r in curve.records]
+    assert steps[:2] == [("seen_accuracy", 1), ("unseen_accuracy", 1)]
+    assert max(step for _, step in steps) == 6
     estimator = joblib.load(model.path)
     assert hasattr(estimator, "predict_proba")
     assert model.metadata["model_type"] == model_type

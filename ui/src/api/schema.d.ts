@@ -1881,6 +1881,8 @@ export interface operations {
                 version?: string | null;
                 created_after?: string | null;
                 created_before?: string | null;
+                /** @description Pipelines with this tag. */
+                tag?: string | null;
             };
             header?: never;
             path?: never;

@@ -61,6 +61,10 @@ export function RunsView() {
           <input type="date" value={f.get("before")} onChange={(e) => f.set("before", e.target.value)} />
         </label>
         <label>
+          tag
+          <input value={f.get("tag")} onChange={(e) => f.set("tag", e.target.value)} placeholder="any" />
+        </label>
+        <label>
           version
           <input value={f.get("version")} onChange={(e) => f.set("version", e.target.value)} placeholder="any" />
         </label>
@@ -92,6 +96,7 @@ function RunList({ filters }: { filters: (k: string) => string }) {
     status: (filters("status") || undefined) as Run["status"] | undefined,
     trigger: filters("trigger") || undefined,
     version: filters("version") || undefined,
+    tag: filters("tag") || undefined,
     created_after: isoDay(filters("after")),
     created_before: isoDay(filters("before"), true),
   };
