@@ -137,8 +137,14 @@ def tokens_create(
 ) -> None:
     """A new token; its secret is printed once and stored only as a hash."""
     from headwater.engine import Workspace
+    from headwater.errors import HeadwaterError
 
-    expires = datetime.now(UTC) + timedelta(days=days) if days else None
+    if days is not None and days <= 0:
+        raise HeadwaterError(
+            f"--expires-in-days {days:g} would make a token that is already expired",
+            hint="give a number of days above 0, or leave the option out for no expiry",
+        )
+    expires = datetime.now(UTC) + timedelta(days=days) if days is not None else None
     record, secret = Workspace.open().store.create_token(user, name, expires_at=expires)
     err.print(f"token {record.id} for {escape(user)} (shown once; keep it):")
     out.print(secret, highlight=False)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -29,6 +30,8 @@ from headwater.store import RunRecord, ScheduleRecord, VersionRecord, new_id
 _PLANS: dict[tuple[str, str, datetime], tuple[VersionRecord, PipelineSpec, Timetable | None]] = {}
 _PLANS_MAX = 8192
 _CHUNK = 100
+PER_PASS = 100
+log = logging.getLogger("headwater.scheduler")
 
 
 def _plan_key(schedule: ScheduleRecord) -> tuple[str, str, datetime]:
@@ -77,13 +80,37 @@ def _state_key(schedule: ScheduleRecord) -> tuple[object, ...]:
     )
 
 
+def _guarded(
+    ws: Workspace,
+    schedule: ScheduleRecord,
+    now: datetime,
+    loaded: dict[str, VersionRecord] | None = None,
+) -> tuple[list[RunRecord], datetime | None]:
+    """:func:`_due_runs`, except that a schedule that cannot be worked out (a date past
+    year 9999, a broken version) is logged and skipped instead of stopping the pass.
+    Database errors still propagate: the pass's transaction must roll back."""
+    try:
+        return _due_runs(ws, schedule, now, loaded)
+    except sa.exc.SQLAlchemyError:
+        raise
+    except Exception:
+        log.exception(
+            "schedule of pipeline '%s' skipped: it cannot be worked out", schedule.pipeline
+        )
+        return [], None
+
+
 def _due_runs(
     ws: Workspace,
     schedule: ScheduleRecord,
     now: datetime,
     loaded: dict[str, VersionRecord] | None = None,
 ) -> tuple[list[RunRecord], datetime | None]:
-    """The runs due for ``schedule`` at ``now``, and when its next run falls due."""
+    """The runs due for ``schedule`` at ``now``, and when its next run falls due.
+
+    At most ``PER_PASS`` runs per schedule and pass: a long catchup is spread over
+    passes instead of one pass creating thousands of runs.
+    """
     known = _NEXT_DUE.get(_state_key(schedule))
     if known is not None and now < known:
         return [], known
@@ -104,7 +131,7 @@ def _due_runs(
     created: list[RunRecord] = []
     current = schedule
     next_due = None
-    while limit is None or active < limit:
+    while (limit is None or active < limit) and len(created) < PER_PASS:
         interval = timetable.next_interval(last, now=now, catchup=spec.catchup)
         if interval is None:
             break
@@ -183,9 +210,9 @@ def scheduler_pass(ws: Workspace, now: datetime) -> tuple[list[RunRecord], datet
         loaded = ws.store.versions_by_id(s.version_id for s in chunk if _plan_key(s) not in _PLANS)
         try:
             with ws.store.batch():
-                results = [_due_runs(ws, s, now, loaded) for s in chunk]
+                results = [_guarded(ws, s, now, loaded) for s in chunk]
         except sa.exc.IntegrityError:  # a race lost inside the batch: one at a time
-            results = [_due_runs(ws, s, now, loaded) for s in chunk]
+            results = [_guarded(ws, s, now, loaded) for s in chunk]
         for runs, due in results:
             created.extend(runs)
             if due is not None and (soonest is None or due < soonest):

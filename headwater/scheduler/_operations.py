@@ -11,7 +11,6 @@ from typing import Any
 
 from headwater.engine import Workspace, render_for_run
 from headwater.engine._plan import plan_dag
-from headwater.errors import HeadwaterError
 from headwater.scheduler._context import manual_context
 from headwater.spec import (
     ConditionGroup,
@@ -87,7 +86,7 @@ def retry_failed(ws: Workspace, run_id: str) -> list[str]:
         )
     failed = ws.store.unfinished_paths(run.id)
     if not failed:
-        raise HeadwaterError(
+        raise Conflict(
             f"run {run.id} has no failed task to retry",
             hint="clear a task to run it again: POST /api/v1/runs/RUN/tasks/TASK/clear",
         )

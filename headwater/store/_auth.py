@@ -189,7 +189,10 @@ class AuthStore(StoreBase):
             row = conn.execute(
                 sa.select(*_TOKEN_COLUMNS, t.users.c.role, t.users.c.created_at.label("uc"))
                 .join(t.users, t.users.c.id == t.api_tokens.c.user_id)
-                .where(t.api_tokens.c.token_hash == hash_token(secret))
+                .where(
+                    t.api_tokens.c.token_hash == hash_token(secret),
+                    t.api_tokens.c.namespace == self.namespace,
+                )
             ).first()
         if row is None:
             return "the token is not known"

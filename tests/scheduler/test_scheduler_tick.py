@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from headwater.engine import Workspace, deploy
 from headwater.scheduler import tick
+from headwater.scheduler._loop import PER_PASS
 from headwater.sdk._loader import load_pipeline
 from headwater.sdk._location import compile_root
 from headwater.states import RunStatus
@@ -147,3 +148,15 @@ def test_a_bad_edit_is_refused_like_a_compile_error(ws: Workspace, tmp_path: Pat
         effective_spec(spec, {"schedule": {"kind": "cron", "cron": "61 * * * *"}})
     with pytest.raises(HeadwaterError, match="max_active_runs"):
         effective_spec(spec, {"max_active_runs": 0})
+
+
+def test_a_long_catchup_is_spread_over_passes(ws: Workspace, tmp_path: Path) -> None:
+    deployed(ws, tmp_path, max_active=1000)
+    later = at(0, 0) + timedelta(hours=150)  # 150 hourly intervals have ended
+    first = tick(ws, later)
+    assert len(first) == PER_PASS  # one pass does not create thousands of runs at once
+    second = tick(ws, later)
+    assert len(second) == 150 - PER_PASS
+    starts = [r.data_interval_start for r in first + second]
+    assert starts == sorted(starts) and len(set(starts)) == 150
+    assert tick(ws, later) == []

@@ -58,6 +58,7 @@ async function main() {
     headwater(env, "deploy", "examples/sweep.py");
   }
   headwater(env, "deploy", "ui/e2e/thousand.py");
+  headwater(env, "deploy", "ui/e2e/curve.py");
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const server = spawn(BIN, ["standalone", "--port", String(port)], { env, cwd: ROOT, detached: true });
@@ -121,6 +122,32 @@ async function main() {
         `(runs: ${afterData.join(", ")} ms); ${median(loads)} ms from navigation (${loads.join(", ")} ms)`,
     );
     await shot("run-1000-tasks");
+
+    // ------------------------------------------------------------ a 100,000-point metric series
+    const curve = await apiCall("POST", "/pipelines/long_curve/runs", { parameters: {} });
+    const curveRun = await finished(curve.id, 240000);
+    if (curveRun.status !== "succeeded") fail(`the long-curve run ${curveRun.status}`);
+    await page.goto(`${base}/#/`);
+    await page.reload();
+    await page.getByRole("heading", { name: "Pipelines" }).waitFor();
+    await page.evaluate(() => {
+      window.__longest = 0;
+      new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) window.__longest = Math.max(window.__longest, e.duration);
+      }).observe({ type: "longtask", buffered: false });
+    });
+    const chartStart = Date.now();
+    await page.goto(`${base}/#/compare?runs=${curve.id}`);
+    await page.locator("[aria-label='loss'] canvas").waitFor({ timeout: 60000 });
+    const chartShown = Date.now() - chartStart;
+    const longest = Math.round(await page.evaluate(() => window.__longest));
+    results.metric_series_100k_ms = chartShown;
+    results.metric_series_100k_longest_block_ms = longest;
+    console.log(
+      `100,000-point metric series: chart drawn ${chartShown} ms after navigation; ` +
+        `longest main-thread block ${longest} ms`,
+    );
+    await shot("metrics-100k-points");
     if (BENCH) return;
 
     // ------------------------------------------------------------ sign in

@@ -40,10 +40,11 @@ export function CompareView() {
     })),
   });
   const metrics = useQueries({
-    queries: chosen.map((id) => ({
+    queries: chosen.map((id, i) => ({
       queryKey: ["metrics", id],
       queryFn: () => call(api.GET("/api/v1/runs/{run_id}/metrics", { params: { path: { run_id: id } } })),
-      refetchInterval: 3000,
+      // Curves of a running run grow; an ended run's are final (and may be long).
+      refetchInterval: ["queued", "running"].includes(details[i]?.data?.status ?? "") ? 3000 : (false as const),
     })),
   });
   const toggle = (id: string) => {
