@@ -256,7 +256,6 @@ async function main() {
     // ------------------------------------------------------------ a revoked token
     headwater(env, "tokens", "revoke", token);
     await page.goto(`${base}/#/runs`);
-    await page.reload();
     await page.getByRole("alert").getByText(/can no longer be used/).waitFor();
     await shot("signin-revoked");
     console.log(`e2e: every view checked; screenshots in ${SHOTS}`);

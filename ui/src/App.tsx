@@ -41,7 +41,7 @@ function useTheme(): [string, () => void] {
 export function App() {
   const token = useToken();
   const [theme, toggle] = useTheme();
-  if (!token) return <SignIn problem={authProblem} />;
+  if (!token) return <SignIn problem={authProblem()} />;
   return (
     <div className="layout">
       <nav className="side" aria-label="main">

@@ -18,13 +18,20 @@ export function getToken(): string | null {
 }
 
 export function setToken(token: string | null): void {
-  if (token) localStorage.setItem(TOKEN_KEY, token);
-  else localStorage.removeItem(TOKEN_KEY);
+  if (token) {
+    localStorage.setItem(TOKEN_KEY, token);
+    sessionStorage.removeItem(PROBLEM_KEY);
+  } else localStorage.removeItem(TOKEN_KEY);
   window.dispatchEvent(new Event("headwater-auth"));
 }
 
-/** Why the server refused the token (shown on the sign-in screen), if it did. */
-export let authProblem: string | null = null;
+const PROBLEM_KEY = "headwater.auth-problem";
+
+/** Why the server last refused the token (shown on the sign-in screen, even after a
+ * reload), if it did. */
+export function authProblem(): string | null {
+  return sessionStorage.getItem(PROBLEM_KEY);
+}
 
 export class ApiError extends Error {
   constructor(
@@ -45,7 +52,7 @@ const auth: Middleware = {
   async onResponse({ response }) {
     if (response.status === 401) {
       const body = await response.clone().json().catch(() => ({}));
-      authProblem = body.error ?? "the token was refused";
+      sessionStorage.setItem(PROBLEM_KEY, body.error ?? "the token was refused");
       setToken(null);
     }
     return response;
