@@ -22,6 +22,7 @@ from headwater.server._schemas import (
     Page,
     RunDetail,
     RunOut,
+    SeriesOut,
     TaskOut,
     TriggerIn,
 )
@@ -263,3 +264,14 @@ def grid(
         for path in states.get(r.id, {}):
             tasks.setdefault(path, None)
     return {"runs": rows, "tasks": list(tasks), "states": states}
+
+
+@router.get("/runs/{run_id}/metric-series", response_model=list[SeriesOut])
+def metric_series(s: St, run_id: str) -> Any:
+    """The run's metrics as one series per task and key (arrays of steps and values): the
+    compact form for charts; 100,000 points are a few hundred kilobytes."""
+    run = s.ws.store.get_run(run_id)
+    return [
+        {"task": task, "key": key, "step": steps, "value": values}
+        for task, key, steps, values in s.ws.store.metric_series(run.id)
+    ]

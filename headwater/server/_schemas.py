@@ -168,6 +168,15 @@ class MetricOut(_Out):
     logged_at: datetime
 
 
+class SeriesOut(_Out):
+    """One metric of one task as arrays: ``step[i]`` (None when not logged) and ``value[i]``."""
+
+    task: str
+    key: str
+    step: list[int | None]
+    value: list[float]
+
+
 class VersionOut(_Out):
     id: str
     pipeline: str

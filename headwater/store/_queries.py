@@ -237,6 +237,24 @@ class QueryStore(StoreBase):
             ).all()
         return _latest_states([tuple(r) for r in rows])
 
+    def metric_series(self, run_id: str) -> list[tuple[str, str, list[int | None], list[float]]]:
+        """A run's metrics as series, (task path, key, steps, values) in logging order: the
+        shape charts want, without an object per point."""
+        m, tr = t.metrics.c, t.task_runs.c
+        with self._connect() as conn:
+            rows = conn.execute(
+                sa.select(tr.path, m.key, m.step, m.value)
+                .join(t.task_runs, tr.id == m.task_run_id)
+                .where(m.run_id == run_id, m.namespace == self.namespace)
+                .order_by(m.id)
+            ).all()
+        series: dict[tuple[str, str], tuple[list[int | None], list[float]]] = {}
+        for path, key, step, value in rows:
+            steps, values = series.setdefault((path, key), ([], []))
+            steps.append(step)
+            values.append(value)
+        return [(path, key, s, v) for (path, key), (s, v) in series.items()]
+
     def counts_by_status(self) -> tuple[dict[str, int], dict[str, int]]:
         """Runs and task attempts by status (for Prometheus)."""
         with self._connect() as conn:

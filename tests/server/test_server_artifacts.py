@@ -189,6 +189,21 @@ def test_a_runs_metrics(server: Standalone, report: Report) -> None:
     assert _get(server, f"{API}/runs/{report.run['id']}/metrics", task="summarize") == []
 
 
+def test_a_runs_metrics_as_series(server: Standalone, report: Report) -> None:
+    series = _get(server, f"{API}/runs/{report.run['id']}/metric-series")
+    assert series == [
+        {"task": "make_report", "key": "rows", "step": [None], "value": [float(ROWS)]},
+        {
+            "task": "make_report",
+            "key": "loss",
+            "step": [0, 1, 2],
+            "value": [1.0, 0.5, pytest.approx(1 / 3)],
+        },
+    ]
+    missing = server.http.get(f"{API}/runs/no-such-run/metric-series")
+    assert missing.status_code == 404 and "no run" in missing.json()["error"]
+
+
 def test_an_asset_updated_by_a_task(server: Standalone, report: Report) -> None:
     assets = _get(server, f"{API}/assets", prefix="warehouse://")
     sales = [a for a in assets["items"] if a["name"] == SALES]

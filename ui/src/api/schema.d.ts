@@ -390,6 +390,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/runs/{run_id}/metric-series": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Metric Series
+         * @description The run's metrics as one series per task and key (arrays of steps and values): the
+         *     compact form for charts; 100,000 points are a few hundred kilobytes.
+         */
+        get: operations["metric_series_api_v1_runs__run_id__metric_series_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/runs/{run_id}/metrics": {
         parameters: {
             query?: never;
@@ -1148,6 +1169,20 @@ export interface components {
             timezone: string | null;
             /** Version Id */
             version_id: string;
+        };
+        /**
+         * SeriesOut
+         * @description One metric of one task as arrays: ``step[i]`` (None when not logged) and ``value[i]``.
+         */
+        SeriesOut: {
+            /** Key */
+            key: string;
+            /** Step */
+            step: (number | null)[];
+            /** Task */
+            task: string;
+            /** Value */
+            value: number[];
         };
         /** TaskOut */
         TaskOut: {
@@ -1959,6 +1994,37 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CancelOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    metric_series_api_v1_runs__run_id__metric_series_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SeriesOut"][];
                 };
             };
             /** @description Validation Error */

@@ -1,28 +1,29 @@
 import { useQueries, useQuery } from "@tanstack/react-query";
 import { useMemo, useState } from "react";
 import { Link, useSearchParams } from "react-router-dom";
-import { api, call, type Metric, type Run } from "../api/client";
+import { api, call, type Run, type Schemas } from "../api/client";
 import { Empty, ErrorBox } from "../components/Empty";
 import { LineChart, type Series } from "../components/LineChart";
 import { StateBadge, when } from "../components/Status";
 
-/** Last value of each metric key of a run (over its tasks: "task/key" when ambiguous). */
-export function finalMetrics(points: Metric[]): Record<string, number> {
+type MetricSeries = Schemas["SeriesOut"];
+
+/** The last value of each metric of a run ("task/key" when two tasks log the same key). */
+export function finalMetrics(series: MetricSeries[]): Record<string, number> {
+  const count = new Map<string, number>();
+  for (const s of series) count.set(s.key, (count.get(s.key) ?? 0) + 1);
   const out: Record<string, number> = {};
-  for (const p of points) out[p.key] = p.value;
+  for (const s of series) {
+    if (s.value.length) out[count.get(s.key)! > 1 ? `${s.task}/${s.key}` : s.key] = s.value[s.value.length - 1];
+  }
   return out;
 }
 
-/** Step-wise series per task and key, for training curves. */
-export function curves(points: Metric[], prefix = ""): Record<string, Series> {
-  const out: Record<string, Series> = {};
-  points.forEach((p, i) => {
-    const name = `${prefix}${p.task}/${p.key}`;
-    const s = (out[name] ??= { label: name, x: [], y: [] });
-    s.x.push(p.step ?? i);
-    s.y.push(p.value);
-  });
-  return out;
+/** Series logged with steps (training curves), by key, labelled with their task. */
+export function curves(series: MetricSeries[], prefix = ""): Series[] {
+  return series
+    .filter((s) => s.value.length > 1 && s.step.some((x) => x !== null))
+    .map((s) => ({ label: `${prefix}${s.task}/${s.key}`, x: s.step.map((x, i) => x ?? i), y: s.value }));
 }
 
 export function CompareView() {
@@ -41,8 +42,8 @@ export function CompareView() {
   });
   const metrics = useQueries({
     queries: chosen.map((id, i) => ({
-      queryKey: ["metrics", id],
-      queryFn: () => call(api.GET("/api/v1/runs/{run_id}/metrics", { params: { path: { run_id: id } } })),
+      queryKey: ["metric-series", id],
+      queryFn: () => call(api.GET("/api/v1/runs/{run_id}/metric-series", { params: { path: { run_id: id } } })),
       // Curves of a running run grow; an ended run's are final (and may be long).
       refetchInterval: ["queued", "running"].includes(details[i]?.data?.status ?? "") ? 3000 : (false as const),
     })),
@@ -61,8 +62,7 @@ export function CompareView() {
   const series = useMemo(() => {
     const byKey: Record<string, Series[]> = {};
     metrics.forEach((m, i) => {
-      const pts = (m.data ?? []).filter((p) => p.step !== null && p.step !== undefined);
-      for (const s of Object.values(curves(pts, chosen.length > 1 ? `${chosen[i].slice(-6)} ` : ""))) {
+      for (const s of curves(m.data ?? [], chosen.length > 1 ? `${chosen[i].slice(-6)} ` : "")) {
         const key = s.label.split("/").pop()!;
         (byKey[key] ??= []).push(s);
       }
