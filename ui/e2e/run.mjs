@@ -148,6 +148,37 @@ async function main() {
         `longest main-thread block ${longest} ms`,
     );
     await shot("metrics-100k-points");
+
+    // ------------------------------------------------------------ 10,000 runs in the runs list
+    execFileSync(join(ROOT, ".venv/bin/python"), [join(HERE, "seed_runs.py"), "thousand", "10000"], { env, cwd: ROOT });
+    await page.goto(`${base}/#/`);
+    await page.reload();
+    await page.getByRole("heading", { name: "Pipelines" }).waitFor();
+    await page.evaluate(() => {
+      window.__longest = 0;
+      new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) window.__longest = Math.max(window.__longest, e.duration);
+      }).observe({ type: "longtask", buffered: false });
+    });
+    const listStart = Date.now();
+    await page.goto(`${base}/#/runs`);
+    await page.getByText(/10,00\d run\(s\)/).waitFor({ timeout: 30000 });
+    await page.locator("[role='table'][aria-label='runs'] [role='row'] code").first().waitFor();
+    const listShown = Date.now() - listStart;
+    const list = page.locator("[role='table'][aria-label='runs']");
+    for (let i = 0; i < 40; i++) {
+      await list.evaluate((el) => (el.scrollTop += 2000));
+      await page.waitForTimeout(25);
+    }
+    await page.locator("[role='table'][aria-label='runs'] [role='row'] code").first().waitFor();
+    const scrollLongest = Math.round(await page.evaluate(() => window.__longest));
+    results.runs_list_10k_first_rows_ms = listShown;
+    results.runs_list_10k_longest_block_ms = scrollLongest;
+    console.log(
+      `runs list with 10,000 runs: first rows ${listShown} ms after navigation; ` +
+        `longest main-thread block while scrolling 80,000 px: ${scrollLongest} ms`,
+    );
+    await shot("runs-list-10k");
     if (BENCH) return;
 
     // ------------------------------------------------------------ sign in
