@@ -6,6 +6,7 @@ import json
 import signal
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -405,26 +406,38 @@ def runs_cancel(
     out.print(f"run {ws.store.get_run(run_id).id}: {status} (cancel requested)")
 
 
+def _requeue(
+    run_id: str,
+    server: str | None,
+    token: str | None,
+    remote: Callable[[Any], dict[str, Any]],
+    local: Callable[[Any, str], list[str]],
+) -> None:
+    """Clear tasks of an ended run and run them again: queued on a server, or driven here."""
+    if server:
+        from headwater.cli._server import client
+
+        with client(server, token) as hw:
+            result = remote(hw)
+        out.print(f"run {result['run_id']}: cleared {', '.join(result['cleared'])}; queued")
+        return
+    from headwater.executors import LocalExecutor
+
+    ws = _workspace()
+    run = ws.store.get_run(run_id)
+    cleared = local(ws, run.id)
+    out.print(f"run [bold]{run.id}[/]: running {', '.join(cleared)} again", highlight=False)
+    raise typer.Exit(_drive(ws, run.id, f"{run.pipeline} · {run.id}", False, LocalExecutor()))
+
+
 @runs_app.command("retry")
 def runs_retry(
     run_id: Annotated[str, typer.Argument()], server: Server = None, token: Token = None
 ) -> None:
     """Run the failed tasks of an ended run again, with the run's own pipeline version."""
-    if server:
-        from headwater.cli._server import client
-
-        with client(server, token) as hw:
-            result = hw.retry(run_id)
-        out.print(f"run {result['run_id']}: cleared {', '.join(result['cleared'])}; queued")
-        return
-    from headwater.executors import LocalExecutor
     from headwater.scheduler._operations import retry_failed
 
-    ws = _workspace()
-    run = ws.store.get_run(run_id)
-    cleared = retry_failed(ws, run.id)
-    out.print(f"run [bold]{run.id}[/]: running {', '.join(cleared)} again", highlight=False)
-    raise typer.Exit(_drive(ws, run.id, f"{run.pipeline} · {run.id}", False, LocalExecutor()))
+    _requeue(run_id, server, token, lambda hw: hw.retry(run_id), retry_failed)
 
 
 @runs_app.command("clear")
@@ -438,18 +451,12 @@ def runs_clear(
     token: Token = None,
 ) -> None:
     """Run a task of an ended run again (and, by default, everything downstream of it)."""
-    if server:
-        from headwater.cli._server import client
-
-        with client(server, token) as hw:
-            result = hw.clear(run_id, task, downstream=downstream)
-        out.print(f"run {result['run_id']}: cleared {', '.join(result['cleared'])}; queued")
-        return
-    from headwater.executors import LocalExecutor
     from headwater.scheduler._operations import clear
 
-    ws = _workspace()
-    run = ws.store.get_run(run_id)
-    cleared = clear(ws, run.id, [task], downstream=downstream)
-    out.print(f"run [bold]{run.id}[/]: running {', '.join(cleared)} again", highlight=False)
-    raise typer.Exit(_drive(ws, run.id, f"{run.pipeline} · {run.id}", False, LocalExecutor()))
+    _requeue(
+        run_id,
+        server,
+        token,
+        lambda hw: hw.clear(run_id, task, downstream=downstream),
+        lambda ws, rid: clear(ws, rid, [task], downstream=downstream),
+    )

@@ -157,26 +157,29 @@ class ControlStore(StoreBase):
 
     # ------------------------------------------------------------------ requests
 
+    def _run_state(self, conn: sa.Connection, run_id: str) -> tuple[RunStatus, str | None]:
+        """A run's status and engine, read inside the caller's transaction."""
+        r = t.runs.c
+        row = conn.execute(
+            sa.select(r.status, r.engine_id).where(r.id == run_id, r.namespace == self.namespace)
+        ).first()
+        if row is None:
+            raise NotFound(f"no run '{run_id}'")
+        return RunStatus(row.status), row.engine_id
+
     def request_cancel(self, run_id: str) -> RunStatus:
         """Cancel a queued run nobody drives at once; ask the engine of any other live run
         to cancel it. Returns the run's status after the call."""
         r = t.runs.c
         with self._begin() as conn:
-            row = conn.execute(
-                sa.select(r.status, r.engine_id).where(
-                    r.id == run_id, r.namespace == self.namespace
-                )
-            ).first()
-            if row is None:
-                raise NotFound(f"no run '{run_id}'")
-            status = RunStatus(row.status)
+            status, engine_id = self._run_state(conn, run_id)
             if status not in (RunStatus.QUEUED, RunStatus.RUNNING):
                 raise Conflict(
                     f"run {run_id} already ended ({status}); there is nothing to cancel",
                     hint="retry its failed tasks or trigger a new run instead",
                 )
             stamp = now()
-            if status is RunStatus.QUEUED and row.engine_id is None:
+            if status is RunStatus.QUEUED and engine_id is None:
                 check_run(status, RunStatus.CANCELLED)
                 done = conn.execute(
                     t.runs.update()
@@ -199,14 +202,7 @@ class ControlStore(StoreBase):
         runs them afresh. Returns the cleared paths."""
         r, tr = t.runs.c, t.task_runs.c
         with self._begin() as conn:
-            row = conn.execute(
-                sa.select(r.status, r.engine_id).where(
-                    r.id == run_id, r.namespace == self.namespace
-                )
-            ).first()
-            if row is None:
-                raise NotFound(f"no run '{run_id}'")
-            status = RunStatus(row.status)
+            status, _ = self._run_state(conn, run_id)
             if status in (RunStatus.QUEUED, RunStatus.RUNNING):
                 raise Conflict(
                     f"run {run_id} is still {status}; tasks can be cleared once it has ended",
