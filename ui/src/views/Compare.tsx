@@ -157,8 +157,6 @@ function Scatter(props: {
   setX: (k: string) => void;
   setY: (k: string) => void;
 }) {
-  const x = props.xKey || props.keys[0];
-  const y = props.yKey || props.keys[1];
   const value = (i: number, k: string): number | undefined => {
     if (k.startsWith("param:")) {
       const v = props.runs[i].parameters[k.slice(6)];
@@ -166,6 +164,11 @@ function Scatter(props: {
     }
     return props.finals[i][k];
   };
+  // By default: the first numeric parameter that differs between the runs, against the
+  // first metric that does (what a sweep varied, and what it changed).
+  const varies = (k: string) => new Set(props.runs.map((_, i) => value(i, k)).filter((v) => v !== undefined)).size > 1;
+  const x = props.xKey || props.keys.find((k) => k.startsWith("param:") && varies(k)) || props.keys[0];
+  const y = props.yKey || props.keys.find((k) => !k.startsWith("param:") && varies(k)) || props.keys[1];
   const pts = props.runs
     .map((r, i) => ({ id: r.id, x: value(i, x), y: value(i, y) }))
     .filter((p) => p.x !== undefined && p.y !== undefined) as { id: string; x: number; y: number }[];
