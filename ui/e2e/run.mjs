@@ -246,9 +246,23 @@ async function main() {
     await shot("artifact-model-lineage");
 
     // ------------------------------------------------------------ a second run, then compare
-    const second = await apiCall("POST", "/pipelines/ml_pipeline/runs", { parameters: { n_samples: 2000 } });
-    await finished(second.id);
-    await page.goto(`${base}/#/compare?runs=${first},${second.id}`);
+    await page.goto(`${base}/#/pipelines/ml_pipeline`);
+    await page.getByRole("tab", { name: "trigger" }).click();
+    await page.getByLabel(/n_samples/).fill("2000");
+    await page.getByRole("button", { name: "Trigger run" }).click();
+    await page.waitForURL((url) => url.hash.startsWith("#/runs/") && !url.hash.includes(first));
+    const second = { id: page.url().split("/runs/")[1].split("?")[0] };
+    await page.locator("[data-testid='run-status'][data-state='succeeded']").waitFor({ timeout: 180000 });
+    // compare the two: pick them in the list of runs
+    await page.getByRole("link", { name: "Compare" }).click();
+    await page.getByRole("list", { name: "runs to compare" }).getByRole("checkbox").first().waitFor();
+    for (const id of [first, second.id]) {
+      await page
+        .getByRole("list", { name: "runs to compare" })
+        .locator("li", { hasText: id.slice(-8) })
+        .getByRole("checkbox")
+        .check();
+    }
     await page.getByRole("table", { name: "run comparison" }).waitFor();
     await page.getByRole("table", { name: "run comparison" }).getByText("accuracy").first().waitFor();
     await waitFor(
