@@ -66,14 +66,6 @@ def _task_count(nodes: list[Any]) -> int:
     return n
 
 
-def describe_schedule(s: Any) -> str:
-    """A schedule in a few words: its cron, interval, 'once' or the assets it waits for."""
-    if s.kind == "assets":
-        joiner = " & " if s.asset_mode == "all" else " | "
-        return joiner.join(s.assets)
-    return str(s.cron or (f"every {s.interval_seconds:g}s" if s.interval_seconds else s.kind))
-
-
 @app.command()
 def compile(
     target: Annotated[str, typer.Argument(help="FILE or FILE:PIPELINE")],
@@ -143,7 +135,7 @@ def validate(
             sched = "-"
             if spec.schedule is not None:
                 s = spec.schedule
-                sched = describe_schedule(s)
+                sched = s.describe()
             table.add_row(
                 spec.name,
                 str(_task_count(spec.dag.nodes)),

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from headwater.cli._app import app, describe_schedule, out
+from headwater.cli._app import app, out
 from headwater.cli._server import Server, Token, client
 
 schedules_app = typer.Typer(help="List, pause and unpause schedules.", no_args_is_help=True)
@@ -35,7 +35,7 @@ def schedules_list(server: Server = None, token: Token = None) -> None:
         sched = spec.schedule
         text = "-"
         if sched is not None:
-            text = describe_schedule(sched)
+            text = sched.describe()
             if sched.kind != "assets":
                 text += f" ({sched.timezone})"
         last = (

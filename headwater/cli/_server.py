@@ -215,12 +215,7 @@ def pools_set(
 ) -> None:
     """Create a pool or change its slots."""
     from headwater.engine import Workspace
-    from headwater.errors import HeadwaterError
 
-    if not name or len(name) > 64 or not all(c.isalnum() or c in "_.-" for c in name):
-        raise HeadwaterError(
-            f"pool name {name!r} is not valid", hint="use 1-64 letters, digits, '_', '.', '-'"
-        )
     p = Workspace.open().store.set_pool(name, slots, description)
     out.print(f"pool {escape(p.name)}: {'unlimited' if p.slots is None else p.slots} slot(s)")
 

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from headwater._version import __version__
 from headwater.engine import Workspace
 from headwater.errors import HeadwaterError, ParameterError, SpecError, ValidationError
-from headwater.store import Authenticated, Conflict, MetadataStore, NotFound
+from headwater.store import Authenticated, Conflict, InvalidValue, MetadataStore, NotFound
 
 
 class ApiError(HeadwaterError):
@@ -43,7 +43,7 @@ def _status(exc: HeadwaterError) -> int:
         return 404
     if isinstance(exc, Conflict):
         return 409
-    if isinstance(exc, ParameterError | SpecError | ValidationError):
+    if isinstance(exc, ParameterError | SpecError | ValidationError | InvalidValue):
         return 422
     return 400
 

@@ -44,15 +44,6 @@ def _version_out(v: VersionRecord) -> dict[str, Any]:
     }
 
 
-def _schedule_text(spec: PipelineSpec) -> str | None:
-    s = spec.schedule
-    if s is None:
-        return None
-    if s.kind == "assets":
-        return (" & " if s.asset_mode == "all" else " | ").join(s.assets)
-    return str(s.cron or (f"every {s.interval_seconds:g}s" if s.interval_seconds else s.kind))
-
-
 def _next(spec: PipelineSpec, sched: ScheduleRecord) -> tuple[datetime | None, datetime | None]:
     from headwater.scheduler import DataInterval, Timetable
 
@@ -141,7 +132,7 @@ def list_pipelines(
                 "tags": spec.tags,
                 "owner": spec.owner,
                 "parameters": {k: v.model_dump(mode="json") for k, v in spec.parameters.items()},
-                "schedule": _schedule_text(spec),
+                "schedule": spec.schedule.describe() if spec.schedule else None,
                 "paused": sched.paused if sched else None,
                 "next_run_at": next_end,
                 "recent_runs": recents.get(p.id, []),

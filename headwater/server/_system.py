@@ -44,12 +44,6 @@ def pools(s: St) -> Any:
 @router.put("/pools/{name}", response_model=PoolOut)
 def set_pool(s: St, name: str, body: PoolIn) -> Any:
     """Create a pool or change its slots (no ``slots``: unlimited)."""
-    from headwater.server._app import ApiError
-
-    if not name or len(name) > 64 or not all(c.isalnum() or c in "_.-" for c in name):
-        raise ApiError(
-            422, f"pool name {name!r} is not valid", hint="use 1-64 letters, digits, '_', '.', '-'"
-        )
     return s.ws.store.set_pool(name, body.slots, body.description)
 
 

@@ -436,6 +436,14 @@ class ScheduleSpec(_Model):
     assets: list[str] = []
     asset_mode: Literal["all", "any"] = "all"
 
+    def describe(self) -> str:
+        """In a few words: the cron, the interval, 'once', or the assets it waits for."""
+        if self.kind == "assets":
+            return (" & " if self.asset_mode == "all" else " | ").join(self.assets)
+        if self.cron:
+            return self.cron
+        return f"every {self.interval_seconds:g}s" if self.interval_seconds else self.kind
+
     @model_validator(mode="after")
     def _check_kind(self) -> ScheduleSpec:
         if self.kind == "cron" and not self.cron:

@@ -4,7 +4,7 @@ and the artifact store (fsspec)."""
 from headwater.store._artifacts import ArtifactStore
 from headwater.store._assets import AssetEventRecord, AssetRecord
 from headwater.store._auth import Authenticated, TokenRecord, UserRecord
-from headwater.store._base import Conflict, process_owner
+from headwater.store._base import Conflict, InvalidValue, process_owner
 from headwater.store._control import DEFAULT_POOL, PoolRecord, SlotRequest
 from headwater.store._db import StoreError, create_engine, migrate
 from headwater.store._metadata import (
@@ -30,6 +30,7 @@ __all__ = [
     "AssetRecord",
     "Authenticated",
     "Conflict",
+    "InvalidValue",
     "LineageNode",
     "MetadataStore",
     "MetricPoint",

@@ -9,7 +9,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from headwater.states import RunStatus
 from headwater.store import _schema as t
 from headwater.store._base import NotFound, StoreBase, aware, new_id, now
 
@@ -230,20 +229,8 @@ class AssetStore(StoreBase):
                 ).rowcount
                 if moved != 1:
                     raise _Lost
-                conn.execute(
-                    t.runs.insert().values(
-                        id=run_id,
-                        namespace=self.namespace,
-                        pipeline_id=pipeline_id,
-                        version_id=version_id,
-                        status=RunStatus.QUEUED.value,
-                        parameters=parameters,
-                        trigger="asset",
-                        cache_enabled=True,
-                        created_at=now(),
-                        data_interval_start=interval[0],
-                        data_interval_end=interval[1],
-                    )
+                self._insert_run(
+                    conn, run_id, pipeline_id, version_id, parameters, "asset", interval=interval
                 )
                 conn.execute(
                     t.asset_triggers.insert(),

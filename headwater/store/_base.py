@@ -52,6 +52,10 @@ class NotFound(HeadwaterError):
     """A run, task, artifact or pipeline that the store does not have."""
 
 
+class InvalidValue(HeadwaterError):
+    """A value the store will not keep (a malformed name, a negative count)."""
+
+
 class Conflict(HeadwaterError):
     """The change clashes with what the store holds (a name taken, a state moved on)."""
 
@@ -101,6 +105,47 @@ class StoreBase:
             return
         with self.engine.connect() as conn:
             yield conn
+
+    def _insert_run(
+        self,
+        conn: sa.Connection,
+        run_id: str,
+        pipeline_id: str,
+        version_id: str,
+        parameters: dict[str, Any],
+        trigger: str,
+        *,
+        cache_enabled: bool = True,
+        interval: tuple[datetime, datetime] | None = None,
+        owner: str | None = None,
+        created: datetime | None = None,
+    ) -> datetime:
+        """The one place a run row is written (queued); returns its creation time. The
+        statement is built once and run with parameters: a scheduler pass writes many."""
+        from headwater.states import RunStatus
+        from headwater.store import _schema as t
+
+        start, end = interval if interval is not None else (None, None)
+        created = created or now()
+        conn.execute(
+            t.runs.insert(),
+            {
+                "id": run_id,
+                "namespace": self.namespace,
+                "pipeline_id": pipeline_id,
+                "version_id": version_id,
+                "status": RunStatus.QUEUED.value,
+                "parameters": parameters,
+                "trigger": trigger,
+                "cache_enabled": cache_enabled,
+                "created_at": created,
+                "data_interval_start": start,
+                "data_interval_end": end,
+                "engine_id": owner,
+                "heartbeat_at": created if owner else None,
+            },
+        )
+        return created
 
     @property
     def postgres(self) -> bool:

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from headwater.states import TASK_DONE, TASK_SUCCESS, RunStatus, TaskStatus, check_run
 from headwater.store import _schema as t
-from headwater.store._base import Conflict, NotFound, StoreBase, now
+from headwater.store._base import Conflict, InvalidValue, NotFound, StoreBase, now
 
 DEFAULT_POOL = "default_pool"
 _LIVE = (TaskStatus.QUEUED.value, TaskStatus.RUNNING.value)
@@ -261,17 +261,21 @@ class ControlStore(StoreBase):
 
     # ------------------------------------------------------------------ pools
 
+    def _slots_in_use(self, conn: sa.Connection) -> dict[str, int]:
+        """Slots held per pool: by queued and running attempts that were granted them."""
+        tr = t.task_runs.c
+        rows = conn.execute(
+            sa.select(tr.pool, sa.func.sum(sa.func.coalesce(tr.pool_slots, 1)))
+            .where(tr.namespace == self.namespace, tr.pool.is_not(None))
+            .where(tr.status.in_(_LIVE))
+            .group_by(tr.pool)
+        ).all()
+        return {pool: int(n or 0) for pool, n in rows}
+
     def pools(self) -> list[PoolRecord]:
         tr, p = t.task_runs.c, t.pools.c
         with self._connect() as conn:
-            use = dict(
-                conn.execute(
-                    sa.select(tr.pool, sa.func.sum(sa.func.coalesce(tr.pool_slots, 1)))
-                    .where(tr.namespace == self.namespace, tr.pool.is_not(None))
-                    .where(tr.status.in_(_LIVE))
-                    .group_by(tr.pool)
-                ).all()
-            )
+            use = self._slots_in_use(conn)
             waiting: dict[str, int] = dict(
                 conn.execute(
                     sa.select(tr.pool, sa.func.count())
@@ -300,8 +304,14 @@ class ControlStore(StoreBase):
 
     def set_pool(self, name: str, slots: int | None, description: str | None = None) -> PoolRecord:
         """Create a pool or change its slots (``None``: unlimited)."""
+        from headwater.spec._validate._common import POOL_RE
+
+        if not POOL_RE.match(name):  # the rule a task's pool= is checked against
+            raise InvalidValue(
+                f"pool name {name!r} is not valid", hint="use 1-64 letters, digits, '_', '.', '-'"
+            )
         if slots is not None and slots < 0:
-            raise Conflict(f"pool '{name}' cannot have {slots} slots", hint="give 0 or more")
+            raise InvalidValue(f"pool '{name}' cannot have {slots} slots", hint="give 0 or more")
         p = t.pools.c
         stamp = now()
         values: dict[str, Any] = {"slots": slots, "updated_at": stamp}
@@ -380,14 +390,7 @@ class ControlStore(StoreBase):
             slots = dict(
                 conn.execute(sa.select(p.name, p.slots).where(p.namespace == self.namespace)).all()
             )
-            used = dict(
-                conn.execute(
-                    sa.select(tr.pool, sa.func.sum(sa.func.coalesce(tr.pool_slots, 1)))
-                    .where(tr.namespace == self.namespace, tr.pool.is_not(None))
-                    .where(tr.status.in_(_LIVE))
-                    .group_by(tr.pool)
-                ).all()
-            )
+            used = self._slots_in_use(conn)
             total = (
                 conn.execute(
                     sa.select(sa.func.count()).where(tr.status.in_(_LIVE), tr.pool.is_not(None))

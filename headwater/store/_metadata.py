@@ -241,7 +241,6 @@ _MOVE_NEXT = (
         updated_at=sa.bindparam("stamp"),
     )
 )
-_INSERT_RUN = t.runs.insert()
 _TASK_UPDATES: dict[frozenset[str], sa.Update] = {}
 
 
@@ -453,7 +452,15 @@ class MetadataStore(AuthStore, ControlStore, AssetStore, QueryStore, StoreBase):
         rid = run_id or new_id()
         with self._begin() as conn:
             self._insert_run(
-                conn, rid, version, parameters, trigger, cache_enabled, interval, owner
+                conn,
+                rid,
+                version.pipeline_id,
+                version.id,
+                parameters,
+                trigger,
+                cache_enabled=cache_enabled,
+                interval=interval,
+                owner=owner,
             )
         return self.get_run(rid)
 
@@ -467,38 +474,6 @@ class MetadataStore(AuthStore, ControlStore, AssetStore, QueryStore, StoreBase):
                     .values(deadline_missed_at=now())
                 ).rowcount
             )
-
-    def _insert_run(
-        self,
-        conn: sa.Connection,
-        run_id: str,
-        version: VersionRecord,
-        parameters: dict[str, Any],
-        trigger: str,
-        cache_enabled: bool,
-        interval: tuple[datetime, datetime] | None,
-        owner: str | None = None,
-    ) -> datetime:
-        start, end = interval if interval is not None else (None, None)
-        created = now()
-        conn.execute(
-            t.runs.insert().values(
-                id=run_id,
-                namespace=self.namespace,
-                pipeline_id=version.pipeline_id,
-                version_id=version.id,
-                status=RunStatus.QUEUED.value,
-                parameters=parameters,
-                trigger=trigger,
-                cache_enabled=cache_enabled,
-                created_at=created,
-                data_interval_start=start,
-                data_interval_end=end,
-                engine_id=owner,
-                heartbeat_at=created if owner else None,
-            )
-        )
-        return created
 
     # ------------------------------------------------------------------ schedules
 
@@ -634,21 +609,15 @@ class MetadataStore(AuthStore, ControlStore, AssetStore, QueryStore, StoreBase):
                 ).rowcount
                 if moved != 1:
                     raise _LostRace
-                conn.execute(
-                    _INSERT_RUN,
-                    {
-                        "id": run_id,
-                        "namespace": self.namespace,
-                        "pipeline_id": version.pipeline_id,
-                        "version_id": version.id,
-                        "status": RunStatus.QUEUED.value,
-                        "parameters": parameters,
-                        "trigger": "schedule",
-                        "cache_enabled": True,
-                        "created_at": created,
-                        "data_interval_start": start,
-                        "data_interval_end": end,
-                    },
+                self._insert_run(
+                    conn,
+                    run_id,
+                    version.pipeline_id,
+                    version.id,
+                    parameters,
+                    "schedule",
+                    interval=(start, end),
+                    created=created,
                 )
         except _LostRace:
             return None

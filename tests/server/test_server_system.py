@@ -84,12 +84,13 @@ def test_a_pool_is_created_changed_listed_and_deleted(server: Standalone) -> Non
     [
         ("has space", {"slots": 1}, "pool name"),
         ("x" * 65, {"slots": 1}, "pool name"),
+        ("café", {"slots": 1}, "pool name"),  # tasks could never name it: pool= is ASCII
         ("ok", {"slots": -1}, "slots"),
         ("ok", {"slots": 10**30}, "slots"),
         ("ok", {"slots": "many"}, "slots"),
         ("ok", {"size": 1}, "size"),
     ],
-    ids=["space", "too-long", "negative", "huge", "text", "unknown-field"],
+    ids=["space", "too-long", "not-ascii", "negative", "huge", "text", "unknown-field"],
 )
 def test_an_invalid_pool_is_refused(
     server: Standalone, name: str, body: dict[str, object], named: str

@@ -113,3 +113,19 @@ def test_end_date_equal_to_start_date() -> None:
     assert_location(
         problem, pipeline="same_day", task=None, file=HERE, line=line_of("same-day", HERE)
     )
+
+
+@pytest.mark.parametrize(
+    ("data", "text"),
+    [
+        ({"kind": "cron", "cron": "0 3 * * *"}, "0 3 * * *"),
+        ({"kind": "interval", "interval_seconds": 90}, "every 90s"),
+        ({"kind": "once"}, "once"),
+        ({"kind": "assets", "assets": ["a://x", "b://y"]}, "a://x & b://y"),
+        ({"kind": "assets", "assets": ["a://x", "b://y"], "asset_mode": "any"}, "a://x | b://y"),
+    ],
+)
+def test_a_schedule_describes_itself(data: dict[str, object], text: str) -> None:
+    from headwater.spec import ScheduleSpec
+
+    assert ScheduleSpec.model_validate(data).describe() == text
