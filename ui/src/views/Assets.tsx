@@ -10,13 +10,13 @@ export function AssetsView() {
   const assets = useQuery({
     queryKey: ["assets"],
     queryFn: () => call(api.GET("/api/v1/assets", { params: { query: { limit: 500 } } })),
-    refetchInterval: 3000,
+    refetchInterval: 2000,
   });
   const events = useQuery({
     queryKey: ["asset-events", picked],
     queryFn: () =>
       call(api.GET("/api/v1/asset-events", { params: { query: { limit: 100, asset: picked ?? undefined } } })),
-    refetchInterval: 3000,
+    refetchInterval: 2000,
   });
   return (
     <>

@@ -38,6 +38,8 @@ export function CompareView() {
     queries: chosen.map((id) => ({
       queryKey: ["run", id],
       queryFn: () => call(api.GET("/api/v1/runs/{run_id}", { params: { path: { run_id: id } } })),
+      refetchInterval: (q: { state: { data?: Run } }) =>
+        ["queued", "running"].includes(q.state.data?.status ?? "") ? 2000 : (false as const),
     })),
   });
   const metrics = useQueries({
@@ -45,7 +47,7 @@ export function CompareView() {
       queryKey: ["metric-series", id],
       queryFn: () => call(api.GET("/api/v1/runs/{run_id}/metric-series", { params: { path: { run_id: id } } })),
       // Curves of a running run grow; an ended run's are final (and may be long).
-      refetchInterval: ["queued", "running"].includes(details[i]?.data?.status ?? "") ? 3000 : (false as const),
+      refetchInterval: ["queued", "running"].includes(details[i]?.data?.status ?? "") ? 2000 : (false as const),
     })),
   });
   const toggle = (id: string) => {

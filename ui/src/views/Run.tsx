@@ -51,7 +51,7 @@ export function RunView() {
   const run = useQuery({
     queryKey: ["run", id],
     queryFn: () => call(api.GET("/api/v1/runs/{run_id}", { params: { path: { run_id: id } } })),
-    refetchInterval: (q) => (q.state.data && !LIVE.has(q.state.data.status) ? 10000 : 1000),
+    refetchInterval: (q) => (q.state.data && !LIVE.has(q.state.data.status) ? 2000 : 1000),
     placeholderData: keepPreviousData,
   });
   const version = useQuery({
