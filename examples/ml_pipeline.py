@@ -236,7 +236,9 @@ def register(
 ) -> str:
     """Copy the model into a versioned registry folder; returns ``<registry>/<name>/v<N>``.
 
-    The registry defaults to ``$HEADWATER_HOME/registry``. ``registered`` is the
+    The registry defaults to ``~/.headwater/registry``, or ``$HEADWATER_HOME/registry``
+    where tasks may see ``HEADWATER_HOME`` (``HEADWATER_TASK_ENV_ALLOW=HEADWATER_HOME``:
+    tasks get a scrubbed environment, see docs/operations.md). ``registered`` is the
     registered model as an artifact, so its lineage leads back to the data.
     """
     import json
@@ -288,7 +290,11 @@ def ml_pipeline(
     c: Annotated[float, Param("Inverse regularisation strength.", exclusive_minimum=0)] = 1.0,
     min_accuracy: Annotated[float, Param(minimum=0, maximum=1)] = 0.75,
     registry: Annotated[
-        str, Param("Folder that accepted models are copied into; default $HEADWATER_HOME/registry.")
+        str,
+        Param(
+            "Folder that accepted models are copied into; default ~/.headwater/registry "
+            "($HEADWATER_HOME/registry where tasks may see HEADWATER_HOME)."
+        ),
     ] = "",
     model_name: Annotated[str, Param(pattern=r"^[a-z][a-z0-9-]*$")] = "classifier",
     seed: int = 42,

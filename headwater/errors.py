@@ -10,7 +10,8 @@ file and line where known) and how to fix it::
     ├── ValidationError            a compiled spec breaks a rule (lists every problem)
     ├── SpecError                  a spec document cannot be read (bad JSON, schema version)
     ├── ParameterError             run parameter values do not fit the pipeline's schema
-    └── LoadError                  a pipeline file or object cannot be loaded
+    ├── LoadError                  a pipeline file or object cannot be loaded
+    └── ConfigurationError         a setting (an environment variable) cannot be used
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "ComponentDefinitionError",
+    "ConfigurationError",
     "DefinitionError",
     "HeadwaterError",
     "LoadError",
@@ -123,3 +125,8 @@ class ParameterError(HeadwaterError):
 
 class LoadError(HeadwaterError):
     """A pipeline file or object cannot be found or imported."""
+
+
+class ConfigurationError(HeadwaterError):
+    """A setting (``HEADWATER_HOME``, ``HEADWATER_ARTIFACT_ROOT``, ...) has a value
+    Headwater cannot use; the message names the setting and its value."""

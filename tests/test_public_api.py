@@ -43,6 +43,7 @@ HEADWATER = {
 
 ERRORS = {
     "ComponentDefinitionError",
+    "ConfigurationError",
     "DefinitionError",
     "HeadwaterError",
     "LoadError",

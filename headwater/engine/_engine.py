@@ -19,6 +19,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from headwater.engine._outcomes import (
+    describe_failure,
+    describe_lost,
+    finished,
+    read_output,
+    started,
+    task_error,
+)
 from headwater.engine._plan import SpecPlan
 from headwater.engine._triggers import Decision, decide
 from headwater.engine._units import (
@@ -31,7 +39,14 @@ from headwater.engine._units import (
     state,
 )
 from headwater.errors import HeadwaterError
-from headwater.executors import ExecEvent, LocalExecutor, Resources, TaskRequest
+from headwater.executors import (
+    ExecEvent,
+    LocalExecutor,
+    Resources,
+    TaskRequest,
+    kill_task_group,
+    processes_writing_to,
+)
 from headwater.runtime._protocol import TASK_SCHEMA, artifact_entry, write_json
 from headwater.spec import (
     Comparison,
@@ -135,6 +150,8 @@ class Engine:
         self._last_heartbeat = 0.0
         self._last_memory_check = 0.0
         self._dirs_made = False
+        # Task files of attempts that succeeded, removed once that is committed.
+        self._tidy_up: list[Path] = []
         self._interfaces: dict[str, dict[str, Any]] = {}
         self.root = Scope("", None, "", inputs=dict(run.parameters))
         self.run_status = run.status
@@ -170,6 +187,7 @@ class Engine:
             with self.store.batch():
                 self._instantiate(self.spec.dag.nodes, self.root)
                 self._evaluate()
+            self._tidy()
             while True:
                 # Persist before acting: the batch commits, then queued tasks are submitted.
                 self._dispatch()
@@ -185,6 +203,7 @@ class Engine:
                         self._on_event(ev)
                     self._timers()
                     self._evaluate()
+                self._tidy()
         finally:
             self.executor.close()
 
@@ -453,15 +472,31 @@ class Engine:
             self.retrying.add(unit)
             self._notify("task", unit)
             return False
+        current = last.status
+        if not started(current, last.pid, last.log_path):
+            # Queued (or waiting for a slot) and never started: nothing of it ran, so it
+            # is neither failed nor a retry used; it is queued again as it is.
+            unit.record = last
+            unit.status = current
+            return False
         # Queued or running when the previous engine stopped: that attempt is lost. Its
         # process may have outlived the engine; stop it so the task never runs twice.
         # Only processes of this machine can be seen (and the log check makes sure the
         # pid is still that attempt's); its pid may not have been stored yet, so it is
         # also looked for by the log file it writes to.
-        pids = [last.pid] if last.pid is not None else _writing_to(last.log_path)
+        pids = [last.pid] if last.pid is not None else processes_writing_to(last.log_path)
         for pid in pids:
-            _kill_orphan(pid, last.log_path)
-        current = last.status
+            kill_task_group(pid, last.log_path)
+        if last.log_path is not None:  # a task process, not a nested pipeline
+            result = read_output(self._attempt_dir(last) / f"{last.id}.output.json")
+            if finished(result):
+                # It finished before its end was recorded: record it, do not run it again.
+                unit.record = last
+                unit.options = self._options(unit.node)
+                if self._succeed(unit, result, current, recovered=True):
+                    return True
+                self.store.update_task_run(last.id, current, T.FAILED, error=unit.error)
+                return False
         self.store.update_task_run(
             last.id,
             current,
@@ -611,25 +646,39 @@ class Engine:
             memory=(res.memory_bytes or 0) if res else 0,
             gpu=(res.gpu or 0) if res else 0,
         )
+        # An attempt an earlier engine queued but never started: it runs as it is.
+        requeued = unit.status in (T.QUEUED, T.WAITING)
         problem = self.executor.check(resources)
         if problem:
-            self._record_final(
-                unit,
-                T.FAILED,
+            message = (
                 f"task '{unit.path}' {problem}; lower its request (e.g. "
-                f"task.set_options(gpu=...)) or run it where such resources exist",
+                f"task.set_options(gpu=...)) or run it where such resources exist"
             )
+            if requeued and unit.record is not None and unit.status is not None:
+                self.store.update_task_run(unit.record.id, unit.status, T.FAILED, error=message)
+                unit.status, unit.error = T.FAILED, message
+                self._notify("task", unit)
+                return
+            self._record_final(unit, T.FAILED, message)
             return
         key = self._cache_key(impl, options, values) if self._caching(options) else None
         # Attempts of this task were cleared: the user asked for it to run again.
         cleared = self.attempts_used.get(unit.path, 0) > 0 and not self.history.get(unit.path)
-        if key is not None and not cleared and self._try_cache(unit, key, options, values):
+        if (
+            key is not None
+            and not cleared
+            and not requeued
+            and self._try_cache(unit, key, options, values)
+        ):
             return
         unit.cache_key = key
         unit.resources = resources
         unit.options = options
         if unit.status is T.UP_FOR_RETRY:
             return  # resumed while waiting to retry: the retry timer launches it
+        if requeued:
+            self._requeue(unit)
+            return
         self._new_attempt(unit)
 
     def _caching(self, options: TaskOptions) -> bool:
@@ -723,6 +772,18 @@ class Engine:
         unit.status = status
         self._write_task_input(unit, record)
         if limited:
+            self.waiting.append(unit)
+            self._grant_now = True
+        else:
+            self.ready.append(unit)
+        self._notify("task", unit)
+
+    def _requeue(self, unit: Unit) -> None:
+        """Queue again an attempt that an earlier engine queued and never started."""
+        record = unit.record
+        assert record is not None
+        self._write_task_input(unit, record)  # same inputs; the file may not have been written
+        if unit.status is T.WAITING:
             self.waiting.append(unit)
             self._grant_now = True
         else:
@@ -901,8 +962,6 @@ class Engine:
     # ------------------------------------------------------------------ events
 
     def _on_event(self, ev: ExecEvent) -> None:
-        if ev.kind == "zygote_exited" and not self.finished:
-            return
         unit = self.running.get(ev.id)
         if unit is None or unit.record is None:
             return
@@ -912,32 +971,60 @@ class Engine:
             timeout = unit.options.timeout_seconds
             unit.deadline = time.time() + timeout if timeout else None
             self._notify("task", unit)
-        elif ev.kind == "exited":
+        elif ev.kind in ("exited", "lost"):
             del self.running[ev.id]
             self._grant_now = True
             current = unit.status if unit.status in (T.QUEUED, T.RUNNING) else T.RUNNING
-            self._on_exit(unit, ev.status if ev.status is not None else -1, current)
+            if ev.kind == "exited":
+                self._on_exit(unit, ev.status if ev.status is not None else -1, current, ev.oom)
+            else:
+                self._on_lost(unit, ev.reason or "the task worker process died", current)
 
-    def _on_exit(self, unit: Unit, status: int, current: TaskStatus) -> None:
-        record = unit.record
-        assert record is not None
-        out_path = self._attempt_dir(record) / f"{record.id}.output.json"
-        result: dict[str, Any] = {}
-        if out_path.exists():
-            try:
-                result = json.loads(out_path.read_text())
-            except ValueError:
-                result = {}
-        error = (result.get("headwater") or {}).get("error")
-        if status == 0 and not error and result:
+    def _output(self, record: TaskRunRecord) -> dict[str, Any]:
+        return read_output(self._attempt_dir(record) / f"{record.id}.output.json")
+
+    def _on_exit(
+        self, unit: Unit, status: int, current: TaskStatus, oom: str | None = None
+    ) -> None:
+        assert unit.record is not None
+        result = self._output(unit.record)
+        error = task_error(result)
+        if status == 0 and finished(result):
             if self._succeed(unit, result, current):
                 return
             error = {"type": "ArtifactError", "message": unit.error or "could not store outputs"}
-        self._fail(unit, _describe_failure(status, error, unit), current)
+        self._fail(unit, describe_failure(status, error, unit, oom), current)
 
-    def _succeed(self, unit: Unit, result: dict[str, Any], current: TaskStatus) -> bool:
+    def _on_lost(self, unit: Unit, reason: str, current: TaskStatus) -> None:
+        """The worker running the attempt died; its exit status will never come. What
+        the task output says decides: finished (recorded, not run again), failed in the
+        user's code, or cut short."""
+        assert unit.record is not None
+        result = self._output(unit.record)
+        if finished(result):
+            if self._succeed(unit, result, current, recovered=True):
+                return
+            error = {"type": "ArtifactError", "message": unit.error or "could not store outputs"}
+            self._fail(unit, describe_failure(1, error, unit), current)
+        elif task_error(result) is not None:
+            self._fail(unit, describe_failure(1, task_error(result), unit), current)
+        else:
+            self._fail(unit, describe_lost(reason), current)
+
+    def _succeed(
+        self,
+        unit: Unit,
+        result: dict[str, Any],
+        current: TaskStatus,
+        *,
+        recovered: bool = False,
+    ) -> bool:
         """Move the attempt's outputs into place and record them; False if they could not
-        be stored (the attempt then fails, and may be retried)."""
+        be stored (the attempt then fails, and may be retried).
+
+        ``recovered``: the attempt's end was not seen when it happened (its worker or
+        engine died), so an output may already have been moved into place by an engine
+        that stopped before recording it."""
         record = unit.record
         assert record is not None
         comp = self._component(unit.node)
@@ -949,7 +1036,8 @@ class Engine:
                 self.run.id, unit.path, f"{name}-{record.attempt}"
             )
             try:
-                self.artifact_store.commit(entry["uri"], final)
+                if not (recovered and self._moved_already(entry["uri"], final)):
+                    self.artifact_store.commit(entry["uri"], final)
             except Exception as exc:  # any filesystem's error: the task fails, not the run
                 unit.error = f"could not store output '{name}' at {final}: {exc!r}"
                 return False
@@ -998,14 +1086,23 @@ class Engine:
         unit.status = T.SUCCEEDED
         self.artifact_store.discard(record.id)
         # A succeeded attempt's task files have served their purpose (a failed one's are
-        # kept next to its log, for debugging).
+        # kept next to its log, for debugging), once its success is committed: until
+        # then the output file is what a resumed engine records it from.
         adir = self._attempt_dir(record)
-        for suffix in ("input", "output"):
-            with contextlib.suppress(OSError):
-                os.unlink(adir / f"{record.id}.{suffix}.json")
+        self._tidy_up.extend(adir / f"{record.id}.{suffix}.json" for suffix in ("input", "output"))
         self._notify("task", unit)
         self._tell_task("success", unit)
         return True
+
+    def _moved_already(self, staging: str, final: str) -> bool:
+        return not self.artifact_store.exists(staging) and self.artifact_store.exists(final)
+
+    def _tidy(self) -> None:
+        """Remove the task files of attempts whose success is now committed."""
+        for path in self._tidy_up:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+        self._tidy_up.clear()
 
     def _fail(self, unit: Unit, message: str, current: TaskStatus) -> None:
         record = unit.record
@@ -1155,10 +1252,10 @@ class Engine:
     def _cancel(self) -> RunStatus:
         for record_id in list(self.running):
             self.executor.signal(record_id, signal.SIGKILL)
-        deadline = time.time() + 5
+        deadline = time.time() + KILL_GRACE_SECONDS
         while self.running and time.time() < deadline:
             for ev in self.executor.events(0.2):
-                if ev.kind == "exited":
+                if ev.kind in ("exited", "lost"):
                     unit = self.running.pop(ev.id, None)
                     if unit is not None and unit.record is not None:
                         current = unit.status if unit.status in (T.QUEUED, T.RUNNING) else T.RUNNING
@@ -1172,6 +1269,18 @@ class Engine:
                         self.store.update_task_run(unit.record.id, T.QUEUED, T.RUNNING, pid=ev.pid)
                         unit.status = T.RUNNING
                         self.executor.signal(ev.id, signal.SIGKILL)
+        # An attempt whose end was not reported in time (its worker cannot answer) is
+        # cancelled all the same: its process group was killed, and none is left running.
+        for unit in self.running.values():
+            if unit.record is not None and unit.status in (T.QUEUED, T.RUNNING):
+                self.store.finish_task_run(
+                    unit.record,
+                    T.CANCELLED,
+                    error="run cancelled (its process was killed; its end was not reported)",
+                    current=unit.status,
+                )
+                unit.status = T.CANCELLED
+        self.running.clear()
         for unit in self.waiting:
             if unit.record is not None and unit.status is T.WAITING:
                 self.store.update_task_run(
@@ -1201,39 +1310,6 @@ class Engine:
 
 
 # ---------------------------------------------------------------------- helpers
-
-
-def _writing_to(log_path: str | None) -> list[int]:
-    """The processes whose standard output is ``log_path`` (an attempt's own log)."""
-    if not log_path:
-        return []
-    wanted = os.path.realpath(log_path)
-    found = []
-    with contextlib.suppress(OSError):
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
-                continue
-            try:
-                target = os.readlink(f"/proc/{entry.name}/fd/1")
-            except OSError:
-                continue
-            if os.path.realpath(target) == wanted:
-                found.append(int(entry.name))
-    return found
-
-
-def _kill_orphan(pid: int, log_path: str | None) -> None:
-    """Kill the process group of a lost attempt, if ``pid`` is still that attempt's task:
-    its output goes to the attempt's own log file (a reused pid is left alone)."""
-    if not log_path:
-        return
-    try:
-        target = os.readlink(f"/proc/{pid}/fd/1")
-    except OSError:
-        return
-    if os.path.realpath(target) == os.path.realpath(log_path):
-        with contextlib.suppress(OSError):
-            os.killpg(pid, signal.SIGKILL)
 
 
 def _compare(op: str, left: Any, right: Any) -> bool:
@@ -1296,26 +1372,3 @@ def _put(unit: Unit, outputs: dict[str, Any], name: str, value: Any) -> None:
     else:
         unit.params[name] = value
         outputs["parameters"][name] = value
-
-
-def _describe_failure(status: int, error: dict[str, Any] | None, unit: Unit) -> str:
-    if unit.memory_exceeded is not None:
-        used, limit = unit.memory_exceeded
-        return (
-            f"out of memory: used {used / 2**20:.0f} MiB, more than its memory request of "
-            f"{limit / 2**20:.0f} MiB, and was killed; raise memory= or use less"
-        )
-    if unit.timed_out:
-        timeout = unit.options.timeout_seconds
-        return f"timed out after {timeout:g}s and was killed"
-    if error:
-        text = f"{error.get('type', 'Error')}: {error.get('message', '')}"
-        tb = error.get("traceback") or ""
-        if tb:
-            text += "\n" + tb.rstrip()
-        return text
-    if status < 0:
-        name = signal.Signals(-status).name if -status in signal.valid_signals() else str(-status)
-        hint = " (out of memory?)" if -status == signal.SIGKILL else ""
-        return f"the task process was killed by {name}{hint}"
-    return f"the task process exited with code {status} without writing its output"

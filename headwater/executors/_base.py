@@ -31,12 +31,21 @@ class TaskRequest:
 
 @dataclass(frozen=True)
 class ExecEvent:
-    """``started`` (with pid) or ``exited`` (with status: exit code, or minus the signal)."""
+    """What happened to a task process.
+
+    ``started`` (with ``pid``); ``exited`` (with ``status``: the exit code, or minus the
+    signal; for a SIGKILL, ``oom`` holds any evidence that memory ran out); ``lost``: the
+    worker that ran the task died, so its exit status will never be known (``reason``
+    says what happened; the task's process was stopped, and whatever it wrote before
+    stays). ``wake`` carries no news: it only ends a wait.
+    """
 
     kind: str
     id: str
     pid: int | None = None
     status: int | None = None
+    reason: str | None = None
+    oom: str | None = None
 
 
 class Executor(Protocol):

@@ -1,15 +1,20 @@
 """The local executor: every task in its own OS process on this machine.
 
-Tasks fork from a warm zygote (see :mod:`headwater.runtime._zygote`) unless they
-ask for a fresh interpreter. CPU, memory and GPU requests are accounted against
+Tasks fork from a warm worker (a zygote, see :mod:`headwater.runtime._zygote`) unless
+they ask for a fresh interpreter. CPU, memory and GPU requests are accounted against
 the machine; a GPU task gets ``CUDA_VISIBLE_DEVICES`` set to the devices it was
-given, so two GPU tasks never share a device.
+given, so two GPU tasks never share a device. Task processes start with a scrubbed
+environment (:mod:`headwater.executors._environment`).
+
+When the worker dies, the tasks it had started are reported ``lost`` (their processes
+are stopped first), the tasks it had not started yet go to a new worker, and later
+tasks run there too. After :data:`MAX_WORKER_RESTARTS` deaths, every task starts in a
+fresh interpreter instead.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import queue
 import shutil
@@ -17,9 +22,19 @@ import signal as _signal
 import subprocess
 import sys
 import threading
-from typing import IO, Any
+from dataclasses import replace
+from typing import Any
 
 from headwater.executors._base import ExecEvent, Resources, TaskRequest
+from headwater.executors._environment import allowed_patterns, task_environment
+from headwater.executors._processes import group_memory, oom_kills
+from headwater.executors._worker import Worker, WorkerDied
+
+# A worker that dies is replaced this many times in one executor's life; after that,
+# every task starts in a fresh interpreter.
+MAX_WORKER_RESTARTS = 5
+# A task killed by SIGKILL after using this share of its memory request may have run out.
+NEAR_MEMORY_REQUEST = 0.9
 
 
 def machine_gpus() -> int:
@@ -52,11 +67,18 @@ class LocalExecutor:
         self._used = {"slots": 0, "cpu": 0.0, "memory": 0}
         self._held: dict[str, tuple[Resources, list[int]]] = {}
         self._pids: dict[str, int] = {}
-        self._events: queue.Queue[ExecEvent] = queue.Queue()
-        self._zygote: subprocess.Popen[bytes] | None = None
-        self._cmd: IO[bytes] | None = None
+        self._events: queue.Queue[ExecEvent | WorkerDied] = queue.Queue()
+        self._worker: Worker | None = None
+        self._fresh_only = False
+        self._restarts = 0
+        self._preloads: list[dict[str, Any]] = []
         self._fresh: dict[str, subprocess.Popen[bytes]] = {}
-        self._lock = threading.Lock()
+        # Per task submitted and not ended: its own variables, the out-of-memory kill
+        # count when it was submitted, and the most memory its process group was seen using.
+        self._envs: dict[str, dict[str, str]] = {}
+        self._oom_seen: dict[str, int] = {}
+        self._peak: dict[str, int] = {}
+        allowed_patterns()  # a bad allow-list is refused before anything starts
 
     # ------------------------------------------------------------------ capacity
 
@@ -117,72 +139,46 @@ class LocalExecutor:
     # ------------------------------------------------------------------ processes
 
     def spawn(self) -> None:
-        """Start the zygote now, so it warms up while the caller does other work."""
-        if self._zygote is not None:
+        """Start the worker now, so it warms up while the caller does other work."""
+        if self._worker is not None or self._fresh_only:
             return
-        cmd_r, cmd_w = os.pipe()
-        ev_r, ev_w = os.pipe()
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
-        self._zygote = subprocess.Popen(
-            [sys.executable, "-m", "headwater.runtime._zygote", str(cmd_r), str(ev_w)],
-            pass_fds=(cmd_r, ev_w),
-            stdin=subprocess.DEVNULL,
-            env=env,
-        )
-        os.close(cmd_r)
-        os.close(ev_w)
-        self._cmd = os.fdopen(cmd_w, "wb", buffering=0)
-        threading.Thread(target=self._read_zygote, args=(ev_r,), daemon=True).start()
+        env = task_environment({"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)})
+        self._worker = Worker(env, self._events)
 
     def preload_file(self, path: str) -> None:
-        """Have the zygote import a pipeline file (and what its components import) now,
+        """Have the worker import a pipeline file (and what its components import) now,
         while the caller is still compiling it."""
-        self.spawn()
         root, name = os.path.split(os.path.abspath(path))
         module = os.path.splitext(name)[0]
-        self._send({"op": "preload", "modules": [[root, module, name]], "imports": []})
+        self._preload({"op": "preload", "modules": [[root, module, name]], "imports": []})
 
     def start(self, preload: list[tuple[str, str, str]], imports: list[str]) -> None:
-        """Have the zygote import the pipeline's code and libraries before the first fork."""
+        """Have the worker import the pipeline's code and libraries before the first fork."""
+        self._preload({"op": "preload", "modules": [list(m) for m in preload], "imports": imports})
+
+    def _preload(self, msg: dict[str, Any]) -> None:
+        self._preloads.append(msg)  # a restarted worker imports the same
         self.spawn()
-        self._send({"op": "preload", "modules": [list(m) for m in preload], "imports": imports})
-
-    def _send(self, msg: dict[str, Any]) -> None:
-        assert self._cmd is not None
-        self._cmd.write((json.dumps(msg) + "\n").encode())
-
-    def _read_zygote(self, fd: int) -> None:
-        with os.fdopen(fd, "rb") as stream:
-            for line in stream:
-                msg = json.loads(line)
-                if msg["ev"] == "started":
-                    self._events.put(ExecEvent("started", msg["id"], pid=msg["pid"]))
-                elif msg["ev"] == "exited":
-                    self._events.put(ExecEvent("exited", msg["id"], msg["pid"], msg["status"]))
-        self._events.put(ExecEvent("zygote_exited", ""))
+        if self._worker is not None:
+            self._worker.send(msg)
 
     def submit(self, request: TaskRequest) -> None:
         gpus = self._acquire(request.id, request.resources)
         env = dict(request.env)
         if request.resources.gpu:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in gpus)
-        if request.fresh_interpreter or self._zygote is None:
+        self._oom_seen[request.id] = oom_kills()
+        self._launch(request, env)
+
+    def _launch(self, request: TaskRequest, env: dict[str, str]) -> None:
+        self._envs[request.id] = env
+        if request.fresh_interpreter or self._worker is None:
             self._spawn_fresh(request, env)
-            return
-        self._send(
-            {
-                "op": "run",
-                "id": request.id,
-                "input": request.input_path,
-                "log": request.log_path,
-                "env": env,
-                "cwd": request.cwd,
-            }
-        )
+        else:
+            self._worker.run(request, env)
 
     def _spawn_fresh(self, request: TaskRequest, env: dict[str, str]) -> None:
-        full_env = {**os.environ, **env}
+        full_env = task_environment(env)
         full_env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
         with open(request.log_path, "ab") as log:
             proc = subprocess.Popen(
@@ -208,24 +204,86 @@ class LocalExecutor:
         self._events.put(ExecEvent("wake", ""))
 
     def events(self, timeout: float | None) -> list[ExecEvent]:
-        out: list[ExecEvent] = []
+        raw: list[ExecEvent | WorkerDied] = []
         try:
-            out.append(self._events.get(timeout=timeout))
+            raw.append(self._events.get(timeout=timeout))
         except queue.Empty:
-            return out
+            return []
         while True:
             try:
-                out.append(self._events.get_nowait())
+                raw.append(self._events.get_nowait())
             except queue.Empty:
                 break
-        for ev in out:
+        out: list[ExecEvent] = []
+        for item in raw:
+            if isinstance(item, WorkerDied):
+                out.extend(self._worker_died(item))
+            else:
+                out.append(item)
+        for i, ev in enumerate(out):
             if ev.kind == "started" and ev.pid is not None:
                 self._pids[ev.id] = ev.pid
-            elif ev.kind == "exited":
-                self._pids.pop(ev.id, None)
-                self._fresh.pop(ev.id, None)
-                self._release(ev.id)
+            elif ev.kind in ("exited", "lost"):
+                if ev.kind == "exited" and ev.status == -_signal.SIGKILL:
+                    out[i] = replace(ev, oom=self._memory_evidence(ev.id))
+                self._forget(ev.id)
         return out
+
+    def _forget(self, task_id: str) -> None:
+        self._pids.pop(task_id, None)
+        self._fresh.pop(task_id, None)
+        self._envs.pop(task_id, None)
+        self._oom_seen.pop(task_id, None)
+        self._peak.pop(task_id, None)
+        self._release(task_id)
+
+    def _worker_died(self, died: WorkerDied) -> list[ExecEvent]:
+        """The worker's tasks that had started are lost (the reader stopped them); those
+        it never started go to the worker that replaces it."""
+        worker = died.worker
+        if worker is not self._worker:
+            return []  # one we closed ourselves
+        reason = worker.describe_death(died.status)
+        held, pids = worker.unreported()
+        self._worker = None
+        self._restarts += 1
+        if self._restarts > MAX_WORKER_RESTARTS:
+            # It keeps dying (its imports crash it, or memory is short): start every
+            # task in an interpreter of its own from now on.
+            self._fresh_only = True
+        else:
+            try:
+                self.spawn()
+            except OSError:  # no process can be started now: try each task on its own
+                self._fresh_only = True
+            if self._worker is not None:
+                for msg in self._preloads:
+                    self._worker.send(msg)
+        lost = [
+            ExecEvent("lost", task_id, pid=pids[task_id], reason=reason)
+            for task_id in held
+            if task_id in pids
+        ]
+        for task_id, request in held.items():
+            if task_id not in pids:
+                self._launch(request, self._envs.get(task_id, dict(request.env)))
+        return lost
+
+    def _memory_evidence(self, task_id: str) -> str | None:
+        """Why a task killed by SIGKILL may have run out of memory, if there is a sign:
+        the kernel's out-of-memory killer struck while it ran, or it was close to its
+        memory request."""
+        before = self._oom_seen.get(task_id)
+        if before is not None and oom_kills() > before:
+            return "the kernel's out-of-memory killer ended a process while it ran"
+        held = self._held.get(task_id)
+        peak = self._peak.get(task_id, 0)
+        if held is not None and held[0].memory and peak >= NEAR_MEMORY_REQUEST * held[0].memory:
+            return (
+                f"it used {peak / 2**20:.0f} MiB of its {held[0].memory / 2**20:.0f} MiB "
+                "memory request"
+            )
+        return None
 
     def signal(self, task_id: str, sig: int) -> None:
         """Send ``sig`` to the task's whole process group."""
@@ -237,6 +295,11 @@ class LocalExecutor:
 
     def running(self) -> list[str]:
         return list(self._pids)
+
+    @property
+    def worker_pid(self) -> int | None:
+        """The pid of the worker that forks tasks, while there is one."""
+        return self._worker.pid if self._worker is not None else None
 
     def over_memory(self) -> list[tuple[str, int, int]]:
         """(task, bytes in use, bytes asked for) for each task above its memory request.
@@ -251,19 +314,9 @@ class LocalExecutor:
         }
         if not limited:
             return []
-        used: dict[int, int] = dict.fromkeys(limited, 0)
-        page = os.sysconf("SC_PAGE_SIZE")
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry.name}/stat", "rb") as f:
-                    fields = f.read().rsplit(b")", 1)[1].split()
-                pgid, rss_pages = int(fields[2]), int(fields[21])
-            except (OSError, IndexError, ValueError):
-                continue
-            if pgid in used:
-                used[pgid] += rss_pages * page
+        used = group_memory(set(limited))
+        for pid, (tid, _) in limited.items():
+            self._peak[tid] = max(self._peak.get(tid, 0), used[pid])
         return [
             (tid, used[pid], limit) for pid, (tid, limit) in limited.items() if used[pid] > limit
         ]
@@ -271,13 +324,6 @@ class LocalExecutor:
     def close(self) -> None:
         for task_id in list(self._pids):
             self.signal(task_id, _signal.SIGKILL)
-        if self._cmd is not None:
-            with contextlib.suppress(OSError):
-                self._cmd.close()
-            self._cmd = None
-        if self._zygote is not None:
-            # Nothing runs any more: do not wait for imports the zygote may still be doing.
-            with contextlib.suppress(ProcessLookupError):
-                self._zygote.kill()
-            self._zygote.wait()
-            self._zygote = None
+        if self._worker is not None:
+            self._worker.close()
+            self._worker = None

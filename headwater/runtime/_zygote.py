@@ -12,7 +12,10 @@ Protocol (JSON lines): commands arrive on ``cmd_fd`` —
 "cwd": ...}``; events leave on ``event_fd`` —
 ``{"ev": "ready"}``, ``{"ev": "started", "id", "pid"}``,
 ``{"ev": "exited", "id", "pid", "status"}`` (exit code, or minus the signal).
-When the command stream closes, every child's process group is killed.
+When the command stream closes, every child's process group is killed. When the
+zygote itself dies, the kernel kills its children (``PR_SET_PDEATHSIG``): nothing
+would report their end any more, and the executor that started the zygote stops
+what they started and decides what becomes of their tasks.
 """
 
 from __future__ import annotations
@@ -26,12 +29,39 @@ import signal
 import sys
 from typing import Any
 
+_PR_SET_PDEATHSIG = 1
 
-def _child(cmd: dict[str, Any], fds: tuple[int, ...]) -> None:
+
+def _prctl() -> Any:
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+# Looked up once, before the first fork, so a child pays nothing for it.
+_PRCTL = _prctl()
+
+
+def _die_with(parent: int) -> None:
+    """Have the kernel SIGKILL this process when the zygote ``parent`` dies (Linux)."""
+    if _PRCTL is None:
+        return
+    _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # it died before the request was in place
+        os._exit(1)
+
+
+def _child(cmd: dict[str, Any], fds: tuple[int, ...], parent: int) -> None:
     """In the forked child: become a session leader, redirect output, run the task."""
     code = 1
     try:
         os.setsid()
+        _die_with(parent)
         signal.set_wakeup_fd(-1)
         for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
             signal.signal(sig, signal.SIG_DFL)
@@ -113,6 +143,7 @@ def serve(cmd_fd: int, event_fd: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the engine decides; Ctrl-C reaches it
     children: dict[int, str] = {}
     fds = (cmd_fd, event_fd, wake_r, wake_w)
+    zygote = os.getpid()
 
     def emit(msg: dict[str, Any]) -> None:
         try:
@@ -168,7 +199,7 @@ def serve(cmd_fd: int, event_fd: int) -> None:
                     elif cmd["op"] == "run":
                         pid = os.fork()
                         if pid == 0:
-                            _child(cmd, fds)
+                            _child(cmd, fds, zygote)
                         children[pid] = cmd["id"]
                         emit({"ev": "started", "id": cmd["id"], "pid": pid})
                     elif cmd["op"] == "exit":

@@ -186,3 +186,79 @@ def test_resuming_an_unknown_run_is_a_clear_error(cli: Cli) -> None:
     done = cli("resume", "no-such-run")
     assert done.returncode == 1
     assert "no run 'no-such-run'" in done.stderr
+
+
+FAN_OUT = """
+from headwater import component, pipeline
+
+
+@component
+def work(counter_dir: str, name: str) -> str:
+    import os
+    import time
+    from pathlib import Path
+
+    folder = Path(counter_dir)
+    with (folder / f"{name}.count").open("a") as f:
+        f.write("x")
+    (folder / f"{name}.pid.tmp").write_text(str(os.getpid()))
+    (folder / f"{name}.pid.tmp").replace(folder / f"{name}.pid")
+    if (folder / "hold").exists():
+        time.sleep(60)  # where the engine gets killed
+    return name
+
+
+@pipeline(cache=False)
+def engine_cli_not_started(counter_dir: str):
+    for name in ("one", "two", "three"):
+        work(counter_dir=counter_dir, name=name).set_display_name(name)
+"""
+
+
+def test_attempts_that_never_started_are_queued_again_on_resume_not_failed(
+    tmp_path: Path, cli: Cli
+) -> None:
+    counters = tmp_path / "counters"
+    counters.mkdir()
+    (counters / "hold").touch()
+    file = write_pipeline(tmp_path, "engine_cli_not_started", FAN_OUT)
+    proc = start_cli(
+        "run", file, "--max-parallel", "1", "-p", f"counter_dir={counters}", cwd=tmp_path
+    )
+    pid_files = [counters / f"{n}.pid" for n in ("one", "two", "three")]
+    with cleanup(proc, pid_files):
+        wait_for(
+            lambda: any(f.exists() for f in pid_files) or proc.poll() is not None,
+            30,
+            "the first task to start",
+        )
+        assert proc.poll() is None, _output(tmp_path)
+        ws = Workspace.open()
+        try:
+            (record,) = ws.store.list_runs()
+            wait_for(
+                lambda: sorted(a.status for a in Run(ws, record.id).attempts)
+                == [TaskStatus.QUEUED, TaskStatus.QUEUED, TaskStatus.RUNNING],
+                10,
+                "one attempt running and two queued",
+            )
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=10)
+            (counters / "hold").unlink()
+
+            done = cli("resume", record.id)
+            assert done.returncode == 0, done.stdout + done.stderr
+
+            run = Run(ws, record.id)
+            assert run.status is RunStatus.SUCCEEDED
+            rows = {p: [(a.attempt, a.status) for a in run.attempts if a.path == p] for p in run.tasks}
+            lost = [p for p, r in rows.items() if len(r) == 2]
+            assert len(lost) == 1, rows
+            assert rows.pop(lost[0]) == [(1, TaskStatus.FAILED), (2, TaskStatus.SUCCEEDED)]
+            # The two that never started are still their first attempt, which ran once.
+            assert list(rows.values()) == [[(1, TaskStatus.SUCCEEDED)]] * 2, rows
+            assert all(a.error is None for a in run.attempts if a.path in rows)
+            counts = sorted(len(p.read_text()) for p in counters.glob("*.count"))
+            assert counts == [1, 1, 2]
+        finally:
+            ws.close()

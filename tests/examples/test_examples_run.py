@@ -23,6 +23,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HEADWATER_HOME", str(folder))
     monkeypatch.delenv("HEADWATER_DATABASE_URL", raising=False)
     monkeypatch.delenv("HEADWATER_ARTIFACT_ROOT", raising=False)
+    # The example registers models under $HEADWATER_HOME/registry when its tasks may see it.
+    monkeypatch.setenv("HEADWATER_TASK_ENV_ALLOW", "HEADWATER_HOME")
     return folder
 
 

@@ -1,7 +1,8 @@
 """Pipelines for two schedulers sharing one database (tests/scheduler/test_ha_postgres.py).
 
-Every task body appends a line to ``marks.log`` in the folder ``$HA_TEST_MARKS`` (the
-schedulers' environment, which their task processes inherit): run id, task path,
+Every task body appends a line to ``marks.log`` in the folder ``$HA_TEST_MARKS`` (set in
+the schedulers' environment and allowed through to their tasks with
+``HEADWATER_TASK_ENV_ALLOW``): run id, task path,
 attempt, pid and ``start`` or ``end``. The tests count executions from that file,
 not only from the store, so a task body that ran twice shows even if the store hid it.
 A task sleeps ``seconds`` on its first attempt only: a lost attempt can be made to

@@ -184,6 +184,8 @@ class Cluster:
             HEADWATER_HEARTBEAT_SECONDS=str(HEARTBEAT_SECONDS),
             HEADWATER_HEARTBEAT_TIMEOUT=str(heartbeat_timeout),
             HA_TEST_MARKS=str(self.marks),
+            # Task processes see only the variables they are allowed to.
+            HEADWATER_TASK_ENV_ALLOW="HA_TEST_MARKS",
             NO_COLOR="1",
             COLUMNS="200",
             PYTHONUNBUFFERED="1",
