@@ -56,7 +56,9 @@ def _workspace() -> Any:
 
 
 def _drive(ws: Any, run_id: str, title: str, resume: bool, executor: Any) -> int:
-    from headwater.engine import Run, execute_run, resume_run
+    from sqlalchemy import exc as sa_exc
+
+    from headwater.engine import Run, RunError, execute_run, resume_run
 
     engines: list[Any] = []
 
@@ -85,6 +87,15 @@ def _drive(ws: Any, run_id: str, title: str, resume: bool, executor: Any) -> int
                     engine_hook=engines.append,
                     executor=executor,
                 )
+    except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
+        # The engine stopped on it (its tasks were stopped too); what it had not
+        # committed is found again from the tasks' own output files on resume.
+        cause = str(exc.orig or exc).strip().splitlines()[0]
+        raise RunError(
+            f"run {run_id} stopped: the connection to the database was lost ({cause})",
+            hint=f"the run is left running; once the database answers again, finish it "
+            f"with 'headwater resume {run_id}'",
+        ) from None
     finally:
         signal.signal(signal.SIGINT, previous)
     run = Run(ws, run_id)

@@ -491,6 +491,9 @@ class Engine:
             result = read_output(self._attempt_dir(last) / f"{last.id}.output.json")
             if finished(result):
                 # It finished before its end was recorded: record it, do not run it again.
+                if current is not T.RUNNING:  # it ran, though its start was not recorded
+                    self.store.update_task_run(last.id, current, T.RUNNING)
+                    current = T.RUNNING
                 unit.record = last
                 unit.options = self._options(unit.node)
                 if self._succeed(unit, result, current, recovered=True):

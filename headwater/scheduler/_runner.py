@@ -117,8 +117,11 @@ class Runner:
         except (LostRun, RunError) as exc:  # another engine has it: nothing to write
             log.warning("run %s: %s", run_id, exc)
             outcome = "lost"
-        except sa.exc.OperationalError:  # the database went away: let anyone retry
-            log.exception("run %s: the database failed; giving the run back", run_id)
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+            # The database went away (an operational fact, not a bug: no traceback). The
+            # run is given back for anyone, this scheduler included, to drive again.
+            cause = str(exc.orig or exc).strip().splitlines()[0]
+            log.warning("run %s: the database failed (%s); giving the run back", run_id, cause)
             with contextlib.suppress(Exception):
                 store.release_run(run_id, self.owner)
         except Exception as exc:  # a bug or a broken version: fail the run, do not loop

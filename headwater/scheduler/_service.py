@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+import sqlalchemy as sa
+
 from headwater.engine import Workspace
 from headwater.scheduler._loop import scheduler_pass
 from headwater.scheduler._runner import Runner
@@ -81,7 +83,12 @@ class SchedulerService:
         while not self._stop.is_set():
             try:
                 self.step()
-            except Exception:  # a database hiccup must not kill the scheduler
+            except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+                # The database went away for a moment: say so, without a traceback.
+                cause = str(exc.orig or exc).strip().splitlines()[0]
+                log.warning("scheduler pass failed: the database failed (%s); trying again", cause)
+                time.sleep(1.0)
+            except Exception:  # a bug must not kill the scheduler either
                 log.exception("scheduler pass failed; trying again")
                 time.sleep(1.0)
             self._wake.wait(self._sleep())

@@ -237,8 +237,10 @@ def test_attempts_that_never_started_are_queued_again_on_resume_not_failed(
         try:
             (record,) = ws.store.list_runs()
             wait_for(
-                lambda: sorted(a.status for a in Run(ws, record.id).attempts)
-                == [TaskStatus.QUEUED, TaskStatus.QUEUED, TaskStatus.RUNNING],
+                lambda: (
+                    sorted(a.status for a in Run(ws, record.id).attempts)
+                    == [TaskStatus.QUEUED, TaskStatus.QUEUED, TaskStatus.RUNNING]
+                ),
                 10,
                 "one attempt running and two queued",
             )
@@ -251,7 +253,9 @@ def test_attempts_that_never_started_are_queued_again_on_resume_not_failed(
 
             run = Run(ws, record.id)
             assert run.status is RunStatus.SUCCEEDED
-            rows = {p: [(a.attempt, a.status) for a in run.attempts if a.path == p] for p in run.tasks}
+            rows = {
+                p: [(a.attempt, a.status) for a in run.attempts if a.path == p] for p in run.tasks
+            }
             lost = [p for p, r in rows.items() if len(r) == 2]
             assert len(lost) == 1, rows
             assert rows.pop(lost[0]) == [(1, TaskStatus.FAILED), (2, TaskStatus.SUCCEEDED)]
@@ -260,5 +264,78 @@ def test_attempts_that_never_started_are_queued_again_on_resume_not_failed(
             assert all(a.error is None for a in run.attempts if a.path in rows)
             counts = sorted(len(p.read_text()) for p in counters.glob("*.count"))
             assert counts == [1, 1, 2]
+        finally:
+            ws.close()
+
+
+RELEASED = """
+from headwater import component, pipeline
+
+
+@component
+def first(counter_dir: str) -> int:
+    import os
+    import time
+    from pathlib import Path
+
+    folder = Path(counter_dir)
+    with (folder / "first.count").open("a") as f:
+        f.write("x")
+    (folder / "first.pid.tmp").write_text(str(os.getpid()))
+    (folder / "first.pid.tmp").replace(folder / "first.pid")
+    while not (folder / "release").exists():
+        time.sleep(0.02)
+    return 1
+
+
+@component
+def second(x: int) -> int:
+    return x + 1
+
+
+@pipeline(cache=False)
+def engine_cli_finished_unrecorded(counter_dir: str):
+    second(x=first(counter_dir=counter_dir).output)
+"""
+
+
+def test_a_task_that_finished_while_its_engine_could_not_record_it_is_not_run_again(
+    tmp_path: Path, cli: Cli
+) -> None:
+    counters = tmp_path / "counters"
+    counters.mkdir()
+    pid_file = counters / "first.pid"
+    file = write_pipeline(tmp_path, "engine_cli_finished_unrecorded", RELEASED)
+    proc = start_cli("run", file, "-p", f"counter_dir={counters}", cwd=tmp_path)
+    with cleanup(proc, [pid_file]):
+        wait_for(lambda: pid_file.exists() or proc.poll() is not None, 30, "first to start")
+        assert proc.poll() is None, _output(tmp_path)
+        task_pid = read_pid(pid_file)
+        ws = Workspace.open()
+        try:
+            (record,) = ws.store.list_runs()
+            wait_for(
+                lambda: Run(ws, record.id).tasks["first"].status is TaskStatus.RUNNING,
+                10,
+                "first to be recorded as running",
+            )
+            # A stopped engine records nothing: the task ends, writes its output and exits,
+            # and only then is the engine killed.
+            proc.send_signal(signal.SIGSTOP)
+            (counters / "release").touch()
+            wait_for(lambda: not alive(task_pid), 10, "first's process to end")
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=10)
+            assert Run(ws, record.id).tasks["first"].status is TaskStatus.RUNNING
+
+            done = cli("resume", record.id)
+            assert done.returncode == 0, done.stdout + done.stderr
+            run = Run(ws, record.id)
+            assert run.status is RunStatus.SUCCEEDED
+            assert [(a.attempt, a.status) for a in run.attempts if a.path == "first"] == [
+                (1, TaskStatus.SUCCEEDED)
+            ]
+            assert run.outputs("second")["output"] == 2
+            assert (counters / "first.count").read_text() == "x", "first ran again"
         finally:
             ws.close()

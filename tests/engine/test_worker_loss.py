@@ -171,9 +171,7 @@ def test_a_task_that_finished_before_its_worker_died_is_recorded_not_run_again(
         # then does the worker die.
         os.kill(worker, signal.SIGSTOP)
         (folder / "b.go").touch()
-        wait_for(
-            lambda: any(m[0] == "b" and m[4] == "end" for m in marks(folder)), 30, "b to end"
-        )
+        wait_for(lambda: any(m[0] == "b" and m[4] == "end" for m in marks(folder)), 30, "b to end")
         wait_for(lambda: not alive(task_pid), 30, "b's process to exit")
         os.kill(worker, signal.SIGKILL)
         for name in "cd":

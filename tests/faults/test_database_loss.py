@@ -1,0 +1,55 @@
+"""PostgreSQL drops the engine's connections (``pg_terminate_backend``) again and again
+while the fan-out of a run is being recorded.
+
+An engine that was between statements reconnects without noticing; one that was in the
+middle of a transaction stops. ``headwater run`` then says so (and how to finish the
+run) and ``headwater resume`` finishes it; a scheduler gives the run back and drives it
+again. Either way the run ends succeeded with nothing lost or run twice.
+"""
+
+from __future__ import annotations
+
+import time
+
+from fault_bench import MIDDLE, RUN_TIMEOUT, FaultBench
+
+ROUNDS, EVERY = 10, 0.1
+
+
+def drop_connections(bench: FaultBench, run_id: str) -> None:
+    """Release the held task, then kill the drivers' connections every ``EVERY`` seconds
+    while the rest of the fan-out runs."""
+    bench.release(MIDDLE)
+    for _ in range(ROUNDS):
+        if bench.kill_connections():
+            bench.fault(run_id, "database connections killed")
+        time.sleep(EVERY)
+
+
+def test_the_engine_losing_its_database_connections_ends_the_run_correctly(
+    pg_bench: FaultBench,
+) -> None:
+    driver, run_id = pg_bench.run_cli(hold=(MIDDLE,))
+    pg_bench.wait_started(run_id, MIDDLE)
+    drop_connections(pg_bench, run_id)
+    code = driver.popen.wait(timeout=RUN_TIMEOUT)
+    if code != 0:
+        # It stopped on the database error: a clear message, then an operator's resume.
+        errors = driver.err.read_text()
+        assert code == 1 and "Traceback" not in errors, pg_bench.explain()
+        assert "the connection to the database was lost" in errors, errors
+        assert f"headwater resume {run_id}" in " ".join(errors.split()), errors
+        resumed = pg_bench.resume(run_id)
+        assert resumed.popen.wait(timeout=RUN_TIMEOUT) == 0, pg_bench.explain()
+    pg_bench.check(run_id)
+
+
+def test_a_scheduler_losing_its_database_connections_drives_the_run_to_its_end(
+    pg_bench: FaultBench,
+) -> None:
+    pg_bench.deploy()
+    pg_bench.scheduler()
+    run_id = pg_bench.trigger(hold=(MIDDLE,))
+    pg_bench.wait_started(run_id, MIDDLE)
+    drop_connections(pg_bench, run_id)
+    pg_bench.check(run_id)
