@@ -45,26 +45,49 @@ RUN_TIMEOUT = 120.0
 DRIVER = "hw-faults-driver"  # the application_name of the driver processes' connections
 
 
+@dataclass(frozen=True)
+class Judged:
+    """One run of the suite: its database, its faults (by kind) and what was found."""
+
+    backend: str
+    kinds: Counter[str]
+    ended_correctly: bool
+    lost: int
+    twice: int
+
+
 @dataclass
 class Tally:
-    """What the suite did and found, summed over its tests."""
+    """What the suite did and found, run by run."""
 
-    faults: int = 0
-    runs: int = 0
-    ended_correctly: int = 0
-    lost: int = 0
-    twice: int = 0
-    by_kind: Counter[str] = field(default_factory=Counter)
+    runs: list[Judged] = field(default_factory=list)
 
-    def line(self) -> str:
+    @staticmethod
+    def _line(runs: list[Judged]) -> str:
+        faults = sum(sum(r.kinds.values()) for r in runs)
         return (
-            f"faults injected: {self.faults}, runs ended correctly: {self.ended_correctly}, "
-            f"records lost: {self.lost}, tasks run twice: {self.twice}"
+            f"faults injected: {faults}, "
+            f"runs ended correctly: {sum(r.ended_correctly for r in runs)}, "
+            f"records lost: {sum(r.lost for r in runs)}, "
+            f"tasks run twice: {sum(r.twice for r in runs)}"
         )
 
+    def line(self) -> str:
+        return self._line(self.runs)
+
     def details(self) -> list[str]:
-        kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(self.by_kind.items()))
-        return [f"({self.runs} runs of {len(PATHS)} tasks; faults by kind: {kinds})"]
+        out = []
+        for backend in sorted({r.backend for r in self.runs}):
+            runs = [r for r in self.runs if r.backend == backend]
+            out.append(f"  {backend} ({len(runs)} runs): {self._line(runs)}")
+        kinds: Counter[str] = Counter()
+        for r in self.runs:
+            kinds.update(r.kinds)
+        out.append(
+            f"  {len(self.runs)} runs of {len(PATHS)} tasks; faults by kind: "
+            + ", ".join(f"{kind} {n}" for kind, n in sorted(kinds.items()))
+        )
+        return out
 
 
 TALLY = Tally()
@@ -130,6 +153,11 @@ class FaultBench:
         if database_url is not None:
             # The drivers' connections carry a name, so that a test can kill just those.
             self.env["HEADWATER_DATABASE_URL"] = f"{database_url}?application_name={DRIVER}"
+        self.plain_database_url = (
+            sa.make_url(database_url).set(drivername="postgresql").render_as_string(False)
+            if database_url is not None
+            else ""
+        )
         self.view = {"HEADWATER_HOME": str(self.home)}
         if database_url is not None:
             self.view["HEADWATER_DATABASE_URL"] = database_url
@@ -138,7 +166,6 @@ class FaultBench:
         self.judged = False
         # Tasks that had started and whose end was not recorded when a fault hit.
         self.in_flight: set[str] = set()
-        self.faults = 0
         self.kinds: Counter[str] = Counter()
 
     def use_artifact_root(self, root: Path) -> None:
@@ -250,7 +277,6 @@ class FaultBench:
 
     def fault(self, run_id: str, kind: str) -> None:
         """Count a fault just injected, and what was in flight when it hit."""
-        self.faults += 1
         self.kinds[kind] += 1
         recorded = {a.path for a in self.ws.store.task_runs(run_id) if str(a.status) == "succeeded"}
         started = {m.path for m in self.marks_of(run_id) if m.event == "start"}
@@ -329,12 +355,7 @@ class FaultBench:
 
     def _count(self, correct: bool, lost: int, twice: int) -> None:
         self.judged = True
-        self.tally.runs += 1
-        self.tally.faults += self.faults
-        self.tally.by_kind.update(self.kinds)
-        self.tally.ended_correctly += correct
-        self.tally.lost += lost
-        self.tally.twice += twice
+        self.tally.runs.append(Judged(self.backend, Counter(self.kinds), correct, lost, twice))
 
     def check(self, run_id: str, expect: str = "succeeded", reason: str | None = None) -> None:
         found = self.verdict(run_id, expect, reason)
@@ -359,7 +380,7 @@ class FaultBench:
         """Leave nothing running: every process of the bench, then any task process of
         its runs (tasks run in sessions of their own). A run that was never judged (the
         test failed before) counts as one that did not end correctly."""
-        if self.faults and not self.judged:
+        if self.kinds and not self.judged:
             self._count(False, 0, 0)
         for proc in self.procs:
             with contextlib.suppress(ProcessLookupError, PermissionError):

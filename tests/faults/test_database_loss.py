@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import time
 
-from fault_bench import MIDDLE, RUN_TIMEOUT, FaultBench
+import psycopg
+from engine_helpers import alive
+from fault_bench import EARLY, MIDDLE, RUN_TIMEOUT, FaultBench
 
 ROUNDS, EVERY = 10, 0.1
 
@@ -52,4 +54,43 @@ def test_a_scheduler_losing_its_database_connections_drives_the_run_to_its_end(
     run_id = pg_bench.trigger(hold=(MIDDLE,))
     pg_bench.wait_started(run_id, MIDDLE)
     drop_connections(pg_bench, run_id)
+    pg_bench.check(run_id)
+
+
+LOCK = 724310078
+
+
+def test_a_task_that_ended_while_its_start_could_not_be_recorded_is_not_run_again(
+    pg_bench: FaultBench,
+) -> None:
+    # The engine's write of a started attempt's pid waits while this test holds an
+    # advisory lock: the first task runs and ends, and the engine is killed before it
+    # could record even the start.
+    with psycopg.connect(pg_bench.plain_database_url, autocommit=True) as db:
+        db.execute(
+            "CREATE FUNCTION hold_pid() RETURNS trigger LANGUAGE plpgsql AS "
+            f"$$ BEGIN PERFORM pg_advisory_xact_lock({LOCK}); RETURN NEW; END $$"
+        )
+        db.execute(
+            "CREATE TRIGGER hold_pid BEFORE UPDATE ON task_runs FOR EACH ROW "
+            "WHEN (OLD.pid IS NULL AND NEW.pid IS NOT NULL) EXECUTE FUNCTION hold_pid()"
+        )
+        db.execute(f"SELECT pg_advisory_lock({LOCK})")
+        driver, run_id = pg_bench.run_cli(hold=())
+        pid = pg_bench.wait_started(run_id, EARLY)
+        pg_bench.wait(lambda: not alive(pid), "the first task to end")
+        pg_bench.kill(driver)
+        pg_bench.fault(run_id, "engine killed while the database held its writes")
+        db.execute(f"SELECT pg_advisory_unlock({LOCK})")
+        db.execute("DROP TRIGGER hold_pid ON task_runs")
+        db.execute("DROP FUNCTION hold_pid()")
+    rows = [(a.path, a.attempt, str(a.status), a.pid) for a in pg_bench.ws.store.task_runs(run_id)]
+    assert rows == [(EARLY, 1, "queued", None)], rows
+
+    resumed = pg_bench.resume(run_id)
+    assert resumed.popen.wait(timeout=RUN_TIMEOUT) == 0, pg_bench.explain()
+    first = [(a.attempt, str(a.status)) for a in pg_bench.ws.store.task_runs(run_id)]
+    assert first[0] == (1, "succeeded"), first
+    ends = [m for m in pg_bench.marks_of(run_id) if m.path == EARLY and m.event == "end"]
+    assert len(ends) == 1, "the first task ran again"
     pg_bench.check(run_id)

@@ -13,6 +13,7 @@ import os
 import signal
 from pathlib import Path
 
+import pytest
 from fault_bench import POINTS, RUN_TIMEOUT, FaultBench
 
 
@@ -33,18 +34,25 @@ def test_the_engine_killed_at_each_point_is_resumed(bench: FaultBench) -> None:
     bench.check(run_id)
 
 
-def test_the_task_worker_killed_at_each_point_is_replaced(bench: FaultBench) -> None:
-    driver, run_id = bench.run_cli()
+@pytest.mark.parametrize("under", ["run", "standalone"])
+def test_the_task_worker_killed_at_each_point_is_replaced(bench: FaultBench, under: str) -> None:
+    if under == "run":
+        driver, run_id = bench.run_cli()
+    else:  # its engine keeps the run's heartbeat: nobody else would ever take it over
+        bench.deploy()
+        driver = bench.standalone()
+        run_id = bench.trigger()
     workers = []
     for point in POINTS:
         task = bench.wait_started(run_id, point)
         workers.append(parent_of(task))
         os.kill(workers[-1], signal.SIGKILL)
-        bench.fault(run_id, "worker")
+        bench.fault(run_id, f"worker (under {under})")
         bench.release(point)
-    assert driver.popen.wait(timeout=RUN_TIMEOUT) == 0, bench.explain()
-    assert len(set(workers)) == len(POINTS), "a task ran in a worker that had been killed"
+    if under == "run":
+        assert driver.popen.wait(timeout=RUN_TIMEOUT) == 0, bench.explain()
     bench.check(run_id)
+    assert len(set(workers)) == len(POINTS), "a task ran in a worker that had been killed"
 
 
 def test_a_task_killed_at_each_point_is_retried(bench: FaultBench) -> None:
