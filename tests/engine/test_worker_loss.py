@@ -20,6 +20,7 @@ from pathlib import Path
 from engine_helpers import alive, start_cli, wait_for, write_pipeline
 
 from headwater.engine import Run, Workspace
+from headwater.executors._local import MAX_WORKER_RESTARTS
 from headwater.states import RunStatus, TaskStatus
 
 WORKER_DIED = "the task worker process died"
@@ -220,3 +221,41 @@ def test_cancelling_when_the_worker_cannot_answer_leaves_no_attempt_running(
             assert {p: a.status for p, a in run.tasks.items()} == {PATHS["a"]: TaskStatus.CANCELLED}
         finally:
             ws.close()
+
+
+CHAIN_OF_SIX = PIPELINE.replace(
+    """    a = step(marks=marks, name="a", x=0)
+    b = step(marks=marks, name="b", x=a.output)
+    c = step(marks=marks, name="c", x=b.output)
+    step(marks=marks, name="d", x=c.output)""",
+    """    x = step(marks=marks, name="s1", x=0)
+    for name in ("s2", "s3", "s4", "s5", "s6"):
+        x = step(marks=marks, name=name, x=x.output)""",
+).replace("def worker_loss(", "def worker_loss_often(")
+
+
+def test_a_worker_that_keeps_dying_gives_way_to_fresh_interpreters(tmp_path: Path) -> None:
+    folder = tmp_path / "marks"
+    folder.mkdir()
+    names = [f"s{i}" for i in range(1, 7)]
+    assert len(names) == MAX_WORKER_RESTARTS + 1
+    file = write_pipeline(tmp_path, "worker_loss_often", CHAIN_OF_SIX)
+    proc = start_cli("run", file, "-p", f"marks={folder}", cwd=tmp_path)
+    try:
+        for name in names:
+            wait_for(lambda n=name: started(folder, n) or proc.poll() is not None, 60, name)
+            assert proc.poll() is None, output(tmp_path)
+            _, worker = started(folder, name) or (0, 0)
+            assert worker != proc.pid, f"{name} did not run in a worker"
+            os.kill(worker, signal.SIGKILL)
+        assert proc.wait(timeout=60) == 0, output(tmp_path)
+    finally:
+        if proc.poll() is None:
+            with contextlib.suppress(OSError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+    retries = {task: ppid for task, attempt, _, ppid, ev in marks(folder) if attempt == 2}
+    # Each death but the last was followed by a new worker; after the last, the retry
+    # ran in an interpreter of its own, started by the engine itself.
+    assert all(retries[n] != proc.pid for n in names[:-1]), retries
+    assert retries[names[-1]] == proc.pid, retries
