@@ -74,7 +74,9 @@ def marks(folder: Path) -> list[tuple[str, int, int, int, str]]:
     if not path.exists():
         return []
     out = []
-    for line in path.read_text().splitlines():
+    for line in path.read_text().splitlines(keepends=True):
+        if not line.endswith("\n"):
+            continue  # being written as we read
         name, attempt, pid, ppid, event = line.split()
         out.append((name, int(attempt), int(pid), int(ppid), event))
     return out

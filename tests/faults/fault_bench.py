@@ -250,7 +250,9 @@ class FaultBench:
         if not path.exists():
             return []
         out = []
-        for line in path.read_text().splitlines():
+        for line in path.read_text().splitlines(keepends=True):
+            if not line.endswith("\n"):
+                continue  # being written as we read
             run, task, attempt, pid, event = line.split()
             if run == run_id:
                 out.append(Mark(run, task, int(attempt), int(pid), event))
