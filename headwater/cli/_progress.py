@@ -69,6 +69,12 @@ class Progress:
     def __call__(self, kind: str, unit: Any) -> None:
         if not getattr(unit, "is_task", False) or unit.status is None:
             return
+        if kind == "requeued":
+            self.console.print(
+                f"  {escape(unit.path)}: attempt {unit.attempt} had not started when the "
+                "previous engine stopped; queued again (not a failure, no retry used)",
+                highlight=False,
+            )
         row = self.rows.setdefault(unit.path, {"started": None, "finished": None, "attempt": 0})
         status = str(unit.status)
         now = time.time()

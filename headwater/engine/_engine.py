@@ -94,6 +94,9 @@ class LostRun(HeadwaterError):
 
 
 Observer = Callable[[str, Unit], None]
+"""Told ``(kind, unit)`` as a run goes on: ``task`` and ``group`` (a state changed),
+``retry`` (an attempt failed and will be retried), ``requeued`` (an attempt an earlier
+engine queued but never started is queued again)."""
 
 
 class Engine:
@@ -791,7 +794,7 @@ class Engine:
             self._grant_now = True
         else:
             self.ready.append(unit)
-        self._notify("task", unit)
+        self._notify("requeued", unit)
 
     def _grant(self) -> None:
         """Ask for pool slots for the waiting attempts; the granted ones become queued."""

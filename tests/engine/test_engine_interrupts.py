@@ -250,6 +250,9 @@ def test_attempts_that_never_started_are_queued_again_on_resume_not_failed(
 
             done = cli("resume", record.id)
             assert done.returncode == 0, done.stdout + done.stderr
+            requeued = [line for line in done.stdout.splitlines() if "queued again" in line]
+            assert len(requeued) == 2, done.stdout
+            assert all("had not started" in line for line in requeued), requeued
 
             run = Run(ws, record.id)
             assert run.status is RunStatus.SUCCEEDED
