@@ -296,11 +296,6 @@ class LocalExecutor:
     def running(self) -> list[str]:
         return list(self._pids)
 
-    @property
-    def worker_pid(self) -> int | None:
-        """The pid of the worker that forks tasks, while there is one."""
-        return self._worker.pid if self._worker is not None else None
-
     def over_memory(self) -> list[tuple[str, int, int]]:
         """(task, bytes in use, bytes asked for) for each task above its memory request.
 

@@ -112,8 +112,12 @@ class Worker:
         if self._closing:
             return
         status: int | None = None
-        with contextlib.suppress(subprocess.TimeoutExpired):
+        try:
             status = self.proc.wait(timeout=ORPHAN_WAIT_SECONDS)
+        except subprocess.TimeoutExpired:  # it closed its events but lives: it is of no use
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.kill()
+            self.proc.wait()
         held, pids = self.unreported()
         for task_id, pid in pids.items():
             kill_task_group(pid, held[task_id].log_path if task_id in held else None)
