@@ -151,5 +151,17 @@ class StoreBase:
     def postgres(self) -> bool:
         return self.engine.dialect.name == "postgresql"
 
+    def _insert_new(self, table: sa.Table) -> Any:
+        """``INSERT ... ON CONFLICT DO NOTHING`` on this database: a row that another
+        process created first is left alone (with ``RETURNING``, no row comes back), so that
+        insert-or-get needs no retry, on SQLite and PostgreSQL alike."""
+        if self.postgres:
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            return pg_insert(table).on_conflict_do_nothing()
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table).on_conflict_do_nothing()
+
     def close(self) -> None:
         self.engine.dispose()

@@ -318,22 +318,22 @@ class ControlStore(StoreBase):
         if description is not None:
             values["description"] = description
         with self._begin() as conn:
-            done = conn.execute(
+            # Create it if new (another process may create it at the same moment), then set.
+            conn.execute(
+                self._insert_new(t.pools).values(
+                    namespace=self.namespace,
+                    name=name,
+                    slots=slots,
+                    description=description,
+                    created_at=stamp,
+                    updated_at=stamp,
+                )
+            )
+            conn.execute(
                 t.pools.update()
                 .where(p.namespace == self.namespace, p.name == name)
                 .values(**values)
-            ).rowcount
-            if not done:
-                conn.execute(
-                    t.pools.insert().values(
-                        namespace=self.namespace,
-                        name=name,
-                        slots=slots,
-                        description=description,
-                        created_at=stamp,
-                        updated_at=stamp,
-                    )
-                )
+            )
         return self.get_pool(name)
 
     def delete_pool(self, name: str) -> None:

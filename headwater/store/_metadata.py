@@ -295,47 +295,58 @@ class MetadataStore(AuthStore, ControlStore, AssetStore, QueryStore, StoreBase):
                 path: "sha256:" + hashlib.sha256(data).hexdigest()
                 for path, data in sorted(sources.items())
             }
+        pv = t.pipeline_versions
         with self._begin() as conn:
-            pid = conn.execute(
-                sa.select(t.pipelines.c.id).where(
-                    t.pipelines.c.namespace == ns, t.pipelines.c.name == name
-                )
-            ).scalar()
+            # Insert-or-get: processes registering the same new pipeline or version at
+            # once all end up with the one row, and exactly one of them created it.
+            pid = self._pipeline_id(conn, name)
             if pid is None:
-                pid = new_id()
                 conn.execute(
-                    t.pipelines.insert().values(
-                        id=pid, namespace=ns, name=name, description=description, created_at=now()
-                    )
-                )
-            row = conn.execute(
-                sa.select(t.pipeline_versions).where(
-                    t.pipeline_versions.c.pipeline_id == pid,
-                    t.pipeline_versions.c.digest == digest,
-                )
-            ).first()
-            if row is None:
-                vid = new_id()
-                created = now()
-                if sources is not None and manifest is not None:
-                    self._store_sources(conn, sources, manifest, created)
-                conn.execute(
-                    t.pipeline_versions.insert().values(
-                        id=vid,
+                    self._insert_new(t.pipelines).values(
+                        id=new_id(),
                         namespace=ns,
-                        pipeline_id=pid,
-                        digest=digest,
-                        spec=spec,
-                        source_root=source_root,
-                        created_at=created,
-                        spec_digest=spec_digest,
-                        source_manifest=manifest,
+                        name=name,
+                        description=description,
+                        created_at=now(),
                     )
                 )
+                pid = self._pipeline_id(conn, name)
+                assert pid is not None
+            wanted = sa.select(pv).where(pv.c.pipeline_id == pid, pv.c.digest == digest)
+            row = conn.execute(wanted).first()
+            if row is not None:
+                return _version(row, name)
+            vid = new_id()
+            created = now()
+            if sources is not None and manifest is not None:
+                self._store_sources(conn, sources, manifest, created)
+            made = conn.execute(
+                self._insert_new(pv)
+                .values(
+                    id=vid,
+                    namespace=ns,
+                    pipeline_id=pid,
+                    digest=digest,
+                    spec=spec,
+                    source_root=source_root,
+                    created_at=created,
+                    spec_digest=spec_digest,
+                    source_manifest=manifest,
+                )
+                .returning(pv.c.id)
+            ).first()
+            if made is not None:
                 return VersionRecord(
                     vid, pid, name, digest, spec, source_root, created, spec_digest, manifest, True
                 )
-            return _version(row, name)
+            return _version(conn.execute(wanted).one(), name)
+
+    def _pipeline_id(self, conn: sa.Connection, name: str) -> str | None:
+        p = t.pipelines.c
+        found = conn.execute(
+            sa.select(p.id).where(p.namespace == self.namespace, p.name == name)
+        ).scalar()
+        return None if found is None else str(found)
 
     def _store_sources(
         self,
@@ -364,8 +375,8 @@ class MetadataStore(AuthStore, ControlStore, AssetStore, QueryStore, StoreBase):
             for d, data in wanted.items()
             if d not in have
         ]
-        if rows:
-            conn.execute(t.source_files.insert(), rows)
+        if rows:  # another deploy may store the same file meanwhile: it is the same bytes
+            conn.execute(self._insert_new(t.source_files), rows)
 
     def read_sources(self, version: VersionRecord) -> dict[str, bytes]:
         """The snapshot of a deployed version: relative path -> bytes."""
