@@ -10,7 +10,8 @@ file and line where known) and how to fix it::
     ├── ValidationError            a compiled spec breaks a rule (lists every problem)
     ├── SpecError                  a spec document cannot be read (bad JSON, schema version)
     ├── ParameterError             run parameter values do not fit the pipeline's schema
-    └── LoadError                  a pipeline file or object cannot be loaded
+    ├── LoadError                  a pipeline file or object cannot be loaded
+    └── UriNotAllowed              a run names a URI outside the roots it may read
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ __all__ = [
     "PipelineDefinitionError",
     "Problem",
     "SpecError",
+    "UriNotAllowed",
     "ValidationError",
 ]
 
@@ -123,3 +125,9 @@ class ParameterError(HeadwaterError):
 
 class LoadError(HeadwaterError):
     """A pipeline file or object cannot be found or imported."""
+
+
+class UriNotAllowed(HeadwaterError):
+    """A run created through a server names a URI (an importer's, an input's) that it may not
+    read: outside its namespace's allowed roots, inside Headwater's own state, or in a form
+    that cannot be checked."""

@@ -51,6 +51,7 @@ ERRORS = {
     "PipelineDefinitionError",
     "Problem",
     "SpecError",
+    "UriNotAllowed",
     "ValidationError",
 }
 

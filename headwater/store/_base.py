@@ -119,9 +119,11 @@ class StoreBase:
         interval: tuple[datetime, datetime] | None = None,
         owner: str | None = None,
         created: datetime | None = None,
+        confined: bool = True,
     ) -> datetime:
         """The one place a run row is written (queued); returns its creation time. The
-        statement is built once and run with parameters: a scheduler pass writes many."""
+        statement is built once and run with parameters: a scheduler pass writes many.
+        Runs are ``confined`` to their namespace's URI roots unless told otherwise."""
         from headwater.states import RunStatus
         from headwater.store import _schema as t
 
@@ -143,6 +145,7 @@ class StoreBase:
                 "data_interval_end": end,
                 "engine_id": owner,
                 "heartbeat_at": created if owner else None,
+                "confined": confined,
             },
         )
         return created

@@ -33,6 +33,7 @@ from headwater.store._base import aware as _aware
 from headwater.store._control import ControlStore
 from headwater.store._db import create_engine, migrate
 from headwater.store._queries import QueryStore
+from headwater.store._roots import RootStore
 
 __all__ = ["NotFound", "new_id", "now"]
 
@@ -59,6 +60,8 @@ class RunRecord:
     engine_id: str | None = None
     deadline_missed_at: datetime | None = None
     cancel_requested_at: datetime | None = None
+    # Created or requeued through a server: it may read only its namespace's URI roots.
+    confined: bool = False
 
 
 @dataclass(frozen=True)
@@ -204,6 +207,7 @@ def _run(row: sa.Row[Any]) -> RunRecord:
         status=RunStatus(values["status"]),
         parameters=values["parameters"] or {},
         cache_enabled=bool(values["cache_enabled"]),
+        confined=bool(values["confined"]),
     )
     return RunRecord(**values)
 
@@ -260,7 +264,7 @@ def _task_update(keys: frozenset[str]) -> sa.Update:
     return stmt
 
 
-class MetadataStore(AuthStore, ControlStore, AssetStore, QueryStore, StoreBase):
+class MetadataStore(AuthStore, ControlStore, AssetStore, QueryStore, RootStore, StoreBase):
     """Runs, task attempts, artifacts, lineage and metrics, in SQLite or PostgreSQL."""
 
     @classmethod
@@ -454,11 +458,14 @@ class MetadataStore(AuthStore, ControlStore, AssetStore, QueryStore, StoreBase):
         run_id: str | None = None,
         interval: tuple[datetime, datetime] | None = None,
         owner: str | None = None,
+        confined: bool = True,
     ) -> RunRecord:
         """A queued run of ``version``; ``interval`` is the data interval it covers, if any.
 
         ``owner`` is the engine that will drive it (the CLI's own), so that no scheduler
-        claims it first; without one, a scheduler picks it up.
+        claims it first; without one, a scheduler picks it up. A ``confined`` run (the
+        default: what a server creates) reads only its namespace's URI roots; a run a user
+        starts on their own machine is created with ``confined=False``.
         """
         rid = run_id or new_id()
         with self._begin() as conn:
@@ -472,6 +479,7 @@ class MetadataStore(AuthStore, ControlStore, AssetStore, QueryStore, StoreBase):
                 cache_enabled=cache_enabled,
                 interval=interval,
                 owner=owner,
+                confined=confined,
             )
         return self.get_run(rid)
 
@@ -654,6 +662,7 @@ class MetadataStore(AuthStore, ControlStore, AssetStore, QueryStore, StoreBase):
             None,
             start,
             end,
+            confined=True,
         )
 
     def get_run(self, run_id: str) -> RunRecord:
