@@ -4,7 +4,7 @@ task whose output is a symbolic link. Used by tests/engine and tests/server."""
 
 from __future__ import annotations
 
-from headwater import Dataset, Input, Output, ParallelFor, component, importer, pipeline
+from headwater import Asset, Dataset, Input, Output, ParallelFor, component, importer, pipeline
 
 
 @component
@@ -87,3 +87,9 @@ def link_out(target: str, data: Output[Dataset]) -> None:
 @pipeline
 def link_output(target: str):
     link_out(target=target)
+
+
+@pipeline(schedule=Asset("warehouse://imports"))
+def import_on_asset(uri: str = "/etc/passwd"):
+    raw = importer(uri, Dataset)
+    count_bytes(data=raw.output)
