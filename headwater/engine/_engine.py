@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from headwater._config import Settings
-from headwater.engine._importing import imported_artifact, importer_task_input, uri_policy
+from headwater.engine._importing import importer_task_input, uri_policy
+from headwater.engine._outputs import store_outputs
 from headwater.engine._plan import SpecPlan
 from headwater.engine._triggers import Decision, decide
 from headwater.engine._units import (
@@ -57,7 +58,6 @@ from headwater.store import (
     ArtifactStore,
     MetadataStore,
     MetricPoint,
-    NewArtifact,
     RunRecord,
     SlotRequest,
     TaskRunRecord,
@@ -965,8 +965,17 @@ class Engine:
         be stored (the attempt then fails, and may be retried)."""
         record = unit.record
         assert record is not None
-        new = self._store_outputs(unit, record, result)
-        if new is None:
+        new = store_outputs(
+            self.artifact_store,
+            self._component(unit.node),
+            self.run.id,
+            unit.path,
+            record,
+            str(unit.inputs.get("uri", "")),
+            result,
+        )
+        if isinstance(new, str):
+            unit.error = new
             return False
         ids = {a.name: a.id for a in new}
         metric_points = [
@@ -1012,50 +1021,6 @@ class Engine:
         self._notify("task", unit)
         self._tell_task("success", unit)
         return True
-
-    def _store_outputs(
-        self, unit: Unit, record: TaskRunRecord, result: dict[str, Any]
-    ) -> list[NewArtifact] | None:
-        """The attempt's output artifacts, moved from staging into place; None (with
-        ``unit.error``) if one could not be stored."""
-        comp = self._component(unit.node)
-        impl = comp.implementation
-        if isinstance(impl, ImporterImplementation):
-            # The imported data stays where it is: record it under the URI the engine gave
-            # the attempt (not one the task reported), with the digest the attempt computed.
-            imported = imported_artifact(str(unit.inputs.get("uri", "")), impl, result)
-            if imported is None:
-                unit.error = "the importer attempt reported no artifact"
-            return None if imported is None else [imported]
-        new: list[NewArtifact] = []
-        for name, block in (result.get("artifacts") or {}).items():
-            io = comp.outputs.get(name)
-            if io is None or io.kind != "artifact":
-                unit.error = f"the task reported an output artifact '{name}' it does not declare"
-                return None
-            entry = block["artifacts"][0]
-            # Only what the attempt wrote in its own staging place is moved, whatever URI
-            # its output file names.
-            staging = self.artifact_store.staging_uri(record.id, name)
-            final = self.artifact_store.final_uri(
-                self.run.id, unit.path, f"{name}-{record.attempt}"
-            )
-            try:
-                self.artifact_store.commit(staging, final)
-            except Exception as exc:  # any filesystem's error: the task fails, not the run
-                unit.error = f"could not store output '{name}' at {final}: {exc}"
-                return None
-            new.append(
-                NewArtifact(
-                    name,
-                    io.artifact_type or "headwater.Artifact",
-                    final,
-                    entry.get("digest"),
-                    entry.get("size"),
-                    entry.get("metadata") or {},
-                )
-            )
-        return new
 
     def _fail(self, unit: Unit, message: str, current: TaskStatus) -> None:
         record = unit.record
