@@ -3,7 +3,8 @@
 ``HEADWATER_HOME`` (default ``~/.headwater``) holds ``headwater.db`` (SQLite),
 ``artifacts/`` and ``logs/``. ``HEADWATER_DATABASE_URL`` points the metadata
 store elsewhere (``postgresql+psycopg://...``) and ``HEADWATER_ARTIFACT_ROOT``
-the artifact store (any fsspec URL).
+the artifact store (any fsspec URL). ``HEADWATER_IMPORT_MAX_BYTES`` and
+``HEADWATER_IMPORT_MAX_FILES`` bound what one importer task hashes.
 """
 
 from __future__ import annotations
@@ -12,6 +13,27 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from headwater.errors import HeadwaterError
+
+IMPORT_MAX_BYTES = 16 << 30
+IMPORT_MAX_FILES = 100_000
+
+
+def _positive(env: os._Environ[str] | dict[str, str], name: str, default: int) -> int:
+    text = env.get(name)
+    if not text:
+        return default
+    try:
+        value = int(text.strip().replace("_", ""))
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise HeadwaterError(
+            f"{name}={text!r} is not a positive whole number",
+            hint=f"set it to a count such as {default}, or unset it for that default",
+        )
+    return value
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -19,6 +41,8 @@ class Settings:
     database_url: str
     artifact_root: str
     log_dir: Path
+    import_max_bytes: int = IMPORT_MAX_BYTES
+    import_max_files: int = IMPORT_MAX_FILES
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -26,4 +50,11 @@ class Settings:
         home = Path(env.get("HEADWATER_HOME") or Path.home() / ".headwater").expanduser()
         database_url = env.get("HEADWATER_DATABASE_URL") or f"sqlite:///{home / 'headwater.db'}"
         artifact_root = env.get("HEADWATER_ARTIFACT_ROOT") or str(home / "artifacts")
-        return cls(home, database_url, artifact_root, home / "logs")
+        return cls(
+            home,
+            database_url,
+            artifact_root,
+            home / "logs",
+            _positive(env, "HEADWATER_IMPORT_MAX_BYTES", IMPORT_MAX_BYTES),
+            _positive(env, "HEADWATER_IMPORT_MAX_FILES", IMPORT_MAX_FILES),
+        )

@@ -11,7 +11,8 @@ file and line where known) and how to fix it::
     ├── SpecError                  a spec document cannot be read (bad JSON, schema version)
     ├── ParameterError             run parameter values do not fit the pipeline's schema
     ├── LoadError                  a pipeline file or object cannot be loaded
-    └── ConfigurationError         a setting (an environment variable) cannot be used
+    ├── ConfigurationError         a setting (an environment variable) cannot be used
+    └── UriNotAllowed              a run names a URI outside the roots it may read
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ __all__ = [
     "PipelineDefinitionError",
     "Problem",
     "SpecError",
+    "UriNotAllowed",
     "ValidationError",
 ]
 
@@ -130,3 +132,9 @@ class LoadError(HeadwaterError):
 class ConfigurationError(HeadwaterError):
     """A setting (``HEADWATER_HOME``, ``HEADWATER_ARTIFACT_ROOT``, ...) has a value
     Headwater cannot use; the message names the setting and its value."""
+
+
+class UriNotAllowed(HeadwaterError):
+    """A run created through a server names a URI (an importer's, an input's) that it may not
+    read: outside its namespace's allowed roots, inside Headwater's own state, or in a form
+    that cannot be checked."""

@@ -52,6 +52,7 @@ ERRORS = {
     "PipelineDefinitionError",
     "Problem",
     "SpecError",
+    "UriNotAllowed",
     "ValidationError",
 }
 

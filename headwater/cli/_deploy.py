@@ -158,6 +158,7 @@ def trigger(
         cache_enabled=not no_cache,
         run_id=run_id,
         owner=process_owner(),
+        confined=False,  # driven here, by the user who runs this command
     )
     err.print(f"run [bold]{record.id}[/] of {escape(pipeline)} version {chosen.id}")
     raise typer.Exit(_drive(ws, record.id, f"{pipeline} · {record.id}", False, LocalExecutor()))

@@ -448,7 +448,13 @@ def runs_retry(
     """Run the failed tasks of an ended run again, with the run's own pipeline version."""
     from headwater.scheduler._operations import retry_failed
 
-    _requeue(run_id, server, token, lambda hw: hw.retry(run_id), retry_failed)
+    _requeue(
+        run_id,
+        server,
+        token,
+        lambda hw: hw.retry(run_id),
+        lambda ws, rid: retry_failed(ws, rid, confine=False),  # driven here, by this user
+    )
 
 
 @runs_app.command("clear")
@@ -469,5 +475,5 @@ def runs_clear(
         server,
         token,
         lambda hw: hw.clear(run_id, task, downstream=downstream),
-        lambda ws, rid: clear(ws, rid, [task], downstream=downstream),
+        lambda ws, rid: clear(ws, rid, [task], downstream=downstream, confine=False),
     )

@@ -188,7 +188,11 @@ def backfill(
         f"{len(plan.skipped)} already covered"
     )
     failed = 0
-    for run in create_backfill_runs(ws, pipeline, plan, timetable, owner=process_owner()):
+    # Driven here by the user who runs this command: like 'headwater run', not confined.
+    local = create_backfill_runs(
+        ws, pipeline, plan, timetable, owner=process_owner(), confined=False
+    )
+    for run in local:
         status = execute_run(ws, run)
         failed += status is not RunStatus.SUCCEEDED
         out.print(f"  {run.data_interval_start:%Y-%m-%d %H:%M} run {run.id}: {status}")

@@ -15,6 +15,7 @@ from headwater.engine._api import (
 )
 from headwater.engine._deploy import collect_sources, deploy, materialize
 from headwater.engine._engine import Engine
+from headwater.engine._importing import check_run_uris, importer_uris, uri_policy
 from headwater.engine._triggers import Decision, decide
 
 __all__ = [
@@ -24,14 +25,17 @@ __all__ = [
     "Run",
     "RunError",
     "Workspace",
+    "check_run_uris",
     "collect_sources",
     "create_run",
     "decide",
     "deploy",
     "execute_run",
+    "importer_uris",
     "materialize",
     "render_for_run",
     "resume_run",
     "run_pipeline",
     "run_version",
+    "uri_policy",
 ]

@@ -95,8 +95,10 @@ def create_run(
 ) -> RunRecord:
     """Record the pipeline version and a queued run with checked parameters.
 
-    The run belongs to ``owner`` (by default this process, which is expected to drive it
-    next); a run created with ``owner=""`` is left for a scheduler to pick up.
+    The run is not confined to URI roots: it is what a user runs on their own machine
+    (servers create runs through :mod:`headwater.scheduler`). It belongs to ``owner``
+    (by default this process, which is expected to drive it next); a run created with
+    ``owner=""`` is left for a scheduler to pick up.
 
     Parameter values that are Jinja templates are rendered first, with the context
     ``context(run_id)`` returns (the run's dates, ``params``, ``run_id``, macros); the
@@ -113,6 +115,7 @@ def create_run(
         cache_enabled=cache,
         run_id=run_id,
         owner=process_owner() if owner is None else owner or None,
+        confined=False,  # started by a user on their own machine: it reads what they can
     )
 
 
@@ -174,6 +177,7 @@ def execute_run(
         observer=observer,
         owner=owner,
         max_active_tasks=max_active_tasks if max_active_tasks is not None else _global_limit(),
+        settings=ws.settings,
     )
     if engine_hook is not None:
         engine_hook(engine)
@@ -376,6 +380,7 @@ def run_version(
         cache_enabled=cache,
         run_id=run_id,
         owner=process_owner(),
+        confined=False,  # run here, from Python, by whoever holds the store
     )
     execute_run(ws, run, max_parallel=max_parallel, observer=observer)
     return Run(ws, run.id)

@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from headwater._config import Settings
+from headwater.engine._importing import importer_task_input, uri_policy
 from headwater.engine._outcomes import (
     describe_failure,
     describe_lost,
@@ -27,6 +29,7 @@ from headwater.engine._outcomes import (
     started,
     task_error,
 )
+from headwater.engine._outputs import store_outputs
 from headwater.engine._plan import SpecPlan
 from headwater.engine._triggers import Decision, decide
 from headwater.engine._units import (
@@ -38,7 +41,7 @@ from headwater.engine._units import (
     scope_done,
     state,
 )
-from headwater.errors import HeadwaterError
+from headwater.errors import HeadwaterError, UriNotAllowed
 from headwater.executors import (
     ExecEvent,
     LocalExecutor,
@@ -70,7 +73,6 @@ from headwater.store import (
     ArtifactStore,
     MetadataStore,
     MetricPoint,
-    NewArtifact,
     RunRecord,
     SlotRequest,
     TaskRunRecord,
@@ -116,10 +118,14 @@ class Engine:
         observer: Observer | None = None,
         owner: str | None = None,
         max_active_tasks: int | None = None,
+        settings: Settings | None = None,
     ) -> None:
         from headwater.store import process_owner
 
         self.store = store
+        # Where this Headwater keeps its state: confined runs may not read it, and the
+        # importer's hashing bounds.
+        self.settings = settings or Settings.from_env()
         self.owner = owner or process_owner()
         self.max_active_tasks = max_active_tasks
         self.artifact_store = artifacts
@@ -544,7 +550,7 @@ class Engine:
                     values[name] = self._final_status(unit.exit_of)
         unit.inputs = values
         if isinstance(impl, ImporterImplementation):
-            self._import(unit, impl, values)
+            self._import(unit, comp, values)
         elif isinstance(impl, DagImplementation):
             self._expand(unit, comp, values)
         else:
@@ -565,21 +571,22 @@ class Engine:
             "failed_tasks": [u.path for u in failed],
         }
 
-    def _import(self, unit: Unit, impl: ImporterImplementation, values: dict[str, Any]) -> None:
+    def _import(self, unit: Unit, comp: ComponentSpec, values: dict[str, Any]) -> None:
+        """An importer: reuse the artifact already recorded for the URI (unless
+        ``reimport``, and only where this run may read it), else run an importer attempt,
+        which checks the URI and hashes it in a task process."""
+        impl = comp.implementation
+        assert isinstance(impl, ImporterImplementation)
         uri = str(values.get("uri", ""))
         record = None if impl.reimport else self.store.find_artifact_by_uri(uri)
+        if record is not None and self.run.confined:
+            try:
+                uri_policy(self.settings, self.store).check(uri)  # resolves links; opens nothing
+            except UriNotAllowed:
+                record = None  # the attempt refuses it, and says why, in the task's error
         if record is None:
-            digest = size = None
-            local = self.artifact_store.local_path(uri)
-            if local and os.path.exists(local):
-                from headwater.runtime._digest import digest_path
-
-                d = digest_path(local)
-                digest, size = d.digest, d.size
-            record = self.store.add_artifact(
-                NewArtifact("artifact", impl.artifact_type, uri, digest, size, dict(impl.metadata)),
-                run_id=self.run.id,
-            )
+            self._prepare_attempt(unit, comp, values)
+            return
         unit.artifacts = {"artifact": _value(record)}
         unit.status = T.SUCCEEDED
         unit.record = self.store.add_task_run(
@@ -645,7 +652,6 @@ class Engine:
         task: TaskSpec = unit.node
         options = self._options(task)
         impl = comp.implementation
-        assert isinstance(impl, PythonImplementation)
         res = options.resources
         resources = Resources(
             cpu=(res.cpu or 0.0) if res else 0.0,
@@ -667,7 +673,11 @@ class Engine:
                 return
             self._record_final(unit, T.FAILED, message)
             return
-        key = self._cache_key(impl, options, values) if self._caching(options) else None
+        key = (
+            self._cache_key(impl, options, values)
+            if isinstance(impl, PythonImplementation) and self._caching(options)
+            else None  # an importer's reuse is its own (reimport=False), not the cache
+        )
         # Attempts of this task were cleared: the user asked for it to run again.
         cleared = self.attempts_used.get(unit.path, 0) > 0 and not self.history.get(unit.path)
         if (
@@ -850,12 +860,27 @@ class Engine:
     def _write_task_input(self, unit: Unit, record: TaskRunRecord) -> None:
         comp = self._component(unit.node)
         impl = comp.implementation
-        assert isinstance(impl, PythonImplementation)
         adir = self._attempt_dir(record)
         if not self._dirs_made:
             adir.mkdir(parents=True, exist_ok=True)
             (self.log_dir / self.run.id).mkdir(parents=True, exist_ok=True)
             self._dirs_made = True
+        if isinstance(impl, ImporterImplementation):
+            policy = uri_policy(self.settings, self.store) if self.run.confined else None
+            data = importer_task_input(
+                run_id=self.run.id,
+                task_run_id=record.id,
+                path=unit.path,
+                attempt=unit.attempt,
+                uri=str(unit.inputs.get("uri", "")),
+                impl=impl,
+                output_file=str(adir / f"{record.id}.output.json"),
+                settings=self.settings,
+                policy=policy,
+            )
+            write_json(str(adir / f"{record.id}.input.json"), data)
+            return
+        assert isinstance(impl, PythonImplementation)
         params: dict[str, Any] = {}
         arts: dict[str, Any] = {}
         for name, value in unit.inputs.items():
@@ -1033,30 +1058,20 @@ class Engine:
         that stopped before recording it."""
         record = unit.record
         assert record is not None
-        comp = self._component(unit.node)
-        new: list[NewArtifact] = []
-        ids: dict[str, str] = {}
-        for name, block in (result.get("artifacts") or {}).items():
-            entry = block["artifacts"][0]
-            final = self.artifact_store.final_uri(
-                self.run.id, unit.path, f"{name}-{record.attempt}"
-            )
-            try:
-                if not (recovered and self._moved_already(entry["uri"], final)):
-                    self.artifact_store.commit(entry["uri"], final)
-            except Exception as exc:  # any filesystem's error: the task fails, not the run
-                unit.error = f"could not store output '{name}' at {final}: {exc!r}"
-                return False
-            art = NewArtifact(
-                name,
-                comp.outputs[name].artifact_type or "headwater.Artifact",
-                final,
-                entry.get("digest"),
-                entry.get("size"),
-                entry.get("metadata") or {},
-            )
-            new.append(art)
-            ids[name] = art.id
+        new = store_outputs(
+            self.artifact_store,
+            self._component(unit.node),
+            self.run.id,
+            unit.path,
+            record,
+            str(unit.inputs.get("uri", "")),
+            result,
+            recovered=recovered,
+        )
+        if isinstance(new, str):
+            unit.error = new
+            return False
+        ids = {a.name: a.id for a in new}
         metric_points = [
             MetricPoint(
                 m["key"],
@@ -1099,9 +1114,6 @@ class Engine:
         self._notify("task", unit)
         self._tell_task("success", unit)
         return True
-
-    def _moved_already(self, staging: str, final: str) -> bool:
-        return not self.artifact_store.exists(staging) and self.artifact_store.exists(final)
 
     def _tidy(self) -> None:
         """Remove the task files of attempts whose success is now committed."""

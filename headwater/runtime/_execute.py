@@ -142,6 +142,10 @@ def execute(input_path: str) -> int:
 
     task = read_json(input_path)
     hw = task["headwater"]
+    if "importer" in hw:  # an importer attempt: no user code, just the URI to check and hash
+        from headwater.runtime._importer import run_importer
+
+        return run_importer(task)
     out_file = task["outputs"]["outputFile"]
     comp_info = hw["component"]
     scratch: list[str] = []

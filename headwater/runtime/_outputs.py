@@ -43,6 +43,11 @@ def collect_outputs(
     for name, art in outputs.items():
         path = art.path
         is_metrics = isinstance(art, Metrics)
+        if os.path.islink(path):
+            raise TaskError(
+                f"output artifact '{name}' is a symbolic link (to {os.readlink(path)!r}); an "
+                f"output is never a link. Write the file or folder itself at {name}.path"
+            )
         if not os.path.exists(path):
             if not is_metrics:
                 raise TaskError(
@@ -58,6 +63,8 @@ def collect_outputs(
         entry = task["outputs"]["artifacts"][name]["artifacts"][0]
         if entry.get("path") is None:
             import fsspec
+
+            _no_links_out(name, path)  # an upload would copy what they point to
 
             fs, remote = fsspec.core.url_to_fs(entry["uri"])
             fs.put(path, remote, recursive=os.path.isdir(path))
@@ -79,6 +86,23 @@ def collect_outputs(
                 for r in art.records
             )
     return artifacts, metrics
+
+
+def _no_links_out(name: str, path: str) -> None:
+    """Refuse a folder output holding a link that leads outside it."""
+    if not os.path.isdir(path):
+        return
+    base = os.path.realpath(path)
+    for folder, dirs, files in os.walk(path):
+        for entry in dirs + files:
+            full = os.path.join(folder, entry)
+            target = os.path.realpath(full)
+            if os.path.islink(full) and os.path.commonpath([base, target]) != base:
+                raise TaskError(
+                    f"output artifact '{name}' holds a link "
+                    f"'{os.path.relpath(full, path)}' to {target!r}, outside the output; "
+                    "copy the data into the output instead of linking to it"
+                )
 
 
 def _jsonable(metadata: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from headwater.engine import Workspace
+from headwater.engine import Workspace, check_run_uris
 from headwater.errors import HeadwaterError
 from headwater.scheduler._context import interval_parameters
 from headwater.scheduler._settings import effective_spec
@@ -71,23 +71,30 @@ def create_backfill_runs(
     plan: BackfillPlan,
     timetable: Timetable,
     owner: str | None = None,
+    confined: bool = True,
 ) -> list[RunRecord]:
     """Queue one run per interval of ``plan``, parameters rendered for its interval.
 
     With ``owner`` the runs are this process's to drive; without, a scheduler runs them.
+    ``confined`` runs (what a server creates) read only their namespace's URI roots: the
+    URIs their importers name are checked for every interval before any run is created.
     """
-    runs = []
+    planned = []
     for interval in plan.to_run:
         run_id = new_id()
         values = interval_parameters(plan.spec, interval, run_id, timetable)
-        runs.append(
-            ws.store.create_run(
-                plan.version,
-                values,
-                trigger=plan.trigger,
-                run_id=run_id,
-                interval=(interval.start, interval.end),
-                owner=owner,
-            )
+        if confined:
+            check_run_uris(ws, plan.spec, values)
+        planned.append((interval, run_id, values))
+    return [
+        ws.store.create_run(
+            plan.version,
+            values,
+            trigger=plan.trigger,
+            run_id=run_id,
+            interval=(interval.start, interval.end),
+            owner=owner,
+            confined=confined,
         )
-    return runs
+        for interval, run_id, values in planned
+    ]

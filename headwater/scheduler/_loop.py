@@ -18,7 +18,8 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from headwater.engine import Workspace, render_for_run
+from headwater.engine import Workspace, check_run_uris, render_for_run
+from headwater.errors import UriNotAllowed
 from headwater.scheduler._context import interval_parameters, template_context
 from headwater.scheduler._settings import effective_spec
 from headwater.scheduler._timetable import DataInterval, Timetable
@@ -93,6 +94,9 @@ def _guarded(
         return _due_runs(ws, schedule, now, loaded)
     except sa.exc.SQLAlchemyError:
         raise
+    except UriNotAllowed as exc:  # no run is created until the URI or the roots change
+        log.error("schedule of pipeline '%s' created no run: %s", schedule.pipeline, exc)
+        return [], None
     except Exception:
         log.exception(
             "schedule of pipeline '%s' skipped: it cannot be worked out", schedule.pipeline
@@ -140,6 +144,7 @@ def _due_runs(
             break
         run_id = new_id()
         values = interval_parameters(spec, interval, run_id, timetable)
+        check_run_uris(ws, spec, values)
         run = ws.store.create_scheduled_run(
             current, version, values, interval.start, interval.end, run_id
         )
@@ -179,6 +184,7 @@ def _asset_run(
     values, _ = render_for_run(
         spec, {}, lambda rid: template_context(interval, run_id, {}), run_id=run_id
     )
+    check_run_uris(ws, spec, values)
     created = ws.store.create_asset_run(
         schedule.pipeline_id,
         version.id,

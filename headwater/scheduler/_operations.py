@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from headwater.engine import Workspace, render_for_run
+from headwater.engine import Workspace, check_run_uris, render_for_run
 from headwater.engine._plan import plan_dag
 from headwater.scheduler._context import manual_context
 from headwater.spec import (
@@ -61,10 +61,13 @@ def trigger(
     trigger: str = "api",
 ) -> RunRecord:
     """Queue a run of a stored version; a scheduler drives it. Parameters are checked
-    against the pipeline's schema and templates rendered before anything is written."""
+    against the pipeline's schema, templates rendered and the URIs its importers name
+    checked against the namespace's roots before anything is written; the run stays
+    confined to those roots."""
     chosen = latest_version(ws, pipeline, version)
     spec = from_data(chosen.spec, source=f"pipeline version {chosen.id}")
     values, run_id = render_for_run(spec, params, lambda rid: manual_context(spec, rid, params))
+    check_run_uris(ws, spec, values)
     return ws.store.create_run(
         chosen, values, trigger=trigger, cache_enabled=cache, run_id=run_id, owner=None
     )
@@ -76,8 +79,11 @@ def cancel(ws: Workspace, run_id: str) -> RunStatus:
     return ws.store.request_cancel(run.id)
 
 
-def retry_failed(ws: Workspace, run_id: str) -> list[str]:
-    """Run again the tasks of an ended run that did not succeed (and what they feed)."""
+def retry_failed(ws: Workspace, run_id: str, *, confine: bool = True) -> list[str]:
+    """Run again the tasks of an ended run that did not succeed (and what they feed).
+
+    With ``confine`` (a request through a server) the run's importer URIs are checked
+    against its namespace's roots first, and it stays confined to them."""
     run = ws.store.get_run(run_id)
     if run.status in (RunStatus.QUEUED, RunStatus.RUNNING):
         raise Conflict(
@@ -90,14 +96,26 @@ def retry_failed(ws: Workspace, run_id: str) -> list[str]:
             f"run {run.id} has no failed task to retry",
             hint="clear a task to run it again: POST /api/v1/runs/RUN/tasks/TASK/clear",
         )
-    return clear(ws, run.id, failed)
+    return clear(ws, run.id, failed, confine=confine)
 
 
-def clear(ws: Workspace, run_id: str, tasks: list[str], *, downstream: bool = True) -> list[str]:
+def clear(
+    ws: Workspace,
+    run_id: str,
+    tasks: list[str],
+    *,
+    downstream: bool = True,
+    confine: bool = True,
+) -> list[str]:
     """Clear tasks of an ended run (and, with ``downstream``, every task that depends on
-    them) and queue the run again; it runs them with the run's own version."""
+    them) and queue the run again; it runs them with the run's own version.
+
+    With ``confine`` (a request through a server) the run's importer URIs are checked
+    against its namespace's roots first, and it stays confined to them."""
     run = ws.store.get_run(run_id)
     spec = from_data(ws.store.get_version(run.version_id).spec)
+    if confine:
+        check_run_uris(ws, spec, run.parameters)
     rows = ws.store.task_runs(run.id)
     known = {r.path for r in rows}
     missing = [p for p in tasks if p not in known]
@@ -114,7 +132,7 @@ def clear(ws: Workspace, run_id: str, tasks: list[str], *, downstream: bool = Tr
         paths.update(
             ".".join(parts[:i]) for i in range(1, len(parts)) if ".".join(parts[:i]) in known
         )
-    return ws.store.clear_tasks(run.id, sorted(paths))
+    return ws.store.clear_tasks(run.id, sorted(paths), confine=confine)
 
 
 def _descendants(node: Node | TaskSpec) -> Iterator[str]:

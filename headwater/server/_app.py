@@ -17,7 +17,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from headwater._version import __version__
 from headwater.engine import Workspace
-from headwater.errors import HeadwaterError, ParameterError, SpecError, ValidationError
+from headwater.errors import (
+    HeadwaterError,
+    ParameterError,
+    SpecError,
+    UriNotAllowed,
+    ValidationError,
+)
 from headwater.store import Authenticated, Conflict, InvalidValue, MetadataStore, NotFound
 
 
@@ -43,6 +49,8 @@ def _status(exc: HeadwaterError) -> int:
         return 404
     if isinstance(exc, Conflict):
         return 409
+    if isinstance(exc, UriNotAllowed):
+        return 403
     if isinstance(exc, ParameterError | SpecError | ValidationError | InvalidValue):
         return 422
     return 400

@@ -76,7 +76,35 @@ def _resolved_inside(root: str, *parts: str) -> str | None:
     return target if os.path.commonpath([base, target]) == base else None
 
 
+def _servable(s: ServerState, record: ArtifactRecord) -> None:
+    """Refuse (403) an artifact the server must not read for its caller: one that lies
+    outside the artifact root and the namespace's allowed roots (an import from before
+    roots existed, say), inside Headwater's own state, or that is itself a symbolic link
+    (it would serve whatever the link names)."""
+    from headwater.engine import uri_policy
+    from headwater.errors import UriNotAllowed
+
+    policy = uri_policy(s.ws.settings, s.ws.store)
+    try:
+        policy.check(record.uri)
+    except UriNotAllowed as exc:
+        raise ApiError(
+            403,
+            f"artifact {record.id} is not served: {exc.message}",
+            hint="the server serves artifacts under the artifact root and the roots "
+            "listed at /api/v1/uri-roots",
+        ) from None
+    local = s.ws.artifacts.local_path(record.uri)
+    if local is not None and os.path.islink(local):
+        raise ApiError(
+            403,
+            f"artifact {record.id} is a symbolic link, and links are never served",
+            hint="have the task write the file itself at its output path",
+        )
+
+
 def _local(s: ServerState, record: ArtifactRecord, path: str | None) -> str | None:
+    _servable(s, record)
     local = s.ws.artifacts.local_path(record.uri)
     if local is None:
         if path:

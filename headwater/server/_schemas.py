@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -57,6 +57,9 @@ class RunOut(_Out):
     heartbeat_at: datetime | None
     cancel_requested_at: datetime | None = None
     deadline_missed_at: datetime | None = None
+    confined: bool = Field(
+        False, description="Created or requeued through a server: reads only the URI roots."
+    )
 
 
 class TaskOut(_Out):
@@ -294,6 +297,18 @@ class PoolIn(BaseModel):
 
     slots: int | None = Field(None, ge=0, le=1_000_000, description="None: unlimited.")
     description: str | None = None
+
+
+class UriRootOut(BaseModel):
+    root: str = Field(description="An absolute path, or scheme://bucket/prefix.")
+    kind: Literal["artifact root", "added"]
+    description: str | None = None
+    created_at: datetime | None = None
+
+
+class UriRootsOut(BaseModel):
+    namespace: str
+    roots: list[UriRootOut]
 
 
 class TokenOut(_Out):

@@ -1,4 +1,4 @@
-"""Health, Prometheus metrics, who am I, pools."""
+"""Health, Prometheus metrics, who am I, pools, URI roots."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from headwater._version import __version__
 from headwater.server._app import ServerState, authenticated, state
-from headwater.server._schemas import Health, Me, PoolIn, PoolOut, TokenOut
+from headwater.server._schemas import Health, Me, PoolIn, PoolOut, TokenOut, UriRootsOut
 from headwater.store import Authenticated
 
 public = APIRouter(prefix="/api/v1", tags=["system"])
@@ -51,6 +51,31 @@ def set_pool(s: St, name: str, body: PoolIn) -> Any:
 def delete_pool(s: St, name: str) -> Response:
     s.ws.store.delete_pool(name)
     return Response(status_code=204)
+
+
+@router.get("/uri-roots", response_model=UriRootsOut)
+def uri_roots(s: St) -> Any:
+    """Where the runs this server creates may read (importers, served artifacts): the
+    artifact root, then the roots an operator added with 'headwater roots add'. Read-only:
+    widening what every token can read is the operator's decision, made on the server."""
+    from headwater.engine import uri_policy
+
+    added = {r.root: r for r in s.ws.store.uri_roots()}
+    policy = uri_policy(s.ws.settings, s.ws.store)
+    return {
+        "namespace": s.ws.store.namespace,
+        "roots": [
+            {"root": root, "kind": "artifact root"}
+            if root not in added
+            else {
+                "root": root,
+                "kind": "added",
+                "description": added[root].description,
+                "created_at": added[root].created_at,
+            }
+            for root in policy.roots
+        ],
+    }
 
 
 @router.get("/metrics", include_in_schema=True, response_class=Response)

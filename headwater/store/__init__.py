@@ -21,6 +21,7 @@ from headwater.store._metadata import (
     new_id,
 )
 from headwater.store._queries import PipelineSummary, RunFilter
+from headwater.store._roots import UriRootRecord
 
 __all__ = [
     "DEFAULT_POOL",
@@ -45,6 +46,7 @@ __all__ = [
     "StoreError",
     "TaskRunRecord",
     "TokenRecord",
+    "UriRootRecord",
     "UserRecord",
     "VersionRecord",
     "create_engine",

@@ -51,9 +51,18 @@ class ArtifactStore:
         return None
 
     def commit(self, staging: str, final: str) -> None:
-        """Move a finished artifact from its staging name into place."""
+        """Move a finished artifact from its staging name into place.
+
+        An output that is itself a symbolic link is refused: stored, it would make the
+        artifact whatever the link names. Links inside a folder move as links (a rename
+        follows none of them) and are never served."""
         if self.local:
             src, dst = _local(staging), _local(final)
+            if os.path.islink(src):
+                raise ValueError(
+                    "the task left a symbolic link there instead of a file or folder; "
+                    "write the data itself at the output's path"
+                )
             os.makedirs(os.path.dirname(dst), exist_ok=True)
             if os.path.exists(dst):
                 shutil.rmtree(dst) if os.path.isdir(dst) else os.remove(dst)

@@ -119,9 +119,11 @@ class StoreBase:
         interval: tuple[datetime, datetime] | None = None,
         owner: str | None = None,
         created: datetime | None = None,
+        confined: bool = True,
     ) -> datetime:
         """The one place a run row is written (queued); returns its creation time. The
-        statement is built once and run with parameters: a scheduler pass writes many."""
+        statement is built once and run with parameters: a scheduler pass writes many.
+        Runs are ``confined`` to their namespace's URI roots unless told otherwise."""
         from headwater.states import RunStatus
         from headwater.store import _schema as t
 
@@ -143,6 +145,7 @@ class StoreBase:
                 "data_interval_end": end,
                 "engine_id": owner,
                 "heartbeat_at": created if owner else None,
+                "confined": confined,
             },
         )
         return created
@@ -150,6 +153,18 @@ class StoreBase:
     @property
     def postgres(self) -> bool:
         return self.engine.dialect.name == "postgresql"
+
+    def _insert_new(self, table: sa.Table) -> Any:
+        """``INSERT ... ON CONFLICT DO NOTHING`` on this database: a row that another
+        process created first is left alone (with ``RETURNING``, no row comes back), so that
+        insert-or-get needs no retry, on SQLite and PostgreSQL alike."""
+        if self.postgres:
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            return pg_insert(table).on_conflict_do_nothing()
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table).on_conflict_do_nothing()
 
     def close(self) -> None:
         self.engine.dispose()

@@ -196,10 +196,11 @@ class ControlStore(StoreBase):
             conn.execute(t.runs.update().where(r.id == run_id).values(cancel_requested_at=stamp))
         return status
 
-    def clear_tasks(self, run_id: str, paths: Sequence[str]) -> list[str]:
+    def clear_tasks(self, run_id: str, paths: Sequence[str], *, confine: bool = False) -> list[str]:
         """Mark the latest attempts of ``paths`` (and their loop iterations and inner tasks)
         cleared and queue the ended run again, in one transaction; the run's next engine
-        runs them afresh. Returns the cleared paths."""
+        runs them afresh. Returns the cleared paths. With ``confine`` (a requeue through a
+        server) the run reads only its namespace's URI roots from then on."""
         r, tr = t.runs.c, t.task_runs.c
         with self._begin() as conn:
             status, _ = self._run_state(conn, run_id)
@@ -239,6 +240,7 @@ class ControlStore(StoreBase):
                     engine_id=None,
                     heartbeat_at=None,
                     cancel_requested_at=None,
+                    **({"confined": True} if confine else {}),
                 )
             )
         return sorted({x.path for x in hit})
@@ -318,22 +320,22 @@ class ControlStore(StoreBase):
         if description is not None:
             values["description"] = description
         with self._begin() as conn:
-            done = conn.execute(
+            # Create it if new (another process may create it at the same moment), then set.
+            conn.execute(
+                self._insert_new(t.pools).values(
+                    namespace=self.namespace,
+                    name=name,
+                    slots=slots,
+                    description=description,
+                    created_at=stamp,
+                    updated_at=stamp,
+                )
+            )
+            conn.execute(
                 t.pools.update()
                 .where(p.namespace == self.namespace, p.name == name)
                 .values(**values)
-            ).rowcount
-            if not done:
-                conn.execute(
-                    t.pools.insert().values(
-                        namespace=self.namespace,
-                        name=name,
-                        slots=slots,
-                        description=description,
-                        created_at=stamp,
-                        updated_at=stamp,
-                    )
-                )
+            )
         return self.get_pool(name)
 
     def delete_pool(self, name: str) -> None:

@@ -33,6 +33,7 @@ from headwater.store._base import aware as _aware
 from headwater.store._control import ControlStore
 from headwater.store._db import create_engine, migrate
 from headwater.store._queries import QueryStore
+from headwater.store._roots import RootStore
 
 __all__ = ["NotFound", "new_id", "now"]
 
@@ -59,6 +60,8 @@ class RunRecord:
     engine_id: str | None = None
     deadline_missed_at: datetime | None = None
     cancel_requested_at: datetime | None = None
+    # Created or requeued through a server: it may read only its namespace's URI roots.
+    confined: bool = False
 
 
 @dataclass(frozen=True)
@@ -204,6 +207,7 @@ def _run(row: sa.Row[Any]) -> RunRecord:
         status=RunStatus(values["status"]),
         parameters=values["parameters"] or {},
         cache_enabled=bool(values["cache_enabled"]),
+        confined=bool(values["confined"]),
     )
     return RunRecord(**values)
 
@@ -260,7 +264,7 @@ def _task_update(keys: frozenset[str]) -> sa.Update:
     return stmt
 
 
-class MetadataStore(AuthStore, ControlStore, AssetStore, QueryStore, StoreBase):
+class MetadataStore(AuthStore, ControlStore, AssetStore, QueryStore, RootStore, StoreBase):
     """Runs, task attempts, artifacts, lineage and metrics, in SQLite or PostgreSQL."""
 
     @classmethod
@@ -295,47 +299,58 @@ class MetadataStore(AuthStore, ControlStore, AssetStore, QueryStore, StoreBase):
                 path: "sha256:" + hashlib.sha256(data).hexdigest()
                 for path, data in sorted(sources.items())
             }
+        pv = t.pipeline_versions
         with self._begin() as conn:
-            pid = conn.execute(
-                sa.select(t.pipelines.c.id).where(
-                    t.pipelines.c.namespace == ns, t.pipelines.c.name == name
-                )
-            ).scalar()
+            # Insert-or-get: processes registering the same new pipeline or version at
+            # once all end up with the one row, and exactly one of them created it.
+            pid = self._pipeline_id(conn, name)
             if pid is None:
-                pid = new_id()
                 conn.execute(
-                    t.pipelines.insert().values(
-                        id=pid, namespace=ns, name=name, description=description, created_at=now()
-                    )
-                )
-            row = conn.execute(
-                sa.select(t.pipeline_versions).where(
-                    t.pipeline_versions.c.pipeline_id == pid,
-                    t.pipeline_versions.c.digest == digest,
-                )
-            ).first()
-            if row is None:
-                vid = new_id()
-                created = now()
-                if sources is not None and manifest is not None:
-                    self._store_sources(conn, sources, manifest, created)
-                conn.execute(
-                    t.pipeline_versions.insert().values(
-                        id=vid,
+                    self._insert_new(t.pipelines).values(
+                        id=new_id(),
                         namespace=ns,
-                        pipeline_id=pid,
-                        digest=digest,
-                        spec=spec,
-                        source_root=source_root,
-                        created_at=created,
-                        spec_digest=spec_digest,
-                        source_manifest=manifest,
+                        name=name,
+                        description=description,
+                        created_at=now(),
                     )
                 )
+                pid = self._pipeline_id(conn, name)
+                assert pid is not None
+            wanted = sa.select(pv).where(pv.c.pipeline_id == pid, pv.c.digest == digest)
+            row = conn.execute(wanted).first()
+            if row is not None:
+                return _version(row, name)
+            vid = new_id()
+            created = now()
+            if sources is not None and manifest is not None:
+                self._store_sources(conn, sources, manifest, created)
+            made = conn.execute(
+                self._insert_new(pv)
+                .values(
+                    id=vid,
+                    namespace=ns,
+                    pipeline_id=pid,
+                    digest=digest,
+                    spec=spec,
+                    source_root=source_root,
+                    created_at=created,
+                    spec_digest=spec_digest,
+                    source_manifest=manifest,
+                )
+                .returning(pv.c.id)
+            ).first()
+            if made is not None:
                 return VersionRecord(
                     vid, pid, name, digest, spec, source_root, created, spec_digest, manifest, True
                 )
-            return _version(row, name)
+            return _version(conn.execute(wanted).one(), name)
+
+    def _pipeline_id(self, conn: sa.Connection, name: str) -> str | None:
+        p = t.pipelines.c
+        found = conn.execute(
+            sa.select(p.id).where(p.namespace == self.namespace, p.name == name)
+        ).scalar()
+        return None if found is None else str(found)
 
     def _store_sources(
         self,
@@ -364,8 +379,8 @@ class MetadataStore(AuthStore, ControlStore, AssetStore, QueryStore, StoreBase):
             for d, data in wanted.items()
             if d not in have
         ]
-        if rows:
-            conn.execute(t.source_files.insert(), rows)
+        if rows:  # another deploy may store the same file meanwhile: it is the same bytes
+            conn.execute(self._insert_new(t.source_files), rows)
 
     def read_sources(self, version: VersionRecord) -> dict[str, bytes]:
         """The snapshot of a deployed version: relative path -> bytes."""
@@ -443,11 +458,14 @@ class MetadataStore(AuthStore, ControlStore, AssetStore, QueryStore, StoreBase):
         run_id: str | None = None,
         interval: tuple[datetime, datetime] | None = None,
         owner: str | None = None,
+        confined: bool = True,
     ) -> RunRecord:
         """A queued run of ``version``; ``interval`` is the data interval it covers, if any.
 
         ``owner`` is the engine that will drive it (the CLI's own), so that no scheduler
-        claims it first; without one, a scheduler picks it up.
+        claims it first; without one, a scheduler picks it up. A ``confined`` run (the
+        default: what a server creates) reads only its namespace's URI roots; a run a user
+        starts on their own machine is created with ``confined=False``.
         """
         rid = run_id or new_id()
         with self._begin() as conn:
@@ -461,6 +479,7 @@ class MetadataStore(AuthStore, ControlStore, AssetStore, QueryStore, StoreBase):
                 cache_enabled=cache_enabled,
                 interval=interval,
                 owner=owner,
+                confined=confined,
             )
         return self.get_run(rid)
 
@@ -643,6 +662,7 @@ class MetadataStore(AuthStore, ControlStore, AssetStore, QueryStore, StoreBase):
             None,
             start,
             end,
+            confined=True,
         )
 
     def get_run(self, run_id: str) -> RunRecord:

@@ -130,6 +130,8 @@ runs = sa.Table(
     sa.Column("engine_id", sa.String(32)),
     sa.Column("deadline_missed_at", UTCDateTime),
     sa.Column("cancel_requested_at", UTCDateTime),
+    # Created or requeued through a server: it may read only its namespace's URI roots.
+    sa.Column("confined", sa.Boolean, nullable=False, server_default=sa.false()),
     # One scheduled run per interval, however many schedulers race to create it.
     sa.UniqueConstraint("pipeline_id", "trigger", "data_interval_start"),
     sa.Index(None, "namespace", "pipeline_id", "created_at"),
@@ -308,4 +310,15 @@ asset_triggers = sa.Table(
     sa.Column("event_id", sa.Integer, sa.ForeignKey("asset_events.id"), primary_key=True),
     sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), primary_key=True),
     _namespace(),
+)
+
+# Where the confined runs of a namespace may read, besides the artifact root (an absolute
+# local path or a scheme://host/prefix URL; see docs/adr/0009).
+uri_roots = sa.Table(
+    "uri_roots",
+    metadata,
+    sa.Column("namespace", sa.String(128), primary_key=True, server_default="default"),
+    sa.Column("root", sa.String(1024), primary_key=True),
+    sa.Column("description", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
 )

@@ -104,3 +104,31 @@ def test_cache_hits_need_the_remote_outputs_to_still_exist(ftp_root: Path) -> No
     third = headwater.run(remote_store)
     assert third.tasks["write_words"].status is TaskStatus.CACHED
     assert third.tasks["shout"].status is TaskStatus.SUCCEEDED
+
+
+@component
+def folder_with_link(secret: str, parts: Output[Dataset]) -> None:
+    import os
+
+    os.makedirs(parts.path)
+    with open(os.path.join(parts.path, "part-0.csv"), "w") as f:
+        f.write("a\n1\n")
+    os.symlink(secret, os.path.join(parts.path, "escape"))
+
+
+@pipeline
+def remote_link(secret: str):
+    folder_with_link(secret=secret)
+
+
+def test_an_upload_never_copies_what_a_link_out_of_the_output_names(
+    ftp_root: Path, tmp_path: Path
+) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOPSECRET")
+    run = headwater.run(remote_link, secret=str(secret))
+
+    assert run.tasks["folder_with_link"].status is TaskStatus.FAILED
+    error = run.tasks["folder_with_link"].error or ""
+    assert "holds a link 'escape'" in error and "outside the output" in error
+    assert not any("TOPSECRET" in p.read_text() for p in ftp_root.rglob("*") if p.is_file())

@@ -119,6 +119,36 @@ def test_commit_of_nothing_staged_fails_and_creates_nothing(artifacts: ArtifactS
     assert not os.path.exists(final)
 
 
+def test_commit_refuses_a_staged_output_that_is_a_link(
+    artifacts: ArtifactStore, tmp_path: Path
+) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("outside the output")
+    staging = Path(artifacts.staging_uri("attempt-1", "model.bin"))
+    staging.parent.mkdir(parents=True)
+    staging.symlink_to(secret)
+    final = artifacts.final_uri("run-1", "train", "model.bin")
+
+    with pytest.raises(ValueError, match="symbolic link"):
+        artifacts.commit(str(staging), final)
+    assert not os.path.lexists(final)
+
+
+def test_links_inside_a_folder_move_as_links_and_nothing_outside_is_copied(
+    artifacts: ArtifactStore, tmp_path: Path
+) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("outside the output")
+    staging = write_tree(Path(artifacts.staging_uri("attempt-1", "dataset")), {"a.csv": b"a"})
+    (staging / "escape").symlink_to(secret)
+    final = Path(artifacts.final_uri("run-1", "load", "dataset"))
+
+    artifacts.commit(str(staging), str(final))
+
+    assert (final / "escape").is_symlink() and os.readlink(final / "escape") == str(secret)
+    assert secret.read_text() == "outside the output"
+
+
 def test_discard_removes_only_that_attempts_staging(artifacts: ArtifactStore) -> None:
     doomed = Path(artifacts.staging_uri("attempt-1", "dataset"))
     kept = Path(artifacts.staging_uri("attempt-2", "dataset"))

@@ -35,6 +35,7 @@ TABLES = {
     "assets",
     "asset_events",
     "asset_triggers",
+    "uri_roots",
 }
 
 
@@ -245,3 +246,46 @@ def test_create_engine_makes_the_sqlite_folder_and_uses_wal(tmp_path: Path) -> N
     finally:
         engine.dispose()
     assert path.exists()
+
+
+def test_0007_confines_the_runs_a_server_created_before_it(engine: sa.Engine) -> None:
+    """Runs queued through a server before URI roots existed are driven confined after the
+    upgrade; runs a user started with 'headwater run' ('manual') are not."""
+    from alembic import command
+    from alembic.config import Config
+
+    from headwater.store._db import _MIGRATIONS
+
+    with engine.begin() as conn:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(_MIGRATIONS))
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0006")
+        stamp = "2026-01-01 00:00:00"
+        conn.execute(
+            sa.text("INSERT INTO pipelines (id, name, created_at) VALUES ('p', 'p', :t)"),
+            {"t": stamp},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO pipeline_versions (id, pipeline_id, digest, spec, created_at) "
+                "VALUES ('v', 'p', 'd', '{}', :t)"
+            ),
+            {"t": stamp},
+        )
+        for run_id, trigger in (("r-manual", "manual"), ("r-api", "api"), ("r-sched", "schedule")):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO runs (id, pipeline_id, version_id, status, parameters, trigger, "
+                    "created_at) VALUES (:id, 'p', 'v', 'queued', '{}', :trigger, :t)"
+                ),
+                {"id": run_id, "trigger": trigger, "t": stamp},
+            )
+    migrate(engine)
+    with engine.connect() as conn:
+        confined = dict(conn.execute(sa.text("SELECT id, confined FROM runs")).all())
+    assert {k: bool(v) for k, v in confined.items()} == {
+        "r-manual": False,
+        "r-api": True,
+        "r-sched": True,
+    }

@@ -593,6 +593,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/uri-roots": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Uri Roots
+         * @description Where the runs this server creates may read (importers, served artifacts): the
+         *     artifact root, then the roots an operator added with 'headwater roots add'. Read-only:
+         *     widening what every token can read is the operator's decision, made on the server.
+         */
+        get: operations["uri_roots_api_v1_uri_roots_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/versions/{version_id}": {
         parameters: {
             query?: never;
@@ -1014,6 +1036,12 @@ export interface components {
             /** Cancel Requested At */
             cancel_requested_at?: string | null;
             /**
+             * Confined
+             * @description Created or requeued through a server: reads only the URI roots.
+             * @default false
+             */
+            confined?: boolean;
+            /**
              * Created At
              * Format: date-time
              */
@@ -1059,6 +1087,12 @@ export interface components {
             cache_enabled: boolean;
             /** Cancel Requested At */
             cancel_requested_at?: string | null;
+            /**
+             * Confined
+             * @description Created or requeued through a server: reads only the URI roots.
+             * @default false
+             */
+            confined?: boolean;
             /**
              * Created At
              * Format: date-time
@@ -1280,6 +1314,30 @@ export interface components {
              * @description A version id; the newest deployed one if left out.
              */
             version?: string | null;
+        };
+        /** UriRootOut */
+        UriRootOut: {
+            /** Created At */
+            created_at?: string | null;
+            /** Description */
+            description?: string | null;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "artifact root" | "added";
+            /**
+             * Root
+             * @description An absolute path, or scheme://bucket/prefix.
+             */
+            root: string;
+        };
+        /** UriRootsOut */
+        UriRootsOut: {
+            /** Namespace */
+            namespace: string;
+            /** Roots */
+            roots: components["schemas"]["UriRootOut"][];
         };
         /** ValidationError */
         ValidationError: {
@@ -2365,6 +2423,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    uri_roots_api_v1_uri_roots_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UriRootsOut"];
                 };
             };
         };

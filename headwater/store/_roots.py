@@ -1,0 +1,86 @@
+"""The URI roots an operator allows the confined runs of a namespace to read.
+
+The artifact root is always allowed and is not stored here; see docs/adr/0009.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from headwater.errors import UriNotAllowed
+from headwater.runtime import normalize_root
+from headwater.store import _schema as t
+from headwater.store._base import InvalidValue, NotFound, StoreBase, fields_of, now
+
+MAX_ROOT_LENGTH = 1024
+
+
+@dataclass(frozen=True)
+class UriRootRecord:
+    root: str
+    description: str | None
+    created_at: datetime
+
+
+class RootStore(StoreBase):
+    def uri_roots(self) -> list[UriRootRecord]:
+        """This namespace's allowed roots, in order."""
+        r = t.uri_roots.c
+        with self._connect() as conn:
+            rows = conn.execute(
+                sa.select(t.uri_roots).where(r.namespace == self.namespace).order_by(r.root)
+            ).all()
+        return [UriRootRecord(**fields_of(UriRootRecord, row._mapping)) for row in rows]
+
+    def add_uri_root(self, root: str, description: str | None = None) -> UriRootRecord:
+        """Allow ``root`` (an absolute path or scheme://host/prefix) to this namespace's
+        confined runs; adding it again changes only its description."""
+        try:
+            value = normalize_root(root)
+        except UriNotAllowed as exc:
+            raise InvalidValue(
+                f"root {root!r} cannot be allowed: {exc.message}",
+                hint="give an absolute path such as /data/shared, or a URL such as "
+                "s3://bucket/prefix",
+            ) from None
+        if len(value) > MAX_ROOT_LENGTH:
+            raise InvalidValue(
+                f"root {value[:60]!r}... is longer than {MAX_ROOT_LENGTH} characters",
+                hint="allow a shorter folder that holds it",
+            )
+        stamp = now()
+        with self._begin() as conn:
+            conn.execute(
+                self._insert_new(t.uri_roots).values(
+                    namespace=self.namespace,
+                    root=value,
+                    description=description,
+                    created_at=stamp,
+                )
+            )
+            if description is not None:
+                conn.execute(
+                    t.uri_roots.update()
+                    .where(t.uri_roots.c.namespace == self.namespace, t.uri_roots.c.root == value)
+                    .values(description=description)
+                )
+        return next(r for r in self.uri_roots() if r.root == value)
+
+    def remove_uri_root(self, root: str) -> None:
+        r = t.uri_roots.c
+        try:
+            value = normalize_root(root)
+        except UriNotAllowed:
+            value = root
+        with self._begin() as conn:
+            gone = conn.execute(
+                t.uri_roots.delete().where(r.namespace == self.namespace, r.root == value)
+            ).rowcount
+        if not gone:
+            raise NotFound(
+                f"namespace '{self.namespace}' has no root {root!r}",
+                hint="list them with 'headwater roots list'",
+            )
