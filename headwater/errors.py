@@ -10,6 +10,8 @@ file and line where known) and how to fix it::
     ├── ValidationError            a compiled spec breaks a rule (lists every problem)
     ├── SpecError                  a spec document cannot be read (bad JSON, schema version)
     ├── ParameterError             run parameter values do not fit the pipeline's schema
+    ├── LimitError                 a request goes past a configured limit (size, time, rate)
+    ├── ConfigError                a HEADWATER_* setting or option holds an unusable value
     └── LoadError                  a pipeline file or object cannot be loaded
 """
 
@@ -19,8 +21,10 @@ from dataclasses import dataclass
 
 __all__ = [
     "ComponentDefinitionError",
+    "ConfigError",
     "DefinitionError",
     "HeadwaterError",
+    "LimitError",
     "LoadError",
     "Location",
     "ParameterError",
@@ -119,6 +123,17 @@ class SpecError(HeadwaterError):
 
 class ParameterError(HeadwaterError):
     """Run parameter values do not fit the pipeline's parameter schema."""
+
+
+class LimitError(HeadwaterError):
+    """A request goes past a configured limit: a body, a parameter value or a template
+    render too large or too slow, a schedule too frequent, too many runs at once. The
+    message names the limit; the hint says how to raise it."""
+
+
+class ConfigError(HeadwaterError):
+    """A ``HEADWATER_*`` environment variable or a command-line option holds a value
+    Headwater cannot use (not a number, out of range)."""
 
 
 class LoadError(HeadwaterError):

@@ -43,8 +43,10 @@ HEADWATER = {
 
 ERRORS = {
     "ComponentDefinitionError",
+    "ConfigError",
     "DefinitionError",
     "HeadwaterError",
+    "LimitError",
     "LoadError",
     "Location",
     "ParameterError",

@@ -10,7 +10,17 @@ from rich.markup import escape
 from rich.table import Table
 
 from headwater.cli._app import app, out
-from headwater.cli._server import Server, Token, client
+from headwater.cli._server import (
+    MaxRenderBytes,
+    MaxRenderMemory,
+    MaxRenderSeconds,
+    MaxRunsPerPass,
+    MinScheduleInterval,
+    Server,
+    Token,
+    apply_limits,
+    client,
+)
 
 schedules_app = typer.Typer(help="List, pause and unpause schedules.", no_args_is_help=True)
 app.add_typer(schedules_app, name="schedules")
@@ -111,13 +121,27 @@ def scheduler(
         int | None,
         typer.Option("--max-active-tasks", help="Tasks running at once, all runs together."),
     ] = None,
+    max_render_seconds: MaxRenderSeconds = None,
+    max_render_bytes: MaxRenderBytes = None,
+    max_render_memory_bytes: MaxRenderMemory = None,
+    min_schedule_interval: MinScheduleInterval = None,
+    max_runs_per_pass: MaxRunsPerPass = None,
 ) -> None:
     """Create the runs schedules and assets call for, and drive queued runs.
 
     Several schedulers may share one PostgreSQL database: each run is created once and
-    driven by one of them; a scheduler that dies has its runs adopted by another.
+    driven by one of them; a scheduler that dies has its runs adopted by another. Limits
+    come from HEADWATER_* variables; the flags override them.
     """
     import signal as signals
+
+    apply_limits(
+        max_render_seconds=max_render_seconds,
+        max_render_bytes=max_render_bytes,
+        max_render_memory_bytes=max_render_memory_bytes,
+        min_schedule_interval=min_schedule_interval,
+        max_runs_per_pass=max_runs_per_pass,
+    )
 
     from headwater.engine import Workspace
     from headwater.scheduler import SchedulerService

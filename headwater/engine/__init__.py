@@ -15,15 +15,22 @@ from headwater.engine._api import (
 )
 from headwater.engine._deploy import collect_sources, deploy, materialize
 from headwater.engine._engine import Engine
+from headwater.engine._inputs import check_parameters, check_schedule
+from headwater.engine._render import warm as warm_renderer
+from headwater.engine._template_worker import MACROS, Macros
 from headwater.engine._triggers import Decision, decide
 
 __all__ = [
+    "MACROS",
     "Decision",
     "Engine",
+    "Macros",
     "OpenedArtifact",
     "Run",
     "RunError",
     "Workspace",
+    "check_parameters",
+    "check_schedule",
     "collect_sources",
     "create_run",
     "decide",
@@ -34,4 +41,5 @@ __all__ = [
     "resume_run",
     "run_pipeline",
     "run_version",
+    "warm_renderer",
 ]

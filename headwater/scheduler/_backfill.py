@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from headwater._limits import how_to_raise, limits
 from headwater.engine import Workspace
-from headwater.errors import HeadwaterError
+from headwater.errors import HeadwaterError, LimitError, Location
 from headwater.scheduler._context import interval_parameters
 from headwater.scheduler._settings import effective_spec
 from headwater.scheduler._timetable import DataInterval, Timetable
@@ -37,7 +38,8 @@ def plan_backfill(
 ) -> tuple[BackfillPlan, Timetable]:
     """The intervals starting in ``[start, end)`` and, by ``reprocess``, those to run:
     ``none`` skips intervals that have any run, ``failed`` re-runs intervals whose latest
-    run failed or was cancelled, ``all`` runs every interval again."""
+    run failed or was cancelled, ``all`` runs every interval again. More runs than
+    ``HEADWATER_MAX_BACKFILL_RUNS`` are refused (:class:`LimitError`)."""
     if end <= start:
         raise HeadwaterError(
             f"backfill end {end.isoformat()} is not after its start {start.isoformat()}",
@@ -50,8 +52,11 @@ def plan_backfill(
     )
     timetable = Timetable.for_pipeline(spec, default_start_date=schedule.created_at)
     existing = ws.store.runs_by_interval(schedule.pipeline_id)
+    most = limits().max_backfill_runs
     to_run, skipped = [], []
-    for interval in timetable.intervals_between(start, end):
+    # Lazily, so that a window of millions of intervals is refused at the limit, not
+    # laid out first (skipped intervals each have a run, so they are few).
+    for interval in timetable.iter_intervals_between(start, end):
         runs = existing.get(interval.start, [])
         if (
             reprocess == "all"
@@ -59,6 +64,15 @@ def plan_backfill(
             or (reprocess == "failed" and runs[-1].status not in _DONE_WELL)
         ):
             to_run.append(interval)
+            if len(to_run) > most:
+                raise LimitError(
+                    f"the backfill of '{pipeline}' from {start.isoformat()} to "
+                    f"{end.isoformat()} would create more than {most:,} runs, the most one "
+                    "backfill may create",
+                    location=Location(pipeline=pipeline),
+                    hint="backfill a shorter window, several times if need be, or "
+                    + how_to_raise("max_backfill_runs"),
+                )
         else:
             skipped.append(interval)
     trigger = f"backfill-{secrets.token_hex(4)}"
