@@ -9,6 +9,7 @@ bad cron string is refused when it is set, not when the scheduler next looks.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -65,6 +66,12 @@ def edit_schedule(
     overrides: dict[str, Any] = {} if reset else dict(schedule.overrides or {})
     if cron is not None and every is not None:
         raise HeadwaterError("give a cron expression or an interval, not both")
+    if every is not None and not math.isfinite(every):
+        raise SpecError(
+            f"the interval {every!r} is not a finite number of seconds",
+            location=Location(pipeline=pipeline),
+            hint="give the interval in seconds, e.g. --every 3600 (interval_seconds: 3600)",
+        )
     base = overrides.get("schedule") or (
         deployed.schedule.model_dump(mode="json") if deployed.schedule else {}
     )

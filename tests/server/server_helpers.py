@@ -115,6 +115,10 @@ class Standalone:
         body: dict[str, Any] = r.json()
         return body
 
+    def trigger_raw(self, pipeline: str, **parameters: Any) -> httpx.Response:
+        """The answer to a trigger, whatever it is (for tests of refusals)."""
+        return self.http.post(f"/api/v1/pipelines/{pipeline}/runs", json={"parameters": parameters})
+
     def run(self, run_id: str) -> dict[str, Any]:
         r = self.http.get(f"/api/v1/runs/{run_id}")
         assert r.status_code == 200, r.text
