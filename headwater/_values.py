@@ -6,8 +6,7 @@ Python string can hold what UTF-8 cannot encode: a lone surrogate, which is what
 undecodable byte in a command-line argument becomes and what a JSON escape such as
 ``"\\udcff"`` decodes to. Stored, such a string makes every later answer that includes
 it fail to encode. NaN and infinities are not JSON numbers either, a NUL character is
-refused by PostgreSQL's text and JSON types, and an integer of thousands of digits
-cannot be written out. So these are refused where they come in, naming where they are.
+refused by PostgreSQL's text and JSON types, and integers must fit 64 bits. So these are refused where they come in, naming where they are.
 """
 
 from __future__ import annotations
@@ -18,9 +17,9 @@ from typing import Any
 
 __all__ = ["encoded_size", "json_problem", "shown", "text_problem"]
 
-# Python refuses to write integers of more than 4300 digits (sys.int_info); this many
-# bits is about 4,000 digits.
-_MAX_INT_BITS = 13_000
+# Integers are 64-bit where they go: the database's integer columns, Kubeflow's
+# NUMBER_INTEGER, most JSON readers (and Python will not even write one of 4,300 digits).
+_INT64 = range(-(2**63), 2**63)
 
 
 def shown(text: str, limit: int = 60) -> str:
@@ -57,8 +56,8 @@ def json_problem(value: Any, where: str, *, max_depth: int | None = None) -> tup
         elif isinstance(item, bool) or item is None:
             continue
         elif isinstance(item, int):
-            if item.bit_length() > _MAX_INT_BITS:
-                return at, f"is an integer of {item.bit_length():,} bits, too large to write out"
+            if item not in _INT64:
+                return at, "is an integer outside the 64-bit range (-2**63 to 2**63 - 1)"
         elif isinstance(item, float):
             if not math.isfinite(item):
                 return at, f"is {item!r}, which is not a JSON number"

@@ -1,4 +1,7 @@
-"""What every request body goes through before a route sees it.
+"""What every request goes through before a route sees it.
+
+A path or query string whose %-escapes decode to bytes that are not UTF-8, or to NUL,
+is answered 400 (Starlette would read such bytes as U+FFFD and carry on).
 
 :class:`BodyGuard` is an ASGI middleware. It reads the body up to the request size
 limit (``HEADWATER_MAX_REQUEST_BYTES``) and answers 413 past it, whether the client
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from urllib.parse import unquote_to_bytes
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -91,6 +95,25 @@ async def _answer(send: Send, status: int, error: str, hint: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def _target_problem(scope: Scope) -> tuple[str, str] | None:
+    """Why the request's path or query string cannot be read as text, or None: a
+    percent-escape that decodes to bytes that are not UTF-8 (which Starlette would quietly
+    turn into U+FFFD) or to a NUL."""
+    raw_path = scope.get("raw_path") or scope.get("path", "").encode("utf-8", "surrogateescape")
+    for part, raw in (("path", raw_path), ("query string", scope.get("query_string", b""))):
+        try:
+            decoded = unquote_to_bytes(raw).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return (
+                f"the request's {part} is not UTF-8 text once its %-escapes are decoded "
+                f"(byte {exc.start})",
+                "percent-encode UTF-8 text only (a name, an id, a filter value)",
+            )
+        if "\x00" in decoded:
+            return f"the request's {part} holds a NUL character (%00)", "leave it out"
+    return None
+
+
 def _is_json(content_type: str) -> bool:
     media = content_type.split(";", 1)[0].strip().lower()
     return not media or media == "application/json" or media.endswith("+json")
@@ -105,6 +128,10 @@ class BodyGuard:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        target = _target_problem(scope)
+        if target is not None:
+            await _answer(send, 400, *target)
             return
         now = limits()
         most = now.max_request_bytes
