@@ -6,7 +6,8 @@ Python string can hold what UTF-8 cannot encode: a lone surrogate, which is what
 undecodable byte in a command-line argument becomes and what a JSON escape such as
 ``"\\udcff"`` decodes to. Stored, such a string makes every later answer that includes
 it fail to encode. NaN and infinities are not JSON numbers either, a NUL character is
-refused by PostgreSQL's text and JSON types, and integers must fit 64 bits. So these are refused where they come in, naming where they are.
+refused by PostgreSQL's text and JSON types, and integers must fit 64 bits. So these
+are refused where they come in, naming where they are.
 """
 
 from __future__ import annotations

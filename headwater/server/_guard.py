@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import json
 import re
-from urllib.parse import unquote_to_bytes
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from headwater._limits import how_to_raise, limits
 from headwater._values import json_problem
