@@ -217,9 +217,7 @@ class ScheduleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     cron: str | None = Field(None, max_length=256)
-    interval_seconds: float | None = Field(
-        None, gt=0, le=10 * 366 * 86400, allow_inf_nan=False, description="Seconds."
-    )
+    interval_seconds: float | None = Field(None, gt=0, le=10 * 366 * 86400, allow_inf_nan=False)
     timezone: str | None = Field(None, max_length=64)
     start_date: datetime | None = None
     end_date: datetime | None = None
