@@ -70,7 +70,7 @@ def _when(value: Any) -> str:
 @app.command()
 def server(
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port")] = 8080,
+    port: Annotated[int, typer.Option("--port", min=0, max=65535)] = 8080,
     max_request_bytes: MaxRequestBytes = None,
     max_parameter_bytes: MaxParameterBytes = None,
     max_json_depth: MaxJsonDepth = None,
@@ -105,9 +105,12 @@ def server(
 @app.command()
 def standalone(
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port")] = 8080,
+    port: Annotated[int, typer.Option("--port", min=0, max=65535)] = 8080,
     max_active_tasks: Annotated[
-        int | None, typer.Option("--max-active-tasks", help="Tasks at once, all runs together.")
+        int | None,
+        typer.Option(
+            "--max-active-tasks", min=1, max=1_000_000, help="Tasks at once, all runs together."
+        ),
     ] = None,
     max_request_bytes: MaxRequestBytes = None,
     max_parameter_bytes: MaxParameterBytes = None,
@@ -220,6 +223,11 @@ def tokens_create(
             f"--expires-in-days {days:g} would make a token that is already expired",
             hint="give a number of days above 0, or leave the option out for no expiry",
         )
+    if days is not None and not days <= 36_600:  # NaN too
+        raise HeadwaterError(
+            f"--expires-in-days {days:g} is not a number of days up to 100 years",
+            hint="give at most 36600 days, or leave the option out for no expiry",
+        )
     expires = datetime.now(UTC) + timedelta(days=days) if days is not None else None
     record, secret = Workspace.open().store.create_token(user, name, expires_at=expires)
     err.print(f"token {record.id} for {escape(user)} (shown once; keep it):")
@@ -286,7 +294,9 @@ def pools_list() -> None:
 @pools_app.command("set")
 def pools_set(
     name: Annotated[str, typer.Argument()],
-    slots: Annotated[int | None, typer.Option("--slots", min=0, help="Omit for unlimited.")] = None,
+    slots: Annotated[
+        int | None, typer.Option("--slots", min=0, max=1_000_000, help="Omit for unlimited.")
+    ] = None,
     description: Annotated[str | None, typer.Option("--description")] = None,
 ) -> None:
     """Create a pool or change its slots."""
@@ -325,7 +335,7 @@ def assets_list() -> None:
 @assets_app.command("events")
 def assets_events(
     asset: Annotated[str | None, typer.Argument(help="Only this asset.")] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1)] = 20,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=100_000)] = 20,
 ) -> None:
     """Asset updates, newest first, with the run that made each and the runs it triggered."""
     from headwater.engine import Workspace

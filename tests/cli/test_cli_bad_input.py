@@ -196,3 +196,34 @@ def test_a_backfill_over_the_limit_is_refused_before_any_run(home: Home) -> None
     done = home.cli("backfill", "cli_daily", *window, HEADWATER_MAX_BACKFILL_RUNS="50")
     _refused(done, "more than 50 runs", "HEADWATER_MAX_BACKFILL_RUNS")
     assert home.runs() == before
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "says"),
+    [
+        (("pools", "set", "big", "--slots", "1" + "0" * 20), 2, "not in the range"),
+        (("runs", "list", "--limit", "1" + "0" * 20), 2, "not in the range"),
+        (("schedules", "set", "cli_daily", "--max-active-runs", "1" + "0" * 20), 2, "range"),
+        (("tokens", "create", "--user", "nobody", "--expires-in-days", "1e308"), 1, "100 years"),
+        (("tokens", "create", "--user", "nobody", "--expires-in-days", "nan"), 1, "100 years"),
+        (("scheduler", "--once", "--interval", "nan"), 1, "--interval nan"),
+        (
+            ("backfill", "cli_daily", "--start", "0001-01-01T00:00+14:00", "--end", "2024-01-02"),
+            1,
+            "out of range once in UTC",
+        ),
+        (("standalone", "--port", "99999"), 2, "not in the range"),
+    ],
+    ids=["slots", "limit", "max-active-runs", "days-1e308", "days-nan", "interval", "date", "port"],
+)
+def test_a_number_out_of_range_is_refused_without_a_traceback(
+    home: Home, args: tuple[str, ...], code: int, says: str
+) -> None:
+    """These used to end in OverflowError or ValueError tracebacks (SQLite's INTEGER,
+    timedelta, datetime) or, for max_active_runs, be saved."""
+    before = home.overrides()
+    done = home.cli(*args)
+    text = done.stdout + done.stderr
+    assert done.returncode == code, text
+    assert "Traceback" not in text and says in text, text
+    assert home.overrides() == before
