@@ -87,7 +87,7 @@ def test_hostile_query_values_never_break_a_route(target: Target, document: dict
                 r = target.send(
                     op.method, f"{base}?{name}={value}", read_only=not op.writes, content=body
                 )
-                if label in ("invalid UTF-8", "UTF-8 of a surrogate", "NUL"):
+                if label in ("invalid UTF-8", "UTF-8 of a surrogate"):
                     _refused(target, r, f"{op.label} with ?{name}={label}")
 
 
