@@ -106,6 +106,16 @@ def test_hostile_bodies_are_refused(target: Target, document: dict[str, Any]) ->
             _refused(target, r, f"{op.label} with a body: {label}")
 
 
+def test_every_route_refuses_a_body_over_the_size_limit(
+    target: Target, document: dict[str, Any]
+) -> None:
+    """Read or write, a route never reads more than the limit (413 before routing)."""
+    huge = BODIES["2 MB"]
+    for op in operations(document):
+        r = target.send(op.method, op.url(default=MISSING), read_only=False, content=huge)
+        assert r.status_code == 413, f"{op.label} -> {r.status_code}: {r.text[:200]}"
+
+
 def test_a_streamed_body_past_the_limit_is_refused(target: Target) -> None:
     def chunks() -> Iterator[bytes]:
         for _ in range(40):
