@@ -124,7 +124,9 @@ def scheduler(
     ] = 16,
     max_active_tasks: Annotated[
         int | None,
-        typer.Option("--max-active-tasks", help="Tasks running at once, all runs together."),
+        typer.Option(
+            "--max-active-tasks", min=1, max=1_000_000, help="Tasks running at once, all runs."
+        ),
     ] = None,
     max_render_seconds: MaxRenderSeconds = None,
     max_render_bytes: MaxRenderBytes = None,
