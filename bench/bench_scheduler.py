@@ -51,11 +51,16 @@ def _verdict(ok: bool) -> str:
     return "yes" if ok else "NO"
 
 
+MIN_INTERVAL = 1
+
+
 def _env(home: str, database_url: str | None = None) -> dict[str, str]:
     env = dict(os.environ)
     for key in ("HEADWATER_DATABASE_URL", "HEADWATER_ARTIFACT_ROOT", "HEADWATER_TOKEN"):
         env.pop(key, None)
     env["HEADWATER_HOME"] = home
+    # every_2s measures lateness on a two-second schedule, below the default minimum.
+    env["HEADWATER_MIN_SCHEDULE_INTERVAL"] = str(MIN_INTERVAL)
     if database_url is not None:
         env["HEADWATER_DATABASE_URL"] = database_url
     return env
@@ -63,8 +68,10 @@ def _env(home: str, database_url: str | None = None) -> dict[str, str]:
 
 def _workspace(env: dict[str, str]) -> Any:
     from headwater._config import Settings
+    from headwater._limits import Limits, configure
     from headwater.engine import Workspace
 
+    configure(Limits.from_env(env))  # this process deploys with the servers' limits
     return Workspace.open(Settings.from_env(env))
 
 

@@ -10,7 +10,9 @@ Example::
     print(hw.run(run["id"])["status"])
 
 Every method returns the server's JSON; errors raise :class:`ClientError` carrying the
-server's message, hint and HTTP status.
+server's message, hint and HTTP status. Parameters that cannot be sent as JSON text
+(NaN, a lone surrogate from an undecodable byte) raise :class:`ParameterError` before
+anything is sent.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from headwater.errors import HeadwaterError
+from headwater.errors import HeadwaterError, ParameterError
 
 __all__ = ["Client", "ClientError"]
 
@@ -36,7 +38,8 @@ def _given(filters: dict[str, Any]) -> dict[str, Any]:
 
 
 class ClientError(HeadwaterError):
-    """The server refused a request (``status`` is the HTTP status; 0 if unreachable)."""
+    """The server refused a request (``status`` is the HTTP status; 0 if it was not
+    reached, or the request was not sent because it holds what no server would take)."""
 
     def __init__(self, status: int, message: str, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
@@ -56,6 +59,31 @@ def _refused(response: httpx.Response) -> ClientError:
         f"{body.get('error') or response.reason_phrase} (HTTP {response.status_code})",
         body.get("hint"),
     )
+
+
+def _check_request(path: str, body: Any, params: Any) -> None:
+    """Refuse, before sending, what the server would refuse for not being storable text
+    (a lone surrogate from an undecodable byte, NaN): a clear error instead of an
+    encoding traceback from deep inside httpx."""
+    from headwater._values import json_problem, text_problem
+
+    problem = text_problem(path)
+    if problem:
+        raise ClientError(0, f"request not sent: the path {path!r} {problem}", _UTF8)
+    given = body.get("parameters") if isinstance(body, dict) else None
+    for name, value in given.items() if isinstance(given, dict) else ():
+        found = json_problem({name: value}, "parameters")
+        if found is not None:
+            at, why = found
+            raise ParameterError(f"{at} {why}", hint=_UTF8)
+    for where, value in (("body", body), ("query", params)):
+        found = json_problem(value, where) if value is not None else None
+        if found is not None:
+            at, why = found
+            raise ClientError(0, f"request not sent: {at} {why}", _UTF8)
+
+
+_UTF8 = "give text as UTF-8 and numbers as finite JSON numbers"
 
 
 class Client:
@@ -84,6 +112,7 @@ class Client:
         )
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        _check_request(path, kwargs.get("json"), kwargs.get("params"))
         try:
             response = self._http.request(method, "/api/v1" + path, **kwargs)
         except httpx.HTTPError as exc:

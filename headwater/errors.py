@@ -10,8 +10,9 @@ file and line where known) and how to fix it::
     ├── ValidationError            a compiled spec breaks a rule (lists every problem)
     ├── SpecError                  a spec document cannot be read (bad JSON, schema version)
     ├── ParameterError             run parameter values do not fit the pipeline's schema
+    ├── LimitError                 a request goes past a configured limit (size, time, rate)
+    ├── ConfigurationError         a HEADWATER_* setting or option holds an unusable value
     ├── LoadError                  a pipeline file or object cannot be loaded
-    ├── ConfigurationError         a setting (an environment variable) cannot be used
     └── UriNotAllowed              a run names a URI outside the roots it may read
 """
 
@@ -24,6 +25,7 @@ __all__ = [
     "ConfigurationError",
     "DefinitionError",
     "HeadwaterError",
+    "LimitError",
     "LoadError",
     "Location",
     "ParameterError",
@@ -123,6 +125,12 @@ class SpecError(HeadwaterError):
 
 class ParameterError(HeadwaterError):
     """Run parameter values do not fit the pipeline's parameter schema."""
+
+
+class LimitError(HeadwaterError):
+    """A request goes past a configured limit: a body, a parameter value or a template
+    render too large or too slow, a schedule too frequent, too many runs at once. The
+    message names the limit; the hint says how to raise it."""
 
 
 class LoadError(HeadwaterError):

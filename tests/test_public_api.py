@@ -46,6 +46,7 @@ ERRORS = {
     "ConfigurationError",
     "DefinitionError",
     "HeadwaterError",
+    "LimitError",
     "LoadError",
     "Location",
     "ParameterError",

@@ -178,9 +178,31 @@ def _is_click_error(exc: Exception) -> bool:
     return isinstance(exc, tuple(kinds))
 
 
+def _check_arguments(args: list[str]) -> None:
+    """Refuse an argument that is not valid Unicode text before any command runs.
+
+    Python reads an undecodable byte of a command line as a lone surrogate; stored (a
+    parameter value, a name), it would make every later listing that shows it fail.
+    """
+    from headwater._values import text_problem
+
+    for position, arg in enumerate(args, start=1):
+        problem = text_problem(arg)
+        if problem:
+            visible = arg.encode("utf-8", "backslashreplace").decode("utf-8")
+            if len(visible) > 60:
+                visible = visible[:60] + "..."
+            raise HeadwaterError(
+                f"command-line argument {position} ('{visible}') {problem}",
+                hint="pass text in UTF-8 (check the terminal's and the shell's encoding, "
+                "e.g. LANG=C.UTF-8); name files with UTF-8 names",
+            )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; domain errors print their message and exit 1."""
     try:
+        _check_arguments(sys.argv[1:] if argv is None else argv)
         code = app(args=argv, standalone_mode=False)
     except HeadwaterError as exc:
         if _state["debug"]:

@@ -135,7 +135,8 @@ def run(
     ] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Run every task.")] = False,
     max_parallel: Annotated[
-        int | None, typer.Option("--max-parallel", min=1, help="Tasks at once (default: cores).")
+        int | None,
+        typer.Option("--max-parallel", min=1, max=100_000, help="Tasks at once (default: cores)."),
     ] = None,
 ) -> None:
     """Run a pipeline on this machine, every task in its own process."""
@@ -180,7 +181,7 @@ def run(
 @app.command()
 def resume(
     run_id: Annotated[str, typer.Argument(help="The run to finish.")],
-    max_parallel: Annotated[int | None, typer.Option("--max-parallel", min=1)] = None,
+    max_parallel: Annotated[int | None, typer.Option("--max-parallel", min=1, max=100_000)] = None,
 ) -> None:
     """Finish a run whose 'headwater run' process died; finished tasks are not run again."""
     from headwater.executors import LocalExecutor
@@ -198,7 +199,7 @@ def resume(
 def runs_list(
     pipeline: Annotated[str | None, typer.Option("--pipeline", help="Only this pipeline.")] = None,
     status: Annotated[str | None, typer.Option("--status", help="Only runs in this state.")] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1)] = 20,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=100_000)] = 20,
     server: Server = None,
     token: Token = None,
 ) -> None:
@@ -321,7 +322,9 @@ def artifacts_list(run_id: Annotated[str, typer.Argument()]) -> None:
 def tasks_logs(
     run_id: Annotated[str, typer.Argument()],
     task: Annotated[str, typer.Argument(help="Task path, e.g. train or sweep[2].fit")],
-    attempt: Annotated[int | None, typer.Option("--attempt", help="Default: the latest.")] = None,
+    attempt: Annotated[
+        int | None, typer.Option("--attempt", min=1, max=100_000, help="Default: the latest.")
+    ] = None,
     follow: Annotated[
         bool, typer.Option("--follow", "-f", help="Keep printing new lines.")
     ] = False,
@@ -370,7 +373,7 @@ def tasks_logs(
 @app.command()
 def lineage(
     artifact_id: Annotated[str, typer.Argument(help="An artifact id (or a unique prefix).")],
-    depth: Annotated[int, typer.Option("--depth", min=1)] = 50,
+    depth: Annotated[int, typer.Option("--depth", min=1, max=10_000)] = 50,
 ) -> None:
     """What an artifact was made from (upstream) and what was made from it (downstream)."""
     ws = _workspace()

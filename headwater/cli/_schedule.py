@@ -10,7 +10,17 @@ from rich.markup import escape
 from rich.table import Table
 
 from headwater.cli._app import app, out
-from headwater.cli._server import Server, Token, client
+from headwater.cli._server import (
+    MaxRenderBytes,
+    MaxRenderMemory,
+    MaxRenderSeconds,
+    MaxRunsPerPass,
+    MinScheduleInterval,
+    Server,
+    Token,
+    apply_limits,
+    client,
+)
 
 schedules_app = typer.Typer(help="List, pause and unpause schedules.", no_args_is_help=True)
 app.add_typer(schedules_app, name="schedules")
@@ -105,19 +115,47 @@ def _schedules_remote(server: str, token: str | None) -> None:
 @app.command()
 def scheduler(
     once: Annotated[bool, typer.Option("--once", help="One pass, then wait for its runs.")] = False,
-    interval: Annotated[float, typer.Option("--interval", help="Seconds between passes.")] = 1.0,
-    max_runs: Annotated[int, typer.Option("--max-runs", help="Runs driven at once.")] = 16,
+    interval: Annotated[
+        float,
+        typer.Option("--interval", min=0.01, max=3600, help="Seconds between passes."),
+    ] = 1.0,
+    max_runs: Annotated[
+        int, typer.Option("--max-runs", min=1, max=100_000, help="Runs driven at once.")
+    ] = 16,
     max_active_tasks: Annotated[
         int | None,
-        typer.Option("--max-active-tasks", help="Tasks running at once, all runs together."),
+        typer.Option(
+            "--max-active-tasks", min=1, max=1_000_000, help="Tasks running at once, all runs."
+        ),
     ] = None,
+    max_render_seconds: MaxRenderSeconds = None,
+    max_render_bytes: MaxRenderBytes = None,
+    max_render_memory_bytes: MaxRenderMemory = None,
+    min_schedule_interval: MinScheduleInterval = None,
+    max_runs_per_pass: MaxRunsPerPass = None,
 ) -> None:
     """Create the runs schedules and assets call for, and drive queued runs.
 
     Several schedulers may share one PostgreSQL database: each run is created once and
-    driven by one of them; a scheduler that dies has its runs adopted by another.
+    driven by one of them; a scheduler that dies has its runs adopted by another. Limits
+    come from HEADWATER_* variables; the flags override them.
     """
     import signal as signals
+
+    from headwater.errors import HeadwaterError
+
+    if not 0.01 <= interval <= 3600:  # NaN too
+        raise HeadwaterError(
+            f"--interval {interval} is not a number of seconds from 0.01 to 3600",
+            hint="the scheduler looks for due runs every --interval seconds; 1 is the default",
+        )
+    apply_limits(
+        max_render_seconds=max_render_seconds,
+        max_render_bytes=max_render_bytes,
+        max_render_memory_bytes=max_render_memory_bytes,
+        min_schedule_interval=min_schedule_interval,
+        max_runs_per_pass=max_runs_per_pass,
+    )
 
     from headwater.engine import Workspace
     from headwater.scheduler import SchedulerService
@@ -209,7 +247,13 @@ def _when(text: str, option: str) -> datetime:
             f"{option} {text!r} is not an ISO date or time",
             hint="write it like 2026-01-31 or 2026-01-31T06:00:00+00:00",
         ) from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:
+        raise HeadwaterError(
+            f"{option} {text!r} is out of range once in UTC",
+            hint="give a date and time between the years 1 and 9999 in UTC",
+        ) from None
 
 
 @schedules_app.command("set")
@@ -221,7 +265,9 @@ def schedules_set(
     start: Annotated[str | None, typer.Option("--start", help="ISO start_date.")] = None,
     end: Annotated[str | None, typer.Option("--end", help="ISO end_date.")] = None,
     catchup: Annotated[bool | None, typer.Option("--catchup/--no-catchup")] = None,
-    max_active_runs: Annotated[int | None, typer.Option("--max-active-runs")] = None,
+    max_active_runs: Annotated[
+        int | None, typer.Option("--max-active-runs", min=1, max=1_000_000)
+    ] = None,
     reset: Annotated[bool, typer.Option("--reset", help="Back to the deployed settings.")] = False,
     server: Server = None,
     token: Token = None,

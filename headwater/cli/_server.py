@@ -23,6 +23,37 @@ Token = Annotated[
 ]
 
 
+def _limit_flag(field: str) -> Any:
+    from headwater._limits import LIMITS, Limits
+
+    limit = next(x for x in LIMITS if x.field == field)
+    default = getattr(Limits, field)
+    shown = f"{default:,}" if isinstance(default, int) else f"{default:g}"
+    return typer.Option(
+        limit.flag,
+        help=f"Limit on the {limit.about}, in {limit.unit} (default {shown}; env {limit.env}).",
+        show_default=False,
+    )
+
+
+MaxRequestBytes = Annotated[int | None, _limit_flag("max_request_bytes")]
+MaxParameterBytes = Annotated[int | None, _limit_flag("max_parameter_bytes")]
+MaxJsonDepth = Annotated[int | None, _limit_flag("max_json_depth")]
+MaxRenderSeconds = Annotated[float | None, _limit_flag("max_render_seconds")]
+MaxRenderBytes = Annotated[int | None, _limit_flag("max_render_bytes")]
+MaxRenderMemory = Annotated[int | None, _limit_flag("max_render_memory_bytes")]
+MinScheduleInterval = Annotated[float | None, _limit_flag("min_schedule_interval")]
+MaxRunsPerPass = Annotated[int | None, _limit_flag("max_runs_per_pass")]
+MaxBackfillRuns = Annotated[int | None, _limit_flag("max_backfill_runs")]
+
+
+def apply_limits(**flags: float | None) -> None:
+    """The limits of this process: the environment's, with the flags given laid over."""
+    from headwater._limits import configure, limits
+
+    configure(limits().replace(**flags))
+
+
 def client(server: str, token: str | None) -> Any:
     from headwater.client import Client
 
@@ -39,10 +70,33 @@ def _when(value: Any) -> str:
 @app.command()
 def server(
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port")] = 8080,
+    port: Annotated[int, typer.Option("--port", min=0, max=65535)] = 8080,
+    max_request_bytes: MaxRequestBytes = None,
+    max_parameter_bytes: MaxParameterBytes = None,
+    max_json_depth: MaxJsonDepth = None,
+    max_render_seconds: MaxRenderSeconds = None,
+    max_render_bytes: MaxRenderBytes = None,
+    max_render_memory_bytes: MaxRenderMemory = None,
+    min_schedule_interval: MinScheduleInterval = None,
+    max_backfill_runs: MaxBackfillRuns = None,
 ) -> None:
-    """The API server alone; run 'headwater scheduler' beside it (PostgreSQL for teams)."""
+    """The API server alone; run 'headwater scheduler' beside it (PostgreSQL for teams).
+
+    Limits (request size, parameter size, template renders, schedule interval, backfill
+    size) come from HEADWATER_* variables; the flags override them.
+    """
     from headwater.server import serve
+
+    apply_limits(
+        max_request_bytes=max_request_bytes,
+        max_parameter_bytes=max_parameter_bytes,
+        max_json_depth=max_json_depth,
+        max_render_seconds=max_render_seconds,
+        max_render_bytes=max_render_bytes,
+        max_render_memory_bytes=max_render_memory_bytes,
+        min_schedule_interval=min_schedule_interval,
+        max_backfill_runs=max_backfill_runs,
+    )
 
     out.print(f"Headwater API on http://{host}:{port}/api/docs")
     serve(host=host, port=port, scheduler=False, ui_dir=_ui_dir())
@@ -51,18 +105,43 @@ def server(
 @app.command()
 def standalone(
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port")] = 8080,
+    port: Annotated[int, typer.Option("--port", min=0, max=65535)] = 8080,
     max_active_tasks: Annotated[
-        int | None, typer.Option("--max-active-tasks", help="Tasks at once, all runs together.")
+        int | None,
+        typer.Option(
+            "--max-active-tasks", min=1, max=1_000_000, help="Tasks at once, all runs together."
+        ),
     ] = None,
+    max_request_bytes: MaxRequestBytes = None,
+    max_parameter_bytes: MaxParameterBytes = None,
+    max_json_depth: MaxJsonDepth = None,
+    max_render_seconds: MaxRenderSeconds = None,
+    max_render_bytes: MaxRenderBytes = None,
+    max_render_memory_bytes: MaxRenderMemory = None,
+    min_schedule_interval: MinScheduleInterval = None,
+    max_runs_per_pass: MaxRunsPerPass = None,
+    max_backfill_runs: MaxBackfillRuns = None,
 ) -> None:
     """API server, scheduler (and the UI) in one process, on one port.
 
-    On the first start it creates the user 'admin' and prints its token, once.
+    On the first start it creates the user 'admin' and prints its token, once. Limits
+    come from HEADWATER_* variables; the flags override them.
     """
     from headwater.engine import Workspace
     from headwater.server import serve
     from headwater.server._serve import first_admin_token
+
+    apply_limits(
+        max_request_bytes=max_request_bytes,
+        max_parameter_bytes=max_parameter_bytes,
+        max_json_depth=max_json_depth,
+        max_render_seconds=max_render_seconds,
+        max_render_bytes=max_render_bytes,
+        max_render_memory_bytes=max_render_memory_bytes,
+        min_schedule_interval=min_schedule_interval,
+        max_runs_per_pass=max_runs_per_pass,
+        max_backfill_runs=max_backfill_runs,
+    )
 
     ws = Workspace.open()
     secret = first_admin_token(ws)
@@ -144,6 +223,11 @@ def tokens_create(
             f"--expires-in-days {days:g} would make a token that is already expired",
             hint="give a number of days above 0, or leave the option out for no expiry",
         )
+    if days is not None and not days <= 36_600:  # NaN too
+        raise HeadwaterError(
+            f"--expires-in-days {days:g} is not a number of days up to 100 years",
+            hint="give at most 36600 days, or leave the option out for no expiry",
+        )
     expires = datetime.now(UTC) + timedelta(days=days) if days is not None else None
     record, secret = Workspace.open().store.create_token(user, name, expires_at=expires)
     err.print(f"token {record.id} for {escape(user)} (shown once; keep it):")
@@ -210,7 +294,9 @@ def pools_list() -> None:
 @pools_app.command("set")
 def pools_set(
     name: Annotated[str, typer.Argument()],
-    slots: Annotated[int | None, typer.Option("--slots", min=0, help="Omit for unlimited.")] = None,
+    slots: Annotated[
+        int | None, typer.Option("--slots", min=0, max=1_000_000, help="Omit for unlimited.")
+    ] = None,
     description: Annotated[str | None, typer.Option("--description")] = None,
 ) -> None:
     """Create a pool or change its slots."""
@@ -249,7 +335,7 @@ def assets_list() -> None:
 @assets_app.command("events")
 def assets_events(
     asset: Annotated[str | None, typer.Argument(help="Only this asset.")] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1)] = 20,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=100_000)] = 20,
 ) -> None:
     """Asset updates, newest first, with the run that made each and the runs it triggered."""
     from headwater.engine import Workspace

@@ -16,16 +16,23 @@ from headwater.engine._api import (
 from headwater.engine._deploy import collect_sources, deploy, materialize
 from headwater.engine._engine import Engine
 from headwater.engine._importing import check_run_uris, importer_uris, uri_policy
+from headwater.engine._inputs import check_parameters, check_schedule
+from headwater.engine._render import warm as warm_renderer
+from headwater.engine._template_worker import MACROS, Macros
 from headwater.engine._triggers import Decision, decide
 
 __all__ = [
+    "MACROS",
     "Decision",
     "Engine",
+    "Macros",
     "OpenedArtifact",
     "Run",
     "RunError",
     "Workspace",
+    "check_parameters",
     "check_run_uris",
+    "check_schedule",
     "collect_sources",
     "create_run",
     "decide",
@@ -38,4 +45,5 @@ __all__ = [
     "run_pipeline",
     "run_version",
     "uri_policy",
+    "warm_renderer",
 ]

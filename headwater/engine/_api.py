@@ -126,15 +126,22 @@ def render_for_run(
     *,
     run_id: str | None = None,
 ) -> tuple[dict[str, Any], str]:
-    """Checked parameter values with templates rendered, and the id the run will have."""
+    """Checked parameter values with templates rendered, and the id the run will have.
+
+    Nothing is written: a value that cannot be stored, is too large, or a template that
+    cannot be rendered (see :mod:`headwater.engine._templates`) raises first.
+    """
+    from headwater.engine._inputs import check_parameters
     from headwater.engine._templates import is_template, render_parameters
     from headwater.store import new_id
 
+    check_parameters(params)
     run_id = run_id or new_id()
     values = resolve_parameters(spec, params)
     if any(is_template(v) or isinstance(v, list | dict) for v in values.values()):
         rendered = render_parameters(values, dict(context(run_id)) if context else {})
         if rendered != values:
+            check_parameters(rendered, rendered=True)
             values = resolve_parameters(spec, rendered)  # check what the templates produced
     return values, run_id
 

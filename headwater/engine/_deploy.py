@@ -98,8 +98,13 @@ def version_digest(spec_digest: str, sources: dict[str, bytes]) -> str:
 def deploy(ws: Workspace, spec: PipelineSpec, root: str) -> VersionRecord:
     """Store ``spec`` and its source snapshot as an immutable version.
 
-    Deploying unchanged code returns the existing version (``new`` is False).
+    Deploying unchanged code returns the existing version (``new`` is False). A schedule
+    more frequent than the minimum schedule interval is refused before anything is
+    stored.
     """
+    from headwater.engine._inputs import check_schedule
+
+    check_schedule(spec)
     sources = collect_sources(spec, root)
     spec_digest = digest(spec)
     version = ws.store.register_version(

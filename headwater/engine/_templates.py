@@ -5,26 +5,24 @@ can read the names it is given (``ds``, ``data_interval_start``, ``params``, ...
 call the safe helpers among them, but cannot reach Python internals
 (``__class__``, ``__globals__``, ...), and a misspelt name is an error rather than an
 empty string. Only strings that contain ``{{`` or ``{%`` are templates; every other
-value passes through unchanged. Rendered values are what the run stores.
+value passes through unchanged, without any cost. Rendered values are what the run
+stores.
+
+Templates render in a separate process (:mod:`headwater.engine._render`) with limits on
+time, output size and memory (``HEADWATER_MAX_RENDER_*``), since anyone who may trigger
+a run writes them. Whatever goes wrong (a syntax error, ``1/0``, a loop that never
+ends) is a :class:`ParameterError` or :class:`LimitError` that names the parameter and
+the template's error; nothing is created.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from headwater.errors import ParameterError
-
-_env: Any = None
-
-
-def _environment() -> Any:
-    global _env
-    if _env is None:
-        from jinja2 import StrictUndefined
-        from jinja2.sandbox import SandboxedEnvironment
-
-        _env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
-    return _env
+from headwater._limits import how_to_raise, limits
+from headwater._values import shown
+from headwater.engine._render import RenderFailed, render
+from headwater.errors import LimitError, ParameterError
 
 
 def is_template(value: Any) -> bool:
@@ -39,22 +37,48 @@ def render_value(value: Any, context: dict[str, Any], where: str) -> Any:
         return {k: render_value(v, context, f"{where}[{k!r}]") for k, v in value.items()}
     if not is_template(value):
         return value
-    from jinja2 import TemplateError
-    from jinja2.exceptions import SecurityError
-
+    now = limits()
     try:
-        return _environment().from_string(value).render(context)
-    except SecurityError as exc:
-        raise ParameterError(
-            f"{where}: the template {value!r} tried something templates may not do: {exc}",
+        return render(
+            value,
+            context,
+            seconds=now.max_render_seconds,
+            max_bytes=now.max_render_bytes,
+            memory=now.max_render_memory_bytes,
+        )
+    except RenderFailed as exc:
+        raise _explain(exc, value, where, context) from None
+
+
+_LIMITED = {
+    "timeout": "max_render_seconds",
+    "size": "max_render_bytes",
+    "memory": "max_render_memory_bytes",
+}
+
+
+def _explain(
+    exc: RenderFailed, template: str, where: str, context: dict[str, Any]
+) -> ParameterError | LimitError:
+    text = shown(template)
+    if exc.kind in _LIMITED:
+        return LimitError(
+            f"{where}: the template {text} went past a limit: {exc.message}",
+            hint="simplify the template (fewer loop turns, smaller values), or "
+            + how_to_raise(_LIMITED[exc.kind]),
+        )
+    if exc.kind == "security":
+        return ParameterError(
+            f"{where}: the template {text} tried something templates may not do: {exc.message}",
             hint="templates may use the run's values (ds, ts, params, data_interval_start, "
             "macros...) but not Python internals",
-        ) from None
-    except TemplateError as exc:
-        raise ParameterError(
-            f"{where}: cannot render the template {value!r}: {exc}",
-            hint="check the names used; available: " + ", ".join(sorted(context)),
-        ) from None
+        )
+    hint = "check the names used; available: " + ", ".join(sorted(context))
+    if exc.kind == "crashed":
+        hint = "the render process stopped while rendering it: simplify the template"
+    elif exc.kind == "error":
+        hint = "fix what the template computes (see the error above); " + hint
+    return ParameterError(f"{where}: cannot render the template {text}: {exc.message}", hint=hint)
 
 
 def render_parameters(values: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:

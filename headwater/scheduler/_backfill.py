@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from headwater._limits import how_to_raise, limits
 from headwater.engine import Workspace, check_run_uris
-from headwater.errors import HeadwaterError
+from headwater.errors import HeadwaterError, LimitError, Location, SpecError
 from headwater.scheduler._context import interval_parameters
 from headwater.scheduler._settings import effective_spec
 from headwater.scheduler._timetable import DataInterval, Timetable
@@ -37,7 +38,8 @@ def plan_backfill(
 ) -> tuple[BackfillPlan, Timetable]:
     """The intervals starting in ``[start, end)`` and, by ``reprocess``, those to run:
     ``none`` skips intervals that have any run, ``failed`` re-runs intervals whose latest
-    run failed or was cancelled, ``all`` runs every interval again."""
+    run failed or was cancelled, ``all`` runs every interval again. More runs than
+    ``HEADWATER_MAX_BACKFILL_RUNS`` are refused (:class:`LimitError`)."""
     if end <= start:
         raise HeadwaterError(
             f"backfill end {end.isoformat()} is not after its start {start.isoformat()}",
@@ -48,19 +50,40 @@ def plan_backfill(
     spec = effective_spec(
         from_data(version.spec, source=f"pipeline version {version.id}"), schedule.overrides
     )
-    timetable = Timetable.for_pipeline(spec, default_start_date=schedule.created_at)
     existing = ws.store.runs_by_interval(schedule.pipeline_id)
-    to_run, skipped = [], []
-    for interval in timetable.intervals_between(start, end):
-        runs = existing.get(interval.start, [])
-        if (
-            reprocess == "all"
-            or not runs
-            or (reprocess == "failed" and runs[-1].status not in _DONE_WELL)
-        ):
-            to_run.append(interval)
-        else:
-            skipped.append(interval)
+    most = limits().max_backfill_runs
+    to_run: list[DataInterval] = []
+    skipped: list[DataInterval] = []
+    try:
+        timetable = Timetable.for_pipeline(spec, default_start_date=schedule.created_at)
+        # Lazily, so that a window of millions of intervals is refused at the limit, not
+        # laid out first (skipped intervals each have a run, so they are few).
+        for interval in timetable.iter_intervals_between(start, end):
+            runs = existing.get(interval.start, [])
+            if (
+                reprocess == "all"
+                or not runs
+                or (reprocess == "failed" and runs[-1].status not in _DONE_WELL)
+            ):
+                to_run.append(interval)
+                if len(to_run) > most:
+                    raise LimitError(
+                        f"the backfill of '{pipeline}' from {start.isoformat()} to "
+                        f"{end.isoformat()} would create more than {most:,} runs, the most "
+                        "one backfill may create",
+                        location=Location(pipeline=pipeline),
+                        hint="backfill a shorter window, several times if need be, or "
+                        + how_to_raise("max_backfill_runs"),
+                    )
+            else:
+                skipped.append(interval)
+    except (OverflowError, ValueError) as exc:  # dates past the year 9999
+        raise SpecError(
+            f"the schedule of '{pipeline}' cannot be laid out: {exc}",
+            location=Location(pipeline=pipeline),
+            hint="check its start_date, end_date and cron with 'headwater schedules list' "
+            "(GET /api/v1/schedules); change them with 'headwater schedules set' (PATCH)",
+        ) from None
     trigger = f"backfill-{secrets.token_hex(4)}"
     return BackfillPlan(trigger, to_run, skipped, version, spec), timetable
 

@@ -14,43 +14,13 @@ from collections.abc import Mapping
 from typing import Any, TypedDict
 from zoneinfo import ZoneInfo
 
+from headwater.engine import MACROS, Macros
 from headwater.scheduler._timetable import DataInterval, Timetable
 from headwater.spec import PipelineSpec
 
 __all__ = ["MACROS", "Macros", "TemplateContext", "template_context"]
 
 _DS = "%Y-%m-%d"
-
-
-class Macros:
-    """Date helpers that templates reach as ``macros.<name>`` (Airflow's names and meanings)."""
-
-    __slots__ = ()
-
-    datetime = _dt.datetime
-    timedelta = _dt.timedelta
-
-    @staticmethod
-    def ds_add(ds: str, days: int) -> str:
-        """``ds`` moved by ``days`` (negative goes back): ``ds_add('2026-03-01', -1)`` is
-        ``'2026-02-28'``."""
-        return (_parse_ds(ds, "ds_add") + _dt.timedelta(days=days)).strftime(_DS)
-
-    @staticmethod
-    def ds_format(ds: str, input_format: str, output_format: str) -> str:
-        """``ds`` read with ``input_format`` and written with ``output_format`` (strftime codes):
-        ``ds_format('2026-03-01', '%Y-%m-%d', '%d/%m/%Y')`` is ``'01/03/2026'``."""
-        return _dt.datetime.strptime(ds, input_format).strftime(output_format)
-
-
-MACROS = Macros()
-
-
-def _parse_ds(ds: str, where: str) -> _dt.datetime:
-    try:
-        return _dt.datetime.strptime(ds, _DS)
-    except (TypeError, ValueError):
-        raise ValueError(f"{where} expects a date like '2026-03-01', got {ds!r}") from None
 
 
 class TemplateContext(TypedDict):
@@ -137,12 +107,14 @@ def manual_context(
 def interval_parameters(
     spec: PipelineSpec, interval: DataInterval, run_id: str, timetable: Timetable
 ) -> dict[str, Any]:
-    """The parameters of a run for ``interval``: the defaults, templates rendered for it."""
-    from headwater.engine._templates import is_template, render_parameters
-    from headwater.spec import resolve_parameters
+    """The parameters of a run for ``interval``: the defaults, templates rendered for it
+    (and checked like any run's, see :func:`headwater.engine.render_for_run`)."""
+    from headwater.engine import render_for_run
 
-    defaults = resolve_parameters(spec, {})
-    if not any(is_template(v) or isinstance(v, list | dict) for v in defaults.values()):
-        return defaults  # nothing to render: no need for the interval's dates
-    context = template_context(interval, run_id, defaults, timetable=timetable)
-    return resolve_parameters(spec, render_parameters(defaults, dict(context)))
+    def context(rid: str) -> TemplateContext:
+        from headwater.spec import resolve_parameters
+
+        return template_context(interval, rid, resolve_parameters(spec, {}), timetable=timetable)
+
+    values, _ = render_for_run(spec, {}, context, run_id=run_id)
+    return values

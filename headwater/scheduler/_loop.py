@@ -18,8 +18,9 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from headwater.engine import Workspace, check_run_uris, render_for_run
-from headwater.errors import UriNotAllowed
+from headwater._limits import limits
+from headwater.engine import Workspace, check_run_uris, check_schedule, render_for_run
+from headwater.errors import HeadwaterError
 from headwater.scheduler._context import interval_parameters, template_context
 from headwater.scheduler._settings import effective_spec
 from headwater.scheduler._timetable import DataInterval, Timetable
@@ -31,7 +32,6 @@ from headwater.store import RunRecord, ScheduleRecord, VersionRecord, new_id
 _PLANS: dict[tuple[str, str, datetime], tuple[VersionRecord, PipelineSpec, Timetable | None]] = {}
 _PLANS_MAX = 8192
 _CHUNK = 100
-PER_PASS = 100
 log = logging.getLogger("headwater.scheduler")
 
 
@@ -54,6 +54,7 @@ def _plan(
         )
         deployed = from_data(version.spec, source=f"pipeline version {version.id}")
         spec = effective_spec(deployed, schedule.overrides)
+        check_schedule(spec)  # deployed under a laxer minimum interval: refused here
         timed = spec.schedule is not None and spec.schedule.kind != "assets"
         timetable = (
             Timetable.for_pipeline(spec, default_start_date=schedule.created_at) if timed else None
@@ -68,6 +69,8 @@ def _plan(
 # then without computing anything. Keyed on everything the answer depends on, so a
 # rolled-back pass or an edit simply misses the cache.
 _NEXT_DUE: dict[tuple[object, ...], datetime] = {}
+# Schedules already reported as refused (a limit, an invalid edit), by their plan key.
+_REPORTED: set[tuple[str, str, datetime]] = set()
 
 
 def _state_key(schedule: ScheduleRecord) -> tuple[object, ...]:
@@ -94,8 +97,14 @@ def _guarded(
         return _due_runs(ws, schedule, now, loaded)
     except sa.exc.SQLAlchemyError:
         raise
-    except UriNotAllowed as exc:  # no run is created until the URI or the roots change
-        log.error("schedule of pipeline '%s' created no run: %s", schedule.pipeline, exc)
+    except HeadwaterError as exc:  # said once per state of the schedule, not every pass
+        # (a URI outside the roots, too; no run is created until the URI or roots change)
+        key = _plan_key(schedule)
+        if key not in _REPORTED:
+            if len(_REPORTED) >= _PLANS_MAX:
+                _REPORTED.clear()
+            _REPORTED.add(key)
+            log.error("schedule of pipeline '%s' skipped: %s", schedule.pipeline, exc)
         return [], None
     except Exception:
         log.exception(
@@ -112,8 +121,9 @@ def _due_runs(
 ) -> tuple[list[RunRecord], datetime | None]:
     """The runs due for ``schedule`` at ``now``, and when its next run falls due.
 
-    At most ``PER_PASS`` runs per schedule and pass: a long catchup is spread over
-    passes instead of one pass creating thousands of runs.
+    At most ``max_runs_per_pass`` runs (``HEADWATER_MAX_RUNS_PER_PASS``) per schedule
+    and pass: a long catchup is spread over passes instead of one pass creating
+    thousands of runs.
     """
     known = _NEXT_DUE.get(_state_key(schedule))
     if known is not None and now < known:
@@ -135,7 +145,8 @@ def _due_runs(
     created: list[RunRecord] = []
     current = schedule
     next_due = None
-    while (limit is None or active < limit) and len(created) < PER_PASS:
+    per_pass = limits().max_runs_per_pass
+    while (limit is None or active < limit) and len(created) < per_pass:
         interval = timetable.next_interval(last, now=now, catchup=spec.catchup)
         if interval is None:
             break

@@ -79,7 +79,11 @@ class SchedulerService:
 
     def serve(self) -> None:
         """Run until :meth:`stop`; runs still going are left to finish in their threads."""
+        from headwater._limits import limits
+        from headwater.engine import warm_renderer
+
         self.runner.warm()
+        warm_renderer(limits().max_render_memory_bytes)  # scheduled runs' templates
         while not self._stop.is_set():
             try:
                 self.step()

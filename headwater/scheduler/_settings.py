@@ -2,18 +2,21 @@
 
 Edits (``headwater schedules set``) change when runs are created without a redeploy:
 the cron expression or interval, time zone, start and end dates, catchup and
-``max_active_runs``. They are checked with the spec's own rules, so a bad cron
-string is refused when it is set, not when the scheduler next looks.
+``max_active_runs``. They are checked with the spec's own rules, against the minimum
+schedule interval, and by laying out the timetable, all before anything is written: a
+bad cron string is refused when it is set, not when the scheduler next looks.
 """
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Any
 
 import pydantic
 
-from headwater.errors import HeadwaterError
+from headwater.engine import check_schedule
+from headwater.errors import HeadwaterError, Location, SpecError
 from headwater.spec import PipelineSpec, from_data, validate
 
 EDITABLE = ("schedule", "start_date", "end_date", "catchup", "max_active_runs")
@@ -63,6 +66,12 @@ def edit_schedule(
     overrides: dict[str, Any] = {} if reset else dict(schedule.overrides or {})
     if cron is not None and every is not None:
         raise HeadwaterError("give a cron expression or an interval, not both")
+    if every is not None and not math.isfinite(every):
+        raise SpecError(
+            f"the interval {every!r} is not a finite number of seconds",
+            location=Location(pipeline=pipeline),
+            hint="give the interval in seconds, e.g. --every 3600 (interval_seconds: 3600)",
+        )
     base = overrides.get("schedule") or (
         deployed.schedule.model_dump(mode="json") if deployed.schedule else {}
     )
@@ -91,5 +100,17 @@ def edit_schedule(
         overrides["catchup"] = catchup
     if max_active_runs is not None:
         overrides["max_active_runs"] = max_active_runs
-    effective_spec(deployed, overrides)  # refuse anything a compile would refuse
+    edited = effective_spec(deployed, overrides)  # refuse anything a compile would refuse
+    check_schedule(edited)
+    if edited.schedule is not None and edited.schedule.kind != "assets":
+        from headwater.scheduler._timetable import Timetable
+
+        try:
+            Timetable.for_pipeline(edited, default_start_date=schedule.created_at)
+        except (OverflowError, ValueError) as exc:
+            raise SpecError(
+                f"the schedule of pipeline '{pipeline}' cannot be laid out: {exc}",
+                location=Location(pipeline=pipeline),
+                hint="check its start_date, end_date and interval",
+            ) from None
     return ws.store.set_schedule_overrides(pipeline, overrides)

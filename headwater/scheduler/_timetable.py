@@ -103,11 +103,15 @@ def _grid(schedule: ScheduleSpec, tz: zoneinfo.ZoneInfo, anchor: datetime) -> _G
         return None
     if schedule.kind == "interval":
         seconds = schedule.interval_seconds
-        step = timedelta(seconds=seconds) if seconds is not None else timedelta(0)
+        try:
+            step = timedelta(seconds=seconds) if seconds is not None else timedelta(0)
+        except (OverflowError, ValueError):  # inf, nan, beyond 999,999,999 days
+            step = timedelta(0)
         if step <= timedelta(0):
             raise SpecError(
-                f"interval schedule of {seconds!r} seconds is not a positive duration",
-                hint="use e.g. schedule=timedelta(hours=6)",
+                f"interval schedule of {seconds!r} seconds is not a duration that can be scheduled",
+                hint="use an interval between a second and ten years, e.g. "
+                "schedule=timedelta(hours=6)",
             )
         return _DeltaGrid(anchor, step)
     expression = (schedule.cron or "").strip()
@@ -295,27 +299,32 @@ class Timetable:
         first interval or at/after ``end_date``); whether an interval has ended yet
         is the caller's business.
         """
+        return list(self.iter_intervals_between(start, end))
+
+    def iter_intervals_between(self, start: datetime, end: datetime) -> Iterator[DataInterval]:
+        """:meth:`intervals_between` one at a time: a caller that counts them can stop
+        before a window of millions of intervals is laid out."""
         start = _utc(start, "start")
         end = _utc(end, "end")
         if self.end_date is not None:
             end = min(end, self.end_date)
         if self._first_start is None or start >= end:
-            return []
+            return
         lower = max(start, self._first_start)
         if lower >= end:
-            return []
+            return
         if self._grid is None:
-            return [DataInterval(lower, lower)] if lower == self.start_date else []
-        found: list[DataInterval] = []
+            if lower == self.start_date:
+                yield DataInterval(lower, lower)
+            return
         boundary = self._boundary_at_or_after(lower)
         if boundary is None or boundary >= end:
-            return found
+            return
         for following in self._grid.iter_after(boundary):
-            found.append(DataInterval(boundary, following))
+            yield DataInterval(boundary, following)
             boundary = following
             if boundary >= end:
                 break
-        return found
 
     def interval_before(self, interval: DataInterval) -> DataInterval | None:
         """The latest regular interval that ends at or before ``interval`` starts.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
 from typing import Any
@@ -86,6 +87,12 @@ def parse_duration(value: Any, what: str, where: Location) -> float:
     else:
         raise _fail(
             f"{what} {value!r} is not a duration",
+            where,
+            "use seconds (30), a timedelta, or text like '90s', '5m', '1h30m', '2d'",
+        )
+    if not math.isfinite(seconds):
+        raise _fail(
+            f"{what} {value!r} is not a finite number of seconds",
             where,
             "use seconds (30), a timedelta, or text like '90s', '5m', '1h30m', '2d'",
         )

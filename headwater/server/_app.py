@@ -19,6 +19,7 @@ from headwater._version import __version__
 from headwater.engine import Workspace
 from headwater.errors import (
     HeadwaterError,
+    LimitError,
     ParameterError,
     SpecError,
     UriNotAllowed,
@@ -51,7 +52,7 @@ def _status(exc: HeadwaterError) -> int:
         return 409
     if isinstance(exc, UriNotAllowed):
         return 403
-    if isinstance(exc, ParameterError | SpecError | ValidationError | InvalidValue):
+    if isinstance(exc, ParameterError | SpecError | ValidationError | InvalidValue | LimitError):
         return 422
     return 400
 
@@ -115,6 +116,7 @@ def authenticated(
 def create_app(ws: Workspace, *, ui_dir: str | None = None, **state_args: Any) -> FastAPI:
     """The API over ``ws`` (its own store object over the same database)."""
     from headwater.server import _artifacts, _catalog, _runs, _system
+    from headwater.server._guard import BodyGuard
 
     api_ws = Workspace(
         ws.settings, MetadataStore(ws.store.engine, ws.store.namespace), ws.artifacts
@@ -129,6 +131,7 @@ def create_app(ws: Workspace, *, ui_dir: str | None = None, **state_args: Any) -
         openapi_url="/api/openapi.json",
     )
     app.state.headwater = ServerState(api_ws, **state_args)
+    app.add_middleware(BodyGuard)
 
     @app.exception_handler(HeadwaterError)
     def _domain(request: Request, exc: HeadwaterError) -> JSONResponse:

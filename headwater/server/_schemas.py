@@ -219,13 +219,13 @@ class ScheduleIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    cron: str | None = None
-    interval_seconds: float | None = Field(None, gt=0, le=10 * 366 * 86400)
-    timezone: str | None = None
+    cron: str | None = Field(None, max_length=256)
+    interval_seconds: float | None = Field(None, gt=0, le=10 * 366 * 86400, allow_inf_nan=False)
+    timezone: str | None = Field(None, max_length=64)
     start_date: datetime | None = None
     end_date: datetime | None = None
     catchup: bool | None = None
-    max_active_runs: int | None = Field(None, ge=1)
+    max_active_runs: int | None = Field(None, ge=1, le=1_000_000)
     paused: bool | None = None
     reset: bool = False
 
@@ -296,7 +296,7 @@ class PoolIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     slots: int | None = Field(None, ge=0, le=1_000_000, description="None: unlimited.")
-    description: str | None = None
+    description: str | None = Field(None, max_length=2000)
 
 
 class UriRootOut(BaseModel):

@@ -41,9 +41,12 @@ def serve(
     """Serve the API (and drive runs, with ``scheduler``) until interrupted."""
     import uvicorn
 
+    from headwater._limits import limits
+    from headwater.engine import warm_renderer
     from headwater.server._app import create_app
 
     ws = ws or Workspace.open()
+    warm_renderer(limits().max_render_memory_bytes)  # the first template renders at once
     service = None
     thread = None
     state_args: dict[str, Any] = {}

@@ -53,7 +53,7 @@ from headwater.spec._models import (
     TriggerRule,
 )
 from headwater.spec._params import parameters_json_schema, resolve_parameters
-from headwater.spec._validate import validate
+from headwater.spec._validate import shortest_interval, validate
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -100,6 +100,7 @@ __all__ = [
     "loads",
     "parameters_json_schema",
     "resolve_parameters",
+    "shortest_interval",
     "to_data",
     "validate",
 ]

@@ -124,3 +124,62 @@ def test_cli_template_error_creates_no_run(tmp_path, monkeypatch) -> None:  # ty
     assert "parameter 'path'" in bad.stderr and "'nope' is undefined" in bad.stderr
     assert "Traceback" not in bad.stderr
     assert Workspace.open().store.list_runs() == []
+
+
+def test_a_runaway_template_is_stopped_and_the_next_one_renders() -> None:
+    """Loops the sandbox cannot see (iterating a saved range) used to run for as long as
+    they liked, in the server's own process."""
+    import time
+
+    from headwater._limits import configure, limits
+    from headwater.errors import LimitError
+
+    runaway = "{% set r = range(100000) %}{% for a in r %}{% for b in r %}{% endfor %}{% endfor %}"
+    previous = configure(limits().replace(max_render_seconds=0.3))
+    try:
+        started = time.monotonic()
+        with pytest.raises(LimitError) as info:
+            render_value(runaway, CONTEXT, "parameter 'p'")
+        assert time.monotonic() - started < 30  # stopped, not run to its end
+        assert "parameter 'p'" in info.value.message
+        assert "did not finish within 0.3 s" in info.value.message
+        assert "HEADWATER_MAX_RENDER_SECONDS" in (info.value.hint or "")
+        assert render_value("{{ ds }}", CONTEXT, "parameter 'p'") == "2026-03-29"
+    finally:
+        configure(previous)
+
+
+@pytest.mark.parametrize(
+    ("template", "says"),
+    [
+        ("{{ 'x' * 10**10 }}", "more memory than a render may use"),
+        ("{{ ('x' * 1000) * 1000 }}", "renders to more than 65,536 bytes"),
+    ],
+)
+def test_a_template_that_needs_too_much_is_a_limit_error(template: str, says: str) -> None:
+    from headwater.errors import LimitError
+
+    with pytest.raises(LimitError, match=says):
+        render_value(template, CONTEXT, "parameter 'p'")
+    assert render_value("{{ run_id }}", CONTEXT, "parameter 'p'") == "r1"
+
+
+def test_a_template_cannot_render_text_that_is_not_valid_unicode(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Jinja reads escapes in string literals: a template can make a lone surrogate."""
+    import headwater
+    from headwater import pipeline
+    from headwater.engine import Workspace
+
+    monkeypatch.setenv("HEADWATER_HOME", str(tmp_path / "home"))
+
+    @pipeline
+    def surrogate(text: str = "plain"):
+        echo(text=text)
+
+    with pytest.raises(ParameterError) as info:
+        headwater.run(surrogate, text='{{ "\\udcff" }}')
+    assert "parameter 'text', rendered from a template" in info.value.message
+    assert "not valid Unicode" in info.value.message
+    with pytest.raises(ParameterError, match="not valid Unicode"):
+        headwater.run(surrogate, text="\udcff")
+    assert Workspace.open().store.list_runs() == []

@@ -38,6 +38,7 @@ import sqlalchemy as sa
 from psycopg import sql
 
 from headwater._config import Settings
+from headwater._limits import configure, limits
 from headwater.engine import Workspace, deploy
 from headwater.scheduler._operations import trigger
 from headwater.scheduler._settings import edit_schedule
@@ -45,6 +46,7 @@ from headwater.sdk._loader import load_pipeline
 from headwater.sdk._location import compile_root
 from headwater.store import create_engine, migrate
 
+MIN_INTERVAL = 1  # HEADWATER_MIN_SCHEDULE_INTERVAL for these tests' one-second schedule
 POSTGRES_URL = os.environ.get(
     "HEADWATER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
@@ -186,6 +188,8 @@ class Cluster:
             HA_TEST_MARKS=str(self.marks),
             # Task processes see only the variables they are allowed to.
             HEADWATER_TASK_ENV_ALLOW="HA_TEST_MARKS",
+            # ha_ticks runs every second: below the default minimum, allowed here.
+            HEADWATER_MIN_SCHEDULE_INTERVAL=str(MIN_INTERVAL),
             NO_COLOR="1",
             COLUMNS="200",
             PYTHONUNBUFFERED="1",
@@ -296,9 +300,11 @@ def cluster(database: str, tmp_path: Path) -> Iterator[Cluster]:
     env = {"HEADWATER_HOME": str(home), "HEADWATER_DATABASE_URL": database_url_of(database)}
     ws = Workspace.open(Settings.from_env(env))
     made = Cluster(database, home, marks, logs, ws)
+    previous = configure(limits().replace(min_schedule_interval=MIN_INTERVAL))
     try:
         yield made
     finally:
+        configure(previous)
         made.kill_all()
         ws.close()
 

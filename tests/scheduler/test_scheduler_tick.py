@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from headwater._limits import configure, limits
 from headwater.engine import Workspace, deploy
 from headwater.scheduler import tick
-from headwater.scheduler._loop import PER_PASS
 from headwater.sdk._loader import load_pipeline
 from headwater.sdk._location import compile_root
 from headwater.states import RunStatus
@@ -151,12 +151,27 @@ def test_a_bad_edit_is_refused_like_a_compile_error(ws: Workspace, tmp_path: Pat
 
 
 def test_a_long_catchup_is_spread_over_passes(ws: Workspace, tmp_path: Path) -> None:
+    per_pass = limits().max_runs_per_pass
+    assert per_pass == 100  # the default
     deployed(ws, tmp_path, max_active=1000)
     later = at(0, 0) + timedelta(hours=150)  # 150 hourly intervals have ended
     first = tick(ws, later)
-    assert len(first) == PER_PASS  # one pass does not create thousands of runs at once
+    assert len(first) == per_pass  # one pass does not create thousands of runs at once
     second = tick(ws, later)
-    assert len(second) == 150 - PER_PASS
+    assert len(second) == 150 - per_pass
     starts = [r.data_interval_start for r in first + second]
     assert starts == sorted(starts) and len(set(starts)) == 150
     assert tick(ws, later) == []
+
+
+def test_the_runs_a_pass_creates_for_a_schedule_are_configurable(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    """HEADWATER_MAX_RUNS_PER_PASS (or --max-runs-per-pass) bounds each schedule's pass."""
+    previous = configure(limits().replace(max_runs_per_pass=7))
+    try:
+        deployed(ws, tmp_path, max_active=1000)
+        later = at(0, 0) + timedelta(hours=20)
+        assert [len(tick(ws, later)) for _ in range(4)] == [7, 7, 6, 0]
+    finally:
+        configure(previous)

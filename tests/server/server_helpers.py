@@ -12,8 +12,10 @@ a 4xx with a message, never a crash.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
+import secrets
 import signal
 import socket
 import subprocess
@@ -25,6 +27,7 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from headwater.store import MetadataStore
 
@@ -32,6 +35,8 @@ HEADWATER = Path(sys.executable).with_name("headwater")
 DONE = ("succeeded", "failed", "cancelled")
 UNHANDLED = "Exception in ASGI application"
 _TOKEN = re.compile(r"admin token \(shown once; keep it\):\s*\n\s*(hw_\S+)")
+# Columns that a read may change: a token's last use is stamped as it authenticates.
+VOLATILE = {"api_tokens": {"last_used_at"}}
 
 
 def free_port() -> int:
@@ -80,6 +85,8 @@ class Standalone:
         self.log = log
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.http = httpx.Client(base_url=url, headers=headers, timeout=30)
+        self._engine: sa.Engine | None = None
+        self._tables = sa.MetaData()
 
     @property
     def database_url(self) -> str:
@@ -114,6 +121,10 @@ class Standalone:
         assert r.status_code == 201, r.text
         body: dict[str, Any] = r.json()
         return body
+
+    def trigger_raw(self, pipeline: str, **parameters: Any) -> httpx.Response:
+        """The answer to a trigger, whatever it is (for tests of refusals)."""
+        return self.http.post(f"/api/v1/pipelines/{pipeline}/runs", json={"parameters": parameters})
 
     def run(self, run_id: str) -> dict[str, Any]:
         r = self.http.get(f"/api/v1/runs/{run_id}")
@@ -151,6 +162,25 @@ class Standalone:
         assert r.status_code == 200, r.text
         total: int = r.json()["total"]
         return total
+
+    def snapshot(self) -> dict[str, str]:
+        """Every table of the server's database as its row count and a digest of its rows
+        (less the columns reads update): equal snapshots mean nothing was created,
+        changed or deleted in between."""
+        if self._engine is None:
+            self._engine = sa.create_engine(self.database_url, poolclass=sa.pool.NullPool)
+            self._tables = sa.MetaData()
+            self._tables.reflect(self._engine)
+        found: dict[str, str] = {}
+        with self._engine.connect() as conn:
+            for name, table in sorted(self._tables.tables.items()):
+                if name == "alembic_version":
+                    continue
+                columns = [c for c in table.c if c.name not in VOLATILE.get(name, ())]
+                rows = sorted(repr(tuple(row)) for row in conn.execute(sa.select(*columns)))
+                digest = hashlib.sha256("\n".join(rows).encode("utf-8", "replace")).hexdigest()
+                found[name] = f"{len(rows)} rows, {digest[:16]}"
+        return found
 
     def log_tail(self, chars: int = 4000) -> str:
         return self.log.read_text(errors="replace")[-chars:]
@@ -247,8 +277,51 @@ def start_standalone(
         yield running
     finally:
         running.http.close()
+        if running._engine is not None:
+            running._engine.dispose()
         _stop(process)
     text = log.read_text(errors="replace")
     if UNHANDLED in text:
         at = text.index(UNHANDLED)
         pytest.fail(f"the server crashed on a request:\n{text[at : at + 6000]}")
+
+
+POSTGRES_URL = os.environ.get(
+    "HEADWATER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+@contextlib.contextmanager
+def postgres_database(prefix: str) -> Iterator[str]:
+    """A new PostgreSQL database (SQLAlchemy URL), dropped afterwards; skipped when the
+    server is unreachable, except under CI (``CI`` set), where the test fails."""
+    import psycopg
+    from psycopg import sql
+
+    try:
+        admin = psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=5)
+    except psycopg.Error as exc:
+        where = sa.make_url(POSTGRES_URL).render_as_string(hide_password=True)
+        reason = f"PostgreSQL at {where} is not reachable ({type(exc).__name__}: {exc})"
+        if in_ci():
+            pytest.fail(
+                f"{reason}; CI is set, so the PostgreSQL tests must run. Start the server or "
+                "point HEADWATER_TEST_POSTGRES_URL at one.",
+                pytrace=False,
+            )
+        pytest.skip(f"{reason}; set HEADWATER_TEST_POSTGRES_URL to run them")
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    with admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = sa.make_url(POSTGRES_URL).set(drivername="postgresql+psycopg", database=name)
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )

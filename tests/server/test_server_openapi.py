@@ -1,5 +1,6 @@
 """The OpenAPI document is served and valid, and a schemathesis fuzz of every operation
-gets no 5xx, on SQLite and on PostgreSQL.
+gets no 5xx, on SQLite and on PostgreSQL; every 4xx it gets leaves the database as it
+was, and the lists still answer for another user after the fuzz.
 
 The fuzz talks to ``headwater server`` (the API without a scheduler), so the runs it
 triggers, the schedules it edits and the tasks it clears stay rows: nothing executes.
@@ -42,10 +43,12 @@ def fuzz_daily(day: str = "{{ ds }}"):
 
 @dataclass
 class Fuzzed:
-    """An API-only server with data, and the ids and names the fuzz may use."""
+    """An API-only server with data, the ids and names the fuzz may use, and another
+    user's token."""
 
     api: Standalone
     values: dict[str, list[str]]
+    watcher: str
 
 
 def _cli(env: dict[str, str], *args: str | Path) -> str:
@@ -64,6 +67,7 @@ def fuzzed(
     folder = tmp_path_factory.mktemp(f"fuzz-{request.param}")
     _, env = home_of(folder, database_url)
     token = _cli(env, "users", "create", "fuzzer", "--role", "admin").split()[-1]
+    watcher = _cli(env, "users", "create", "watcher").split()[-1]
     (folder / "fuzz_daily.py").write_text(SCHEDULED)
     versions = [version_id(run_cli(env, "deploy", folder / "fuzz_daily.py"))]
     # A run of a file (not deployed): triggers of server_report then use its version.
@@ -84,6 +88,7 @@ def fuzzed(
                 "schedules": ["fuzz_daily"],
                 "paths": ["part-0.csv", "escape", "../x"],
             },
+            watcher,
         )
 
 
@@ -137,13 +142,19 @@ def _is_json(headers: dict[str, Any]) -> bool:
     return str(found[0] if isinstance(found, list) else found).startswith("application/json")
 
 
-def _problems(case: Any) -> list[str]:
-    """What is wrong with the answer to ``case``: a 5xx, or an error not in the API's
-    shape ({"error", "hint", ...})."""
+def _problems(case: Any, api: Standalone) -> list[str]:
+    """What is wrong with the answer to ``case``: a 5xx, an error not in the API's shape
+    ({"error", "hint", ...}), or a 4xx that created, changed or deleted something."""
+    before = api.snapshot()
     response = case.call(timeout=30)
     request = f"{case.operation.label} -> {response.status_code}: {case.as_curl_command()}"
     if response.status_code >= 500:
         return [f"{request}\n{response.text[:500]}"]
+    if response.status_code >= 400:
+        after = api.snapshot()
+        changed = sorted(k for k in after if after[k] != before.get(k))
+        if changed:
+            return [f"{request}\nrefused, yet it changed the tables {changed}"]
     if response.status_code >= 400 and _is_json(response.headers):
         body = response.json()
         if not isinstance(body, dict) or not body.get("error"):
@@ -151,7 +162,7 @@ def _problems(case: Any) -> list[str]:
     return []
 
 
-def _fuzz(operation: Any, mode: GenerationMode, failures: list[str]) -> int:
+def _fuzz(operation: Any, mode: GenerationMode, failures: list[str], api: Standalone) -> int:
     """Send up to EXAMPLES_PER_OPERATION cases of ``operation``; returns how many."""
     sent = 0
 
@@ -166,7 +177,7 @@ def _fuzz(operation: Any, mode: GenerationMode, failures: list[str]) -> int:
     def send(case: Any) -> None:
         nonlocal sent
         sent += 1
-        failures.extend(_problems(case))
+        failures.extend(_problems(case, api))
 
     try:
         send()
@@ -185,9 +196,13 @@ def test_no_request_gets_a_server_error(fuzzed: Fuzzed) -> None:
     sent = 0
     for result in schema.get_all_operations():
         operation = result.ok()
-        sent += _fuzz(operation, GenerationMode.POSITIVE, failures)
+        sent += _fuzz(operation, GenerationMode.POSITIVE, failures, fuzzed.api)
         if operation.query or operation.body:  # a plain string path has no invalid value
-            sent += _fuzz(operation, GenerationMode.NEGATIVE, failures)
+            sent += _fuzz(operation, GenerationMode.NEGATIVE, failures, fuzzed.api)
     print(f"fuzz: {sent} requests")
     assert sent >= 100, f"only {sent} requests were generated"
     assert not failures, "\n\n".join(failures[:20])
+    with fuzzed.api.anonymous(fuzzed.watcher) as watcher:
+        for route in ("/runs", "/pipelines", "/schedules", "/grid?pipeline=server_report"):
+            r = watcher.get("/api/v1" + route)
+            assert r.status_code == 200, (route, r.text[:500])

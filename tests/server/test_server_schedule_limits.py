@@ -37,8 +37,13 @@ def limits_far(day: str = "{{ ds }}"):
 def limits_hourly(day: str = "{{ ds }}"):
     stamp(day=day)
 """
-# Accepted by PATCH: a yearly cron whose first interval would end in the year 10000.
+# A yearly cron whose first interval would end in the year 10000: it never runs, so
+# PATCH refuses it; stored by an older version (or by hand), it must not break anything.
 LAST_YEAR = {"cron": "0 0 1 1 *", "start_date": "9999-12-31T12:00:00Z"}
+LAST_YEAR_STORED = {
+    "schedule": {"kind": "cron", "cron": "0 0 1 1 *", "timezone": "UTC"},
+    "start_date": "9999-12-31T12:00:00+00:00",
+}
 
 
 @pytest.fixture(scope="module")
@@ -61,28 +66,47 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Standalone, 
     ws.close()
 
 
-def test_a_schedule_past_the_year_9999_has_no_next_run(
+def test_an_edit_that_would_first_run_after_the_year_9999_is_refused(
     api: tuple[Standalone, Workspace],
 ) -> None:
     server, _ = api
+    before = server.http.get(f"{API}/schedules/limits_far").json()
     r = server.http.patch(f"{API}/schedules/limits_far", json=LAST_YEAR)
-    assert r.status_code == 200, r.text
-    assert r.json()["next_start"] is None and r.json()["next_end"] is None
-    listed = server.http.get(f"{API}/schedules")
-    assert listed.status_code == 200, listed.text
-    assert {s["pipeline"] for s in listed.json()} == {"limits_far", "limits_hourly"}
-    pipelines = server.http.get(f"{API}/pipelines")
-    assert pipelines.status_code == 200, pipelines.text
-    window = {"start": "2024-01-01T00:00:00Z", "end": "2024-01-02T00:00:00Z"}
-    backfill = server.http.post(f"{API}/schedules/limits_far/backfills", json=window)
-    assert backfill.status_code == 422, backfill.text
-    assert "cannot be laid out" in backfill.json()["error"] and backfill.json()["hint"]
+    assert r.status_code == 422, r.text
+    assert "cannot be laid out" in r.json()["error"] and r.json()["hint"]
+    after = server.http.get(f"{API}/schedules/limits_far").json()
+    assert after["overrides"] == before["overrides"] and after["cron"] == "@hourly"
+
+
+def test_a_stored_schedule_past_the_year_9999_has_no_next_run(
+    api: tuple[Standalone, Workspace],
+) -> None:
+    server, ws = api
+    ws.store.set_schedule_overrides("limits_far", LAST_YEAR_STORED)
+    try:
+        r = server.http.get(f"{API}/schedules/limits_far")
+        assert r.status_code == 200, r.text
+        assert r.json()["next_start"] is None and r.json()["next_end"] is None
+        listed = server.http.get(f"{API}/schedules")
+        assert listed.status_code == 200, listed.text
+        assert {s["pipeline"] for s in listed.json()} == {"limits_far", "limits_hourly"}
+        pipelines = server.http.get(f"{API}/pipelines")
+        assert pipelines.status_code == 200, pipelines.text
+        window = {"start": "2024-01-01T00:00:00Z", "end": "2024-01-02T00:00:00Z"}
+        backfill = server.http.post(f"{API}/schedules/limits_far/backfills", json=window)
+        assert backfill.status_code == 422, backfill.text
+        assert "cannot be laid out" in backfill.json()["error"] and backfill.json()["hint"]
+    finally:
+        ws.store.set_schedule_overrides("limits_far", {})
 
 
 def test_a_schedule_that_cannot_advance_does_not_stop_the_others(
     api: tuple[Standalone, Workspace],
 ) -> None:
-    server, ws = api
-    assert server.http.patch(f"{API}/schedules/limits_far", json=LAST_YEAR).status_code == 200
-    created = tick(ws, datetime.now(UTC))
-    assert [r.pipeline for r in created] == ["limits_hourly"]
+    _, ws = api
+    ws.store.set_schedule_overrides("limits_far", LAST_YEAR_STORED)
+    try:
+        created = tick(ws, datetime.now(UTC))
+        assert [r.pipeline for r in created] == ["limits_hourly"]
+    finally:
+        ws.store.set_schedule_overrides("limits_far", {})

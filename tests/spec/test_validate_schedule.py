@@ -129,3 +129,80 @@ def test_a_schedule_describes_itself(data: dict[str, object], text: str) -> None
     from headwater.spec import ScheduleSpec
 
     assert ScheduleSpec.model_validate(data).describe() == text
+
+
+@pytest.mark.parametrize("cron", ["0 0 31 2 *", "0 0 30 2 *", "0 0 31 4,6,9,11 *"])
+def test_a_cron_that_never_fires_is_refused(cron: str) -> None:
+    @pipeline(schedule=cron)  # mark: never-fires
+    def never() -> None:
+        tick()
+
+    problem = only_problem(compile_error(never), "invalid_schedule")
+    assert_location(
+        problem, pipeline="never", task=None, file=HERE, line=line_of("never-fires", HERE)
+    )
+    assert f"invalid schedule '{cron}'" in problem.message
+    assert "never fires" in problem.message
+    assert "day of the month" in (problem.hint or "")
+
+
+def test_a_cron_that_fires_only_in_leap_years_is_accepted() -> None:
+    @pipeline(schedule="0 0 29 2 *")
+    def leap_day() -> None:
+        tick()
+
+    assert leap_day.compile().schedule is not None
+
+
+@pytest.mark.parametrize(
+    ("seconds", "says"),
+    [
+        (float("inf"), "not a finite number"),
+        (float("nan"), "not a finite number"),
+        (1e308, "longer than"),
+        (11 * 366 * 86400.0, "longer than"),
+        (0.5, "shorter than a second"),
+        (1e-9, "shorter than a second"),
+    ],
+)
+def test_an_interval_that_cannot_be_scheduled_is_refused(seconds: float, says: str) -> None:
+    """Before, inf and 1e308 compiled (the scheduler then failed on every pass) and NaN
+    slipped past the 'must be positive' check. The decorator or the compiler refuses."""
+    with pytest.raises(HeadwaterError) as info:
+
+        @pipeline(schedule=seconds)  # mark: bad-interval
+        def bad_interval() -> None:
+            tick()
+
+        bad_interval.compile()
+    text = str(info.value)
+    assert says in text, text
+    assert f"test_validate_schedule.py:{line_of('bad-interval', HERE)}" in text, text
+    assert "fix:" in text, text
+
+
+def test_an_interval_schedule_given_as_a_spec_is_held_to_the_same_rules() -> None:
+    from headwater.spec import from_data, to_data, validate
+
+    @pipeline(schedule=3600)
+    def hourly_spec() -> None:
+        tick()
+
+    data = to_data(hourly_spec.compile())
+    data["schedule"]["interval_seconds"] = 1e308
+    with pytest.raises(HeadwaterError, match="longer than"):
+        validate(from_data(data))
+
+
+def test_text_that_is_not_valid_unicode_in_a_spec_is_refused() -> None:
+    """A lone surrogate in a default or a description compiled, then crashed
+    'headwater deploy' with a UnicodeEncodeError traceback (and, stored, every list)."""
+
+    @pipeline(description="bad \udcff text")  # mark: surrogate
+    def surrogate(s: str = "fine \ud800") -> None:
+        tick()
+
+    error = compile_error(surrogate)
+    text = str(error)
+    assert "description" in text and "not valid Unicode" in text, text
+    assert "default" in text, text

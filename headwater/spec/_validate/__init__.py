@@ -10,10 +10,15 @@ from __future__ import annotations
 
 from headwater.errors import ValidationError
 from headwater.spec._models import PipelineSpec
-from headwater.spec._validate._common import assignable, cron_error, timezone_error
+from headwater.spec._validate._common import (
+    assignable,
+    cron_error,
+    shortest_interval,
+    timezone_error,
+)
 from headwater.spec._validate._pipeline import PipelineChecker
 
-__all__ = ["assignable", "cron_error", "timezone_error", "validate"]
+__all__ = ["assignable", "cron_error", "shortest_interval", "timezone_error", "validate"]
 
 
 def validate(spec: PipelineSpec) -> PipelineSpec:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from headwater._values import text_problem
 from headwater.spec._models import (
     Condition,
     ConditionGroup,
@@ -127,8 +131,9 @@ def assignable(src: ParamType, dst: ParamType) -> bool:
 
 
 def cron_error(expr: str) -> str | None:
-    """Why ``expr`` is not a valid cron expression or preset, or None."""
-    from croniter import croniter
+    """Why ``expr`` is not a valid cron expression or preset, or one that never fires,
+    or None."""
+    from croniter import CroniterBadDateError, croniter
 
     presets = {"@hourly", "@daily", "@weekly", "@monthly", "@yearly", "@annually", "@midnight"}
     if expr.startswith("@"):
@@ -136,10 +141,78 @@ def cron_error(expr: str) -> str | None:
     if len(expr.split()) != 5:
         return f"expected 5 fields (minute hour day month weekday), got {len(expr.split())}"
     try:
-        croniter(expr)
+        walker = croniter(expr, datetime(2000, 1, 1))
     except (ValueError, KeyError) as exc:
         return str(exc) or "not a cron expression"
+    try:
+        walker.get_next(datetime)
+    except (CroniterBadDateError, OverflowError):
+        return "it never fires: no date matches its day-of-month and month fields"
     return None
+
+
+# Interval schedules: at least a second (the scheduler looks once a second) and at most
+# ten years (a longer one never comes round, and timedelta stops at 999,999,999 days).
+MIN_INTERVAL_SECONDS = 1.0
+MAX_INTERVAL_SECONDS = 10 * 366 * 86400.0
+
+
+def interval_error(seconds: float) -> str | None:
+    """Why an interval schedule of ``seconds`` cannot be scheduled, or None."""
+    if not math.isfinite(seconds):
+        return f"the interval {seconds!r} is not a finite number of seconds"
+    if seconds < MIN_INTERVAL_SECONDS:
+        return f"the interval of {seconds:g} seconds is shorter than a second"
+    if seconds > MAX_INTERVAL_SECONDS:
+        return (
+            f"the interval of {seconds:g} seconds is longer than ten years "
+            f"({MAX_INTERVAL_SECONDS:,.0f} seconds)"
+        )
+    return None
+
+
+def shortest_interval(kind: str, cron: str | None, interval_seconds: float | None) -> float | None:
+    """The shortest time in seconds between two runs of a schedule, or None when it has
+    no regular runs (once, assets) or cannot be worked out (an invalid cron).
+
+    For a cron this is measured on its first ticks of a year, in wall-clock time: a
+    minute field of several values shows its shortest step within the first hour it
+    fires, which those ticks always cover.
+    """
+    if kind == "interval":
+        return interval_seconds
+    if kind != "cron" or not cron or cron_error(cron):
+        return None
+    from croniter import croniter
+
+    walker = croniter(cron, datetime(2001, 1, 1))
+    ticks = [walker.get_next(datetime) for _ in range(_SAMPLED_TICKS)]
+    return min((b - a).total_seconds() for a, b in itertools.pairwise(ticks))
+
+
+_SAMPLED_TICKS = 100
+
+
+def text_problems(data: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    """(dotted path, why) for each string in ``data`` (spec data) that is not valid
+    Unicode or holds a NUL, and each number that is not finite."""
+    if isinstance(data, str):
+        problem = text_problem(data)
+        if problem:
+            yield path, problem
+    elif isinstance(data, float) and not math.isfinite(data):
+        yield path, f"is {data!r}, which is not a JSON number"
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            inner = f"{path}.{key}" if path else str(key)
+            problem = text_problem(key) if isinstance(key, str) else None
+            if problem:
+                yield inner, f"has a name that {problem}"
+                continue
+            yield from text_problems(value, inner)
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            yield from text_problems(value, f"{path}[{i}]")
 
 
 def asset_error(name: str) -> str | None:

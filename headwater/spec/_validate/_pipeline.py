@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 
@@ -26,6 +27,8 @@ from headwater.spec._validate._common import (
     POOL_RE,
     asset_error,
     cron_error,
+    interval_error,
+    text_problems,
     timezone_error,
 )
 from headwater.spec._validate._dag import DagChecker
@@ -79,6 +82,7 @@ class PipelineChecker:
                 hint="use letters, digits, '_', '-' and '.', starting with a letter or '_'",
                 code="invalid_name",
             )
+        self.check_text()
         self.check_metadata()
         self.check_artifact_types()
         for key, comp in spec.components.items():
@@ -101,6 +105,26 @@ class PipelineChecker:
 
     # ------------------------------------------------------------------ metadata
 
+    def check_text(self) -> None:
+        """Every string in the spec is valid Unicode without NUL, every number finite:
+        the spec is stored and served as UTF-8 JSON."""
+        data = self.spec.model_dump(mode="python")
+        try:  # the common case in C: storable if it writes out as UTF-8 JSON without NUL
+            text = json.dumps(data, ensure_ascii=False, allow_nan=False, default=str)
+            if "\\u0000" not in text:
+                text.encode("utf-8")
+                return
+        except (ValueError, UnicodeEncodeError):
+            pass
+        for path, why in text_problems(data):
+            self.add(
+                f"{path} {why}",
+                source=self.spec.source,
+                hint="write names, descriptions and defaults as plain UTF-8 text, and "
+                "numbers as finite values",
+                code="invalid_text",
+            )
+
     def check_metadata(self) -> None:
         spec = self.spec
         src = spec.source
@@ -111,11 +135,29 @@ class PipelineChecker:
             if sched.kind == "cron" and sched.cron:
                 err = cron_error(sched.cron)
                 if err:
+                    hint = (
+                        "use five cron fields like '0 3 * * *', or a preset such as "
+                        "'@hourly', '@daily', '@weekly', '@monthly', '@yearly'"
+                    )
+                    if "never fires" in err:
+                        hint = (
+                            "pick a day of the month that the months have: February has 28 "
+                            "or 29 days; April, June, September and November 30"
+                        )
                     self.add(
                         f"invalid schedule '{sched.cron}': {err}",
                         source=src,
-                        hint="use five cron fields like '0 3 * * *', or a preset such as "
-                        "'@hourly', '@daily', '@weekly', '@monthly', '@yearly'",
+                        hint=hint,
+                        code="invalid_schedule",
+                    )
+            if sched.kind == "interval" and sched.interval_seconds is not None:
+                err = interval_error(sched.interval_seconds)
+                if err:
+                    self.add(
+                        f"invalid schedule: {err}",
+                        source=src,
+                        hint="use an interval between a second and ten years, e.g. "
+                        "schedule=timedelta(hours=6), or a cron such as '@yearly'",
                         code="invalid_schedule",
                     )
             tz_err = timezone_error(sched.timezone)

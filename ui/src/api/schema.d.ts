@@ -568,7 +568,8 @@ export interface paths {
         /**
          * Edit Schedule
          * @description Edit a schedule without redeploying (cron or interval, time zone, dates, catchup,
-         *     max_active_runs), or pause and unpause it. Checked like a compile.
+         *     max_active_runs), or pause and unpause it. Checked like a compile and against the
+         *     minimum schedule interval before anything is written; all of it in one transaction.
          */
         patch: operations["edit_schedule_api_v1_schedules__pipeline__patch"];
         trace?: never;
