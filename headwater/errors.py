@@ -10,7 +10,8 @@ file and line where known) and how to fix it::
     ├── ValidationError            a compiled spec breaks a rule (lists every problem)
     ├── SpecError                  a spec document cannot be read (bad JSON, schema version)
     ├── ParameterError             run parameter values do not fit the pipeline's schema
-    └── LoadError                  a pipeline file or object cannot be loaded
+    ├── LoadError                  a pipeline file or object cannot be loaded
+    └── NotifyError                a notification target could not be reached or failed
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ __all__ = [
     "HeadwaterError",
     "LoadError",
     "Location",
+    "NotifyError",
     "ParameterError",
     "PipelineDefinitionError",
     "Problem",
@@ -123,3 +125,7 @@ class ParameterError(HeadwaterError):
 
 class LoadError(HeadwaterError):
     """A pipeline file or object cannot be found or imported."""
+
+
+class NotifyError(HeadwaterError):
+    """A notification could not be delivered (the target failed, timed out or refused)."""

@@ -47,6 +47,7 @@ ERRORS = {
     "HeadwaterError",
     "LoadError",
     "Location",
+    "NotifyError",
     "ParameterError",
     "PipelineDefinitionError",
     "Problem",

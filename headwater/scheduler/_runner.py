@@ -112,6 +112,7 @@ class Runner:
                 owner=self.owner,
                 engine_hook=self.driven[run_id].engines.append,
                 max_active_tasks=self.max_active_tasks,
+                deliver=False,  # this process's sender delivers its notifications
             )
             outcome = str(status)
         except (LostRun, RunError) as exc:  # another engine has it: nothing to write

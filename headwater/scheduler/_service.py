@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from headwater.engine import Workspace
+from headwater.notify import Sender
 from headwater.scheduler._loop import scheduler_pass
 from headwater.scheduler._runner import Runner
 from headwater.store import RunRecord
@@ -38,6 +39,8 @@ class SchedulerService:
         self.runner = Runner(
             ws, max_runs=max_runs, max_active_tasks=max_active_tasks, stale_after=stale_after
         )
+        # Delivers the notifications the engines of this process (and any other) queue.
+        self.sender = Sender(ws.store)
         self.on_created = on_created
         self.on_claimed = on_claimed
         self._wake = threading.Event()
@@ -78,6 +81,7 @@ class SchedulerService:
     def serve(self) -> None:
         """Run until :meth:`stop`; runs still going are left to finish in their threads."""
         self.runner.warm()
+        self.sender.start()
         while not self._stop.is_set():
             try:
                 self.step()
@@ -96,3 +100,5 @@ class SchedulerService:
 
     def close(self) -> None:
         self.runner.close()
+        # What the runs just driven queued goes out before the process leaves.
+        self.sender.stop(drain=self.sender.settings.lease_seconds)

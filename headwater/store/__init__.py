@@ -20,6 +20,12 @@ from headwater.store._metadata import (
     VersionRecord,
     new_id,
 )
+from headwater.store._outbox import (
+    DeliveryStatus,
+    NewNotification,
+    NotificationRecord,
+    OutboxStore,
+)
 from headwater.store._queries import PipelineSummary, RunFilter
 
 __all__ = [
@@ -30,12 +36,16 @@ __all__ = [
     "AssetRecord",
     "Authenticated",
     "Conflict",
+    "DeliveryStatus",
     "InvalidValue",
     "LineageNode",
     "MetadataStore",
     "MetricPoint",
     "NewArtifact",
+    "NewNotification",
     "NotFound",
+    "NotificationRecord",
+    "OutboxStore",
     "PipelineSummary",
     "PoolRecord",
     "RunFilter",

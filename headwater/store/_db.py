@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from headwater.errors import HeadwaterError
 
-HEAD_REVISION = "0006"
+HEAD_REVISION = "0008"
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _lock = threading.Lock()
 

@@ -32,6 +32,7 @@ from headwater.store._base import NotFound, StoreBase, fields_of, new_id, now
 from headwater.store._base import aware as _aware
 from headwater.store._control import ControlStore
 from headwater.store._db import create_engine, migrate
+from headwater.store._outbox import OutboxStore
 from headwater.store._queries import QueryStore
 
 __all__ = ["NotFound", "new_id", "now"]
@@ -262,6 +263,11 @@ def _task_update(keys: frozenset[str]) -> sa.Update:
 
 class MetadataStore(AuthStore, ControlStore, AssetStore, QueryStore, StoreBase):
     """Runs, task attempts, artifacts, lineage and metrics, in SQLite or PostgreSQL."""
+
+    def __init__(self, engine: sa.Engine, namespace: str = "default") -> None:
+        super().__init__(engine, namespace)
+        # Notifications to send, written in the same transactions as the changes they tell of.
+        self.outbox = OutboxStore(self)
 
     @classmethod
     def open(cls, url: str, namespace: str = "default") -> MetadataStore:

@@ -21,6 +21,7 @@ from headwater.store import (
     MetadataStore,
     MetricPoint,
     NewArtifact,
+    NewNotification,
     NotFound,
     RunRecord,
     TaskRunRecord,
@@ -486,6 +487,17 @@ def test_every_row_a_store_writes_carries_its_namespace(
         {},
         (datetime.now(UTC), datetime.now(UTC)),
         asset_run,
+    )
+    scoped.outbox.add(
+        [
+            NewNotification(
+                run.id,
+                "train",
+                "success",
+                {"kind": "webhook", "target": "http://127.0.0.1:9", "on": ["success"]},
+                {"kind": "success"},
+            )
+        ]
     )
 
     with store.engine.connect() as conn:

@@ -35,6 +35,7 @@ TABLES = {
     "assets",
     "asset_events",
     "asset_triggers",
+    "notifications",
 }
 
 
