@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from headwater.errors import HeadwaterError
+from headwater.errors import ClientError
 
 __all__ = ["Client", "ClientError"]
 
@@ -33,14 +33,6 @@ def _given(filters: dict[str, Any]) -> dict[str, Any]:
     """The filters that were given: httpx would send ``None`` as an empty value, which
     the server reads as a filter on ''."""
     return {k: v for k, v in filters.items() if v is not None}
-
-
-class ClientError(HeadwaterError):
-    """The server refused a request (``status`` is the HTTP status; 0 if unreachable)."""
-
-    def __init__(self, status: int, message: str, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.status = status
 
 
 def _refused(response: httpx.Response) -> ClientError:

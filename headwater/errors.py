@@ -11,7 +11,16 @@ file and line where known) and how to fix it::
     ├── SpecError                  a spec document cannot be read (bad JSON, schema version)
     ├── ParameterError             run parameter values do not fit the pipeline's schema
     ├── LoadError                  a pipeline file or object cannot be loaded
-    └── NotifyError                a notification target could not be reached or failed
+    ├── RunError                   a run cannot be started or resumed
+    │   └── LostRun                    another engine adopted the run; this one stops
+    ├── StoreError                 the metadata store is unreachable or at an unknown revision
+    ├── NotFound                   a run, task, artifact or pipeline the store does not have
+    ├── InvalidValue               a value the store will not keep
+    ├── Conflict                   the change clashes with what the store holds
+    ├── IllegalTransition          a status change the state machine does not allow
+    ├── NotifyError                a notification target could not be reached or failed
+    ├── ApiError                   an API request refused, with its HTTP status
+    └── ClientError                the server refused a client's request (HTTP status)
 """
 
 from __future__ import annotations
@@ -19,16 +28,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "ApiError",
+    "ClientError",
     "ComponentDefinitionError",
+    "Conflict",
     "DefinitionError",
     "HeadwaterError",
+    "IllegalTransition",
+    "InvalidValue",
     "LoadError",
     "Location",
+    "LostRun",
+    "NotFound",
     "NotifyError",
     "ParameterError",
     "PipelineDefinitionError",
     "Problem",
+    "RunError",
     "SpecError",
+    "StoreError",
     "ValidationError",
 ]
 
@@ -129,3 +147,47 @@ class LoadError(HeadwaterError):
 
 class NotifyError(HeadwaterError):
     """A notification could not be delivered (the target failed, timed out or refused)."""
+
+
+class RunError(HeadwaterError):
+    """A run cannot be started or resumed."""
+
+
+class LostRun(RunError):
+    """Another engine adopted this run (ours was silent too long); this one stops."""
+
+
+class StoreError(HeadwaterError):
+    """The metadata store cannot be reached or is at an unknown schema version."""
+
+
+class NotFound(HeadwaterError):
+    """A run, task, artifact or pipeline that the store does not have."""
+
+
+class InvalidValue(HeadwaterError):
+    """A value the store will not keep (a malformed name, a negative count)."""
+
+
+class Conflict(HeadwaterError):
+    """The change clashes with what the store holds (a name taken, a state moved on)."""
+
+
+class IllegalTransition(HeadwaterError):
+    """A status change the state machine does not allow (a bug, or a race lost)."""
+
+
+class ApiError(HeadwaterError):
+    """An API request refused, with its HTTP status."""
+
+    def __init__(self, status: int, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+
+
+class ClientError(HeadwaterError):
+    """The server refused a request (``status`` is the HTTP status; 0 if unreachable)."""
+
+    def __init__(self, status: int, message: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status

@@ -4,7 +4,6 @@ control flow; and the entry points that start and resume runs."""
 from headwater.engine._api import (
     OpenedArtifact,
     Run,
-    RunError,
     Workspace,
     create_run,
     execute_run,
@@ -16,6 +15,7 @@ from headwater.engine._api import (
 from headwater.engine._deploy import collect_sources, deploy, materialize
 from headwater.engine._engine import Engine
 from headwater.engine._triggers import Decision, decide
+from headwater.errors import RunError
 
 __all__ = [
     "Decision",

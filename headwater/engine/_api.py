@@ -11,7 +11,7 @@ from typing import Any
 
 from headwater._config import Settings
 from headwater.engine._engine import Engine, Observer
-from headwater.errors import HeadwaterError
+from headwater.errors import RunError
 from headwater.executors import LocalExecutor
 from headwater.spec import PipelineSpec, digest, from_data, resolve_parameters, to_data
 from headwater.states import RUN_DONE, RunStatus, TaskStatus
@@ -26,10 +26,6 @@ from headwater.store import (
 
 ContextFactory = Callable[[str], Mapping[str, Any]]
 """Given the new run's id, the names its parameter templates may use."""
-
-
-class RunError(HeadwaterError):
-    """A run cannot be started or resumed."""
 
 
 @dataclass

@@ -30,7 +30,7 @@ from headwater.engine._units import (
     scope_done,
     state,
 )
-from headwater.errors import HeadwaterError
+from headwater.errors import LostRun
 from headwater.executors import ExecEvent, LocalExecutor, Resources, TaskRequest
 from headwater.runtime._protocol import TASK_SCHEMA, artifact_entry, write_json
 from headwater.spec import (
@@ -73,10 +73,6 @@ SLOT_POLL_SECONDS = 0.2
 def heartbeat_seconds() -> float:
     """Seconds between run heartbeats; a scheduler adopts runs silent for several of them."""
     return float(os.environ.get("HEADWATER_HEARTBEAT_SECONDS", "5"))
-
-
-class LostRun(HeadwaterError):
-    """Another engine adopted this run (ours was silent too long); this one stops."""
 
 
 Observer = Callable[[str, Unit], None]
@@ -149,7 +145,7 @@ class Engine:
 
     def execute(self) -> RunStatus:
         """Run (or resume) until every task is done or the run is cancelled."""
-        from headwater.engine._api import RunError
+        from headwater.errors import RunError
 
         if not self.store.claim_run(self.run.id, self.owner):
             raise RunError(

@@ -17,18 +17,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from headwater.states import (
-    TASK_DONE,
-    IllegalTransition,
-    RunStatus,
-    TaskStatus,
-    check_run,
-    check_task,
-)
+from headwater.errors import IllegalTransition, NotFound
+from headwater.states import TASK_DONE, RunStatus, TaskStatus, check_run, check_task
 from headwater.store import _schema as t
 from headwater.store._assets import AssetStore
 from headwater.store._auth import AuthStore
-from headwater.store._base import NotFound, StoreBase, fields_of, new_id, now
+from headwater.store._base import StoreBase, fields_of, new_id, now
 from headwater.store._base import aware as _aware
 from headwater.store._control import ControlStore
 from headwater.store._db import create_engine, migrate

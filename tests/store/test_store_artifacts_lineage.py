@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from headwater.errors import NotFound
 from headwater.states import TaskStatus
 from headwater.store import (
     ArtifactRecord,
@@ -22,7 +23,6 @@ from headwater.store import (
     MetricPoint,
     NewArtifact,
     NewNotification,
-    NotFound,
     RunRecord,
     TaskRunRecord,
     VersionRecord,

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from headwater.states import RUN_TRANSITIONS, IllegalTransition, RunStatus
-from headwater.store import MetadataStore, NotFound, RunRecord, VersionRecord
+from headwater.errors import IllegalTransition, NotFound
+from headwater.states import RUN_TRANSITIONS, RunStatus
+from headwater.store import MetadataStore, RunRecord, VersionRecord
 from headwater.store import _schema as t
 
 R = RunStatus
