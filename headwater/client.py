@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from headwater.errors import HeadwaterError, ParameterError
+from headwater.errors import ClientError, ParameterError
 
 __all__ = ["Client", "ClientError"]
 
@@ -35,15 +35,6 @@ def _given(filters: dict[str, Any]) -> dict[str, Any]:
     """The filters that were given: httpx would send ``None`` as an empty value, which
     the server reads as a filter on ''."""
     return {k: v for k, v in filters.items() if v is not None}
-
-
-class ClientError(HeadwaterError):
-    """The server refused a request (``status`` is the HTTP status; 0 if it was not
-    reached, or the request was not sent because it holds what no server would take)."""
-
-    def __init__(self, status: int, message: str, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.status = status
 
 
 def _refused(response: httpx.Response) -> ClientError:

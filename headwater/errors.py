@@ -13,7 +13,17 @@ file and line where known) and how to fix it::
     ├── LimitError                 a request goes past a configured limit (size, time, rate)
     ├── ConfigurationError         a HEADWATER_* setting or option holds an unusable value
     ├── LoadError                  a pipeline file or object cannot be loaded
-    └── UriNotAllowed              a run names a URI outside the roots it may read
+    ├── UriNotAllowed              a run names a URI outside the roots it may read
+    ├── RunError                   a run cannot be started or resumed
+    │   └── LostRun                    another engine adopted the run; this one stops
+    ├── StoreError                 the metadata store is unreachable or at an unknown revision
+    ├── NotFound                   a run, task, artifact or pipeline the store does not have
+    ├── InvalidValue               a value the store will not keep
+    ├── Conflict                   the change clashes with what the store holds
+    ├── IllegalTransition          a status change the state machine does not allow
+    ├── NotifyError                a notification target could not be reached or failed
+    ├── ApiError                   an API request refused, with its HTTP status
+    └── ClientError                the server refused a client's request (HTTP status)
 """
 
 from __future__ import annotations
@@ -21,17 +31,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "ApiError",
+    "ClientError",
     "ComponentDefinitionError",
     "ConfigurationError",
+    "Conflict",
     "DefinitionError",
     "HeadwaterError",
+    "IllegalTransition",
+    "InvalidValue",
     "LimitError",
     "LoadError",
     "Location",
+    "LostRun",
+    "NotFound",
+    "NotifyError",
     "ParameterError",
     "PipelineDefinitionError",
     "Problem",
+    "RunError",
     "SpecError",
+    "StoreError",
     "UriNotAllowed",
     "ValidationError",
 ]
@@ -146,3 +166,52 @@ class UriNotAllowed(HeadwaterError):
     """A run created through a server names a URI (an importer's, an input's) that it may not
     read: outside its namespace's allowed roots, inside Headwater's own state, or in a form
     that cannot be checked."""
+
+
+class NotifyError(HeadwaterError):
+    """A notification could not be delivered (the target failed, timed out or refused)."""
+
+
+class RunError(HeadwaterError):
+    """A run cannot be started or resumed."""
+
+
+class LostRun(RunError):
+    """Another engine adopted this run (ours was silent too long); this one stops."""
+
+
+class StoreError(HeadwaterError):
+    """The metadata store cannot be reached or is at an unknown schema version."""
+
+
+class NotFound(HeadwaterError):
+    """A run, task, artifact or pipeline that the store does not have."""
+
+
+class InvalidValue(HeadwaterError):
+    """A value the store will not keep (a malformed name, a negative count)."""
+
+
+class Conflict(HeadwaterError):
+    """The change clashes with what the store holds (a name taken, a state moved on)."""
+
+
+class IllegalTransition(HeadwaterError):
+    """A status change the state machine does not allow (a bug, or a race lost)."""
+
+
+class ApiError(HeadwaterError):
+    """An API request refused, with its HTTP status."""
+
+    def __init__(self, status: int, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+
+
+class ClientError(HeadwaterError):
+    """The server refused a request (``status`` is the HTTP status; 0 if it was not
+    reached, or the request was not sent because it holds what no server would take)."""
+
+    def __init__(self, status: int, message: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from headwater.errors import HeadwaterError
+from headwater.errors import IllegalTransition
 
 
 class TaskStatus(StrEnum):
@@ -70,10 +70,6 @@ TASK_DONE = frozenset({T.SUCCEEDED, T.FAILED, T.SKIPPED, T.CACHED, T.UPSTREAM_FA
 TASK_SUCCESS = frozenset({T.SUCCEEDED, T.CACHED})
 TASK_FAILURE = frozenset({T.FAILED, T.UPSTREAM_FAILED})
 RUN_DONE = frozenset({R.SUCCEEDED, R.FAILED, R.CANCELLED})
-
-
-class IllegalTransition(HeadwaterError):
-    """A status change the state machine does not allow (a bug, or a race lost)."""
 
 
 def check_task(current: TaskStatus, target: TaskStatus) -> TaskStatus:

@@ -42,18 +42,28 @@ HEADWATER = {
 }
 
 ERRORS = {
+    "ApiError",
+    "ClientError",
     "ComponentDefinitionError",
     "ConfigurationError",
     "DefinitionError",
     "HeadwaterError",
     "LimitError",
+    "Conflict",
+    "IllegalTransition",
+    "InvalidValue",
     "LoadError",
     "Location",
+    "LostRun",
+    "NotFound",
+    "NotifyError",
     "ParameterError",
     "PipelineDefinitionError",
     "Problem",
+    "RunError",
     "SpecError",
     "UriNotAllowed",
+    "StoreError",
     "ValidationError",
 }
 
@@ -97,3 +107,23 @@ def test_import_headwater_stays_light() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == ""
+
+
+def test_every_headwater_error_is_defined_in_the_errors_module() -> None:
+    """One errors module: a HeadwaterError subclass defined anywhere else is a defect."""
+    import ast
+    from pathlib import Path
+
+    root = Path(headwater.__file__).parent
+    known = set(headwater.errors.__all__)
+    elsewhere = []
+    for path in root.rglob("*.py"):
+        if path.name == "errors.py" and path.parent == root:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ClassDef):
+                bases = {b.id for b in node.bases if isinstance(b, ast.Name)}
+                bases |= {b.attr for b in node.bases if isinstance(b, ast.Attribute)}
+                if bases & known:
+                    elsewhere.append(f"{path.relative_to(root)}:{node.lineno} {node.name}")
+    assert elsewhere == [], "define these in headwater/errors.py: " + ", ".join(elsewhere)

@@ -12,7 +12,7 @@ from typing import TypeVar
 
 import pytest
 
-from headwater.errors import HeadwaterError
+from headwater.errors import HeadwaterError, IllegalTransition
 from headwater.states import (
     RUN_DONE,
     RUN_TRANSITIONS,
@@ -20,7 +20,6 @@ from headwater.states import (
     TASK_FAILURE,
     TASK_SUCCESS,
     TASK_TRANSITIONS,
-    IllegalTransition,
     RunStatus,
     TaskStatus,
     check_run,

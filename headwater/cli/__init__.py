@@ -1,6 +1,13 @@
 """The ``headwater`` command."""
 
-from headwater.cli import _deploy, _roots, _runs, _schedule, _server  # noqa: F401  (register commands)
+from headwater.cli import (  # noqa: F401  (register commands)
+    _deploy,
+    _notify,
+    _roots,
+    _runs,
+    _schedule,
+    _server,
+)
 from headwater.cli._app import app, main
 
 __all__ = ["app", "main", "run"]

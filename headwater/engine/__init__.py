@@ -4,7 +4,6 @@ control flow; and the entry points that start and resume runs."""
 from headwater.engine._api import (
     OpenedArtifact,
     Run,
-    RunError,
     Workspace,
     create_run,
     execute_run,
@@ -20,6 +19,7 @@ from headwater.engine._inputs import check_parameters, check_schedule
 from headwater.engine._render import warm as warm_renderer
 from headwater.engine._template_worker import MACROS, Macros
 from headwater.engine._triggers import Decision, decide
+from headwater.errors import RunError
 
 __all__ = [
     "MACROS",

@@ -11,7 +11,7 @@ from typing import Any
 
 from headwater._config import Settings
 from headwater.engine._engine import Engine, Observer
-from headwater.errors import ConfigurationError, HeadwaterError
+from headwater.errors import ConfigurationError, RunError
 from headwater.executors import LocalExecutor, allowed_patterns
 from headwater.spec import PipelineSpec, digest, from_data, resolve_parameters, to_data
 from headwater.states import RUN_DONE, RunStatus, TaskStatus
@@ -26,10 +26,6 @@ from headwater.store import (
 
 ContextFactory = Callable[[str], Mapping[str, Any]]
 """Given the new run's id, the names its parameter templates may use."""
-
-
-class RunError(HeadwaterError):
-    """A run cannot be started or resumed."""
 
 
 @dataclass
@@ -157,11 +153,14 @@ def execute_run(
     owner: str | None = None,
     adopt: bool = False,
     max_active_tasks: int | None = None,
+    deliver: bool = True,
 ) -> RunStatus:
     """Drive ``run`` (new or interrupted) to its end on the local executor.
 
     The engine claims the run as ``owner`` (this process by default); ``adopt`` takes it
-    over from an engine that stopped.
+    over from an engine that stopped. With ``deliver`` (as when a user runs a pipeline
+    from the command line or Python) this call also sends the run's notifications, and
+    returns once each was tried; a scheduler passes False and sends them itself.
     """
     if adopt:
         ws.store.claim_run(run.id, owner or process_owner(), stale_before=datetime.now(UTC))
@@ -188,7 +187,32 @@ def execute_run(
     )
     if engine_hook is not None:
         engine_hook(engine)
-    return engine.execute()
+    if not deliver:
+        return engine.execute()
+    from headwater.notify import Sender
+
+    sender = Sender(ws.store).start()
+    try:
+        return engine.execute()
+    finally:
+        try:
+            _report_unsent(sender.flush(run.id))
+        finally:
+            sender.stop()
+
+
+def _report_unsent(unsent: list[Any]) -> None:
+    if not unsent:
+        return
+    import logging
+
+    logging.getLogger("headwater.notify").warning(
+        "%d notification(s) of run %s not delivered yet (%s); they are retried by "
+        "'headwater notifications send' or a running scheduler",
+        len(unsent),
+        unsent[0].run_id,
+        "; ".join(f"{r.target.get('kind')}: {r.last_error or 'not tried'}" for r in unsent[:3]),
+    )
 
 
 def resume_run(

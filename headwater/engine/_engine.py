@@ -41,7 +41,7 @@ from headwater.engine._units import (
     scope_done,
     state,
 )
-from headwater.errors import HeadwaterError, UriNotAllowed
+from headwater.errors import LostRun, UriNotAllowed
 from headwater.executors import (
     ExecEvent,
     LocalExecutor,
@@ -73,6 +73,7 @@ from headwater.store import (
     ArtifactStore,
     MetadataStore,
     MetricPoint,
+    NewNotification,
     RunRecord,
     SlotRequest,
     TaskRunRecord,
@@ -89,10 +90,6 @@ SLOT_POLL_SECONDS = 0.2
 def heartbeat_seconds() -> float:
     """Seconds between run heartbeats; a scheduler adopts runs silent for several of them."""
     return float(os.environ.get("HEADWATER_HEARTBEAT_SECONDS", "5"))
-
-
-class LostRun(HeadwaterError):
-    """Another engine adopted this run (ours was silent too long); this one stops."""
 
 
 Observer = Callable[[str, Unit], None]
@@ -174,7 +171,7 @@ class Engine:
 
     def execute(self) -> RunStatus:
         """Run (or resume) until every task is done or the run is cancelled."""
-        from headwater.engine._api import RunError
+        from headwater.errors import RunError
 
         if not self.store.claim_run(self.run.id, self.owner):
             raise RunError(
@@ -955,7 +952,9 @@ class Engine:
         )
 
     def _dispatch(self) -> None:
-        self._grant()
+        if self.waiting:
+            with self.store.batch():  # a refused attempt and its notification together
+                self._grant()
         if not self.ready:
             return
         waiting: list[Unit] = []
@@ -1227,6 +1226,11 @@ class Engine:
     # ------------------------------------------------------------------ endings
 
     def _finish(self, outcome: TaskStatus) -> RunStatus:
+        # The run's end and the notifications telling of it are one transaction.
+        with self.store.batch():
+            return self._finish_run(outcome)
+
+    def _finish_run(self, outcome: TaskStatus) -> RunStatus:
         if self._deadline is not None and self._deadline <= time.time():
             self._miss_deadline()
         self.finished = True
@@ -1244,27 +1248,41 @@ class Engine:
         return target
 
     def _tell_task(self, kind: str, unit: Unit, *, error: str | None = None) -> None:
-        """Deliver a task event to the task's own notification targets (never raises)."""
+        """Queue a task event for the task's own notification targets."""
         targets = [n for n in unit.options.notifications or () if kind in n.on]
         if targets:
-            self._deliver(targets, kind, unit.path, error)
+            self._queue(targets, kind, unit.path, error)
 
     def _tell(self, kind: str, *, task: str | None = None, error: str | None = None) -> None:
-        """Deliver a run event to the pipeline's notification targets (never raises)."""
+        """Queue a run event for the pipeline's notification targets."""
         targets = [n for n in self.spec.notifications if kind in n.on]
         if targets:
-            self._deliver(targets, kind, task, error)
+            self._queue(targets, kind, task, error)
 
-    def _deliver(self, targets: list[Any], kind: str, task: str | None, error: str | None) -> None:
-        import sys
-
-        from headwater.notify import Event, notify
-
-        if self.source_root not in sys.path:  # callables may live beside the pipeline
-            sys.path.append(self.source_root)
-        notify(
-            targets,
-            Event(kind, self.spec.name, self.run.id, str(self.run_status), task, error),
+    def _queue(self, targets: list[Any], kind: str, task: str | None, error: str | None) -> None:
+        """Write the event to the outbox, in the transaction of the change it tells of; a
+        sender delivers it later, outside any transaction (docs/adr/0010)."""
+        payload = {
+            "kind": kind,
+            "pipeline": self.spec.name,
+            "run_id": self.run.id,
+            "status": str(self.run_status),
+            "task": task,
+            "error": error,
+        }
+        self.store.outbox.add(
+            [
+                NewNotification(
+                    run_id=self.run.id,
+                    pipeline=self.spec.name,
+                    event=kind,
+                    task=task,
+                    target=target.model_dump(mode="json"),
+                    payload=payload,
+                    source_root=self.source_root,
+                )
+                for target in targets
+            ]
         )
 
     def _cancel(self) -> RunStatus:

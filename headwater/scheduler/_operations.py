@@ -11,6 +11,7 @@ from typing import Any
 
 from headwater.engine import Workspace, check_run_uris, render_for_run
 from headwater.engine._plan import plan_dag
+from headwater.errors import Conflict, NotFound
 from headwater.scheduler._context import manual_context
 from headwater.spec import (
     ConditionGroup,
@@ -24,7 +25,7 @@ from headwater.spec import (
     from_data,
 )
 from headwater.states import RunStatus
-from headwater.store import Conflict, NotFound, RunRecord, TaskRunRecord, VersionRecord
+from headwater.store import RunRecord, TaskRunRecord, VersionRecord
 
 _ROOT_NAME = re.compile(r"^([^.\[]+)")
 

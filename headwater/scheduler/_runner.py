@@ -19,9 +19,9 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from headwater.engine import Engine, RunError, Workspace, execute_run
+from headwater.engine import Engine, Workspace, execute_run
 from headwater.engine._api import heartbeat_timeout
-from headwater.engine._engine import LostRun
+from headwater.errors import LostRun, RunError
 from headwater.executors import LocalExecutor
 from headwater.store import MetadataStore, new_id
 
@@ -112,6 +112,7 @@ class Runner:
                 owner=self.owner,
                 engine_hook=self.driven[run_id].engines.append,
                 max_active_tasks=self.max_active_tasks,
+                deliver=False,  # this process's sender delivers its notifications
             )
             outcome = str(status)
         except (LostRun, RunError) as exc:  # another engine has it: nothing to write

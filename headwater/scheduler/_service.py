@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 
 from headwater.engine import Workspace
+from headwater.notify import Sender
 from headwater.scheduler._loop import scheduler_pass
 from headwater.scheduler._runner import Runner
 from headwater.store import RunRecord
@@ -40,6 +41,8 @@ class SchedulerService:
         self.runner = Runner(
             ws, max_runs=max_runs, max_active_tasks=max_active_tasks, stale_after=stale_after
         )
+        # Delivers the notifications the engines of this process (and any other) queue.
+        self.sender = Sender(ws.store)
         self.on_created = on_created
         self.on_claimed = on_claimed
         self._wake = threading.Event()
@@ -84,6 +87,7 @@ class SchedulerService:
 
         self.runner.warm()
         warm_renderer(limits().max_render_memory_bytes)  # scheduled runs' templates
+        self.sender.start()
         while not self._stop.is_set():
             try:
                 self.step()
@@ -107,3 +111,5 @@ class SchedulerService:
 
     def close(self) -> None:
         self.runner.close()
+        # What the runs just driven queued goes out before the process leaves.
+        self.sender.stop(drain=self.sender.settings.lease_seconds)

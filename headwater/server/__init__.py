@@ -1,7 +1,8 @@
 """The HTTP API (FastAPI): thin routers over the engine, scheduler and store, with
 bearer-token auth. :func:`serve` runs it with uvicorn, alone or with a scheduler."""
 
-from headwater.server._app import ApiError, ServerState, create_app
+from headwater.errors import ApiError
+from headwater.server._app import ServerState, create_app
 from headwater.server._serve import serve
 
 __all__ = ["ApiError", "ServerState", "create_app", "serve"]

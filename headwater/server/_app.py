@@ -18,23 +18,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from headwater._version import __version__
 from headwater.engine import Workspace
 from headwater.errors import (
+    ApiError,
+    Conflict,
     HeadwaterError,
+    InvalidValue,
     LimitError,
+    NotFound,
     ParameterError,
     SpecError,
     UriNotAllowed,
     ValidationError,
 )
-from headwater.store import Authenticated, Conflict, InvalidValue, MetadataStore, NotFound
-
-
-class ApiError(HeadwaterError):
-    """An error with its HTTP status."""
-
-    def __init__(self, status: int, message: str, *, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.status = status
-
+from headwater.store import Authenticated, MetadataStore
 
 _HTTP_HINTS = {
     400: "send a JSON body (Content-Type: application/json); see /api/openapi.json",

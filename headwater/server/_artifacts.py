@@ -10,7 +10,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse, StreamingResponse
 
-from headwater.server._app import ApiError, ServerState, page, state
+from headwater.errors import ApiError
+from headwater.server._app import ServerState, page, state
 from headwater.server._schemas import ArtifactOut, Lineage, Page, Preview
 from headwater.store import ArtifactRecord, LineageNode
 

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from headwater.errors import HeadwaterError
-from headwater.server._app import ApiError, ServerState, page, state, utc
+from headwater.errors import ApiError, HeadwaterError
+from headwater.server._app import ServerState, page, state, utc
 from headwater.server._schemas import (
     AssetEventOut,
     AssetOut,

@@ -11,7 +11,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
-from headwater.server._app import ApiError, ServerState, page, state, utc
+from headwater.errors import ApiError
+from headwater.server._app import ServerState, page, state, utc
 from headwater.server._schemas import (
     CancelOut,
     Cleared,

@@ -18,7 +18,7 @@ def first_admin_token(ws: Workspace) -> str | None:
     shown once). None when users exist already."""
     if ws.store.has_users():
         return None
-    from headwater.store import Conflict
+    from headwater.errors import Conflict
 
     try:
         ws.store.create_user("admin", "admin")

@@ -9,8 +9,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from headwater.errors import NotFound
 from headwater.store import _schema as t
-from headwater.store._base import NotFound, StoreBase, aware, new_id, now
+from headwater.store._base import StoreBase, aware, new_id, now
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from headwater.errors import Conflict, NotFound
 from headwater.store import _schema as t
-from headwater.store._base import Conflict, NotFound, StoreBase, fields_of, new_id, now
+from headwater.store._base import StoreBase, fields_of, new_id, now
 
 ROLES = ("admin", "user")
 TOKEN_PREFIX = "hw_"

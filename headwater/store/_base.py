@@ -12,8 +12,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from headwater.errors import HeadwaterError
-
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 
 
@@ -46,18 +44,6 @@ def aware(value: Any) -> datetime:
     """A datetime from an aggregate (which bypasses the column type) as aware UTC."""
     when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-
-
-class NotFound(HeadwaterError):
-    """A run, task, artifact or pipeline that the store does not have."""
-
-
-class InvalidValue(HeadwaterError):
-    """A value the store will not keep (a malformed name, a negative count)."""
-
-
-class Conflict(HeadwaterError):
-    """The change clashes with what the store holds (a name taken, a state moved on)."""
 
 
 def fields_of(cls: type, m: Any) -> dict[str, Any]:

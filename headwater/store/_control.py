@@ -17,9 +17,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from headwater.errors import Conflict, InvalidValue, NotFound
 from headwater.states import TASK_DONE, TASK_SUCCESS, RunStatus, TaskStatus, check_run
 from headwater.store import _schema as t
-from headwater.store._base import Conflict, InvalidValue, NotFound, StoreBase, now
+from headwater.store._base import StoreBase, now
 
 DEFAULT_POOL = "default_pool"
 _LIVE = (TaskStatus.QUEUED.value, TaskStatus.RUNNING.value)

@@ -10,15 +10,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from headwater.errors import HeadwaterError
+from headwater.errors import StoreError
 
-HEAD_REVISION = "0007"
+HEAD_REVISION = "0008"
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _lock = threading.Lock()
-
-
-class StoreError(HeadwaterError):
-    """The metadata store cannot be reached or is at an unknown schema version."""
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

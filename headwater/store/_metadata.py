@@ -17,21 +17,16 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from headwater.states import (
-    TASK_DONE,
-    IllegalTransition,
-    RunStatus,
-    TaskStatus,
-    check_run,
-    check_task,
-)
+from headwater.errors import IllegalTransition, NotFound
+from headwater.states import TASK_DONE, RunStatus, TaskStatus, check_run, check_task
 from headwater.store import _schema as t
 from headwater.store._assets import AssetStore
 from headwater.store._auth import AuthStore
-from headwater.store._base import NotFound, StoreBase, fields_of, new_id, now
+from headwater.store._base import StoreBase, fields_of, new_id, now
 from headwater.store._base import aware as _aware
 from headwater.store._control import ControlStore
 from headwater.store._db import create_engine, migrate
+from headwater.store._outbox import OutboxStore
 from headwater.store._queries import QueryStore
 from headwater.store._roots import RootStore
 
@@ -266,6 +261,11 @@ def _task_update(keys: frozenset[str]) -> sa.Update:
 
 class MetadataStore(AuthStore, ControlStore, AssetStore, QueryStore, RootStore, StoreBase):
     """Runs, task attempts, artifacts, lineage and metrics, in SQLite or PostgreSQL."""
+
+    def __init__(self, engine: sa.Engine, namespace: str = "default") -> None:
+        super().__init__(engine, namespace)
+        # Notifications to send, written in the same transactions as the changes they tell of.
+        self.outbox = OutboxStore(self)
 
     @classmethod
     def open(cls, url: str, namespace: str = "default") -> MetadataStore:

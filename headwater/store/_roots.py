@@ -10,10 +10,10 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from headwater.errors import UriNotAllowed
+from headwater.errors import InvalidValue, NotFound, UriNotAllowed
 from headwater.runtime import normalize_root
 from headwater.store import _schema as t
-from headwater.store._base import InvalidValue, NotFound, StoreBase, fields_of, now
+from headwater.store._base import StoreBase, fields_of, now
 
 MAX_ROOT_LENGTH = 1024
 

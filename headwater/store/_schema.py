@@ -322,3 +322,29 @@ uri_roots = sa.Table(
     sa.Column("description", sa.Text),
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
+
+# The notification outbox: one row per (event, target), written in the transaction of the
+# state change that causes it and delivered later, outside any transaction (docs/adr/0010).
+notifications = sa.Table(
+    "notifications",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    _namespace(),
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id")),
+    sa.Column("pipeline", sa.String(128), nullable=False),
+    sa.Column("event", sa.String(32), nullable=False),
+    sa.Column("task", sa.Text),
+    sa.Column("target", JSON, nullable=False),
+    sa.Column("payload", JSON, nullable=False),
+    sa.Column("source_root", sa.Text),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+    sa.Column("claimed_by", sa.String(64)),
+    sa.Column("claimed_until", UTCDateTime),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("delivered_at", UTCDateTime),
+    sa.Index(None, "status", "next_attempt_at"),
+    sa.Index(None, "run_id"),
+)

@@ -24,7 +24,7 @@ from headwater.states import RunStatus
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    notify_flow.EVENTS.clear()
+    notify_flow.clear_events()
     with http_receiver() as r:
         yield r
 
@@ -74,7 +74,7 @@ def test_a_run_past_its_deadline_notifies_once_and_records_when(
     assert hook["run_id"] == run.id and hook["pipeline"] == "notify_deadline"
     assert hook["status"] == "running" and hook["task"] is None
     assert "did not finish within 0.2s" in hook["error"]
-    assert [(e.kind, e.run_id) for e in notify_flow.EVENTS] == [("deadline_missed", run.id)]
+    assert [(e.kind, e.run_id) for e in notify_flow.events()] == [("deadline_missed", run.id)]
     assert len(receiver.posts) == 1
 
 
@@ -90,4 +90,4 @@ def test_a_run_that_ends_within_its_deadline_sends_nothing(
     assert run.status is RunStatus.SUCCEEDED
     assert workspace.store.get_run(run.id).deadline_missed_at is None
     assert receiver.posts == []
-    assert notify_flow.EVENTS == []
+    assert notify_flow.events() == []

@@ -15,7 +15,7 @@ import pytest
 from engine_helpers import alive, read_pid, wait_for
 
 from headwater.engine import Run, Workspace, create_run, execute_run
-from headwater.engine._engine import LostRun
+from headwater.errors import LostRun
 from headwater.scheduler import Runner
 from headwater.sdk._location import compile_root
 from headwater.states import RunStatus, TaskStatus

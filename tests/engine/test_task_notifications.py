@@ -19,7 +19,7 @@ from headwater.states import RunStatus, TaskStatus
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    notify_flow.EVENTS.clear()
+    notify_flow.clear_events()
     with http_receiver() as r:
         yield r
 
@@ -35,7 +35,7 @@ def test_task_events_reach_the_tasks_own_targets_with_the_task_path(
     assert run.tasks["shaky"].status is TaskStatus.SUCCEEDED
     assert run.tasks["loop-1[0].shaky-2"].status is TaskStatus.SUCCEEDED
     assert run.tasks["broken-2"].status is TaskStatus.FAILED
-    seen = [(e.kind, e.task) for e in notify_flow.EVENTS]
+    seen = [(e.kind, e.task) for e in notify_flow.events()]
     assert sorted(seen) == sorted(
         [
             ("retry", "shaky"),
@@ -47,9 +47,9 @@ def test_task_events_reach_the_tasks_own_targets_with_the_task_path(
     ), "broken-2 was silenced with set_options(notify=[])"
     for path in ("shaky", "loop-1[0].shaky-2"):
         assert seen.index(("retry", path)) < seen.index(("success", path))
-    for event in notify_flow.EVENTS:
+    for event in notify_flow.events():
         assert event.pipeline == "notify_tasks" and event.run_id == run.id
-    errors = {(e.kind, e.task): e.error or "" for e in notify_flow.EVENTS}
+    errors = {(e.kind, e.task): e.error or "" for e in notify_flow.events()}
     assert "top fails its first attempt" in errors[("retry", "shaky")]
     assert "broken on purpose" in errors[("failure", "broken")]
     assert errors[("success", "shaky")] == ""
@@ -62,7 +62,7 @@ def test_task_events_reach_the_tasks_own_targets_with_the_task_path(
 def test_a_failing_task_notifier_is_logged_and_never_fails_the_run(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    notify_flow.EVENTS.clear()
+    notify_flow.clear_events()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         dead = s.getsockname()[1]  # nothing listens here once the socket closes
@@ -73,7 +73,7 @@ def test_a_failing_task_notifier_is_logged_and_never_fails_the_run(
     assert run.status is RunStatus.SUCCEEDED, run.tasks
     assert all(t.status is TaskStatus.SUCCEEDED for t in run.tasks.values())
     # The targets after a broken one still hear about it.
-    assert sorted((e.kind, e.task) for e in notify_flow.EVENTS) == [
+    assert sorted((e.kind, e.task) for e in notify_flow.events()) == [
         ("success", "fine_but_badly_watched"),
         ("success", "fine_but_badly_watched-2"),
     ]
@@ -83,8 +83,8 @@ def test_a_failing_task_notifier_is_logged_and_never_fails_the_run(
 
 
 def test_a_task_failed_for_a_missing_pool_notifies_its_failure() -> None:
-    notify_flow.EVENTS.clear()
+    notify_flow.clear_events()
     run = headwater.run(notify_flow.notify_missing_pool)
 
     assert run.tasks["watched"].status is TaskStatus.FAILED
-    assert [(e.kind, e.task) for e in notify_flow.EVENTS] == [("failure", "watched")]
+    assert [(e.kind, e.task) for e in notify_flow.events()] == [("failure", "watched")]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 import threading
 from collections.abc import Iterator
@@ -21,11 +22,19 @@ import headwater
 from headwater import Email, Slack, Webhook, component, pipeline
 from headwater.states import RunStatus
 
-received: list[dict[str, Any]] = []
-
 
 def record_event(event: Any) -> None:
-    received.append({"callable": event.kind, "run": event.run_id})
+    """A callable target: it runs in a child process, so it leaves its mark in a file."""
+    with open(os.environ["NOTIFY_RECORD"], "a") as f:
+        f.write(json.dumps({"callable": event.kind, "run": event.run_id, "pid": os.getpid()}))
+        f.write("\n")
+
+
+def received() -> list[dict[str, Any]]:
+    path = Path(os.environ["NOTIFY_RECORD"])
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 class _Receiver(BaseHTTPRequestHandler):
@@ -79,7 +88,7 @@ def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Mailbox]:
 @pytest.fixture(autouse=True)
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HEADWATER_HOME", str(tmp_path / "home"))
-    received.clear()
+    monkeypatch.setenv("NOTIFY_RECORD", str(tmp_path / "callable.jsonl"))
 
 
 @component
@@ -119,7 +128,7 @@ def test_success_goes_to_slack_webhook_email_and_a_callable(
     assert len(smtp.messages) == 1
     assert smtp.messages[0].rcpt_tos == ["ml-team@example.test"]
     assert b"notified: success" in smtp.messages[0].content
-    assert received == []  # the callable listens for failures only
+    assert received() == []  # the callable listens for failures only
 
 
 def test_failure_and_retry_events(http_receiver: str) -> None:
@@ -136,7 +145,11 @@ def test_failure_and_retry_events(http_receiver: str) -> None:
     assert kinds == ["retry", "failure"]
     retry = _Receiver.posts[0][1]
     assert retry["task"] == "breaks" and "the data was bad" in retry["error"]
-    assert received == [{"callable": "failure", "run": run.id}]
+    calls = received()
+    assert [{k: c[k] for k in ("callable", "run")} for c in calls] == [
+        {"callable": "failure", "run": run.id}
+    ]
+    assert calls[0]["pid"] != os.getpid()  # user code never runs in the engine's process
 
 
 def test_a_failing_notifier_is_logged_and_the_run_still_succeeds(

@@ -1,23 +1,42 @@
 """Pipelines that notify: deadlines and per-task notifications (tests/engine).
 
-The engine calls callable targets in its own process, so ``record`` collects what it
-receives in ``EVENTS`` for the test that drives the run in-process. Pipelines whose
-targets need a URL known only at test time are built by functions taking that URL.
+Callable targets run in a child process of the notification sender, so ``record``
+appends what it receives to the file ``clear_events()`` names, and ``events()`` reads it
+back. Pipelines whose targets need a URL known only at test time are built by functions
+taking that URL.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import tempfile
+from types import SimpleNamespace
 from typing import Any
 
 from headwater import ParallelFor, Webhook, component, pipeline
 from headwater.sdk import Notify, Pipeline
 
 TASK_EVENTS = ("success", "failure", "retry")
-EVENTS: list[Any] = []
+_EVENTS_FILE = "HEADWATER_TEST_EVENTS"
+
+
+def clear_events() -> None:
+    """Start a new record (the sender's child processes inherit where it is)."""
+    fd, path = tempfile.mkstemp(prefix="events-", suffix=".jsonl")
+    os.close(fd)
+    os.environ[_EVENTS_FILE] = path
+
+
+def events() -> list[Any]:
+    """The events ``record`` received, in order, with the pid of the process it ran in."""
+    with open(os.environ[_EVENTS_FILE]) as f:
+        return [SimpleNamespace(**json.loads(line)) for line in f]
 
 
 def record(event: Any) -> None:
-    EVENTS.append(event)
+    with open(os.environ[_EVENTS_FILE], "a") as f:
+        f.write(json.dumps({**vars(event), "pid": os.getpid()}) + "\n")
 
 
 def explode(event: Any) -> None:

@@ -16,13 +16,13 @@ import pytest
 
 import headwater
 from headwater.engine import Run, Workspace, create_run, execute_run
-from headwater.errors import HeadwaterError
+from headwater.errors import Conflict, HeadwaterError
 from headwater.scheduler import Runner
 from headwater.scheduler._operations import clear, retry_failed
 from headwater.sdk._loader import load_module
 from headwater.sdk._location import compile_root
 from headwater.states import RunStatus, TaskStatus
-from headwater.store import Conflict, TaskRunRecord
+from headwater.store import TaskRunRecord
 
 PIPELINES = Path(__file__).resolve().parents[1] / "pipelines"
 flow: Any = load_module(PIPELINES / "clear_flow.py")

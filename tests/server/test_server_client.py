@@ -9,7 +9,8 @@ import pytest
 from server_api import LOG_LINES, REPORT_TAG, log_line
 from server_helpers import Standalone, free_port
 
-from headwater.client import Client, ClientError
+from headwater.client import Client
+from headwater.errors import ClientError
 
 API = "/api/v1"
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from headwater.errors import NotFound
 from headwater.states import TaskStatus
 from headwater.store import (
     ArtifactRecord,
@@ -21,7 +22,7 @@ from headwater.store import (
     MetadataStore,
     MetricPoint,
     NewArtifact,
-    NotFound,
+    NewNotification,
     RunRecord,
     TaskRunRecord,
     VersionRecord,
@@ -486,6 +487,17 @@ def test_every_row_a_store_writes_carries_its_namespace(
         {},
         (datetime.now(UTC), datetime.now(UTC)),
         asset_run,
+    )
+    scoped.outbox.add(
+        [
+            NewNotification(
+                run.id,
+                "train",
+                "success",
+                {"kind": "webhook", "target": "http://127.0.0.1:9", "on": ["success"]},
+                {"kind": "success"},
+            )
+        ]
     )
 
     with store.engine.connect() as conn:

@@ -15,7 +15,8 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from headwater.store import MetadataStore, StoreError, create_engine, migrate
+from headwater.errors import StoreError
+from headwater.store import MetadataStore, create_engine, migrate
 from headwater.store._db import HEAD_REVISION, current_revision
 from headwater.store._schema import metadata
 
@@ -36,6 +37,7 @@ TABLES = {
     "asset_events",
     "asset_triggers",
     "uri_roots",
+    "notifications",
 }
 
 

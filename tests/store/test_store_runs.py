@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from headwater.states import RUN_TRANSITIONS, IllegalTransition, RunStatus
-from headwater.store import MetadataStore, NotFound, RunRecord, VersionRecord
+from headwater.errors import IllegalTransition, NotFound
+from headwater.states import RUN_TRANSITIONS, RunStatus
+from headwater.store import MetadataStore, RunRecord, VersionRecord
 from headwater.store import _schema as t
 
 R = RunStatus
@@ -441,6 +442,19 @@ def test_rows_inserted_without_a_namespace_get_default(
         conn.execute(t.asset_events.insert().values(asset_id="as", run_id="r", created_at=now))
         event = conn.execute(sa.select(t.asset_events.c.id)).scalar_one()
         conn.execute(t.asset_triggers.insert().values(event_id=event, run_id="r"))
+        conn.execute(
+            t.notifications.insert().values(
+                id="n",
+                run_id="r",
+                pipeline="p",
+                event="success",
+                target={},
+                payload={},
+                status="pending",
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
     with store.engine.connect() as conn:
         for table in t.metadata.sorted_tables:
             namespaces = conn.execute(sa.select(table.c.namespace)).scalars().all()

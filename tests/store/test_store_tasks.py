@@ -10,15 +10,9 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-from headwater.states import TASK_TRANSITIONS, IllegalTransition, TaskStatus
-from headwater.store import (
-    MetadataStore,
-    MetricPoint,
-    NewArtifact,
-    NotFound,
-    RunRecord,
-    TaskRunRecord,
-)
+from headwater.errors import IllegalTransition, NotFound
+from headwater.states import TASK_TRANSITIONS, TaskStatus
+from headwater.store import MetadataStore, MetricPoint, NewArtifact, RunRecord, TaskRunRecord
 
 T = TaskStatus
 StartTask = Callable[..., TaskRunRecord]
