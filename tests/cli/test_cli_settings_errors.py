@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from conftest import headwater_command
+
+HEADWATER = Path(sys.executable).with_name("headwater")
 
 PIPELINE = """
 from headwater import component, pipeline
@@ -34,7 +36,7 @@ def run_with(tmp_path: Path, **settings: str) -> subprocess.CompletedProcess[str
     env.update(NO_COLOR="1", COLUMNS="200", HEADWATER_HOME=str(tmp_path / "home"))
     env.update(settings)
     return subprocess.run(
-        [*headwater_command(), "run", "settings_errors.py"],
+        [str(HEADWATER), "run", "settings_errors.py"],
         cwd=tmp_path,
         env=env,
         capture_output=True,
