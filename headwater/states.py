@@ -1,9 +1,14 @@
 """The one state machine of runs and task attempts.
 
 Every status change of a run or a task attempt goes through :func:`check_run`
-or :func:`check_task`, which refuse a transition the table does not allow.
-A task has one row per attempt: an attempt that failed but will be retried
-ends in ``up_for_retry`` and the next attempt starts as a new row.
+or :func:`check_task`, which refuse a transition the table does not allow; the
+store writes statuses in one module (``headwater/store/_transitions.py``), which
+applies them. A task has one row per attempt: an attempt that failed but will be
+retried ends in ``up_for_retry`` and the next attempt starts as a new row. A new
+attempt row counts as a move out of ``pending``.
+
+The sets of statuses that code tests against (done, live, active, ...) are named
+here, once; nothing else spells them out.
 """
 
 from __future__ import annotations
@@ -40,8 +45,21 @@ T = TaskStatus
 R = RunStatus
 
 TASK_TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
+    # Besides waiting or queued for a process, an attempt can be born running (a nested
+    # pipeline's, whose inner tasks are its work) or succeeded (an importer's, which
+    # records an existing artifact and runs nothing).
     T.PENDING: frozenset(
-        {T.WAITING, T.QUEUED, T.CACHED, T.SKIPPED, T.UPSTREAM_FAILED, T.FAILED, T.CANCELLED}
+        {
+            T.WAITING,
+            T.QUEUED,
+            T.RUNNING,
+            T.SUCCEEDED,
+            T.CACHED,
+            T.SKIPPED,
+            T.UPSTREAM_FAILED,
+            T.FAILED,
+            T.CANCELLED,
+        }
     ),
     T.WAITING: frozenset({T.QUEUED, T.FAILED, T.CANCELLED}),
     T.QUEUED: frozenset({T.RUNNING, T.FAILED, T.UP_FOR_RETRY, T.CANCELLED}),
@@ -69,7 +87,18 @@ TASK_DONE = frozenset({T.SUCCEEDED, T.FAILED, T.SKIPPED, T.CACHED, T.UPSTREAM_FA
 # States whose outputs downstream tasks can read.
 TASK_SUCCESS = frozenset({T.SUCCEEDED, T.CACHED})
 TASK_FAILURE = frozenset({T.FAILED, T.UPSTREAM_FAILED})
+# Finished without failing: a group of tasks that all end in these succeeds.
+TASK_OK = frozenset({T.SUCCEEDED, T.CACHED, T.SKIPPED})
+# Finished and not OK: what trigger rules count as a failed upstream task.
+TASK_NOT_OK = frozenset({T.FAILED, T.UPSTREAM_FAILED, T.CANCELLED})
+# An attempt row in one of these will not change any more (after up_for_retry the task
+# goes on in a new attempt row).
+ATTEMPT_DONE = TASK_DONE | {T.UP_FOR_RETRY}
+# Attempts that hold their pool slots: granted a place, or running.
+TASK_LIVE = frozenset({T.QUEUED, T.RUNNING})
 RUN_DONE = frozenset({R.SUCCEEDED, R.FAILED, R.CANCELLED})
+# Runs an engine drives (or will): they count against max_active_runs and can be cancelled.
+RUN_ACTIVE = frozenset({R.QUEUED, R.RUNNING})
 
 
 def check_task(current: TaskStatus, target: TaskStatus) -> TaskStatus:

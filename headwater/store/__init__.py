@@ -1,33 +1,44 @@
 """The metadata store (SQLAlchemy 2 + Alembic; SQLite by default, PostgreSQL for teams)
-and the artifact store (fsspec)."""
+and the artifact store (fsspec).
+
+Callers hold one :class:`MetadataStore` and reach each area through it:
+``store.pipelines``, ``store.runs``, ``store.tasks``, ``store.lineage``,
+``store.schedules``, ``store.control``, ``store.pools``, ``store.auth``,
+``store.assets``, ``store.queries``, ``store.roots`` and ``store.outbox``.
+"""
 
 from headwater.errors import Conflict, InvalidValue, NotFound, StoreError
 from headwater.store._artifacts import ArtifactStore
-from headwater.store._assets import AssetEventRecord, AssetRecord
-from headwater.store._auth import Authenticated, TokenRecord, UserRecord
-from headwater.store._base import process_owner
-from headwater.store._control import DEFAULT_POOL, PoolRecord, SlotRequest
+from headwater.store._assets import AssetEventRecord, AssetRecord, AssetStore
+from headwater.store._auth import Authenticated, AuthStore, TokenRecord, UserRecord
+from headwater.store._base import Database, new_id, process_owner
+from headwater.store._control import ControlStore
 from headwater.store._db import create_engine, migrate
-from headwater.store._metadata import (
-    ArtifactRecord,
-    LineageNode,
-    MetadataStore,
-    MetricPoint,
-    NewArtifact,
-    RunRecord,
-    ScheduleRecord,
-    TaskRunRecord,
-    VersionRecord,
-    new_id,
-)
+from headwater.store._lineage import LineageStore
+from headwater.store._metadata import MetadataStore
 from headwater.store._outbox import (
     DeliveryStatus,
     NewNotification,
     NotificationRecord,
     OutboxStore,
 )
-from headwater.store._queries import PipelineSummary, RunFilter
-from headwater.store._roots import UriRootRecord
+from headwater.store._pipelines import PipelineStore
+from headwater.store._pools import DEFAULT_POOL, PoolRecord, PoolStore, SlotRequest
+from headwater.store._queries import PipelineSummary, QueryStore, RunFilter
+from headwater.store._roots import RootStore, UriRootRecord
+from headwater.store._records import (
+    ArtifactRecord,
+    LineageNode,
+    MetricPoint,
+    NewArtifact,
+    RunRecord,
+    ScheduleRecord,
+    TaskRunRecord,
+    VersionRecord,
+)
+from headwater.store._runs import RunStore
+from headwater.store._schedules import ScheduleStore
+from headwater.store._tasks import TaskStore
 
 __all__ = [
     "DEFAULT_POOL",
@@ -35,11 +46,16 @@ __all__ = [
     "ArtifactStore",
     "AssetEventRecord",
     "AssetRecord",
+    "AssetStore",
+    "AuthStore",
     "Authenticated",
     "Conflict",
+    "ControlStore",
+    "Database",
     "DeliveryStatus",
     "InvalidValue",
     "LineageNode",
+    "LineageStore",
     "MetadataStore",
     "MetricPoint",
     "NewArtifact",
@@ -47,14 +63,21 @@ __all__ = [
     "NotFound",
     "NotificationRecord",
     "OutboxStore",
+    "PipelineStore",
     "PipelineSummary",
     "PoolRecord",
+    "PoolStore",
+    "QueryStore",
     "RunFilter",
     "RunRecord",
+    "RootStore",
+    "RunStore",
     "ScheduleRecord",
+    "ScheduleStore",
     "SlotRequest",
     "StoreError",
     "TaskRunRecord",
+    "TaskStore",
     "TokenRecord",
     "UriRootRecord",
     "UserRecord",

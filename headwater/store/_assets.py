@@ -11,7 +11,8 @@ import sqlalchemy as sa
 
 from headwater.errors import NotFound
 from headwater.store import _schema as t
-from headwater.store._base import StoreBase, aware, new_id, now
+from headwater.store import _transitions as moves
+from headwater.store._base import Database, aware, new_id, now
 
 
 @dataclass(frozen=True)
@@ -37,12 +38,17 @@ class AssetEventRecord:
     triggered: tuple[str, ...] = ()
 
 
-class AssetStore(StoreBase):
+class AssetStore:
+    """Assets and their update events in one namespace (``store.assets``)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
     def _asset_ids(self, conn: sa.Connection, names: Sequence[str]) -> dict[str, str]:
         a = t.assets.c
         found = dict(
             conn.execute(
-                sa.select(a.name, a.id).where(a.namespace == self.namespace, a.name.in_(names))
+                sa.select(a.name, a.id).where(a.namespace == self.db.namespace, a.name.in_(names))
             ).all()
         )
         for name in names:
@@ -52,20 +58,20 @@ class AssetStore(StoreBase):
                     with conn.begin_nested():
                         conn.execute(
                             t.assets.insert().values(
-                                id=aid, namespace=self.namespace, name=name, created_at=now()
+                                id=aid, namespace=self.db.namespace, name=name, created_at=now()
                             )
                         )
                     found[name] = aid
                 except sa.exc.IntegrityError:  # created meanwhile by another process
                     found[name] = conn.execute(
-                        sa.select(a.id).where(a.namespace == self.namespace, a.name == name)
+                        sa.select(a.id).where(a.namespace == self.db.namespace, a.name == name)
                     ).scalar_one()
         return found
 
     def register_assets(self, names: Sequence[str]) -> None:
         """Make sure the assets exist (a deploy names them before anything updates them)."""
         if names:
-            with self._begin() as conn:
+            with self.db.begin() as conn:
                 self._asset_ids(conn, names)
 
     def record_asset_events(
@@ -75,14 +81,14 @@ class AssetStore(StoreBase):
         if not updates:
             return []
         ids: list[int] = []
-        with self._begin() as conn:
+        with self.db.begin() as conn:
             assets = self._asset_ids(conn, [name for name, _ in updates])
             for name, artifact_id in updates:
                 ids.append(
                     conn.execute(
                         t.asset_events.insert()
                         .values(
-                            namespace=self.namespace,
+                            namespace=self.db.namespace,
                             asset_id=assets[name],
                             run_id=run_id,
                             task_run_id=task_run_id,
@@ -110,14 +116,14 @@ class AssetStore(StoreBase):
         q = (
             sa.select(a.id, a.name, a.created_at, stats.c.events, stats.c.last)
             .outerjoin(stats, stats.c.asset_id == a.id)
-            .where(a.namespace == self.namespace)
+            .where(a.namespace == self.db.namespace)
             .order_by(a.name)
             .limit(limit)
             .offset(offset)
         )
         if prefix:
             q = q.where(a.name.startswith(prefix, autoescape=True))
-        with self._connect() as conn:
+        with self.db.connect() as conn:
             rows = conn.execute(q).all()
         return [
             AssetRecord(
@@ -144,7 +150,7 @@ class AssetStore(StoreBase):
         q = (
             sa.select(e.id, a.name, e.run_id, e.task_run_id, e.artifact_id, e.created_at)
             .join(t.assets, a.id == e.asset_id)
-            .where(e.namespace == self.namespace)
+            .where(e.namespace == self.db.namespace)
         )
         if asset is not None:
             q = q.where(a.name == asset)
@@ -152,7 +158,7 @@ class AssetStore(StoreBase):
             q = q.where(e.run_id == run_id)
         q = q.where(e.id > after).order_by(e.id) if after is not None else q.order_by(e.id.desc())
         q = q.limit(limit).offset(offset)
-        with self._connect() as conn:
+        with self.db.connect() as conn:
             rows = conn.execute(q).all()
             triggered: dict[int, list[str]] = {}
             if rows:
@@ -189,19 +195,19 @@ class AssetStore(StoreBase):
         q = (
             sa.select(a.name, e.id, e.created_at)
             .join(t.assets, a.id == e.asset_id)
-            .where(a.namespace == self.namespace, a.name.in_(names))
+            .where(a.namespace == self.db.namespace, a.name.in_(names))
             .order_by(e.id)
         )
         if after is not None:
             q = q.where(e.id > after)
         found: dict[str, list[tuple[int, datetime]]] = {name: [] for name in names}
-        with self._connect() as conn:
+        with self.db.connect() as conn:
             for name, eid, created in conn.execute(q):
                 found[name].append((eid, created))
         return found
 
     def latest_asset_event(self) -> int:
-        with self._connect() as conn:
+        with self.db.connect() as conn:
             return int(conn.execute(sa.select(sa.func.max(t.asset_events.c.id))).scalar() or 0)
 
     def create_asset_run(
@@ -219,7 +225,7 @@ class AssetStore(StoreBase):
         moved past them, in one transaction; False when another scheduler did it first."""
         s = t.schedules.c
         try:
-            with self._begin() as conn:
+            with self.db.begin() as conn:
                 moved = conn.execute(
                     t.schedules.update()
                     .where(
@@ -230,26 +236,33 @@ class AssetStore(StoreBase):
                 ).rowcount
                 if moved != 1:
                     raise _Lost
-                self._insert_run(
-                    conn, run_id, pipeline_id, version_id, parameters, "asset", interval=interval
+                moves.insert_run(
+                    conn,
+                    self.db.namespace,
+                    run_id,
+                    pipeline_id,
+                    version_id,
+                    parameters,
+                    "asset",
+                    interval=interval,
                 )
                 conn.execute(
                     t.asset_triggers.insert(),
                     [
-                        {"event_id": eid, "run_id": run_id, "namespace": self.namespace}
+                        {"event_id": eid, "run_id": run_id, "namespace": self.db.namespace}
                         for eid in event_ids
                     ],
                 )
         except _Lost:
             return False
         except sa.exc.IntegrityError:
-            if self._batch is not None:
+            if self.db.in_batch:
                 raise  # the batch's transaction is spoilt: its caller starts again
             return False
         return True
 
     def set_asset_cursor(self, pipeline_id: str, cursor: int) -> None:
-        with self._begin() as conn:
+        with self.db.begin() as conn:
             conn.execute(
                 t.schedules.update()
                 .where(t.schedules.c.pipeline_id == pipeline_id)

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from headwater.errors import Conflict, NotFound
 from headwater.store import _schema as t
-from headwater.store._base import StoreBase, fields_of, new_id, now
+from headwater.store._base import Database, fields_of, new_id, now
 
 ROLES = ("admin", "user")
 TOKEN_PREFIX = "hw_"
@@ -68,7 +68,12 @@ def _token(m: Any) -> TokenRecord:
 _TOKEN_COLUMNS = [*t.api_tokens.c, t.users.c.name.label("user")]
 
 
-class AuthStore(StoreBase):
+class AuthStore:
+    """Users and API tokens of one namespace (``store.auth``)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
     def create_user(self, name: str, role: str = "user") -> UserRecord:
         if role not in ROLES:
             raise Conflict(f"unknown role '{role}'", hint=f"use one of: {', '.join(ROLES)}")
@@ -76,13 +81,13 @@ class AuthStore(StoreBase):
             raise Conflict("a user needs a name", hint="give a name such as 'alice'")
         row = {
             "id": new_id(),
-            "namespace": self.namespace,
+            "namespace": self.db.namespace,
             "name": name,
             "role": role,
             "created_at": now(),
         }
         try:
-            with self._begin() as conn:
+            with self.db.begin() as conn:
                 conn.execute(t.users.insert(), row)
         except sa.exc.IntegrityError:
             raise Conflict(
@@ -92,10 +97,10 @@ class AuthStore(StoreBase):
         return _user(row)
 
     def get_user(self, name: str) -> UserRecord:
-        with self._connect() as conn:
+        with self.db.connect() as conn:
             row = conn.execute(
                 sa.select(t.users).where(
-                    t.users.c.name == name, t.users.c.namespace == self.namespace
+                    t.users.c.name == name, t.users.c.namespace == self.db.namespace
                 )
             ).first()
         if row is None:
@@ -103,19 +108,19 @@ class AuthStore(StoreBase):
         return _user(row._mapping)
 
     def list_users(self) -> list[UserRecord]:
-        with self._connect() as conn:
+        with self.db.connect() as conn:
             rows = conn.execute(
                 sa.select(t.users)
-                .where(t.users.c.namespace == self.namespace)
+                .where(t.users.c.namespace == self.db.namespace)
                 .order_by(t.users.c.name)
             ).all()
         return [_user(r._mapping) for r in rows]
 
     def has_users(self) -> bool:
-        with self._connect() as conn:
+        with self.db.connect() as conn:
             return (
                 conn.execute(
-                    sa.select(t.users.c.id).where(t.users.c.namespace == self.namespace).limit(1)
+                    sa.select(t.users.c.id).where(t.users.c.namespace == self.db.namespace).limit(1)
                 ).first()
                 is not None
             )
@@ -128,7 +133,7 @@ class AuthStore(StoreBase):
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
         row = {
             "id": new_id(),
-            "namespace": self.namespace,
+            "namespace": self.db.namespace,
             "user_id": owner.id,
             "name": name,
             "token_hash": hash_token(secret),
@@ -136,7 +141,7 @@ class AuthStore(StoreBase):
             "created_at": now(),
             "expires_at": expires_at,
         }
-        with self._begin() as conn:
+        with self.db.begin() as conn:
             conn.execute(t.api_tokens.insert(), row)
         return _token({**row, "user": owner.name}), secret
 
@@ -144,23 +149,23 @@ class AuthStore(StoreBase):
         q = (
             sa.select(*_TOKEN_COLUMNS)
             .join(t.users, t.users.c.id == t.api_tokens.c.user_id)
-            .where(t.api_tokens.c.namespace == self.namespace)
+            .where(t.api_tokens.c.namespace == self.db.namespace)
             .order_by(t.api_tokens.c.created_at)
         )
         if user is not None:
             q = q.where(t.users.c.name == user)
-        with self._connect() as conn:
+        with self.db.connect() as conn:
             return [_token(r._mapping) for r in conn.execute(q)]
 
     def revoke_token(self, token: str) -> TokenRecord:
         """Revoke a token given its id, its prefix or the secret itself."""
         c = t.api_tokens.c
         match = sa.or_(c.id == token, c.prefix == token, c.token_hash == hash_token(token))
-        with self._begin() as conn:
+        with self.db.begin() as conn:
             rows = conn.execute(
                 sa.select(*_TOKEN_COLUMNS)
                 .join(t.users, t.users.c.id == c.user_id)
-                .where(match, c.namespace == self.namespace)
+                .where(match, c.namespace == self.db.namespace)
             ).all()
             if not rows:
                 raise NotFound(
@@ -174,7 +179,7 @@ class AuthStore(StoreBase):
         return self.list_tokens_by_id(found.id)
 
     def list_tokens_by_id(self, token_id: str) -> TokenRecord:
-        with self._connect() as conn:
+        with self.db.connect() as conn:
             row = conn.execute(
                 sa.select(*_TOKEN_COLUMNS)
                 .join(t.users, t.users.c.id == t.api_tokens.c.user_id)
@@ -186,13 +191,13 @@ class AuthStore(StoreBase):
 
     def authenticate(self, secret: str) -> Authenticated | str:
         """The user and token behind ``secret``, or why it is not accepted."""
-        with self._connect() as conn:
+        with self.db.connect() as conn:
             row = conn.execute(
                 sa.select(*_TOKEN_COLUMNS, t.users.c.role, t.users.c.created_at.label("uc"))
                 .join(t.users, t.users.c.id == t.api_tokens.c.user_id)
                 .where(
                     t.api_tokens.c.token_hash == hash_token(secret),
-                    t.api_tokens.c.namespace == self.namespace,
+                    t.api_tokens.c.namespace == self.db.namespace,
                 )
             ).first()
         if row is None:
@@ -204,7 +209,7 @@ class AuthStore(StoreBase):
         if token.expires_at is not None and token.expires_at <= stamp:
             return f"the token '{token.prefix}...' expired"
         if token.last_used_at is None or stamp - token.last_used_at > _TOUCH_EVERY:
-            with self._begin() as conn:
+            with self.db.begin() as conn:
                 conn.execute(
                     t.api_tokens.update()
                     .where(t.api_tokens.c.id == token.id)

@@ -1,4 +1,4 @@
-"""What every part of the metadata store shares: ids, the clock, errors, transactions."""
+"""What every part of the metadata store shares: ids, the clock, and the database handle."""
 
 from __future__ import annotations
 
@@ -51,8 +51,13 @@ def fields_of(cls: type, m: Any) -> dict[str, Any]:
     return {f.name: m.get(f.name) for f in dataclasses.fields(cls)}
 
 
-class StoreBase:
-    """An engine, a namespace, and transactions that a :meth:`batch` can widen."""
+class Database:
+    """The handle every area of the store shares: an engine, a namespace, and transactions
+    that a :meth:`batch` can widen.
+
+    Each area store (runs, tasks, pools, ...) holds the same handle, so one batch covers
+    the writes of all of them.
+    """
 
     def __init__(self, engine: sa.Engine, namespace: str = "default") -> None:
         self.engine = engine
@@ -76,8 +81,13 @@ class StoreBase:
             finally:
                 self._batch = None
 
+    @property
+    def in_batch(self) -> bool:
+        return self._batch is not None
+
     @contextmanager
-    def _begin(self) -> Iterator[sa.Connection]:
+    def begin(self) -> Iterator[sa.Connection]:
+        """A transaction: the current batch's, or a new one committed on leaving."""
         if self._batch is not None:
             yield self._batch
             return
@@ -85,62 +95,19 @@ class StoreBase:
             yield conn
 
     @contextmanager
-    def _connect(self) -> Iterator[sa.Connection]:
+    def connect(self) -> Iterator[sa.Connection]:
+        """A connection for reading: the current batch's (to see its writes), or a new one."""
         if self._batch is not None:
             yield self._batch
             return
         with self.engine.connect() as conn:
             yield conn
 
-    def _insert_run(
-        self,
-        conn: sa.Connection,
-        run_id: str,
-        pipeline_id: str,
-        version_id: str,
-        parameters: dict[str, Any],
-        trigger: str,
-        *,
-        cache_enabled: bool = True,
-        interval: tuple[datetime, datetime] | None = None,
-        owner: str | None = None,
-        created: datetime | None = None,
-        confined: bool = True,
-    ) -> datetime:
-        """The one place a run row is written (queued); returns its creation time. The
-        statement is built once and run with parameters: a scheduler pass writes many.
-        Runs are ``confined`` to their namespace's URI roots unless told otherwise."""
-        from headwater.states import RunStatus
-        from headwater.store import _schema as t
-
-        start, end = interval if interval is not None else (None, None)
-        created = created or now()
-        conn.execute(
-            t.runs.insert(),
-            {
-                "id": run_id,
-                "namespace": self.namespace,
-                "pipeline_id": pipeline_id,
-                "version_id": version_id,
-                "status": RunStatus.QUEUED.value,
-                "parameters": parameters,
-                "trigger": trigger,
-                "cache_enabled": cache_enabled,
-                "created_at": created,
-                "data_interval_start": start,
-                "data_interval_end": end,
-                "engine_id": owner,
-                "heartbeat_at": created if owner else None,
-                "confined": confined,
-            },
-        )
-        return created
-
     @property
     def postgres(self) -> bool:
         return self.engine.dialect.name == "postgresql"
 
-    def _insert_new(self, table: sa.Table) -> Any:
+    def insert_new(self, table: sa.Table) -> Any:
         """``INSERT ... ON CONFLICT DO NOTHING`` on this database: a row that another
         process created first is left alone (with ``RETURNING``, no row comes back), so that
         insert-or-get needs no retry, on SQLite and PostgreSQL alike."""

@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from headwater.store import _schema as t
-from headwater.store._base import StoreBase, new_id, now
+from headwater.store._base import Database, new_id, now
 
 
 class DeliveryStatus(StrEnum):
@@ -85,7 +85,7 @@ def _record(m: Any) -> NotificationRecord:
 class OutboxStore:
     """The outbox table, written through ``db`` so that an engine's batch covers it."""
 
-    def __init__(self, db: StoreBase) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
 
     def add(self, entries: list[NewNotification]) -> list[str]:
@@ -111,7 +111,7 @@ class OutboxStore:
             }
             for e in entries
         ]
-        with self.db._begin() as conn:
+        with self.db.begin() as conn:
             conn.execute(t.notifications.insert(), rows)
         return [str(r["id"]) for r in rows]
 
@@ -204,7 +204,7 @@ class OutboxStore:
         if status is not None:
             q = q.where(n.status == status.value)
         q = q.order_by(n.created_at.desc(), n.id.desc()).limit(limit)
-        with self.db._connect() as conn:
+        with self.db.connect() as conn:
             return [_record(m) for m in conn.execute(q).mappings()]
 
     def unsent(self, run_id: str) -> list[NotificationRecord]:
@@ -213,7 +213,7 @@ class OutboxStore:
         q = sa.select(t.notifications).where(
             n.run_id == run_id, n.status == DeliveryStatus.PENDING.value
         )
-        with self.db._connect() as conn:
+        with self.db.connect() as conn:
             return [_record(m) for m in conn.execute(q).mappings()]
 
     def untried_due(self) -> int:

@@ -9,7 +9,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from headwater.store import _schema as t
-from headwater.store._base import StoreBase
+from headwater.store._base import Database, aware
+from headwater.store._records import (
+    RUN_COLUMNS,
+    ArtifactRecord,
+    RunRecord,
+    artifact_record,
+    run_record,
+)
 
 
 @dataclass(frozen=True)
@@ -35,13 +42,16 @@ class PipelineSummary:
     created_at: datetime
 
 
-class QueryStore(StoreBase):
-    def page_runs(self, f: RunFilter, limit: int, offset: int) -> tuple[list[Any], int]:
-        """Runs newest first that match ``f``, and how many match in all."""
-        from headwater.store._metadata import _RUN_COLUMNS, _run
+class QueryStore:
+    """Pages and summaries for the API and UI, in one namespace (``store.queries``)."""
 
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def page_runs(self, f: RunFilter, limit: int, offset: int) -> tuple[list[RunRecord], int]:
+        """Runs newest first that match ``f``, and how many match in all."""
         r = t.runs.c
-        where: list[Any] = [r.namespace == self.namespace]
+        where: list[Any] = [r.namespace == self.db.namespace]
         if f.pipeline is not None:
             where.append(t.pipelines.c.name == f.pipeline)
         if f.pipelines is not None:
@@ -62,15 +72,15 @@ class QueryStore(StoreBase):
             where.append(r.created_at < f.created_before)
         joined = t.runs.join(t.pipelines, t.pipelines.c.id == r.pipeline_id)
         q = (
-            sa.select(*_RUN_COLUMNS)
+            sa.select(*RUN_COLUMNS)
             .select_from(joined)
             .where(*where)
             .order_by(r.created_at.desc(), r.id.desc())
             .limit(limit)
             .offset(offset)
         )
-        with self._connect() as conn:
-            rows = [_run(x) for x in conn.execute(q)]
+        with self.db.connect() as conn:
+            rows = [run_record(x) for x in conn.execute(q)]
             if offset == 0 and len(rows) < limit:
                 total = len(rows)
             else:
@@ -89,11 +99,9 @@ class QueryStore(StoreBase):
         name: str | None,
         limit: int,
         offset: int,
-    ) -> tuple[list[Any], int]:
-        from headwater.store._metadata import _artifact
-
+    ) -> tuple[list[ArtifactRecord], int]:
         a = t.artifacts.c
-        where: list[Any] = [a.namespace == self.namespace]
+        where: list[Any] = [a.namespace == self.db.namespace]
         if run_id is not None:
             where.append(a.run_id == run_id)
         if type_ is not None:
@@ -107,8 +115,8 @@ class QueryStore(StoreBase):
             .limit(limit)
             .offset(offset)
         )
-        with self._connect() as conn:
-            rows = [_artifact(x) for x in conn.execute(q)]
+        with self.db.connect() as conn:
+            rows = [artifact_record(x) for x in conn.execute(q)]
             total = int(
                 conn.execute(
                     sa.select(sa.func.count()).select_from(t.artifacts).where(*where)
@@ -130,7 +138,7 @@ class QueryStore(StoreBase):
             .group_by(v.pipeline_id)
             .subquery()
         )
-        where: list[Any] = [p.namespace == self.namespace]
+        where: list[Any] = [p.namespace == self.db.namespace]
         if prefix:
             where.append(p.name.startswith(prefix, autoescape=True))
         q = (
@@ -141,9 +149,7 @@ class QueryStore(StoreBase):
             .limit(limit)
             .offset(offset)
         )
-        from headwater.store._base import aware
-
-        with self._connect() as conn:
+        with self.db.connect() as conn:
             rows = conn.execute(q).all()
             total = int(
                 conn.execute(
@@ -184,20 +190,18 @@ class QueryStore(StoreBase):
             .group_by(v.pipeline_id)
             .subquery()
         )
-        with self._connect() as conn:
+        with self.db.connect() as conn:
             rows = conn.execute(
                 sa.select(p.name, v.spec)
                 .join(t.pipeline_versions, v.pipeline_id == p.id)
                 .join(newest, sa.and_(newest.c.pipeline_id == p.id, newest.c.at == v.created_at))
-                .where(p.namespace == self.namespace)
+                .where(p.namespace == self.db.namespace)
             ).all()
         return tuple(sorted({name for name, spec in rows if tag in (spec or {}).get("tags", [])}))
 
-    def recent_run_states(self, pipeline_ids: list[str], per: int) -> dict[str, list[Any]]:
+    def recent_run_states(self, pipeline_ids: list[str], per: int) -> dict[str, list[RunRecord]]:
         """The newest ``per`` runs of each pipeline (for the coloured squares of a list)."""
-        from headwater.store._metadata import _RUN_COLUMNS, _run
-
-        found: dict[str, list[Any]] = {pid: [] for pid in pipeline_ids}
+        found: dict[str, list[RunRecord]] = {pid: [] for pid in pipeline_ids}
         if not pipeline_ids:
             return found
         r = t.runs.c
@@ -212,15 +216,15 @@ class QueryStore(StoreBase):
             .subquery()
         )
         q = (
-            sa.select(*_RUN_COLUMNS)
+            sa.select(*RUN_COLUMNS)
             .join(t.pipelines, t.pipelines.c.id == r.pipeline_id)
             .join(ranked, ranked.c.id == r.id)
             .where(ranked.c.n <= per)
             .order_by(r.created_at.desc())
         )
-        with self._connect() as conn:
+        with self.db.connect() as conn:
             for x in conn.execute(q):
-                run = _run(x)
+                run = run_record(x)
                 found[run.pipeline_id].append(run)
         return found
 
@@ -229,7 +233,7 @@ class QueryStore(StoreBase):
         if not run_ids:
             return {}
         tr = t.task_runs.c
-        with self._connect() as conn:
+        with self.db.connect() as conn:
             rows = conn.execute(
                 sa.select(tr.run_id, tr.path, tr.attempt, tr.status)
                 .where(tr.run_id.in_(run_ids), tr.cleared_at.is_(None))
@@ -241,11 +245,11 @@ class QueryStore(StoreBase):
         """A run's metrics as series, (task path, key, steps, values) in logging order: the
         shape charts want, without an object per point."""
         m, tr = t.metrics.c, t.task_runs.c
-        with self._connect() as conn:
+        with self.db.connect() as conn:
             rows = conn.execute(
                 sa.select(tr.path, m.key, m.step, m.value)
                 .join(t.task_runs, tr.id == m.task_run_id)
-                .where(m.run_id == run_id, m.namespace == self.namespace)
+                .where(m.run_id == run_id, m.namespace == self.db.namespace)
                 .order_by(m.id)
             ).all()
         series: dict[tuple[str, str], tuple[list[int | None], list[float]]] = {}
@@ -257,7 +261,7 @@ class QueryStore(StoreBase):
 
     def counts_by_status(self) -> tuple[dict[str, int], dict[str, int]]:
         """Runs and task attempts by status (for Prometheus)."""
-        with self._connect() as conn:
+        with self.db.connect() as conn:
             runs: dict[str, int] = dict(
                 conn.execute(
                     sa.select(t.runs.c.status, sa.func.count()).group_by(t.runs.c.status)

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from headwater.errors import InvalidValue, NotFound, UriNotAllowed
 from headwater.runtime import normalize_root
 from headwater.store import _schema as t
-from headwater.store._base import StoreBase, fields_of, now
+from headwater.store._base import Database, fields_of, now
 
 MAX_ROOT_LENGTH = 1024
 
@@ -25,17 +25,13 @@ class UriRootRecord:
     created_at: datetime
 
 
-class RootStore(StoreBase):
-    def uri_roots(self) -> list[UriRootRecord]:
-        """This namespace's allowed roots, in order."""
-        r = t.uri_roots.c
-        with self._connect() as conn:
-            rows = conn.execute(
-                sa.select(t.uri_roots).where(r.namespace == self.namespace).order_by(r.root)
-            ).all()
-        return [UriRootRecord(**fields_of(UriRootRecord, row._mapping)) for row in rows]
+class RootStore:
+    """The roots, over the shared database handle."""
 
-    def add_uri_root(self, root: str, description: str | None = None) -> UriRootRecord:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def add(self, root: str, description: str | None = None) -> UriRootRecord:
         """Allow ``root`` (an absolute path or scheme://host/prefix) to this namespace's
         confined runs; adding it again changes only its description."""
         try:
@@ -52,10 +48,10 @@ class RootStore(StoreBase):
                 hint="allow a shorter folder that holds it",
             )
         stamp = now()
-        with self._begin() as conn:
+        with self.db.begin() as conn:
             conn.execute(
-                self._insert_new(t.uri_roots).values(
-                    namespace=self.namespace,
+                self.db.insert_new(t.uri_roots).values(
+                    namespace=self.db.namespace,
                     root=value,
                     description=description,
                     created_at=stamp,
@@ -64,23 +60,33 @@ class RootStore(StoreBase):
             if description is not None:
                 conn.execute(
                     t.uri_roots.update()
-                    .where(t.uri_roots.c.namespace == self.namespace, t.uri_roots.c.root == value)
+                    .where(t.uri_roots.c.namespace == self.db.namespace, t.uri_roots.c.root == value)
                     .values(description=description)
                 )
-        return next(r for r in self.uri_roots() if r.root == value)
+        return next(r for r in self.list() if r.root == value)
 
-    def remove_uri_root(self, root: str) -> None:
+    def remove(self, root: str) -> None:
         r = t.uri_roots.c
         try:
             value = normalize_root(root)
         except UriNotAllowed:
             value = root
-        with self._begin() as conn:
+        with self.db.begin() as conn:
             gone = conn.execute(
-                t.uri_roots.delete().where(r.namespace == self.namespace, r.root == value)
+                t.uri_roots.delete().where(r.namespace == self.db.namespace, r.root == value)
             ).rowcount
         if not gone:
             raise NotFound(
-                f"namespace '{self.namespace}' has no root {root!r}",
+                f"namespace '{self.db.namespace}' has no root {root!r}",
                 hint="list them with 'headwater roots list'",
             )
+
+    # Last: a method named ``list`` would hide the builtin in the annotations after it.
+    def list(self) -> list[UriRootRecord]:
+        """This namespace's allowed roots, in order."""
+        r = t.uri_roots.c
+        with self.db.connect() as conn:
+            rows = conn.execute(
+                sa.select(t.uri_roots).where(r.namespace == self.db.namespace).order_by(r.root)
+            ).all()
+        return [UriRootRecord(**fields_of(UriRootRecord, row._mapping)) for row in rows]

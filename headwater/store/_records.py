@@ -1,0 +1,201 @@
+"""What the store hands back: frozen records of pipelines, runs, attempts, artifacts and
+schedules, and how each is read from a row."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from headwater.states import RunStatus, TaskStatus
+from headwater.store import _schema as t
+from headwater.store._base import fields_of, new_id
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: str
+    pipeline_id: str
+    pipeline: str
+    version_id: str
+    status: RunStatus
+    parameters: dict[str, Any]
+    trigger: str
+    cache_enabled: bool
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    engine_host: str | None
+    engine_pid: int | None
+    heartbeat_at: datetime | None
+    data_interval_start: datetime | None = None
+    data_interval_end: datetime | None = None
+    engine_id: str | None = None
+    deadline_missed_at: datetime | None = None
+    cancel_requested_at: datetime | None = None
+    # Created or requeued through a server: it may read only its namespace's URI roots.
+    confined: bool = False
+
+
+@dataclass(frozen=True)
+class ScheduleRecord:
+    """A pipeline's schedule: the deployed version it runs and the last interval it covered."""
+
+    pipeline_id: str
+    pipeline: str
+    version_id: str
+    paused: bool
+    last_start: datetime | None
+    last_end: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    overrides: dict[str, Any] | None = None
+    asset_cursor: int | None = None
+
+
+@dataclass(frozen=True)
+class TaskRunRecord:
+    id: str
+    run_id: str
+    path: str
+    task: str
+    component: str
+    attempt: int
+    status: TaskStatus
+    inputs: dict[str, Any] | None
+    outputs: dict[str, Any] | None
+    cache_key: str | None
+    cached_from: str | None
+    pid: int | None
+    exit_code: int | None
+    error: str | None
+    log_path: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    retry_at: datetime | None
+    pool: str | None = None
+    pool_slots: int | None = None
+    priority: int | None = None
+    cleared_at: datetime | None = None
+
+    @property
+    def duration(self) -> timedelta | None:
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None
+
+
+@dataclass(frozen=True)
+class ArtifactRecord:
+    id: str
+    run_id: str | None
+    task_run_id: str | None
+    name: str
+    type: str
+    uri: str
+    digest: str | None
+    size: int | None
+    metadata: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class VersionRecord:
+    """An immutable pipeline version: its spec and, when deployed, a snapshot of the source
+    files its components need (``source_manifest``: path -> content digest).
+
+    ``digest`` identifies the version: the spec digest alone, or with the snapshot's
+    manifest. ``new`` says whether the call that returned it created it.
+    """
+
+    id: str
+    pipeline_id: str
+    pipeline: str
+    digest: str
+    spec: dict[str, Any]
+    source_root: str | None
+    created_at: datetime
+    spec_digest: str | None = None
+    source_manifest: dict[str, str] | None = None
+    new: bool = False
+
+
+@dataclass(frozen=True)
+class NewArtifact:
+    """An artifact a task produced, to be recorded with the task's completion."""
+
+    name: str
+    type: str
+    uri: str
+    digest: str | None
+    size: int | None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    id: str = field(default_factory=new_id)
+
+
+@dataclass(frozen=True)
+class MetricPoint:
+    key: str
+    value: float
+    step: int | None
+    logged_at: datetime
+    artifact_id: str | None = None
+
+
+@dataclass(frozen=True)
+class LineageNode:
+    """An artifact found by a lineage walk, ``depth`` hops away.
+
+    ``task_run`` is the attempt that links it to the previous hop (the consumer,
+    walking upstream; the producer, walking downstream); ``producer`` is the
+    attempt that made it.
+    """
+
+    artifact: ArtifactRecord
+    task_run: TaskRunRecord | None
+    depth: int
+    producer: TaskRunRecord | None = None
+
+
+# A run's columns with its pipeline's name, as RunRecord wants them.
+RUN_COLUMNS = [*t.runs.c, t.pipelines.c.name.label("pipeline")]
+
+
+def version_record(row: sa.Row[Any], pipeline: str) -> VersionRecord:
+    values = fields_of(VersionRecord, row._mapping)
+    values.update(pipeline=pipeline, new=False)
+    return VersionRecord(**values)
+
+
+def schedule_record(row: sa.Row[Any]) -> ScheduleRecord:
+    values = fields_of(ScheduleRecord, row._mapping)
+    values["paused"] = bool(values["paused"])
+    return ScheduleRecord(**values)
+
+
+def run_record(row: sa.Row[Any]) -> RunRecord:
+    values = fields_of(RunRecord, row._mapping)
+    values.update(
+        status=RunStatus(values["status"]),
+        parameters=values["parameters"] or {},
+        cache_enabled=bool(values["cache_enabled"]),
+        confined=bool(values["confined"]),
+    )
+    return RunRecord(**values)
+
+
+def task_record(row: sa.Row[Any] | dict[str, Any]) -> TaskRunRecord:
+    m = row if isinstance(row, dict) else row._mapping
+    values = fields_of(TaskRunRecord, m)
+    values["status"] = TaskStatus(values["status"])
+    return TaskRunRecord(**values)
+
+
+def artifact_record(row: sa.Row[Any]) -> ArtifactRecord:
+    values = fields_of(ArtifactRecord, row._mapping)
+    values["metadata"] = values["metadata"] or {}
+    return ArtifactRecord(**values)
