@@ -25,10 +25,11 @@ from typing import Any
 import httpx
 
 from headwater.errors import ClientError, ParameterError
+from headwater.states import RUN_DONE
 
 __all__ = ["Client", "ClientError"]
 
-_DONE = {"succeeded", "failed", "cancelled"}
+_DONE = {s.value for s in RUN_DONE}
 
 
 def _given(filters: dict[str, Any]) -> dict[str, Any]:

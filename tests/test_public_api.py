@@ -5,11 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 import types
+from pathlib import Path
 
 import headwater
 import headwater.errors
 import headwater.sdk
 import headwater.spec
+import headwater.store
 
 HEADWATER = {
     "HTML",
@@ -68,6 +70,86 @@ ERRORS = {
 }
 
 
+STORE = {
+    "DEFAULT_POOL",
+    "ArtifactRecord",
+    "ArtifactStore",
+    "AssetEventRecord",
+    "AssetRecord",
+    "AssetStore",
+    "AuthStore",
+    "Authenticated",
+    "Conflict",
+    "ControlStore",
+    "Database",
+    "DeliveryStatus",
+    "InvalidValue",
+    "LineageNode",
+    "LineageStore",
+    "MetadataStore",
+    "MetricPoint",
+    "NewArtifact",
+    "NewNotification",
+    "NotFound",
+    "NotificationRecord",
+    "OutboxStore",
+    "PipelineStore",
+    "PipelineSummary",
+    "PoolRecord",
+    "PoolStore",
+    "QueryStore",
+    "RunFilter",
+    "RunRecord",
+    "RunStore",
+    "ScheduleRecord",
+    "ScheduleStore",
+    "SlotRequest",
+    "StoreError",
+    "TaskRunRecord",
+    "TaskStore",
+    "TokenRecord",
+    "UserRecord",
+    "VersionRecord",
+    "create_engine",
+    "migrate",
+    "new_id",
+    "process_owner",
+}
+
+# What a MetadataStore offers: its handle, and one attribute per area of the store.
+METADATA_STORE = {"open", "engine", "namespace", "postgres", "batch", "close"}
+STORE_AREAS = {
+    "pipelines": "PipelineStore",
+    "runs": "RunStore",
+    "tasks": "TaskStore",
+    "lineage": "LineageStore",
+    "schedules": "ScheduleStore",
+    "control": "ControlStore",
+    "pools": "PoolStore",
+    "auth": "AuthStore",
+    "assets": "AssetStore",
+    "queries": "QueryStore",
+    "outbox": "OutboxStore",
+}
+
+
+def test_store_exports() -> None:
+    assert set(headwater.store.__all__) == STORE
+
+
+def test_metadata_store_is_its_areas_and_nothing_else(tmp_path: Path) -> None:
+    cls = headwater.store.MetadataStore
+    assert {n for n in dir(cls) if not n.startswith("_")} == METADATA_STORE
+    store = cls.open(f"sqlite:///{tmp_path / 'hw.db'}")
+    try:
+        public = {n for n in vars(store) if not n.startswith("_")}
+        assert public == set(STORE_AREAS)
+        for area, kind in STORE_AREAS.items():
+            assert type(getattr(store, area)).__name__ == kind, area
+    finally:
+        store.close()
+
+
 def test_headwater_exports() -> None:
     assert set(headwater.__all__) == HEADWATER
     for name in HEADWATER:
@@ -91,7 +173,7 @@ def test_errors_exports() -> None:
 
 
 def test_every_exported_name_exists() -> None:
-    for module in (headwater.sdk, headwater.spec, headwater.errors):
+    for module in (headwater.sdk, headwater.spec, headwater.errors, headwater.store):
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name}"
 

@@ -14,10 +14,15 @@ import pytest
 
 from headwater.errors import HeadwaterError, IllegalTransition
 from headwater.states import (
+    ATTEMPT_DONE,
+    RUN_ACTIVE,
     RUN_DONE,
     RUN_TRANSITIONS,
     TASK_DONE,
     TASK_FAILURE,
+    TASK_LIVE,
+    TASK_NOT_OK,
+    TASK_OK,
     TASK_SUCCESS,
     TASK_TRANSITIONS,
     RunStatus,
@@ -30,7 +35,19 @@ T = TaskStatus
 R = RunStatus
 
 EXPECTED_TASK: dict[TaskStatus, set[TaskStatus]] = {
-    T.PENDING: {T.WAITING, T.QUEUED, T.CACHED, T.SKIPPED, T.UPSTREAM_FAILED, T.FAILED, T.CANCELLED},
+    # A new attempt row is a move out of pending. It is born running for a nested
+    # pipeline (its inner tasks are its work) and succeeded for an importer (no process).
+    T.PENDING: {
+        T.WAITING,
+        T.QUEUED,
+        T.RUNNING,
+        T.SUCCEEDED,
+        T.CACHED,
+        T.SKIPPED,
+        T.UPSTREAM_FAILED,
+        T.FAILED,
+        T.CANCELLED,
+    },
     T.WAITING: {T.QUEUED, T.FAILED, T.CANCELLED},  # a pool slot, or the pool is missing
     T.QUEUED: {T.RUNNING, T.FAILED, T.UP_FOR_RETRY, T.CANCELLED},
     T.RUNNING: {T.SUCCEEDED, T.FAILED, T.UP_FOR_RETRY, T.CANCELLED},
@@ -137,6 +154,36 @@ def test_task_terminal_sets() -> None:
     assert TASK_FAILURE <= TASK_DONE
     assert not TASK_SUCCESS & TASK_FAILURE
     assert T.UP_FOR_RETRY not in TASK_DONE
+
+
+def test_the_named_task_sets() -> None:
+    assert {T.SUCCEEDED, T.CACHED, T.SKIPPED} == TASK_OK
+    assert {T.FAILED, T.UPSTREAM_FAILED, T.CANCELLED} == TASK_NOT_OK
+    # Every finished task is either OK or not; a group fails on any that is not.
+    assert TASK_OK | TASK_NOT_OK == TASK_DONE
+    assert not TASK_OK & TASK_NOT_OK
+    assert TASK_SUCCESS <= TASK_OK
+    assert TASK_FAILURE <= TASK_NOT_OK
+    # An attempt row ends where the table has no way out of it.
+    assert {s for s, targets in EXPECTED_TASK.items() if not targets} == ATTEMPT_DONE
+    assert {T.QUEUED, T.RUNNING} == TASK_LIVE
+    assert not TASK_LIVE & ATTEMPT_DONE
+
+
+def test_the_named_run_sets() -> None:
+    assert {R.QUEUED, R.RUNNING} == RUN_ACTIVE
+    assert set(RunStatus) == RUN_ACTIVE | RUN_DONE
+    assert not RUN_ACTIVE & RUN_DONE
+
+
+@pytest.mark.parametrize("status", list(TaskStatus), ids=str)
+def test_which_statuses_an_attempt_can_be_born_in(status: TaskStatus) -> None:
+    """Every status but up_for_retry: that one is only reached by an attempt that ran."""
+    if status is T.UP_FOR_RETRY:
+        with pytest.raises(IllegalTransition):
+            check_task(T.PENDING, status)
+    elif status is not T.PENDING:
+        assert check_task(T.PENDING, status) is status
 
 
 S = TypeVar("S", TaskStatus, RunStatus)

@@ -11,7 +11,7 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
-from headwater.states import TaskStatus
+from headwater.states import TASK_DONE, TASK_FAILURE, TASK_LIVE, TaskStatus
 
 if TYPE_CHECKING:
     from headwater.store import TaskRunRecord
@@ -80,11 +80,11 @@ class Progress:
         now = time.time()
         if status == "running" and row["started"] is None:
             row["started"] = now
-        if unit.status in (TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CACHED):
+        if unit.status in TASK_DONE:
             row["finished"] = now
         row["status"] = status
         row["attempt"] = unit.attempt
-        if self.live is None and status not in ("queued", "running"):
+        if self.live is None and unit.status not in TASK_LIVE:
             # Not a terminal: one plain line per task outcome, cheap even for big fan-outs.
             extra = f" (attempt {unit.attempt})" if unit.attempt > 1 else ""
             self.console.file.write(f"  {unit.path}: {status}{extra}\n")
@@ -143,7 +143,7 @@ def summary(
         if rec.status is TaskStatus.CACHED and rec.cached_from:
             source = (sources or {}).get(rec.cached_from)
             note = f"cache hit from run {source.run_id}" if source else "cache hit"
-        elif rec.error and rec.status in (TaskStatus.FAILED, TaskStatus.UPSTREAM_FAILED):
+        elif rec.error and rec.status in TASK_FAILURE:
             note = escape(rec.error.splitlines()[0][:80])
         table.add_row(escape(path), styled(str(rec.status)), str(rec.attempt), seconds(took), note)
     return table

@@ -19,6 +19,7 @@ from headwater.cli._app import app, err, out
 from headwater.cli._progress import Progress, seconds, styled, summary
 from headwater.cli._server import Server, Token
 from headwater.errors import HeadwaterError, ParameterError
+from headwater.states import ATTEMPT_DONE
 
 runs_app = typer.Typer(help="List and inspect runs.", no_args_is_help=True)
 tasks_app = typer.Typer(help="Inspect task attempts.", no_args_is_help=True)
@@ -363,7 +364,7 @@ def tasks_logs(
         if not follow:
             return
         current = ws.store.get_task_run(chosen.id)
-        if current.status not in ("queued", "running", "pending"):
+        if current.status in ATTEMPT_DONE:
             if path.exists() and path.stat().st_size > pos:
                 continue
             return

@@ -14,7 +14,7 @@ from headwater.engine._engine import Engine, Observer
 from headwater.errors import ConfigurationError, RunError
 from headwater.executors import LocalExecutor, allowed_patterns
 from headwater.spec import PipelineSpec, digest, from_data, resolve_parameters, to_data
-from headwater.states import RUN_DONE, RunStatus, TaskStatus
+from headwater.states import RUN_DONE, TASK_SUCCESS, RunStatus
 from headwater.store import (
     ArtifactRecord,
     ArtifactStore,
@@ -354,7 +354,7 @@ class Run:
     def outputs(self, path: str) -> dict[str, Any]:
         """A task's outputs: parameter values, and artifacts you can open."""
         rec = self.task(path)
-        if rec.status not in (TaskStatus.SUCCEEDED, TaskStatus.CACHED) or not rec.outputs:
+        if rec.status not in TASK_SUCCESS or not rec.outputs:
             raise RunError(f"task '{path}' has no outputs ({rec.status})")
         out: dict[str, Any] = dict(rec.outputs.get("parameters", {}))
         refs = rec.outputs.get("artifacts", {})

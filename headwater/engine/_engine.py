@@ -66,7 +66,15 @@ from headwater.spec import (
     TaskSpec,
     TriggerRule,
 )
-from headwater.states import TASK_DONE, TASK_SUCCESS, RunStatus, TaskStatus
+from headwater.states import (
+    TASK_DONE,
+    TASK_FAILURE,
+    TASK_LIVE,
+    TASK_OK,
+    TASK_SUCCESS,
+    RunStatus,
+    TaskStatus,
+)
 from headwater.store import (
     DEFAULT_POOL,
     ArtifactRecord,
@@ -556,12 +564,10 @@ class Engine:
     def _final_status(self, group: Unit) -> dict[str, Any]:
         body = group.children[0]
         outcome = scope_done(body) or T.FAILED
-        failed = [
-            u for u in body.all_units() if u.is_task and u.status in (T.FAILED, T.UPSTREAM_FAILED)
-        ]
+        failed = [u for u in body.all_units() if u.is_task and u.status in TASK_FAILURE]
         first_error = next((u.error for u in failed if u.error), None)
         return {
-            "state": "succeeded" if outcome in (T.SUCCEEDED, T.SKIPPED) else "failed",
+            "state": "succeeded" if outcome in TASK_OK else "failed",
             "pipeline": self.spec.name,
             "run_id": self.run.id,
             "error_message": first_error,
@@ -631,7 +637,7 @@ class Engine:
             return
         impl = self._component(unit.node).implementation
         assert isinstance(impl, DagImplementation)
-        target = T.SUCCEEDED if outcome in (T.SUCCEEDED, T.SKIPPED) else T.FAILED
+        target = T.SUCCEEDED if outcome in TASK_OK else T.FAILED
         outputs: dict[str, Any] = {"parameters": {}, "artifacts": {}}
         if target is T.SUCCEEDED:
             try:
@@ -1004,7 +1010,7 @@ class Engine:
         elif ev.kind in ("exited", "lost"):
             del self.running[ev.id]
             self._grant_now = True
-            current = unit.status if unit.status in (T.QUEUED, T.RUNNING) else T.RUNNING
+            current = unit.status if unit.status in TASK_LIVE else T.RUNNING
             if ev.kind == "exited":
                 self._on_exit(unit, ev.status if ev.status is not None else -1, current, ev.oom)
             else:
@@ -1234,7 +1240,7 @@ class Engine:
         if self._deadline is not None and self._deadline <= time.time():
             self._miss_deadline()
         self.finished = True
-        target = RunStatus.SUCCEEDED if outcome in (T.SUCCEEDED, T.SKIPPED) else RunStatus.FAILED
+        target = RunStatus.SUCCEEDED if outcome in TASK_OK else RunStatus.FAILED
         error = None
         if target is RunStatus.FAILED:
             failed = [u for u in self.root.all_units() if u.is_task and u.status is T.FAILED]
@@ -1294,7 +1300,7 @@ class Engine:
                 if ev.kind in ("exited", "lost"):
                     unit = self.running.pop(ev.id, None)
                     if unit is not None and unit.record is not None:
-                        current = unit.status if unit.status in (T.QUEUED, T.RUNNING) else T.RUNNING
+                        current = unit.status if unit.status in TASK_LIVE else T.RUNNING
                         self.store.finish_task_run(
                             unit.record, T.CANCELLED, error="run cancelled", current=current
                         )

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from enum import StrEnum
 
 from headwater.spec import TriggerRule
-from headwater.states import TaskStatus
+from headwater.states import TASK_NOT_OK, TASK_SUCCESS, TaskStatus
 
 T = TaskStatus
 
@@ -23,18 +23,14 @@ class Decision(StrEnum):
     UPSTREAM_FAILED = "upstream_failed"
 
 
-_SUCCESS = {T.SUCCEEDED, T.CACHED}
-_FAILURE = {T.FAILED, T.UPSTREAM_FAILED, T.CANCELLED}
-
-
 def decide(rule: TriggerRule, upstream: Sequence[TaskStatus | None]) -> Decision:
     """What the trigger ``rule`` says for a task whose upstream units are in ``upstream``."""
     if not upstream:
         return Decision.RUN
     done = [s for s in upstream if s is not None]
     all_done = len(done) == len(upstream)
-    succeeded = sum(s in _SUCCESS for s in done)
-    failed = sum(s in _FAILURE for s in done)
+    succeeded = sum(s in TASK_SUCCESS for s in done)
+    failed = sum(s in TASK_NOT_OK for s in done)
     skipped = sum(s is T.SKIPPED for s in done)
     R = TriggerRule
     if rule is R.ALL_SUCCESS:

@@ -17,7 +17,7 @@ from headwater.spec import (
     TaskOutputBinding,
     TaskSpec,
 )
-from headwater.states import TASK_DONE, TASK_FAILURE, TASK_SUCCESS, TaskStatus
+from headwater.states import TASK_DONE, TASK_NOT_OK, TASK_SUCCESS, TaskStatus
 from headwater.store import TaskRunRecord
 
 T = TaskStatus
@@ -158,7 +158,7 @@ class Unit:
 
 def aggregate(states: list[TaskStatus]) -> TaskStatus:
     """The outcome of a group from the outcomes of what it holds."""
-    if any(s in TASK_FAILURE or s is T.CANCELLED for s in states):
+    if any(s in TASK_NOT_OK for s in states):
         return T.FAILED
     if states and all(s is T.SKIPPED for s in states):
         return T.SKIPPED

@@ -14,11 +14,11 @@ from headwater.scheduler._context import interval_parameters
 from headwater.scheduler._settings import effective_spec
 from headwater.scheduler._timetable import DataInterval, Timetable
 from headwater.spec import PipelineSpec, from_data
-from headwater.states import RunStatus
+from headwater.states import RUN_ACTIVE, RunStatus
 from headwater.store import RunRecord, VersionRecord, new_id
 
 Reprocess = Literal["none", "failed", "all"]
-_DONE_WELL = {RunStatus.SUCCEEDED, RunStatus.QUEUED, RunStatus.RUNNING}
+_DONE_WELL = RUN_ACTIVE | {RunStatus.SUCCEEDED}
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from headwater.spec import (
     TaskSpec,
     from_data,
 )
-from headwater.states import RunStatus
+from headwater.states import RUN_ACTIVE, RunStatus
 from headwater.store import RunRecord, TaskRunRecord, VersionRecord
 
 _ROOT_NAME = re.compile(r"^([^.\[]+)")
@@ -86,7 +86,7 @@ def retry_failed(ws: Workspace, run_id: str, *, confine: bool = True) -> list[st
     With ``confine`` (a request through a server) the run's importer URIs are checked
     against its namespace's roots first, and it stays confined to them."""
     run = ws.store.get_run(run_id)
-    if run.status in (RunStatus.QUEUED, RunStatus.RUNNING):
+    if run.status in RUN_ACTIVE:
         raise Conflict(
             f"run {run.id} is still {run.status}; its failed tasks can be retried once it ends",
             hint="wait for it, or cancel it first",
@@ -249,9 +249,9 @@ class LogChunk:
 def read_log(record: TaskRunRecord, offset: int = 0, limit: int = 1 << 20) -> LogChunk:
     """Bytes ``[offset, offset + limit)`` of an attempt's log (a negative offset counts
     from the end); ``complete`` once the attempt ended and the end was read."""
-    from headwater.states import TASK_DONE, TaskStatus
+    from headwater.states import ATTEMPT_DONE
 
-    done = record.status in TASK_DONE or record.status is TaskStatus.UP_FOR_RETRY
+    done = record.status in ATTEMPT_DONE
     path = record.log_path
     if not path or not os.path.exists(path):
         return LogChunk("", 0, 0, 0, done)

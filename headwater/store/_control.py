@@ -34,14 +34,6 @@ class ControlStore:
 
     # ------------------------------------------------------------------ run ownership
 
-    def _owned_by(self, owner: str) -> dict[str, object]:
-        return {
-            "engine_id": owner,
-            "engine_host": os.uname().nodename,
-            "engine_pid": os.getpid(),
-            "heartbeat_at": now(),
-        }
-
     def claim_run(self, run_id: str, owner: str, stale_before: datetime | None = None) -> bool:
         """Make ``owner`` the engine of ``run_id``: it must be unowned, already ``owner``'s,
         or (given ``stale_before``) have a heartbeat older than that."""
@@ -53,7 +45,12 @@ class ControlStore:
             done = conn.execute(
                 t.runs.update()
                 .where(r.id == run_id, r.namespace == self.db.namespace, free)
-                .values(**self._owned_by(owner))
+                .values(
+                    engine_id=owner,
+                    engine_host=os.uname().nodename,
+                    engine_pid=os.getpid(),
+                    heartbeat_at=now(),
+                )
             ).rowcount
         return bool(done)
 
@@ -90,7 +87,14 @@ class ControlStore:
             if not ids:
                 return []
             conn.execute(
-                t.runs.update().where(r.id.in_(ids), claimable).values(**self._owned_by(owner))
+                t.runs.update()
+                .where(r.id.in_(ids), claimable)
+                .values(
+                    engine_id=owner,
+                    engine_host=os.uname().nodename,
+                    engine_pid=os.getpid(),
+                    heartbeat_at=now(),
+                )
             )
             return list(
                 conn.execute(sa.select(r.id).where(r.id.in_(ids), r.engine_id == owner)).scalars()

@@ -121,9 +121,9 @@ class PoolStore:
         p = t.pools.c
         with self.db.connect() as conn:
             return dict(
-                conn.execute(sa.select(p.name, p.slots).where(p.namespace == self.db.namespace))
-                .tuples()
-                .all()
+                conn.execute(
+                    sa.select(p.name, p.slots).where(p.namespace == self.db.namespace)
+                ).all()
             )
 
     def grant_slots(
@@ -148,9 +148,7 @@ class PoolStore:
         ns = self.db.namespace
         with self.db.begin() as conn:
             self._lock_slots(conn)
-            slots = dict(
-                conn.execute(sa.select(p.name, p.slots).where(p.namespace == ns)).tuples().all()
-            )
+            slots = dict(conn.execute(sa.select(p.name, p.slots).where(p.namespace == ns)).all())
             used = self._slots_in_use(conn)
             total = (
                 conn.execute(
@@ -177,9 +175,7 @@ class PoolStore:
                     .where(tr.namespace == ns, tr.id.not_in(ids))
                     .where(tr.status == TaskStatus.WAITING.value)
                     .group_by(tr.pool)
-                )
-                .tuples()
-                .all()
+                ).all()
             )
             granted: list[str] = []
             refused: dict[str, str] = {}
@@ -238,9 +234,7 @@ class PoolStore:
                     .where(tr.namespace == ns, tr.pool.is_not(None))
                     .where(tr.status == TaskStatus.WAITING.value)
                     .group_by(tr.pool)
-                )
-                .tuples()
-                .all()
+                ).all()
             )
             rows = conn.execute(sa.select(t.pools).where(p.namespace == ns).order_by(p.name)).all()
         return [

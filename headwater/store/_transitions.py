@@ -15,7 +15,7 @@ The times that follow from a status are stamped here too: ``started_at`` on runn
 ``finished_at`` on an end, and a run queued again forgets how it ended.
 
 Each function works inside the caller's transaction (``conn``), so the status moves
-with whatever else the caller writes. ``tests/store/test_status_writes.py`` fails when
+with whatever else the caller writes. ``tests/test_status_writes.py`` fails when
 code anywhere else writes a status column.
 """
 

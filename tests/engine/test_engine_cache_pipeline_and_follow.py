@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -80,3 +81,52 @@ def test_tasks_logs_follow_prints_lines_as_they_come_and_stops_at_the_end(
     assert follow.stdout.splitlines() == ["line 0", "line 1", "line 2"]
     # It waited for the lines still to come rather than printing what was there and leaving.
     assert took > 0.4
+
+
+def test_tasks_logs_follow_keeps_following_an_attempt_waiting_for_a_slot(
+    tmp_path: Path, workspace: Workspace
+) -> None:
+    """A waiting attempt has not ended: following its log goes on until it does (it used
+    to stop at once, as if the attempt were over)."""
+    import select
+
+    store = workspace.store
+    version = store.register_version("waits", None, "sha256:w", {"name": "w"}, None)
+    run = store.create_run(version, {})
+    log = tmp_path / "talk.log"
+    log.write_text("line 0\n")
+    attempt = store.add_task_run(
+        run.id, "talk", "talk", "talk", 1, TaskStatus.WAITING, log_path=str(log), pool="p"
+    )
+    cli = str(Path(sys.executable).with_name("headwater"))
+    follow = subprocess.Popen(
+        [cli, "tasks", "logs", run.id, "talk", "--follow"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert follow.stdout is not None
+        ready, _, _ = select.select([follow.stdout], [], [], 60)
+        assert ready, "the log was not printed"
+        assert follow.stdout.readline() == "line 0\n"
+        # Give the follower time to look at the attempt (it polls every 0.2 s) while it is
+        # still waiting: it must not take that for an end.
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            follow.wait(timeout=2)
+        assert follow.poll() is None, "it stopped following an attempt waiting for a slot"
+        # Granted a slot, run and finished only after the follower read what was there.
+        with log.open("a") as f:
+            f.write("line 1\n")
+        store.update_task_run(attempt.id, TaskStatus.WAITING, TaskStatus.QUEUED)
+        store.update_task_run(attempt.id, TaskStatus.QUEUED, TaskStatus.RUNNING, pid=1)
+        with log.open("a") as f:
+            f.write("line 2\n")
+        store.finish_task_run(store.get_task_run(attempt.id), TaskStatus.SUCCEEDED)
+        rest, errors = follow.communicate(timeout=60)
+    finally:
+        follow.kill()
+        follow.wait()
+    assert follow.returncode == 0, errors
+    assert rest.splitlines() == ["line 1", "line 2"]

@@ -33,6 +33,26 @@ def add(
     return store.add_task_run(run.id, path, path, "comp", attempt, status, **kwargs)  # type: ignore[arg-type]
 
 
+def reach(
+    store: MetadataStore, run: RunRecord, path: str, status: TaskStatus, **kwargs: object
+) -> TaskRunRecord:
+    """An attempt in ``status``, reached the legal way: born in the first status on the
+    shortest path from pending, then moved along it."""
+    paths: dict[TaskStatus, list[TaskStatus]] = {T.PENDING: []}
+    frontier = [T.PENDING]
+    while status not in paths:
+        here = frontier.pop(0)
+        for there in sorted(TASK_TRANSITIONS[here]):
+            if there not in paths:
+                paths[there] = [*paths[here], there]
+                frontier.append(there)
+    steps = paths[status] or [T.PENDING]
+    record = add(store, run, path, steps[0], **kwargs)
+    for current, target in itertools.pairwise(steps):
+        store.update_task_run(record.id, current, target)
+    return store.get_task_run(record.id)
+
+
 def dataset(name: str = "data", **kwargs: object) -> NewArtifact:
     fields: dict[str, object] = {
         "type": "system.Dataset",
@@ -84,9 +104,14 @@ def test_add_task_run_returns_what_the_store_reads_back(
 
 
 @pytest.mark.parametrize("status", list(TaskStatus), ids=str)
-def test_add_task_run_stamps_times_for_attempts_born_finished(
-    store: MetadataStore, run: RunRecord, status: TaskStatus
+def test_add_task_run_is_a_move_out_of_pending(
+    store: MetadataStore, run: RunRecord, status: TaskStatus, count_rows: CountRows
 ) -> None:
+    if status is not T.PENDING and status not in TASK_TRANSITIONS[T.PENDING]:
+        with pytest.raises(IllegalTransition, match=f"from pending to {status}"):
+            add(store, run, "a", status)
+        assert count_rows("task_runs") == 0
+        return
     added = add(store, run, "a", status, error="why" if status is T.UPSTREAM_FAILED else None)
     got = store.get_task_run(added.id)
 
@@ -115,7 +140,7 @@ def test_the_same_attempt_cannot_be_added_twice(
 def test_task_runs_lists_every_attempt_oldest_first(store: MetadataStore, run: RunRecord) -> None:
     added = [
         add(store, run, "load", T.SUCCEEDED),
-        add(store, run, "fit", T.UP_FOR_RETRY),
+        reach(store, run, "fit", T.UP_FOR_RETRY),
         add(store, run, "fit", T.SUCCEEDED, attempt=2),
         add(store, run, "report", T.SKIPPED),
     ]
@@ -149,7 +174,7 @@ def test_get_task_run_of_an_unknown_id_is_not_found(store: MetadataStore) -> Non
 def test_update_task_run_follows_the_state_machine(
     store: MetadataStore, run: RunRecord, current: TaskStatus, target: TaskStatus
 ) -> None:
-    record = add(store, run, "fit", current)
+    record = reach(store, run, "fit", current)
 
     if target in TASK_TRANSITIONS[current]:
         store.update_task_run(record.id, current, target)
@@ -450,7 +475,7 @@ def test_find_cached_finds_a_succeeded_attempt_by_key(
 def test_find_cached_returns_only_succeeded_attempts(
     store: MetadataStore, run: RunRecord, status: TaskStatus
 ) -> None:
-    add(store, run, "fit", status, cache_key="sha256:k")
+    reach(store, run, "fit", status, cache_key="sha256:k")
 
     assert store.find_cached("sha256:k", None) is None
 
