@@ -188,9 +188,9 @@ def _handoff_ms(home: str) -> float:
 
     ws = Workspace.open()
     try:
-        last = ws.store.list_runs(pipeline="chain", limit=1)[0]
+        last = ws.store.runs.list_runs(pipeline="chain", limit=1)[0]
         tasks = sorted(
-            (t for t in ws.store.task_runs(last.id) if t.started_at and t.finished_at),
+            (t for t in ws.store.tasks.task_runs(last.id) if t.started_at and t.finished_at),
             key=lambda t: t.started_at,  # type: ignore[arg-type, return-value]
         )
         gaps = [
@@ -209,9 +209,11 @@ def _task_processes_of_last_run(home: str) -> int:
 
     ws = Workspace.open()
     try:
-        last = ws.store.list_runs(limit=1)[0]
+        last = ws.store.runs.list_runs(limit=1)[0]
         return sum(
-            1 for t in ws.store.task_runs(last.id) if t.pid is not None or t.status != "cached"
+            1
+            for t in ws.store.tasks.task_runs(last.id)
+            if t.pid is not None or t.status != "cached"
         )
     finally:
         ws.close()

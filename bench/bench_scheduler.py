@@ -156,7 +156,7 @@ def _seed_schedules(env: dict[str, str]) -> None:
                 copy = spec.model_copy(update={"name": f"hourly_{i:04d}"})
                 spec_digest = digest(copy)
                 versions.append(
-                    ws.store.register_version(
+                    ws.store.pipelines.register_version(
                         copy.name,
                         None,
                         version_digest(spec_digest, sources),
@@ -388,8 +388,8 @@ def _server(command: str, env: dict[str, str], home: str) -> Iterator[str]:
 
 
 def _token(ws: Any) -> str:
-    ws.store.create_user("bench", "user")
-    _, secret = ws.store.create_token("bench", "bench")
+    ws.store.auth.create_user("bench", "user")
+    _, secret = ws.store.auth.create_token("bench", "bench")
     return str(secret)
 
 
@@ -407,7 +407,7 @@ def _seed_runs(ws: Any) -> None:
     for i in range(10):
         copy = spec.model_copy(update={"name": f"listed_{i}"})
         versions.append(
-            ws.store.register_version(copy.name, None, digest(copy), to_data(copy), None)
+            ws.store.pipelines.register_version(copy.name, None, digest(copy), to_data(copy), None)
         )
     base = datetime.now(UTC) - timedelta(seconds=RUNS_IN_DB + 60)
     rows = []
@@ -514,10 +514,10 @@ def _trigger_latencies(ws: Any, http: Any) -> list[dict[str, float]]:
         run_id = response.json()["id"]
 
         def started(rid: str = run_id) -> Any:
-            return [t for t in ws.store.task_runs(rid) if t.started_at is not None]
+            return [t for t in ws.store.tasks.task_runs(rid) if t.started_at is not None]
 
         def ended(rid: str = run_id) -> Any:
-            run = ws.store.get_run(rid)
+            run = ws.store.runs.get_run(rid)
             return run if run.status in RUN_DONE else None
 
         task = _wait_for(started, 30)[0]
@@ -539,9 +539,11 @@ def _lateness(ws: Any) -> list[float]:
 
     deploy(ws, _compile("every_2s"), str(PIPELINES))
     time.sleep(INTERVAL_WATCH)
-    ws.store.set_paused("every_2s", True)
+    ws.store.schedules.set_paused("every_2s", True)
     runs = [
-        r for r in ws.store.list_runs(pipeline="every_2s", limit=100) if r.trigger == "schedule"
+        r
+        for r in ws.store.runs.list_runs(pipeline="every_2s", limit=100)
+        if r.trigger == "schedule"
     ]
     return sorted(
         (r.created_at - r.data_interval_end).total_seconds()

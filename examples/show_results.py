@@ -17,7 +17,7 @@ def main() -> int:
     pipeline = sys.argv[1] if len(sys.argv) > 1 else "ml_pipeline"
     console = Console(width=None if sys.stdout.isatty() else 160)
     ws = Workspace.open()
-    runs = ws.store.list_runs(pipeline=pipeline, limit=2)
+    runs = ws.store.runs.list_runs(pipeline=pipeline, limit=2)
     if not runs:
         console.print(f"no runs of {pipeline} yet: run 'headwater run examples/ml_pipeline.py'")
         return 1
@@ -39,7 +39,7 @@ def main() -> int:
     console.print(table)
 
     model = None
-    for art, task, name in ws.store.run_artifacts(run.id):
+    for art, task, name in ws.store.lineage.run_artifacts(run.id):
         if task is not None and task.path == "register" and name == "registered":
             model = art
     if model is None:
@@ -50,8 +50,8 @@ def main() -> int:
     table = Table(title=f"lineage of the registered model {model.id}", title_justify="left")
     for col in ("hops", "artifact", "type", "made by task", "run", "uri"):
         table.add_column(col)
-    for node in ws.store.lineage(model.id, "upstream"):
-        made_by = ws.store.producer(node.artifact.id)
+    for node in ws.store.lineage.walk(model.id, "upstream"):
+        made_by = ws.store.lineage.producer(node.artifact.id)
         table.add_row(
             str(node.depth),
             node.artifact.id,

@@ -96,6 +96,8 @@ TASK_NOT_OK = frozenset({T.FAILED, T.UPSTREAM_FAILED, T.CANCELLED})
 ATTEMPT_DONE = TASK_DONE | {T.UP_FOR_RETRY}
 # Attempts that hold their pool slots: granted a place, or running.
 TASK_LIVE = frozenset({T.QUEUED, T.RUNNING})
+# An attempt that is to run but has no process yet (waiting for a slot, or queued).
+TASK_UNSTARTED = frozenset({T.WAITING, T.QUEUED})
 RUN_DONE = frozenset({R.SUCCEEDED, R.FAILED, R.CANCELLED})
 # Runs an engine drives (or will): they count against max_active_runs and can be cancelled.
 RUN_ACTIVE = frozenset({R.QUEUED, R.RUNNING})

@@ -25,6 +25,7 @@ from headwater.states import (
     TASK_OK,
     TASK_SUCCESS,
     TASK_TRANSITIONS,
+    TASK_UNSTARTED,
     RunStatus,
     TaskStatus,
     check_run,
@@ -168,6 +169,9 @@ def test_the_named_task_sets() -> None:
     assert {s for s, targets in EXPECTED_TASK.items() if not targets} == ATTEMPT_DONE
     assert {T.QUEUED, T.RUNNING} == TASK_LIVE
     assert not TASK_LIVE & ATTEMPT_DONE
+    # Not started yet: a slot or a process is still to come; both can still be cancelled.
+    assert {T.WAITING, T.QUEUED} == TASK_UNSTARTED
+    assert all(T.CANCELLED in EXPECTED_TASK[s] for s in TASK_UNSTARTED)
 
 
 def test_the_named_run_sets() -> None:

@@ -53,7 +53,7 @@ def pipelines_list() -> None:
     table = Table(title="pipelines", title_justify="left")
     for col in ("pipeline", "versions", "newest version"):
         table.add_column(col)
-    for name, count, newest in ws.store.list_pipelines():
+    for name, count, newest in ws.store.pipelines.list_pipelines():
         table.add_row(escape(name), str(count), f"{newest:%Y-%m-%d %H:%M:%S}")
     out.print(table)
 
@@ -64,7 +64,7 @@ def pipelines_versions(name: Annotated[str, typer.Argument(help="A pipeline name
     from headwater.engine import Workspace
 
     ws = Workspace.open()
-    versions = ws.store.list_versions(name)
+    versions = ws.store.pipelines.list_versions(name)
     if not versions:
         raise HeadwaterError(
             f"no pipeline named '{name}'", hint="see the pipelines with 'headwater pipelines list'"
@@ -139,7 +139,9 @@ def trigger(
 
     ws = Workspace.open()
     if version is None:
-        deployed = [v for v in ws.store.list_versions(pipeline) if v.source_manifest is not None]
+        deployed = [
+            v for v in ws.store.pipelines.list_versions(pipeline) if v.source_manifest is not None
+        ]
         if not deployed:
             raise HeadwaterError(
                 f"pipeline '{pipeline}' has no deployed version",
@@ -147,11 +149,11 @@ def trigger(
             )
         chosen = deployed[0]
     else:
-        chosen = ws.store.get_version(version)
+        chosen = ws.store.pipelines.get_version(version)
     spec = from_data(chosen.spec, source=f"version {chosen.id}")
     given = parse_params(param or [], spec)
     values, run_id = render_for_run(spec, given, lambda rid: manual_context(spec, rid, given))
-    record = ws.store.create_run(
+    record = ws.store.runs.create_run(
         chosen,
         values,
         trigger="manual",

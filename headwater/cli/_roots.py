@@ -35,7 +35,7 @@ def roots_list(namespace: Namespace = "default") -> None:
     from headwater.engine import uri_policy
 
     ws, store = _store(namespace)
-    added = {r.root: r for r in store.uri_roots()}
+    added = {r.root: r for r in store.roots.list()}
     policy = uri_policy(ws.settings, store)
     table = Table(title=f"URI roots of namespace '{escape(namespace)}'", title_justify="left")
     for col in ("root", "kind", "description"):
@@ -74,7 +74,7 @@ def roots_add(
             f"root {root!r} cannot be allowed: it {inside}",
             hint="allow a folder outside HEADWATER_HOME; the artifact root is always allowed",
         )
-    added = store.add_uri_root(root, description)
+    added = store.roots.add(root, description)
     out.print(f"namespace {escape(namespace)}: runs may read under {escape(added.root)}")
 
 
@@ -82,5 +82,5 @@ def roots_add(
 def roots_remove(root: Annotated[str, typer.Argument()], namespace: Namespace = "default") -> None:
     """Stop allowing ROOT; runs that have not read it yet are refused from now on."""
     _, store = _store(namespace)
-    store.remove_uri_root(root)
+    store.roots.remove(root)
     out.print(f"namespace {escape(namespace)}: root {escape(root)} removed")

@@ -83,7 +83,7 @@ def _drive(ws: Any, run_id: str, title: str, resume: bool, executor: Any) -> int
             else:
                 status = execute_run(
                     ws,
-                    ws.store.get_run(run_id),
+                    ws.store.runs.get_run(run_id),
                     observer=progress,
                     engine_hook=engines.append,
                     executor=executor,
@@ -101,7 +101,7 @@ def _drive(ws: Any, run_id: str, title: str, resume: bool, executor: Any) -> int
         signal.signal(signal.SIGINT, previous)
     run = Run(ws, run_id)
     tasks = run.tasks
-    sources = ws.store.task_runs_by_id(t.cached_from for t in tasks.values() if t.cached_from)
+    sources = ws.store.tasks.task_runs_by_id(t.cached_from for t in tasks.values() if t.cached_from)
     out.print(summary(tasks, f"run {run_id} {status} in {seconds(time.time() - started)}", sources))
     cached = sum(1 for t in tasks.values() if t.status == "cached")
     ran = sum(1 for t in tasks.values() if t.status != "skipped")
@@ -188,7 +188,7 @@ def resume(
     from headwater.executors import LocalExecutor
 
     ws = _workspace()
-    record = ws.store.get_run(run_id)
+    record = ws.store.runs.get_run(run_id)
     out.print(f"resuming run [bold]{record.id}[/] of {escape(record.pipeline)}", highlight=False)
     code = _drive(
         ws, record.id, f"{record.pipeline} · {record.id}", True, LocalExecutor(max_parallel)
@@ -222,7 +222,7 @@ def runs_list(
     table.add_column("run", no_wrap=True)
     for col in ("pipeline", "state", "created", "duration", "trigger"):
         table.add_column(col, no_wrap=col == "created")
-    for r in ws.store.list_runs(pipeline=pipeline, status=wanted, limit=limit):
+    for r in ws.store.runs.list_runs(pipeline=pipeline, status=wanted, limit=limit):
         took = (
             (r.finished_at - r.started_at).total_seconds()
             if r.finished_at and r.started_at
@@ -267,7 +267,7 @@ def runs_show(run_id: Annotated[str, typer.Argument()]) -> None:
     from headwater.engine import Run
 
     ws = _workspace()
-    run = Run(ws, ws.store.get_run(run_id).id)
+    run = Run(ws, ws.store.runs.get_run(run_id).id)
     r = run.record
     out.print(f"run [bold]{r.id}[/] of {escape(r.pipeline)}: {styled(str(r.status))}")
     out.print(f"parameters: {escape(json.dumps(r.parameters))}", soft_wrap=True)
@@ -290,7 +290,7 @@ def _artifact_table(ws: Any, run_id: str) -> None:
     table = Table(title="artifacts", title_justify="left")
     for col in ("artifact", "task", "output", "type", "size", "uri"):
         table.add_column(col)
-    for art, task, name in ws.store.run_artifacts(run_id):
+    for art, task, name in ws.store.lineage.run_artifacts(run_id):
         table.add_row(
             art.id,
             escape(task.path if task else "-"),
@@ -316,7 +316,7 @@ def _size(n: int | None) -> str:
 def artifacts_list(run_id: Annotated[str, typer.Argument()]) -> None:
     """The artifacts a run's tasks produced (or reused from the cache)."""
     ws = _workspace()
-    _artifact_table(ws, ws.store.get_run(run_id).id)
+    _artifact_table(ws, ws.store.runs.get_run(run_id).id)
 
 
 @tasks_app.command("logs")
@@ -332,10 +332,10 @@ def tasks_logs(
 ) -> None:
     """Print a task attempt's stdout and stderr."""
     ws = _workspace()
-    run = ws.store.get_run(run_id)
-    attempts = [t for t in ws.store.task_runs(run.id) if t.path == task]
+    run = ws.store.runs.get_run(run_id)
+    attempts = [t for t in ws.store.tasks.task_runs(run.id) if t.path == task]
     if not attempts:
-        paths = sorted({t.path for t in ws.store.task_runs(run.id)})
+        paths = sorted({t.path for t in ws.store.tasks.task_runs(run.id)})
         raise HeadwaterError(
             f"run {run.id} has no task '{task}'", hint="its tasks: " + (", ".join(paths) or "none")
         )
@@ -363,7 +363,7 @@ def tasks_logs(
             sys.stdout.flush()
         if not follow:
             return
-        current = ws.store.get_task_run(chosen.id)
+        current = ws.store.tasks.get_task_run(chosen.id)
         if current.status in ATTEMPT_DONE:
             if path.exists() and path.stat().st_size > pos:
                 continue
@@ -378,14 +378,14 @@ def lineage(
 ) -> None:
     """What an artifact was made from (upstream) and what was made from it (downstream)."""
     ws = _workspace()
-    art = ws.store.get_artifact(artifact_id)
-    producer = ws.store.producer(art.id)
+    art = ws.store.lineage.get_artifact(artifact_id)
+    producer = ws.store.lineage.producer(art.id)
     made_by = f" made by {producer.path} (run {producer.run_id})" if producer else ""
     out.print(
         f"[bold]{art.id}[/] {escape(art.type)} {escape(art.uri)}{escape(made_by)}", soft_wrap=True
     )
     for direction in ("upstream", "downstream"):
-        nodes = ws.store.lineage(art.id, direction, depth)
+        nodes = ws.store.lineage.walk(art.id, direction, depth)
         table = Table(title=direction, title_justify="left")
         for col in ("hops", "artifact", "type", "made by", "run", "uri"):
             table.add_column(col, no_wrap=col in ("artifact", "run"))
@@ -418,7 +418,7 @@ def runs_cancel(
 
     ws = _workspace()
     status = cancel(ws, run_id)
-    out.print(f"run {ws.store.get_run(run_id).id}: {status} (cancel requested)")
+    out.print(f"run {ws.store.runs.get_run(run_id).id}: {status} (cancel requested)")
 
 
 def _requeue(
@@ -439,7 +439,7 @@ def _requeue(
     from headwater.executors import LocalExecutor
 
     ws = _workspace()
-    run = ws.store.get_run(run_id)
+    run = ws.store.runs.get_run(run_id)
     cleared = local(ws, run.id)
     out.print(f"run [bold]{run.id}[/]: running {', '.join(cleared)} again", highlight=False)
     raise typer.Exit(_drive(ws, run.id, f"{run.pipeline} · {run.id}", False, LocalExecutor()))

@@ -40,8 +40,10 @@ def schedules_list(server: Server = None, token: Token = None) -> None:
     table = Table(title="schedules", title_justify="left")
     for col in ("pipeline", "schedule", "paused", "last interval", "version"):
         table.add_column(col, no_wrap=col == "version")
-    for s in ws.store.schedules():
-        spec = effective_spec(from_data(ws.store.get_version(s.version_id).spec), s.overrides)
+    for s in ws.store.schedules.list():
+        spec = effective_spec(
+            from_data(ws.store.pipelines.get_version(s.version_id).spec), s.overrides
+        )
         sched = spec.schedule
         text = "-"
         if sched is not None:
@@ -70,7 +72,7 @@ def schedules_pause(
         with client(server, token) as hw:
             hw.pause(pipeline)
     else:
-        Workspace.open().store.set_paused(pipeline, True)
+        Workspace.open().store.schedules.set_paused(pipeline, True)
     out.print(f"{escape(pipeline)} paused")
 
 
@@ -85,7 +87,7 @@ def schedules_unpause(
         with client(server, token) as hw:
             hw.unpause(pipeline)
     else:
-        Workspace.open().store.set_paused(pipeline, False)
+        Workspace.open().store.schedules.set_paused(pipeline, False)
     out.print(f"{escape(pipeline)} unpaused")
 
 

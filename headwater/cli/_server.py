@@ -187,10 +187,10 @@ def users_create(
     from headwater.engine import Workspace
 
     ws = Workspace.open()
-    user = ws.store.create_user(name, role)
+    user = ws.store.auth.create_user(name, role)
     out.print(f"user {escape(user.name)} ({user.role}) created")
     if token:
-        record, secret = ws.store.create_token(user.name, "default")
+        record, secret = ws.store.auth.create_token(user.name, "default")
         out.print(f"token {record.id} (shown once; keep it):\n  {secret}")
 
 
@@ -201,7 +201,7 @@ def users_list() -> None:
     table = Table(title="users", title_justify="left")
     for col in ("user", "role", "created"):
         table.add_column(col)
-    for u in Workspace.open().store.list_users():
+    for u in Workspace.open().store.auth.list_users():
         table.add_row(escape(u.name), u.role, _when(u.created_at))
     out.print(table)
 
@@ -229,7 +229,7 @@ def tokens_create(
             hint="give at most 36600 days, or leave the option out for no expiry",
         )
     expires = datetime.now(UTC) + timedelta(days=days) if days is not None else None
-    record, secret = Workspace.open().store.create_token(user, name, expires_at=expires)
+    record, secret = Workspace.open().store.auth.create_token(user, name, expires_at=expires)
     err.print(f"token {record.id} for {escape(user)} (shown once; keep it):")
     out.print(secret, highlight=False)
 
@@ -241,7 +241,7 @@ def tokens_list(user: Annotated[str | None, typer.Option("--user")] = None) -> N
     table = Table(title="tokens", title_justify="left")
     for col in ("id", "user", "name", "prefix", "created", "expires", "last used", "state"):
         table.add_column(col, no_wrap=col == "id")
-    for t in Workspace.open().store.list_tokens(user):
+    for t in Workspace.open().store.auth.list_tokens(user):
         state = "revoked" if t.revoked_at else ("active" if t.active else "expired")
         table.add_row(
             t.id,
@@ -263,7 +263,7 @@ def tokens_revoke(
     """Revoke a token: the API refuses it from now on."""
     from headwater.engine import Workspace
 
-    record = Workspace.open().store.revoke_token(token)
+    record = Workspace.open().store.auth.revoke_token(token)
     out.print(f"token {record.id} ({escape(record.user)}/{escape(record.name)}) revoked")
 
 
@@ -280,7 +280,7 @@ def pools_list() -> None:
     table = Table(title="pools", title_justify="left")
     for col in ("pool", "slots", "in use", "waiting", "description"):
         table.add_column(col)
-    for p in Workspace.open().store.pools():
+    for p in Workspace.open().store.pools.list():
         table.add_row(
             escape(p.name),
             "unlimited" if p.slots is None else str(p.slots),
@@ -302,7 +302,7 @@ def pools_set(
     """Create a pool or change its slots."""
     from headwater.engine import Workspace
 
-    p = Workspace.open().store.set_pool(name, slots, description)
+    p = Workspace.open().store.pools.set_pool(name, slots, description)
     out.print(f"pool {escape(p.name)}: {'unlimited' if p.slots is None else p.slots} slot(s)")
 
 
@@ -310,7 +310,7 @@ def pools_set(
 def pools_delete(name: Annotated[str, typer.Argument()]) -> None:
     from headwater.engine import Workspace
 
-    Workspace.open().store.delete_pool(name)
+    Workspace.open().store.pools.delete_pool(name)
     out.print(f"pool {escape(name)} deleted")
 
 
@@ -327,7 +327,7 @@ def assets_list() -> None:
     table = Table(title="assets", title_justify="left")
     for col in ("asset", "events", "last update"):
         table.add_column(col)
-    for a in Workspace.open().store.list_assets(limit=1000):
+    for a in Workspace.open().store.assets.list_assets(limit=1000):
         table.add_row(escape(a.name), str(a.events), _when(a.last_event_at))
     out.print(table)
 
@@ -343,7 +343,7 @@ def assets_events(
     table = Table(title="asset events", title_justify="left")
     for col in ("#", "asset", "when", "from run", "artifact", "triggered"):
         table.add_column(col)
-    for e in Workspace.open().store.asset_events(asset=asset, limit=limit):
+    for e in Workspace.open().store.assets.asset_events(asset=asset, limit=limit):
         table.add_row(
             str(e.id),
             escape(e.asset),

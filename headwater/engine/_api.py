@@ -101,10 +101,10 @@ def create_run(
     run stores the rendered values.
     """
     values, run_id = render_for_run(spec, params, context)
-    version = ws.store.register_version(
+    version = ws.store.pipelines.register_version(
         spec.name, spec.description, digest(spec), to_data(spec), source_root
     )
-    return ws.store.create_run(
+    return ws.store.runs.create_run(
         version,
         values,
         trigger=trigger,
@@ -163,8 +163,8 @@ def execute_run(
     returns once each was tried; a scheduler passes False and sends them itself.
     """
     if adopt:
-        ws.store.claim_run(run.id, owner or process_owner(), stale_before=datetime.now(UTC))
-    version = ws.store.get_version(run.version_id)
+        ws.store.control.claim_run(run.id, owner or process_owner(), stale_before=datetime.now(UTC))
+    version = ws.store.pipelines.get_version(run.version_id)
     spec = from_data(version.spec, source=f"pipeline version {version.id}")
     source_root = version.source_root
     if version.source_manifest is not None:
@@ -225,7 +225,7 @@ def resume_run(
     executor: LocalExecutor | None = None,
 ) -> RunStatus:
     """Finish a run whose engine process died, re-running only what had not finished."""
-    run = ws.store.get_run(run_id)
+    run = ws.store.runs.get_run(run_id)
     if run.status in RUN_DONE:
         raise RunError(
             f"run {run.id} already ended ({run.status}); there is nothing to resume",
@@ -323,8 +323,8 @@ class Run:
         self.refresh()
 
     def refresh(self) -> None:
-        self.record = self._ws.store.get_run(self.id)
-        self.attempts = self._ws.store.task_runs(self.id)
+        self.record = self._ws.store.runs.get_run(self.id)
+        self.attempts = self._ws.store.tasks.task_runs(self.id)
 
     @property
     def status(self) -> RunStatus:
@@ -359,7 +359,7 @@ class Run:
         out: dict[str, Any] = dict(rec.outputs.get("parameters", {}))
         refs = rec.outputs.get("artifacts", {})
         flat = [i for v in refs.values() for i in (v if isinstance(v, list) else [v])]
-        records = self._ws.store.artifacts_by_id(flat)
+        records = self._ws.store.lineage.artifacts_by_id(flat)
         for name, ref in refs.items():
             if isinstance(ref, list):
                 out[name] = [self._open(records[i]) for i in ref]
@@ -374,7 +374,7 @@ class Run:
     def metrics(self) -> dict[str, dict[str, float]]:
         """The latest value of each metric, by task path."""
         out: dict[str, dict[str, float]] = {}
-        for path, point in self._ws.store.metrics(self.id):
+        for path, point in self._ws.store.lineage.metrics(self.id):
             out.setdefault(path, {})[point.key] = point.value
         return out
 
@@ -401,10 +401,10 @@ def run_version(
     context: ContextFactory | None = None,
 ) -> Run:
     """Run a stored (deployed) version with ``params``; it executes the version's snapshot."""
-    version = ws.store.get_version(version_id)
+    version = ws.store.pipelines.get_version(version_id)
     spec = from_data(version.spec, source=f"pipeline version {version.id}")
     values, run_id = render_for_run(spec, dict(params or {}), context)
-    run = ws.store.create_run(
+    run = ws.store.runs.create_run(
         version,
         values,
         trigger=trigger,

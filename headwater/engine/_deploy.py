@@ -107,7 +107,7 @@ def deploy(ws: Workspace, spec: PipelineSpec, root: str) -> VersionRecord:
     check_schedule(spec)
     sources = collect_sources(spec, root)
     spec_digest = digest(spec)
-    version = ws.store.register_version(
+    version = ws.store.pipelines.register_version(
         spec.name,
         spec.description,
         version_digest(spec_digest, sources),
@@ -116,9 +116,9 @@ def deploy(ws: Workspace, spec: PipelineSpec, root: str) -> VersionRecord:
         spec_digest=spec_digest,
         sources=sources,
     )
-    ws.store.register_assets(sorted(asset_names(spec)))
+    ws.store.assets.register_assets(sorted(asset_names(spec)))
     if spec.schedule is not None:
-        ws.store.upsert_schedule(version)  # the schedule now runs this version
+        ws.store.schedules.upsert_schedule(version)  # the schedule now runs this version
     return version
 
 
@@ -152,7 +152,7 @@ def materialize(ws: Workspace, version: VersionRecord) -> str:
     target = ws.settings.home / "versions" / version.id
     if target.is_dir():
         return str(target)
-    files = ws.store.read_sources(version)
+    files = ws.store.pipelines.read_sources(version)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{version.id}-", dir=target.parent))
     try:

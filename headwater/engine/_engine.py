@@ -72,6 +72,7 @@ from headwater.states import (
     TASK_LIVE,
     TASK_OK,
     TASK_SUCCESS,
+    TASK_UNSTARTED,
     RunStatus,
     TaskStatus,
 )
@@ -181,19 +182,19 @@ class Engine:
         """Run (or resume) until every task is done or the run is cancelled."""
         from headwater.errors import RunError
 
-        if not self.store.claim_run(self.run.id, self.owner):
+        if not self.store.control.claim_run(self.run.id, self.owner):
             raise RunError(
                 f"run {self.run.id} is driven by another engine",
                 hint="wait for it; a scheduler adopts runs whose engine stopped",
             )
-        for rec in self.store.task_runs(self.run.id):
+        for rec in self.store.tasks.task_runs(self.run.id):
             self.attempts_used[rec.path] = max(self.attempts_used.get(rec.path, 0), rec.attempt)
             if rec.cleared_at is None:
                 self.history.setdefault(rec.path, []).append(rec)
         if self.run_status is RunStatus.QUEUED:
-            self.store.set_run_status(self.run.id, RunStatus.QUEUED, RunStatus.RUNNING)
+            self.store.runs.set_run_status(self.run.id, RunStatus.QUEUED, RunStatus.RUNNING)
             self.run_status = RunStatus.RUNNING
-        self._pools = self.store.limited_pools()
+        self._pools = self.store.pools.limited_pools()
         if self.spec.deadline_seconds and self.run.deadline_missed_at is None:
             self._deadline = self.run.created_at.timestamp() + self.spec.deadline_seconds
         self.executor.start(*self._preload())
@@ -451,7 +452,7 @@ class Engine:
                 return rec
         attempt = self.attempts_used.get(path, 0) + 1
         self.attempts_used[path] = attempt
-        return self.store.add_task_run(
+        return self.store.tasks.add_task_run(
             self.run.id, path, task.name, task.component, attempt, status, error=error
         )
 
@@ -506,15 +507,15 @@ class Engine:
             if finished(result):
                 # It finished before its end was recorded: record it, do not run it again.
                 if current is not T.RUNNING:  # it ran, though its start was not recorded
-                    self.store.update_task_run(last.id, current, T.RUNNING)
+                    self.store.tasks.update_task_run(last.id, current, T.RUNNING)
                     current = T.RUNNING
                 unit.record = last
                 unit.options = self._options(unit.node)
                 if self._succeed(unit, result, current, recovered=True):
                     return True
-                self.store.update_task_run(last.id, current, T.FAILED, error=unit.error)
+                self.store.tasks.update_task_run(last.id, current, T.FAILED, error=unit.error)
                 return False
-        self.store.update_task_run(
+        self.store.tasks.update_task_run(
             last.id,
             current,
             T.FAILED if current is not T.PENDING else T.CANCELLED,
@@ -527,7 +528,7 @@ class Engine:
         unit.params = dict(outputs.get("parameters", {}))
         refs = outputs.get("artifacts", {})
         ids = [i for v in refs.values() for i in (v if isinstance(v, list) else [v])]
-        records = self.store.artifacts_by_id(ids)
+        records = self.store.lineage.artifacts_by_id(ids)
         for name, ref in refs.items():
             if isinstance(ref, list):
                 unit.artifacts[name] = [_value(records[i]) for i in ref]
@@ -581,7 +582,7 @@ class Engine:
         impl = comp.implementation
         assert isinstance(impl, ImporterImplementation)
         uri = str(values.get("uri", ""))
-        record = None if impl.reimport else self.store.find_artifact_by_uri(uri)
+        record = None if impl.reimport else self.store.lineage.find_artifact_by_uri(uri)
         if record is not None and self.run.confined:
             try:
                 uri_policy(self.settings, self.store).check(uri)  # resolves links; opens nothing
@@ -592,7 +593,7 @@ class Engine:
             return
         unit.artifacts = {"artifact": _value(record)}
         unit.status = T.SUCCEEDED
-        unit.record = self.store.add_task_run(
+        unit.record = self.store.tasks.add_task_run(
             self.run.id,
             unit.path,
             unit.name,
@@ -616,7 +617,7 @@ class Engine:
         unit.children.append(inner)
         unit.opened = True
         unit.status = T.RUNNING
-        unit.record = self.store.add_task_run(
+        unit.record = self.store.tasks.add_task_run(
             self.run.id,
             unit.path,
             unit.name,
@@ -646,7 +647,7 @@ class Engine:
             except Unavailable as exc:
                 target, unit.error = T.FAILED, str(exc)
         unit.status = target
-        self.store.finish_task_run(unit.record, target, outputs=outputs, error=unit.error)
+        self.store.tasks.finish_task_run(unit.record, target, outputs=outputs, error=unit.error)
         self._notify("task", unit)
 
     # ------------------------------------------------------------------ attempts
@@ -662,7 +663,7 @@ class Engine:
             gpu=(res.gpu or 0) if res else 0,
         )
         # An attempt an earlier engine queued but never started: it runs as it is.
-        requeued = unit.status in (T.QUEUED, T.WAITING)
+        requeued = unit.status in TASK_UNSTARTED
         problem = self.executor.check(resources)
         if problem:
             message = (
@@ -670,7 +671,9 @@ class Engine:
                 f"task.set_options(gpu=...)) or run it where such resources exist"
             )
             if requeued and unit.record is not None and unit.status is not None:
-                self.store.update_task_run(unit.record.id, unit.status, T.FAILED, error=message)
+                self.store.tasks.update_task_run(
+                    unit.record.id, unit.status, T.FAILED, error=message
+                )
                 unit.status, unit.error = T.FAILED, message
                 self._notify("task", unit)
                 return
@@ -727,11 +730,11 @@ class Engine:
         self, unit: Unit, key: str, options: TaskOptions, values: dict[str, Any]
     ) -> bool:
         ttl = options.cache.ttl_seconds if options.cache else None
-        hit = self.store.find_cached(key, ttl)
+        hit = self.store.tasks.find_cached(key, ttl)
         if hit is None or not hit.outputs:
             return False
         refs = hit.outputs.get("artifacts", {})
-        records = self.store.artifacts_by_id(refs.values())
+        records = self.store.lineage.artifacts_by_id(refs.values())
         if len(records) != len(refs) or not all(
             self.artifact_store.exists(r.uri) for r in records.values()
         ):
@@ -739,7 +742,7 @@ class Engine:
         self._load_outputs(unit, hit.outputs)
         unit.status = T.CACHED
         unit.attempt = (unit.attempt or 0) + 1
-        unit.record = self.store.add_task_run(
+        unit.record = self.store.tasks.add_task_run(
             self.run.id,
             unit.path,
             unit.name,
@@ -772,7 +775,7 @@ class Engine:
             or self.max_active_tasks
         )
         status = T.WAITING if limited else T.QUEUED
-        record = self.store.add_task_run(
+        record = self.store.tasks.add_task_run(
             self.run.id,
             unit.path,
             unit.name,
@@ -828,7 +831,7 @@ class Engine:
                     record.priority or 0,
                 )
             )
-        granted, refused = self.store.grant_slots(
+        granted, refused = self.store.pools.grant_slots(
             requests,
             pipeline_id=self.run.pipeline_id,
             pipeline_limit=self.spec.max_active_tasks,
@@ -845,7 +848,9 @@ class Engine:
                 self.ready.append(unit)
                 self._notify("task", unit)
             elif record.id in refused:
-                self.store.update_task_run(record.id, T.WAITING, T.FAILED, error=refused[record.id])
+                self.store.tasks.update_task_run(
+                    record.id, T.WAITING, T.FAILED, error=refused[record.id]
+                )
                 unit.status = T.FAILED
                 unit.error = refused[record.id]
                 self._notify("task", unit)
@@ -1002,7 +1007,7 @@ class Engine:
         if unit is None or unit.record is None:
             return
         if ev.kind == "started":
-            self.store.update_task_run(unit.record.id, T.QUEUED, T.RUNNING, pid=ev.pid)
+            self.store.tasks.update_task_run(unit.record.id, T.QUEUED, T.RUNNING, pid=ev.pid)
             unit.status = T.RUNNING
             timeout = unit.options.timeout_seconds
             unit.deadline = time.time() + timeout if timeout else None
@@ -1089,7 +1094,7 @@ class Engine:
         ]
         params = result.get("parameterValues") or {}
         outputs = {"parameters": params, "artifacts": ids}
-        self.store.finish_task_run(
+        self.store.tasks.finish_task_run(
             record,
             T.SUCCEEDED,
             outputs=outputs,
@@ -1100,7 +1105,7 @@ class Engine:
         )
         assets = unit.options.assets or {}
         if assets:
-            self.store.record_asset_events(
+            self.store.assets.record_asset_events(
                 self.run.id,
                 record.id,
                 [(asset, ids[name]) for name, asset in sorted(assets.items()) if name in ids],
@@ -1139,7 +1144,7 @@ class Engine:
             if retry.max_delay_seconds is not None:
                 delay = min(delay, retry.max_delay_seconds)
             unit.retry_at = time.time() + delay
-            self.store.finish_task_run(
+            self.store.tasks.finish_task_run(
                 record,
                 T.UP_FOR_RETRY,
                 error=message,
@@ -1153,7 +1158,7 @@ class Engine:
             self._tell("retry", task=unit.path, error=message)
             self._tell_task("retry", unit, error=message)
             return
-        self.store.finish_task_run(record, T.FAILED, error=message, current=current)
+        self.store.tasks.finish_task_run(record, T.FAILED, error=message, current=current)
         unit.status = T.FAILED
         unit.error = message
         self._notify("task", unit)
@@ -1209,7 +1214,7 @@ class Engine:
         now = time.time()
         if now - self._last_heartbeat >= self._heartbeat_every:
             self._last_heartbeat = now
-            owned, cancel = self.store.heartbeat(self.run.id, self.owner)
+            owned, cancel = self.store.control.heartbeat(self.run.id, self.owner)
             if not owned:
                 for record_id in list(self.running):
                     self.executor.signal(record_id, signal.SIGKILL)
@@ -1222,7 +1227,7 @@ class Engine:
     def _miss_deadline(self) -> None:
         """The run is still going past its deadline: tell whoever asked, once."""
         self._deadline = None
-        if self.store.mark_deadline_missed(self.run.id):
+        if self.store.runs.mark_deadline_missed(self.run.id):
             assert self.spec.deadline_seconds is not None
             self._tell(
                 "deadline_missed",
@@ -1248,7 +1253,7 @@ class Engine:
                 f"{u.path}: {(u.error or '').splitlines()[0] if u.error else 'failed'}"
                 for u in failed[:3]
             )
-        self.store.set_run_status(self.run.id, RunStatus.RUNNING, target, error=error or None)
+        self.store.runs.set_run_status(self.run.id, RunStatus.RUNNING, target, error=error or None)
         self.run_status = target
         self._tell("success" if target is RunStatus.SUCCEEDED else "failure", error=error)
         return target
@@ -1301,21 +1306,23 @@ class Engine:
                     unit = self.running.pop(ev.id, None)
                     if unit is not None and unit.record is not None:
                         current = unit.status if unit.status in TASK_LIVE else T.RUNNING
-                        self.store.finish_task_run(
+                        self.store.tasks.finish_task_run(
                             unit.record, T.CANCELLED, error="run cancelled", current=current
                         )
                         unit.status = T.CANCELLED
                 elif ev.kind == "started":
                     unit = self.running.get(ev.id)
                     if unit is not None and unit.record is not None and unit.status is T.QUEUED:
-                        self.store.update_task_run(unit.record.id, T.QUEUED, T.RUNNING, pid=ev.pid)
+                        self.store.tasks.update_task_run(
+                            unit.record.id, T.QUEUED, T.RUNNING, pid=ev.pid
+                        )
                         unit.status = T.RUNNING
                         self.executor.signal(ev.id, signal.SIGKILL)
         # An attempt whose end was not reported in time (its worker cannot answer) is
         # cancelled all the same: its process group was killed, and none is left running.
         for unit in self.running.values():
-            if unit.record is not None and unit.status in (T.QUEUED, T.RUNNING):
-                self.store.finish_task_run(
+            if unit.record is not None and unit.status in TASK_LIVE:
+                self.store.tasks.finish_task_run(
                     unit.record,
                     T.CANCELLED,
                     error="run cancelled (its process was killed; its end was not reported)",
@@ -1325,21 +1332,21 @@ class Engine:
         self.running.clear()
         for unit in self.waiting:
             if unit.record is not None and unit.status is T.WAITING:
-                self.store.update_task_run(
+                self.store.tasks.update_task_run(
                     unit.record.id, T.WAITING, T.CANCELLED, error="run cancelled"
                 )
                 unit.status = T.CANCELLED
         for unit in self.ready:
             if unit.record is not None and unit.status is T.QUEUED:
-                self.store.update_task_run(
+                self.store.tasks.update_task_run(
                     unit.record.id, T.QUEUED, T.CANCELLED, error="run cancelled"
                 )
                 unit.status = T.CANCELLED
         for unit in self.root.all_units():
             if unit.is_task and unit.status is T.RUNNING and unit.children and unit.record:
-                self.store.finish_task_run(unit.record, T.CANCELLED, error="run cancelled")
+                self.store.tasks.finish_task_run(unit.record, T.CANCELLED, error="run cancelled")
         self.finished = True
-        self.store.set_run_status(
+        self.store.runs.set_run_status(
             self.run.id, RunStatus.RUNNING, RunStatus.CANCELLED, error="cancelled by the user"
         )
         self.run_status = RunStatus.CANCELLED

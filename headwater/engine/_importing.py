@@ -59,7 +59,7 @@ def uri_policy(settings: Settings, store: MetadataStore) -> UriPolicy:
     the roots an operator allowed; never Headwater's home (but the artifact root) or the
     metadata database."""
     artifact_root = _absolute(settings.artifact_root)
-    roots = [artifact_root, *(r.root for r in store.uri_roots())]
+    roots = [artifact_root, *(r.root for r in store.roots.list())]
     return UriPolicy(
         namespace=store.namespace,
         roots=tuple(dict.fromkeys(roots)),

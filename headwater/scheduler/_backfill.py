@@ -45,12 +45,12 @@ def plan_backfill(
             f"backfill end {end.isoformat()} is not after its start {start.isoformat()}",
             hint="give --start before --end",
         )
-    schedule = ws.store.get_schedule(pipeline)
-    version = ws.store.get_version(schedule.version_id)
+    schedule = ws.store.schedules.get_schedule(pipeline)
+    version = ws.store.pipelines.get_version(schedule.version_id)
     spec = effective_spec(
         from_data(version.spec, source=f"pipeline version {version.id}"), schedule.overrides
     )
-    existing = ws.store.runs_by_interval(schedule.pipeline_id)
+    existing = ws.store.runs.runs_by_interval(schedule.pipeline_id)
     most = limits().max_backfill_runs
     to_run: list[DataInterval] = []
     skipped: list[DataInterval] = []
@@ -110,7 +110,7 @@ def create_backfill_runs(
             check_run_uris(ws, plan.spec, values)
         planned.append((interval, run_id, values))
     return [
-        ws.store.create_run(
+        ws.store.runs.create_run(
             plan.version,
             values,
             trigger=plan.trigger,

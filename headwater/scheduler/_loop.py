@@ -49,7 +49,7 @@ def _plan(
     key = _plan_key(schedule)
     found = _PLANS.get(key)
     if found is None:
-        version = (loaded or {}).get(schedule.version_id) or ws.store.get_version(
+        version = (loaded or {}).get(schedule.version_id) or ws.store.pipelines.get_version(
             schedule.version_id
         )
         deployed = from_data(version.spec, source=f"pipeline version {version.id}")
@@ -141,7 +141,7 @@ def _due_runs(
         else None
     )
     limit = spec.max_active_runs
-    active = ws.store.active_runs(schedule.pipeline_id) if limit is not None else 0
+    active = ws.store.runs.active_runs(schedule.pipeline_id) if limit is not None else 0
     created: list[RunRecord] = []
     current = schedule
     next_due = None
@@ -156,7 +156,7 @@ def _due_runs(
         run_id = new_id()
         values = interval_parameters(spec, interval, run_id, timetable)
         check_run_uris(ws, spec, values)
-        run = ws.store.create_scheduled_run(
+        run = ws.store.schedules.create_scheduled_run(
             current, version, values, interval.start, interval.end, run_id
         )
         if run is None:  # another scheduler got there first: look again next tick
@@ -178,13 +178,13 @@ def _asset_run(
     """The run the assets' new events call for, if they do (and max_active_runs allows)."""
     sched = spec.schedule
     assert sched is not None
-    pending = ws.store.pending_asset_events(sched.assets, schedule.asset_cursor)
+    pending = ws.store.assets.pending_asset_events(sched.assets, schedule.asset_cursor)
     updated = [name for name, events in pending.items() if events]
     ready = len(updated) == len(sched.assets) if sched.asset_mode == "all" else bool(updated)
     if not ready:
         return None
     if spec.max_active_runs is not None and (
-        ws.store.active_runs(schedule.pipeline_id) >= spec.max_active_runs
+        ws.store.runs.active_runs(schedule.pipeline_id) >= spec.max_active_runs
     ):
         return None
     events = sorted(e for name in updated for e in pending[name])
@@ -196,7 +196,7 @@ def _asset_run(
         spec, {}, lambda rid: template_context(interval, run_id, {}), run_id=run_id
     )
     check_run_uris(ws, spec, values)
-    created = ws.store.create_asset_run(
+    created = ws.store.assets.create_asset_run(
         schedule.pipeline_id,
         version.id,
         schedule.asset_cursor,
@@ -206,7 +206,7 @@ def _asset_run(
         (interval.start, interval.end),
         run_id,
     )
-    return ws.store.get_run(run_id) if created else None
+    return ws.store.runs.get_run(run_id) if created else None
 
 
 def tick(ws: Workspace, now: datetime) -> list[RunRecord]:
@@ -219,12 +219,14 @@ def scheduler_pass(ws: Workspace, now: datetime) -> tuple[list[RunRecord], datet
     schedule has one), so that a scheduler can wake up just then."""
     created: list[RunRecord] = []
     soonest: datetime | None = None
-    active = [s for s in ws.store.schedules() if not s.paused]
+    active = [s for s in ws.store.schedules.list() if not s.paused]
     # Runs are created a chunk of schedules per transaction: one commit for many runs.
     for i in range(0, len(active), _CHUNK):
         chunk = active[i : i + _CHUNK]
         # Versions not parsed yet are read in one query, not one per schedule.
-        loaded = ws.store.versions_by_id(s.version_id for s in chunk if _plan_key(s) not in _PLANS)
+        loaded = ws.store.pipelines.versions_by_id(
+            s.version_id for s in chunk if _plan_key(s) not in _PLANS
+        )
         try:
             with ws.store.batch():
                 results = [_guarded(ws, s, now, loaded) for s in chunk]

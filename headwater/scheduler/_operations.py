@@ -34,14 +34,14 @@ def latest_version(ws: Workspace, pipeline: str, version: str | None = None) -> 
     """The version a trigger runs: ``version`` if given, else the newest deployed one (or
     the newest of any kind when the pipeline was never deployed)."""
     if version is not None:
-        found = ws.store.get_version(version)
+        found = ws.store.pipelines.get_version(version)
         if found.pipeline != pipeline:
             raise NotFound(
                 f"version {version} belongs to pipeline '{found.pipeline}', not '{pipeline}'",
                 hint=f"list the versions of '{pipeline}' with 'headwater pipelines versions'",
             )
         return found
-    versions = ws.store.list_versions(pipeline)
+    versions = ws.store.pipelines.list_versions(pipeline)
     if not versions:
         raise NotFound(
             f"no pipeline '{pipeline}'",
@@ -69,15 +69,15 @@ def trigger(
     spec = from_data(chosen.spec, source=f"pipeline version {chosen.id}")
     values, run_id = render_for_run(spec, params, lambda rid: manual_context(spec, rid, params))
     check_run_uris(ws, spec, values)
-    return ws.store.create_run(
+    return ws.store.runs.create_run(
         chosen, values, trigger=trigger, cache_enabled=cache, run_id=run_id, owner=None
     )
 
 
 def cancel(ws: Workspace, run_id: str) -> RunStatus:
     """Cancel a run: at once if it is queued, else by asking its engine."""
-    run = ws.store.get_run(run_id)
-    return ws.store.request_cancel(run.id)
+    run = ws.store.runs.get_run(run_id)
+    return ws.store.control.request_cancel(run.id)
 
 
 def retry_failed(ws: Workspace, run_id: str, *, confine: bool = True) -> list[str]:
@@ -85,13 +85,13 @@ def retry_failed(ws: Workspace, run_id: str, *, confine: bool = True) -> list[st
 
     With ``confine`` (a request through a server) the run's importer URIs are checked
     against its namespace's roots first, and it stays confined to them."""
-    run = ws.store.get_run(run_id)
+    run = ws.store.runs.get_run(run_id)
     if run.status in RUN_ACTIVE:
         raise Conflict(
             f"run {run.id} is still {run.status}; its failed tasks can be retried once it ends",
             hint="wait for it, or cancel it first",
         )
-    failed = ws.store.unfinished_paths(run.id)
+    failed = ws.store.control.unfinished_paths(run.id)
     if not failed:
         raise Conflict(
             f"run {run.id} has no failed task to retry",
@@ -113,11 +113,11 @@ def clear(
 
     With ``confine`` (a request through a server) the run's importer URIs are checked
     against its namespace's roots first, and it stays confined to them."""
-    run = ws.store.get_run(run_id)
-    spec = from_data(ws.store.get_version(run.version_id).spec)
+    run = ws.store.runs.get_run(run_id)
+    spec = from_data(ws.store.pipelines.get_version(run.version_id).spec)
     if confine:
         check_run_uris(ws, spec, run.parameters)
-    rows = ws.store.task_runs(run.id)
+    rows = ws.store.tasks.task_runs(run.id)
     known = {r.path for r in rows}
     missing = [p for p in tasks if p not in known]
     if missing:
@@ -133,7 +133,7 @@ def clear(
         paths.update(
             ".".join(parts[:i]) for i in range(1, len(parts)) if ".".join(parts[:i]) in known
         )
-    return ws.store.clear_tasks(run.id, sorted(paths), confine=confine)
+    return ws.store.control.clear_tasks(run.id, sorted(paths), confine=confine)
 
 
 def _descendants(node: Node | TaskSpec) -> Iterator[str]:

@@ -77,7 +77,7 @@ class Runner:
         if room <= 0:
             return []
         stamp = now or datetime.now(UTC)
-        claimed = self.ws.store.claim_runs(
+        claimed = self.ws.store.control.claim_runs(
             self.owner, stamp - timedelta(seconds=self.stale_after), room
         )
         for run_id in claimed:
@@ -104,7 +104,7 @@ class Runner:
         ws = Workspace(self.ws.settings, store, self.ws.artifacts)
         outcome = "error"
         try:
-            run = store.get_run(run_id)
+            run = store.runs.get_run(run_id)
             status = execute_run(
                 ws,
                 run,
@@ -124,11 +124,11 @@ class Runner:
             cause = str(exc.orig or exc).strip().splitlines()[0]
             log.warning("run %s: the database failed (%s); giving the run back", run_id, cause)
             with contextlib.suppress(Exception):
-                store.release_run(run_id, self.owner)
+                store.control.release_run(run_id, self.owner)
         except Exception as exc:  # a bug or a broken version: fail the run, do not loop
             log.exception("run %s stopped with an error", run_id)
             with contextlib.suppress(Exception):
-                store.fail_run(run_id, self.owner, f"the engine stopped: {exc!r}")
+                store.control.fail_run(run_id, self.owner, f"the engine stopped: {exc!r}")
         finally:
             if executor is not None:
                 executor.close()
@@ -144,7 +144,7 @@ class Runner:
     def _cancel_requested(self) -> None:
         if not self.driven:
             return
-        for run_id in self.ws.store.owned_runs_to_cancel(self.owner):
+        for run_id in self.ws.store.control.owned_runs_to_cancel(self.owner):
             self.cancel(run_id)
 
     def cancel(self, run_id: str) -> bool:

@@ -61,8 +61,8 @@ def edit_schedule(
     Only the settings given change (``reset`` first returns to the deployed ones). The
     result is checked like a compile, so nothing invalid is saved.
     """
-    schedule = ws.store.get_schedule(pipeline)
-    deployed = from_data(ws.store.get_version(schedule.version_id).spec)
+    schedule = ws.store.schedules.get_schedule(pipeline)
+    deployed = from_data(ws.store.pipelines.get_version(schedule.version_id).spec)
     overrides: dict[str, Any] = {} if reset else dict(schedule.overrides or {})
     if cron is not None and every is not None:
         raise HeadwaterError("give a cron expression or an interval, not both")
@@ -113,4 +113,4 @@ def edit_schedule(
                 location=Location(pipeline=pipeline),
                 hint="check its start_date, end_date and interval",
             ) from None
-    return ws.store.set_schedule_overrides(pipeline, overrides)
+    return ws.store.schedules.set_schedule_overrides(pipeline, overrides)

@@ -102,7 +102,7 @@ def authenticated(
             hint="send 'Authorization: Bearer TOKEN'; create a token with "
             "'headwater tokens create --user NAME'",
         )
-    found = state(request).ws.store.authenticate(credentials.credentials)
+    found = state(request).ws.store.auth.authenticate(credentials.credentials)
     if isinstance(found, str):
         raise ApiError(401, found, hint="create a new token with 'headwater tokens create'")
     return found

@@ -40,7 +40,7 @@ def list_artifacts(
     type: Annotated[str | None, Query(max_length=128, description="e.g. headwater.Model")] = None,
     name: Annotated[str | None, Query(max_length=128)] = None,
 ) -> Any:
-    rows, total = s.ws.store.page_artifacts(
+    rows, total = s.ws.store.queries.page_artifacts(
         run_id=run_id, type_=type, name=name, limit=limit, offset=offset
     )
     return page(rows, total, limit, offset)
@@ -48,7 +48,7 @@ def list_artifacts(
 
 @router.get("/artifacts/{artifact_id}", response_model=ArtifactOut)
 def get_artifact(s: St, artifact_id: str) -> Any:
-    return s.ws.store.get_artifact(artifact_id)
+    return s.ws.store.lineage.get_artifact(artifact_id)
 
 
 def _inside(root: str, path: str | None) -> str:
@@ -134,7 +134,7 @@ def _media_type(record: ArtifactRecord, name: str) -> str:
 @router.get("/artifacts/{artifact_id}/files", response_model=list[str])
 def list_files(s: St, artifact_id: str) -> Any:
     """The files of a directory artifact (relative paths), or its one file name."""
-    record = s.ws.store.get_artifact(artifact_id)
+    record = s.ws.store.lineage.get_artifact(artifact_id)
     local = _local(s, record, None)
     if local is None or not os.path.isdir(local):
         return [PurePosixPath(record.uri).name]
@@ -158,7 +158,7 @@ def download(
     ] = None,
 ) -> Any:
     """The artifact's bytes, with a content type from its metadata, name or type."""
-    record = s.ws.store.get_artifact(artifact_id)
+    record = s.ws.store.lineage.get_artifact(artifact_id)
     local = _local(s, record, path)
     if local is not None:
         if os.path.isdir(local):
@@ -198,7 +198,7 @@ def preview(
     path: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> Any:
     """The head of a table (CSV, TSV, Parquet), text, Markdown, HTML or JSON artifact."""
-    record = s.ws.store.get_artifact(artifact_id)
+    record = s.ws.store.lineage.get_artifact(artifact_id)
     local = _local(s, record, path)
     if local is None:
         raise ApiError(
@@ -317,9 +317,9 @@ def _node(n: LineageNode) -> dict[str, Any]:
 @router.get("/artifacts/{artifact_id}/lineage", response_model=Lineage)
 def lineage(s: St, artifact_id: str, depth: Annotated[int, Query(ge=1, le=100)] = 20) -> Any:
     """What the artifact was made from (upstream) and what was made from it (downstream)."""
-    record = s.ws.store.get_artifact(artifact_id)
+    record = s.ws.store.lineage.get_artifact(artifact_id)
     return {
         "artifact": record,
-        "upstream": [_node(n) for n in s.ws.store.lineage(record.id, "upstream", depth)],
-        "downstream": [_node(n) for n in s.ws.store.lineage(record.id, "downstream", depth)],
+        "upstream": [_node(n) for n in s.ws.store.lineage.walk(record.id, "upstream", depth)],
+        "downstream": [_node(n) for n in s.ws.store.lineage.walk(record.id, "downstream", depth)],
     }

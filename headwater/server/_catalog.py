@@ -67,7 +67,7 @@ def _live_spec(s: ServerState, sched: ScheduleRecord) -> PipelineSpec:
     longer pass today's rules (one bad schedule must not break every list)."""
     from headwater.scheduler._settings import effective_spec
 
-    deployed = from_data(s.ws.store.get_version(sched.version_id).spec)
+    deployed = from_data(s.ws.store.pipelines.get_version(sched.version_id).spec)
     try:
         return effective_spec(deployed, sched.overrides)
     except HeadwaterError:
@@ -111,13 +111,13 @@ def list_pipelines(
 ) -> Any:
     """Pipelines with their tags, owner, parameters, schedule, next run and recent runs."""
     if tag is None:
-        found, total = s.ws.store.page_pipelines(prefix=prefix, limit=limit, offset=offset)
+        found, total = s.ws.store.queries.page_pipelines(prefix=prefix, limit=limit, offset=offset)
     else:  # tags are inside the specs: filter them all, then cut the page
-        every, _ = s.ws.store.page_pipelines(prefix=prefix, limit=_ALL, offset=0)
+        every, _ = s.ws.store.queries.page_pipelines(prefix=prefix, limit=_ALL, offset=0)
         tagged = [p for p in every if tag in from_data(p.latest_spec).tags]
         found, total = tagged[offset : offset + limit], len(tagged)
-    schedules = {x.pipeline: x for x in s.ws.store.schedules()}
-    recents = s.ws.store.recent_run_states([p.id for p in found], recent)
+    schedules = {x.pipeline: x for x in s.ws.store.schedules.list()}
+    recents = s.ws.store.queries.recent_run_states([p.id for p in found], recent)
     items = []
     for p in found:
         spec = from_data(p.latest_spec)
@@ -149,7 +149,7 @@ def list_pipelines(
 
 @router.get("/pipelines/{name}/versions", response_model=Page[VersionOut], tags=["pipelines"])
 def list_versions(s: St, name: str, limit: Limit = 50, offset: Offset = 0) -> Any:
-    versions = s.ws.store.list_versions(name)
+    versions = s.ws.store.pipelines.list_versions(name)
     if not versions:
         raise ApiError(404, f"no pipeline '{name}'", hint="list pipelines at /api/v1/pipelines")
     chunk = versions[offset : offset + limit]
@@ -159,21 +159,24 @@ def list_versions(s: St, name: str, limit: Limit = 50, offset: Offset = 0) -> An
 @router.get("/versions/{version_id}", response_model=VersionDetail, tags=["pipelines"])
 def get_version(s: St, version_id: str) -> Any:
     """A version with its full spec (the DAG, parameters' schema, options)."""
-    v = s.ws.store.get_version(version_id)
+    v = s.ws.store.pipelines.get_version(version_id)
     return {**_version_out(v), "spec": v.spec}
 
 
 @router.get("/versions/{version_id}/source", tags=["pipelines"], response_model=dict[str, str])
 def get_source(s: St, version_id: str) -> Any:
     """The deployed snapshot's files: path -> text."""
-    v = s.ws.store.get_version(version_id)
+    v = s.ws.store.pipelines.get_version(version_id)
     if v.source_manifest is None:
         raise ApiError(
             404,
             f"version {v.id} was not deployed, so it has no stored source",
             hint="deploy the pipeline with 'headwater deploy FILE'",
         )
-    return {k: data.decode("utf-8", "replace") for k, data in s.ws.store.read_sources(v).items()}
+    return {
+        k: data.decode("utf-8", "replace")
+        for k, data in s.ws.store.pipelines.read_sources(v).items()
+    }
 
 
 # ---------------------------------------------------------------------- schedules
@@ -181,12 +184,12 @@ def get_source(s: St, version_id: str) -> Any:
 
 @router.get("/schedules", response_model=list[ScheduleOut], tags=["schedules"])
 def list_schedules(s: St) -> Any:
-    return [_schedule_out(s, x) for x in s.ws.store.schedules()]
+    return [_schedule_out(s, x) for x in s.ws.store.schedules.list()]
 
 
 @router.get("/schedules/{pipeline}", response_model=ScheduleOut, tags=["schedules"])
 def get_schedule(s: St, pipeline: str) -> Any:
-    return _schedule_out(s, s.ws.store.get_schedule(pipeline))
+    return _schedule_out(s, s.ws.store.schedules.get_schedule(pipeline))
 
 
 @router.patch("/schedules/{pipeline}", response_model=ScheduleOut, tags=["schedules"])
@@ -214,8 +217,8 @@ def edit_schedule(s: St, pipeline: str, body: ScheduleIn) -> Any:
                 reset=body.reset,
             )
         if body.paused is not None:
-            s.ws.store.set_paused(pipeline, body.paused)
-    return _schedule_out(s, s.ws.store.get_schedule(pipeline))
+            s.ws.store.schedules.set_paused(pipeline, body.paused)
+    return _schedule_out(s, s.ws.store.schedules.get_schedule(pipeline))
 
 
 @router.post("/schedules/{pipeline}/backfills", response_model=BackfillOut, tags=["schedules"])
@@ -249,7 +252,7 @@ def list_assets(
     offset: Offset = 0,
     prefix: Annotated[str | None, Query(max_length=512)] = None,
 ) -> Any:
-    items = s.ws.store.list_assets(prefix=prefix, limit=limit + 1, offset=offset)
+    items = s.ws.store.assets.list_assets(prefix=prefix, limit=limit + 1, offset=offset)
     more = len(items) > limit
     total = offset + len(items) if not more else offset + limit + 1
     return page(items[:limit], total, limit, offset)
@@ -265,7 +268,9 @@ def list_asset_events(
 ) -> Any:
     """Asset updates, newest first: the run, task attempt and artifact behind each, and
     the runs each triggered."""
-    items = s.ws.store.asset_events(asset=asset, run_id=run_id, limit=limit + 1, offset=offset)
+    items = s.ws.store.assets.asset_events(
+        asset=asset, run_id=run_id, limit=limit + 1, offset=offset
+    )
     more = len(items) > limit
     total = offset + len(items) if not more else offset + limit + 1
     return page(

@@ -17,7 +17,7 @@ class _StoreCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         store = self.state.ws.store
-        runs, tasks = store.counts_by_status()
+        runs, tasks = store.queries.counts_by_status()
         g = GaugeMetricFamily("headwater_runs", "Runs by status.", labels=["status"])
         for status, n in sorted(runs.items()):
             g.add_metric([status], n)
@@ -32,7 +32,7 @@ class _StoreCollector(Collector):
         total = GaugeMetricFamily(
             "headwater_pool_slots", "Pool slots (-1: unlimited).", labels=["pool"]
         )
-        for pool in store.pools():
+        for pool in store.pools.list():
             used.add_metric([pool.name], pool.occupied)
             total.add_metric([pool.name], -1 if pool.slots is None else pool.slots)
         yield used

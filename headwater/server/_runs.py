@@ -77,17 +77,17 @@ def list_runs(
         version_id=version,
         created_after=utc(created_after, "query.created_after"),
         created_before=utc(created_before, "query.created_before"),
-        pipelines=s.ws.store.pipelines_tagged(tag) if tag else None,
+        pipelines=s.ws.store.queries.pipelines_tagged(tag) if tag else None,
     )
-    rows, total = s.ws.store.page_runs(f, limit, offset)
+    rows, total = s.ws.store.queries.page_runs(f, limit, offset)
     return page(rows, total, limit, offset)
 
 
 @router.get("/runs/{run_id}", response_model=RunDetail)
 def get_run(s: St, run_id: str) -> Any:
     """A run with every task attempt (cleared attempts included, marked)."""
-    run = s.ws.store.get_run(run_id)
-    return {**run.__dict__, "tasks": [_task_out(t) for t in s.ws.store.task_runs(run.id)]}
+    run = s.ws.store.runs.get_run(run_id)
+    return {**run.__dict__, "tasks": [_task_out(t) for t in s.ws.store.tasks.task_runs(run.id)]}
 
 
 @router.post("/runs/{run_id}/cancel", response_model=CancelOut)
@@ -96,7 +96,7 @@ def cancel(s: St, run_id: str) -> Any:
     from headwater.scheduler._operations import cancel as stop
 
     status = stop(s.ws, run_id)
-    run = s.ws.store.get_run(run_id)
+    run = s.ws.store.runs.get_run(run_id)
     if s.cancel_local is not None:
         s.cancel_local(run.id)
     return {"run_id": run.id, "status": status.value}
@@ -111,7 +111,7 @@ def retry(s: St, run_id: str) -> Any:
     cleared = retry_failed(s.ws, run_id)
     if s.wake_scheduler is not None:
         s.wake_scheduler()
-    run = s.ws.store.get_run(run_id)
+    run = s.ws.store.runs.get_run(run_id)
     return {"run_id": run.id, "cleared": cleared, "status": run.status.value}
 
 
@@ -124,7 +124,7 @@ def clear(s: St, run_id: str, task: str, body: ClearIn | None = None) -> Any:
     cleared = clear_tasks(s.ws, run_id, [task], downstream=body.downstream if body else True)
     if s.wake_scheduler is not None:
         s.wake_scheduler()
-    run = s.ws.store.get_run(run_id)
+    run = s.ws.store.runs.get_run(run_id)
     return {"run_id": run.id, "cleared": cleared, "status": run.status.value}
 
 
@@ -138,18 +138,18 @@ def list_tasks(
     task: Annotated[str | None, Query(max_length=512, description="A task path.")] = None,
 ) -> Any:
     """A run's task attempts, oldest first."""
-    run = s.ws.store.get_run(run_id)
+    run = s.ws.store.runs.get_run(run_id)
     rows = [
         r
-        for r in s.ws.store.task_runs(run.id)
+        for r in s.ws.store.tasks.task_runs(run.id)
         if (status is None or r.status is status) and (task is None or r.path == task)
     ]
     return page([_task_out(r) for r in rows[offset : offset + limit]], len(rows), limit, offset)
 
 
 def _attempt(s: ServerState, run_id: str, task: str, attempt: int | None) -> TaskRunRecord:
-    run = s.ws.store.get_run(run_id)
-    rows = [r for r in s.ws.store.task_runs(run.id) if r.path == task]
+    run = s.ws.store.runs.get_run(run_id)
+    rows = [r for r in s.ws.store.tasks.task_runs(run.id) if r.path == task]
     if not rows:
         raise ApiError(
             404,
@@ -218,7 +218,7 @@ def follow(
             if idle >= 15:
                 idle = 0.0
                 yield ": keep-alive\n\n"
-            record = s.ws.store.get_task_run(record.id)
+            record = s.ws.store.tasks.get_task_run(record.id)
 
     return StreamingResponse(stream(), media_type="text/event-stream")
 
@@ -231,10 +231,10 @@ def metrics(
     task: Annotated[str | None, Query(max_length=512)] = None,
 ) -> Any:
     """Every metric point the run's tasks logged, in logging order."""
-    run = s.ws.store.get_run(run_id)
+    run = s.ws.store.runs.get_run(run_id)
     return [
         {"task": path, **point.__dict__}
-        for path, point in s.ws.store.metrics(run.id)
+        for path, point in s.ws.store.lineage.metrics(run.id)
         if (key is None or point.key == key) and (task is None or path == task)
     ]
 
@@ -258,8 +258,8 @@ def grid(
         created_after=utc(created_after, "query.created_after"),
         created_before=utc(created_before, "query.created_before"),
     )
-    rows, _ = s.ws.store.page_runs(f, limit, 0)
-    states = s.ws.store.task_states([r.id for r in rows])
+    rows, _ = s.ws.store.queries.page_runs(f, limit, 0)
+    states = s.ws.store.queries.task_states([r.id for r in rows])
     tasks: dict[str, None] = {}
     for r in reversed(rows):
         for path in states.get(r.id, {}):
@@ -271,8 +271,8 @@ def grid(
 def metric_series(s: St, run_id: str) -> Any:
     """The run's metrics as one series per task and key (arrays of steps and values): the
     compact form for charts; 100,000 points are a few hundred kilobytes."""
-    run = s.ws.store.get_run(run_id)
+    run = s.ws.store.runs.get_run(run_id)
     return [
         {"task": task, "key": key, "step": steps, "value": values}
-        for task, key, steps, values in s.ws.store.metric_series(run.id)
+        for task, key, steps, values in s.ws.store.queries.metric_series(run.id)
     ]

@@ -38,18 +38,18 @@ def me(who: Annotated[Authenticated, Depends(authenticated)]) -> Me:
 
 @router.get("/pools", response_model=list[PoolOut])
 def pools(s: St) -> Any:
-    return s.ws.store.pools()
+    return s.ws.store.pools.list()
 
 
 @router.put("/pools/{name}", response_model=PoolOut)
 def set_pool(s: St, name: str, body: PoolIn) -> Any:
     """Create a pool or change its slots (no ``slots``: unlimited)."""
-    return s.ws.store.set_pool(name, body.slots, body.description)
+    return s.ws.store.pools.set_pool(name, body.slots, body.description)
 
 
 @router.delete("/pools/{name}", status_code=204)
 def delete_pool(s: St, name: str) -> Response:
-    s.ws.store.delete_pool(name)
+    s.ws.store.pools.delete_pool(name)
     return Response(status_code=204)
 
 
@@ -60,7 +60,7 @@ def uri_roots(s: St) -> Any:
     widening what every token can read is the operator's decision, made on the server."""
     from headwater.engine import uri_policy
 
-    added = {r.root: r for r in s.ws.store.uri_roots()}
+    added = {r.root: r for r in s.ws.store.roots.list()}
     policy = uri_policy(s.ws.settings, s.ws.store)
     return {
         "namespace": s.ws.store.namespace,

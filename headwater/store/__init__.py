@@ -25,7 +25,6 @@ from headwater.store._outbox import (
 from headwater.store._pipelines import PipelineStore
 from headwater.store._pools import DEFAULT_POOL, PoolRecord, PoolStore, SlotRequest
 from headwater.store._queries import PipelineSummary, QueryStore, RunFilter
-from headwater.store._roots import RootStore, UriRootRecord
 from headwater.store._records import (
     ArtifactRecord,
     LineageNode,
@@ -36,6 +35,7 @@ from headwater.store._records import (
     TaskRunRecord,
     VersionRecord,
 )
+from headwater.store._roots import RootStore, UriRootRecord
 from headwater.store._runs import RunStore
 from headwater.store._schedules import ScheduleStore
 from headwater.store._tasks import TaskStore
@@ -68,9 +68,9 @@ __all__ = [
     "PoolRecord",
     "PoolStore",
     "QueryStore",
+    "RootStore",
     "RunFilter",
     "RunRecord",
-    "RootStore",
     "RunStore",
     "ScheduleRecord",
     "ScheduleStore",

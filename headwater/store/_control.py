@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -221,7 +222,7 @@ class ControlStore:
             conn.execute(
                 t.task_runs.update().where(tr.id.in_([x.id for x in hit])).values(cleared_at=now())
             )
-            confined = {"confined": True} if confine else {}
+            confined: dict[str, Any] = {"confined": True} if confine else {}
             if not moves.move_run(
                 conn, self.db.namespace, run_id, status, RunStatus.QUEUED, **confined
             ):

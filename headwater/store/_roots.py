@@ -60,7 +60,9 @@ class RootStore:
             if description is not None:
                 conn.execute(
                     t.uri_roots.update()
-                    .where(t.uri_roots.c.namespace == self.db.namespace, t.uri_roots.c.root == value)
+                    .where(
+                        t.uri_roots.c.namespace == self.db.namespace, t.uri_roots.c.root == value
+                    )
                     .values(description=description)
                 )
         return next(r for r in self.list() if r.root == value)

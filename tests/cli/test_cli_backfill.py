@@ -47,7 +47,7 @@ def test_backfill_reprocess_modes(tmp_path: Path, monkeypatch) -> None:  # type:
     assert "3 interval(s) to run, 0 already covered" in first.stdout
     monkeypatch.setenv("HEADWATER_HOME", str(tmp_path / "home"))
     ws = Workspace.open()
-    runs = ws.store.list_runs()
+    runs = ws.store.runs.list_runs()
     by_hour = {r.data_interval_start.hour: r.status for r in runs}
     assert by_hour == {0: "succeeded", 1: "failed", 2: "succeeded"}
     assert all(r.trigger.startswith("backfill-") for r in runs)
@@ -61,7 +61,7 @@ def test_backfill_reprocess_modes(tmp_path: Path, monkeypatch) -> None:  # type:
 
     everything = cli(tmp_path, "backfill", "backfilled", *window, "--reprocess", "all")
     assert "3 interval(s) to run, 0 already covered" in everything.stdout
-    assert len(ws.store.list_runs()) == 3 + 1 + 3
+    assert len(ws.store.runs.list_runs()) == 3 + 1 + 3
 
     bad = cli(tmp_path, "backfill", "backfilled", "--start", "2026-01-02", "--end", "2026-01-01")
     assert bad.returncode == 1 and "is not after its start" in bad.stderr

@@ -80,14 +80,14 @@ class Home:
     def runs(self) -> int:
         store = MetadataStore.open(f"sqlite:///{self.folder / 'home' / 'headwater.db'}")
         try:
-            return len(store.list_runs(limit=1000))
+            return len(store.runs.list_runs(limit=1000))
         finally:
             store.close()
 
     def overrides(self) -> object:
         store = MetadataStore.open(f"sqlite:///{self.folder / 'home' / 'headwater.db'}")
         try:
-            return store.get_schedule("cli_daily").overrides
+            return store.schedules.get_schedule("cli_daily").overrides
         finally:
             store.close()
 

@@ -58,10 +58,10 @@ def test_twenty_parallel_first_runs_of_a_new_pipeline_are_all_created(tmp_path: 
     assert failed == {}, failed
     store = MetadataStore.open(f"sqlite:///{home / 'headwater.db'}")
     try:
-        runs = store.list_runs(pipeline="never_seen_before", limit=1000)
+        runs = store.runs.list_runs(pipeline="never_seen_before", limit=1000)
         assert len(runs) == PROCESSES
         assert {r.status for r in runs} == {RunStatus.SUCCEEDED}
         assert sorted(r.parameters["n"] for r in runs) == list(range(PROCESSES))
-        assert len(store.list_versions("never_seen_before")) == 1
+        assert len(store.pipelines.list_versions("never_seen_before")) == 1
     finally:
         store.close()

@@ -47,12 +47,12 @@ def test_scheduler_once_runs_the_missed_hours(tmp_path: Path, monkeypatch) -> No
     assert cli(tmp_path, "scheduler", "--once").returncode == 0
     monkeypatch.setenv("HEADWATER_HOME", str(tmp_path / "home"))
     ws = Workspace.open()
-    assert ws.store.list_runs() == []  # paused: nothing created
+    assert ws.store.runs.list_runs() == []  # paused: nothing created
 
     assert cli(tmp_path, "schedules", "unpause", "every_hour").returncode == 0
     done = cli(tmp_path, "scheduler", "--once")
     assert done.returncode == 0, done.stdout + done.stderr
-    runs = sorted(ws.store.list_runs(), key=lambda r: r.data_interval_start)
+    runs = sorted(ws.store.runs.list_runs(), key=lambda r: r.data_interval_start)
     assert len(runs) == 3
     assert [r.data_interval_start for r in runs] == [start + timedelta(hours=i) for i in range(3)]
     assert all(r.trigger == "schedule" for r in runs)

@@ -42,18 +42,18 @@ def test_a_run_past_its_deadline_notifies_once_and_records_when(
     thread.start()
     try:
         wait_for(
-            lambda: any(r.deadline_missed_at for r in workspace.store.list_runs()),
+            lambda: any(r.deadline_missed_at for r in workspace.store.runs.list_runs()),
             20,
             "the run to be marked as past its deadline",
         )
         # Let the engine go round its loop a few more times past the deadline.
-        (late_run,) = workspace.store.list_runs()
+        (late_run,) = workspace.store.runs.list_runs()
         assert late_run.deadline_missed_at is not None
         missed: datetime = late_run.deadline_missed_at
         beats: set[datetime] = set()
 
         def beats_after_the_miss() -> bool:
-            beat = workspace.store.get_run(late_run.id).heartbeat_at
+            beat = workspace.store.runs.get_run(late_run.id).heartbeat_at
             if beat is not None and beat > missed:
                 beats.add(beat)
             return len(beats) >= 3
@@ -66,7 +66,7 @@ def test_a_run_past_its_deadline_notifies_once_and_records_when(
 
     (run,) = finished
     assert run.status is RunStatus.SUCCEEDED
-    record = workspace.store.get_run(run.id)
+    record = workspace.store.runs.get_run(run.id)
     assert record.deadline_missed_at is not None and record.finished_at is not None
     assert record.created_at < record.deadline_missed_at < record.finished_at
     (hook,) = receiver.bodies("/deadline")
@@ -88,6 +88,6 @@ def test_a_run_that_ends_within_its_deadline_sends_nothing(
     )
 
     assert run.status is RunStatus.SUCCEEDED
-    assert workspace.store.get_run(run.id).deadline_missed_at is None
+    assert workspace.store.runs.get_run(run.id).deadline_missed_at is None
     assert receiver.posts == []
     assert notify_flow.events() == []

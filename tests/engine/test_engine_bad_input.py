@@ -48,7 +48,7 @@ def test_a_bad_parameter_on_the_command_line_exits_1_naming_it(
     assert "Traceback" not in done.stderr
     ws = Workspace.open()
     try:
-        assert ws.store.list_runs() == [], "a run was created with bad parameters"
+        assert ws.store.runs.list_runs() == [], "a run was created with bad parameters"
     finally:
         ws.close()
 

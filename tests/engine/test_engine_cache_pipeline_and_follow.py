@@ -60,8 +60,8 @@ def test_tasks_logs_follow_prints_lines_as_they_come_and_stops_at_the_end(
         deadline = time.time() + 30
         run_id = None
         while time.time() < deadline:
-            runs = ws.store.list_runs(limit=1)
-            if runs and any(t.status == "running" for t in ws.store.task_runs(runs[0].id)):
+            runs = ws.store.runs.list_runs(limit=1)
+            if runs and any(t.status == "running" for t in ws.store.tasks.task_runs(runs[0].id)):
                 run_id = runs[0].id
                 break
             time.sleep(0.05)
@@ -91,11 +91,11 @@ def test_tasks_logs_follow_keeps_following_an_attempt_waiting_for_a_slot(
     import select
 
     store = workspace.store
-    version = store.register_version("waits", None, "sha256:w", {"name": "w"}, None)
-    run = store.create_run(version, {})
+    version = store.pipelines.register_version("waits", None, "sha256:w", {"name": "w"}, None)
+    run = store.runs.create_run(version, {})
     log = tmp_path / "talk.log"
     log.write_text("line 0\n")
-    attempt = store.add_task_run(
+    attempt = store.tasks.add_task_run(
         run.id, "talk", "talk", "talk", 1, TaskStatus.WAITING, log_path=str(log), pool="p"
     )
     cli = str(Path(sys.executable).with_name("headwater"))
@@ -119,11 +119,11 @@ def test_tasks_logs_follow_keeps_following_an_attempt_waiting_for_a_slot(
         # Granted a slot, run and finished only after the follower read what was there.
         with log.open("a") as f:
             f.write("line 1\n")
-        store.update_task_run(attempt.id, TaskStatus.WAITING, TaskStatus.QUEUED)
-        store.update_task_run(attempt.id, TaskStatus.QUEUED, TaskStatus.RUNNING, pid=1)
+        store.tasks.update_task_run(attempt.id, TaskStatus.WAITING, TaskStatus.QUEUED)
+        store.tasks.update_task_run(attempt.id, TaskStatus.QUEUED, TaskStatus.RUNNING, pid=1)
         with log.open("a") as f:
             f.write("line 2\n")
-        store.finish_task_run(store.get_task_run(attempt.id), TaskStatus.SUCCEEDED)
+        store.tasks.finish_task_run(store.tasks.get_task_run(attempt.id), TaskStatus.SUCCEEDED)
         rest, errors = follow.communicate(timeout=60)
     finally:
         follow.kill()

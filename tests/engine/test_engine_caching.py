@@ -94,7 +94,8 @@ def test_no_cache_on_the_command_line_runs_every_task(tmp_path: Path, cli: Cli) 
     ws = Workspace.open()
     try:
         newest_first = [
-            ws.store.task_runs(r.id)[0].status for r in ws.store.list_runs(pipeline=file.stem)
+            ws.store.tasks.task_runs(r.id)[0].status
+            for r in ws.store.runs.list_runs(pipeline=file.stem)
         ]
     finally:
         ws.close()

@@ -70,7 +70,10 @@ def test_unchanged_code_is_the_same_version_and_a_helper_change_is_a_new_one(
     changed = deploy(workspace, spec, str(folder))  # same spec: only the helper changed
     assert changed.new and changed.id != first.id
     assert changed.spec_digest == first.spec_digest
-    assert [v.id for v in workspace.store.list_versions("greeter")] == [changed.id, first.id]
+    assert [v.id for v in workspace.store.pipelines.list_versions("greeter")] == [
+        changed.id,
+        first.id,
+    ]
 
 
 def test_an_old_version_runs_its_own_code_after_the_working_copy_changed(

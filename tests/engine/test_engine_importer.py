@@ -111,7 +111,7 @@ def test_a_folder_over_the_hashing_bound_fails_naming_the_setting(
     assert statuses(run) == {"importer": "failed", "count_bytes": "upstream_failed"}
     error = run.tasks["importer"].error or ""
     assert "more than 64 bytes" in error and "HEADWATER_IMPORT_MAX_BYTES" in error
-    assert workspace.store.find_artifact_by_uri(str(data.parent)) is None
+    assert workspace.store.lineage.find_artifact_by_uri(str(data.parent)) is None
 
 
 def test_a_local_run_may_import_what_its_user_can_read() -> None:
@@ -136,7 +136,7 @@ def test_a_server_run_naming_a_uri_outside_its_roots_is_never_created(
     with pytest.raises(UriNotAllowed) as caught:
         trigger(workspace, "import_uri", {"uri": "/etc"})
     assert "task 'importer' would import '/etc' (parameter 'uri')" in str(caught.value)
-    assert workspace.store.list_runs(pipeline="import_uri") == []
+    assert workspace.store.runs.list_runs(pipeline="import_uri") == []
 
 
 def test_the_task_checks_a_uri_that_an_upstream_task_names(workspace: Workspace) -> None:
@@ -154,7 +154,7 @@ def test_the_task_checks_a_uri_that_an_upstream_task_names(workspace: Workspace)
     error = done.tasks["importer"].error or ""
     assert error.startswith("UriNotAllowed: '/etc/hostname' is outside the roots")
     assert "headwater roots add" in error
-    assert workspace.store.find_artifact_by_uri("/etc/hostname") is None
+    assert workspace.store.lineage.find_artifact_by_uri("/etc/hostname") is None
 
 
 def test_a_server_run_never_reuses_an_import_outside_its_roots(
@@ -170,7 +170,7 @@ def test_a_server_run_never_reuses_an_import_outside_its_roots(
     error = Run(workspace, run.id).tasks["importer"].error or ""
     assert f"'{data}' is outside the roots" in error
 
-    workspace.store.add_uri_root(str(data.parent))
+    workspace.store.roots.add(str(data.parent))
     again = trigger(workspace, "import_from_output", {"path": str(data)})
     assert execute_run(workspace, again) is RunStatus.SUCCEEDED
     # Allowed now, so the artifact the local run recorded is reused.
@@ -182,6 +182,6 @@ def test_an_output_that_is_a_symbolic_link_is_refused(workspace: Workspace) -> N
     assert statuses(run) == {"link_out": "failed"}
     error = run.tasks["link_out"].error or ""
     assert "output artifact 'data' is a symbolic link" in error
-    assert workspace.store.page_artifacts(
+    assert workspace.store.queries.page_artifacts(
         run_id=run.id, type_=None, name=None, limit=10, offset=0
     ) == ([], 0)

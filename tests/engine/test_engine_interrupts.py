@@ -78,7 +78,7 @@ def test_ctrl_c_cancels_the_run_kills_its_task_and_exits_130(tmp_path: Path) -> 
 
         ws = Workspace.open()
         try:
-            (record,) = ws.store.list_runs()
+            (record,) = ws.store.runs.list_runs()
             run = Run(ws, record.id)
             assert run.status is RunStatus.CANCELLED
             assert run.tasks["sleeper"].status is TaskStatus.CANCELLED
@@ -148,7 +148,7 @@ def test_resume_finishes_a_run_whose_engine_was_killed_without_rerunning_done_ta
         b_pid = read_pid(pid_file)
         ws = Workspace.open()
         try:
-            (record,) = ws.store.list_runs()
+            (record,) = ws.store.runs.list_runs()
             wait_for(
                 lambda: Run(ws, record.id).tasks["step_b"].status is TaskStatus.RUNNING,
                 10,
@@ -159,7 +159,7 @@ def test_resume_finishes_a_run_whose_engine_was_killed_without_rerunning_done_ta
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=10)
 
-            assert ws.store.get_run(record.id).status is RunStatus.RUNNING
+            assert ws.store.runs.get_run(record.id).status is RunStatus.RUNNING
             # With its engine gone, the task process must not run on unsupervised.
             wait_for(lambda: not alive(b_pid), 5, f"step_b's process {b_pid} to be gone")
 
@@ -235,7 +235,7 @@ def test_attempts_that_never_started_are_queued_again_on_resume_not_failed(
         assert proc.poll() is None, _output(tmp_path)
         ws = Workspace.open()
         try:
-            (record,) = ws.store.list_runs()
+            (record,) = ws.store.runs.list_runs()
             wait_for(
                 lambda: (
                     sorted(a.status for a in Run(ws, record.id).attempts)
@@ -316,7 +316,7 @@ def test_a_task_that_finished_while_its_engine_could_not_record_it_is_not_run_ag
         task_pid = read_pid(pid_file)
         ws = Workspace.open()
         try:
-            (record,) = ws.store.list_runs()
+            (record,) = ws.store.runs.list_runs()
             wait_for(
                 lambda: Run(ws, record.id).tasks["first"].status is TaskStatus.RUNNING,
                 10,

@@ -123,7 +123,7 @@ def test_cli_template_error_creates_no_run(tmp_path, monkeypatch) -> None:  # ty
     assert bad.returncode == 1
     assert "parameter 'path'" in bad.stderr and "'nope' is undefined" in bad.stderr
     assert "Traceback" not in bad.stderr
-    assert Workspace.open().store.list_runs() == []
+    assert Workspace.open().store.runs.list_runs() == []
 
 
 def test_a_runaway_template_is_stopped_and_the_next_one_renders() -> None:
@@ -182,4 +182,4 @@ def test_a_template_cannot_render_text_that_is_not_valid_unicode(tmp_path, monke
     assert "not valid Unicode" in info.value.message
     with pytest.raises(ParameterError, match="not valid Unicode"):
         headwater.run(surrogate, text="\udcff")
-    assert Workspace.open().store.list_runs() == []
+    assert Workspace.open().store.runs.list_runs() == []

@@ -50,7 +50,7 @@ def test_an_engine_that_lost_its_run_stops_kills_its_task_and_the_new_owner_fini
         assert alive(task_pid)
 
         later = datetime.now(UTC) + timedelta(hours=1)  # as if engine-a had gone silent
-        assert workspace.store.claim_run(run.id, "engine-b", stale_before=later)
+        assert workspace.store.control.claim_run(run.id, "engine-b", stale_before=later)
         thread.join(15)
         assert not thread.is_alive(), "engine-a kept driving a run it no longer owns"
         (error,) = raised
@@ -63,7 +63,7 @@ def test_an_engine_that_lost_its_run_stops_kills_its_task_and_the_new_owner_fini
                 os.kill(task_pid, signal.SIGKILL)
         thread.join(5)
 
-    lost = workspace.store.get_run(run.id)
+    lost = workspace.store.runs.get_run(run.id)
     assert lost.engine_id == "engine-b" and lost.status is RunStatus.RUNNING
 
     release.touch()
@@ -93,5 +93,5 @@ def test_a_scheduler_adopts_a_run_only_once_its_engine_has_been_silent_too_long(
         runner.wait(30)
     finally:
         runner.close()
-    done = workspace.store.get_run(run.id)
+    done = workspace.store.runs.get_run(run.id)
     assert done.status is RunStatus.SUCCEEDED and done.engine_id == runner.owner

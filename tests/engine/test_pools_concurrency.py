@@ -80,14 +80,14 @@ def drive(runner: Runner, *runs: RunRecord) -> None:
 
 
 def all_attempts(ws: Workspace, *runs: RunRecord) -> list[TaskRunRecord]:
-    return [row for r in runs for row in ws.store.task_runs(r.id)]
+    return [row for r in runs for row in ws.store.tasks.task_runs(r.id)]
 
 
 # --------------------------------------------------------------------------- pools
 
 
 def test_a_one_slot_pool_runs_its_tasks_one_at_a_time(workspace: Workspace, tmp_path: Path) -> None:
-    workspace.store.set_pool("narrow", 1)
+    workspace.store.pools.set_pool("narrow", 1)
     run = headwater.run(flow.pools_fanout, marker_dir=str(tmp_path / "m"), max_parallel=4)
 
     assert run.status is RunStatus.SUCCEEDED, run.tasks
@@ -95,14 +95,14 @@ def test_a_one_slot_pool_runs_its_tasks_one_at_a_time(workspace: Workspace, tmp_
     assert len(rows) == 3 and all(r.status is TaskStatus.SUCCEEDED for r in rows)
     assert all(r.pool == "narrow" and r.pool_slots == 1 for r in rows)
     assert max_overlap(rows) == 1
-    assert workspace.store.get_pool("narrow").occupied == 0  # every slot given back
+    assert workspace.store.pools.get_pool("narrow").occupied == 0  # every slot given back
 
 
 def test_with_enough_slots_the_same_tasks_run_together(
     workspace: Workspace, tmp_path: Path
 ) -> None:
     # The control for the test above: three slots let all three meet at the rendezvous.
-    workspace.store.set_pool("narrow", 3)
+    workspace.store.pools.set_pool("narrow", 3)
     run = headwater.run(
         flow.pools_fanout, marker_dir=str(tmp_path / "m"), wait_for=3, max_parallel=4
     )
@@ -115,7 +115,7 @@ def test_with_enough_slots_the_same_tasks_run_together(
 def test_tasks_taking_two_slots_share_a_pool_as_far_as_its_slots_go(
     workspace: Workspace, tmp_path: Path, slots: int, together: int
 ) -> None:
-    workspace.store.set_pool("narrow", slots)
+    workspace.store.pools.set_pool("narrow", slots)
     run = headwater.run(
         flow.pools_double,
         marker_dir=str(tmp_path / "m"),
@@ -146,7 +146,7 @@ def test_a_task_in_a_pool_that_does_not_exist_fails_saying_how_to_create_it() ->
 def test_the_default_pool_limits_tasks_that_name_no_pool(
     workspace: Workspace, tmp_path: Path, default_slots: int | None, together: int
 ) -> None:
-    workspace.store.set_pool("default_pool", default_slots)
+    workspace.store.pools.set_pool("default_pool", default_slots)
     run = headwater.run(
         flow.pools_plain,
         marker_dir=str(tmp_path / "m"),
@@ -165,7 +165,7 @@ def test_the_default_pool_limits_tasks_that_name_no_pool(
 
 
 def test_waiting_tasks_of_one_run_start_highest_priority_first(workspace: Workspace) -> None:
-    workspace.store.set_pool("single", 1)
+    workspace.store.pools.set_pool("single", 1)
     run = headwater.run(flow.pools_ranked, max_parallel=4)
 
     assert run.status is RunStatus.SUCCEEDED, run.tasks
@@ -177,13 +177,15 @@ def test_waiting_tasks_of_one_run_start_highest_priority_first(workspace: Worksp
 def test_a_waiting_task_gives_way_to_a_higher_priority_one_of_another_run(
     workspace: Workspace, tmp_path: Path, runner: MakeRunner
 ) -> None:
-    workspace.store.set_pool("single", 1)
+    workspace.store.pools.set_pool("single", 1)
     release = tmp_path / "release"
     drives: Runner = runner()
     blocker = queue(workspace, flow.pools_blocker, release=str(release))
     assert drives.poll() == [blocker.id]
     wait_for(
-        lambda: [r.status for r in workspace.store.task_runs(blocker.id)] == [TaskStatus.RUNNING],
+        lambda: (
+            [r.status for r in workspace.store.tasks.task_runs(blocker.id)] == [TaskStatus.RUNNING]
+        ),
         20,
         "the blocker to hold the only slot",
     )
@@ -200,10 +202,10 @@ def test_a_waiting_task_gives_way_to_a_higher_priority_one_of_another_run(
     drives.wait(60)
 
     for r in (blocker, low, high):
-        assert workspace.store.get_run(r.id).status is RunStatus.SUCCEEDED
-    (first,) = workspace.store.task_runs(high.id)
-    (second,) = workspace.store.task_runs(low.id)
-    (gate,) = workspace.store.task_runs(blocker.id)
+        assert workspace.store.runs.get_run(r.id).status is RunStatus.SUCCEEDED
+    (first,) = workspace.store.tasks.task_runs(high.id)
+    (second,) = workspace.store.tasks.task_runs(low.id)
+    (gate,) = workspace.store.tasks.task_runs(blocker.id)
     assert gate.finished_at is not None and first.started_at is not None
     assert gate.finished_at <= first.started_at
     assert second.started_at is not None and first.finished_at is not None
@@ -219,7 +221,7 @@ def test_max_active_tasks_of_a_pipeline_holds_across_its_runs(
     runs = [queue(workspace, flow.limited_pair), queue(workspace, flow.limited_pair)]
     drive(runner(), *runs)
 
-    assert [workspace.store.get_run(r.id).status for r in runs] == [RunStatus.SUCCEEDED] * 2
+    assert [workspace.store.runs.get_run(r.id).status for r in runs] == [RunStatus.SUCCEEDED] * 2
     rows = all_attempts(workspace, *runs)
     assert len(rows) == 4
     assert max_overlap(rows) == 1
@@ -254,7 +256,7 @@ def test_a_global_task_limit_holds_across_pipelines(
     runs = [queue(workspace, flow.free_pair), queue(workspace, flow.nap_twice)]
     drive(drives, *runs)
 
-    assert [workspace.store.get_run(r.id).status for r in runs] == [RunStatus.SUCCEEDED] * 2
+    assert [workspace.store.runs.get_run(r.id).status for r in runs] == [RunStatus.SUCCEEDED] * 2
     rows = all_attempts(workspace, *runs)
     assert len(rows) == 4
     assert max_overlap(rows) == 1
@@ -276,7 +278,7 @@ def test_max_active_tasks_of_one_lets_a_nested_pipeline_run(workspace: Workspace
         engines[0].request_cancel()
         thread.join(15)
 
-    rows = {r.path: r.status for r in workspace.store.task_runs(run.id)}
+    rows = {r.path: r.status for r in workspace.store.tasks.task_runs(run.id)}
     assert outcome == [RunStatus.SUCCEEDED], rows
     assert rows["nap_twice.nap-2"] is TaskStatus.SUCCEEDED
 
@@ -284,7 +286,7 @@ def test_max_active_tasks_of_one_lets_a_nested_pipeline_run(workspace: Workspace
 def test_a_task_wanting_more_slots_than_its_pool_has_fails_saying_so(
     workspace: Workspace, tmp_path: Path
 ) -> None:
-    workspace.store.set_pool("narrow", 1)  # pools_double's tasks take 2 slots each
+    workspace.store.pools.set_pool("narrow", 1)  # pools_double's tasks take 2 slots each
     run = headwater.run(flow.pools_double, marker_dir=str(tmp_path / "m"), wait_for=0)
 
     assert run.status is RunStatus.FAILED

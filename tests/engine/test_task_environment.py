@@ -77,7 +77,7 @@ def test_tasks_get_a_scrubbed_environment_plus_what_is_asked_and_allowed(
 
     ws = Workspace.open()
     try:
-        (record,) = ws.store.list_runs()
+        (record,) = ws.store.runs.list_runs()
         run = Run(ws, record.id)
         assert run.status is RunStatus.SUCCEEDED
         for path in ("report", "report-2"):

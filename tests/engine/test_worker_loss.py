@@ -137,7 +137,7 @@ def test_a_killed_worker_fails_or_retries_its_tasks_and_a_new_worker_runs_the_re
 
     ws = Workspace.open()
     try:
-        (record,) = ws.store.list_runs()
+        (record,) = ws.store.runs.list_runs()
         run = Run(ws, record.id)
         assert run.status is RunStatus.SUCCEEDED
         assert run.outputs(PATHS["d"])["output"] == 4
@@ -183,7 +183,7 @@ def test_a_task_that_finished_before_its_worker_died_is_recorded_not_run_again(
 
     ws = Workspace.open()
     try:
-        (record,) = ws.store.list_runs()
+        (record,) = ws.store.runs.list_runs()
         run = Run(ws, record.id)
         assert run.status is RunStatus.SUCCEEDED
         assert [(a.attempt, a.status) for a in run.attempts if a.path == PATHS["b"]] == [
@@ -207,7 +207,7 @@ def test_cancelling_when_the_worker_cannot_answer_leaves_no_attempt_running(
         task_pid, worker = started(folder, "a") or (0, 0)
         ws = Workspace.open()
         try:
-            (record,) = ws.store.list_runs()
+            (record,) = ws.store.runs.list_runs()
             wait_for(
                 lambda: Run(ws, record.id).tasks[PATHS["a"]].status is TaskStatus.RUNNING,
                 10,

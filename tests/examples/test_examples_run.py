@@ -36,7 +36,7 @@ def headwater(*args: str) -> subprocess.CompletedProcess[str]:
 
 def latest_run(pipeline: str) -> Run:
     ws = Workspace.open()
-    return Run(ws, ws.store.list_runs(pipeline=pipeline, limit=1)[0].id)
+    return Run(ws, ws.store.runs.list_runs(pipeline=pipeline, limit=1)[0].id)
 
 
 def test_ml_pipeline_runs_then_is_all_cache_hits_with_lineage_to_the_data(home: Path) -> None:

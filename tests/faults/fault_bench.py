@@ -210,7 +210,7 @@ class FaultBench:
         found: list[str] = []
 
         def recorded() -> bool:
-            found[:] = [r.id for r in self.ws.store.list_runs(pipeline=PIPELINE)]
+            found[:] = [r.id for r in self.ws.store.runs.list_runs(pipeline=PIPELINE)]
             return bool(found) or proc.popen.poll() is not None
 
         self.wait(recorded, "the run to be recorded")
@@ -280,7 +280,9 @@ class FaultBench:
     def fault(self, run_id: str, kind: str) -> None:
         """Count a fault just injected, and what was in flight when it hit."""
         self.kinds[kind] += 1
-        recorded = {a.path for a in self.ws.store.task_runs(run_id) if str(a.status) == "succeeded"}
+        recorded = {
+            a.path for a in self.ws.store.tasks.task_runs(run_id) if str(a.status) == "succeeded"
+        }
         started = {m.path for m in self.marks_of(run_id) if m.event == "start"}
         self.in_flight |= started - recorded
 
@@ -299,7 +301,7 @@ class FaultBench:
         """Wait for the run to end; False if it did not within the bound."""
         deadline = time.monotonic() + RUN_TIMEOUT
         while time.monotonic() < deadline:
-            if str(self.ws.store.get_run(run_id).status) in DONE:
+            if str(self.ws.store.runs.get_run(run_id).status) in DONE:
                 return True
             time.sleep(0.05)
         return False
@@ -312,8 +314,8 @@ class FaultBench:
     def verdict(self, run_id: str, expect: str = "succeeded", reason: str | None = None) -> Verdict:
         """Judge the run after its faults, and count it in the suite's tally."""
         ended = self.wait_ended(run_id)
-        record = self.ws.store.get_run(run_id)
-        attempts = self.ws.store.task_runs(run_id)
+        record = self.ws.store.runs.get_run(run_id)
+        attempts = self.ws.store.tasks.task_runs(run_id)
         marks = self.marks_of(run_id)
         completed = {(m.path, m.attempt) for m in marks if m.event == "end"}
         ends = Counter(m.path for m in marks if m.event == "end")
@@ -389,7 +391,7 @@ class FaultBench:
                 os.killpg(proc.pid, signal.SIGKILL)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.popen.wait(timeout=10)
-        runs = {r.id for r in self.ws.store.list_runs(limit=100)}
+        runs = {r.id for r in self.ws.store.runs.list_runs(limit=100)}
         for run_id in runs:
             for pid in {m.pid for m in self.marks_of(run_id)}:
                 if alive(pid) and _runs_for(pid, run_id):

@@ -84,12 +84,14 @@ def test_a_task_that_ended_while_its_start_could_not_be_recorded_is_not_run_agai
         db.execute(f"SELECT pg_advisory_unlock({LOCK})")
         db.execute("DROP TRIGGER hold_pid ON task_runs")
         db.execute("DROP FUNCTION hold_pid()")
-    rows = [(a.path, a.attempt, str(a.status), a.pid) for a in pg_bench.ws.store.task_runs(run_id)]
+    rows = [
+        (a.path, a.attempt, str(a.status), a.pid) for a in pg_bench.ws.store.tasks.task_runs(run_id)
+    ]
     assert rows == [(EARLY, 1, "queued", None)], rows
 
     resumed = pg_bench.resume(run_id)
     assert resumed.popen.wait(timeout=RUN_TIMEOUT) == 0, pg_bench.explain()
-    first = [(a.attempt, str(a.status)) for a in pg_bench.ws.store.task_runs(run_id)]
+    first = [(a.attempt, str(a.status)) for a in pg_bench.ws.store.tasks.task_runs(run_id)]
     assert first[0] == (1, "succeeded"), first
     ends = [m for m in pg_bench.marks_of(run_id) if m.path == EARLY and m.event == "end"]
     assert len(ends) == 1, "the first task ran again"

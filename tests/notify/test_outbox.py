@@ -155,16 +155,16 @@ def test_a_slow_target_blocks_no_writer_and_does_not_hold_up_the_run(
     try:
         receiver.wait_for(lambda: len(receiver.arrived) >= 1, 30, "the first notification")
         # While a delivery is in flight, another writer gets the database at once...
-        ws.store.set_pool("probe", 2, "written while a notification was being delivered")
+        ws.store.pools.set_pool("probe", 2, "written while a notification was being delivered")
         # ...and the run goes on to its end: its last task and its own status are
         # written while the task's notification is still unanswered.
-        (run_id,) = [r.id for r in ws.store.list_runs()]
+        (run_id,) = [r.id for r in ws.store.runs.list_runs()]
         receiver.wait_for(
-            lambda: ws.store.get_run(run_id).status is RunStatus.SUCCEEDED, 30, "the run's end"
+            lambda: ws.store.runs.get_run(run_id).status is RunStatus.SUCCEEDED, 30, "the run's end"
         )
         with receiver.lock:
             assert receiver.answered == [], "the run waited for its notification"
-        assert ws.store.get_pool("probe").slots == 2
+        assert ws.store.pools.get_pool("probe").slots == 2
     finally:
         receiver.release.set()
         thread.join(60)
@@ -266,7 +266,7 @@ def test_a_sender_killed_mid_delivery_loses_nothing(
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(30)
     ws = Workspace.open()
-    (run,) = ws.store.list_runs()
+    (run,) = ws.store.runs.list_runs()
     rows = ws.store.outbox.recent(run_id=run.id)
     assert len(rows) == 2 and all(r.status is DeliveryStatus.PENDING for r in rows)
     assert all(r.claimed_by is not None for r in rows), "both were in flight at the kill"
@@ -300,7 +300,7 @@ def test_a_scheduler_delivers_what_the_runs_it_drives_queue(
         service.runner.wait(60)
     finally:
         service.close()  # sends what its runs queued before it leaves
-    assert ws.store.get_run(run.id).status is RunStatus.SUCCEEDED
+    assert ws.store.runs.get_run(run.id).status is RunStatus.SUCCEEDED
     assert sorted(p for p, _ in receiver.arrived) == ["/run", "/task"]
     rows = ws.store.outbox.recent(run_id=run.id)
     assert all(r.status is DeliveryStatus.DELIVERED for r in rows)

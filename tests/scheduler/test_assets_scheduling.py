@@ -56,24 +56,28 @@ def deployed(ws: Workspace, pipeline: Any) -> str:
 def update(ws: Workspace, asset: str) -> int:
     """An update of ``asset`` by a producer run's succeeded attempt and its artifact."""
     label = f"producer-{next(_labels)}"
-    version = ws.store.register_version(label, None, f"sha256:{label}", {"name": label}, None)
-    run = ws.store.create_run(version, {})
-    task = ws.store.add_task_run(run.id, "produce", "produce", "produce", 1, TaskStatus.SUCCEEDED)
-    artifact = ws.store.add_artifact(
+    version = ws.store.pipelines.register_version(
+        label, None, f"sha256:{label}", {"name": label}, None
+    )
+    run = ws.store.runs.create_run(version, {})
+    task = ws.store.tasks.add_task_run(
+        run.id, "produce", "produce", "produce", 1, TaskStatus.SUCCEEDED
+    )
+    artifact = ws.store.lineage.add_artifact(
         NewArtifact("out", "headwater.Dataset", f"file:///{label}/out", None, None), run.id
     )
-    (event,) = ws.store.record_asset_events(run.id, task.id, [(asset, artifact.id)])
+    (event,) = ws.store.assets.record_asset_events(run.id, task.id, [(asset, artifact.id)])
     return event
 
 
 def triggered(ws: Workspace, event: int) -> tuple[str, ...]:
-    (found,) = [e for e in ws.store.asset_events(limit=1000) if e.id == event]
+    (found,) = [e for e in ws.store.assets.asset_events(limit=1000) if e.id == event]
     return found.triggered
 
 
 def finish(ws: Workspace, run: RunRecord) -> None:
-    ws.store.set_run_status(run.id, RunStatus.QUEUED, RunStatus.RUNNING)
-    ws.store.set_run_status(run.id, RunStatus.RUNNING, RunStatus.SUCCEEDED)
+    ws.store.runs.set_run_status(run.id, RunStatus.QUEUED, RunStatus.RUNNING)
+    ws.store.runs.set_run_status(run.id, RunStatus.RUNNING, RunStatus.SUCCEEDED)
 
 
 # --------------------------------------------------------------------------- all-of, any-of
@@ -100,7 +104,7 @@ def test_all_of_runs_once_every_asset_was_updated_and_then_waits_for_all_again(
     (again,) = tick(ws, NOW)
     assert again.id != run.id
     assert [triggered(ws, e) for e in (b2, a3)] == [(again.id,)] * 2
-    assert [r.id for r in ws.store.list_runs(pipeline=name)] == [again.id, run.id]
+    assert [r.id for r in ws.store.runs.list_runs(pipeline=name)] == [again.id, run.id]
 
 
 def test_any_of_runs_at_the_tick_after_either_asset_is_updated(ws: Workspace) -> None:
@@ -118,7 +122,7 @@ def test_any_of_runs_at_the_tick_after_either_asset_is_updated(ws: Workspace) ->
     a2, b2 = update(ws, A), update(ws, B)
     (third,) = tick(ws, NOW)  # one run for both updates since the last tick
     assert triggered(ws, a2) == triggered(ws, b2) == (third.id,)
-    assert len(ws.store.list_runs(pipeline=name)) == 3
+    assert len(ws.store.runs.list_runs(pipeline=name)) == 3
 
 
 def test_updates_made_before_the_consumer_was_deployed_do_not_trigger_it(
@@ -136,13 +140,13 @@ def test_updates_made_before_the_consumer_was_deployed_do_not_trigger_it(
 
 def test_a_paused_consumer_gets_no_run_until_it_is_unpaused(ws: Workspace) -> None:
     name = deployed(ws, flow.assets_any)
-    ws.store.set_paused(name, True)
+    ws.store.schedules.set_paused(name, True)
     event = update(ws, A)
     assert tick(ws, NOW) == []
     assert tick(ws, NOW) == []
-    assert ws.store.list_runs(pipeline=name) == []
+    assert ws.store.runs.list_runs(pipeline=name) == []
 
-    ws.store.set_paused(name, False)
+    ws.store.schedules.set_paused(name, False)
     (run,) = tick(ws, NOW)  # the asset was updated since its last asset-triggered run
     assert triggered(ws, event) == (run.id,)
 
@@ -160,7 +164,7 @@ def test_max_active_runs_holds_asset_runs_back_until_the_active_one_ends(
     finish(ws, first)
     (second,) = tick(ws, NOW)
     assert triggered(ws, held) == (second.id,)
-    assert len(ws.store.list_runs(pipeline=name)) == 2
+    assert len(ws.store.runs.list_runs(pipeline=name)) == 2
 
 
 # --------------------------------------------------------------------------- racing schedulers
@@ -192,7 +196,7 @@ def test_two_schedulers_ticking_at_once_create_the_asset_run_once(ws: Workspace)
             update(ws, B)
             made = ticks_at_once([ws, other])
             assert len(made) == 1, f"round {round_}: {made}"
-            assert len(ws.store.list_runs(pipeline=name)) == round_ + 1
+            assert len(ws.store.runs.list_runs(pipeline=name)) == round_ + 1
     finally:
         other.close()
 
@@ -200,15 +204,15 @@ def test_two_schedulers_ticking_at_once_create_the_asset_run_once(ws: Workspace)
 def test_a_scheduler_with_a_stale_cursor_loses_to_the_one_that_moved_it(ws: Workspace) -> None:
     name = deployed(ws, flow.assets_all)
     events = [update(ws, A), update(ws, B)]
-    stale = ws.store.get_schedule(name)  # both schedulers read the schedule...
+    stale = ws.store.schedules.get_schedule(name)  # both schedulers read the schedule...
     args = (stale.pipeline_id, stale.version_id, stale.asset_cursor, max(events), events, {})
-    assert ws.store.create_asset_run(*args, (NOW, NOW), "run-one")
+    assert ws.store.assets.create_asset_run(*args, (NOW, NOW), "run-one")
     # ...the second loses on the moved cursor, whatever interval it computed.
     later = NOW + timedelta(seconds=1)
-    assert not ws.store.create_asset_run(*args, (later, later), "run-two")
-    assert [r.id for r in ws.store.list_runs(pipeline=name)] == ["run-one"]
+    assert not ws.store.assets.create_asset_run(*args, (later, later), "run-two")
+    assert [r.id for r in ws.store.runs.list_runs(pipeline=name)] == ["run-one"]
     assert [triggered(ws, e) for e in events] == [("run-one",)] * 2
-    assert ws.store.get_schedule(name).asset_cursor == max(events)
+    assert ws.store.schedules.get_schedule(name).asset_cursor == max(events)
 
 
 # --------------------------------------------------------------------------- end to end
@@ -223,7 +227,7 @@ def test_real_producers_trigger_the_consumer_and_it_runs(local_ws: Workspace) ->
     made_b = headwater.run(flow.assets_make_b)
     assert made_b.succeeded, made_b.tasks
 
-    events = {e.asset: e for e in ws.store.asset_events()}
+    events = {e.asset: e for e in ws.store.assets.asset_events()}
     assert set(events) == {A, B}
     for asset, made, path in ((A, made_a, "produce_a"), (B, made_b, "produce")):
         event = events[asset]
@@ -233,7 +237,10 @@ def test_real_producers_trigger_the_consumer_and_it_runs(local_ws: Workspace) ->
         assert event.triggered == ()
 
     (run,) = tick(ws, NOW)
-    assert {e.asset: e.triggered for e in ws.store.asset_events()} == {A: (run.id,), B: (run.id,)}
+    assert {e.asset: e.triggered for e in ws.store.assets.asset_events()} == {
+        A: (run.id,),
+        B: (run.id,),
+    }
     assert (run.data_interval_start, run.data_interval_end) == (
         events[A].created_at,
         events[B].created_at,
@@ -245,7 +252,7 @@ def test_real_producers_trigger_the_consumer_and_it_runs(local_ws: Workspace) ->
         runner.wait(60)
     finally:
         runner.close()
-    done = ws.store.get_run(run.id)
+    done = ws.store.runs.get_run(run.id)
     assert done.status is RunStatus.SUCCEEDED, done.error
-    assert [t.status for t in ws.store.task_runs(run.id)] == [TaskStatus.SUCCEEDED]
-    assert ws.store.list_runs(pipeline=name)[0].id == run.id
+    assert [t.status for t in ws.store.tasks.task_runs(run.id)] == [TaskStatus.SUCCEEDED]
+    assert ws.store.runs.list_runs(pipeline=name)[0].id == run.id

@@ -54,7 +54,7 @@ def counts(folder: Path) -> dict[str, int]:
 
 def rerun(ws: Workspace, run_id: str) -> Run:
     """Drive a re-queued run to its end, as another engine than the one that first ran it."""
-    execute_run(ws, ws.store.get_run(run_id), owner="rerunner")
+    execute_run(ws, ws.store.runs.get_run(run_id), owner="rerunner")
     return Run(ws, run_id)
 
 
@@ -89,7 +89,7 @@ def test_retry_failed_reruns_the_failed_task_and_what_it_failed_keeping_old_atte
 
     (counters / "ok").touch()
     assert retry_failed(ws, run.id) == ["check", "step-2"]
-    assert ws.store.get_run(run.id).status is RunStatus.QUEUED
+    assert ws.store.runs.get_run(run.id).status is RunStatus.QUEUED
 
     again = rerun(ws, run.id)
     assert again.status is RunStatus.SUCCEEDED, again.tasks
@@ -164,7 +164,7 @@ def test_clearing_a_run_that_is_still_running_is_a_conflict(
         assert runner.poll() == [record.id]
         wait_for(
             lambda: (
-                {r.path: r.status for r in ws.store.task_runs(record.id)}
+                {r.path: r.status for r in ws.store.tasks.task_runs(record.id)}
                 == {"step": T.SUCCEEDED, "gate": T.RUNNING}
             ),
             20,
@@ -173,7 +173,7 @@ def test_clearing_a_run_that_is_still_running_is_a_conflict(
         with pytest.raises(Conflict, match="still running") as caught:
             clear(ws, record.id, ["step"])
         assert "wait for it to finish, or cancel it first" in (caught.value.hint or "")
-        assert all(r.cleared_at is None for r in ws.store.task_runs(record.id))
+        assert all(r.cleared_at is None for r in ws.store.tasks.task_runs(record.id))
         with pytest.raises(Conflict, match="still running") as caught:
             retry_failed(ws, record.id)
         assert "cancel it first" in (caught.value.hint or "")
@@ -181,7 +181,7 @@ def test_clearing_a_run_that_is_still_running_is_a_conflict(
         release.touch()
         runner.wait(30)
         runner.close()
-    assert ws.store.get_run(record.id).status is RunStatus.SUCCEEDED
+    assert ws.store.runs.get_run(record.id).status is RunStatus.SUCCEEDED
     assert counts(counters) == {"a": 1}
 
 

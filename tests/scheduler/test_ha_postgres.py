@@ -545,7 +545,7 @@ def test_a_run_given_back_after_a_database_error_can_be_adopted(cluster: Cluster
 
     # Stranded, unless it ended or another scheduler may adopt it once stale (here:
     # with every heartbeat counted stale).
-    claimed = cluster.ws.store.claim_runs("b", datetime.now(UTC) + timedelta(days=1), 10)
+    claimed = cluster.ws.store.control.claim_runs("b", datetime.now(UTC) + timedelta(days=1), 10)
     run = cluster.runs()[run_id]
     assert run.status in DONE or claimed == [run_id], (
         f"run {run_id} is left {run.status} with engine {run.engine_id} and nobody may adopt it"

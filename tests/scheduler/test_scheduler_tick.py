@@ -84,27 +84,31 @@ def test_max_active_runs_holds_back_new_runs(ws: Workspace, tmp_path: Path) -> N
     (first,) = tick(ws, at(3, 30))
     assert intervals([first]) == [(0, 1)]
     assert tick(ws, at(3, 30)) == []
-    ws.store.set_run_status(first.id, RunStatus.QUEUED, RunStatus.RUNNING)
-    ws.store.set_run_status(first.id, RunStatus.RUNNING, RunStatus.SUCCEEDED)
+    ws.store.runs.set_run_status(first.id, RunStatus.QUEUED, RunStatus.RUNNING)
+    ws.store.runs.set_run_status(first.id, RunStatus.RUNNING, RunStatus.SUCCEEDED)
     assert intervals(tick(ws, at(3, 30))) == [(1, 2)]
 
 
 def test_a_paused_schedule_creates_nothing_until_unpaused(ws: Workspace, tmp_path: Path) -> None:
     name = deployed(ws, tmp_path)
-    assert ws.store.set_paused(name, True).paused
+    assert ws.store.schedules.set_paused(name, True).paused
     assert tick(ws, at(3, 30)) == []
-    ws.store.set_paused(name, False)
+    ws.store.schedules.set_paused(name, False)
     assert intervals(tick(ws, at(3, 30))) == [(0, 1), (1, 2), (2, 3)]
 
 
 def test_two_schedulers_never_create_the_same_run(ws: Workspace, tmp_path: Path) -> None:
     name = deployed(ws, tmp_path)
-    stale = ws.store.get_schedule(name)  # both schedulers read the schedule...
-    version = ws.store.get_version(stale.version_id)
-    one = ws.store.create_scheduled_run(stale, version, {"day": "a"}, at(0), at(1), "run-a")
-    two = ws.store.create_scheduled_run(stale, version, {"day": "b"}, at(0), at(1), "run-b")
+    stale = ws.store.schedules.get_schedule(name)  # both schedulers read the schedule...
+    version = ws.store.pipelines.get_version(stale.version_id)
+    one = ws.store.schedules.create_scheduled_run(
+        stale, version, {"day": "a"}, at(0), at(1), "run-a"
+    )
+    two = ws.store.schedules.create_scheduled_run(
+        stale, version, {"day": "b"}, at(0), at(1), "run-b"
+    )
     assert one is not None and two is None  # ...only the first creates the run
-    assert [r.id for r in ws.store.list_runs()] == ["run-a"]
+    assert [r.id for r in ws.store.runs.list_runs()] == ["run-a"]
 
 
 def test_redeploying_moves_the_schedule_and_keeps_its_progress(
@@ -112,9 +116,9 @@ def test_redeploying_moves_the_schedule_and_keeps_its_progress(
 ) -> None:
     name = deployed(ws, tmp_path)
     tick(ws, at(2, 0))
-    before = ws.store.get_schedule(name)
+    before = ws.store.schedules.get_schedule(name)
     deployed(ws, tmp_path)  # new folder and module name: a new version of the pipeline
-    after = ws.store.get_schedule(name)
+    after = ws.store.schedules.get_schedule(name)
     assert after.version_id != before.version_id
     assert (after.last_start, after.last_end) == (before.last_start, before.last_end)
     assert intervals(tick(ws, at(3, 0))) == [(2, 3)]
@@ -122,9 +126,9 @@ def test_redeploying_moves_the_schedule_and_keeps_its_progress(
 
 def test_editing_a_schedule_without_redeploying(ws: Workspace, tmp_path: Path) -> None:
     name = deployed(ws, tmp_path)
-    version = ws.store.get_schedule(name).version_id
+    version = ws.store.schedules.get_schedule(name).version_id
     # Every 30 minutes instead of hourly, from the same start.
-    ws.store.set_schedule_overrides(
+    ws.store.schedules.set_schedule_overrides(
         name, {"schedule": {"kind": "cron", "cron": "*/30 * * * *", "timezone": "UTC"}}
     )
     runs = tick(ws, at(1, 10))
@@ -132,8 +136,8 @@ def test_editing_a_schedule_without_redeploying(ws: Workspace, tmp_path: Path) -
         (0, 0),
         (0, 30),
     ]
-    assert ws.store.get_schedule(name).version_id == version  # no redeploy happened
-    ws.store.set_schedule_overrides(name, {})  # back to the deployed hourly schedule
+    assert ws.store.schedules.get_schedule(name).version_id == version  # no redeploy happened
+    ws.store.schedules.set_schedule_overrides(name, {})  # back to the deployed hourly schedule
     assert intervals(tick(ws, at(3, 0))) == [(1, 2), (2, 3)]
 
 
@@ -143,7 +147,9 @@ def test_a_bad_edit_is_refused_like_a_compile_error(ws: Workspace, tmp_path: Pat
     from headwater.spec import from_data
 
     name = deployed(ws, tmp_path)
-    spec = from_data(ws.store.get_version(ws.store.get_schedule(name).version_id).spec)
+    spec = from_data(
+        ws.store.pipelines.get_version(ws.store.schedules.get_schedule(name).version_id).spec
+    )
     with pytest.raises(ValidationError, match="invalid schedule '61 \\* \\* \\* \\*'"):
         effective_spec(spec, {"schedule": {"kind": "cron", "cron": "61 * * * *"}})
     with pytest.raises(HeadwaterError, match="max_active_runs"):

@@ -52,9 +52,9 @@ def test_a_scheduled_run_outside_the_roots_is_not_created(
     [message, *_] = refusals(caplog, name)
     assert "task 'importer' would import '/etc' (parameter 'uri')" in message
     assert "headwater roots add" in message
-    assert ws.store.list_runs(pipeline=name) == []
+    assert ws.store.runs.list_runs(pipeline=name) == []
 
-    ws.store.add_uri_root("/etc")  # an operator allows it
+    ws.store.roots.add("/etc")  # an operator allows it
     [run] = tick(ws, NOW)
     assert run.confined and run.parameters["uri"] == "/etc"
 
@@ -63,19 +63,21 @@ def test_an_asset_triggered_run_outside_the_roots_is_not_created(
     ws: Workspace, caplog: pytest.LogCaptureFixture
 ) -> None:
     name = deployed(ws, flow.import_on_asset)
-    version = ws.store.register_version("producer", None, "sha256:p", {"name": "p"}, None)
-    producer = ws.store.create_run(version, {})
-    task = ws.store.add_task_run(producer.id, "p", "p", "p", 1, TaskStatus.SUCCEEDED)
-    artifact = ws.store.add_artifact(
+    version = ws.store.pipelines.register_version("producer", None, "sha256:p", {"name": "p"}, None)
+    producer = ws.store.runs.create_run(version, {})
+    task = ws.store.tasks.add_task_run(producer.id, "p", "p", "p", 1, TaskStatus.SUCCEEDED)
+    artifact = ws.store.lineage.add_artifact(
         NewArtifact("out", "headwater.Dataset", "file:///p/out", None, None), producer.id
     )
-    ws.store.record_asset_events(producer.id, task.id, [("warehouse://imports", artifact.id)])
+    ws.store.assets.record_asset_events(
+        producer.id, task.id, [("warehouse://imports", artifact.id)]
+    )
 
     with caplog.at_level(logging.ERROR, logger="headwater.scheduler"):
         assert tick(ws, NOW) == []
     assert refusals(caplog, name)
-    assert ws.store.list_runs(pipeline=name) == []
+    assert ws.store.runs.list_runs(pipeline=name) == []
 
-    ws.store.add_uri_root("/etc")
+    ws.store.roots.add("/etc")
     [run] = tick(ws, NOW)
     assert run.confined and run.trigger == "asset"

@@ -114,10 +114,10 @@ def _prepare(folder: Path, database_url: str | None) -> tuple[str, str]:
         source.write_text(SCHEDULED)
     ws = Workspace.open(Settings.from_env(env))
     try:
-        ws.store.create_user("admin", "admin")
-        _, admin = ws.store.create_token("admin", "hostile")
-        ws.store.create_user("bystander", "user")
-        _, bystander = ws.store.create_token("bystander", "lists")
+        ws.store.auth.create_user("admin", "admin")
+        _, admin = ws.store.auth.create_token("admin", "hostile")
+        ws.store.auth.create_user("bystander", "user")
+        _, bystander = ws.store.auth.create_token("bystander", "lists")
         for file, name in [
             (source, "hostile_daily"),
             (PIPELINES / "server_api.py", "server_report"),
@@ -126,8 +126,8 @@ def _prepare(folder: Path, database_url: str | None) -> tuple[str, str]:
             with compile_root(str(file.parent)):
                 spec = load_pipeline(f"{file}:{name}").compile()
             deploy(ws, spec, str(file.parent))
-        ws.store.set_paused("hostile_daily", True)
-        ws.store.set_pool("hostile-pool", 2, "a pool")
+        ws.store.schedules.set_paused("hostile_daily", True)
+        ws.store.pools.set_pool("hostile-pool", 2, "a pool")
     finally:
         ws.close()
     return admin, bystander

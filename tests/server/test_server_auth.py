@@ -116,7 +116,7 @@ def test_a_revoked_token_is_refused_and_says_so(server: Standalone) -> None:
 
 def test_an_expired_token_is_refused(server: Standalone) -> None:
     with server.store() as store:
-        _, secret = store.create_token(
+        _, secret = store.auth.create_token(
             "admin", "old", expires_at=datetime.now(UTC) - timedelta(minutes=5)
         )
     with server.anonymous(secret) as old:
@@ -169,6 +169,6 @@ def test_a_token_is_accepted_only_in_its_own_namespace(server: Standalone) -> No
     assert server.token is not None
     other = MetadataStore.open(server.database_url, namespace="team-b")
     try:
-        assert isinstance(other.authenticate(server.token), str)
+        assert isinstance(other.auth.authenticate(server.token), str)
     finally:
         other.close()

@@ -82,7 +82,7 @@ def test_a_stored_schedule_past_the_year_9999_has_no_next_run(
     api: tuple[Standalone, Workspace],
 ) -> None:
     server, ws = api
-    ws.store.set_schedule_overrides("limits_far", LAST_YEAR_STORED)
+    ws.store.schedules.set_schedule_overrides("limits_far", LAST_YEAR_STORED)
     try:
         r = server.http.get(f"{API}/schedules/limits_far")
         assert r.status_code == 200, r.text
@@ -97,16 +97,16 @@ def test_a_stored_schedule_past_the_year_9999_has_no_next_run(
         assert backfill.status_code == 422, backfill.text
         assert "cannot be laid out" in backfill.json()["error"] and backfill.json()["hint"]
     finally:
-        ws.store.set_schedule_overrides("limits_far", {})
+        ws.store.schedules.set_schedule_overrides("limits_far", {})
 
 
 def test_a_schedule_that_cannot_advance_does_not_stop_the_others(
     api: tuple[Standalone, Workspace],
 ) -> None:
     _, ws = api
-    ws.store.set_schedule_overrides("limits_far", LAST_YEAR_STORED)
+    ws.store.schedules.set_schedule_overrides("limits_far", LAST_YEAR_STORED)
     try:
         created = tick(ws, datetime.now(UTC))
         assert [r.pipeline for r in created] == ["limits_hourly"]
     finally:
-        ws.store.set_schedule_overrides("limits_far", {})
+        ws.store.schedules.set_schedule_overrides("limits_far", {})

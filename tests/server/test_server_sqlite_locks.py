@@ -40,8 +40,8 @@ def test_importing_the_database_never_costs_the_server_its_writes(tmp_path: Path
         # driven by the server's scheduler: its importer hashes the database file, which
         # that user may read, in a task process.
         with server.store() as store:
-            version = store.list_versions("import_uri")[0]
-            users = store.create_run(
+            version = store.pipelines.list_versions("import_uri")[0]
+            users = store.runs.create_run(
                 version, {"uri": str(db), "log": ""}, trigger="backfill-local", confined=False
             )
         assert server.wait(users.id)["status"] == "succeeded"
@@ -71,7 +71,7 @@ def test_importing_the_database_never_costs_the_server_its_writes(tmp_path: Path
     # And they outlive the server.
     store = MetadataStore.open(f"sqlite:///{db}")
     try:
-        assert store.get_run(api_run).status is RunStatus.SUCCEEDED
-        assert store.get_run(users.id).status is RunStatus.SUCCEEDED
+        assert store.runs.get_run(api_run).status is RunStatus.SUCCEEDED
+        assert store.runs.get_run(users.id).status is RunStatus.SUCCEEDED
     finally:
         store.close()

@@ -227,9 +227,9 @@ def test_a_local_run_outside_the_roots_is_neither_served_nor_requeued_by_the_ser
     local = server.cli("run", f"{PIPELINES}:import_uri", "-p", f"uri={setup.outside}")
     assert local.returncode == 0, local.stdout + local.stderr
     with server.store() as store:
-        run = store.list_runs(pipeline="import_uri", limit=1)[0]
+        run = store.runs.list_runs(pipeline="import_uri", limit=1)[0]
         assert not run.confined
-        importer = [t for t in store.task_runs(run.id) if t.path == "importer"][-1]
+        importer = [t for t in store.tasks.task_runs(run.id) if t.path == "importer"][-1]
     artifact_id = importer.outputs["artifacts"]["artifact"] if importer.outputs else None
     for route in ("download?path=secret.txt", "files", "preview?path=secret.txt"):
         r = server.http.get(f"{API}/artifacts/{artifact_id}/{route}")
@@ -252,10 +252,10 @@ def test_an_artifact_that_is_a_link_is_never_served(setup: Setup) -> None:
     (folder / "to-real").symlink_to(folder / "real.txt")
     hostname = Path("/etc/hostname").read_text().strip()
     with server.store() as store:
-        out = store.add_artifact(
+        out = store.lineage.add_artifact(
             NewArtifact("out", "headwater.Dataset", str(folder / "to-hostname"), None, None, {})
         )
-        inside = store.add_artifact(
+        inside = store.lineage.add_artifact(
             NewArtifact("in", "headwater.Dataset", str(folder / "to-real"), None, None, {})
         )
     for route in ("download", "files", "preview"):

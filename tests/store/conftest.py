@@ -211,12 +211,14 @@ SPEC: dict[str, Any] = {
 
 @pytest.fixture
 def version(store: MetadataStore) -> VersionRecord:
-    return store.register_version("train", "trains a model", "sha256:v1", SPEC, "/src/train")
+    return store.pipelines.register_version(
+        "train", "trains a model", "sha256:v1", SPEC, "/src/train"
+    )
 
 
 @pytest.fixture
 def run(store: MetadataStore, version: VersionRecord) -> RunRecord:
-    return store.create_run(version, {"lr": 0.1})
+    return store.runs.create_run(version, {"lr": 0.1})
 
 
 StartTask = Callable[..., TaskRunRecord]
@@ -237,7 +239,7 @@ def start_task(store: MetadataStore) -> StartTask:
         inputs: dict[str, Any] | None = None,
     ) -> TaskRunRecord:
         task = path.rsplit(".", 1)[-1]
-        record = store.add_task_run(
+        record = store.tasks.add_task_run(
             run_id,
             path,
             task,
@@ -248,8 +250,8 @@ def start_task(store: MetadataStore) -> StartTask:
             cache_key=cache_key,
             input_artifacts=input_artifacts or [],
         )
-        store.update_task_run(record.id, TaskStatus.QUEUED, TaskStatus.RUNNING, pid=4242)
-        return store.get_task_run(record.id)
+        store.tasks.update_task_run(record.id, TaskStatus.QUEUED, TaskStatus.RUNNING, pid=4242)
+        return store.tasks.get_task_run(record.id)
 
     return start
 

@@ -62,11 +62,11 @@ def make_chain(store: MetadataStore, run: RunRecord, start_task: StartTask) -> C
     """Run the three tasks against the store the way the engine does."""
     load = start_task(run.id, "load")
     dataset = artifact("dataset", "system.Dataset")
-    store.finish_task_run(load, T.SUCCEEDED, artifacts=[dataset], exit_code=0)
+    store.tasks.finish_task_run(load, T.SUCCEEDED, artifacts=[dataset], exit_code=0)
 
     featurize = start_task(run.id, "featurize", input_artifacts=[("data", dataset.id)])
     features = artifact("features", "system.Dataset")
-    store.finish_task_run(featurize, T.SUCCEEDED, artifacts=[features], exit_code=0)
+    store.tasks.finish_task_run(featurize, T.SUCCEEDED, artifacts=[features], exit_code=0)
 
     train = start_task(run.id, "train", input_artifacts=[("features", features.id)])
     model = artifact("model", "system.Model")
@@ -77,16 +77,16 @@ def make_chain(store: MetadataStore, run: RunRecord, start_task: StartTask) -> C
         MetricPoint("loss", 0.2, 2, t0 + timedelta(seconds=2)),
         MetricPoint("accuracy", 0.9, None, t0 + timedelta(seconds=3), model.id),
     ]
-    store.finish_task_run(train, T.SUCCEEDED, artifacts=[model], metrics=metrics, exit_code=0)
+    store.tasks.finish_task_run(train, T.SUCCEEDED, artifacts=[model], metrics=metrics, exit_code=0)
 
     return Chain(
         run=run,
-        load=store.get_task_run(load.id),
-        featurize=store.get_task_run(featurize.id),
-        train=store.get_task_run(train.id),
-        dataset=store.get_artifact(dataset.id),
-        features=store.get_artifact(features.id),
-        model=store.get_artifact(model.id),
+        load=store.tasks.get_task_run(load.id),
+        featurize=store.tasks.get_task_run(featurize.id),
+        train=store.tasks.get_task_run(train.id),
+        dataset=store.lineage.get_artifact(dataset.id),
+        features=store.lineage.get_artifact(features.id),
+        model=store.lineage.get_artifact(model.id),
         metrics=metrics,
     )
 
@@ -106,7 +106,7 @@ def hops(nodes: list[LineageNode]) -> list[tuple[int, str, str | None]]:
 def test_upstream_lineage_of_the_model_goes_back_to_the_dataset(
     store: MetadataStore, chain: Chain
 ) -> None:
-    nodes = store.lineage(chain.model.id, "upstream")
+    nodes = store.lineage.walk(chain.model.id, "upstream")
 
     # Each node: the artifact, the attempt that links it to the previous hop (here the
     # one that consumed it), how far away it is, and the attempt that made it.
@@ -119,7 +119,7 @@ def test_upstream_lineage_of_the_model_goes_back_to_the_dataset(
 def test_downstream_lineage_of_the_dataset_reaches_the_model(
     store: MetadataStore, chain: Chain
 ) -> None:
-    nodes = store.lineage(chain.dataset.id, "downstream")
+    nodes = store.lineage.walk(chain.dataset.id, "downstream")
 
     assert nodes == [
         LineageNode(chain.features, chain.featurize, 1, chain.featurize),
@@ -128,27 +128,27 @@ def test_downstream_lineage_of_the_dataset_reaches_the_model(
 
 
 def test_lineage_stops_at_max_depth_and_at_the_ends(store: MetadataStore, chain: Chain) -> None:
-    assert hops(store.lineage(chain.model.id, "upstream", max_depth=1)) == [
+    assert hops(store.lineage.walk(chain.model.id, "upstream", max_depth=1)) == [
         (1, "features", "train")
     ]
-    assert hops(store.lineage(chain.dataset.id, "downstream", max_depth=1)) == [
+    assert hops(store.lineage.walk(chain.dataset.id, "downstream", max_depth=1)) == [
         (1, "features", "featurize")
     ]
-    assert store.lineage(chain.dataset.id, "upstream") == []
-    assert store.lineage(chain.model.id, "downstream") == []
-    assert hops(store.lineage(chain.features.id, "upstream")) == [(1, "dataset", "featurize")]
-    assert hops(store.lineage(chain.features.id, "downstream")) == [(1, "model", "train")]
+    assert store.lineage.walk(chain.dataset.id, "upstream") == []
+    assert store.lineage.walk(chain.model.id, "downstream") == []
+    assert hops(store.lineage.walk(chain.features.id, "upstream")) == [(1, "dataset", "featurize")]
+    assert hops(store.lineage.walk(chain.features.id, "downstream")) == [(1, "model", "train")]
 
 
 def test_lineage_accepts_a_unique_prefix(store: MetadataStore, chain: Chain) -> None:
-    assert store.lineage(chain.model.id[:-2], "upstream") == store.lineage(
+    assert store.lineage.walk(chain.model.id[:-2], "upstream") == store.lineage.walk(
         chain.model.id, "upstream"
     )
 
 
 def test_lineage_of_an_unknown_artifact_is_not_found(store: MetadataStore) -> None:
     with pytest.raises(NotFound, match="no artifact 'nope'"):
-        store.lineage("nope", "upstream")
+        store.lineage.walk("nope", "upstream")
 
 
 def test_lineage_visits_each_artifact_once_at_its_nearest_depth(
@@ -157,21 +157,21 @@ def test_lineage_visits_each_artifact_once_at_its_nearest_depth(
     # A diamond: train reads the features and, for its labels, the dataset itself.
     load = start_task(run.id, "load")
     dataset = artifact("dataset", "system.Dataset")
-    store.finish_task_run(load, T.SUCCEEDED, artifacts=[dataset])
+    store.tasks.finish_task_run(load, T.SUCCEEDED, artifacts=[dataset])
     featurize = start_task(run.id, "featurize", input_artifacts=[("data", dataset.id)])
     features = artifact("features", "system.Dataset")
-    store.finish_task_run(featurize, T.SUCCEEDED, artifacts=[features])
+    store.tasks.finish_task_run(featurize, T.SUCCEEDED, artifacts=[features])
     train = start_task(
         run.id, "train", input_artifacts=[("features", features.id), ("labels", dataset.id)]
     )
     model = artifact("model", "system.Model")
-    store.finish_task_run(train, T.SUCCEEDED, artifacts=[model])
+    store.tasks.finish_task_run(train, T.SUCCEEDED, artifacts=[model])
 
-    assert sorted(hops(store.lineage(model.id, "upstream"))) == [
+    assert sorted(hops(store.lineage.walk(model.id, "upstream"))) == [
         (1, "dataset", "train"),
         (1, "features", "train"),
     ]
-    assert sorted(hops(store.lineage(dataset.id, "downstream"))) == [
+    assert sorted(hops(store.lineage.walk(dataset.id, "downstream"))) == [
         (1, "features", "featurize"),
         (1, "model", "train"),
     ]
@@ -180,24 +180,24 @@ def test_lineage_visits_each_artifact_once_at_its_nearest_depth(
 def test_an_imported_artifact_starts_the_lineage(
     store: MetadataStore, run: RunRecord, start_task: StartTask
 ) -> None:
-    raw = store.add_artifact(artifact("raw.csv", "system.Dataset", run="import"))
+    raw = store.lineage.add_artifact(artifact("raw.csv", "system.Dataset", run="import"))
     load = start_task(run.id, "load", input_artifacts=[("source", raw.id)])
     dataset = artifact("dataset", "system.Dataset")
-    store.finish_task_run(load, T.SUCCEEDED, artifacts=[dataset])
+    store.tasks.finish_task_run(load, T.SUCCEEDED, artifacts=[dataset])
 
-    assert store.lineage(dataset.id, "upstream") == [
-        LineageNode(raw, store.get_task_run(load.id), 1, None)
+    assert store.lineage.walk(dataset.id, "upstream") == [
+        LineageNode(raw, store.tasks.get_task_run(load.id), 1, None)
     ]
-    assert hops(store.lineage(raw.id, "downstream")) == [(1, "dataset", "load")]
-    assert store.producer(raw.id) is None
+    assert hops(store.lineage.walk(raw.id, "downstream")) == [(1, "dataset", "load")]
+    assert store.lineage.producer(raw.id) is None
 
 
 def test_producer_is_the_task_attempt_that_made_the_artifact(
     store: MetadataStore, chain: Chain
 ) -> None:
-    assert store.producer(chain.dataset.id) == chain.load
-    assert store.producer(chain.features.id) == chain.featurize
-    assert store.producer(chain.model.id) == chain.train
+    assert store.lineage.producer(chain.dataset.id) == chain.load
+    assert store.lineage.producer(chain.features.id) == chain.featurize
+    assert store.lineage.producer(chain.model.id) == chain.train
 
 
 # ---------------------------------------------------------------------- cached reuse
@@ -216,8 +216,8 @@ def rerun(
     store: MetadataStore, version: VersionRecord, chain: Chain, start_task: StartTask
 ) -> Rerun:
     """A second run in which ``featurize`` hits the cache and ``train`` runs again."""
-    run = store.create_run(version, {"lr": 0.2})
-    cached = store.add_task_run(
+    run = store.runs.create_run(version, {"lr": 0.2})
+    cached = store.tasks.add_task_run(
         run.id,
         "featurize",
         "featurize",
@@ -232,7 +232,7 @@ def rerun(
     )
     train = start_task(run.id, "train", input_artifacts=[("features", chain.features.id)])
     model = artifact("model", "system.Model", run="r2")
-    store.finish_task_run(
+    store.tasks.finish_task_run(
         train,
         T.SUCCEEDED,
         artifacts=[model],
@@ -241,15 +241,15 @@ def rerun(
     return Rerun(
         run=run,
         featurize=cached,
-        train=store.get_task_run(train.id),
-        model=store.get_artifact(model.id),
+        train=store.tasks.get_task_run(train.id),
+        model=store.lineage.get_artifact(model.id),
     )
 
 
 def test_run_artifacts_lists_each_output_with_its_task_and_name(
     store: MetadataStore, chain: Chain
 ) -> None:
-    listed = store.run_artifacts(chain.run.id)
+    listed = store.lineage.run_artifacts(chain.run.id)
 
     assert listed == [
         (chain.dataset, chain.load, "dataset"),
@@ -261,7 +261,7 @@ def test_run_artifacts_lists_each_output_with_its_task_and_name(
 def test_run_artifacts_includes_outputs_reused_from_the_cache(
     store: MetadataStore, chain: Chain, rerun: Rerun
 ) -> None:
-    listed = store.run_artifacts(rerun.run.id)
+    listed = store.lineage.run_artifacts(rerun.run.id)
 
     assert listed == [
         (chain.features, rerun.featurize, "features"),
@@ -272,7 +272,7 @@ def test_run_artifacts_includes_outputs_reused_from_the_cache(
     assert (via.status, via.run_id, via.cached_from) == (T.CACHED, rerun.run.id, chain.featurize.id)
     assert reused.run_id == chain.run.id  # the bytes still belong to the first run
     # The first run's list is unchanged by the reuse.
-    assert [a.id for a, _, _ in store.run_artifacts(chain.run.id)] == [
+    assert [a.id for a, _, _ in store.lineage.run_artifacts(chain.run.id)] == [
         chain.dataset.id,
         chain.features.id,
         chain.model.id,
@@ -283,9 +283,9 @@ def test_lineage_follows_cached_reuse_across_runs(
     store: MetadataStore, chain: Chain, rerun: Rerun
 ) -> None:
     # The original attempt stays the producer; the cached attempt only reuses it.
-    assert store.producer(chain.features.id) == chain.featurize
+    assert store.lineage.producer(chain.features.id) == chain.featurize
 
-    down = store.lineage(chain.dataset.id, "downstream")
+    down = store.lineage.walk(chain.dataset.id, "downstream")
     assert sorted((n.depth, n.artifact.id) for n in down) == sorted(
         [(1, chain.features.id), (2, chain.model.id), (2, rerun.model.id)]
     )
@@ -295,7 +295,7 @@ def test_lineage_follows_cached_reuse_across_runs(
     # A cache hit reuses the features; the original attempt still made them.
     assert by_id[chain.features.id].producer == chain.featurize
 
-    up = store.lineage(rerun.model.id, "upstream")
+    up = store.lineage.walk(rerun.model.id, "upstream")
     assert hops(up) == [(1, "features", "train"), (2, "dataset", "featurize")]
     assert up[0].task_run == rerun.train
     assert up[0].producer == chain.featurize
@@ -309,7 +309,7 @@ def test_lineage_follows_cached_reuse_across_runs(
 def test_metrics_come_back_in_logging_order_with_steps(
     store: MetadataStore, chain: Chain, rerun: Rerun
 ) -> None:
-    got = store.metrics(chain.run.id)
+    got = store.lineage.metrics(chain.run.id)
 
     assert got == [("train", m) for m in chain.metrics]
     assert [(m.key, m.step, m.value) for _, m in got] == [
@@ -319,10 +319,10 @@ def test_metrics_come_back_in_logging_order_with_steps(
         ("accuracy", None, 0.9),
     ]
     assert got[-1][1].artifact_id == chain.model.id
-    assert [(path, m.key, m.value) for path, m in store.metrics(rerun.run.id)] == [
+    assert [(path, m.key, m.value) for path, m in store.lineage.metrics(rerun.run.id)] == [
         ("train", "loss", 0.1)
     ]
-    assert store.metrics("no-such-run") == []
+    assert store.lineage.metrics("no-such-run") == []
 
 
 def test_metrics_of_several_tasks_keep_the_order_they_were_logged_in(
@@ -331,14 +331,14 @@ def test_metrics_of_several_tasks_keep_the_order_they_were_logged_in(
     now = datetime.now(UTC)
     a = start_task(run.id, "sweep[0].fit")
     b = start_task(run.id, "sweep[1].fit")
-    store.finish_task_run(b, T.SUCCEEDED, metrics=[MetricPoint("loss", 3.0, 0, now)])
-    store.finish_task_run(
+    store.tasks.finish_task_run(b, T.SUCCEEDED, metrics=[MetricPoint("loss", 3.0, 0, now)])
+    store.tasks.finish_task_run(
         a,
         T.SUCCEEDED,
         metrics=[MetricPoint("loss", 2.0, 0, now), MetricPoint("loss", 1.0, 1, now)],
     )
 
-    assert [(path, m.value, m.step) for path, m in store.metrics(run.id)] == [
+    assert [(path, m.value, m.step) for path, m in store.lineage.metrics(run.id)] == [
         ("sweep[1].fit", 3.0, 0),
         ("sweep[0].fit", 2.0, 0),
         ("sweep[0].fit", 1.0, 1),
@@ -348,8 +348,8 @@ def test_metrics_of_several_tasks_keep_the_order_they_were_logged_in(
 def test_a_cache_hit_reports_the_metrics_its_source_logged(
     store: MetadataStore, version: VersionRecord, chain: Chain, count_rows: CountRows
 ) -> None:
-    run = store.create_run(version, {})
-    hit = store.add_task_run(
+    run = store.runs.create_run(version, {})
+    hit = store.tasks.add_task_run(
         run.id,
         "train",
         "train",
@@ -361,8 +361,8 @@ def test_a_cache_hit_reports_the_metrics_its_source_logged(
         copy_metrics_from=chain.train.id,
     )
 
-    assert store.metrics(run.id) == [("train", m) for m in chain.metrics]
-    assert store.metrics(chain.run.id) == [("train", m) for m in chain.metrics]
+    assert store.lineage.metrics(run.id) == [("train", m) for m in chain.metrics]
+    assert store.lineage.metrics(chain.run.id) == [("train", m) for m in chain.metrics]
     with store.engine.connect() as conn:
         copied = conn.execute(
             sa.select(t.metrics.c.task_run_id, t.metrics.c.run_id, t.metrics.c.namespace).where(
@@ -376,12 +376,12 @@ def test_a_cache_hit_reports_the_metrics_its_source_logged(
 def test_a_cache_hit_from_an_attempt_without_metrics_copies_none(
     store: MetadataStore, version: VersionRecord, chain: Chain
 ) -> None:
-    run = store.create_run(version, {})
-    store.add_task_run(
+    run = store.runs.create_run(version, {})
+    store.tasks.add_task_run(
         run.id, "featurize", "featurize", "c", 1, T.CACHED, copy_metrics_from=chain.featurize.id
     )
 
-    assert store.metrics(run.id) == []
+    assert store.lineage.metrics(run.id) == []
 
 
 # ---------------------------------------------------------------------- artifact look-ups
@@ -390,7 +390,7 @@ def test_a_cache_hit_from_an_attempt_without_metrics_copies_none(
 def test_add_artifact_without_a_run(store: MetadataStore) -> None:
     new = NewArtifact("raw", "system.Dataset", "s3://bucket/raw.csv", None, None, {"k": [1, 2]})
 
-    got = store.add_artifact(new)
+    got = store.lineage.add_artifact(new)
 
     assert (got.id, got.run_id, got.task_run_id) == (new.id, None, None)
     assert (got.uri, got.digest, got.size, got.metadata) == (
@@ -400,28 +400,28 @@ def test_add_artifact_without_a_run(store: MetadataStore) -> None:
         {"k": [1, 2]},
     )
     assert got.created_at.utcoffset() == timedelta(0)
-    assert store.get_artifact(new.id) == got
+    assert store.lineage.get_artifact(new.id) == got
 
 
 def test_get_artifact_by_unique_prefix_and_not_found(store: MetadataStore, chain: Chain) -> None:
-    assert store.get_artifact(chain.model.id[:20]) == chain.model
+    assert store.lineage.get_artifact(chain.model.id[:20]) == chain.model
 
     with pytest.raises(NotFound) as info:
-        store.get_artifact("zzzzzzzz")
+        store.lineage.get_artifact("zzzzzzzz")
     assert "no artifact 'zzzzzzzz'" in str(info.value)
     assert info.value.hint and "headwater artifacts list" in info.value.hint
 
     shared = chain.dataset.id[:4]
     assert chain.features.id.startswith(shared)  # made within the same seconds
     with pytest.raises(NotFound):
-        store.get_artifact(shared)  # ambiguous
+        store.lineage.get_artifact(shared)  # ambiguous
 
 
 def test_get_artifact_prefix_wildcards_are_literal(store: MetadataStore) -> None:
-    only = store.add_artifact(artifact("raw", "system.Dataset"))
+    only = store.lineage.add_artifact(artifact("raw", "system.Dataset"))
     for prefix in ("%%%%", "____", only.id[:4] + "%"):
         try:
-            got = store.get_artifact(prefix)
+            got = store.lineage.get_artifact(prefix)
         except NotFound:
             continue
         pytest.fail(f"get_artifact({prefix!r}) matched {got.id}: LIKE wildcards were not escaped")
@@ -430,22 +430,28 @@ def test_get_artifact_prefix_wildcards_are_literal(store: MetadataStore) -> None
 def test_find_artifact_by_uri_gives_the_newest(
     store: MetadataStore, other_namespace: MetadataStore
 ) -> None:
-    first = store.add_artifact(NewArtifact("a", "system.Dataset", "/same/uri", "sha256:1", 1))
-    second = store.add_artifact(NewArtifact("a", "system.Dataset", "/same/uri", "sha256:2", 1))
-    store.add_artifact(NewArtifact("b", "system.Dataset", "/other/uri", "sha256:3", 1))
+    first = store.lineage.add_artifact(
+        NewArtifact("a", "system.Dataset", "/same/uri", "sha256:1", 1)
+    )
+    second = store.lineage.add_artifact(
+        NewArtifact("a", "system.Dataset", "/same/uri", "sha256:2", 1)
+    )
+    store.lineage.add_artifact(NewArtifact("b", "system.Dataset", "/other/uri", "sha256:3", 1))
 
-    found = store.find_artifact_by_uri("/same/uri")
+    found = store.lineage.find_artifact_by_uri("/same/uri")
     assert found == second != first
-    assert store.find_artifact_by_uri("/no/such/uri") is None
-    assert other_namespace.find_artifact_by_uri("/same/uri") is None
+    assert store.lineage.find_artifact_by_uri("/no/such/uri") is None
+    assert other_namespace.lineage.find_artifact_by_uri("/same/uri") is None
 
 
 def test_artifacts_by_id(store: MetadataStore, chain: Chain) -> None:
-    got = store.artifacts_by_id([chain.model.id, chain.dataset.id, "missing"])
+    got = store.lineage.artifacts_by_id([chain.model.id, chain.dataset.id, "missing"])
 
     assert got == {chain.model.id: chain.model, chain.dataset.id: chain.dataset}
-    assert store.artifacts_by_id([]) == {}
-    assert store.artifacts_by_id(iter([chain.features.id])) == {chain.features.id: chain.features}
+    assert store.lineage.artifacts_by_id([]) == {}
+    assert store.lineage.artifacts_by_id(iter([chain.features.id])) == {
+        chain.features.id: chain.features
+    }
 
 
 # ---------------------------------------------------------------------- namespaces
@@ -456,29 +462,29 @@ def test_every_row_a_store_writes_carries_its_namespace(
     store: MetadataStore, start_task: StartTask, namespace: str
 ) -> None:
     scoped = MetadataStore(store.engine, namespace=namespace)
-    version = scoped.register_version(
+    version = scoped.pipelines.register_version(
         "train", None, "sha256:v", {"tasks": {}}, None, sources={"train.py": b"x = 1\n"}
     )
-    run = scoped.create_run(version, {})
-    scoped.upsert_schedule(version)
-    task = scoped.add_task_run(run.id, "load", "load", "load", 1, T.RUNNING)
-    raw = scoped.add_artifact(artifact("raw", "system.Dataset"))
-    scoped.finish_task_run(
+    run = scoped.runs.create_run(version, {})
+    scoped.schedules.upsert_schedule(version)
+    task = scoped.tasks.add_task_run(run.id, "load", "load", "load", 1, T.RUNNING)
+    raw = scoped.lineage.add_artifact(artifact("raw", "system.Dataset"))
+    scoped.tasks.finish_task_run(
         task,
         T.SUCCEEDED,
         artifacts=[artifact("dataset", "system.Dataset")],
         metrics=[MetricPoint("rows", 10.0, None, datetime.now(UTC))],
     )
-    scoped.add_task_run(
+    scoped.tasks.add_task_run(
         run.id, "use", "use", "use", 1, T.SKIPPED, input_artifacts=[("raw", raw.id)]
     )
-    scoped.create_user("ann", "admin")
-    scoped.create_token("ann")
-    scoped.set_pool("gpu", 2)
-    [event] = scoped.record_asset_events(run.id, task.id, [("warehouse://t", raw.id)])
-    schedule = scoped.get_schedule("train")
+    scoped.auth.create_user("ann", "admin")
+    scoped.auth.create_token("ann")
+    scoped.pools.set_pool("gpu", 2)
+    [event] = scoped.assets.record_asset_events(run.id, task.id, [("warehouse://t", raw.id)])
+    schedule = scoped.schedules.get_schedule("train")
     asset_run = new_id()
-    assert scoped.create_asset_run(
+    assert scoped.assets.create_asset_run(
         schedule.pipeline_id,
         version.id,
         schedule.asset_cursor,
@@ -507,6 +513,6 @@ def test_every_row_a_store_writes_carries_its_namespace(
                 query = query.where(t.pools.c.name != "default_pool")
             namespaces = set(conn.execute(query).scalars())
             assert namespaces == {namespace}, table.name
-    assert [r.id for r in scoped.list_runs()] == [asset_run, run.id]
+    assert [r.id for r in scoped.runs.list_runs()] == [asset_run, run.id]
     if namespace != "default":
-        assert store.list_runs() == []
+        assert store.runs.list_runs() == []

@@ -87,8 +87,8 @@ def test_every_table_has_a_namespace_defaulting_to_default(engine: sa.Engine) ->
 def test_migrate_twice_is_a_no_op(engine: sa.Engine, empty_db_url: str) -> None:
     migrate(engine)
     store = MetadataStore(engine)
-    version = store.register_version("train", None, "sha256:v", {"tasks": {}}, None)
-    run = store.create_run(version, {"a": 1})
+    version = store.pipelines.register_version("train", None, "sha256:v", {"tasks": {}}, None)
+    run = store.runs.create_run(version, {"a": 1})
     statements: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
@@ -108,11 +108,11 @@ def test_migrate_twice_is_a_no_op(engine: sa.Engine, empty_db_url: str) -> None:
     with engine.connect() as conn:
         versions = conn.execute(sa.text("SELECT version_num FROM alembic_version")).all()
     assert [v[0] for v in versions] == [HEAD_REVISION]
-    assert store.get_run(run.id) == run
+    assert store.runs.get_run(run.id) == run
     # Opening the store again (which migrates) keeps everything too.
     again = MetadataStore.open(empty_db_url)
     try:
-        assert again.get_run(run.id) == run
+        assert again.runs.get_run(run.id) == run
     finally:
         again.close()
 

@@ -55,7 +55,7 @@ def test_racing_first_registrations_of_a_pipeline_all_get_the_same_version(
         assert len({r.id for r in results}) == 1
         assert len({r.pipeline_id for r in results}) == 1
         assert sum(1 for r in results if r.new) == 1  # exactly one caller created it
-        assert store.list_versions(name)[0].id == results[0].id
+        assert store.pipelines.list_versions(name)[0].id == results[0].id
     assert count_rows("pipelines") == 3
     assert count_rows("pipeline_versions") == 3
 
@@ -65,7 +65,7 @@ def test_racing_new_versions_of_one_new_pipeline_share_the_pipeline(
 ) -> None:
     results = _race(
         db_url,
-        lambda s, i: s.register_version("fresh", None, f"sha256:{i % 3}", SPEC, None),
+        lambda s, i: s.pipelines.register_version("fresh", None, f"sha256:{i % 3}", SPEC, None),
     )
 
     failures = [r for r in results if not isinstance(r, VersionRecord)]
@@ -85,7 +85,7 @@ def test_racing_deploys_of_the_same_sources_store_each_file_once(
     sources = {"flow.py": b"print('hi')\n", "lib/util.py": b"X = 1\n"}
     results = _race(
         db_url,
-        lambda s, i: s.register_version(
+        lambda s, i: s.pipelines.register_version(
             f"deployed-{i}", None, "sha256:d", SPEC, None, sources=sources
         ),
     )
@@ -93,12 +93,12 @@ def test_racing_deploys_of_the_same_sources_store_each_file_once(
     failures = [r for r in results if not isinstance(r, VersionRecord)]
     assert failures == [], failures
     assert count_rows("source_files") == 2
-    assert all(store.read_sources(r) == sources for r in results)
+    assert all(store.pipelines.read_sources(r) == sources for r in results)
 
 
 def test_racing_creations_of_a_new_pool_all_succeed(db_url: str, store: MetadataStore) -> None:
-    results = _race(db_url, lambda s, i: s.set_pool("gpu", 4))
+    results = _race(db_url, lambda s, i: s.pools.set_pool("gpu", 4))
 
     failures = [r for r in results if isinstance(r, Exception)]
     assert failures == [], failures
-    assert [p.slots for p in store.pools() if p.name == "gpu"] == [4]
+    assert [p.slots for p in store.pools.list() if p.name == "gpu"] == [4]

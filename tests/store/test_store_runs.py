@@ -35,8 +35,8 @@ def assert_utc(value: datetime | None) -> None:
 def test_register_version_is_idempotent_per_digest(
     store: MetadataStore, count_rows: CountRows
 ) -> None:
-    first = store.register_version("train", "trains", "sha256:aaa", SPEC, "/src")
-    again = store.register_version("train", "trains", "sha256:aaa", SPEC, "/src")
+    first = store.pipelines.register_version("train", "trains", "sha256:aaa", SPEC, "/src")
+    again = store.pipelines.register_version("train", "trains", "sha256:aaa", SPEC, "/src")
 
     assert first.new and not again.new
     assert again == dataclasses.replace(first, new=False)
@@ -47,8 +47,8 @@ def test_register_version_is_idempotent_per_digest(
 def test_register_version_makes_a_new_version_for_a_new_digest(
     store: MetadataStore, count_rows: CountRows
 ) -> None:
-    first = store.register_version("train", None, "sha256:aaa", SPEC, None)
-    second = store.register_version("train", None, "sha256:bbb", {**SPEC, "x": 1}, None)
+    first = store.pipelines.register_version("train", None, "sha256:aaa", SPEC, None)
+    second = store.pipelines.register_version("train", None, "sha256:bbb", {**SPEC, "x": 1}, None)
 
     assert second.id != first.id
     assert second.pipeline_id == first.pipeline_id
@@ -56,14 +56,14 @@ def test_register_version_makes_a_new_version_for_a_new_digest(
     assert count_rows("pipelines") == 1
     assert count_rows("pipeline_versions") == 2
     # Registering an old digest again finds the old version, not the newest one.
-    assert store.register_version("train", None, "sha256:aaa", SPEC, None).id == first.id
+    assert store.pipelines.register_version("train", None, "sha256:aaa", SPEC, None).id == first.id
 
 
 def test_same_digest_under_another_pipeline_name_is_another_version(
     store: MetadataStore,
 ) -> None:
-    a = store.register_version("train", None, "sha256:aaa", SPEC, None)
-    b = store.register_version("evaluate", None, "sha256:aaa", SPEC, None)
+    a = store.pipelines.register_version("train", None, "sha256:aaa", SPEC, None)
+    b = store.pipelines.register_version("evaluate", None, "sha256:aaa", SPEC, None)
 
     assert b.pipeline_id != a.pipeline_id
     assert b.id != a.id
@@ -71,7 +71,7 @@ def test_same_digest_under_another_pipeline_name_is_another_version(
 
 
 def test_get_version_round_trips_the_spec(store: MetadataStore, version: VersionRecord) -> None:
-    got = store.get_version(version.id)
+    got = store.pipelines.get_version(version.id)
 
     assert got == dataclasses.replace(version, new=False)
     assert got.spec["params"] == {"lr": 0.01, "layers": [64, 32], "note": "ünïcode"}
@@ -81,7 +81,7 @@ def test_get_version_round_trips_the_spec(store: MetadataStore, version: Version
 
 def test_get_version_of_an_unknown_id_is_not_found(store: MetadataStore) -> None:
     with pytest.raises(NotFound, match="no pipeline version 'nope'"):
-        store.get_version("nope")
+        store.pipelines.get_version("nope")
 
 
 # ---------------------------------------------------------------------- create / get
@@ -91,7 +91,7 @@ def test_create_run_starts_queued_and_reads_back(
     store: MetadataStore, version: VersionRecord
 ) -> None:
     params = {"lr": 0.5, "layers": [1, 2], "name": "ünï", "nested": {"a": None}}
-    run = store.create_run(version, params, trigger="schedule", cache_enabled=False)
+    run = store.runs.create_run(version, params, trigger="schedule", cache_enabled=False)
 
     assert run.status is R.QUEUED
     assert run.parameters == params
@@ -103,52 +103,52 @@ def test_create_run_starts_queued_and_reads_back(
     )
     assert run.started_at is None and run.finished_at is None and run.error is None
     assert_utc(run.created_at)
-    assert store.get_run(run.id) == run
+    assert store.runs.get_run(run.id) == run
 
 
 def test_create_run_defaults(store: MetadataStore, version: VersionRecord) -> None:
-    run = store.create_run(version, {})
+    run = store.runs.create_run(version, {})
 
     assert (run.trigger, run.cache_enabled, run.parameters) == ("manual", True, {})
 
 
 def test_get_run_by_unique_prefix(store: MetadataStore, version: VersionRecord) -> None:
-    runs = [store.create_run(version, {"i": i}) for i in range(3)]
+    runs = [store.runs.create_run(version, {"i": i}) for i in range(3)]
 
     for run in runs:
         # The first 10 characters are the time; the random part tells runs apart.
-        assert store.get_run(run.id[:20]) == run
-        assert store.get_run(run.id[:-1]) == run
+        assert store.runs.get_run(run.id[:20]) == run
+        assert store.runs.get_run(run.id[:-1]) == run
 
 
 def test_get_run_by_ambiguous_prefix_says_it_is_ambiguous(
     store: MetadataStore, version: VersionRecord
 ) -> None:
-    a = store.create_run(version, {})
-    b = store.create_run(version, {})
+    a = store.runs.create_run(version, {})
+    b = store.runs.create_run(version, {})
     shared = "".join(
         x for x, _ in itertools.takewhile(lambda p: p[0] == p[1], zip(a.id, b.id, strict=True))
     )
     assert len(shared) >= 4  # made within the same few seconds
 
     with pytest.raises(NotFound, match=f"'{shared}' is the start of several run ids") as info:
-        store.get_run(shared)
+        store.runs.get_run(shared)
     assert "more characters" in (info.value.hint or "")
 
 
 def test_get_run_needs_at_least_four_characters_of_prefix(
     store: MetadataStore, run: RunRecord
 ) -> None:
-    assert store.get_run(run.id[:4]) == run  # the only run: 4 characters are enough
+    assert store.runs.get_run(run.id[:4]) == run  # the only run: 4 characters are enough
     with pytest.raises(NotFound):
-        store.get_run(run.id[:3])
+        store.runs.get_run(run.id[:3])
 
 
 def test_get_run_prefix_wildcards_are_literal(store: MetadataStore, run: RunRecord) -> None:
     # LIKE wildcards in what the user typed must not match arbitrary ids.
     for prefix in ("%%%%", "____", run.id[:4] + "%", run.id[:3] + "_"):
         try:
-            got = store.get_run(prefix)
+            got = store.runs.get_run(prefix)
         except NotFound:
             continue
         pytest.fail(f"get_run({prefix!r}) matched run {got.id}: LIKE wildcards were not escaped")
@@ -156,7 +156,7 @@ def test_get_run_prefix_wildcards_are_literal(store: MetadataStore, run: RunReco
 
 def test_get_run_unknown_id_says_which_and_how_to_find_one(store: MetadataStore) -> None:
     with pytest.raises(NotFound) as info:
-        store.get_run("01hzzzzzzzzzzzzzzzzzzzzzzz")
+        store.runs.get_run("01hzzzzzzzzzzzzzzzzzzzzzzz")
 
     assert "no run '01hzzzzzzzzzzzzzzzzzzzzzzz'" in str(info.value)
     assert info.value.hint and "headwater runs list" in info.value.hint
@@ -168,21 +168,21 @@ def test_get_run_unknown_id_says_which_and_how_to_find_one(store: MetadataStore)
 @pytest.fixture
 def many_runs(store: MetadataStore) -> list[RunRecord]:
     """Seven runs of two pipelines, oldest first, some moved on."""
-    train = store.register_version("train", None, "sha256:t", SPEC, None)
-    evaluate = store.register_version("evaluate", None, "sha256:e", SPEC, None)
+    train = store.pipelines.register_version("train", None, "sha256:t", SPEC, None)
+    evaluate = store.pipelines.register_version("evaluate", None, "sha256:e", SPEC, None)
     runs = []
     for i in range(7):
-        run = store.create_run(train if i % 2 == 0 else evaluate, {"i": i})
+        run = store.runs.create_run(train if i % 2 == 0 else evaluate, {"i": i})
         if i in (1, 2, 5):
-            store.set_run_status(run.id, R.QUEUED, R.RUNNING)
+            store.runs.set_run_status(run.id, R.QUEUED, R.RUNNING)
         if i == 2:
-            store.set_run_status(run.id, R.RUNNING, R.SUCCEEDED)
-        runs.append(store.get_run(run.id))
+            store.runs.set_run_status(run.id, R.RUNNING, R.SUCCEEDED)
+        runs.append(store.runs.get_run(run.id))
     return runs
 
 
 def test_list_runs_newest_first(store: MetadataStore, many_runs: list[RunRecord]) -> None:
-    listed = store.list_runs()
+    listed = store.runs.list_runs()
 
     assert [r.id for r in listed] == [r.id for r in reversed(many_runs)]
     assert listed == list(reversed(many_runs))
@@ -191,7 +191,7 @@ def test_list_runs_newest_first(store: MetadataStore, many_runs: list[RunRecord]
 def test_list_runs_pages_in_order_without_overlap(
     store: MetadataStore, many_runs: list[RunRecord]
 ) -> None:
-    pages = [store.list_runs(limit=3, offset=offset) for offset in (0, 3, 6, 9)]
+    pages = [store.runs.list_runs(limit=3, offset=offset) for offset in (0, 3, 6, 9)]
 
     assert [len(p) for p in pages] == [3, 3, 1, 0]
     assert [r.id for r in itertools.chain(*pages)] == [r.id for r in reversed(many_runs)]
@@ -200,18 +200,18 @@ def test_list_runs_pages_in_order_without_overlap(
 def test_list_runs_filters(store: MetadataStore, many_runs: list[RunRecord]) -> None:
     newest_first = list(reversed(many_runs))
 
-    by_pipeline = store.list_runs(pipeline="evaluate")
+    by_pipeline = store.runs.list_runs(pipeline="evaluate")
     assert [r.id for r in by_pipeline] == [r.id for r in newest_first if r.pipeline == "evaluate"]
     assert {r.parameters["i"] for r in by_pipeline} == {1, 3, 5}
 
-    running = store.list_runs(status=R.RUNNING)
+    running = store.runs.list_runs(status=R.RUNNING)
     assert [r.parameters["i"] for r in running] == [5, 1]
 
-    both = store.list_runs(pipeline="train", status=R.QUEUED, limit=2)
+    both = store.runs.list_runs(pipeline="train", status=R.QUEUED, limit=2)
     assert [r.parameters["i"] for r in both] == [6, 4]
 
-    assert store.list_runs(pipeline="no-such-pipeline") == []
-    assert store.list_runs(status=R.CANCELLED) == []
+    assert store.runs.list_runs(pipeline="no-such-pipeline") == []
+    assert store.runs.list_runs(status=R.CANCELLED) == []
 
 
 # ---------------------------------------------------------------------- status changes
@@ -228,9 +228,9 @@ def _walk_to(store: MetadataStore, run_id: str, status: RunStatus) -> None:
     }[status]
     current = R.QUEUED
     for target in path:
-        store.set_run_status(run_id, current, target)
+        store.runs.set_run_status(run_id, current, target)
         current = target
-    assert store.get_run(run_id).status is status
+    assert store.runs.get_run(run_id).status is status
 
 
 @pytest.mark.parametrize(
@@ -241,24 +241,24 @@ def _walk_to(store: MetadataStore, run_id: str, status: RunStatus) -> None:
 def test_set_run_status_follows_the_state_machine(
     store: MetadataStore, version: VersionRecord, current: RunStatus, target: RunStatus
 ) -> None:
-    run = store.create_run(version, {})
+    run = store.runs.create_run(version, {})
     _walk_to(store, run.id, current)
-    before = store.get_run(run.id)
+    before = store.runs.get_run(run.id)
 
     if target in RUN_TRANSITIONS[current]:
-        store.set_run_status(run.id, current, target)
-        assert store.get_run(run.id).status is target
+        store.runs.set_run_status(run.id, current, target)
+        assert store.runs.get_run(run.id).status is target
     else:
         with pytest.raises(IllegalTransition, match=f"from {current} to {target}"):
-            store.set_run_status(run.id, current, target)
-        assert store.get_run(run.id) == before
+            store.runs.set_run_status(run.id, current, target)
+        assert store.runs.get_run(run.id) == before
 
 
 def test_set_run_status_records_times_engine_and_error(
     store: MetadataStore, run: RunRecord
 ) -> None:
-    store.set_run_status(run.id, R.QUEUED, R.RUNNING)
-    running = store.get_run(run.id)
+    store.runs.set_run_status(run.id, R.QUEUED, R.RUNNING)
+    running = store.runs.get_run(run.id)
     assert running.engine_pid == os.getpid()
     assert running.engine_host == os.uname().nodename
     assert_utc(running.started_at)
@@ -266,8 +266,8 @@ def test_set_run_status_records_times_engine_and_error(
     assert running.finished_at is None
     assert running.started_at >= run.created_at  # type: ignore[operator]
 
-    store.set_run_status(run.id, R.RUNNING, R.FAILED, error="task fit failed")
-    failed = store.get_run(run.id)
+    store.runs.set_run_status(run.id, R.RUNNING, R.FAILED, error="task fit failed")
+    failed = store.runs.get_run(run.id)
     assert failed.status is R.FAILED
     assert failed.error == "task fit failed"
     assert failed.started_at == running.started_at
@@ -278,18 +278,18 @@ def test_set_run_status_records_times_engine_and_error(
 def test_set_run_status_with_a_stale_current_status_is_refused(
     store: MetadataStore, run: RunRecord
 ) -> None:
-    store.set_run_status(run.id, R.QUEUED, R.RUNNING)
+    store.runs.set_run_status(run.id, R.QUEUED, R.RUNNING)
 
     # Another engine, still believing the run queued, tries to cancel it.
     with pytest.raises(NotFound, match=f"run '{run.id}' is not queued any more"):
-        store.set_run_status(run.id, R.QUEUED, R.CANCELLED)
-    assert store.get_run(run.id).status is R.RUNNING
-    assert store.get_run(run.id).finished_at is None
+        store.runs.set_run_status(run.id, R.QUEUED, R.CANCELLED)
+    assert store.runs.get_run(run.id).status is R.RUNNING
+    assert store.runs.get_run(run.id).finished_at is None
 
 
 def test_set_run_status_of_an_unknown_run_is_not_found(store: MetadataStore) -> None:
     with pytest.raises(NotFound, match="nope"):
-        store.set_run_status("nope", R.QUEUED, R.RUNNING)
+        store.runs.set_run_status("nope", R.QUEUED, R.RUNNING)
 
 
 def test_only_one_of_many_racing_engines_starts_a_run(store: MetadataStore, run: RunRecord) -> None:
@@ -299,7 +299,7 @@ def test_only_one_of_many_racing_engines_starts_a_run(store: MetadataStore, run:
     def start() -> None:
         barrier.wait()
         try:
-            store.set_run_status(run.id, R.QUEUED, R.RUNNING)
+            store.runs.set_run_status(run.id, R.QUEUED, R.RUNNING)
             outcomes.append("won")
         except NotFound:
             outcomes.append("lost")
@@ -311,13 +311,13 @@ def test_only_one_of_many_racing_engines_starts_a_run(store: MetadataStore, run:
         thread.join()
 
     assert sorted(outcomes) == ["lost"] * 7 + ["won"]
-    assert store.get_run(run.id).status is R.RUNNING
+    assert store.runs.get_run(run.id).status is R.RUNNING
 
 
 def test_claim_run_records_this_process_and_a_fresh_heartbeat(
     store: MetadataStore, run: RunRecord
 ) -> None:
-    store.set_run_status(run.id, R.QUEUED, R.RUNNING)
+    store.runs.set_run_status(run.id, R.QUEUED, R.RUNNING)
     with store.engine.begin() as conn:
         conn.execute(
             t.runs.update()
@@ -330,10 +330,10 @@ def test_claim_run_records_this_process_and_a_fresh_heartbeat(
             )
         )
 
-    assert not store.claim_run(run.id, "me")  # another engine's, with a fresh-enough beat
-    assert store.claim_run(run.id, "me", stale_before=datetime(2021, 1, 1, tzinfo=UTC))
+    assert not store.control.claim_run(run.id, "me")  # another engine's, with a fresh-enough beat
+    assert store.control.claim_run(run.id, "me", stale_before=datetime(2021, 1, 1, tzinfo=UTC))
 
-    claimed = store.get_run(run.id)
+    claimed = store.runs.get_run(run.id)
     assert claimed.engine_id == "me"
     assert (claimed.engine_host, claimed.engine_pid) == (os.uname().nodename, os.getpid())
     assert_utc(claimed.heartbeat_at)
@@ -347,21 +347,23 @@ def test_claim_run_records_this_process_and_a_fresh_heartbeat(
 def test_another_namespace_does_not_see_the_first_ones_runs(
     store: MetadataStore, other_namespace: MetadataStore, version: VersionRecord, run: RunRecord
 ) -> None:
-    assert other_namespace.list_runs() == []
-    assert other_namespace.list_runs(pipeline="train") == []
+    assert other_namespace.runs.list_runs() == []
+    assert other_namespace.runs.list_runs(pipeline="train") == []
     with pytest.raises(NotFound):
-        other_namespace.get_run(run.id)
+        other_namespace.runs.get_run(run.id)
     with pytest.raises(NotFound):
-        other_namespace.get_run(run.id[:12])
+        other_namespace.runs.get_run(run.id[:12])
 
-    theirs_version = other_namespace.register_version("train", None, version.digest, SPEC, None)
-    theirs = other_namespace.create_run(theirs_version, {})
+    theirs_version = other_namespace.pipelines.register_version(
+        "train", None, version.digest, SPEC, None
+    )
+    theirs = other_namespace.runs.create_run(theirs_version, {})
 
     assert theirs_version.pipeline_id != version.pipeline_id
-    assert [r.id for r in other_namespace.list_runs()] == [theirs.id]
-    assert [r.id for r in store.list_runs()] == [run.id]
+    assert [r.id for r in other_namespace.runs.list_runs()] == [theirs.id]
+    assert [r.id for r in store.runs.list_runs()] == [run.id]
     with pytest.raises(NotFound):
-        store.get_run(theirs.id)
+        store.runs.get_run(theirs.id)
 
 
 def test_rows_inserted_without_a_namespace_get_default(
@@ -461,7 +463,7 @@ def test_rows_inserted_without_a_namespace_get_default(
             # pools also holds the migration's default_pool, in 'default' as well
             assert set(namespaces) == {"default"}, table.name
     # the run defaulted the other server-side defaults too
-    got = store.get_run("r")
+    got = store.runs.get_run("r")
     assert (got.trigger, got.cache_enabled) == ("manual", True)
     assert count_rows("runs") == 1
 
@@ -470,13 +472,13 @@ def test_rows_inserted_without_a_namespace_get_default(
 
 
 def test_datetimes_come_back_aware_utc(store: MetadataStore, run: RunRecord) -> None:
-    store.set_run_status(run.id, R.QUEUED, R.RUNNING)
-    store.set_run_status(run.id, R.RUNNING, R.SUCCEEDED)
-    done = store.get_run(run.id)
+    store.runs.set_run_status(run.id, R.QUEUED, R.RUNNING)
+    store.runs.set_run_status(run.id, R.RUNNING, R.SUCCEEDED)
+    done = store.runs.get_run(run.id)
 
     for value in (done.created_at, done.started_at, done.finished_at, done.heartbeat_at):
         assert_utc(value)
-    for listed in store.list_runs():
+    for listed in store.runs.list_runs():
         assert_utc(listed.created_at)
     assert abs(done.created_at - datetime.now(UTC)) < timedelta(minutes=5)
 
@@ -490,12 +492,12 @@ def test_datetimes_are_utc_whatever_the_postgres_session_time_zone(
     try:
         with store.engine.connect() as conn:
             assert conn.execute(sa.text("SHOW TimeZone")).scalar() == "Asia/Kolkata"
-        version = store.register_version("tz", None, "sha256:tz", SPEC, None)
+        version = store.pipelines.register_version("tz", None, "sha256:tz", SPEC, None)
         before = datetime.now(UTC)
-        run = store.create_run(version, {})
+        run = store.runs.create_run(version, {})
         after = datetime.now(UTC)
         assert_utc(run.created_at)
         assert before <= run.created_at <= after
-        assert_utc(store.get_version(version.id).created_at)
+        assert_utc(store.pipelines.get_version(version.id).created_at)
     finally:
         store.close()

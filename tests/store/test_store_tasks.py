@@ -30,7 +30,7 @@ def add(
     store: MetadataStore, run: RunRecord, path: str, status: TaskStatus, **kwargs: object
 ) -> TaskRunRecord:
     attempt = kwargs.pop("attempt", 1)
-    return store.add_task_run(run.id, path, path, "comp", attempt, status, **kwargs)  # type: ignore[arg-type]
+    return store.tasks.add_task_run(run.id, path, path, "comp", attempt, status, **kwargs)  # type: ignore[arg-type]
 
 
 def reach(
@@ -49,8 +49,8 @@ def reach(
     steps = paths[status] or [T.PENDING]
     record = add(store, run, path, steps[0], **kwargs)
     for current, target in itertools.pairwise(steps):
-        store.update_task_run(record.id, current, target)
-    return store.get_task_run(record.id)
+        store.tasks.update_task_run(record.id, current, target)
+    return store.tasks.get_task_run(record.id)
 
 
 def dataset(name: str = "data", **kwargs: object) -> NewArtifact:
@@ -76,7 +76,7 @@ def point(key: str, value: float, step: int | None = None, **kwargs: object) -> 
 def test_add_task_run_returns_what_the_store_reads_back(
     store: MetadataStore, run: RunRecord
 ) -> None:
-    added = store.add_task_run(
+    added = store.tasks.add_task_run(
         run.id,
         "sweep[2].fit",
         "fit",
@@ -88,7 +88,7 @@ def test_add_task_run_returns_what_the_store_reads_back(
         log_path="/logs/fit.log",
     )
 
-    got = store.get_task_run(added.id)
+    got = store.tasks.get_task_run(added.id)
     assert got == added
     assert (got.path, got.task, got.component, got.attempt) == (
         "sweep[2].fit",
@@ -113,7 +113,7 @@ def test_add_task_run_is_a_move_out_of_pending(
         assert count_rows("task_runs") == 0
         return
     added = add(store, run, "a", status, error="why" if status is T.UPSTREAM_FAILED else None)
-    got = store.get_task_run(added.id)
+    got = store.tasks.get_task_run(added.id)
 
     assert got == added
     assert got.status is status
@@ -134,7 +134,7 @@ def test_the_same_attempt_cannot_be_added_twice(
         add(store, run, "fit", T.QUEUED)
     assert count_rows("task_runs") == 1
     add(store, run, "fit", T.QUEUED, attempt=2)
-    assert [(r.path, r.attempt) for r in store.task_runs(run.id)] == [("fit", 1), ("fit", 2)]
+    assert [(r.path, r.attempt) for r in store.tasks.task_runs(run.id)] == [("fit", 1), ("fit", 2)]
 
 
 def test_task_runs_lists_every_attempt_oldest_first(store: MetadataStore, run: RunRecord) -> None:
@@ -145,22 +145,22 @@ def test_task_runs_lists_every_attempt_oldest_first(store: MetadataStore, run: R
         add(store, run, "report", T.SKIPPED),
     ]
 
-    assert store.task_runs(run.id) == added
-    assert store.task_runs("no-such-run") == []
+    assert store.tasks.task_runs(run.id) == added
+    assert store.tasks.task_runs("no-such-run") == []
 
 
 def test_task_runs_by_id(store: MetadataStore, run: RunRecord) -> None:
     a = add(store, run, "a", T.QUEUED)
     b = add(store, run, "b", T.SUCCEEDED)
 
-    assert store.task_runs_by_id([a.id, b.id, "missing"]) == {a.id: a, b.id: b}
-    assert store.task_runs_by_id(iter([b.id])) == {b.id: b}
-    assert store.task_runs_by_id([]) == {}
+    assert store.tasks.task_runs_by_id([a.id, b.id, "missing"]) == {a.id: a, b.id: b}
+    assert store.tasks.task_runs_by_id(iter([b.id])) == {b.id: b}
+    assert store.tasks.task_runs_by_id([]) == {}
 
 
 def test_get_task_run_of_an_unknown_id_is_not_found(store: MetadataStore) -> None:
     with pytest.raises(NotFound, match="no task attempt 'nope'"):
-        store.get_task_run("nope")
+        store.tasks.get_task_run("nope")
 
 
 # ---------------------------------------------------------------------- update
@@ -177,29 +177,29 @@ def test_update_task_run_follows_the_state_machine(
     record = reach(store, run, "fit", current)
 
     if target in TASK_TRANSITIONS[current]:
-        store.update_task_run(record.id, current, target)
-        assert store.get_task_run(record.id).status is target
+        store.tasks.update_task_run(record.id, current, target)
+        assert store.tasks.get_task_run(record.id).status is target
     else:
         with pytest.raises(IllegalTransition, match=f"from {current} to {target}"):
-            store.update_task_run(record.id, current, target)
-        assert store.get_task_run(record.id) == record
+            store.tasks.update_task_run(record.id, current, target)
+        assert store.tasks.get_task_run(record.id) == record
 
 
 def test_update_task_run_stamps_start_and_finish(store: MetadataStore, run: RunRecord) -> None:
     record = add(store, run, "fit", T.PENDING)
-    store.update_task_run(record.id, T.PENDING, T.QUEUED, log_path="/logs/fit")
-    queued = store.get_task_run(record.id)
+    store.tasks.update_task_run(record.id, T.PENDING, T.QUEUED, log_path="/logs/fit")
+    queued = store.tasks.get_task_run(record.id)
     assert queued.started_at is None and queued.finished_at is None
     assert queued.log_path == "/logs/fit"
 
-    store.update_task_run(record.id, T.QUEUED, T.RUNNING, pid=321)
-    running = store.get_task_run(record.id)
+    store.tasks.update_task_run(record.id, T.QUEUED, T.RUNNING, pid=321)
+    running = store.tasks.get_task_run(record.id)
     assert running.pid == 321
     assert_utc(running.started_at)
     assert running.finished_at is None
 
-    store.update_task_run(record.id, T.RUNNING, T.FAILED, error="killed", exit_code=-9)
-    failed = store.get_task_run(record.id)
+    store.tasks.update_task_run(record.id, T.RUNNING, T.FAILED, error="killed", exit_code=-9)
+    failed = store.tasks.get_task_run(record.id)
     assert (failed.status, failed.error, failed.exit_code, failed.pid) == (
         T.FAILED,
         "killed",
@@ -217,9 +217,9 @@ def test_update_task_run_without_a_status_change_keeps_the_start_time(
     running = start_task(run.id, "fit")
     assert_utc(running.started_at)
 
-    store.update_task_run(running.id, T.RUNNING, T.RUNNING, pid=999)
+    store.tasks.update_task_run(running.id, T.RUNNING, T.RUNNING, pid=999)
 
-    again = store.get_task_run(running.id)
+    again = store.tasks.get_task_run(running.id)
     assert again.pid == 999
     assert again.status is T.RUNNING
     assert again.started_at == running.started_at, "setting values re-stamped started_at"
@@ -232,8 +232,8 @@ def test_update_task_run_with_a_stale_current_status_is_refused(
     running = start_task(run.id, "fit")
 
     with pytest.raises(NotFound, match=f"task attempt '{running.id}' is not queued any more"):
-        store.update_task_run(running.id, T.QUEUED, T.CANCELLED)
-    assert store.get_task_run(running.id) == running
+        store.tasks.update_task_run(running.id, T.QUEUED, T.CANCELLED)
+    assert store.tasks.get_task_run(running.id) == running
 
 
 def test_only_one_of_many_racing_engines_starts_an_attempt(
@@ -246,7 +246,7 @@ def test_only_one_of_many_racing_engines_starts_an_attempt(
     def start(pid: int) -> None:
         barrier.wait()
         try:
-            store.update_task_run(record.id, T.QUEUED, T.RUNNING, pid=pid)
+            store.tasks.update_task_run(record.id, T.QUEUED, T.RUNNING, pid=pid)
             outcomes.append(pid)
         except NotFound:
             pass
@@ -258,7 +258,7 @@ def test_only_one_of_many_racing_engines_starts_an_attempt(
         thread.join()
 
     assert len(outcomes) == 1
-    assert store.get_task_run(record.id).pid == outcomes[0]
+    assert store.tasks.get_task_run(record.id).pid == outcomes[0]
 
 
 # ---------------------------------------------------------------------- finish
@@ -278,11 +278,11 @@ def test_finish_task_run_records_outputs_artifacts_metrics_and_lineage_together(
     ]
     outputs = {"parameters": {"best": 0.5}, "artifacts": {"model": model.id, "report": report.id}}
 
-    store.finish_task_run(
+    store.tasks.finish_task_run(
         task, T.SUCCEEDED, outputs=outputs, artifacts=[model, report], metrics=metrics, exit_code=0
     )
 
-    done = store.get_task_run(task.id)
+    done = store.tasks.get_task_run(task.id)
     assert (done.status, done.outputs, done.exit_code, done.error) == (
         T.SUCCEEDED,
         outputs,
@@ -293,7 +293,7 @@ def test_finish_task_run_records_outputs_artifacts_metrics_and_lineage_together(
     assert_utc(done.finished_at)
     assert done.finished_at >= done.started_at  # type: ignore[operator]
 
-    got = store.get_artifact(model.id)
+    got = store.lineage.get_artifact(model.id)
     assert (got.run_id, got.task_run_id, got.name, got.type) == (
         run.id,
         task.id,
@@ -307,15 +307,16 @@ def test_finish_task_run_records_outputs_artifacts_metrics_and_lineage_together(
         {"framework": "x"},
     )
     assert_utc(got.created_at)
-    assert store.get_artifact(report.id).metadata == {}
-    assert store.producer(model.id) == done
+    assert store.lineage.get_artifact(report.id).metadata == {}
+    assert store.lineage.producer(model.id) == done
     assert [
-        (name, art.id, tr.id if tr else None) for art, tr, name in store.run_artifacts(run.id)
+        (name, art.id, tr.id if tr else None)
+        for art, tr, name in store.lineage.run_artifacts(run.id)
     ] == [
         ("model", model.id, task.id),
         ("report", report.id, task.id),
     ]
-    assert store.metrics(run.id) == [("train", m) for m in metrics]
+    assert store.lineage.metrics(run.id) == [("train", m) for m in metrics]
 
 
 def test_finish_task_run_up_for_retry_keeps_the_retry_time(
@@ -324,9 +325,9 @@ def test_finish_task_run_up_for_retry_keeps_the_retry_time(
     task = start_task(run.id, "fit")
     retry_at = datetime(2030, 5, 6, 7, 8, 9, 123456, tzinfo=timezone(timedelta(hours=2)))
 
-    store.finish_task_run(task, T.UP_FOR_RETRY, exit_code=1, error="boom", retry_at=retry_at)
+    store.tasks.finish_task_run(task, T.UP_FOR_RETRY, exit_code=1, error="boom", retry_at=retry_at)
 
-    done = store.get_task_run(task.id)
+    done = store.tasks.get_task_run(task.id)
     assert (done.status, done.exit_code, done.error) == (T.UP_FOR_RETRY, 1, "boom")
     assert done.retry_at == retry_at
     assert_utc(done.retry_at)
@@ -336,9 +337,9 @@ def test_finish_task_run_up_for_retry_keeps_the_retry_time(
 def test_finish_task_run_from_queued(store: MetadataStore, run: RunRecord) -> None:
     task = add(store, run, "fit", T.QUEUED)
 
-    store.finish_task_run(task, T.FAILED, error="could not start", current=T.QUEUED)
+    store.tasks.finish_task_run(task, T.FAILED, error="could not start", current=T.QUEUED)
 
-    done = store.get_task_run(task.id)
+    done = store.tasks.get_task_run(task.id)
     assert (done.status, done.error, done.started_at) == (T.FAILED, "could not start", None)
     assert_utc(done.finished_at)
 
@@ -349,9 +350,11 @@ def test_finish_task_run_refuses_an_illegal_transition_and_writes_nothing(
     task = start_task(run.id, "fit")
 
     with pytest.raises(IllegalTransition, match="from running to skipped"):
-        store.finish_task_run(task, T.SKIPPED, artifacts=[dataset()], metrics=[point("loss", 1.0)])
+        store.tasks.finish_task_run(
+            task, T.SKIPPED, artifacts=[dataset()], metrics=[point("loss", 1.0)]
+        )
 
-    assert store.get_task_run(task.id) == task
+    assert store.tasks.get_task_run(task.id) == task
     assert [count_rows(name) for name in WRITTEN_BY_FINISH] == [0, 0, 0]
 
 
@@ -360,11 +363,11 @@ def test_finishing_an_attempt_whose_status_is_stale_writes_nothing(
 ) -> None:
     task = start_task(run.id, "fit")
     # Meanwhile the run was cancelled and another engine cancelled the attempt.
-    store.update_task_run(task.id, T.RUNNING, T.CANCELLED, error="run cancelled")
-    cancelled = store.get_task_run(task.id)
+    store.tasks.update_task_run(task.id, T.RUNNING, T.CANCELLED, error="run cancelled")
+    cancelled = store.tasks.get_task_run(task.id)
 
     with pytest.raises(NotFound, match=f"task attempt '{task.id}' is not running any more"):
-        store.finish_task_run(
+        store.tasks.finish_task_run(
             task,
             T.SUCCEEDED,
             outputs={"artifacts": {"data": "x"}},
@@ -373,10 +376,10 @@ def test_finishing_an_attempt_whose_status_is_stale_writes_nothing(
             exit_code=0,
         )
 
-    assert store.get_task_run(task.id) == cancelled
+    assert store.tasks.get_task_run(task.id) == cancelled
     assert [count_rows(name) for name in WRITTEN_BY_FINISH] == [0, 0, 0]
-    assert store.run_artifacts(run.id) == []
-    assert store.metrics(run.id) == []
+    assert store.lineage.run_artifacts(run.id) == []
+    assert store.lineage.metrics(run.id) == []
 
 
 FAILURES: dict[str, tuple[Callable[[], list[MetricPoint]], type[Exception]]] = {
@@ -406,7 +409,7 @@ def test_a_finish_that_fails_midway_leaves_nothing_half_written(
     bad_metrics, error = FAILURES[failure]
 
     with pytest.raises(error):
-        store.finish_task_run(
+        store.tasks.finish_task_run(
             task,
             T.SUCCEEDED,
             outputs={"artifacts": {"data": "x"}},
@@ -415,11 +418,13 @@ def test_a_finish_that_fails_midway_leaves_nothing_half_written(
             exit_code=0,
         )
 
-    assert store.get_task_run(task.id) == task, "the attempt row changed"
+    assert store.tasks.get_task_run(task.id) == task, "the attempt row changed"
     assert [count_rows(name) for name in WRITTEN_BY_FINISH] == [0, 0, 0]
     # Nothing stuck: the same attempt can still be finished properly.
-    store.finish_task_run(task, T.SUCCEEDED, artifacts=[dataset()], metrics=[point("loss", 0.1)])
-    assert store.get_task_run(task.id).status is T.SUCCEEDED
+    store.tasks.finish_task_run(
+        task, T.SUCCEEDED, artifacts=[dataset()], metrics=[point("loss", 0.1)]
+    )
+    assert store.tasks.get_task_run(task.id).status is T.SUCCEEDED
     assert [count_rows(name) for name in WRITTEN_BY_FINISH] == [1, 1, 1]
 
 
@@ -428,18 +433,18 @@ def test_a_finish_reusing_an_artifact_id_leaves_nothing_half_written(
 ) -> None:
     first = start_task(run.id, "load")
     taken = dataset("data")
-    store.finish_task_run(first, T.SUCCEEDED, artifacts=[taken])
+    store.tasks.finish_task_run(first, T.SUCCEEDED, artifacts=[taken])
     second = start_task(run.id, "fit")
 
     with pytest.raises(sa.exc.IntegrityError):
-        store.finish_task_run(
+        store.tasks.finish_task_run(
             second,
             T.SUCCEEDED,
             artifacts=[dataset("fresh"), dataset("clash", id=taken.id)],
             metrics=[point("loss", 1.0)],
         )
 
-    assert store.get_task_run(second.id) == second
+    assert store.tasks.get_task_run(second.id) == second
     assert [count_rows(name) for name in WRITTEN_BY_FINISH] == [1, 1, 0]
 
 
@@ -451,20 +456,20 @@ def succeed(store: MetadataStore, task: TaskRunRecord, finished_at: datetime | N
     values = {"outputs": {"parameters": {"x": 1}}}
     if finished_at is not None:
         values["finished_at"] = finished_at  # type: ignore[assignment]
-    store.update_task_run(task.id, T.RUNNING, T.SUCCEEDED, **values)
+    store.tasks.update_task_run(task.id, T.RUNNING, T.SUCCEEDED, **values)
 
 
 def test_find_cached_finds_a_succeeded_attempt_by_key(
     store: MetadataStore, run: RunRecord, start_task: StartTask
 ) -> None:
     task = start_task(run.id, "fit", cache_key="sha256:k")
-    assert store.find_cached("sha256:k", None) is None  # still running
+    assert store.tasks.find_cached("sha256:k", None) is None  # still running
     succeed(store, task)
 
-    hit = store.find_cached("sha256:k", None)
-    assert hit == store.get_task_run(task.id)
+    hit = store.tasks.find_cached("sha256:k", None)
+    assert hit == store.tasks.get_task_run(task.id)
     assert hit is not None and hit.outputs == {"parameters": {"x": 1}}
-    assert store.find_cached("sha256:other", None) is None
+    assert store.tasks.find_cached("sha256:other", None) is None
 
 
 @pytest.mark.parametrize(
@@ -477,7 +482,7 @@ def test_find_cached_returns_only_succeeded_attempts(
 ) -> None:
     reach(store, run, "fit", status, cache_key="sha256:k")
 
-    assert store.find_cached("sha256:k", None) is None
+    assert store.tasks.find_cached("sha256:k", None) is None
 
 
 def test_find_cached_prefers_the_newest_success_and_skips_later_failures(
@@ -489,10 +494,10 @@ def test_find_cached_prefers_the_newest_success_and_skips_later_failures(
     new = start_task(run.id, "b", cache_key="sha256:k")
     succeed(store, new, now - timedelta(minutes=5))
     failed = start_task(run.id, "c", cache_key="sha256:k")
-    store.finish_task_run(failed, T.FAILED, error="x")
+    store.tasks.finish_task_run(failed, T.FAILED, error="x")
     add(store, run, "d", T.CACHED, cache_key="sha256:k", cached_from=new.id)
 
-    hit = store.find_cached("sha256:k", None)
+    hit = store.tasks.find_cached("sha256:k", None)
     assert hit is not None and hit.id == new.id
 
 
@@ -502,11 +507,11 @@ def test_find_cached_honours_the_ttl(
     task = start_task(run.id, "fit", cache_key="sha256:k")
     succeed(store, task, datetime.now(UTC) - timedelta(hours=2))
 
-    assert store.find_cached("sha256:k", 3600) is None
-    assert store.find_cached("sha256:k", 0) is None
-    hit = store.find_cached("sha256:k", 3 * 3600)
+    assert store.tasks.find_cached("sha256:k", 3600) is None
+    assert store.tasks.find_cached("sha256:k", 0) is None
+    hit = store.tasks.find_cached("sha256:k", 3 * 3600)
     assert hit is not None and hit.id == task.id
-    hit = store.find_cached("sha256:k", None)
+    hit = store.tasks.find_cached("sha256:k", None)
     assert hit is not None and hit.id == task.id
 
 
@@ -519,9 +524,9 @@ def test_find_cached_ttl_falls_back_to_an_older_fresh_enough_hit(
     recent = start_task(run.id, "b", cache_key="sha256:k")
     succeed(store, recent, now - timedelta(minutes=1))
 
-    hit = store.find_cached("sha256:k", 3600)
+    hit = store.tasks.find_cached("sha256:k", 3600)
     assert hit is not None and hit.id == recent.id
-    assert store.find_cached("sha256:k", 30) is None
+    assert store.tasks.find_cached("sha256:k", 30) is None
 
 
 def test_find_cached_stays_in_its_namespace(
@@ -533,8 +538,8 @@ def test_find_cached_stays_in_its_namespace(
     task = start_task(run.id, "fit", cache_key="sha256:k")
     succeed(store, task)
 
-    assert store.find_cached("sha256:k", None) is not None
-    assert other_namespace.find_cached("sha256:k", None) is None
+    assert store.tasks.find_cached("sha256:k", None) is not None
+    assert other_namespace.tasks.find_cached("sha256:k", None) is None
 
 
 # ---------------------------------------------------------------------- datetimes
@@ -545,13 +550,13 @@ def test_task_datetimes_come_back_aware_utc(
 ) -> None:
     task = start_task(run.id, "fit")
     retry_at = datetime.now(UTC) + timedelta(minutes=3)
-    store.finish_task_run(task, T.UP_FOR_RETRY, retry_at=retry_at, metrics=[point("m", 1.0)])
+    store.tasks.finish_task_run(task, T.UP_FOR_RETRY, retry_at=retry_at, metrics=[point("m", 1.0)])
 
-    for record in (store.get_task_run(task.id), *store.task_runs(run.id)):
+    for record in (store.tasks.get_task_run(task.id), *store.tasks.task_runs(run.id)):
         for value in (record.created_at, record.started_at, record.finished_at, record.retry_at):
             assert_utc(value)
-    assert store.get_task_run(task.id).retry_at == retry_at
-    assert_utc(store.metrics(run.id)[0][1].logged_at)
+    assert store.tasks.get_task_run(task.id).retry_at == retry_at
+    assert_utc(store.lineage.metrics(run.id)[0][1].logged_at)
 
 
 def test_a_time_in_another_zone_comes_back_as_the_same_instant_in_utc(
@@ -561,9 +566,9 @@ def test_a_time_in_another_zone_comes_back_as_the_same_instant_in_utc(
     india = timezone(timedelta(hours=5, minutes=30))
     logged = datetime(2024, 2, 29, 23, 45, 1, 654321, tzinfo=india)
 
-    store.finish_task_run(task, T.SUCCEEDED, metrics=[point("m", 1.0, 3, logged_at=logged)])
+    store.tasks.finish_task_run(task, T.SUCCEEDED, metrics=[point("m", 1.0, 3, logged_at=logged)])
 
-    [(path, got)] = store.metrics(run.id)
+    [(path, got)] = store.lineage.metrics(run.id)
     assert path == "fit"
     assert got.logged_at == logged
     assert got.logged_at.utcoffset() == timedelta(0)

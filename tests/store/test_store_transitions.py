@@ -19,14 +19,14 @@ R = RunStatus
 
 
 def waiting(store: MetadataStore, run: RunRecord, path: str, priority: int = 0) -> TaskRunRecord:
-    return store.add_task_run(
+    return store.tasks.add_task_run(
         run.id, path, path, "comp", 1, T.WAITING, pool="gpu", pool_slots=1, priority=priority
     )
 
 
 def grant(store: MetadataStore, run: RunRecord, *records: TaskRunRecord) -> list[str]:
     requests = [SlotRequest(r.id, "gpu", 1, r.priority or 0) for r in records]
-    granted, refused = store.grant_slots(
+    granted, refused = store.pools.grant_slots(
         requests, pipeline_id=run.pipeline_id, pipeline_limit=None, global_limit=None
     )
     assert refused == {}
@@ -36,22 +36,22 @@ def grant(store: MetadataStore, run: RunRecord, *records: TaskRunRecord) -> list
 def test_a_slot_grant_moves_only_the_attempts_still_waiting(
     store: MetadataStore, run: RunRecord
 ) -> None:
-    store.set_pool("gpu", 5)
+    store.pools.set_pool("gpu", 5)
     gone = waiting(store, run, "gone", priority=5)
     kept = waiting(store, run, "kept")
     # Cancelled by another process after the engine asked for its slot.
-    store.update_task_run(gone.id, T.WAITING, T.CANCELLED, error="run cancelled")
+    store.tasks.update_task_run(gone.id, T.WAITING, T.CANCELLED, error="run cancelled")
 
     assert grant(store, run, gone, kept) == [kept.id]
-    assert store.get_task_run(gone.id).status is T.CANCELLED
-    assert store.get_task_run(kept.id).status is T.QUEUED
-    assert store.get_pool("gpu").occupied == 1
+    assert store.tasks.get_task_run(gone.id).status is T.CANCELLED
+    assert store.tasks.get_task_run(kept.id).status is T.QUEUED
+    assert store.pools.get_pool("gpu").occupied == 1
 
 
 def test_a_slot_grant_reports_the_granted_in_priority_order(
     store: MetadataStore, run: RunRecord
 ) -> None:
-    store.set_pool("gpu", 5)
+    store.pools.set_pool("gpu", 5)
     low = waiting(store, run, "low", priority=1)
     high = waiting(store, run, "high", priority=9)
 
@@ -61,61 +61,61 @@ def test_a_slot_grant_reports_the_granted_in_priority_order(
 def test_finish_task_run_refuses_a_status_that_is_no_end(
     store: MetadataStore, run: RunRecord
 ) -> None:
-    queued = store.add_task_run(run.id, "fit", "fit", "comp", 1, T.QUEUED)
+    queued = store.tasks.add_task_run(run.id, "fit", "fit", "comp", 1, T.QUEUED)
 
     with pytest.raises(IllegalTransition, match="cannot finish as running"):
-        store.finish_task_run(queued, T.RUNNING, current=T.QUEUED)
-    assert store.get_task_run(queued.id) == queued
+        store.tasks.finish_task_run(queued, T.RUNNING, current=T.QUEUED)
+    assert store.tasks.get_task_run(queued.id) == queued
 
 
 def test_an_attempt_moves_only_in_its_own_namespace(
     store: MetadataStore, run: RunRecord, other_namespace: MetadataStore
 ) -> None:
-    queued = store.add_task_run(run.id, "fit", "fit", "comp", 1, T.QUEUED)
+    queued = store.tasks.add_task_run(run.id, "fit", "fit", "comp", 1, T.QUEUED)
 
     with pytest.raises(NotFound, match="is not queued any more"):
-        other_namespace.update_task_run(queued.id, T.QUEUED, T.RUNNING, pid=1)
+        other_namespace.tasks.update_task_run(queued.id, T.QUEUED, T.RUNNING, pid=1)
     with pytest.raises(NotFound):
-        other_namespace.finish_task_run(queued, T.CANCELLED, current=T.QUEUED)
-    assert store.get_task_run(queued.id) == queued
+        other_namespace.tasks.finish_task_run(queued, T.CANCELLED, current=T.QUEUED)
+    assert store.tasks.get_task_run(queued.id) == queued
 
 
 def test_fail_run_ends_the_owners_active_run(store: MetadataStore, version: VersionRecord) -> None:
-    run = store.create_run(version, {}, owner="engine-1")
-    store.set_run_status(run.id, R.QUEUED, R.RUNNING)
+    run = store.runs.create_run(version, {}, owner="engine-1")
+    store.runs.set_run_status(run.id, R.QUEUED, R.RUNNING)
 
-    assert not store.fail_run(run.id, "engine-2", "not mine")
-    assert store.fail_run(run.id, "engine-1", "the engine could not go on")
+    assert not store.control.fail_run(run.id, "engine-2", "not mine")
+    assert store.control.fail_run(run.id, "engine-1", "the engine could not go on")
 
-    failed = store.get_run(run.id)
+    failed = store.runs.get_run(run.id)
     assert (failed.status, failed.error) == (R.FAILED, "the engine could not go on")
     assert failed.finished_at is not None
-    assert not store.fail_run(run.id, "engine-1", "again"), "an ended run failed twice"
-    assert store.get_run(run.id).error == "the engine could not go on"
+    assert not store.control.fail_run(run.id, "engine-1", "again"), "an ended run failed twice"
+    assert store.runs.get_run(run.id).error == "the engine could not go on"
 
 
 def test_fail_run_is_scoped_to_the_stores_namespace(
     store: MetadataStore, version: VersionRecord, other_namespace: MetadataStore
 ) -> None:
-    run = store.create_run(version, {}, owner="engine-1")
+    run = store.runs.create_run(version, {}, owner="engine-1")
 
-    assert not other_namespace.fail_run(run.id, "engine-1", "from another team")
-    assert store.get_run(run.id).status is R.QUEUED
+    assert not other_namespace.control.fail_run(run.id, "engine-1", "from another team")
+    assert store.runs.get_run(run.id).status is R.QUEUED
 
 
 def test_clearing_tasks_queues_the_run_again_and_forgets_how_it_ended(
     store: MetadataStore, version: VersionRecord
 ) -> None:
-    run = store.create_run(version, {}, owner="engine-1")
-    store.set_run_status(run.id, R.QUEUED, R.RUNNING)
-    task = store.add_task_run(run.id, "fit", "fit", "comp", 1, T.FAILED, error="boom")
-    store.request_cancel(run.id)  # a cancel request the ended run no longer needs
-    store.set_run_status(run.id, R.RUNNING, R.FAILED, error="task fit failed")
+    run = store.runs.create_run(version, {}, owner="engine-1")
+    store.runs.set_run_status(run.id, R.QUEUED, R.RUNNING)
+    task = store.tasks.add_task_run(run.id, "fit", "fit", "comp", 1, T.FAILED, error="boom")
+    store.control.request_cancel(run.id)  # a cancel request the ended run no longer needs
+    store.runs.set_run_status(run.id, R.RUNNING, R.FAILED, error="task fit failed")
 
-    assert store.clear_tasks(run.id, ["fit"]) == ["fit"]
+    assert store.control.clear_tasks(run.id, ["fit"]) == ["fit"]
 
-    again = store.get_run(run.id)
+    again = store.runs.get_run(run.id)
     assert again.status is R.QUEUED
     assert (again.error, again.finished_at, again.engine_id) == (None, None, None)
     assert (again.heartbeat_at, again.cancel_requested_at) == (None, None)
-    assert store.get_task_run(task.id).cleared_at is not None
+    assert store.tasks.get_task_run(task.id).cleared_at is not None

@@ -8,18 +8,18 @@ from headwater.store import InvalidValue, MetadataStore, NotFound, VersionRecord
 
 
 def test_roots_are_added_normalized_listed_and_removed(store: MetadataStore) -> None:
-    store.add_uri_root("/data/shared/", "team data")
-    store.add_uri_root("s3://bucket/prefix/")
-    again = store.add_uri_root("/data/shared")  # adding it again keeps one row
+    store.roots.add("/data/shared/", "team data")
+    store.roots.add("s3://bucket/prefix/")
+    again = store.roots.add("/data/shared")  # adding it again keeps one row
     assert again.description == "team data"
-    assert [(r.root, r.description) for r in store.uri_roots()] == [
+    assert [(r.root, r.description) for r in store.roots.list()] == [
         ("/data/shared", "team data"),
         ("s3://bucket/prefix", None),
     ]
-    store.remove_uri_root("/data/shared/")
-    assert [r.root for r in store.uri_roots()] == ["s3://bucket/prefix"]
+    store.roots.remove("/data/shared/")
+    assert [r.root for r in store.roots.list()] == ["s3://bucket/prefix"]
     with pytest.raises(NotFound, match="has no root '/data/shared'"):
-        store.remove_uri_root("/data/shared")
+        store.roots.remove("/data/shared")
 
 
 @pytest.mark.parametrize(
@@ -27,21 +27,21 @@ def test_roots_are_added_normalized_listed_and_removed(store: MetadataStore) -> 
 )
 def test_roots_that_cannot_be_checked_are_refused(store: MetadataStore, root: str) -> None:
     with pytest.raises(InvalidValue, match="cannot be allowed"):
-        store.add_uri_root(root)
-    assert store.uri_roots() == []
+        store.roots.add(root)
+    assert store.roots.list() == []
 
 
 def test_roots_belong_to_their_namespace(
     store: MetadataStore, other_namespace: MetadataStore
 ) -> None:
-    store.add_uri_root("/data/default-only")
-    other_namespace.add_uri_root("/data/team-b")
-    assert [r.root for r in store.uri_roots()] == ["/data/default-only"]
-    assert [r.root for r in other_namespace.uri_roots()] == ["/data/team-b"]
+    store.roots.add("/data/default-only")
+    other_namespace.roots.add("/data/team-b")
+    assert [r.root for r in store.roots.list()] == ["/data/default-only"]
+    assert [r.root for r in other_namespace.roots.list()] == ["/data/team-b"]
 
 
 def test_runs_are_confined_unless_created_otherwise(
     store: MetadataStore, version: VersionRecord
 ) -> None:
-    assert store.create_run(version, {}).confined
-    assert not store.create_run(version, {}, confined=False).confined
+    assert store.runs.create_run(version, {}).confined
+    assert not store.runs.create_run(version, {}, confined=False).confined
