@@ -17,11 +17,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 HERE = Path(__file__).resolve().parent
@@ -29,8 +27,8 @@ for folder in (HERE, HERE.parent / "server", HERE.parent / "pipelines"):
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
 
-from hostile_inputs import TALLIES, Tally  # noqa: E402
-from server_helpers import Standalone, home_of, postgres_database, start_standalone  # noqa: E402
+from hostile_inputs import TALLIES, Tally, Target  # noqa: E402
+from server_helpers import home_of, postgres_database, start_standalone  # noqa: E402
 
 PIPELINES = HERE.parent / "pipelines"
 SCHEDULED = """
@@ -46,58 +44,6 @@ def stamp(day: str) -> str:
 def hostile_daily(day: str = "{{ ds }}"):
     stamp(day=day)
 """
-LISTS = ("/runs", "/pipelines", "/schedules", "/grid?pipeline=server_report", "/pools", "/assets")
-
-
-@dataclass
-class Target:
-    """A running server with data, its admin client and a bystander's."""
-
-    database: str
-    api: Standalone
-    bystander: httpx.Client
-    tally: Tally
-
-    def send(
-        self,
-        method: str,
-        url: str,
-        *,
-        read_only: bool,
-        content: bytes | Any = None,
-        headers: dict[str, str] | None = None,
-    ) -> httpx.Response:
-        """Send one hostile request and count its answer (a write must be refused)."""
-        self.tally.counts["tried"] += 1
-        sent = {"Content-Type": "application/json"} if content is not None else {}
-        response = self.api.http.request(
-            method, url, content=content, headers={**sent, **(headers or {})}
-        )
-        status = response.status_code
-        if status >= 500:
-            self.tally.counts["5xx"] += 1
-            self.tally.failures.append(f"{method} {url[:200]} -> {status}: {response.text[:300]}")
-        elif status >= 400:
-            self.tally.counts["refused"] += 1
-            body = response.json() if response.content else {}
-            if not (isinstance(body, dict) and body.get("error") and "hint" in body):
-                self.tally.failures.append(
-                    f"{method} {url[:200]} -> {status} not in the API's error shape: "
-                    f"{response.text[:300]}"
-                )
-        elif read_only:
-            self.tally.counts["read"] += 1
-        else:
-            self.tally.failures.append(
-                f"{method} {url[:200]} -> {status}: a hostile write was accepted"
-            )
-        return response
-
-    def lists_answer(self) -> None:
-        """Every list answers 200 for the bystander."""
-        for route in LISTS:
-            r = self.bystander.get("/api/v1" + route)
-            assert r.status_code == 200, (self.database, route, r.text[:500])
 
 
 def _prepare(folder: Path, database_url: str | None) -> tuple[str, str]:

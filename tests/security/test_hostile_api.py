@@ -17,13 +17,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import Target
 from hostile_inputs import (
     BODIES,
     FIELD_VALUES,
     PATH_VALUES,
     QUERY_VALUES,
     Operation,
+    Target,
     example,
     leaves,
     operations,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from conftest import Target
+from hostile_inputs import Target
 from server_helpers import HEADWATER
 
 
