@@ -474,6 +474,7 @@ def test_every_row_a_store_writes_carries_its_namespace(
     scoped.create_user("ann", "admin")
     scoped.create_token("ann")
     scoped.set_pool("gpu", 2)
+    scoped.add_uri_root("/data/shared")
     [event] = scoped.record_asset_events(run.id, task.id, [("warehouse://t", raw.id)])
     schedule = scoped.get_schedule("train")
     asset_run = new_id()

@@ -441,6 +441,7 @@ def test_rows_inserted_without_a_namespace_get_default(
         conn.execute(t.asset_events.insert().values(asset_id="as", run_id="r", created_at=now))
         event = conn.execute(sa.select(t.asset_events.c.id)).scalar_one()
         conn.execute(t.asset_triggers.insert().values(event_id=event, run_id="r"))
+        conn.execute(t.uri_roots.insert().values(root="/data", created_at=now))
     with store.engine.connect() as conn:
         for table in t.metadata.sorted_tables:
             namespaces = conn.execute(sa.select(table.c.namespace)).scalars().all()
@@ -448,7 +449,7 @@ def test_rows_inserted_without_a_namespace_get_default(
             assert set(namespaces) == {"default"}, table.name
     # the run defaulted the other server-side defaults too
     got = store.get_run("r")
-    assert (got.trigger, got.cache_enabled) == ("manual", True)
+    assert (got.trigger, got.cache_enabled, got.confined) == ("manual", True, False)
     assert count_rows("runs") == 1
 
 
