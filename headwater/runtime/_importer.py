@@ -146,7 +146,11 @@ def run_importer(task: dict[str, Any]) -> int:
         if not isinstance(uri, str) or not uri:
             raise TaskError(f"the importer got no URI to import (uri={uri!r})")
         policy = UriPolicy.from_json(block["policy"]) if block.get("policy") else None
-        path = policy.check(uri).path if policy is not None else local_path_of(uri)
+        if policy is not None:
+            place = policy.check(uri)
+            path = place.path if place.local else None  # remote: recorded without a digest
+        else:
+            path = local_path_of(uri)
         digest = None
         if path and os.path.exists(path):
             digest = bounded_digest(

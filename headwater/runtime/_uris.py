@@ -48,8 +48,8 @@ class Place:
 
     @property
     def path(self) -> str:
-        """The local path (for a local place)."""
-        return str(PurePosixPath(*self.parts)) if self.parts else ""
+        """The local path ('' for a remote place)."""
+        return str(PurePosixPath(*self.parts)) if self.parts and self.local else ""
 
     def within(self, other: Place) -> bool:
         """Whether this place is ``other`` or lies under it."""

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
-
-from conftest import headwater_command
 
 from headwater.states import RunStatus
 from headwater.store import MetadataStore
 
 PROCESSES = 20
+HEADWATER = Path(sys.executable).with_name("headwater")
 
 FLOW = textwrap.dedent(
     """
@@ -45,7 +45,7 @@ def test_twenty_parallel_first_runs_of_a_new_pipeline_are_all_created(tmp_path: 
         with open(log, "wb") as out:
             procs.append(
                 subprocess.Popen(
-                    [*headwater_command(), "run", str(flow), "-p", f"n={i}", "--max-parallel", "1"],
+                    [str(HEADWATER), "run", str(flow), "-p", f"n={i}", "--max-parallel", "1"],
                     cwd=tmp_path,
                     env=env,
                     stdout=out,

@@ -123,3 +123,18 @@ def test_an_importer_attempt_refuses_what_its_run_may_not_read(tmp_path: Path) -
     assert error["type"] == "UriNotAllowed"
     assert "'/etc/hostname' is outside the roots" in error["message"]
     assert out["artifacts"] == {}
+
+
+def test_a_remote_uri_under_a_remote_root_is_recorded_without_a_digest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A local file at the URI's path, relative to where the task runs, is not it.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "x.csv").write_text("local, not remote")
+    policy = UriPolicy("default", ("s3://bucket/data",), str(tmp_path / "artifacts"))
+    code, out = _attempt(tmp_path, "s3://bucket/data/x.csv", policy)
+    assert code == 0, out
+    [entry] = out["artifacts"]["artifact"]["artifacts"]
+    assert entry["uri"] == "s3://bucket/data/x.csv"
+    assert entry["digest"] is None and entry["size"] is None

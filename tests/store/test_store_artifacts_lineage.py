@@ -481,6 +481,7 @@ def test_every_row_a_store_writes_carries_its_namespace(
     scoped.auth.create_user("ann", "admin")
     scoped.auth.create_token("ann")
     scoped.pools.set_pool("gpu", 2)
+    scoped.roots.add("/data/shared")
     [event] = scoped.assets.record_asset_events(run.id, task.id, [("warehouse://t", raw.id)])
     schedule = scoped.schedules.get_schedule("train")
     asset_run = new_id()

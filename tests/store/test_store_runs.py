@@ -457,6 +457,7 @@ def test_rows_inserted_without_a_namespace_get_default(
                 created_at=now,
             )
         )
+        conn.execute(t.uri_roots.insert().values(root="/data", created_at=now))
     with store.engine.connect() as conn:
         for table in t.metadata.sorted_tables:
             namespaces = conn.execute(sa.select(table.c.namespace)).scalars().all()
@@ -464,7 +465,7 @@ def test_rows_inserted_without_a_namespace_get_default(
             assert set(namespaces) == {"default"}, table.name
     # the run defaulted the other server-side defaults too
     got = store.runs.get_run("r")
-    assert (got.trigger, got.cache_enabled) == ("manual", True)
+    assert (got.trigger, got.cache_enabled, got.confined) == ("manual", True, False)
     assert count_rows("runs") == 1
 
 
