@@ -71,6 +71,8 @@ ERRORS = {
 
 
 STORE = {
+    "RootStore",
+    "UriRootRecord",
     "DEFAULT_POOL",
     "ArtifactRecord",
     "ArtifactStore",
@@ -129,6 +131,7 @@ STORE_AREAS = {
     "auth": "AuthStore",
     "assets": "AssetStore",
     "queries": "QueryStore",
+    "roots": "RootStore",
     "outbox": "OutboxStore",
 }
 

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from headwater._limits import limits
 from headwater.engine import Workspace, check_run_uris, check_schedule, render_for_run
-from headwater.errors import HeadwaterError
+from headwater.errors import HeadwaterError, UriNotAllowed
 from headwater.scheduler._context import interval_parameters, template_context
 from headwater.scheduler._settings import effective_spec
 from headwater.scheduler._timetable import DataInterval, Timetable
@@ -97,8 +97,10 @@ def _guarded(
         return _due_runs(ws, schedule, now, loaded)
     except sa.exc.SQLAlchemyError:
         raise
+    except UriNotAllowed as exc:  # no run is created until the URI or the roots change
+        log.error("schedule of pipeline '%s' created no run: %s", schedule.pipeline, exc)
+        return [], None
     except HeadwaterError as exc:  # said once per state of the schedule, not every pass
-        # (a URI outside the roots, too; no run is created until the URI or roots change)
         key = _plan_key(schedule)
         if key not in _REPORTED:
             if len(_REPORTED) >= _PLANS_MAX:

@@ -171,6 +171,7 @@ class ScheduleStore:
             None,
             start,
             end,
+            confined=True,
         )
 
     # Last: a method named ``list`` would hide the builtin in the annotations after it.

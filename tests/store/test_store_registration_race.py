@@ -47,7 +47,9 @@ def test_racing_first_registrations_of_a_pipeline_all_get_the_same_version(
         name = f"fresh-{round_}"
         results = _race(
             db_url,
-            lambda s, i, name=name: s.register_version(name, None, "sha256:one", SPEC, "/src"),
+            lambda s, i, name=name: s.pipelines.register_version(
+                name, None, "sha256:one", SPEC, "/src"
+            ),
         )
 
         failures = [r for r in results if not isinstance(r, VersionRecord)]
