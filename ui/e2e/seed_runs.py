@@ -10,7 +10,7 @@ from headwater.store import _schema, new_id
 
 pipeline, count = sys.argv[1], int(sys.argv[2])
 ws = Workspace.open()
-version = ws.store.list_versions(pipeline)[0]
+version = ws.store.pipelines.list_versions(pipeline)[0]
 start = datetime.now(UTC) - timedelta(days=30)
 rows = []
 for i in range(count):
