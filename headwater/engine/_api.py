@@ -191,14 +191,26 @@ def execute_run(
         return engine.execute()
     from headwater.notify import Sender
 
-    sender = Sender(ws.store).start()
+    # A sender starts only once the run queues a notification: most runs notify no one,
+    # and pay nothing for it.
+    senders: list[Sender] = []
+
+    def start_sender() -> None:
+        if not senders:
+            senders.append(Sender(ws.store).start())
+        senders[0].wake()
+
+    engine.on_notification = start_sender
     try:
         return engine.execute()
     finally:
-        try:
-            _report_unsent(sender.flush(run.id))
-        finally:
-            sender.stop()
+        # Rows left by an earlier engine of this run are sent too.
+        if senders or ws.store.outbox.unsent(run.id):
+            start_sender()
+            try:
+                _report_unsent(senders[0].flush(run.id))
+            finally:
+                senders[0].stop()
 
 
 def _report_unsent(unsent: list[Any]) -> None:

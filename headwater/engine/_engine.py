@@ -143,6 +143,8 @@ class Engine:
         self.log_dir = log_dir
         self.executor = executor or LocalExecutor()
         self.observer = observer
+        # Told (with no arguments) each time the run queues notifications in the outbox.
+        self.on_notification: Callable[[], None] | None = None
         self.ready: list[Unit] = []
         self.running: dict[str, Unit] = {}
         # Units to (re)consider, in the order they became interesting (a FIFO set).
@@ -1295,6 +1297,8 @@ class Engine:
                 for target in targets
             ]
         )
+        if self.on_notification is not None:
+            self.on_notification()
 
     def _cancel(self) -> RunStatus:
         for record_id in list(self.running):

@@ -97,16 +97,15 @@ def _guarded(
         return _due_runs(ws, schedule, now, loaded)
     except sa.exc.SQLAlchemyError:
         raise
-    except UriNotAllowed as exc:  # no run is created until the URI or the roots change
-        log.error("schedule of pipeline '%s' created no run: %s", schedule.pipeline, exc)
-        return [], None
     except HeadwaterError as exc:  # said once per state of the schedule, not every pass
         key = _plan_key(schedule)
         if key not in _REPORTED:
             if len(_REPORTED) >= _PLANS_MAX:
                 _REPORTED.clear()
             _REPORTED.add(key)
-            log.error("schedule of pipeline '%s' skipped: %s", schedule.pipeline, exc)
+            # A URI outside the roots: no run until the URI or the roots change.
+            what = "created no run" if isinstance(exc, UriNotAllowed) else "skipped"
+            log.error("schedule of pipeline '%s' %s: %s", schedule.pipeline, what, exc)
         return [], None
     except Exception:
         log.exception(

@@ -15,16 +15,11 @@ test fails.
 
 from __future__ import annotations
 
-import os
-import secrets
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
-import sqlalchemy as sa
-from psycopg import sql
 
 HERE = Path(__file__).resolve().parent
 PIPELINES = HERE.parent / "pipelines"
@@ -32,18 +27,9 @@ for folder in (HERE, PIPELINES):
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
 
-from server_helpers import Standalone, start_standalone  # noqa: E402
+from server_helpers import Standalone, postgres_database, start_standalone  # noqa: E402
 
 SERVER_PIPELINES = ("server_report", "server_sleepy", "server_gated")
-POSTGRES_URL = os.environ.get(
-    "HEADWATER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Standalone]:
     """A standalone server on SQLite that the modules share, server_api.py deployed."""
@@ -56,26 +42,5 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Standalone]:
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
     """A new PostgreSQL database (SQLAlchemy URL) for this module; dropped afterwards."""
-    try:
-        admin = psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=5)
-    except psycopg.Error as exc:
-        where = sa.make_url(POSTGRES_URL).render_as_string(hide_password=True)
-        reason = f"PostgreSQL at {where} is not reachable ({type(exc).__name__}: {exc})"
-        if in_ci():
-            pytest.fail(
-                f"{reason}; CI is set, so the PostgreSQL server tests must run. Start the "
-                "server or point HEADWATER_TEST_POSTGRES_URL at one.",
-                pytrace=False,
-            )
-        pytest.skip(f"{reason}; set HEADWATER_TEST_POSTGRES_URL to run them")
-    name = f"hw_test_server_{secrets.token_hex(4)}"
-    with admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = sa.make_url(POSTGRES_URL).set(drivername="postgresql+psycopg", database=name)
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+    with postgres_database("hw_test_server") as url:
+        yield url
