@@ -30,6 +30,8 @@ for folder in (HERE, PIPELINES):
 from server_helpers import Standalone, postgres_database, start_standalone  # noqa: E402
 
 SERVER_PIPELINES = ("server_report", "server_sleepy", "server_gated")
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Standalone]:
     """A standalone server on SQLite that the modules share, server_api.py deployed."""
