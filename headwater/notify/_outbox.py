@@ -14,6 +14,7 @@ import logging
 import os
 import threading
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -78,6 +79,7 @@ class Sender:
         self.owner = new_id()
         self._pool = ThreadPoolExecutor(self.settings.workers, thread_name_prefix="notify")
         self._in_flight = 0
+        self._queues: dict[tuple[str | None, str], deque[NotificationRecord]] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -132,20 +134,30 @@ class Sender:
         if room <= 0:
             return 0
         rows = self.store.outbox.claim(self.owner, self.settings.lease_seconds, limit=room)
-        # One target hears of one run's events in the order they happened: those go out
-        # one after another; different targets and runs go out side by side.
-        queues: dict[tuple[str | None, str], list[NotificationRecord]] = {}
+        # One target hears of one run's events in the order they happened: a row joins
+        # the queue of its (run, target) if one is being delivered (from this or an earlier
+        # claim), so those go out one after another; other queues go out side by side.
         for row in rows:
             key = (row.run_id, json.dumps(row.target, sort_keys=True))
-            queues.setdefault(key, []).append(row)
-        for queue in queues.values():
             with self._lock:
-                self._in_flight += len(queue)
-            self._pool.submit(self._deliver_in_order, queue)
+                self._in_flight += 1
+                queue = self._queues.get(key)
+                if queue is not None:
+                    queue.append(row)
+                    continue
+                self._queues[key] = deque([row])
+            self._pool.submit(self._drain, key)
         return len(rows)
 
-    def _deliver_in_order(self, rows: list[NotificationRecord]) -> None:
-        for row in rows:
+    def _drain(self, key: tuple[str | None, str]) -> None:
+        """Deliver the queue of ``key`` in order, until it is empty."""
+        while True:
+            with self._lock:
+                queue = self._queues[key]
+                if not queue:
+                    del self._queues[key]
+                    return
+                row = queue.popleft()
             self._deliver(row)
 
     def _deliver(self, row: NotificationRecord) -> None:

@@ -305,3 +305,36 @@ def test_a_scheduler_delivers_what_the_runs_it_drives_queue(
     rows = ws.store.outbox.recent(run_id=run.id)
     assert all(r.status is DeliveryStatus.DELIVERED for r in rows)
     ws.close()
+
+
+def test_one_target_hears_a_runs_events_in_order_across_claims(
+    database: str, receiver: Receiver
+) -> None:
+    """A row claimed while an earlier row for the same target is still being delivered
+    waits for it, even when they come from different claims."""
+    from headwater.store import NewNotification
+
+    receiver.hold_seconds = 30.0
+    ws = Workspace.open()
+    target = {"kind": "webhook", "target": f"{receiver.url}/hook", "on": ["retry", "success"]}
+
+    def queue(kind: str) -> None:
+        payload = {"kind": kind, "pipeline": "p", "run_id": "r", "status": "running"}
+        ws.store.outbox.add([NewNotification(None, "p", kind, target, payload, task="t")])
+
+    sender = Sender(ws.store)
+    try:
+        queue("retry")
+        assert sender.send_due() == 1
+        receiver.wait_for(lambda: len(receiver.arrived) == 1, 30, "the first event")
+        queue("success")
+        assert sender.send_due() == 1  # claimed while the first is still held
+        time.sleep(0.5)
+        assert len(receiver.arrived) == 1, "the second event overtook the first"
+        receiver.release.set()
+        receiver.wait_for(lambda: len(receiver.answered) == 2, 30, "both events answered")
+    finally:
+        receiver.release.set()
+        sender.stop()
+    assert [body["kind"] for _, body in receiver.arrived] == ["retry", "success"]
+    ws.close()
