@@ -132,7 +132,7 @@ def trigger(
         return
     from headwater.engine import Workspace
     from headwater.engine._api import render_for_run
-    from headwater.executors import LocalExecutor
+    from headwater.executors import make_executor
     from headwater.scheduler import manual_context
     from headwater.spec import from_data
     from headwater.store import process_owner
@@ -163,4 +163,4 @@ def trigger(
         confined=False,  # driven here, by the user who runs this command
     )
     err.print(f"run [bold]{record.id}[/] of {escape(pipeline)} version {chosen.id}")
-    raise typer.Exit(_drive(ws, record.id, f"{pipeline} · {record.id}", False, LocalExecutor()))
+    raise typer.Exit(_drive(ws, record.id, f"{pipeline} · {record.id}", False, make_executor()))

@@ -141,10 +141,10 @@ def run(
     ] = None,
 ) -> None:
     """Run a pipeline on this machine, every task in its own process."""
-    from headwater.executors import LocalExecutor
+    from headwater.executors import make_executor
 
     # The task worker starts first and warms up while the pipeline is compiled and recorded.
-    executor = LocalExecutor(max_parallel)
+    executor = make_executor(max_parallel=max_parallel)
     try:
         from headwater.sdk._loader import split_target
 
@@ -185,13 +185,17 @@ def resume(
     max_parallel: Annotated[int | None, typer.Option("--max-parallel", min=1, max=100_000)] = None,
 ) -> None:
     """Finish a run whose 'headwater run' process died; finished tasks are not run again."""
-    from headwater.executors import LocalExecutor
+    from headwater.executors import make_executor
 
     ws = _workspace()
     record = ws.store.runs.get_run(run_id)
     out.print(f"resuming run [bold]{record.id}[/] of {escape(record.pipeline)}", highlight=False)
     code = _drive(
-        ws, record.id, f"{record.pipeline} · {record.id}", True, LocalExecutor(max_parallel)
+        ws,
+        record.id,
+        f"{record.pipeline} · {record.id}",
+        True,
+        make_executor(max_parallel=max_parallel),
     )
     raise typer.Exit(code)
 
@@ -436,13 +440,13 @@ def _requeue(
             result = remote(hw)
         out.print(f"run {result['run_id']}: cleared {', '.join(result['cleared'])}; queued")
         return
-    from headwater.executors import LocalExecutor
+    from headwater.executors import make_executor
 
     ws = _workspace()
     run = ws.store.runs.get_run(run_id)
     cleared = local(ws, run.id)
     out.print(f"run [bold]{run.id}[/]: running {', '.join(cleared)} again", highlight=False)
-    raise typer.Exit(_drive(ws, run.id, f"{run.pipeline} · {run.id}", False, LocalExecutor()))
+    raise typer.Exit(_drive(ws, run.id, f"{run.pipeline} · {run.id}", False, make_executor()))
 
 
 @runs_app.command("retry")

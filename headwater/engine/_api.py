@@ -12,7 +12,7 @@ from typing import Any
 from headwater._config import Settings
 from headwater.engine._engine import Engine, Observer
 from headwater.errors import ConfigurationError, RunError
-from headwater.executors import LocalExecutor, allowed_patterns
+from headwater.executors import Executor, allowed_patterns, make_executor
 from headwater.spec import PipelineSpec, digest, from_data, resolve_parameters, to_data
 from headwater.states import RUN_DONE, TASK_SUCCESS, RunStatus
 from headwater.store import (
@@ -149,13 +149,13 @@ def execute_run(
     max_parallel: int | None = None,
     observer: Observer | None = None,
     engine_hook: Any = None,
-    executor: LocalExecutor | None = None,
+    executor: Executor | None = None,
     owner: str | None = None,
     adopt: bool = False,
     max_active_tasks: int | None = None,
     deliver: bool = True,
 ) -> RunStatus:
-    """Drive ``run`` (new or interrupted) to its end on the local executor.
+    """Drive ``run`` (new or interrupted) to its end on an executor (the local one by default).
 
     The engine claims the run as ``owner`` (this process by default); ``adopt`` takes it
     over from an engine that stopped. With ``deliver`` (as when a user runs a pipeline
@@ -179,7 +179,7 @@ def execute_run(
         source_root=source_root,
         work_dir=ws.work_dir,
         log_dir=ws.settings.log_dir,
-        executor=executor or LocalExecutor(max_parallel),
+        executor=executor or make_executor(max_parallel=max_parallel),
         observer=observer,
         owner=owner,
         max_active_tasks=max_active_tasks if max_active_tasks is not None else _global_limit(),
@@ -234,7 +234,7 @@ def resume_run(
     max_parallel: int | None = None,
     observer: Observer | None = None,
     engine_hook: Any = None,
-    executor: LocalExecutor | None = None,
+    executor: Executor | None = None,
 ) -> RunStatus:
     """Finish a run whose engine process died, re-running only what had not finished."""
     run = ws.store.runs.get_run(run_id)
@@ -455,8 +455,8 @@ def run_pipeline(
             source_root = os.path.dirname(os.path.abspath(file)) if file else os.getcwd()
         with compile_root(source_root):
             spec = pipeline.compile()
-    executor = LocalExecutor(max_parallel)
-    executor.spawn()  # warms up while the run is recorded
+    executor = make_executor(max_parallel=max_parallel)
+    executor.warm()  # warms up while the run is recorded
     ws = Workspace.open(settings)
     try:
         run = create_run(

@@ -12,7 +12,6 @@ import contextlib
 import hashlib
 import json
 import os
-import signal
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -42,15 +41,8 @@ from headwater.engine._units import (
     state,
 )
 from headwater.errors import LostRun, UriNotAllowed
-from headwater.executors import (
-    ExecEvent,
-    LocalExecutor,
-    Resources,
-    TaskRequest,
-    kill_task_group,
-    processes_writing_to,
-)
-from headwater.runtime._protocol import TASK_SCHEMA, artifact_entry, write_json
+from headwater.executors import ExecEvent, Executor, Resources, TaskRequest, make_executor
+from headwater.runtime import TASK_SCHEMA, artifact_entry, write_json
 from headwater.spec import (
     Comparison,
     ComponentSpec,
@@ -89,8 +81,8 @@ from headwater.store import (
 )
 
 T = TaskStatus
-KILL_GRACE_SECONDS = 5.0
-MEMORY_CHECK_SECONDS = 0.1
+# How long a cancelled run waits for its killed tasks' ends to be reported.
+CANCEL_WAIT_SECONDS = 5.0
 # How often a task waiting for a pool slot asks again (slots also free up when our own
 # tasks end, which asks at once).
 SLOT_POLL_SECONDS = 0.2
@@ -101,6 +93,9 @@ def heartbeat_seconds() -> float:
     return float(os.environ.get("HEADWATER_HEARTBEAT_SECONDS", "5"))
 
 
+# Asks for no resources: whether the executor has a free slot at all.
+NOTHING = Resources()
+
 Observer = Callable[[str, Unit], None]
 """Told ``(kind, unit)`` as a run goes on: ``task`` and ``group`` (a state changed),
 ``retry`` (an attempt failed and will be retried), ``requeued`` (an attempt an earlier
@@ -108,7 +103,7 @@ engine queued but never started is queued again)."""
 
 
 class Engine:
-    """Drives one run to its end on the local executor."""
+    """Drives one run to its end on an executor."""
 
     def __init__(
         self,
@@ -120,7 +115,7 @@ class Engine:
         source_root: str | None,
         work_dir: Path,
         log_dir: Path,
-        executor: LocalExecutor | None = None,
+        executor: Executor | None = None,
         observer: Observer | None = None,
         owner: str | None = None,
         max_active_tasks: int | None = None,
@@ -141,7 +136,7 @@ class Engine:
         self.source_root = source_root or os.getcwd()
         self.work_dir = work_dir
         self.log_dir = log_dir
-        self.executor = executor or LocalExecutor()
+        self.executor = executor or make_executor()
         self.observer = observer
         # Told (with no arguments) each time the run queues notifications in the outbox.
         self.on_notification: Callable[[], None] | None = None
@@ -165,7 +160,6 @@ class Engine:
         self.cancel_requested = False
         self.finished = False
         self._last_heartbeat = 0.0
-        self._last_memory_check = 0.0
         self._dirs_made = False
         # Task files of attempts that succeeded, removed once that is committed.
         self._tidy_up: list[Path] = []
@@ -498,12 +492,7 @@ class Engine:
             return False
         # Queued or running when the previous engine stopped: that attempt is lost. Its
         # process may have outlived the engine; stop it so the task never runs twice.
-        # Only processes of this machine can be seen (and the log check makes sure the
-        # pid is still that attempt's); its pid may not have been stored yet, so it is
-        # also looked for by the log file it writes to.
-        pids = [last.pid] if last.pid is not None else processes_writing_to(last.log_path)
-        for pid in pids:
-            kill_task_group(pid, last.log_path)
+        self.executor.reclaim(last.pid, last.log_path)
         if last.log_path is not None:  # a task process, not a nested pipeline
             result = read_output(self._attempt_dir(last) / f"{last.id}.output.json")
             if finished(result):
@@ -766,8 +755,6 @@ class Engine:
         """Persist a queued attempt and write its task input; it runs when there is room."""
         unit.attempt += 1
         unit.retry_at = None
-        unit.timed_out = False
-        unit.memory_exceeded = None
         options: TaskOptions = unit.options
         pool = options.pool or DEFAULT_POOL
         limited = bool(
@@ -972,7 +959,7 @@ class Engine:
             return
         waiting: list[Unit] = []
         for i, unit in enumerate(self.ready):
-            if self.executor.full():
+            if not self.executor.has_room(NOTHING):
                 waiting.extend(self.ready[i:])  # no slot left: the rest wait, in order
                 break
             res: Resources = unit.resources
@@ -998,6 +985,7 @@ class Engine:
                     cwd=self.source_root,
                     resources=res,
                     fresh_interpreter=bool(options.fresh_interpreter),
+                    timeout_seconds=options.timeout_seconds,
                 )
             )
         self.ready = waiting
@@ -1011,32 +999,38 @@ class Engine:
         if ev.kind == "started":
             self.store.tasks.update_task_run(unit.record.id, T.QUEUED, T.RUNNING, pid=ev.pid)
             unit.status = T.RUNNING
-            timeout = unit.options.timeout_seconds
-            unit.deadline = time.time() + timeout if timeout else None
             self._notify("task", unit)
         elif ev.kind in ("exited", "lost"):
             del self.running[ev.id]
             self._grant_now = True
             current = unit.status if unit.status in TASK_LIVE else T.RUNNING
             if ev.kind == "exited":
-                self._on_exit(unit, ev.status if ev.status is not None else -1, current, ev.oom)
+                self._on_exit(unit, ev, current)
             else:
                 self._on_lost(unit, ev.reason or "the task worker process died", current)
 
     def _output(self, record: TaskRunRecord) -> dict[str, Any]:
         return read_output(self._attempt_dir(record) / f"{record.id}.output.json")
 
-    def _on_exit(
-        self, unit: Unit, status: int, current: TaskStatus, oom: str | None = None
-    ) -> None:
+    def _on_exit(self, unit: Unit, ev: ExecEvent, current: TaskStatus) -> None:
         assert unit.record is not None
+        status = ev.status if ev.status is not None else -1
         result = self._output(unit.record)
         error = task_error(result)
-        if status == 0 and finished(result):
+        if status == 0 and ev.stopped is None and finished(result):
             if self._succeed(unit, result, current):
                 return
             error = {"type": "ArtifactError", "message": unit.error or "could not store outputs"}
-        self._fail(unit, describe_failure(status, error, unit, oom), current)
+        message = describe_failure(
+            status,
+            error,
+            stopped=ev.stopped,
+            timeout=unit.options.timeout_seconds,
+            peak_rss=ev.peak_rss,
+            memory=unit.resources.memory if unit.resources is not None else 0,
+            oom=ev.oom,
+        )
+        self._fail(unit, message, current)
 
     def _on_lost(self, unit: Unit, reason: str, current: TaskStatus) -> None:
         """The worker running the attempt died; its exit status will never come. What
@@ -1048,9 +1042,9 @@ class Engine:
             if self._succeed(unit, result, current, recovered=True):
                 return
             error = {"type": "ArtifactError", "message": unit.error or "could not store outputs"}
-            self._fail(unit, describe_failure(1, error, unit), current)
+            self._fail(unit, describe_failure(1, error), current)
         elif task_error(result) is not None:
-            self._fail(unit, describe_failure(1, task_error(result), unit), current)
+            self._fail(unit, describe_failure(1, task_error(result)), current)
         else:
             self._fail(unit, describe_lost(reason), current)
 
@@ -1175,42 +1169,19 @@ class Engine:
             wake.append(self._last_grant + SLOT_POLL_SECONDS)
         if self._deadline is not None:
             wake.append(self._deadline)
-        if any(u.resources is not None and u.resources.memory for u in self.running.values()):
-            wake.append(now + MEMORY_CHECK_SECONDS)
         for unit in self.retrying:
             if unit.retry_at is not None:
                 wake.append(unit.retry_at)
-        for unit in self.running.values():
-            if unit.kill_at is not None:
-                wake.append(unit.kill_at)
-            elif unit.deadline is not None:
-                wake.append(unit.deadline)
         return max(0.0, min(wake) - now)
 
     def _timers(self) -> None:
         now = time.time()
         if self._deadline is not None and self._deadline <= now:
             self._miss_deadline()
-        if now - self._last_memory_check >= MEMORY_CHECK_SECONDS:
-            self._last_memory_check = now
-            for record_id, used, limit in self.executor.over_memory():
-                unit = self.running.get(record_id)
-                if unit is not None and unit.kill_at is None:
-                    unit.memory_exceeded = (used, limit)
-                    self.executor.signal(record_id, signal.SIGKILL)
         for unit in sorted(self.retrying, key=lambda u: u.retry_at or 0):
             if unit.retry_at is not None and unit.retry_at <= now and unit.options is not None:
                 self.retrying.discard(unit)
                 self._new_attempt(unit)
-        for record_id, unit in list(self.running.items()):
-            if unit.kill_at is not None and unit.kill_at <= now:
-                self.executor.signal(record_id, signal.SIGKILL)
-                unit.kill_at = None
-            elif unit.deadline is not None and unit.deadline <= now:
-                unit.timed_out = True
-                unit.deadline = None
-                self.executor.signal(record_id, signal.SIGTERM)
-                unit.kill_at = now + KILL_GRACE_SECONDS
 
     def _heartbeat(self) -> None:
         now = time.time()
@@ -1219,7 +1190,7 @@ class Engine:
             owned, cancel = self.store.control.heartbeat(self.run.id, self.owner)
             if not owned:
                 for record_id in list(self.running):
-                    self.executor.signal(record_id, signal.SIGKILL)
+                    self.executor.cancel(record_id)
                 raise LostRun(
                     f"run {self.run.id} was adopted by another engine while this one was silent"
                 )
@@ -1302,8 +1273,8 @@ class Engine:
 
     def _cancel(self) -> RunStatus:
         for record_id in list(self.running):
-            self.executor.signal(record_id, signal.SIGKILL)
-        deadline = time.time() + KILL_GRACE_SECONDS
+            self.executor.cancel(record_id)
+        deadline = time.time() + CANCEL_WAIT_SECONDS
         while self.running and time.time() < deadline:
             for ev in self.executor.events(0.2):
                 if ev.kind in ("exited", "lost"):
@@ -1320,8 +1291,7 @@ class Engine:
                         self.store.tasks.update_task_run(
                             unit.record.id, T.QUEUED, T.RUNNING, pid=ev.pid
                         )
-                        unit.status = T.RUNNING
-                        self.executor.signal(ev.id, signal.SIGKILL)
+                        unit.status = T.RUNNING  # the executor kills it as it starts
         # An attempt whose end was not reported in time (its worker cannot answer) is
         # cancelled all the same: its process group was killed, and none is left running.
         for unit in self.running.values():

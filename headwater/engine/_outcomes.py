@@ -9,7 +9,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from headwater.engine._units import Unit
+from headwater.executors import Stopped
 from headwater.states import TaskStatus
 
 T = TaskStatus
@@ -51,19 +51,28 @@ def started(status: TaskStatus, pid: int | None, log_path: str | None) -> bool:
 
 
 def describe_failure(
-    status: int, error: dict[str, Any] | None, unit: Unit, oom: str | None = None
+    status: int,
+    error: dict[str, Any] | None,
+    *,
+    stopped: Stopped | None = None,
+    timeout: float | None = None,
+    peak_rss: int | None = None,
+    memory: int = 0,
+    oom: str | None = None,
 ) -> str:
-    """Why an attempt failed, in words: what the engine did to it, the user's exception,
-    or how its process ended (``oom``: the executor's evidence that memory ran out)."""
-    if unit.memory_exceeded is not None:
-        used, limit = unit.memory_exceeded
+    """Why an attempt failed, in words: why the executor stopped it (``stopped``, with the
+    attempt's ``timeout`` and ``memory`` request and its ``peak_rss``), the user's
+    exception, or how its process ended (``oom``: the executor's evidence that memory ran
+    out)."""
+    if stopped is Stopped.MEMORY_EXCEEDED:
         return (
-            f"out of memory: used {used / 2**20:.0f} MiB, more than its memory request of "
-            f"{limit / 2**20:.0f} MiB, and was killed; raise memory= or use less"
+            f"out of memory: used {(peak_rss or 0) / 2**20:.0f} MiB, more than its memory "
+            f"request of {memory / 2**20:.0f} MiB, and was killed; raise memory= or use less"
         )
-    if unit.timed_out:
-        timeout = unit.options.timeout_seconds
-        return f"timed out after {timeout:g}s and was killed"
+    if stopped is Stopped.TIMEOUT:
+        return f"timed out after {timeout or 0:g}s and was killed"
+    if stopped is Stopped.CANCELLED:
+        return "cancelled, and its process was killed"
     if error:
         text = f"{error.get('type', 'Error')}: {error.get('message', '')}"
         tb = error.get("traceback") or ""

@@ -121,10 +121,6 @@ class Unit:
         self.params: dict[str, Any] = {}
         self.artifacts: dict[str, Any] = {}
         self.retry_at: float | None = None
-        self.deadline: float | None = None
-        self.kill_at: float | None = None
-        self.timed_out = False
-        self.memory_exceeded: tuple[int, int] | None = None
         self.inputs: dict[str, Any] = {}
         self.error: str | None = None
         self.deps: list[tuple[Unit, bool]] = []

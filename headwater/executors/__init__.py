@@ -1,19 +1,30 @@
-"""Where task processes run: ``local`` (processes on this machine), later Ray and Kubernetes."""
+"""Where task processes run: ``local`` (processes on this machine); the engine sees only
+the :class:`Executor` interface (docs/adr/0012)."""
 
-from headwater.executors._base import ExecEvent, Executor, Resources, TaskRequest
+from headwater.executors._base import (
+    KILL_GRACE_SECONDS,
+    ExecEvent,
+    Executor,
+    Resources,
+    Stopped,
+    TaskRequest,
+)
 from headwater.executors._environment import ALLOW_SETTING, allowed_patterns, task_environment
-from headwater.executors._local import LocalExecutor
-from headwater.executors._processes import kill_task_group, processes_writing_to
+from headwater.executors._local import MAX_WORKER_RESTARTS, LocalExecutor
+from headwater.executors._registry import EXECUTORS, make_executor
 
 __all__ = [
     "ALLOW_SETTING",
+    "EXECUTORS",
+    "KILL_GRACE_SECONDS",
+    "MAX_WORKER_RESTARTS",
     "ExecEvent",
     "Executor",
     "LocalExecutor",
     "Resources",
+    "Stopped",
     "TaskRequest",
     "allowed_patterns",
-    "kill_task_group",
-    "processes_writing_to",
+    "make_executor",
     "task_environment",
 ]

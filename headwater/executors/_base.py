@@ -1,11 +1,20 @@
-"""What every executor offers the engine: submit, report events, kill, close.
+"""The one interface between the engine and whatever runs task processes.
+
+The engine drives any :class:`Executor`: it asks whether a task can ever run here
+(:meth:`~Executor.check`) and whether it can run now (:meth:`~Executor.has_room`),
+submits :class:`TaskRequest` objects, and waits for :class:`ExecEvent` objects. Every
+detail of processes stays behind it: how they start, how their trees are killed, how
+their memory is watched, how a timeout is enforced, how a task left behind by an
+earlier engine is found and stopped.
 
 Executors never write to the metadata store; the engine does (DESIGN.md, contract 5).
+Every executor passes the conformance suite in ``tests/executors`` (docs/adr/0012).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Protocol
 
 
@@ -20,6 +29,16 @@ class Resources:
 
 @dataclass(frozen=True)
 class TaskRequest:
+    """One task attempt to run: a process runs ``python -m headwater.runtime input_path``
+    (or the same in a forked worker), with its output and errors going to ``log_path``.
+
+    ``timeout_seconds`` counts from the start; past it the executor stops the task's whole
+    process tree (SIGTERM, then SIGKILL after :data:`KILL_GRACE_SECONDS`). A
+    ``resources.memory`` request is a limit: a task tree using more is killed.
+    ``environment`` names a prepared per-step environment; an executor that cannot
+    provide it says so from :meth:`Executor.check`.
+    """
+
     id: str
     input_path: str
     log_path: str
@@ -27,17 +46,35 @@ class TaskRequest:
     cwd: str | None = None
     resources: Resources = Resources()
     fresh_interpreter: bool = False
+    timeout_seconds: float | None = None
+    environment: str | None = None
+
+
+class Stopped(StrEnum):
+    """Why the executor itself ended a task."""
+
+    TIMEOUT = "timeout"
+    MEMORY_EXCEEDED = "memory_exceeded"
+    CANCELLED = "cancelled"
 
 
 @dataclass(frozen=True)
 class ExecEvent:
     """What happened to a task process.
 
-    ``started`` (with ``pid``); ``exited`` (with ``status``: the exit code, or minus the
-    signal; for a SIGKILL, ``oom`` holds any evidence that memory ran out); ``lost``: the
-    worker that ran the task died, so its exit status will never be known (``reason``
-    says what happened; the task's process was stopped, and whatever it wrote before
-    stays). ``wake`` carries no news: it only ends a wait.
+    Kinds, each reported once per task and in this order:
+
+    - ``started``: its process runs (``pid``).
+    - ``exited``: it ended with ``status`` (the exit code, or minus the signal).
+      ``stopped`` says why the executor ended it, if it did; ``peak_rss`` is the most
+      resident memory its process tree was seen using (when it was watched) and
+      ``wall_seconds`` how long it ran. For a SIGKILL the executor did not send, ``oom``
+      holds any evidence that memory ran out.
+    - ``lost``: whatever ran it died, so its exit status will never be known
+      (``reason`` says what happened; its processes were stopped, and whatever they
+      wrote stays).
+
+    ``wake`` carries no news: it only ends a wait.
     """
 
     kind: str
@@ -46,21 +83,63 @@ class ExecEvent:
     status: int | None = None
     reason: str | None = None
     oom: str | None = None
+    stopped: Stopped | None = None
+    peak_rss: int | None = None
+    wall_seconds: float | None = None
+
+
+# Between the SIGTERM that ends a timed-out task and the SIGKILL that follows.
+KILL_GRACE_SECONDS = 5.0
 
 
 class Executor(Protocol):
-    def start(self, preload: list[tuple[str, str, str]], imports: list[str]) -> None: ...
+    """Runs task processes for one engine; the engine calls it from one thread (only
+    :meth:`wake` may be called from anywhere, a signal handler included)."""
 
-    def check(self, resources: Resources) -> str | None:
-        """Why a task asking ``resources`` can never run here, or None."""
+    name: str
+
+    def warm(self) -> None:
+        """Start what takes time to start (workers, connections), so it is ready sooner."""
         ...
 
-    def has_room(self, resources: Resources) -> bool: ...
+    def preload_file(self, path: str) -> None:
+        """Import a pipeline file into warm workers now, while the caller compiles it."""
+        ...
 
-    def submit(self, request: TaskRequest) -> None: ...
+    def start(self, preload: list[tuple[str, str, str]], imports: list[str]) -> None:
+        """Prepare for a run: ``preload`` is (root, module, file) of its components."""
+        ...
 
-    def events(self, timeout: float | None) -> list[ExecEvent]: ...
+    def check(self, resources: Resources, environment: str | None = None) -> str | None:
+        """Why a task asking ``resources`` (in ``environment``) can never run here, or None."""
+        ...
 
-    def signal(self, task_id: str, sig: int) -> None: ...
+    def has_room(self, resources: Resources) -> bool:
+        """Whether a task asking ``resources`` can start now."""
+        ...
 
-    def close(self) -> None: ...
+    def submit(self, request: TaskRequest) -> None:
+        """Start ``request`` (the caller made sure there is room)."""
+        ...
+
+    def events(self, timeout: float | None) -> list[ExecEvent]:
+        """What happened since the last call, waiting up to ``timeout`` seconds for news."""
+        ...
+
+    def wake(self) -> None:
+        """Make a waiting :meth:`events` call return now."""
+        ...
+
+    def cancel(self, task_id: str) -> None:
+        """Stop a submitted task and its whole process tree now; it is reported
+        ``exited`` with ``stopped`` CANCELLED (or ``lost``)."""
+        ...
+
+    def reclaim(self, pid: int | None, log_path: str | None) -> None:
+        """Stop what is left of a task an earlier engine started (``pid``, if it was
+        recorded, and the log it writes to), so it never runs beside its replacement."""
+        ...
+
+    def close(self) -> None:
+        """Stop every task still running and release the workers."""
+        ...

@@ -6,6 +6,11 @@ the machine; a GPU task gets ``CUDA_VISIBLE_DEVICES`` set to the devices it was
 given, so two GPU tasks never share a device. Task processes start with a scrubbed
 environment (:mod:`headwater.executors._environment`).
 
+The executor enforces what a request asks: past ``timeout_seconds`` a task's process
+group gets SIGTERM, then SIGKILL after a grace period; a task whose process group uses
+more resident memory than its memory request is killed; a cancelled task is killed at
+once. Each is reported on the task's ``exited`` event (``stopped``).
+
 When the worker dies, the tasks it had started are reported ``lost`` (their processes
 are stopped first), the tasks it had not started yet go to a new worker, and later
 tasks run there too. After :data:`MAX_WORKER_RESTARTS` deaths, every task starts in a
@@ -22,12 +27,24 @@ import signal as _signal
 import subprocess
 import sys
 import threading
-from dataclasses import replace
+import time
+from dataclasses import dataclass, replace
 from typing import Any
 
-from headwater.executors._base import ExecEvent, Resources, TaskRequest
+from headwater.executors._base import (
+    KILL_GRACE_SECONDS,
+    ExecEvent,
+    Resources,
+    Stopped,
+    TaskRequest,
+)
 from headwater.executors._environment import allowed_patterns, task_environment
-from headwater.executors._processes import group_memory, oom_kills
+from headwater.executors._processes import (
+    group_memory,
+    kill_task_group,
+    oom_kills,
+    processes_writing_to,
+)
 from headwater.executors._worker import Worker, WorkerDied
 
 # A worker that dies is replaced this many times in one executor's life; after that,
@@ -35,6 +52,8 @@ from headwater.executors._worker import Worker, WorkerDied
 MAX_WORKER_RESTARTS = 5
 # A task killed by SIGKILL after using this share of its memory request may have run out.
 NEAR_MEMORY_REQUEST = 0.9
+# How often the memory of tasks with a memory request is measured.
+MEMORY_CHECK_SECONDS = 0.1
 
 
 def machine_gpus() -> int:
@@ -57,7 +76,27 @@ def machine_memory() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
+@dataclass
+class _Task:
+    """A submitted task the executor has not yet reported ended."""
+
+    request: TaskRequest
+    env: dict[str, str]
+    gpus: list[int]
+    oom_seen: int  # the out-of-memory kill count when it was submitted
+    pid: int | None = None
+    started: float | None = None  # monotonic
+    deadline: float | None = None  # SIGTERM then (its timeout)
+    kill_at: float | None = None  # SIGKILL then (the grace after SIGTERM ran out)
+    stopped: Stopped | None = None
+    peak: int = 0  # the most memory its process group was seen using
+
+
 class LocalExecutor:
+    """Task processes on this machine (see the module docstring)."""
+
+    name = "local"
+
     def __init__(self, max_parallel: int | None = None) -> None:
         self.cpus = os.cpu_count() or 1
         self.max_parallel = max_parallel or self.cpus
@@ -65,19 +104,13 @@ class LocalExecutor:
         self._gpus: int | None = None
         self._free_gpus: list[int] = []
         self._used = {"slots": 0, "cpu": 0.0, "memory": 0}
-        self._held: dict[str, tuple[Resources, list[int]]] = {}
-        self._pids: dict[str, int] = {}
+        self._tasks: dict[str, _Task] = {}
         self._events: queue.Queue[ExecEvent | WorkerDied] = queue.Queue()
         self._worker: Worker | None = None
         self._fresh_only = False
         self._restarts = 0
         self._preloads: list[dict[str, Any]] = []
-        self._fresh: dict[str, subprocess.Popen[bytes]] = {}
-        # Per task submitted and not ended: its own variables, the out-of-memory kill
-        # count when it was submitted, and the most memory its process group was seen using.
-        self._envs: dict[str, dict[str, str]] = {}
-        self._oom_seen: dict[str, int] = {}
-        self._peak: dict[str, int] = {}
+        self._last_memory_check = 0.0
         allowed_patterns()  # a bad allow-list is refused before anything starts
 
     # ------------------------------------------------------------------ capacity
@@ -89,7 +122,12 @@ class LocalExecutor:
             self._free_gpus = list(range(self._gpus))
         return self._gpus
 
-    def check(self, r: Resources) -> str | None:
+    def check(self, r: Resources, environment: str | None = None) -> str | None:
+        if environment is not None:
+            return (
+                f"asks for environment '{environment}', which the local executor cannot "
+                "provide; run it without one"
+            )
         if r.gpu and r.gpu > self.gpus:
             return f"asks for {r.gpu} GPU(s) but this machine has {self.gpus}"
         if r.cpu > self.cpus:
@@ -101,10 +139,6 @@ class LocalExecutor:
             )
         return None
 
-    def full(self) -> bool:
-        """Whether every slot is taken."""
-        return self._used["slots"] >= self.max_parallel
-
     def has_room(self, r: Resources) -> bool:
         u = self._used
         if u["slots"] >= self.max_parallel:
@@ -115,7 +149,7 @@ class LocalExecutor:
             return False
         return not (r.gpu and len(self._free_gpus) < r.gpu)
 
-    def _acquire(self, task_id: str, r: Resources) -> list[int]:
+    def _acquire(self, r: Resources) -> list[int]:
         gpus = []
         if r.gpu:
             _ = self.gpus
@@ -123,22 +157,18 @@ class LocalExecutor:
         self._used["slots"] += 1
         self._used["cpu"] += r.cpu
         self._used["memory"] += r.memory
-        self._held[task_id] = (r, gpus)
         return gpus
 
-    def _release(self, task_id: str) -> None:
-        held = self._held.pop(task_id, None)
-        if held is None:
-            return
-        r, gpus = held
+    def _release(self, task: _Task) -> None:
+        r = task.request.resources
         self._used["slots"] -= 1
         self._used["cpu"] -= r.cpu
         self._used["memory"] -= r.memory
-        self._free_gpus = sorted(self._free_gpus + gpus)
+        self._free_gpus = sorted(self._free_gpus + task.gpus)
 
     # ------------------------------------------------------------------ processes
 
-    def spawn(self) -> None:
+    def warm(self) -> None:
         """Start the worker now, so it warms up while the caller does other work."""
         if self._worker is not None or self._fresh_only:
             return
@@ -158,20 +188,24 @@ class LocalExecutor:
 
     def _preload(self, msg: dict[str, Any]) -> None:
         self._preloads.append(msg)  # a restarted worker imports the same
-        self.spawn()
+        self.warm()
         if self._worker is not None:
             self._worker.send(msg)
 
     def submit(self, request: TaskRequest) -> None:
-        gpus = self._acquire(request.id, request.resources)
+        problem = self.check(request.resources, request.environment)
+        if problem:
+            raise ValueError(f"task {request.id} {problem}")
+        if request.id in self._tasks:
+            raise ValueError(f"task {request.id} was already submitted")
+        gpus = self._acquire(request.resources)
         env = dict(request.env)
         if request.resources.gpu:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in gpus)
-        self._oom_seen[request.id] = oom_kills()
+        self._tasks[request.id] = _Task(request, env, gpus, oom_kills())
         self._launch(request, env)
 
     def _launch(self, request: TaskRequest, env: dict[str, str]) -> None:
-        self._envs[request.id] = env
         if request.fresh_interpreter or self._worker is None:
             self._spawn_fresh(request, env)
         else:
@@ -190,30 +224,58 @@ class LocalExecutor:
                 env=full_env,
                 start_new_session=True,
             )
-        self._fresh[request.id] = proc
         self._events.put(ExecEvent("started", request.id, pid=proc.pid))
 
         def wait() -> None:
-            status = proc.wait()
-            self._events.put(ExecEvent("exited", request.id, proc.pid, status))
+            # wait4, not Popen.wait: the process's own peak memory comes with its status.
+            _, status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            self._events.put(
+                ExecEvent(
+                    "exited",
+                    request.id,
+                    proc.pid,
+                    proc.returncode,
+                    peak_rss=usage.ru_maxrss * 1024,
+                )
+            )
 
         threading.Thread(target=wait, daemon=True).start()
+
+    # ------------------------------------------------------------------ events
 
     def wake(self) -> None:
         """Make a waiting ``events()`` call return now (safe from a signal handler)."""
         self._events.put(ExecEvent("wake", ""))
 
     def events(self, timeout: float | None) -> list[ExecEvent]:
+        end = None if timeout is None else time.monotonic() + timeout
+        while True:
+            now = time.monotonic()
+            self._enforce(now)
+            wait = self._next_enforcement(now)
+            if end is not None:
+                wait = max(0.0, end - now) if wait is None else min(wait, max(0.0, end - now))
+            raw = self._take(wait)
+            out = self._digest(raw)
+            if out:
+                return out
+            if end is not None and time.monotonic() >= end:
+                return []
+
+    def _take(self, wait: float | None) -> list[ExecEvent | WorkerDied]:
         raw: list[ExecEvent | WorkerDied] = []
         try:
-            raw.append(self._events.get(timeout=timeout))
+            raw.append(self._events.get(timeout=wait))
         except queue.Empty:
-            return []
+            return raw
         while True:
             try:
                 raw.append(self._events.get_nowait())
             except queue.Empty:
-                break
+                return raw
+
+    def _digest(self, raw: list[ExecEvent | WorkerDied]) -> list[ExecEvent]:
         out: list[ExecEvent] = []
         for item in raw:
             if isinstance(item, WorkerDied):
@@ -221,21 +283,108 @@ class LocalExecutor:
             else:
                 out.append(item)
         for i, ev in enumerate(out):
+            task = self._tasks.get(ev.id)
+            if task is None:
+                continue
             if ev.kind == "started" and ev.pid is not None:
-                self._pids[ev.id] = ev.pid
+                task.pid = ev.pid
+                task.started = time.monotonic()
+                if task.request.timeout_seconds:
+                    task.deadline = task.started + task.request.timeout_seconds
+                if task.stopped is Stopped.CANCELLED:  # cancelled before it started
+                    self._kill(task, _signal.SIGKILL)
             elif ev.kind in ("exited", "lost"):
-                if ev.kind == "exited" and ev.status == -_signal.SIGKILL:
-                    out[i] = replace(ev, oom=self._memory_evidence(ev.id))
-                self._forget(ev.id)
+                out[i] = self._ended(task, ev)
+                del self._tasks[ev.id]
+                self._release(task)
         return out
 
-    def _forget(self, task_id: str) -> None:
-        self._pids.pop(task_id, None)
-        self._fresh.pop(task_id, None)
-        self._envs.pop(task_id, None)
-        self._oom_seen.pop(task_id, None)
-        self._peak.pop(task_id, None)
-        self._release(task_id)
+    def _ended(self, task: _Task, ev: ExecEvent) -> ExecEvent:
+        """``ev`` with what the executor knows of the task's end."""
+        wall = time.monotonic() - task.started if task.started is not None else None
+        peak = max(task.peak, ev.peak_rss or 0) or None
+        oom = None
+        if ev.kind == "exited" and ev.status == -_signal.SIGKILL and task.stopped is None:
+            oom = self._memory_evidence(task)
+        return replace(ev, stopped=task.stopped, peak_rss=peak, wall_seconds=wall, oom=oom)
+
+    # ------------------------------------------------------------------ enforcement
+
+    def _enforce(self, now: float) -> None:
+        """Stop tasks past their timeout or over their memory request."""
+        for task in self._tasks.values():
+            if task.pid is None:
+                continue
+            if task.kill_at is not None and task.kill_at <= now:
+                task.kill_at = None
+                self._kill(task, _signal.SIGKILL)
+            elif task.deadline is not None and task.deadline <= now:
+                task.deadline = None
+                if task.stopped is None:
+                    task.stopped = Stopped.TIMEOUT
+                self._kill(task, _signal.SIGTERM)
+                task.kill_at = now + KILL_GRACE_SECONDS
+        if now - self._last_memory_check >= MEMORY_CHECK_SECONDS:
+            self._last_memory_check = now
+            self._watch_memory()
+
+    def _watch_memory(self) -> None:
+        """Kill each task whose process group uses more than its memory request.
+
+        A task's use is the resident memory of every process in its process group, so
+        children it starts count too.
+        """
+        limited = {t.pid: t for t in self._tasks.values() if t.request.resources.memory and t.pid}
+        if not limited:
+            return
+        used = group_memory(set(limited))
+        for pid, task in limited.items():
+            task.peak = max(task.peak, used[pid])
+            if used[pid] > task.request.resources.memory and task.stopped is None:
+                task.stopped = Stopped.MEMORY_EXCEEDED
+                self._kill(task, _signal.SIGKILL)
+
+    def _next_enforcement(self, now: float) -> float | None:
+        """Seconds until :meth:`_enforce` has something to do, or None."""
+        times = []
+        for task in self._tasks.values():
+            if task.pid is None:
+                continue
+            if task.kill_at is not None:
+                times.append(task.kill_at)
+            elif task.deadline is not None:
+                times.append(task.deadline)
+            if task.request.resources.memory:
+                times.append(self._last_memory_check + MEMORY_CHECK_SECONDS)
+        return max(0.0, min(times) - now) if times else None
+
+    def _kill(self, task: _Task, sig: int) -> None:
+        """Send ``sig`` to the task's whole process group."""
+        if task.pid is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(task.pid, sig)
+
+    def cancel(self, task_id: str) -> None:
+        task = self._tasks.get(task_id)
+        if task is None:
+            return
+        if task.stopped is None:
+            task.stopped = Stopped.CANCELLED
+        self._kill(task, _signal.SIGKILL)  # not started yet: killed as it starts
+
+    def reclaim(self, pid: int | None, log_path: str | None) -> None:
+        """Kill the process group of a task an earlier engine started on this machine.
+
+        Only processes of this machine can be seen, and a pid counts as the task's only
+        while its output goes to the attempt's log; without a recorded pid, the task is
+        looked for by that log.
+        """
+        pids = [pid] if pid is not None else processes_writing_to(log_path)
+        for p in pids:
+            kill_task_group(p, log_path)
+
+    # ------------------------------------------------------------------ worker deaths
 
     def _worker_died(self, died: WorkerDied) -> list[ExecEvent]:
         """The worker's tasks that had started are lost (the reader stopped them); those
@@ -253,7 +402,7 @@ class LocalExecutor:
             self._fresh_only = True
         else:
             try:
-                self.spawn()
+                self.warm()
             except OSError:  # no process can be started now: try each task on its own
                 self._fresh_only = True
             if self._worker is not None:
@@ -265,60 +414,35 @@ class LocalExecutor:
             if task_id in pids
         ]
         for task_id, request in held.items():
-            if task_id not in pids:
-                self._launch(request, self._envs.get(task_id, dict(request.env)))
+            task = self._tasks.get(task_id)
+            if task_id not in pids and task is not None:
+                self._launch(request, task.env)
         return lost
 
-    def _memory_evidence(self, task_id: str) -> str | None:
+    def _memory_evidence(self, task: _Task) -> str | None:
         """Why a task killed by SIGKILL may have run out of memory, if there is a sign:
         the kernel's out-of-memory killer struck while it ran, or it was close to its
         memory request."""
-        before = self._oom_seen.get(task_id)
-        if before is not None and oom_kills() > before:
+        if oom_kills() > task.oom_seen:
             return "the kernel's out-of-memory killer ended a process while it ran"
-        held = self._held.get(task_id)
-        peak = self._peak.get(task_id, 0)
-        if held is not None and held[0].memory and peak >= NEAR_MEMORY_REQUEST * held[0].memory:
+        limit = task.request.resources.memory
+        if limit and task.peak >= NEAR_MEMORY_REQUEST * limit:
             return (
-                f"it used {peak / 2**20:.0f} MiB of its {held[0].memory / 2**20:.0f} MiB "
-                "memory request"
+                f"it used {task.peak / 2**20:.0f} MiB of its {limit / 2**20:.0f} MiB memory request"
             )
         return None
 
-    def signal(self, task_id: str, sig: int) -> None:
-        """Send ``sig`` to the task's whole process group."""
-        pid = self._pids.get(task_id)
-        if pid is None:
-            return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, sig)
-
-    def running(self) -> list[str]:
-        return list(self._pids)
-
-    def over_memory(self) -> list[tuple[str, int, int]]:
-        """(task, bytes in use, bytes asked for) for each task above its memory request.
-
-        A task's use is the resident memory of every process in its process group, so
-        children it starts count too.
-        """
-        limited = {
-            self._pids[tid]: (tid, held[0].memory)
-            for tid, held in self._held.items()
-            if held[0].memory and tid in self._pids
-        }
-        if not limited:
-            return []
-        used = group_memory(set(limited))
-        for pid, (tid, _) in limited.items():
-            self._peak[tid] = max(self._peak.get(tid, 0), used[pid])
-        return [
-            (tid, used[pid], limit) for pid, (tid, limit) in limited.items() if used[pid] > limit
-        ]
-
     def close(self) -> None:
-        for task_id in list(self._pids):
-            self.signal(task_id, _signal.SIGKILL)
+        # Starts not yet taken from the queue name processes too: every one is stopped.
+        for item in self._take(0):
+            if isinstance(item, ExecEvent) and item.kind == "started" and item.id in self._tasks:
+                self._tasks[item.id].pid = item.pid
+        if self._worker is not None:
+            for task_id, pid in self._worker.unreported()[1].items():
+                if task_id in self._tasks:
+                    self._tasks[task_id].pid = pid
+        for task in self._tasks.values():
+            self._kill(task, _signal.SIGKILL)
         if self._worker is not None:
             self._worker.close()
             self._worker = None

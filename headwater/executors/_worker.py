@@ -108,7 +108,15 @@ class Worker:
                     with self._lock:
                         self.held.pop(msg["id"], None)
                         self.pids.pop(msg["id"], None)
-                    self._events.put(ExecEvent("exited", msg["id"], msg["pid"], msg["status"]))
+                    self._events.put(
+                        ExecEvent(
+                            "exited",
+                            msg["id"],
+                            msg["pid"],
+                            msg["status"],
+                            peak_rss=msg.get("maxrss"),
+                        )
+                    )
         if self._closing:
             return
         status: int | None = None

@@ -11,7 +11,8 @@ Protocol (JSON lines): commands arrive on ``cmd_fd`` —
 ``{"op": "run", "id": ..., "input": ..., "log": ..., "env": {...},
 "cwd": ...}``; events leave on ``event_fd`` —
 ``{"ev": "ready"}``, ``{"ev": "started", "id", "pid"}``,
-``{"ev": "exited", "id", "pid", "status"}`` (exit code, or minus the signal).
+``{"ev": "exited", "id", "pid", "status", "maxrss"}`` (exit code, or minus the signal;
+the most resident memory the task process itself used, in bytes).
 When the command stream closes, every child's process group is killed. When the
 zygote itself dies, the kernel kills its children (``PR_SET_PDEATHSIG``): nothing
 would report their end any more, and the executor that started the zygote stops
@@ -154,7 +155,7 @@ def serve(cmd_fd: int, event_fd: int) -> None:
     def reap() -> None:
         while children:
             try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
+                pid, status, usage = os.wait4(-1, os.WNOHANG)
             except ChildProcessError:
                 return
             if pid == 0:
@@ -167,6 +168,7 @@ def serve(cmd_fd: int, event_fd: int) -> None:
                         "id": task_id,
                         "pid": pid,
                         "status": os.waitstatus_to_exitcode(status),
+                        "maxrss": usage.ru_maxrss * 1024,  # KiB on Linux
                     }
                 )
 

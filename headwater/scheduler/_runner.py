@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from headwater.engine import Engine, Workspace, execute_run
 from headwater.engine._api import heartbeat_timeout
 from headwater.errors import LostRun, RunError
-from headwater.executors import LocalExecutor
+from headwater.executors import Executor, make_executor
 from headwater.store import MetadataStore, new_id
 
 log = logging.getLogger("headwater.scheduler")
@@ -55,20 +55,20 @@ class Runner:
         self.on_end = on_end
         self.driven: dict[str, _Driven] = {}
         self._lock = threading.Lock()
-        self._spare: LocalExecutor | None = None
+        self._spare: Executor | None = None
 
-    def _executor(self) -> LocalExecutor:
+    def _executor(self) -> Executor:
         """The warm spare worker (a new one is started for the next run)."""
         spare, self._spare = self._spare, None
         if spare is None:
-            spare = LocalExecutor()
-            spare.spawn()
+            spare = make_executor()
+            spare.warm()
         return spare
 
     def warm(self) -> None:
         if self._spare is None:
-            self._spare = LocalExecutor()
-            self._spare.spawn()
+            self._spare = make_executor()
+            self._spare.warm()
 
     def poll(self, now: datetime | None = None) -> list[str]:
         """Claim what there is room for and start driving it; returns the claimed ids."""
@@ -97,7 +97,7 @@ class Runner:
         )
         driven.thread.start()
 
-    def _drive(self, run_id: str, executor: LocalExecutor | None = None) -> None:
+    def _drive(self, run_id: str, executor: Executor | None = None) -> None:
         # Each engine gets its own store object (its batches are its own) over the shared
         # connection pool.
         store = MetadataStore(self.ws.store.engine, self.ws.store.namespace)

@@ -20,7 +20,7 @@ from pathlib import Path
 from engine_helpers import alive, start_cli, wait_for, write_pipeline
 
 from headwater.engine import Run, Workspace
-from headwater.executors._local import MAX_WORKER_RESTARTS
+from headwater.executors import MAX_WORKER_RESTARTS
 from headwater.states import RunStatus, TaskStatus
 
 WORKER_DIED = "the task worker process died"

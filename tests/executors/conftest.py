@@ -1,0 +1,182 @@
+"""The executor conformance suite's harness: every test here runs against every
+executor in :data:`EXECUTORS` (docs/adr/0012). An executor joins Headwater by passing
+it; the Ray executor adds its entry here."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from headwater.executors import ExecEvent, Executor, LocalExecutor, Resources, TaskRequest
+from headwater.runtime import TASK_SCHEMA, write_json
+
+TASKS_MODULE = "conformance_tasks"
+HERE = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Flavour:
+    """One executor set up one way: how to make it, and how its requests look."""
+
+    make: Callable[[], Executor]
+    fresh_interpreter: bool = False
+
+
+EXECUTORS: dict[str, Flavour] = {
+    # Tasks forked from a warm worker, and tasks in an interpreter of their own.
+    "local-forked": Flavour(lambda: LocalExecutor(max_parallel=4)),
+    "local-fresh": Flavour(lambda: LocalExecutor(max_parallel=4), fresh_interpreter=True),
+}
+
+
+@dataclass
+class Harness:
+    """An executor under test, and what the tests need around it."""
+
+    executor: Executor
+    flavour: Flavour
+    root: Path
+    seen: list[ExecEvent] = field(default_factory=list)
+    _count: int = 0
+
+    def request(
+        self, function: str, arg: str = "", *, name: str | None = None, **options: Any
+    ) -> TaskRequest:
+        """A request running ``conformance_tasks.<function>(arg)``, its input written."""
+        self._count += 1
+        task_id = name or f"{function}-{self._count}"
+        work = self.root / "work"
+        work.mkdir(exist_ok=True)
+        input_path = work / f"{task_id}.input.json"
+        write_json(
+            str(input_path),
+            {
+                "schemaVersion": TASK_SCHEMA,
+                "inputs": {"parameterValues": {"arg": arg}, "artifacts": {}},
+                "outputs": {
+                    "parameters": {},
+                    "artifacts": {},
+                    "outputFile": str(work / f"{task_id}.output.json"),
+                },
+                "headwater": {
+                    "runId": "conformance",
+                    "taskRunId": task_id,
+                    "taskPath": function,
+                    "attempt": 1,
+                    "component": {
+                        "name": function,
+                        "root": str(HERE),
+                        "module": TASKS_MODULE,
+                        "file": f"{TASKS_MODULE}.py",
+                        "function": function,
+                        "codeDigest": "",
+                        "interface": {
+                            "returns": "none",
+                            "returnOutputs": [],
+                            "inputs": {"arg": {"kind": "parameter", "type": {"kind": "str"}}},
+                            "outputs": {},
+                        },
+                    },
+                },
+            },
+        )
+        options.setdefault("fresh_interpreter", self.flavour.fresh_interpreter)
+        options.setdefault("cwd", str(self.root))
+        return TaskRequest(
+            id=task_id,
+            input_path=str(input_path),
+            log_path=str(self.root / f"{task_id}.log"),
+            **options,
+        )
+
+    def output(self, request: TaskRequest) -> dict[str, Any]:
+        import json
+
+        path = Path(request.input_path.replace(".input.json", ".output.json"))
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    def log(self, request: TaskRequest) -> str:
+        return Path(request.log_path).read_text(errors="replace")
+
+    def until_ended(self, ids: list[str], within: float = 30.0) -> dict[str, list[ExecEvent]]:
+        """Collect events until every task in ``ids`` has ended; its events by task."""
+        by_task: dict[str, list[ExecEvent]] = {i: [] for i in ids}
+        deadline = time.monotonic() + within
+        while any(not _ended(evs) for evs in by_task.values()):
+            left = deadline - time.monotonic()
+            assert left > 0, f"no end reported within {within}s: {by_task}"
+            for ev in self.executor.events(min(left, 1.0)):
+                self.seen.append(ev)
+                if ev.id in by_task:
+                    by_task[ev.id].append(ev)
+        return by_task
+
+    def until_started(self, task_id: str, within: float = 30.0) -> ExecEvent:
+        deadline = time.monotonic() + within
+        while True:
+            for ev in self.seen:
+                if ev.id == task_id and ev.kind == "started":
+                    return ev
+            left = deadline - time.monotonic()
+            assert left > 0, f"{task_id} did not start within {within}s"
+            self.seen.extend(self.executor.events(min(left, 1.0)))
+
+    def last(self, task_id: str) -> ExecEvent:
+        (end,) = [e for e in self.seen if e.id == task_id and e.kind in ("exited", "lost")]
+        return end
+
+
+def _ended(events: list[ExecEvent]) -> bool:
+    return any(e.kind in ("exited", "lost") for e in events)
+
+
+@pytest.fixture(params=sorted(EXECUTORS))
+def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
+    flavour = EXECUTORS[request.param]
+    executor = flavour.make()
+    executor.warm()
+    h = Harness(executor, flavour, tmp_path)
+    try:
+        yield h
+    finally:
+        executor.close()
+        for pid_file in tmp_path.glob("*.pid"):  # never leave a sleeper behind
+            with contextlib.suppress(OSError, ValueError):
+                os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` is a process that has not exited (a zombie has)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
+    except (OSError, IndexError):
+        return False
+
+
+def wait_gone(pid: int, within: float = 5.0) -> bool:
+    deadline = time.monotonic() + within
+    while alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def read_pid(path: Path, within: float = 30.0) -> int:
+    deadline = time.monotonic() + within
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} was never written"
+        time.sleep(0.02)
+    return int(path.read_text())
+
+
+NOTHING = Resources()
