@@ -76,8 +76,7 @@ def _workspace(env: dict[str, str]) -> Any:
 
 
 def _compile(name: str) -> Any:
-    from headwater.sdk._loader import load_pipeline
-    from headwater.sdk._location import compile_root
+    from headwater.sdk import compile_root, load_pipeline
 
     with compile_root(str(PIPELINES)):
         return load_pipeline(f"{SCHEDULED}:{name}").compile()

@@ -176,7 +176,21 @@ def test_errors_exports() -> None:
 
 
 def test_every_exported_name_exists() -> None:
-    for module in (headwater.sdk, headwater.spec, headwater.errors, headwater.store):
+    import headwater.engine
+    import headwater.runtime
+    import headwater.scheduler
+    import headwater.server
+
+    for module in (
+        headwater.sdk,
+        headwater.spec,
+        headwater.errors,
+        headwater.store,
+        headwater.engine,
+        headwater.runtime,
+        headwater.scheduler,
+        headwater.server,
+    ):
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name}"
 
@@ -192,6 +206,21 @@ def test_import_headwater_stays_light() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == ""
+
+
+def test_sdk_loads_user_files_only_when_asked() -> None:
+    """The SDK exports its file loader, but loads it on first use: ``import headwater``
+    and the task process stay without it (and without importlib.util) until then."""
+    code = (
+        "import sys, headwater.sdk; "
+        "before = 'headwater.sdk._loader' in sys.modules; "
+        "from headwater.sdk import load_pipeline; "
+        "print(before, load_pipeline.__module__)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == ["False", "headwater.sdk._loader"]
 
 
 def test_every_headwater_error_is_defined_in_the_errors_module() -> None:

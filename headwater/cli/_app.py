@@ -75,8 +75,7 @@ def compile(
     format: Annotated[Format, typer.Option("--format", help="Spec document format.")] = Format.json,
 ) -> None:
     """Compile a pipeline to its spec document."""
-    from headwater.sdk._loader import load_pipeline, split_target
-    from headwater.sdk._location import compile_root
+    from headwater.sdk import compile_root, load_pipeline, split_target
     from headwater.spec import digest, dumps
 
     path, _ = split_target(target)
@@ -102,8 +101,13 @@ def validate(
     target: Annotated[str, typer.Argument(help="FILE or FILE:PIPELINE")],
 ) -> None:
     """Check every pipeline in a file (or one of them) and summarise each."""
-    from headwater.sdk._loader import load_module, load_pipeline, pipelines_in, split_target
-    from headwater.sdk._location import compile_root
+    from headwater.sdk import (
+        compile_root,
+        load_module,
+        load_pipeline,
+        pipelines_in,
+        split_target,
+    )
     from headwater.spec import digest
 
     path, name = split_target(target)

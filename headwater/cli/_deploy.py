@@ -23,8 +23,7 @@ def deploy(target: Annotated[str, typer.Argument(help="FILE or FILE:PIPELINE")])
     """Store an immutable version: the spec and a snapshot of the source files it needs."""
     from headwater.engine import Workspace
     from headwater.engine import deploy as deploy_version
-    from headwater.sdk._loader import load_pipeline, split_target
-    from headwater.sdk._location import compile_root
+    from headwater.sdk import compile_root, load_pipeline, split_target
 
     path, _ = split_target(target)
     root = str(path.resolve().parent)
@@ -130,8 +129,7 @@ def trigger(
     if server:
         _trigger_remote(server, token, pipeline, param or [], version, not no_cache)
         return
-    from headwater.engine import Workspace
-    from headwater.engine._api import render_for_run
+    from headwater.engine import Workspace, render_for_run
     from headwater.executors import make_executor
     from headwater.scheduler import manual_context
     from headwater.spec import from_data

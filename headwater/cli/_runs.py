@@ -146,14 +146,13 @@ def run(
     # The task worker starts first and warms up while the pipeline is compiled and recorded.
     executor = make_executor(max_parallel=max_parallel)
     try:
-        from headwater.sdk._loader import split_target
+        from headwater.sdk import split_target
 
         path, _ = split_target(target)
         if path.is_file():
             executor.preload_file(str(path))
         from headwater.engine import create_run
-        from headwater.sdk._loader import load_pipeline
-        from headwater.sdk._location import compile_root
+        from headwater.sdk import compile_root, load_pipeline
 
         root = str(path.resolve().parent)
         with compile_root(root):
@@ -418,7 +417,7 @@ def runs_cancel(
             result = hw.cancel(run_id)
         out.print(f"run {result['run_id']}: {result['status']} (cancel requested)")
         return
-    from headwater.scheduler._operations import cancel
+    from headwater.scheduler import cancel
 
     ws = _workspace()
     status = cancel(ws, run_id)
@@ -454,7 +453,7 @@ def runs_retry(
     run_id: Annotated[str, typer.Argument()], server: Server = None, token: Token = None
 ) -> None:
     """Run the failed tasks of an ended run again, with the run's own pipeline version."""
-    from headwater.scheduler._operations import retry_failed
+    from headwater.scheduler import retry_failed
 
     _requeue(
         run_id,
@@ -476,7 +475,7 @@ def runs_clear(
     token: Token = None,
 ) -> None:
     """Run a task of an ended run again (and, by default, everything downstream of it)."""
-    from headwater.scheduler._operations import clear
+    from headwater.scheduler import clear
 
     _requeue(
         run_id,

@@ -33,7 +33,7 @@ def schedules_list(server: Server = None, token: Token = None) -> None:
         _schedules_remote(server, token)
         return
     from headwater.engine import Workspace
-    from headwater.scheduler._settings import effective_spec
+    from headwater.scheduler import effective_spec
     from headwater.spec import from_data
 
     ws = Workspace.open()
@@ -276,7 +276,7 @@ def schedules_set(
 ) -> None:
     """Edit a schedule without redeploying; the new settings are checked like a compile."""
     from headwater.engine import Workspace
-    from headwater.scheduler._settings import edit_schedule
+    from headwater.scheduler import edit_schedule
 
     if server:
         changes = {

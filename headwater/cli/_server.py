@@ -128,8 +128,7 @@ def standalone(
     come from HEADWATER_* variables; the flags override them.
     """
     from headwater.engine import Workspace
-    from headwater.server import serve
-    from headwater.server._serve import first_admin_token
+    from headwater.server import first_admin_token, serve
 
     apply_limits(
         max_request_bytes=max_request_bytes,

@@ -7,6 +7,7 @@ from headwater.engine._api import (
     Workspace,
     create_run,
     execute_run,
+    heartbeat_timeout,
     render_for_run,
     resume_run,
     run_pipeline,
@@ -16,6 +17,7 @@ from headwater.engine._deploy import collect_sources, deploy, materialize
 from headwater.engine._engine import Engine
 from headwater.engine._importing import check_run_uris, importer_uris, uri_policy
 from headwater.engine._inputs import check_parameters, check_schedule
+from headwater.engine._plan import plan_dag
 from headwater.engine._render import warm as warm_renderer
 from headwater.engine._template_worker import MACROS, Macros
 from headwater.engine._triggers import Decision, decide
@@ -38,8 +40,10 @@ __all__ = [
     "decide",
     "deploy",
     "execute_run",
+    "heartbeat_timeout",
     "importer_uris",
     "materialize",
+    "plan_dag",
     "render_for_run",
     "resume_run",
     "run_pipeline",

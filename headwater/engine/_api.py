@@ -447,7 +447,7 @@ def run_pipeline(
         spec = pipeline
         source_root = source_root or os.getcwd()
     else:
-        from headwater.sdk._location import compile_root
+        from headwater.sdk import compile_root
 
         if source_root is None:
             func = getattr(pipeline, "python_func", None)

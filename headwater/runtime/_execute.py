@@ -40,7 +40,7 @@ def load_module(root: str, module: str, file: str) -> Any:
     if "." not in module and path and os.path.isfile(path):
         from pathlib import Path
 
-        from headwater.sdk._loader import load_module as load_file
+        from headwater.sdk import load_module as load_file
 
         mod = load_file(Path(path))  # named after the file, as when it was compiled
     else:
@@ -65,7 +65,7 @@ def find_component(root: str, module: str, file: str, function: str) -> Any:
 
 def artifact_class(schema_title: str) -> type:
     """The artifact class with ``schema_title`` among those loaded (a user's own included)."""
-    from headwater.sdk._artifacts import Artifact
+    from headwater.sdk import Artifact
 
     pending: list[type] = [Artifact]
     while pending:
@@ -171,7 +171,7 @@ def execute(input_path: str) -> int:
                         value = float(value)
                     kwargs[name] = value
             elif io["kind"] == "final_status":
-                from headwater.sdk._artifacts import FinalStatus
+                from headwater.sdk import FinalStatus
 
                 kwargs[name] = FinalStatus(**params.get(name, {"state": "unknown"}))
             else:

@@ -36,7 +36,7 @@ def collect_outputs(
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Check each output artifact was written; digest it, upload it if remote, gather metrics."""
     from headwater.runtime._digest import digest_path
-    from headwater.sdk._artifacts import Metrics
+    from headwater.sdk import Metrics
 
     artifacts: dict[str, Any] = {}
     metrics: list[dict[str, Any]] = []

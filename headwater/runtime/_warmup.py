@@ -11,7 +11,7 @@ import os
 import tempfile
 
 from headwater.runtime._protocol import write_json
-from headwater.sdk._component import component
+from headwater.sdk import component
 
 
 @component

@@ -9,8 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from headwater.engine import Workspace, check_run_uris, render_for_run
-from headwater.engine._plan import plan_dag
+from headwater.engine import Workspace, check_run_uris, plan_dag, render_for_run
 from headwater.errors import Conflict, NotFound
 from headwater.scheduler._context import manual_context
 from headwater.spec import (

@@ -19,8 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from headwater.engine import Engine, Workspace, execute_run
-from headwater.engine._api import heartbeat_timeout
+from headwater.engine import Engine, Workspace, execute_run, heartbeat_timeout
 from headwater.errors import LostRun, RunError
 from headwater.executors import Executor, make_executor
 from headwater.store import MetadataStore, new_id

@@ -1,8 +1,12 @@
 """Authoring: components, pipelines, artifacts and control flow.
 
 Import what you need from :mod:`headwater`; this package also exposes the
-authoring graph types (``Task``, ``Component``, ``Pipeline``) for annotations.
+authoring graph types (``Task``, ``Component``, ``Pipeline``) for annotations, and
+loading pipelines from user files (``load_pipeline("file.py:name")``) for the CLI,
+the engine and the task process.
 """
+
+import typing as _typing
 
 from headwater.sdk._artifacts import (
     HTML,
@@ -28,9 +32,13 @@ from headwater.sdk._graph import (
     ParallelFor,
     Task,
 )
+from headwater.sdk._location import compile_root
 from headwater.sdk._notify import Email, Notify, Slack, Webhook
 from headwater.sdk._param import Param
 from headwater.sdk._pipeline import Pipeline, pipeline
+
+if _typing.TYPE_CHECKING:
+    from headwater.sdk._loader import load_module, load_pipeline, pipelines_in, split_target
 
 __all__ = [
     "HTML",
@@ -60,7 +68,27 @@ __all__ = [
     "Slack",
     "Task",
     "Webhook",
+    "compile_root",
     "component",
     "importer",
+    "load_module",
+    "load_pipeline",
     "pipeline",
+    "pipelines_in",
+    "split_target",
 ]
+
+# Loading user files needs importlib.util and pathlib, which ``import headwater`` and
+# the task process do without until a file is loaded: those names load on first use.
+_LOADER = frozenset({"load_module", "load_pipeline", "pipelines_in", "split_target"})
+
+if not _typing.TYPE_CHECKING:  # hidden from the type checker, so a misspelt name stays an error
+
+    def __getattr__(name: str) -> object:
+        if name not in _LOADER:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        from headwater.sdk import _loader
+
+        value = getattr(_loader, name)
+        globals()[name] = value
+        return value

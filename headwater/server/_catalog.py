@@ -65,7 +65,7 @@ def _next(spec: PipelineSpec, sched: ScheduleRecord) -> tuple[datetime | None, d
 def _live_spec(s: ServerState, sched: ScheduleRecord) -> PipelineSpec:
     """The spec a schedule runs with its edits; the deployed one when the stored edits no
     longer pass today's rules (one bad schedule must not break every list)."""
-    from headwater.scheduler._settings import effective_spec
+    from headwater.scheduler import effective_spec
 
     deployed = from_data(s.ws.store.pipelines.get_version(sched.version_id).spec)
     try:
@@ -197,7 +197,7 @@ def edit_schedule(s: St, pipeline: str, body: ScheduleIn) -> Any:
     """Edit a schedule without redeploying (cron or interval, time zone, dates, catchup,
     max_active_runs), or pause and unpause it. Checked like a compile and against the
     minimum schedule interval before anything is written; all of it in one transaction."""
-    from headwater.scheduler._settings import edit_schedule as edit
+    from headwater.scheduler import edit_schedule as edit
 
     fields = body.model_fields_set - {"paused"}
     start_date = utc(body.start_date, "start_date")

@@ -44,7 +44,7 @@ def _task_out(r: TaskRunRecord) -> dict[str, Any]:
 def trigger(s: St, name: str, body: TriggerIn) -> Any:
     """Queue a run of the pipeline's newest deployed version (or ``version``), with
     parameters checked against its schema; a scheduler starts it at once."""
-    from headwater.scheduler._operations import trigger as create
+    from headwater.scheduler import trigger as create
 
     run = create(s.ws, name, body.parameters, version=body.version, cache=body.cache)
     if s.wake_scheduler is not None:
@@ -93,7 +93,7 @@ def get_run(s: St, run_id: str) -> Any:
 @router.post("/runs/{run_id}/cancel", response_model=CancelOut)
 def cancel(s: St, run_id: str) -> Any:
     """Cancel a queued run at once, or ask the engine of a running one to stop it."""
-    from headwater.scheduler._operations import cancel as stop
+    from headwater.scheduler import cancel as stop
 
     status = stop(s.ws, run_id)
     run = s.ws.store.runs.get_run(run_id)
@@ -106,7 +106,7 @@ def cancel(s: St, run_id: str) -> Any:
 def retry(s: St, run_id: str) -> Any:
     """Run the failed tasks of an ended run again (and the tasks they feed), with the
     run's own pipeline version."""
-    from headwater.scheduler._operations import retry_failed
+    from headwater.scheduler import retry_failed
 
     cleared = retry_failed(s.ws, run_id)
     if s.wake_scheduler is not None:
@@ -119,7 +119,7 @@ def retry(s: St, run_id: str) -> Any:
 def clear(s: St, run_id: str, task: str, body: ClearIn | None = None) -> Any:
     """Clear a task of an ended run, and (``downstream``) everything after it, and run
     them again with the run's own pipeline version."""
-    from headwater.scheduler._operations import clear as clear_tasks
+    from headwater.scheduler import clear as clear_tasks
 
     cleared = clear_tasks(s.ws, run_id, [task], downstream=body.downstream if body else True)
     if s.wake_scheduler is not None:
@@ -180,7 +180,7 @@ def logs(
     limit: Annotated[int, Query(ge=1, le=8 << 20)] = 1 << 20,
 ) -> Any:
     """A byte range of an attempt's log (the latest attempt unless ``attempt``)."""
-    from headwater.scheduler._operations import read_log
+    from headwater.scheduler import read_log
 
     return read_log(_attempt(s, run_id, task, attempt), offset, limit).__dict__
 
@@ -195,7 +195,7 @@ def follow(
 ) -> StreamingResponse:
     """Server-sent events: the log as it grows (``data`` is a JSON chunk), until the
     attempt ends; the event ``end`` closes the stream."""
-    from headwater.scheduler._operations import read_log
+    from headwater.scheduler import read_log
 
     first = _attempt(s, run_id, task, attempt)
 

@@ -53,9 +53,10 @@ from headwater.spec._models import (
     TriggerRule,
 )
 from headwater.spec._params import parameters_json_schema, resolve_parameters
-from headwater.spec._validate import shortest_interval, validate
+from headwater.spec._validate import POOL_RE, shortest_interval, validate
 
 __all__ = [
+    "POOL_RE",
     "SCHEMA_VERSION",
     "ArtifactTypeInfo",
     "Binding",

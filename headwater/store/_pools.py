@@ -65,7 +65,7 @@ class PoolStore:
 
     def set_pool(self, name: str, slots: int | None, description: str | None = None) -> PoolRecord:
         """Create a pool or change its slots (``None``: unlimited)."""
-        from headwater.spec._validate._common import POOL_RE
+        from headwater.spec import POOL_RE
 
         if not POOL_RE.match(name):  # the rule a task's pool= is checked against
             raise InvalidValue(

@@ -11,8 +11,7 @@ import pytest
 from markers import line_of
 
 from headwater import __version__
-from headwater.sdk._loader import load_pipeline
-from headwater.sdk._location import compile_root
+from headwater.sdk import compile_root, load_pipeline
 from headwater.spec import PipelineSpec, digest, load, loads
 
 PIPELINES = Path(__file__).resolve().parents[1] / "pipelines"

@@ -11,8 +11,7 @@ import pytest
 from markers import line_of
 
 from headwater.errors import ValidationError
-from headwater.sdk._loader import load_pipeline
-from headwater.sdk._location import compile_root
+from headwater.sdk import compile_root, load_pipeline
 
 PIPELINES = Path(__file__).resolve().parents[1] / "pipelines"
 TRACEBACK = "Traceback (most recent call last)"

@@ -10,8 +10,7 @@ from engine_helpers import Cli
 
 from headwater.engine import Workspace, collect_sources, deploy, run_version
 from headwater.errors import ParameterError
-from headwater.sdk._loader import load_pipeline
-from headwater.sdk._location import compile_root
+from headwater.sdk import compile_root, load_pipeline
 from headwater.states import RunStatus
 
 _names = itertools.count()

@@ -17,8 +17,8 @@ from engine_helpers import statuses
 import headwater
 from headwater.engine import Run, Workspace, deploy, execute_run
 from headwater.errors import UriNotAllowed
-from headwater.scheduler._operations import trigger
-from headwater.sdk._location import compile_root
+from headwater.scheduler import trigger
+from headwater.sdk import compile_root
 from headwater.states import RunStatus, TaskStatus
 from headwater.store import _schema as t
 

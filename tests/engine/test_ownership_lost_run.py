@@ -17,7 +17,7 @@ from engine_helpers import alive, read_pid, wait_for
 from headwater.engine import Run, Workspace, create_run, execute_run
 from headwater.errors import LostRun
 from headwater.scheduler import Runner
-from headwater.sdk._location import compile_root
+from headwater.sdk import compile_root
 from headwater.states import RunStatus, TaskStatus
 
 PIPELINES = Path(ownership_flow.__file__).resolve().parent

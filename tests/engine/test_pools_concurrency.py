@@ -20,7 +20,7 @@ from engine_helpers import wait_for
 import headwater
 from headwater.engine import Engine, Workspace, create_run, execute_run
 from headwater.scheduler import Runner
-from headwater.sdk._location import compile_root
+from headwater.sdk import compile_root
 from headwater.states import RunStatus, TaskStatus
 from headwater.store import RunRecord, TaskRunRecord
 

@@ -25,8 +25,7 @@ from server_helpers import cli_env, free_port
 
 from headwater._config import Settings
 from headwater.engine import Run, Workspace, deploy
-from headwater.sdk._loader import load_pipeline
-from headwater.sdk._location import compile_root
+from headwater.sdk import compile_root, load_pipeline
 
 PIPELINES = Path(__file__).resolve().parents[1] / "pipelines"
 PIPELINE_FILE = PIPELINES / "faults_flow.py"
@@ -234,7 +233,7 @@ class FaultBench:
 
     def trigger(self, hold: tuple[str, ...] = POINTS) -> str:
         """Queue a run for a scheduler to drive (as the API does)."""
-        from headwater.scheduler._operations import trigger
+        from headwater.scheduler import trigger
 
         return trigger(self.ws, PIPELINE, {"marks": str(self.marks), "hold": list(hold)}).id
 

@@ -22,8 +22,7 @@ from store_backends import use_home
 import headwater
 from headwater.engine import Workspace, deploy
 from headwater.scheduler import Runner, tick
-from headwater.sdk._loader import load_module
-from headwater.sdk._location import compile_root
+from headwater.sdk import compile_root, load_module
 from headwater.states import RunStatus, TaskStatus
 from headwater.store import NewArtifact, RunRecord
 

@@ -17,10 +17,8 @@ import pytest
 import headwater
 from headwater.engine import Run, Workspace, create_run, execute_run
 from headwater.errors import Conflict, HeadwaterError
-from headwater.scheduler import Runner
-from headwater.scheduler._operations import clear, retry_failed
-from headwater.sdk._loader import load_module
-from headwater.sdk._location import compile_root
+from headwater.scheduler import Runner, clear, retry_failed
+from headwater.sdk import compile_root, load_module
 from headwater.states import RunStatus, TaskStatus
 from headwater.store import TaskRunRecord
 

@@ -40,10 +40,8 @@ from psycopg import sql
 from headwater._config import Settings
 from headwater._limits import configure, limits
 from headwater.engine import Workspace, deploy
-from headwater.scheduler._operations import trigger
-from headwater.scheduler._settings import edit_schedule
-from headwater.sdk._loader import load_pipeline
-from headwater.sdk._location import compile_root
+from headwater.scheduler import edit_schedule, trigger
+from headwater.sdk import compile_root, load_pipeline
 from headwater.store import create_engine, migrate
 
 MIN_INTERVAL = 1  # HEADWATER_MIN_SCHEDULE_INTERVAL for these tests' one-second schedule

@@ -17,6 +17,15 @@ SCHEDULER = {
     "tick",
     "Runner",
     "SchedulerService",
+    # What a server or the CLI asks of runs and schedules from outside their engine.
+    "LogChunk",
+    "cancel",
+    "clear",
+    "edit_schedule",
+    "effective_spec",
+    "read_log",
+    "retry_failed",
+    "trigger",
 }
 
 

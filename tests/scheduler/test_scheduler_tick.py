@@ -11,8 +11,7 @@ import pytest
 from headwater._limits import configure, limits
 from headwater.engine import Workspace, deploy
 from headwater.scheduler import tick
-from headwater.sdk._loader import load_pipeline
-from headwater.sdk._location import compile_root
+from headwater.sdk import compile_root, load_pipeline
 from headwater.states import RunStatus
 
 _n = itertools.count()
@@ -143,7 +142,7 @@ def test_editing_a_schedule_without_redeploying(ws: Workspace, tmp_path: Path) -
 
 def test_a_bad_edit_is_refused_like_a_compile_error(ws: Workspace, tmp_path: Path) -> None:
     from headwater.errors import HeadwaterError, ValidationError
-    from headwater.scheduler._settings import effective_spec
+    from headwater.scheduler import effective_spec
     from headwater.spec import from_data
 
     name = deployed(ws, tmp_path)

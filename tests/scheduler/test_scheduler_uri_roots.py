@@ -14,8 +14,7 @@ import store_backends
 
 from headwater.engine import Workspace, deploy
 from headwater.scheduler import tick
-from headwater.sdk._loader import load_module
-from headwater.sdk._location import compile_root
+from headwater.sdk import compile_root, load_module
 from headwater.states import TaskStatus
 from headwater.store import NewArtifact
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
-from headwater.sdk._loader import load_module
+from headwater.sdk import load_module
 
 _counter = itertools.count()
 

@@ -50,8 +50,7 @@ def _prepare(folder: Path, database_url: str | None) -> tuple[str, str]:
     """Users, tokens, pipelines and a pool in a fresh store; returns the two tokens."""
     from headwater._config import Settings
     from headwater.engine import Workspace, deploy
-    from headwater.sdk._loader import load_pipeline
-    from headwater.sdk._location import compile_root
+    from headwater.sdk import compile_root, load_pipeline
 
     _, env = home_of(folder, database_url)
     # One file for both databases: a pipeline module is imported once per process.

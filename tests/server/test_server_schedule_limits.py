@@ -15,8 +15,7 @@ from server_helpers import Standalone, home_of, run_cli, start_standalone
 
 from headwater.engine import Workspace, deploy
 from headwater.scheduler import tick
-from headwater.sdk._loader import load_pipeline
-from headwater.sdk._location import compile_root
+from headwater.sdk import compile_root, load_pipeline
 
 API = "/api/v1"
 PIPELINES = """

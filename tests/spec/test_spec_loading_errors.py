@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from headwater.errors import SpecError
-from headwater.sdk._loader import load_pipeline
+from headwater.sdk import load_pipeline
 from headwater.spec import SCHEMA_VERSION, PipelineSpec, dumps, load, loads
 
 PIPELINES = Path(__file__).resolve().parents[1] / "pipelines"

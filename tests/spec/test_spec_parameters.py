@@ -11,7 +11,7 @@ from markers import assert_location, compile_error, line_of, only_problem
 
 from headwater import Param, component, pipeline
 from headwater.errors import ParameterError
-from headwater.sdk._loader import load_pipeline
+from headwater.sdk import load_pipeline
 from headwater.spec import PipelineSpec, parameters_json_schema, resolve_parameters
 
 HERE = __file__

@@ -7,7 +7,7 @@ from pathlib import Path
 from markers import assert_location, compile_error, line_of, only_problem
 
 from headwater import Collected, Elif, Else, If, ParallelFor, component, pipeline
-from headwater.sdk._loader import load_pipeline
+from headwater.sdk import load_pipeline
 
 HERE = __file__
 PIPELINES = Path(__file__).resolve().parents[1] / "pipelines"
