@@ -16,13 +16,15 @@ import time
 import traceback
 from typing import Any
 
-from headwater.runtime._protocol import read_json, write_json
+from headwater.runtime._protocol import (
+    TaskError,
+    artifact_class,
+    plain_value,
+    read_json,
+    write_json,
+)
 
 _loaded: dict[tuple[str, str], Any] = {}
-
-
-class TaskError(Exception):
-    """A problem with the task itself (not an exception from user code)."""
 
 
 def load_module(root: str, module: str, file: str) -> Any:
@@ -63,19 +65,6 @@ def find_component(root: str, module: str, file: str, function: str) -> Any:
     return obj
 
 
-def artifact_class(schema_title: str) -> type:
-    """The artifact class with ``schema_title`` among those loaded (a user's own included)."""
-    from headwater.sdk import Artifact
-
-    pending: list[type] = [Artifact]
-    while pending:
-        cls = pending.pop()
-        if cls.__dict__.get("schema_title") == schema_title:
-            return cls
-        pending.extend(cls.__subclasses__())
-    return Artifact
-
-
 def _materialise(entry: dict[str, Any], cls: type, scratch: list[str]) -> Any:
     uri = entry["uri"]
     path = entry.get("path")
@@ -91,19 +80,6 @@ def _materialise(entry: dict[str, Any], cls: type, scratch: list[str]) -> Any:
         else:
             fs.get_file(remote, path)
     return cls(name=entry.get("name", ""), uri=uri, metadata=entry.get("metadata") or {}, path=path)
-
-
-def _plain(value: Any) -> Any:
-    """numpy scalars and tuples to plain JSON values."""
-    if hasattr(value, "item") and callable(value.item) and getattr(value, "shape", None) == ():
-        return value.item()
-    if isinstance(value, tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
 
 
 def _returns(name: str, iface: dict[str, Any], value: Any) -> dict[str, Any]:
@@ -123,7 +99,7 @@ def _returns(name: str, iface: dict[str, Any], value: Any) -> dict[str, Any]:
         values = dict(zip(names, value, strict=True))
     out = {}
     for key, raw in values.items():
-        v = _plain(raw)
+        v = plain_value(raw)
         t = iface["outputs"][key]["type"]
         err = mismatch(v, t, f"return value '{key}'")
         if err:

@@ -23,8 +23,7 @@ from typing import Any
 
 from headwater.errors import UriNotAllowed
 from headwater.runtime._digest import Digest
-from headwater.runtime._execute import TaskError
-from headwater.runtime._protocol import write_json
+from headwater.runtime._protocol import TaskError, write_json
 from headwater.runtime._uris import UriPolicy, local_path_of
 
 _CHUNK = 1 << 20

@@ -7,13 +7,11 @@ import shutil
 import tempfile
 from typing import Any
 
-from headwater.runtime._execute import TaskError
+from headwater.runtime._protocol import TaskError, artifact_class, plain_value
 
 
 def prepare_outputs(task: dict[str, Any], iface: dict[str, Any]) -> dict[str, Any]:
     """An artifact object per Output[...] parameter, its ``path`` ready to write to."""
-    from headwater.runtime._execute import artifact_class
-
     objs: dict[str, Any] = {}
     entries = task["outputs"].get("artifacts", {})
     for name, io in iface["outputs"].items():
@@ -108,9 +106,7 @@ def _no_links_out(name: str, path: str) -> None:
 def _jsonable(metadata: dict[str, Any]) -> dict[str, Any]:
     import json
 
-    from headwater.runtime._execute import _plain
-
-    clean = _plain(metadata)
+    clean = plain_value(metadata)
     try:
         json.dumps(clean, allow_nan=False)
     except (TypeError, ValueError) as exc:

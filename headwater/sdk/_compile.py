@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from headwater.errors import PipelineDefinitionError
 from headwater.sdk import _graph, _location
@@ -12,7 +13,6 @@ from headwater.sdk._component import Component, Importer
 from headwater.sdk._interface import Interface, pipeline_inputs
 from headwater.sdk._location import Src
 from headwater.sdk._options import merge
-from headwater.sdk._pipeline import Pipeline
 from headwater.spec import (
     SCHEMA_VERSION,
     ArtifactTypeInfo,
@@ -46,11 +46,29 @@ from headwater.spec import (
 )
 
 
+class Compilable(Protocol):
+    """What compiling needs of a ``@pipeline``. :class:`~headwater.sdk.Pipeline` calls
+    the compiler (lazily: it loads the spec models), so the compiler knows a pipeline by
+    these members, not by its class."""
+
+    python_func: Callable[..., Any]
+    src: Src | None
+    description: str | None
+    metadata: dict[str, Any]
+
+    @property
+    def name(self) -> str: ...
+
+    def graph(self) -> tuple[_graph.DagBuilder, dict[str, Any]]: ...
+
+    def interface(self) -> Interface: ...
+
+
 def _source(src: Src | None) -> SourceLocation | None:
     return SourceLocation(file=src.relative(), line=src.line) if src else None
 
 
-def pipeline_interface(p: Pipeline) -> Interface:
+def pipeline_interface(p: Compilable) -> Interface:
     """Inputs from the signature; outputs from what the pipeline function returns."""
     inputs, classes = pipeline_inputs(p.python_func, p.name, p.src)
     _, outputs = p.graph()
@@ -79,7 +97,7 @@ def _channel_classes(channel: Any) -> set[type[Artifact]]:
 
 
 class _Compiler:
-    def __init__(self, root: Pipeline) -> None:
+    def __init__(self, root: Compilable) -> None:
         self.root = root
         self.components: dict[str, ComponentSpec] = {}
         self.keys: dict[int, str] = {}
@@ -142,10 +160,10 @@ class _Compiler:
                     reimport=callee.reimport,
                 ),
             )
-        assert isinstance(callee, Pipeline)
+        # The only other callee that makes tasks is a pipeline used as a step.
         return self.dag_component(callee, iface)
 
-    def dag_component(self, p: Pipeline, iface: Interface) -> ComponentSpec:
+    def dag_component(self, p: Compilable, iface: Interface) -> ComponentSpec:
         builder, outputs = p.graph()
         dag = DagSpec(nodes=[self.node(n, builder) for n in builder.nodes])
         out_bindings: dict[str, Any] = {}
@@ -310,7 +328,7 @@ class _Compiler:
         return dict(sorted(out.items()))
 
 
-def compile_pipeline(p: Pipeline) -> PipelineSpec:
+def compile_pipeline(p: Compilable) -> PipelineSpec:
     """Build, convert and validate the spec of ``p``."""
     compiler = _Compiler(p)
     iface = p.interface()

@@ -1,18 +1,14 @@
-"""The FastAPI application: error mapping, bearer-token auth, and the routers."""
+"""The FastAPI application: error mapping, the routers, and bearer-token auth on them."""
 
 from __future__ import annotations
 
 import dataclasses
-import time
-from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Annotated, Any, overload
+from typing import Any
 
 import sqlalchemy as sa
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from headwater._version import __version__
@@ -29,7 +25,8 @@ from headwater.errors import (
     UriNotAllowed,
     ValidationError,
 )
-from headwater.store import Authenticated, MetadataStore
+from headwater.server._deps import ServerState, authenticated
+from headwater.store import MetadataStore
 
 _HTTP_HINTS = {
     400: "send a JSON body (Content-Type: application/json); see /api/openapi.json",
@@ -71,41 +68,6 @@ def problem(status: int, message: str, hint: str | None = None, where: Any = Non
         body["where"] = where
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(body, status_code=status, headers=headers)
-
-
-@dataclasses.dataclass
-class ServerState:
-    """What the routes share: the workspace, and the scheduler when one runs in-process."""
-
-    ws: Workspace
-    wake_scheduler: Callable[[], None] | None = None
-    cancel_local: Callable[[str], bool] | None = None
-    started_at: float = dataclasses.field(default_factory=time.time)
-
-
-_bearer = HTTPBearer(auto_error=False, description="An API token: headwater tokens create")
-
-
-def state(request: Request) -> ServerState:
-    found: ServerState = request.app.state.headwater
-    return found
-
-
-def authenticated(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Authenticated:
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise ApiError(
-            401,
-            "this route needs a bearer token",
-            hint="send 'Authorization: Bearer TOKEN'; create a token with "
-            "'headwater tokens create --user NAME'",
-        )
-    found = state(request).ws.store.auth.authenticate(credentials.credentials)
-    if isinstance(found, str):
-        raise ApiError(401, found, hint="create a new token with 'headwater tokens create'")
-    return found
 
 
 def create_app(ws: Workspace, *, ui_dir: str | None = None, **state_args: Any) -> FastAPI:
@@ -182,33 +144,3 @@ def create_app(ws: Workspace, *, ui_dir: str | None = None, **state_args: Any) -
             return RedirectResponse("/api/docs")
 
     return app
-
-
-def page(items: list[Any], total: int, limit: int, offset: int) -> dict[str, Any]:
-    nxt = offset + len(items)
-    return {
-        "items": items,
-        "total": total,
-        "limit": limit,
-        "offset": offset,
-        "next_offset": nxt if nxt < total else None,
-    }
-
-
-@overload
-def utc(value: datetime, name: str) -> datetime: ...
-@overload
-def utc(value: datetime | None, name: str) -> datetime | None: ...
-def utc(value: datetime | None, name: str) -> datetime | None:
-    """``value`` in UTC (a time without a zone is taken as UTC); a 422 naming ``name``
-    when it cannot be written in UTC (an offset past year 1 or 9999)."""
-    if value is None:
-        return None
-    try:
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    except OverflowError:
-        raise ApiError(
-            422,
-            f"{name}: {value.isoformat()} is out of range once in UTC",
-            hint="give a date and time between the years 1 and 9999 in UTC",
-        ) from None

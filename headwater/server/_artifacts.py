@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse, StreamingResponse
 
 from headwater.errors import ApiError
-from headwater.server._app import ServerState, page, state
+from headwater.server._deps import ServerState, page, state
 from headwater.server._schemas import ArtifactOut, Lineage, Page, Preview
 from headwater.store import ArtifactRecord, LineageNode
 

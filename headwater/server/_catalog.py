@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from headwater.errors import ApiError, HeadwaterError
-from headwater.server._app import ServerState, page, state, utc
+from headwater.server._deps import ServerState, page, state, utc
 from headwater.server._schemas import (
     AssetEventOut,
     AssetOut,

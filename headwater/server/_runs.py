@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
 from headwater.errors import ApiError
-from headwater.server._app import ServerState, page, state, utc
+from headwater.server._deps import ServerState, page, state, utc
 from headwater.server._schemas import (
     CancelOut,
     Cleared,

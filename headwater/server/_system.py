@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 
 from headwater._version import __version__
-from headwater.server._app import ServerState, authenticated, state
+from headwater.server._deps import ServerState, authenticated, state
 from headwater.server._schemas import Health, Me, PoolIn, PoolOut, TokenOut, UriRootsOut
 from headwater.store import Authenticated
 

@@ -14,8 +14,8 @@ import pytest
 from headwater.errors import UriNotAllowed
 from headwater.runtime import UriPolicy, execute
 from headwater.runtime._digest import digest_path
-from headwater.runtime._execute import TaskError
 from headwater.runtime._importer import bounded_digest
+from headwater.runtime._protocol import TaskError
 
 BIG = 1 << 40
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import graphlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from headwater.spec._models import (
     CollectedBinding,
@@ -29,6 +29,7 @@ from headwater.spec._models import (
     TaskSpec,
 )
 from headwater.spec._params import type_error
+from headwater.spec._validate._checker import SpecChecker
 from headwater.spec._validate._common import (
     BASE_ARTIFACT,
     NAME_RE,
@@ -43,13 +44,10 @@ from headwater.spec._validate._common import (
     value_kind,
 )
 
-if TYPE_CHECKING:
-    from headwater.spec._validate._pipeline import PipelineChecker
-
 
 @dataclass
 class DagChecker:
-    top: PipelineChecker
+    top: SpecChecker
     comp: ComponentSpec
     dag: DagSpec
     pipeline: str
