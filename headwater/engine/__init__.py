@@ -1,5 +1,31 @@
 """The run state machine: what may run next, caching, retries, timeouts, trigger rules,
-control flow; and the entry points that start and resume runs."""
+control flow; and the entry points that start and resume runs.
+
+The modules of this package, one job each:
+
+- ``_api``: starting and resuming runs (``Workspace``, ``run_pipeline``, ``execute_run``),
+  and what a finished run looks like from Python.
+- ``_engine``: ``Engine``, the run loop: heartbeats, timers, dispatch to the executor,
+  executor events, cancelling and finishing a run.
+- ``_state``: ``RunState``, what an engine holds for one run, declared once for its parts.
+- ``_flow``: control flow over the DAG: units, dependencies, trigger rules, groups
+  (conditions, loops, exit handlers), nested pipelines.
+- ``_attempts``: a task's attempts: restoring, importers, queuing, pool slots, success,
+  failure and retries.
+- ``_caching``: whether caching applies, the cache key, finding and taking a cached result.
+- ``_taskfiles``: an attempt's task input, task output and log files.
+- ``_notices``: queuing a run's notifications in the outbox.
+- ``_units``: the run-time graph (scopes and units) and how values flow between them.
+- ``_plan``: static facts about a spec: each DAG's dependencies, each task's options.
+- ``_triggers``: trigger rules: what happens to a task given its upstream states.
+- ``_outcomes``: how an attempt ended, from its task output, exit status and executor.
+- ``_outputs``: moving a finished attempt's output artifacts into place.
+- ``_importing``: importers and the URI roots of confined runs.
+- ``_inputs``: checks on a run's parameter values (and a schedule's interval).
+- ``_templates``, ``_render``, ``_template_worker``: parameter values as Jinja templates,
+  rendered in a process of their own with limits.
+- ``_deploy``: deploying a pipeline version with a snapshot of its source files.
+"""
 
 from headwater.engine._api import (
     OpenedArtifact,

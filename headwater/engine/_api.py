@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from headwater._config import Settings
-from headwater.engine._engine import Engine, Observer
+from headwater.engine._engine import Engine
+from headwater.engine._state import Observer
 from headwater.errors import ConfigurationError, RunError
 from headwater.executors import Executor, allowed_patterns, make_executor
 from headwater.spec import PipelineSpec, digest, from_data, resolve_parameters, to_data

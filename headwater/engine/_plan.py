@@ -1,4 +1,5 @@
-"""Static facts about a spec's DAGs that the engine needs at run time.
+"""Static facts about a spec's DAGs that the engine needs at run time (and each task's
+options, from the spec's three layers of them).
 
 For every node of every DAG (the root and each pipeline used as a component),
 its direct dependencies expressed as the name of the unit that is visible from
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from headwater.spec import (
     CollectedBinding,
     Comparison,
+    ComponentSpec,
     Condition,
     ConditionGroup,
     DagImplementation,
@@ -25,6 +27,7 @@ from headwater.spec import (
     LoopGroup,
     Node,
     PipelineSpec,
+    TaskOptions,
     TaskOutputBinding,
     TaskSpec,
 )
@@ -116,7 +119,8 @@ def plan_dag(dag: DagSpec) -> DagPlan:
 
 
 class SpecPlan:
-    """Plans for the root DAG and every DAG component, computed once per run."""
+    """Plans for the root DAG and every DAG component, and each task's options, computed
+    once per run."""
 
     def __init__(self, spec: PipelineSpec) -> None:
         self.spec = spec
@@ -124,3 +128,18 @@ class SpecPlan:
         for key, comp in spec.components.items():
             if isinstance(comp.implementation, DagImplementation):
                 self.dags[key] = plan_dag(comp.implementation.dag)
+        self._options: dict[tuple[str, str], TaskOptions] = {}
+
+    def component(self, task: TaskSpec) -> ComponentSpec:
+        return self.spec.components[task.component]
+
+    def options(self, task: TaskSpec) -> TaskOptions:
+        """The task's options: the pipeline's task defaults, overlaid by its component's
+        options, overlaid by its own."""
+        key = (task.component, task.name)
+        options = self._options.get(key)
+        if options is None:
+            comp = self.component(task)
+            options = self.spec.task_defaults.overlay(comp.options).overlay(task.options)
+            self._options[key] = options
+        return options

@@ -1,5 +1,6 @@
 """The run-time graph: scopes (the root, each loop iteration, branch, exit-handler body and
-nested pipeline) holding units (task or group instances), and how values flow between them."""
+nested pipeline) holding units (task or group instances), and how values flow between them
+(and how they are recorded in the store)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from headwater.spec import (
     TaskSpec,
 )
 from headwater.states import TASK_DONE, TASK_NOT_OK, TASK_SUCCESS, TaskStatus
-from headwater.store import TaskRunRecord
+from headwater.store import ArtifactRecord, MetadataStore, TaskRunRecord
 
 T = TaskStatus
 
@@ -264,3 +265,49 @@ def _find(unit: Unit, name: str) -> list[Unit]:
             elif child.is_group:
                 found.extend(_find(child, name))
     return found
+
+
+# ---------------------------------------------------------------------- values and records
+
+
+def artifact_value(record: ArtifactRecord) -> ArtifactValue:
+    return ArtifactValue(
+        record.id, record.name, record.type, record.uri, record.digest, record.metadata
+    )
+
+
+def load_outputs(store: MetadataStore, unit: Unit, outputs: dict[str, Any]) -> None:
+    """Give ``unit`` the outputs a task run recorded (parameters, and artifacts by id)."""
+    unit.params = dict(outputs.get("parameters", {}))
+    refs = outputs.get("artifacts", {})
+    ids = [i for v in refs.values() for i in (v if isinstance(v, list) else [v])]
+    records = store.lineage.artifacts_by_id(ids)
+    for name, ref in refs.items():
+        if isinstance(ref, list):
+            unit.artifacts[name] = [artifact_value(records[i]) for i in ref]
+        else:
+            unit.artifacts[name] = artifact_value(records[ref])
+
+
+def jsonable(values: dict[str, Any]) -> dict[str, Any]:
+    """Input values as a task run records them: an artifact by its id."""
+
+    def one(v: Any) -> Any:
+        if isinstance(v, ArtifactValue):
+            return {"artifact": v.id}
+        if isinstance(v, list):
+            return [one(x) for x in v]
+        return v
+
+    return {k: one(v) for k, v in values.items()}
+
+
+def artifact_links(values: dict[str, Any]) -> list[tuple[str, str]]:
+    """``(input name, artifact id)`` for each artifact among input values (lineage)."""
+    links = []
+    for name, v in values.items():
+        if isinstance(v, ArtifactValue):
+            links.append((name, v.id))
+        elif isinstance(v, list):
+            links.extend((name, x.id) for x in v if isinstance(x, ArtifactValue))
+    return links

@@ -1,0 +1,439 @@
+"""The life of a task's attempts: restoring what an earlier engine left, importers,
+preparing an attempt (the resource check, the cache), queuing it, pool slots, and its
+end: outputs, metrics and asset events stored on success; on failure a retry with
+backoff, or the task fails.
+
+The engine's loop (``_engine``) submits the queued attempts and hands their executor
+events here.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from headwater.engine._caching import cache_key, caching_applies, find_hit, take_hit
+from headwater.engine._importing import uri_policy
+from headwater.engine._outcomes import (
+    describe_failure,
+    describe_lost,
+    finished,
+    started,
+    task_error,
+)
+from headwater.engine._outputs import store_outputs
+from headwater.engine._state import RunState
+from headwater.engine._units import (
+    ArtifactValue,
+    Unit,
+    artifact_links,
+    artifact_value,
+    jsonable,
+    load_outputs,
+)
+from headwater.errors import UriNotAllowed
+from headwater.executors import ExecEvent, Resources
+from headwater.spec import (
+    ComponentSpec,
+    ImporterImplementation,
+    PythonImplementation,
+    TaskOptions,
+    TaskSpec,
+)
+from headwater.states import TASK_DONE, TASK_SUCCESS, TASK_UNSTARTED, TaskStatus
+from headwater.store import DEFAULT_POOL, MetricPoint, SlotRequest
+
+T = TaskStatus
+# How often a task waiting for a pool slot asks again (slots also free up when our own
+# tasks end, which asks at once).
+SLOT_POLL_SECONDS = 0.2
+
+
+class Attempts(RunState):
+    """The life of task attempts (a part of the engine)."""
+
+    # ------------------------------------------------------------------ starting
+
+    def _restore(self, unit: Unit) -> bool:
+        """Take a task's outcome from an earlier engine; True if nothing is left to do."""
+        records = self.history.get(unit.path)
+        if not records:
+            unit.attempt = self.attempts_used.get(unit.path, 0)  # after any cleared attempts
+            return False
+        last = records[-1]
+        unit.attempt = last.attempt
+        unit.counted_failures = sum(1 for r in records if r.status is T.UP_FOR_RETRY)
+        if last.status in TASK_DONE:
+            unit.status = last.status
+            unit.record = last
+            unit.error = last.error
+            if last.status in TASK_SUCCESS:
+                load_outputs(self.store, unit, last.outputs or {})
+            self._notify("task", unit)
+            return True
+        if last.status is T.UP_FOR_RETRY:
+            # Waiting to retry: prepare the task as usual; the retry timer launches it.
+            unit.retry_at = last.retry_at.timestamp() if last.retry_at else time.time()
+            unit.status = T.UP_FOR_RETRY
+            unit.record = last
+            self.retrying.add(unit)
+            self._notify("task", unit)
+            return False
+        current = last.status
+        if not started(current, last.pid, last.log_path):
+            # Queued (or waiting for a slot) and never started: nothing of it ran, so it
+            # is neither failed nor a retry used; it is queued again as it is.
+            unit.record = last
+            unit.status = current
+            return False
+        # Queued or running when the previous engine stopped: that attempt is lost. Its
+        # process may have outlived the engine; stop it so the task never runs twice.
+        self.executor.reclaim(last.pid, last.log_path)
+        if last.log_path is not None:  # a task process, not a nested pipeline
+            result = self.files.read_output(last)
+            if finished(result):
+                # It finished before its end was recorded: record it, do not run it again.
+                if current is not T.RUNNING:  # it ran, though its start was not recorded
+                    self.store.tasks.update_task_run(last.id, current, T.RUNNING)
+                    current = T.RUNNING
+                unit.record = last
+                unit.options = self.plan.options(unit.node)
+                if self._succeed(unit, result, current, recovered=True):
+                    return True
+                self.store.tasks.update_task_run(last.id, current, T.FAILED, error=unit.error)
+                return False
+        self.store.tasks.update_task_run(
+            last.id,
+            current,
+            T.FAILED if current is not T.PENDING else T.CANCELLED,
+            error="the engine driving this attempt stopped before it finished; "
+            "the task runs again on resume",
+        )
+        return False
+
+    def _import(self, unit: Unit, comp: ComponentSpec, values: dict[str, Any]) -> None:
+        """An importer: reuse the artifact already recorded for the URI (unless
+        ``reimport``, and only where this run may read it), else run an importer attempt,
+        which checks the URI and hashes it in a task process."""
+        impl = comp.implementation
+        assert isinstance(impl, ImporterImplementation)
+        uri = str(values.get("uri", ""))
+        record = None if impl.reimport else self.store.lineage.find_artifact_by_uri(uri)
+        if record is not None and self.run.confined:
+            try:
+                uri_policy(self.settings, self.store).check(uri)  # resolves links; opens nothing
+            except UriNotAllowed:
+                record = None  # the attempt refuses it, and says why, in the task's error
+        if record is None:
+            self._prepare_attempt(unit, comp, values)
+            return
+        unit.artifacts = {"artifact": artifact_value(record)}
+        unit.status = T.SUCCEEDED
+        unit.record = self.store.tasks.add_task_run(
+            self.run.id,
+            unit.path,
+            unit.name,
+            unit.node.component,
+            unit.attempt + 1,
+            T.SUCCEEDED,
+            inputs={"uri": uri},
+            outputs={"parameters": {}, "artifacts": {"artifact": record.id}},
+            output_artifacts=[("artifact", record.id)],
+        )
+        self._notify("task", unit)
+
+    def _prepare_attempt(self, unit: Unit, comp: ComponentSpec, values: dict[str, Any]) -> None:
+        task: TaskSpec = unit.node
+        options = self.plan.options(task)
+        impl = comp.implementation
+        res = options.resources
+        resources = Resources(
+            cpu=(res.cpu or 0.0) if res else 0.0,
+            memory=(res.memory_bytes or 0) if res else 0,
+            gpu=(res.gpu or 0) if res else 0,
+        )
+        # An attempt an earlier engine queued but never started: it runs as it is.
+        requeued = unit.status in TASK_UNSTARTED
+        problem = self.executor.check(resources)
+        if problem:
+            message = (
+                f"task '{unit.path}' {problem}; lower its request (e.g. "
+                f"task.set_options(gpu=...)) or run it where such resources exist"
+            )
+            if requeued and unit.record is not None and unit.status is not None:
+                self.store.tasks.update_task_run(
+                    unit.record.id, unit.status, T.FAILED, error=message
+                )
+                unit.status, unit.error = T.FAILED, message
+                self._notify("task", unit)
+                return
+            self._record_final(unit, T.FAILED, message)
+            return
+        key = (
+            cache_key(impl, options, values)
+            if isinstance(impl, PythonImplementation)
+            and caching_applies(self.run, self.spec, options)
+            else None  # an importer's reuse is its own (reimport=False), not the cache
+        )
+        # Attempts of this task were cleared: the user asked for it to run again.
+        cleared = self.attempts_used.get(unit.path, 0) > 0 and not self.history.get(unit.path)
+        if key is not None and not cleared and not requeued:
+            hit = find_hit(self.store, self.artifact_store, key, options)
+            if hit is not None:
+                take_hit(self.store, self.run.id, unit, hit, key, values)
+                self._notify("task", unit)
+                return
+        unit.cache_key = key
+        unit.resources = resources
+        unit.options = options
+        if unit.status is T.UP_FOR_RETRY:
+            return  # resumed while waiting to retry: the retry timer launches it
+        if requeued:
+            self._requeue(unit)
+            return
+        self._new_attempt(unit)
+
+    # ------------------------------------------------------------------ queuing
+
+    def _new_attempt(self, unit: Unit) -> None:
+        """Persist a queued attempt and write its task input; it runs when there is room."""
+        unit.attempt += 1
+        unit.retry_at = None
+        options: TaskOptions = unit.options
+        pool = options.pool or DEFAULT_POOL
+        limited = bool(
+            options.pool
+            or self._pools.get(DEFAULT_POOL) is not None
+            or self.spec.max_active_tasks
+            or self.max_active_tasks
+        )
+        status = T.WAITING if limited else T.QUEUED
+        record = self.store.tasks.add_task_run(
+            self.run.id,
+            unit.path,
+            unit.name,
+            unit.node.component,
+            unit.attempt,
+            status,
+            inputs=jsonable(unit.inputs),
+            cache_key=unit.cache_key,
+            log_path=str(self.files.log_path(unit)),
+            input_artifacts=artifact_links(unit.inputs),
+            pool=pool if limited else None,
+            pool_slots=(options.pool_slots or 1) if limited else None,
+            priority=options.priority or 0,
+        )
+        unit.record = record
+        unit.status = status
+        self.files.write_input(unit, record, self.plan.component(unit.node))
+        if limited:
+            self.waiting.append(unit)
+            self._grant_now = True
+        else:
+            self.ready.append(unit)
+        self._notify("task", unit)
+
+    def _requeue(self, unit: Unit) -> None:
+        """Queue again an attempt that an earlier engine queued and never started."""
+        record = unit.record
+        assert record is not None
+        # Same inputs; the file may not have been written.
+        self.files.write_input(unit, record, self.plan.component(unit.node))
+        if unit.status is T.WAITING:
+            self.waiting.append(unit)
+            self._grant_now = True
+        else:
+            self.ready.append(unit)
+        self._notify("requeued", unit)
+
+    def _grant(self) -> None:
+        """Ask for pool slots for the waiting attempts; the granted ones become queued."""
+        now = time.time()
+        if not self.waiting or (not self._grant_now and now - self._last_grant < SLOT_POLL_SECONDS):
+            return
+        self._last_grant = now
+        self._grant_now = False
+        requests = []
+        for unit in self.waiting:
+            record = unit.record
+            assert record is not None
+            requests.append(
+                SlotRequest(
+                    record.id,
+                    record.pool or DEFAULT_POOL,
+                    record.pool_slots or 1,
+                    record.priority or 0,
+                )
+            )
+        granted, refused = self.store.pools.grant_slots(
+            requests,
+            pipeline_id=self.run.pipeline_id,
+            pipeline_limit=self.spec.max_active_tasks,
+            global_limit=self.max_active_tasks,
+        )
+        if not granted and not refused:
+            return
+        chosen, still = set(granted), []
+        for unit in self.waiting:
+            record = unit.record
+            assert record is not None
+            if record.id in chosen:
+                unit.status = T.QUEUED
+                self.ready.append(unit)
+                self._notify("task", unit)
+            elif record.id in refused:
+                self.store.tasks.update_task_run(
+                    record.id, T.WAITING, T.FAILED, error=refused[record.id]
+                )
+                unit.status = T.FAILED
+                unit.error = refused[record.id]
+                self._notify("task", unit)
+                self.notices.tell_task("failure", unit, self.run_status, error=unit.error)
+            else:
+                still.append(unit)
+        self.waiting = still
+
+    # ------------------------------------------------------------------ endings
+
+    def _on_exit(self, unit: Unit, ev: ExecEvent, current: TaskStatus) -> None:
+        assert unit.record is not None
+        status = ev.status if ev.status is not None else -1
+        result = self.files.read_output(unit.record)
+        error = task_error(result)
+        if status == 0 and ev.stopped is None and finished(result):
+            if self._succeed(unit, result, current):
+                return
+            error = {"type": "ArtifactError", "message": unit.error or "could not store outputs"}
+        message = describe_failure(
+            status,
+            error,
+            stopped=ev.stopped,
+            timeout=unit.options.timeout_seconds,
+            peak_rss=ev.peak_rss,
+            memory=unit.resources.memory if unit.resources is not None else 0,
+            oom=ev.oom,
+        )
+        self._fail(unit, message, current)
+
+    def _on_lost(self, unit: Unit, reason: str, current: TaskStatus) -> None:
+        """The worker running the attempt died; its exit status will never come. What
+        the task output says decides: finished (recorded, not run again), failed in the
+        user's code, or cut short."""
+        assert unit.record is not None
+        result = self.files.read_output(unit.record)
+        if finished(result):
+            if self._succeed(unit, result, current, recovered=True):
+                return
+            error = {"type": "ArtifactError", "message": unit.error or "could not store outputs"}
+            self._fail(unit, describe_failure(1, error), current)
+        elif task_error(result) is not None:
+            self._fail(unit, describe_failure(1, task_error(result)), current)
+        else:
+            self._fail(unit, describe_lost(reason), current)
+
+    def _succeed(
+        self,
+        unit: Unit,
+        result: dict[str, Any],
+        current: TaskStatus,
+        *,
+        recovered: bool = False,
+    ) -> bool:
+        """Move the attempt's outputs into place and record them; False if they could not
+        be stored (the attempt then fails, and may be retried).
+
+        ``recovered``: the attempt's end was not seen when it happened (its worker or
+        engine died), so an output may already have been moved into place by an engine
+        that stopped before recording it."""
+        record = unit.record
+        assert record is not None
+        new = store_outputs(
+            self.artifact_store,
+            self.plan.component(unit.node),
+            self.run.id,
+            unit.path,
+            record,
+            str(unit.inputs.get("uri", "")),
+            result,
+            recovered=recovered,
+        )
+        if isinstance(new, str):
+            unit.error = new
+            return False
+        ids = {a.name: a.id for a in new}
+        metric_points = [
+            MetricPoint(
+                m["key"],
+                float(m["value"]),
+                m.get("step"),
+                datetime.fromtimestamp(m["time"], UTC),
+                ids.get(m.get("artifact", "")),
+            )
+            for m in (result.get("headwater") or {}).get("metrics", [])
+        ]
+        params = result.get("parameterValues") or {}
+        outputs = {"parameters": params, "artifacts": ids}
+        self.store.tasks.finish_task_run(
+            record,
+            T.SUCCEEDED,
+            outputs=outputs,
+            artifacts=new,
+            metrics=metric_points,
+            exit_code=0,
+            current=current,
+        )
+        assets = unit.options.assets or {}
+        if assets:
+            self.store.assets.record_asset_events(
+                self.run.id,
+                record.id,
+                [(asset, ids[name]) for name, asset in sorted(assets.items()) if name in ids],
+            )
+        unit.params = dict(params)
+        unit.artifacts = {
+            a.name: ArtifactValue(a.id, a.name, a.type, a.uri, a.digest, a.metadata) for a in new
+        }
+        unit.status = T.SUCCEEDED
+        self.artifact_store.discard(record.id)
+        # A succeeded attempt's task files have served their purpose (a failed one's are
+        # kept next to its log, for debugging), once its success is committed: until
+        # then the output file is what a resumed engine records it from.
+        self.files.tidy_later(record)
+        self._notify("task", unit)
+        self.notices.tell_task("success", unit, self.run_status)
+        return True
+
+    def _fail(self, unit: Unit, message: str, current: TaskStatus) -> None:
+        """The attempt failed: retry the task after its backoff, if retries are left; else
+        the task fails."""
+        record = unit.record
+        assert record is not None
+        self.artifact_store.discard(record.id)
+        options: TaskOptions = unit.options
+        retry = options.retry
+        if retry and unit.counted_failures < retry.max_retries:
+            unit.counted_failures += 1
+            delay = retry.delay_seconds * retry.backoff_factor ** (unit.counted_failures - 1)
+            if retry.max_delay_seconds is not None:
+                delay = min(delay, retry.max_delay_seconds)
+            unit.retry_at = time.time() + delay
+            self.store.tasks.finish_task_run(
+                record,
+                T.UP_FOR_RETRY,
+                error=message,
+                retry_at=datetime.fromtimestamp(unit.retry_at, UTC),
+                current=current,
+            )
+            unit.status = T.UP_FOR_RETRY
+            unit.error = message
+            self.retrying.add(unit)
+            self._notify("retry", unit)
+            self.notices.tell_run("retry", self.run_status, task=unit.path, error=message)
+            self.notices.tell_task("retry", unit, self.run_status, error=message)
+            return
+        self.store.tasks.finish_task_run(record, T.FAILED, error=message, current=current)
+        unit.status = T.FAILED
+        unit.error = message
+        self._notify("task", unit)
+        self.notices.tell_task("failure", unit, self.run_status, error=message)

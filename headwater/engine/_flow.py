@@ -1,0 +1,392 @@
+"""Control flow over a run's DAG: instantiating units and their dependencies, deciding
+what may run next under trigger rules, groups (conditions, loops and their parallelism,
+exit handlers), nested pipelines, and how a change propagates to what waits on it.
+
+A task unit the trigger rules let run is started here: its inputs are resolved, and it
+is handed to the attempts part (``_attempts``), or expanded when it is a pipeline.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from headwater.engine._state import RunState
+from headwater.engine._triggers import Decision, decide
+from headwater.engine._units import (
+    ArtifactValue,
+    Scope,
+    Unavailable,
+    Unit,
+    jsonable,
+    resolve,
+    scope_done,
+    state,
+)
+from headwater.spec import (
+    Comparison,
+    ComponentSpec,
+    Condition,
+    ConditionGroup,
+    DagImplementation,
+    ExitHandlerGroup,
+    ImporterImplementation,
+    LoopGroup,
+    TaskSpec,
+    TriggerRule,
+)
+from headwater.states import TASK_FAILURE, TASK_OK, TaskStatus
+from headwater.store import TaskRunRecord
+
+T = TaskStatus
+
+
+class ControlFlow(RunState):
+    """Control flow over the run's DAG (a part of the engine)."""
+
+    # ------------------------------------------------------------------ structure
+
+    def _instantiate(self, nodes: list[Any], scope: Scope) -> None:
+        units = []
+        for node in nodes:
+            unit = Unit(node, scope)
+            scope.units[node.name] = unit
+            units.append(unit)
+        for unit in units:
+            self._register(unit)
+
+    def _register(self, unit: Unit) -> None:
+        """Resolve a new unit's upstream units once, and consider it soon."""
+        unit.deps = self._deps(unit)
+        for dep, _ in unit.deps:
+            self.dependents.setdefault(id(dep), []).append(unit)
+        self.dirty[unit] = None
+
+    def _notify(self, kind: str, unit: Unit) -> None:
+        if self.observer is not None:
+            self.observer(kind, unit)
+        self._propagate(unit)
+
+    def _propagate(self, unit: Unit) -> None:
+        """``unit`` changed: wake what waits on it and on the groups it completes."""
+        u: Unit | None = unit
+        while u is not None and state(u) is not None:
+            for d in self.dependents.get(id(u), ()):
+                self.dirty[d] = None
+            owner = u.scope.owner
+            if owner is None:
+                return
+            node = owner.node
+            if isinstance(node, ExitHandlerGroup) and u.scope is owner.children[0]:
+                exit_unit = owner.children[1].units.get(node.exit_task.name)
+                if exit_unit is not None:
+                    self.dirty[exit_unit] = None
+            elif isinstance(node, LoopGroup):
+                if id(u.scope) not in owner.finished and scope_done(u.scope) is not None:
+                    owner.finished.add(id(u.scope))
+                    self._open_iterations(owner)
+            elif owner.is_task and owner.status is T.RUNNING:
+                self._finish_expanded(owner)
+                return  # _finish_expanded notifies, which propagates further
+            u = owner
+
+    def _deps(self, unit: Unit) -> list[tuple[Unit, bool]]:
+        plan = self.plan.dags[unit.scope.dag_key]
+        out = []
+        for dep in plan.deps.get(unit.name, []):
+            target = unit.scope.lookup(dep.name)
+            if target is not None and target is not unit:
+                out.append((target, dep.data))
+        return out
+
+    # ------------------------------------------------------------------ deciding
+
+    def _evaluate(self) -> None:
+        while self.dirty:
+            unit = next(iter(self.dirty))
+            del self.dirty[unit]
+            if not unit.considered and self._consider(unit):
+                unit.considered = True
+
+    def _consider(self, unit: Unit) -> bool:
+        """Act on ``unit`` if its upstream allows; True once it needs no more attention."""
+        deps = unit.deps
+        if unit.is_group:
+            decision = decide(TriggerRule.ALL_SUCCESS, [state(u) for u, _ in deps])
+            if decision is Decision.WAIT:
+                return False
+            if decision is Decision.RUN:
+                self._open(unit)
+            else:
+                self._settle_group(
+                    unit, T.SKIPPED if decision is Decision.SKIP else T.UPSTREAM_FAILED
+                )
+            return True
+        options = self.plan.options(unit.node)
+        rule = options.trigger_rule or TriggerRule.ALL_SUCCESS
+        considered = (
+            [u for u, data in deps if data] if rule is TriggerRule.ALWAYS else [u for u, _ in deps]
+        )
+        states = [state(u) for u in considered]
+        if unit.exit_of is not None:
+            body = unit.exit_of.children[0]
+            body_state = scope_done(body)
+            if body_state is None:
+                return False
+            rule = TriggerRule.ALL_DONE
+        decision = decide(rule, states)
+        if decision is Decision.WAIT:
+            return False
+        if decision is Decision.RUN:
+            self._start(unit)
+        else:
+            self._record_final(unit, T.SKIPPED if decision is Decision.SKIP else T.UPSTREAM_FAILED)
+        return True
+
+    # ------------------------------------------------------------------ groups
+
+    def _open(self, unit: Unit) -> None:
+        node = unit.node
+        unit.opened = True
+        scope = unit.scope
+        if isinstance(node, ConditionGroup):
+            try:
+                chosen = next(
+                    (
+                        i
+                        for i, b in enumerate(node.branches)
+                        if b.condition is None or self._holds(b.condition, scope)
+                    ),
+                    None,
+                )
+            except Unavailable as exc:
+                self._settle_group(unit, T.UPSTREAM_FAILED, str(exc))
+                return
+            for i, branch in enumerate(node.branches):
+                if i == chosen:
+                    child = Scope(scope.dag_key, scope, scope.prefix, owner=unit)
+                    unit.children.append(child)
+                    self._instantiate(branch.nodes, child)
+                else:
+                    self._mark_subtree(branch.nodes, scope.prefix, T.SKIPPED)
+            self._notify("group", unit)
+        elif isinstance(node, LoopGroup):
+            try:
+                items = resolve(node.items, scope)
+            except Unavailable as exc:
+                self._settle_group(unit, T.UPSTREAM_FAILED, str(exc))
+                return
+            if not isinstance(items, list):
+                self._settle_group(unit, T.FAILED, f"ParallelFor items are not a list: {items!r}")
+                return
+            unit.items = items
+            self._open_iterations(unit)
+            self._notify("group", unit)
+        elif isinstance(node, ExitHandlerGroup):
+            body = Scope(scope.dag_key, scope, scope.prefix, owner=unit)
+            unit.children.append(body)
+            self._instantiate(node.nodes, body)
+            exit_scope = Scope(scope.dag_key, scope, scope.prefix, owner=unit)
+            unit.children.append(exit_scope)
+            exit_unit = Unit(node.exit_task, exit_scope, exit_of=unit)
+            exit_scope.units[exit_unit.name] = exit_unit
+            self._register(exit_unit)
+            self._notify("group", unit)
+
+    def _open_iterations(self, loop: Unit) -> None:
+        """Open loop iterations while fewer than ``parallelism`` are unfinished."""
+        assert loop.items is not None
+        limit = loop.node.parallelism or len(loop.items)
+        active = len(loop.children) - len(loop.finished)
+        while loop.next_item < len(loop.items) and active < limit:
+            i = loop.next_item
+            prefix = f"{loop.scope.prefix}{loop.name}[{i}]."
+            child = Scope(
+                loop.scope.dag_key, loop.scope, prefix, loop=(loop.name, loop.items[i]), owner=loop
+            )
+            loop.children.append(child)
+            self._instantiate(loop.node.nodes, child)
+            loop.next_item += 1
+            if child.units:
+                active += 1
+            else:  # an empty body is done as soon as it opens
+                loop.finished.add(id(child))
+
+    def _settle_group(self, unit: Unit, status: TaskStatus, reason: str | None = None) -> None:
+        """A group that will not run: everything in it gets ``status``."""
+        unit.status = status
+        unit.error = reason
+        node = unit.node
+        if isinstance(node, ConditionGroup):
+            for b in node.branches:
+                self._mark_subtree(b.nodes, unit.scope.prefix, status)
+        elif isinstance(node, ExitHandlerGroup):
+            self._mark_subtree([*node.nodes, node.exit_task], unit.scope.prefix, status)
+        elif isinstance(node, LoopGroup):
+            pass  # no iteration exists to mark
+        self._notify("group", unit)
+
+    def _mark_subtree(self, nodes: list[Any], prefix: str, status: TaskStatus) -> None:
+        for node in nodes:
+            if isinstance(node, TaskSpec):
+                self._record_row(prefix + node.name, node, status)
+            elif isinstance(node, ConditionGroup):
+                for b in node.branches:
+                    self._mark_subtree(b.nodes, prefix, status)
+            elif isinstance(node, ExitHandlerGroup):
+                self._mark_subtree([*node.nodes, node.exit_task], prefix, status)
+
+    def _holds(self, cond: Condition, scope: Scope) -> bool:
+        if isinstance(cond, Comparison):
+            left, right = resolve(cond.left, scope), resolve(cond.right, scope)
+            return _compare(cond.op, left, right)
+        results = [self._holds(c, scope) for c in cond.operands]
+        if cond.op == "and":
+            return all(results)
+        if cond.op == "or":
+            return any(results)
+        return not results[0]
+
+    # ------------------------------------------------------------------ tasks
+
+    def _record_row(
+        self, path: str, task: TaskSpec, status: TaskStatus, error: str | None = None
+    ) -> TaskRunRecord:
+        for rec in self.history.get(path, []):
+            if rec.status is status:
+                return rec
+        attempt = self.attempts_used.get(path, 0) + 1
+        self.attempts_used[path] = attempt
+        return self.store.tasks.add_task_run(
+            self.run.id, path, task.name, task.component, attempt, status, error=error
+        )
+
+    def _record_final(self, unit: Unit, status: TaskStatus, error: str | None = None) -> None:
+        unit.status = status
+        unit.error = error
+        unit.record = self._record_row(unit.path, unit.node, status, error)
+        self._notify("task", unit)
+
+    def _start(self, unit: Unit) -> None:
+        task: TaskSpec = unit.node
+        if self._restore(unit):
+            return
+        comp = self.plan.component(task)
+        impl = comp.implementation
+        try:
+            values = {
+                name: resolve(b, unit.scope)
+                for name, b in task.inputs.items()
+                if b.kind != "final_status"
+            }
+        except Unavailable as exc:
+            self._record_final(unit, T.UPSTREAM_FAILED, f"an input cannot be read: {exc}")
+            return
+        if unit.exit_of is not None:
+            for name, b in task.inputs.items():
+                if b.kind == "final_status":
+                    values[name] = self._final_status(unit.exit_of)
+        unit.inputs = values
+        if isinstance(impl, ImporterImplementation):
+            self._import(unit, comp, values)
+        elif isinstance(impl, DagImplementation):
+            self._expand(unit, comp, values)
+        else:
+            self._prepare_attempt(unit, comp, values)
+
+    def _final_status(self, group: Unit) -> dict[str, Any]:
+        body = group.children[0]
+        outcome = scope_done(body) or T.FAILED
+        failed = [u for u in body.all_units() if u.is_task and u.status in TASK_FAILURE]
+        first_error = next((u.error for u in failed if u.error), None)
+        return {
+            "state": "succeeded" if outcome in TASK_OK else "failed",
+            "pipeline": self.spec.name,
+            "run_id": self.run.id,
+            "error_message": first_error,
+            "failed_tasks": [u.path for u in failed],
+        }
+
+    # ------------------------------------------------------------------ nested pipelines
+
+    def _expand(self, unit: Unit, comp: ComponentSpec, values: dict[str, Any]) -> None:
+        impl = comp.implementation
+        assert isinstance(impl, DagImplementation)
+        inputs = dict(values)
+        for name, io in comp.inputs.items():
+            if name not in inputs and io.has_default:
+                inputs[name] = io.default
+        inner = Scope(unit.node.component, unit.scope, f"{unit.path}.", inputs=inputs, owner=unit)
+        unit.children.append(inner)
+        unit.opened = True
+        unit.status = T.RUNNING
+        unit.record = self.store.tasks.add_task_run(
+            self.run.id,
+            unit.path,
+            unit.name,
+            unit.node.component,
+            unit.attempt + 1,
+            T.RUNNING,
+            inputs=jsonable(values),
+        )
+        self._instantiate(impl.dag.nodes, inner)
+        self._notify("task", unit)
+
+    def _finish_expanded(self, unit: Unit) -> None:
+        """Close a nested pipeline task once its inner DAG has finished."""
+        if not unit.children or unit.record is None:
+            return
+        outcome = scope_done(unit.children[0])
+        if outcome is None:
+            return
+        impl = self.plan.component(unit.node).implementation
+        assert isinstance(impl, DagImplementation)
+        target = T.SUCCEEDED if outcome in TASK_OK else T.FAILED
+        outputs: dict[str, Any] = {"parameters": {}, "artifacts": {}}
+        if target is T.SUCCEEDED:
+            try:
+                for name, b in impl.outputs.items():
+                    _put(unit, outputs, name, resolve(b, unit.children[0]))
+            except Unavailable as exc:
+                target, unit.error = T.FAILED, str(exc)
+        unit.status = target
+        self.store.tasks.finish_task_run(unit.record, target, outputs=outputs, error=unit.error)
+        self._notify("task", unit)
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _compare(op: str, left: Any, right: Any) -> bool:
+    try:
+        if op == "==":
+            return bool(left == right)
+        if op == "!=":
+            return bool(left != right)
+        if op == "<":
+            return bool(left < right)
+        if op == "<=":
+            return bool(left <= right)
+        if op == ">":
+            return bool(left > right)
+        if op == ">=":
+            return bool(left >= right)
+        if op == "in":
+            return bool(left in right)
+        if op == "not_in":
+            return bool(left not in right)
+    except TypeError as exc:
+        raise Unavailable(f"cannot compare {left!r} {op} {right!r}: {exc}") from None
+    raise Unavailable(f"unknown comparison '{op}'")
+
+
+def _put(unit: Unit, outputs: dict[str, Any], name: str, value: Any) -> None:
+    """Set a nested pipeline's output ``name``: on its unit, and in the outputs recorded."""
+    if isinstance(value, ArtifactValue):
+        unit.artifacts[name] = value
+        outputs["artifacts"][name] = value.id
+    elif isinstance(value, list) and value and all(isinstance(v, ArtifactValue) for v in value):
+        unit.artifacts[name] = value
+        outputs["artifacts"][name] = [v.id for v in value]
+    else:
+        unit.params[name] = value
+        outputs["parameters"][name] = value

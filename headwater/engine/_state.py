@@ -1,0 +1,130 @@
+"""What an engine holds while it drives one run, declared once for all its parts.
+
+:class:`~headwater.engine._engine.Engine` is made of :class:`RunState` and two parts that
+read and change it: control flow over the DAG (``_flow``) and the life of task attempts
+(``_attempts``). Each part calls into the other only through the hooks declared here.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from headwater._config import Settings
+from headwater.engine._importing import uri_policy
+from headwater.engine._notices import Notices
+from headwater.engine._plan import SpecPlan
+from headwater.engine._taskfiles import TaskFiles
+from headwater.engine._units import Scope, Unit
+from headwater.executors import Executor
+from headwater.spec import ComponentSpec, PipelineSpec
+from headwater.states import RunStatus, TaskStatus
+from headwater.store import ArtifactStore, MetadataStore, RunRecord, TaskRunRecord
+
+Observer = Callable[[str, Unit], None]
+"""Told ``(kind, unit)`` as a run goes on: ``task`` and ``group`` (a state changed),
+``retry`` (an attempt failed and will be retried), ``requeued`` (an attempt an earlier
+engine queued but never started is queued again)."""
+
+
+class RunState(ABC):
+    """The state of one run as its engine drives it, and the engine's collaborators."""
+
+    def __init__(
+        self,
+        store: MetadataStore,
+        artifacts: ArtifactStore,
+        run: RunRecord,
+        spec: PipelineSpec,
+        *,
+        source_root: str,
+        work_dir: Path,
+        log_dir: Path,
+        executor: Executor,
+        observer: Observer | None,
+        owner: str,
+        max_active_tasks: int | None,
+        settings: Settings,
+        heartbeat_every: float,
+    ) -> None:
+        # The run, its spec, and what the engine works with.
+        self.store = store
+        # Where this Headwater keeps its state: confined runs may not read it, and the
+        # importer's hashing bounds.
+        self.settings = settings
+        self.owner = owner
+        self.max_active_tasks = max_active_tasks
+        self.artifact_store = artifacts
+        self.run = run
+        self.spec = spec
+        self.plan = SpecPlan(spec)
+        self.source_root = source_root
+        self.executor = executor
+        self.observer = observer
+        self.files = TaskFiles(
+            run_id=run.id,
+            work_dir=work_dir,
+            log_dir=log_dir,
+            artifacts=artifacts,
+            source_root=source_root,
+            settings=settings,
+            policy=partial(uri_policy, settings, store) if run.confined else None,
+        )
+        self.notices = Notices(store, spec, run.id, source_root)
+        self.run_status: RunStatus = run.status
+
+        # The run-time graph (control flow).
+        self.root = Scope("", None, "", inputs=dict(run.parameters))
+        # Units to (re)consider, in the order they became interesting (a FIFO set).
+        self.dirty: dict[Unit, None] = {}
+        self.dependents: dict[int, list[Unit]] = {}
+
+        # Attempts: the store's record of them, and where each one is now.
+        self.history: dict[str, list[TaskRunRecord]] = {}
+        # The highest attempt number each task path has used, cleared attempts included.
+        self.attempts_used: dict[str, int] = {}
+        # Attempts waiting for pool slots or under a concurrency limit, and the pools.
+        self.waiting: list[Unit] = []
+        self._pools: dict[str, int | None] = {}
+        self._last_grant = 0.0
+        self._grant_now = False
+        self.ready: list[Unit] = []
+        self.running: dict[str, Unit] = {}
+        self.retrying: set[Unit] = set()
+
+        # The loop: heartbeats, the run's deadline, and its end.
+        self._heartbeat_every = heartbeat_every
+        self._last_heartbeat = 0.0
+        self._deadline: float | None = None
+        self.cancel_requested = False
+        self.finished = False
+
+    # ------------------------------------------------------------------ hooks
+
+    # Control flow (``_flow``) offers these to the other parts.
+
+    @abstractmethod
+    def _notify(self, kind: str, unit: Unit) -> None:
+        """``unit`` changed: tell the observer and wake what waits on it."""
+
+    @abstractmethod
+    def _record_final(self, unit: Unit, status: TaskStatus, error: str | None = None) -> None:
+        """Record that a task ends with ``status`` without (another) attempt."""
+
+    # Attempts (``_attempts``) offer these to control flow.
+
+    @abstractmethod
+    def _restore(self, unit: Unit) -> bool:
+        """Take a task's outcome from an earlier engine; True if nothing is left to do."""
+
+    @abstractmethod
+    def _import(self, unit: Unit, comp: ComponentSpec, values: dict[str, Any]) -> None:
+        """Start an importer task with input ``values``."""
+
+    @abstractmethod
+    def _prepare_attempt(self, unit: Unit, comp: ComponentSpec, values: dict[str, Any]) -> None:
+        """Start a task that runs in a task process with input ``values``: take its cached
+        result, or queue an attempt."""
