@@ -24,13 +24,13 @@ The modules of this package, one job each:
 - ``_inputs``: checks on a run's parameter values (and a schedule's interval).
 - ``_templates``, ``_render``, ``_template_worker``: parameter values as Jinja templates,
   rendered in a process of their own with limits.
+- ``_workspace``: the stores and folders of one Headwater home.
 - ``_deploy``: deploying a pipeline version with a snapshot of its source files.
 """
 
 from headwater.engine._api import (
     OpenedArtifact,
     Run,
-    Workspace,
     create_run,
     execute_run,
     heartbeat_timeout,
@@ -47,6 +47,7 @@ from headwater.engine._plan import plan_dag
 from headwater.engine._render import warm as warm_renderer
 from headwater.engine._template_worker import MACROS, Macros
 from headwater.engine._triggers import Decision, decide
+from headwater.engine._workspace import Workspace
 from headwater.errors import RunError
 
 __all__ = [

@@ -6,20 +6,18 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from headwater._config import Settings
 from headwater.engine._engine import Engine
 from headwater.engine._state import Observer
-from headwater.errors import ConfigurationError, RunError
-from headwater.executors import Executor, allowed_patterns, make_executor
+from headwater.engine._workspace import Workspace
+from headwater.errors import RunError
+from headwater.executors import Executor, make_executor
 from headwater.spec import PipelineSpec, digest, from_data, resolve_parameters, to_data
 from headwater.states import RUN_DONE, TASK_SUCCESS, RunStatus
 from headwater.store import (
     ArtifactRecord,
-    ArtifactStore,
-    MetadataStore,
     RunRecord,
     TaskRunRecord,
     process_owner,
@@ -27,56 +25,6 @@ from headwater.store import (
 
 ContextFactory = Callable[[str], Mapping[str, Any]]
 """Given the new run's id, the names its parameter templates may use."""
-
-
-@dataclass
-class Workspace:
-    """The stores and folders of one Headwater home."""
-
-    settings: Settings
-    store: MetadataStore
-    artifacts: ArtifactStore
-
-    @classmethod
-    def open(cls, settings: Settings | None = None) -> Workspace:
-        s = settings or Settings.from_env()
-        allowed_patterns()  # a bad task environment allow-list is refused before any run
-        _make_folder("HEADWATER_HOME", s.home)
-        try:
-            artifacts = ArtifactStore(s.artifact_root)
-        except OSError as exc:
-            raise _folder_error("HEADWATER_ARTIFACT_ROOT", Path(s.artifact_root), exc) from None
-        return cls(s, MetadataStore.open(s.database_url), artifacts)
-
-    @property
-    def work_dir(self) -> Path:
-        return self.settings.home / "work"
-
-    def close(self) -> None:
-        self.store.close()
-
-
-def _make_folder(setting: str, folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise _folder_error(setting, folder, exc) from None
-
-
-def _folder_error(setting: str, folder: Path, exc: OSError) -> ConfigurationError:
-    """A clear error for a folder setting whose folder cannot be made."""
-    blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
-    if blocker == folder:
-        what = "is a file, not a folder"
-    elif blocker is not None:
-        what = f"cannot be made: {blocker} is a file, not a folder"
-    else:
-        what = f"cannot be made: {exc.strerror or exc}"
-    return ConfigurationError(
-        f"{setting}={folder} {what}",
-        hint=f"point {setting} at a folder (it is made if missing)"
-        + (" or at an fsspec URL such as s3://bucket/prefix" if "ARTIFACT" in setting else ""),
-    )
 
 
 def create_run(

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from headwater.engine._api import Workspace
+from headwater.engine._workspace import Workspace
 from headwater.spec import (
     ConditionGroup,
     DagImplementation,

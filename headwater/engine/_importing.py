@@ -33,7 +33,7 @@ from headwater.spec import (
 from headwater.store import MetadataStore, NewArtifact
 
 if TYPE_CHECKING:
-    from headwater.engine._api import Workspace
+    from headwater.engine._workspace import Workspace
 
 
 def _sqlite_file(database_url: str) -> str | None:

@@ -224,6 +224,9 @@ class LocalExecutor:
                 env=full_env,
                 start_new_session=True,
             )
+        task = self._tasks.get(request.id)
+        if task is not None:
+            task.pid = proc.pid  # a cancel from now on kills it at once
         self._events.put(ExecEvent("started", request.id, pid=proc.pid))
 
         def wait() -> None:
@@ -371,7 +374,11 @@ class LocalExecutor:
             return
         if task.stopped is None:
             task.stopped = Stopped.CANCELLED
-        self._kill(task, _signal.SIGKILL)  # not started yet: killed as it starts
+        if task.pid is None and self._worker is not None:
+            # Sent to the worker and maybe forked already: the worker kills it at once
+            # (and the start, when it is reported, kills it again).
+            self._worker.send({"op": "cancel", "id": task_id})
+        self._kill(task, _signal.SIGKILL)
 
     def reclaim(self, pid: int | None, log_path: str | None) -> None:
         """Kill the process group of a task an earlier engine started on this machine.

@@ -9,7 +9,8 @@ interpreter and its imports.
 Protocol (JSON lines): commands arrive on ``cmd_fd`` —
 ``{"op": "preload", "modules": [[root, module, file], ...], "imports": [...]}``,
 ``{"op": "run", "id": ..., "input": ..., "log": ..., "env": {...},
-"cwd": ...}``; events leave on ``event_fd`` —
+"cwd": ...}``, ``{"op": "cancel", "id": ...}`` (SIGKILL that task's process group);
+events leave on ``event_fd`` —
 ``{"ev": "ready"}``, ``{"ev": "started", "id", "pid"}``,
 ``{"ev": "exited", "id", "pid", "status", "maxrss"}`` (exit code, or minus the signal;
 the most resident memory the task process itself used, in bytes).
@@ -204,6 +205,11 @@ def serve(cmd_fd: int, event_fd: int) -> None:
                             _child(cmd, fds, zygote)
                         children[pid] = cmd["id"]
                         emit({"ev": "started", "id": cmd["id"], "pid": pid})
+                    elif cmd["op"] == "cancel":  # kill it now, not after a round trip
+                        for pid, task_id in children.items():
+                            if task_id == cmd["id"]:
+                                with contextlib.suppress(ProcessLookupError, PermissionError):
+                                    os.killpg(pid, signal.SIGKILL)
                     elif cmd["op"] == "exit":
                         return
             reap()

@@ -68,8 +68,8 @@ def graceful(arg: str) -> None:
 
 @component
 def late_marker(arg: str) -> None:
-    """Leave a marker only after half a second."""
-    time.sleep(0.5)
+    """Leave a marker only after two seconds."""
+    time.sleep(2)
     _note(arg, "ran", 1)
 
 
