@@ -119,9 +119,7 @@ def test_the_task_runtime_imports_only_the_standard_library_and_headwater() -> N
         "if m.split('.')[0] not in sys.stdlib_module_names)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    foreign = [
-        m for m in out.stdout.split() if m.split(".")[0] not in ("headwater", "__main__")
-    ]
+    foreign = [m for m in out.stdout.split() if m.split(".")[0] not in ("headwater", "__main__")]
     # Site customisations of the interpreter itself (not imports of Headwater's) may load.
     assert [m for m in foreign if not m.startswith("_distutils_hack")] == []
 
@@ -146,7 +144,8 @@ def test_two_processes_building_one_environment_at_once_make_one(own_dir: Path) 
     assert all(p.returncode == 0 for p in procs)
     assert results[0]["path"] == results[1]["path"]
     assert sorted(r["built_now"] for r in results) == [False, True]  # one built, one waited
-    assert [p.name for p in own_dir.iterdir() if len(p.name) == 64] == [Path(results[0]["path"]).name]
+    built = [p.name for p in own_dir.iterdir() if len(p.name) == 64]
+    assert built == [Path(results[0]["path"]).name]
     assert (Path(results[0]["path"]) / ".ready").exists()
 
 
