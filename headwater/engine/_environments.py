@@ -106,6 +106,12 @@ def requirement_sets(spec: PipelineSpec) -> dict[Requirements, RequirementSet]:
     return sets
 
 
+def environment_for(requirements: Requirements) -> Environment:
+    """The environment of one requirement set (resolved, or from the resolution cache)."""
+    lock = resolve(requirements)
+    return Environment(lock.digest, lock.pinned, lock.python, lock.requested)
+
+
 def resolve_environments(spec: PipelineSpec) -> dict[Requirements, Environment]:
     """The environment of each requirement set of ``spec``, resolved (or taken from the
     resolution cache) for this interpreter.
@@ -116,14 +122,13 @@ def resolve_environments(spec: PipelineSpec) -> dict[Requirements, Environment]:
     out: dict[Requirements, Environment] = {}
     for key, entry in requirement_sets(spec).items():
         try:
-            lock = resolve(key)
+            out[key] = environment_for(key)
         except EnvError as exc:
             who = ", ".join(entry.users[:3]) + (" and others" if len(entry.users) > 3 else "")
             raise EnvError(
                 f"pipeline '{spec.name}', {who}: packages {list(key)}: {exc.message}",
                 hint=exc.hint,
             ) from None
-        out[key] = Environment(lock.digest, lock.pinned, lock.python, lock.requested)
     return out
 
 
@@ -146,6 +151,15 @@ def prepare_environments(
                 observer(EnvProgress(environment, "output", line=line))
 
         components = sorted(sets[key].components) if key in sets else []
-        prepare(environment, components, report)
+        try:
+            prepare(environment, components, report)
+        except EnvError as exc:
+            users = sets[key].users if key in sets else []
+            who = ", ".join(users[:3]) + (" and others" if len(users) > 3 else "")
+            raise EnvError(
+                f"pipeline '{spec.name}', {who}: the environment of {list(key)} cannot be "
+                f"prepared: {exc.message}",
+                hint=exc.hint,
+            ) from None
         if observer is not None:
             observer(EnvProgress(environment, "ready", seconds=time.monotonic() - started))

@@ -93,8 +93,8 @@ class _Pool:
 
     key: str
     python: str
-    # What the zygote and fresh interpreters of this pool get on top of a task's base
-    # environment: PYTHONPATH, and an environment's PATH and VIRTUAL_ENV.
+    # What the zygote and fresh interpreters of an environment's pool get on top of a
+    # task's base environment: PYTHONPATH (the shim), PATH and VIRTUAL_ENV.
     overrides: dict[str, str]
     preloads: list[dict[str, Any]] = field(default_factory=list)
     worker: Worker | None = None
@@ -134,9 +134,7 @@ class LocalExecutor:
         self._tasks: dict[str, _Task] = {}
         self._events: queue.Queue[ExecEvent | WorkerDied] = queue.Queue()
         # The default worker's pool, and one per prepared environment by digest.
-        self._pools: dict[str, _Pool] = {
-            "": _Pool("", sys.executable, {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)})
-        }
+        self._pools: dict[str, _Pool] = {"": _Pool("", sys.executable, {})}
         self._fresh_only = False
         self._restarts = 0
         self._last_memory_check = 0.0
@@ -213,7 +211,7 @@ class LocalExecutor:
     def _start_worker(self, pool: _Pool) -> None:
         if pool.worker is not None or self._fresh_only:
             return
-        pool.worker = Worker(task_environment(pool.overrides), self._events, pool.python)
+        pool.worker = Worker(task_environment(_overrides(pool)), self._events, pool.python)
 
     def preload_file(self, path: str) -> None:
         """Have the worker import a pipeline file (and what its components import) now,
@@ -329,8 +327,9 @@ class LocalExecutor:
             pool.worker.run(request, env)
 
     def _spawn_fresh(self, request: TaskRequest, env: dict[str, str], pool: _Pool) -> None:
-        full_env = task_environment({**pool.overrides, **env})
-        full_env["PYTHONPATH"] = pool.overrides["PYTHONPATH"]
+        overrides = _overrides(pool)
+        full_env = task_environment({**overrides, **env})
+        full_env["PYTHONPATH"] = overrides["PYTHONPATH"]
         with open(request.log_path, "ab") as log:
             proc = subprocess.Popen(
                 [pool.python, "-m", "headwater.runtime", request.input_path],
@@ -577,6 +576,14 @@ class LocalExecutor:
             if pool.lease is not None:
                 pool.lease.release()
                 pool.lease = None
+
+
+def _overrides(pool: _Pool) -> dict[str, str]:
+    """What a pool's processes get on top of a task's base environment. The default
+    pool's tasks see this process's import path as it is when they start."""
+    if pool.key:
+        return pool.overrides
+    return {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
 
 
 def _key(request: TaskRequest) -> str:
