@@ -120,8 +120,7 @@ def test_a_pipeline_default_reaches_every_task_that_sets_none_of_its_own() -> No
     spec = flow.compile()
     assert spec.task_defaults.packages == ["six==1.17.0"]
     options = {
-        name: spec.task_defaults.overlay(c.options).packages
-        for name, c in spec.components.items()
+        name: spec.task_defaults.overlay(c.options).packages for name, c in spec.components.items()
     }
     assert options == {"plain": ["six==1.17.0"], "pinned": ["six==1.16.0"]}
 
