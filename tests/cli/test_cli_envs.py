@@ -3,11 +3,15 @@ built and used."""
 
 from __future__ import annotations
 
+import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import PIPELINES, Run
+
+PIPELINES = Path(__file__).resolve().parents[1] / "pipelines"
+Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture

@@ -122,3 +122,13 @@ def cli_home() -> str:
     import os
 
     return os.environ["HEADWATER_HOME"]
+
+
+def test_deploying_a_bad_requirement_is_refused_and_stores_nothing() -> None:
+    from headwater.engine import deploy
+
+    ws = Workspace.open()
+    spec = envs_flow.envs_bad_requirement.compile()
+    with pytest.raises(EnvError, match=r"component 'envs_broken'.*no-such-package-hw-xyz"):
+        deploy(ws, spec, str(PIPELINES))
+    assert ws.store.pipelines.list_pipelines() == []
