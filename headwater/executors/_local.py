@@ -37,7 +37,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from headwater.executors._base import (
     KILL_GRACE_SECONDS,
@@ -56,6 +56,9 @@ from headwater.executors._processes import (
     processes_writing_to,
 )
 from headwater.executors._worker import Worker, WorkerDied
+
+if TYPE_CHECKING:
+    from headwater.envs import Lease, Venv
 
 # A worker that dies is replaced this many times in one executor's life; after that,
 # every task starts in a fresh interpreter.
@@ -98,8 +101,8 @@ class _Pool:
     overrides: dict[str, str]
     preloads: list[dict[str, Any]] = field(default_factory=list)
     worker: Worker | None = None
-    venv: Any = None  # headwater.envs.Venv of an environment
-    lease: Any = None  # headwater.envs.Lease held while this executor may use it
+    venv: Venv | None = None  # an environment's folder
+    lease: Lease | None = None  # held while this executor may use the environment
     announced: bool = False  # the first task's log says which environment it runs in
 
 
@@ -282,7 +285,7 @@ class LocalExecutor:
         built (the build's output when this executor built it)."""
         pool.announced = True
         venv = pool.venv
-        assert request.environment is not None
+        assert request.environment is not None and venv is not None
         what = request.environment.describe()
         with contextlib.suppress(OSError), open(request.log_path, "a", encoding="utf-8") as log:
             if venv.built_now:
