@@ -92,6 +92,9 @@ def requirement_sets(spec: PipelineSpec) -> dict[Requirements, RequirementSet]:
         comp = spec.components.get(task.component)
         if comp is None:
             continue
+        layers = (spec.task_defaults, comp.options, task.options)
+        if all(layer.packages is None for layer in layers):
+            continue  # most tasks: no options to lay over each other
         options = spec.task_defaults.overlay(comp.options).overlay(task.options)
         who = f"component '{task.component}' (task '{task.name}')"
         try:
