@@ -1,6 +1,6 @@
 """``make bench``: run every benchmark and print its figures beside its targets.
 
-``bench/run.py authoring engine scheduler`` runs only the sections named.
+``bench/run.py authoring engine envs scheduler`` runs only the sections named.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_authoring
 import bench_engine
+import bench_envs
 import bench_scheduler
 from _table import Row, show
 
@@ -42,6 +43,8 @@ def main() -> None:
     if not only or "engine" in only:
         engine_rows = bench_engine.run()
         show("Running pipelines on one machine (median of 3 after a warm-up)", engine_rows)
+    if not only or "envs" in only:
+        show("Per-step environments (median of 3 after a warm-up)", bench_envs.run())
     if not only or "scheduler" in only:
         rows = bench_scheduler.run()
         rows.append(_handoff(engine_rows))

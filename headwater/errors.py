@@ -14,6 +14,7 @@ file and line where known) and how to fix it::
     ├── ConfigurationError         a HEADWATER_* setting or option holds an unusable value
     ├── LoadError                  a pipeline file or object cannot be loaded
     ├── UriNotAllowed              a run names a URI outside the roots it may read
+    ├── EnvError                   a step's environment cannot be resolved or built
     ├── RunError                   a run cannot be started or resumed
     │   └── LostRun                    another engine adopted the run; this one stops
     ├── StoreError                 the metadata store is unreachable or at an unknown revision
@@ -37,6 +38,7 @@ __all__ = [
     "ConfigurationError",
     "Conflict",
     "DefinitionError",
+    "EnvError",
     "HeadwaterError",
     "IllegalTransition",
     "InvalidValue",
@@ -166,6 +168,11 @@ class UriNotAllowed(HeadwaterError):
     """A run created through a server names a URI (an importer's, an input's) that it may not
     read: outside its namespace's allowed roots, inside Headwater's own state, or in a form
     that cannot be checked."""
+
+
+class EnvError(HeadwaterError):
+    """A per-step environment cannot be resolved (a package or version no index has, a
+    conflict) or built (an install that failed); the message names the requirements."""
 
 
 class NotifyError(HeadwaterError):

@@ -49,6 +49,7 @@ ERRORS = {
     "ComponentDefinitionError",
     "ConfigurationError",
     "DefinitionError",
+    "EnvError",
     "HeadwaterError",
     "LimitError",
     "Conflict",

@@ -2,6 +2,7 @@
 
 from headwater.cli import (  # noqa: F401  (register commands)
     _deploy,
+    _envs,
     _notify,
     _roots,
     _runs,

@@ -14,6 +14,9 @@ from rich.table import Table
 from headwater.states import TASK_DONE, TASK_FAILURE, TASK_LIVE, TaskStatus
 
 if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+    from headwater.engine import EnvProgress
     from headwater.store import TaskRunRecord
 
 STYLES = {
@@ -53,11 +56,13 @@ class Progress:
         self.title = title
         self.rows: dict[str, dict[str, Any]] = {}
         self.live: Live | None = None
+        # Environments being built: digest -> (what, its latest line of output).
+        self.building: dict[str, tuple[str, str]] = {}
 
     def __enter__(self) -> Progress:
         if self.console.is_terminal:
             # The table is rebuilt from the current rows at every refresh.
-            self.live = Live(console=self.console, refresh_per_second=8, get_renderable=self._table)
+            self.live = Live(console=self.console, refresh_per_second=8, get_renderable=self._view)
             self.live.__enter__()
         return self
 
@@ -88,6 +93,33 @@ class Progress:
             # Not a terminal: one plain line per task outcome, cheap even for big fan-outs.
             extra = f" (attempt {unit.attempt})" if unit.attempt > 1 else ""
             self.console.file.write(f"  {unit.path}: {status}{extra}\n")
+
+    def environment(self, ev: EnvProgress) -> None:
+        """Show that a per-step environment is being built: a spinner and its latest line
+        of output on a terminal, a line when it starts and ends elsewhere."""
+        digest = ev.environment.digest
+        what = escape(ev.environment.describe())
+        if ev.stage == "output":
+            if digest not in self.building and self.live is None:
+                self.console.print(f"  building environment {what}...", highlight=False)
+            self.building[digest] = (what, escape(ev.line.strip()[:100]))
+        elif ev.stage == "ready" and digest in self.building:
+            del self.building[digest]
+            self.console.print(
+                f"  environment {what} built in {seconds(ev.seconds)}", highlight=False
+            )
+
+    def _view(self) -> RenderableType:
+        if not self.building:
+            return self._table()
+        from rich.console import Group
+        from rich.spinner import Spinner
+
+        lines = [
+            Spinner("dots", text=f"building environment {what}  [dim]{line}[/]")
+            for what, line in list(self.building.values())
+        ]
+        return Group(*lines, self._table())
 
     def _table(self) -> Table:
         table = Table(title=self.title, title_justify="left", expand=False)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -72,12 +73,17 @@ def _drive(ws: Any, run_id: str, title: str, resume: bool, executor: Any) -> int
     started = time.time()
     try:
         with Progress(out, title) as progress:
+
+            def hook(engine: Any) -> None:
+                engines.append(engine)
+                engine.on_environment = progress.environment
+
             if resume:
                 status = resume_run(
                     ws,
                     run_id,
                     observer=progress,
-                    engine_hook=engines.append,
+                    engine_hook=hook,
                     executor=executor,
                 )
             else:
@@ -85,7 +91,7 @@ def _drive(ws: Any, run_id: str, title: str, resume: bool, executor: Any) -> int
                     ws,
                     ws.store.runs.get_run(run_id),
                     observer=progress,
-                    engine_hook=engines.append,
+                    engine_hook=hook,
                     executor=executor,
                 )
     except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
@@ -121,6 +127,13 @@ def _drive(ws: Any, run_id: str, title: str, resume: bool, executor: Any) -> int
             if rec.log_path:
                 err.print(f"  log: {escape(rec.log_path)}", soft_wrap=True)
     failed = sum(1 for t in tasks.values() if t.status == "failed")
+    if not failed and run.record.error:  # it could not start (an environment, say)
+        err.print(
+            f"[bold red]run {run_id} failed[/]: {escape(run.record.error)}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return 1
     err.print(
         f"[bold red]run {run_id} failed[/]: {failed} task(s) failed. After a fix, run it "
         "again: tasks that succeeded come from the cache."
@@ -162,20 +175,33 @@ def run(
 
         params = parse_params(param or [], spec)
         ws = _workspace()
-        record = create_run(
-            ws,
-            spec,
-            params,
-            source_root=root,
-            cache=not no_cache,
-            context=lambda run_id: manual_context(spec, run_id, params),
-        )
+        with _resolving(spec):
+            record = create_run(
+                ws,
+                spec,
+                params,
+                source_root=root,
+                cache=not no_cache,
+                context=lambda run_id: manual_context(spec, run_id, params),
+            )
     except BaseException:
         executor.close()
         raise
     out.print(f"run [bold]{record.id}[/] of {escape(spec.name)}", highlight=False)
     code = _drive(ws, record.id, f"{spec.name} · {record.id}", False, executor)
     raise typer.Exit(code)
+
+
+@contextlib.contextmanager
+def _resolving(spec: Any) -> Iterator[None]:
+    """A spinner on a terminal while a run's per-step packages are resolved."""
+    from headwater.engine import requirement_sets
+
+    if not requirement_sets(spec) or not err.is_terminal:
+        yield
+        return
+    with err.status("resolving per-step packages..."):
+        yield
 
 
 @app.command()

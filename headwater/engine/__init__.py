@@ -12,6 +12,8 @@ The modules of this package, one job each:
   (conditions, loops, exit handlers), nested pipelines.
 - ``_attempts``: a task's attempts: restoring, importers, queuing, pool slots, success,
   failure and retries.
+- ``_environments``: the per-step environments a run's tasks ask for, resolved and
+  prepared before any task runs.
 - ``_caching``: whether caching applies, the cache key, finding and taking a cached result.
 - ``_taskfiles``: an attempt's task input, task output and log files.
 - ``_notices``: queuing a run's notifications in the outbox.
@@ -41,6 +43,7 @@ from headwater.engine._api import (
 )
 from headwater.engine._deploy import collect_sources, deploy, materialize
 from headwater.engine._engine import Engine
+from headwater.engine._environments import EnvProgress, requirement_sets, resolve_environments
 from headwater.engine._importing import check_run_uris, importer_uris, uri_policy
 from headwater.engine._inputs import check_parameters, check_schedule
 from headwater.engine._plan import plan_dag
@@ -54,6 +57,7 @@ __all__ = [
     "MACROS",
     "Decision",
     "Engine",
+    "EnvProgress",
     "Macros",
     "OpenedArtifact",
     "Run",
@@ -72,6 +76,8 @@ __all__ = [
     "materialize",
     "plan_dag",
     "render_for_run",
+    "requirement_sets",
+    "resolve_environments",
     "resume_run",
     "run_pipeline",
     "run_version",

@@ -10,6 +10,7 @@ from typing import Any
 
 from headwater._config import Settings
 from headwater.engine._engine import Engine
+from headwater.engine._environments import resolve_environments
 from headwater.engine._state import Observer
 from headwater.engine._workspace import Workspace
 from headwater.errors import RunError
@@ -47,9 +48,12 @@ def create_run(
 
     Parameter values that are Jinja templates are rendered first, with the context
     ``context(run_id)`` returns (the run's dates, ``params``, ``run_id``, macros); the
-    run stores the rendered values.
+    run stores the rendered values. The per-step environments the tasks ask for are
+    resolved first too: a package no index has raises
+    :class:`~headwater.errors.EnvError` naming the component and the package.
     """
     values, run_id = render_for_run(spec, params, context)
+    resolve_environments(spec)  # a requirement no index satisfies: nothing is created
     version = ws.store.pipelines.register_version(
         spec.name, spec.description, digest(spec), to_data(spec), source_root
     )
@@ -365,6 +369,7 @@ def run_version(
     version = ws.store.pipelines.get_version(version_id)
     spec = from_data(version.spec, source=f"pipeline version {version.id}")
     values, run_id = render_for_run(spec, dict(params or {}), context)
+    resolve_environments(spec)
     run = ws.store.runs.create_run(
         version,
         values,

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from headwater.engine._caching import cache_key, caching_applies, find_hit, take_hit
+from headwater.engine._environments import environment_for, task_requirements
 from headwater.engine._importing import uri_policy
 from headwater.engine._outcomes import (
     describe_failure,
@@ -32,8 +33,8 @@ from headwater.engine._units import (
     jsonable,
     load_outputs,
 )
-from headwater.errors import UriNotAllowed
-from headwater.executors import ExecEvent, Resources
+from headwater.errors import EnvError, UriNotAllowed
+from headwater.executors import Environment, ExecEvent, Resources
 from headwater.spec import (
     ComponentSpec,
     ImporterImplementation,
@@ -155,12 +156,21 @@ class Attempts(RunState):
         )
         # An attempt an earlier engine queued but never started: it runs as it is.
         requeued = unit.status in TASK_UNSTARTED
-        problem = self.executor.check(resources)
-        if problem:
+        environment: Environment | None = None
+        message: str | None = None
+        try:
+            environment = self._environment_of(options)
+        except EnvError as exc:
+            message = f"task '{unit.path}': {exc}"
+        problem = None if message else self.executor.check(resources, environment)
+        if problem and environment is not None and "environment" in problem:
+            message = f"task '{unit.path}' {problem}"
+        elif problem:
             message = (
                 f"task '{unit.path}' {problem}; lower its request (e.g. "
                 f"task.set_options(gpu=...)) or run it where such resources exist"
             )
+        if message:
             if requeued and unit.record is not None and unit.status is not None:
                 self.store.tasks.update_task_run(
                     unit.record.id, unit.status, T.FAILED, error=message
@@ -171,7 +181,7 @@ class Attempts(RunState):
             self._record_final(unit, T.FAILED, message)
             return
         key = (
-            cache_key(impl, options, values)
+            cache_key(impl, options, values, environment.digest if environment else None)
             if isinstance(impl, PythonImplementation)
             and caching_applies(self.run, self.spec, options)
             else None  # an importer's reuse is its own (reimport=False), not the cache
@@ -187,12 +197,23 @@ class Attempts(RunState):
         unit.cache_key = key
         unit.resources = resources
         unit.options = options
+        unit.environment = environment
         if unit.status is T.UP_FOR_RETRY:
             return  # resumed while waiting to retry: the retry timer launches it
         if requeued:
             self._requeue(unit)
             return
         self._new_attempt(unit)
+
+    def _environment_of(self, options: TaskOptions) -> Environment | None:
+        """The per-step environment a task with ``options`` runs in (resolved at the run's
+        start), or None for the executor's own Python."""
+        key = task_requirements(options)
+        if key is None:
+            return None
+        if key not in self.environments:  # not foreseen at the start: resolve it now
+            self.environments[key] = environment_for(key)
+        return self.environments[key]
 
     # ------------------------------------------------------------------ queuing
 

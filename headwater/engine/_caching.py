@@ -1,10 +1,10 @@
 """Content-addressed caching (DESIGN.md, contract 6): whether it applies to a task, the
 cache key, and finding and taking an earlier task run's outputs for that key.
 
-The key covers the component's code digest, its environment (image, packages), its
-parameter values and the content digests of its input artifacts. A hit needs the cached
-outputs to still exist, so an upstream step that reproduces identical bytes lets every
-downstream step hit the cache.
+The key covers the component's code digest, its environment (image, packages, and the
+lock digest of its per-step environment), its parameter values and the content digests
+of its input artifacts. A hit needs the cached outputs to still exist, so an upstream
+step that reproduces identical bytes lets every downstream step hit the cache.
 """
 
 from __future__ import annotations
@@ -27,8 +27,17 @@ def caching_applies(run: RunRecord, spec: PipelineSpec, options: TaskOptions) ->
     return run.cache_enabled and spec.cache_enabled and enabled
 
 
-def cache_key(impl: PythonImplementation, options: TaskOptions, values: dict[str, Any]) -> str:
-    """The cache key of a task run with input ``values``: ``sha256:`` and a hex digest."""
+def cache_key(
+    impl: PythonImplementation,
+    options: TaskOptions,
+    values: dict[str, Any],
+    environment: str | None = None,
+) -> str:
+    """The cache key of a task run with input ``values``: ``sha256:`` and a hex digest.
+
+    ``environment`` is the digest of the lock of the task's per-step environment: a
+    changed pin is a new key for exactly the tasks using it. (A task without one keeps
+    the key it always had.)"""
 
     def digestable(v: Any) -> Any:
         if isinstance(v, ArtifactValue):
@@ -43,6 +52,8 @@ def cache_key(impl: PythonImplementation, options: TaskOptions, values: dict[str
         "packages": options.packages,
         "inputs": {k: digestable(v) for k, v in sorted(values.items())},
     }
+    if environment is not None:
+        material["environment"] = environment
     text = json.dumps(material, sort_keys=True, separators=(",", ":"), default=str)
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 

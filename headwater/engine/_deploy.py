@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from headwater.engine._environments import resolve_environments
 from headwater.engine._workspace import Workspace
 from headwater.spec import (
     ConditionGroup,
@@ -99,12 +100,13 @@ def deploy(ws: Workspace, spec: PipelineSpec, root: str) -> VersionRecord:
     """Store ``spec`` and its source snapshot as an immutable version.
 
     Deploying unchanged code returns the existing version (``new`` is False). A schedule
-    more frequent than the minimum schedule interval is refused before anything is
-    stored.
+    more frequent than the minimum schedule interval, and per-step packages that cannot
+    be resolved, are refused before anything is stored.
     """
     from headwater.engine._inputs import check_schedule
 
     check_schedule(spec)
+    resolve_environments(spec)  # a requirement no index satisfies is refused now
     sources = collect_sources(spec, root)
     spec_digest = digest(spec)
     version = ws.store.pipelines.register_version(

@@ -18,11 +18,20 @@ from pathlib import Path
 
 from headwater._config import Settings
 from headwater.engine._attempts import SLOT_POLL_SECONDS, Attempts
+from headwater.engine._environments import prepare_environments, resolve_environments
 from headwater.engine._flow import ControlFlow
 from headwater.engine._state import Observer
 from headwater.engine._units import Unit, scope_done
-from headwater.errors import LostRun
-from headwater.executors import ExecEvent, Executor, Resources, TaskRequest, make_executor
+from headwater.errors import EnvError, LostRun
+from headwater.executors import (
+    Environment,
+    ExecEvent,
+    Executor,
+    Report,
+    Resources,
+    TaskRequest,
+    make_executor,
+)
 from headwater.spec import PipelineSpec, PythonImplementation, TaskOptions
 from headwater.states import TASK_LIVE, TASK_OK, RunStatus, TaskStatus
 from headwater.store import ArtifactStore, MetadataStore, RunRecord
@@ -115,6 +124,10 @@ class Engine(ControlFlow, Attempts):
             self._deadline = self.run.created_at.timestamp() + self.spec.deadline_seconds
         self.executor.start(*self._preload())
         try:
+            try:
+                self._prepare_environments()
+            except EnvError as exc:
+                return self._fail_start(str(exc))
             with self.store.batch():
                 self._instantiate(self.spec.dag.nodes, self.root)
                 self._evaluate()
@@ -147,6 +160,35 @@ class Engine(ControlFlow, Attempts):
             if isinstance(impl, PythonImplementation):
                 modules.add((self.source_root, impl.module, impl.file))
         return sorted(modules), sorted(imports)
+
+    def _prepare_environments(self) -> None:
+        """Resolve the per-step environments the run's tasks ask for and have the executor
+        prepare each (a build, the first time), before any task runs."""
+        self.environments = resolve_environments(self.spec)
+        if not self.environments:
+            return
+        modules: dict[str, tuple[str, str, str]] = {}
+        for key, comp in self.spec.components.items():
+            impl = comp.implementation
+            if isinstance(impl, PythonImplementation):
+                modules[key] = (self.source_root, impl.module, impl.file)
+
+        def prepare(environment: Environment, components: list[str], report: Report) -> None:
+            preload = sorted({modules[c] for c in components if c in modules})
+            self.executor.prepare(environment, preload, report)
+
+        prepare_environments(self.spec, self.environments, prepare, self.on_environment)
+
+    def _fail_start(self, error: str) -> RunStatus:
+        """The run cannot start (an environment cannot be had): it fails, no task ran."""
+        with self.store.batch():
+            self.finished = True
+            self.store.runs.set_run_status(
+                self.run.id, RunStatus.RUNNING, RunStatus.FAILED, error=error
+            )
+            self.run_status = RunStatus.FAILED
+            self.notices.tell_run("failure", self.run_status, error=error)
+        return RunStatus.FAILED
 
     # ------------------------------------------------------------------ executor
 
@@ -185,6 +227,7 @@ class Engine(ControlFlow, Attempts):
                     resources=res,
                     fresh_interpreter=bool(options.fresh_interpreter),
                     timeout_seconds=options.timeout_seconds,
+                    environment=unit.environment,
                 )
             )
         self.ready = waiting

@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from headwater._config import Settings
+from headwater.engine._environments import EnvObserver, Requirements
 from headwater.engine._importing import uri_policy
 from headwater.engine._notices import Notices
 from headwater.engine._plan import SpecPlan
 from headwater.engine._taskfiles import TaskFiles
 from headwater.engine._units import Scope, Unit
-from headwater.executors import Executor
+from headwater.executors import Environment, Executor
 from headwater.spec import ComponentSpec, PipelineSpec
 from headwater.states import RunStatus, TaskStatus
 from headwater.store import ArtifactStore, MetadataStore, RunRecord, TaskRunRecord
@@ -75,6 +76,10 @@ class RunState(ABC):
         )
         self.notices = Notices(store, spec, run.id, source_root)
         self.run_status: RunStatus = run.status
+        # Per-step environments by requirement set, resolved as the run starts; told how
+        # preparing them goes.
+        self.environments: dict[Requirements, Environment] = {}
+        self.on_environment: EnvObserver | None = None
 
         # The run-time graph (control flow).
         self.root = Scope("", None, "", inputs=dict(run.parameters))

@@ -129,6 +129,7 @@ class Unit:
         self.cache_key: str | None = None
         self.resources: Any = None
         self.options: Any = None
+        self.environment: Any = None  # the executors' Environment it runs in, if any
         # Loops
         self.items: list[Any] | None = None
         self.next_item = 0

@@ -3,8 +3,10 @@ the :class:`Executor` interface (docs/adr/0012)."""
 
 from headwater.executors._base import (
     KILL_GRACE_SECONDS,
+    Environment,
     ExecEvent,
     Executor,
+    Report,
     Resources,
     Stopped,
     TaskRequest,
@@ -18,9 +20,11 @@ __all__ = [
     "EXECUTORS",
     "KILL_GRACE_SECONDS",
     "MAX_WORKER_RESTARTS",
+    "Environment",
     "ExecEvent",
     "Executor",
     "LocalExecutor",
+    "Report",
     "Resources",
     "Stopped",
     "TaskRequest",

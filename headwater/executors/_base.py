@@ -13,6 +13,7 @@ Every executor passes the conformance suite in ``tests/executors`` (docs/adr/001
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
@@ -28,6 +29,34 @@ class Resources:
 
 
 @dataclass(frozen=True)
+class Environment:
+    """A per-step environment: every package pinned (``requirements``, the lines of a
+    lock) for one interpreter (``python``, e.g. ``cpython-3.11``). ``digest`` names it
+    (the lock's digest: the interpreter and the sorted pins); ``requested`` is what the
+    steps asked for, for people to read.
+
+    An executor provides it its own way: the local one builds a virtual environment
+    with uv (:mod:`headwater.envs`); another may hand the list to its cluster.
+    """
+
+    digest: str
+    requirements: tuple[str, ...]
+    python: str = ""
+    requested: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """A short name for messages: the digest's start and what was asked for."""
+        asked = ", ".join(self.requested or self.requirements)
+        if len(asked) > 80:
+            asked = asked[:77] + "..."
+        return f"{self.digest[:19]} ({asked})"
+
+
+Report = Callable[[str], None]
+"""Told each line of output of preparing an environment (a build's progress)."""
+
+
+@dataclass(frozen=True)
 class TaskRequest:
     """One task attempt to run: a process runs ``python -m headwater.runtime input_path``
     (or the same in a forked worker), with its output and errors going to ``log_path``.
@@ -35,8 +64,8 @@ class TaskRequest:
     ``timeout_seconds`` counts from the start; past it the executor stops the task's whole
     process tree (SIGTERM, then SIGKILL after :data:`KILL_GRACE_SECONDS`). A
     ``resources.memory`` request is a limit: a task tree using more is killed.
-    ``environment`` names a prepared per-step environment; an executor that cannot
-    provide it says so from :meth:`Executor.check`.
+    ``environment`` is the per-step environment the task runs in (None: the executor's
+    own Python); an executor that cannot provide it says so from :meth:`Executor.check`.
     """
 
     id: str
@@ -47,7 +76,7 @@ class TaskRequest:
     resources: Resources = Resources()
     fresh_interpreter: bool = False
     timeout_seconds: float | None = None
-    environment: str | None = None
+    environment: Environment | None = None
 
 
 class Stopped(StrEnum):
@@ -110,8 +139,20 @@ class Executor(Protocol):
         """Prepare for a run: ``preload`` is (root, module, file) of its components."""
         ...
 
-    def check(self, resources: Resources, environment: str | None = None) -> str | None:
+    def check(self, resources: Resources, environment: Environment | None = None) -> str | None:
         """Why a task asking ``resources`` (in ``environment``) can never run here, or None."""
+        ...
+
+    def prepare(
+        self,
+        environment: Environment,
+        preload: list[tuple[str, str, str]],
+        report: Report | None = None,
+    ) -> None:
+        """Make ``environment`` ready before tasks run in it (building it may take a while;
+        ``report`` is told its progress, line by line), and warm what runs its tasks with
+        the modules ``preload`` names, as :meth:`start` does for the others. Raises
+        :class:`~headwater.errors.EnvError` when it cannot be made."""
         ...
 
     def has_room(self, resources: Resources) -> bool:

@@ -11,7 +11,15 @@ group gets SIGTERM, then SIGKILL after a grace period; a task whose process grou
 more resident memory than its memory request is killed; a cancelled task is killed at
 once. Each is reported on the task's ``exited`` event (``stopped``).
 
-When the worker dies, the tasks it had started are reported ``lost`` (their processes
+A task in a per-step environment (:mod:`headwater.envs`) runs on that environment's
+interpreter: :meth:`LocalExecutor.prepare` builds the environment (once; later runs
+reuse it) and starts a warm worker of its own on its Python, which imports the modules
+of the components that use it; tasks fork from there as cheaply as from the default
+worker, and a fresh interpreter is the environment's Python. Headwater reaches those
+processes through a shim folder on ``PYTHONPATH`` holding only Headwater itself, so
+nothing else of the engine's environment does.
+
+When a worker dies, the tasks it had started are reported ``lost`` (their processes
 are stopped first), the tasks it had not started yet go to a new worker, and later
 tasks run there too. After :data:`MAX_WORKER_RESTARTS` deaths, every task starts in a
 fresh interpreter instead.
@@ -28,12 +36,14 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 from headwater.executors._base import (
     KILL_GRACE_SECONDS,
+    Environment,
     ExecEvent,
+    Report,
     Resources,
     Stopped,
     TaskRequest,
@@ -46,6 +56,9 @@ from headwater.executors._processes import (
     processes_writing_to,
 )
 from headwater.executors._worker import Worker, WorkerDied
+
+if TYPE_CHECKING:
+    from headwater.envs import Lease, Venv
 
 # A worker that dies is replaced this many times in one executor's life; after that,
 # every task starts in a fresh interpreter.
@@ -74,6 +87,23 @@ def machine_gpus() -> int:
 
 def machine_memory() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+@dataclass
+class _Pool:
+    """A warm worker and how to start it again: for the engine's own Python (``key``
+    "") or for one per-step environment (``key`` its digest)."""
+
+    key: str
+    python: str
+    # What the zygote and fresh interpreters of an environment's pool get on top of a
+    # task's base environment: PYTHONPATH (the shim), PATH and VIRTUAL_ENV.
+    overrides: dict[str, str]
+    preloads: list[dict[str, Any]] = field(default_factory=list)
+    worker: Worker | None = None
+    venv: Venv | None = None  # an environment's folder
+    lease: Lease | None = None  # held while this executor may use the environment
+    announced: bool = False  # the first task's log says which environment it runs in
 
 
 @dataclass
@@ -106,10 +136,10 @@ class LocalExecutor:
         self._used = {"slots": 0, "cpu": 0.0, "memory": 0}
         self._tasks: dict[str, _Task] = {}
         self._events: queue.Queue[ExecEvent | WorkerDied] = queue.Queue()
-        self._worker: Worker | None = None
+        # The default worker's pool, and one per prepared environment by digest.
+        self._pools: dict[str, _Pool] = {"": _Pool("", sys.executable, {})}
         self._fresh_only = False
         self._restarts = 0
-        self._preloads: list[dict[str, Any]] = []
         self._last_memory_check = 0.0
         allowed_patterns()  # a bad allow-list is refused before anything starts
 
@@ -122,12 +152,16 @@ class LocalExecutor:
             self._free_gpus = list(range(self._gpus))
         return self._gpus
 
-    def check(self, r: Resources, environment: str | None = None) -> str | None:
-        if environment is not None:
-            return (
-                f"asks for environment '{environment}', which the local executor cannot "
-                "provide; run it without one"
-            )
+    def check(self, r: Resources, environment: Environment | None = None) -> str | None:
+        if environment is not None and environment.python:
+            from headwater.envs import interpreter_tag
+
+            here = interpreter_tag()
+            if environment.python != here:
+                return (
+                    f"asks for an environment for {environment.python}, but the local "
+                    f"executor runs {here}; resolve its packages on this machine"
+                )
         if r.gpu and r.gpu > self.gpus:
             return f"asks for {r.gpu} GPU(s) but this machine has {self.gpus}"
         if r.cpu > self.cpus:
@@ -168,12 +202,19 @@ class LocalExecutor:
 
     # ------------------------------------------------------------------ processes
 
+    @property
+    def _worker(self) -> Worker | None:
+        """The default worker (tasks without an environment fork from it)."""
+        return self._pools[""].worker
+
     def warm(self) -> None:
         """Start the worker now, so it warms up while the caller does other work."""
-        if self._worker is not None or self._fresh_only:
+        self._start_worker(self._pools[""])
+
+    def _start_worker(self, pool: _Pool) -> None:
+        if pool.worker is not None or self._fresh_only:
             return
-        env = task_environment({"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)})
-        self._worker = Worker(env, self._events)
+        pool.worker = Worker(task_environment(_overrides(pool)), self._events, pool.python)
 
     def preload_file(self, path: str) -> None:
         """Have the worker import a pipeline file (and what its components import) now,
@@ -186,11 +227,82 @@ class LocalExecutor:
         """Have the worker import the pipeline's code and libraries before the first fork."""
         self._preload({"op": "preload", "modules": [list(m) for m in preload], "imports": imports})
 
-    def _preload(self, msg: dict[str, Any]) -> None:
-        self._preloads.append(msg)  # a restarted worker imports the same
-        self.warm()
-        if self._worker is not None:
-            self._worker.send(msg)
+    def _preload(self, msg: dict[str, Any], pool: _Pool | None = None) -> None:
+        pool = pool or self._pools[""]
+        pool.preloads.append(msg)  # a restarted worker imports the same
+        self._start_worker(pool)
+        if pool.worker is not None:
+            pool.worker.send(msg)
+
+    # ------------------------------------------------------------------ environments
+
+    def prepare(
+        self,
+        environment: Environment,
+        preload: list[tuple[str, str, str]],
+        report: Report | None = None,
+    ) -> None:
+        """Build ``environment`` unless it was built before (``report`` hears the build's
+        output), hold it in use until :meth:`close`, and start its warm worker, which
+        imports ``preload``."""
+        pool = self._env_pool(environment, report)
+        if preload:
+            msg = {"op": "preload", "modules": [list(m) for m in preload], "imports": []}
+            self._preload(msg, pool)
+        else:
+            self._start_worker(pool)
+
+    def _env_pool(self, environment: Environment, report: Report | None = None) -> _Pool:
+        """The pool of ``environment``, built and leased on first use."""
+        pool = self._pools.get(environment.digest)
+        if pool is not None:
+            return pool
+        from headwater.envs import Lease, Lock, build, shim_dir
+
+        lock = Lock.of(environment.python, environment.requested, tuple(environment.requirements))
+        if lock.digest != environment.digest:
+            raise ValueError(
+                f"environment {environment.digest} does not match its requirements ({lock.digest})"
+            )
+        venv = build(lock, report=report)
+        lease = Lease(venv)
+        overrides = {
+            "PYTHONPATH": shim_dir(),
+            "PATH": venv.bin + os.pathsep + os.environ.get("PATH", os.defpath),
+            "VIRTUAL_ENV": str(venv.path),
+        }
+        pool = _Pool(environment.digest, venv.python, overrides, venv=venv, lease=lease)
+        self._pools[environment.digest] = pool
+        return pool
+
+    def _pool_of(self, request: TaskRequest) -> _Pool:
+        if request.environment is None:
+            return self._pools[""]
+        return self._env_pool(request.environment)
+
+    def _announce(self, pool: _Pool, request: TaskRequest) -> None:
+        """Say in the first task's log which environment its tasks run in, and how it was
+        built (the build's output when this executor built it)."""
+        pool.announced = True
+        venv = pool.venv
+        assert request.environment is not None and venv is not None
+        what = request.environment.describe()
+        with contextlib.suppress(OSError), open(request.log_path, "a", encoding="utf-8") as log:
+            if venv.built_now:
+                log.write(
+                    f"[headwater] environment {what} was built for this run in "
+                    f"{venv.built_seconds:.1f} s at {venv.path}; its build output:\n"
+                )
+                with contextlib.suppress(OSError):
+                    log.write(venv.build_log.read_text(encoding="utf-8", errors="replace"))
+                log.write("[headwater] end of the build output\n")
+            else:
+                log.write(
+                    f"[headwater] environment {what} at {venv.path} (built before; build "
+                    f"log: {venv.build_log})\n"
+                )
+
+    # ------------------------------------------------------------------ tasks
 
     def submit(self, request: TaskRequest) -> None:
         problem = self.check(request.resources, request.environment)
@@ -198,6 +310,9 @@ class LocalExecutor:
             raise ValueError(f"task {request.id} {problem}")
         if request.id in self._tasks:
             raise ValueError(f"task {request.id} was already submitted")
+        pool = self._pool_of(request)
+        if pool.key and not pool.announced:
+            self._announce(pool, request)
         gpus = self._acquire(request.resources)
         env = dict(request.env)
         if request.resources.gpu:
@@ -206,17 +321,21 @@ class LocalExecutor:
         self._launch(request, env)
 
     def _launch(self, request: TaskRequest, env: dict[str, str]) -> None:
-        if request.fresh_interpreter or self._worker is None:
-            self._spawn_fresh(request, env)
+        pool = self._pool_of(request)
+        if pool.key:
+            self._start_worker(pool)  # after a death, or an environment nobody prepared
+        if request.fresh_interpreter or pool.worker is None:
+            self._spawn_fresh(request, env, pool)
         else:
-            self._worker.run(request, env)
+            pool.worker.run(request, env)
 
-    def _spawn_fresh(self, request: TaskRequest, env: dict[str, str]) -> None:
-        full_env = task_environment(env)
-        full_env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    def _spawn_fresh(self, request: TaskRequest, env: dict[str, str], pool: _Pool) -> None:
+        overrides = _overrides(pool)
+        full_env = task_environment({**overrides, **env})
+        full_env["PYTHONPATH"] = overrides["PYTHONPATH"]
         with open(request.log_path, "ab") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "headwater.runtime", request.input_path],
+                [pool.python, "-m", "headwater.runtime", request.input_path],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -374,10 +493,11 @@ class LocalExecutor:
             return
         if task.stopped is None:
             task.stopped = Stopped.CANCELLED
-        if task.pid is None and self._worker is not None:
+        worker = self._pools.get(_key(task.request), self._pools[""]).worker
+        if task.pid is None and worker is not None:
             # Sent to the worker and maybe forked already: the worker kills it at once
             # (and the start, when it is reported, kills it again).
-            self._worker.send({"op": "cancel", "id": task_id})
+            worker.send({"op": "cancel", "id": task_id})
         self._kill(task, _signal.SIGKILL)
 
     def reclaim(self, pid: int | None, log_path: str | None) -> None:
@@ -397,11 +517,12 @@ class LocalExecutor:
         """The worker's tasks that had started are lost (the reader stopped them); those
         it never started go to the worker that replaces it."""
         worker = died.worker
-        if worker is not self._worker:
+        pool = next((p for p in self._pools.values() if p.worker is worker), None)
+        if pool is None:
             return []  # one we closed ourselves
         reason = worker.describe_death(died.status)
         held, pids = worker.unreported()
-        self._worker = None
+        pool.worker = None
         self._restarts += 1
         if self._restarts > MAX_WORKER_RESTARTS:
             # It keeps dying (its imports crash it, or memory is short): start every
@@ -409,12 +530,12 @@ class LocalExecutor:
             self._fresh_only = True
         else:
             try:
-                self.warm()
+                self._start_worker(pool)
             except OSError:  # no process can be started now: try each task on its own
                 self._fresh_only = True
-            if self._worker is not None:
-                for msg in self._preloads:
-                    self._worker.send(msg)
+            if pool.worker is not None:
+                for msg in pool.preloads:
+                    pool.worker.send(msg)
         lost = [
             ExecEvent("lost", task_id, pid=pids[task_id], reason=reason)
             for task_id in held
@@ -444,12 +565,30 @@ class LocalExecutor:
         for item in self._take(0):
             if isinstance(item, ExecEvent) and item.kind == "started" and item.id in self._tasks:
                 self._tasks[item.id].pid = item.pid
-        if self._worker is not None:
-            for task_id, pid in self._worker.unreported()[1].items():
-                if task_id in self._tasks:
-                    self._tasks[task_id].pid = pid
+        for pool in self._pools.values():
+            if pool.worker is not None:
+                for task_id, pid in pool.worker.unreported()[1].items():
+                    if task_id in self._tasks:
+                        self._tasks[task_id].pid = pid
         for task in self._tasks.values():
             self._kill(task, _signal.SIGKILL)
-        if self._worker is not None:
-            self._worker.close()
-            self._worker = None
+        for pool in self._pools.values():
+            if pool.worker is not None:
+                pool.worker.close()
+                pool.worker = None
+            if pool.lease is not None:
+                pool.lease.release()
+                pool.lease = None
+
+
+def _overrides(pool: _Pool) -> dict[str, str]:
+    """What a pool's processes get on top of a task's base environment. The default
+    pool's tasks see this process's import path as it is when they start."""
+    if pool.key:
+        return pool.overrides
+    return {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+
+
+def _key(request: TaskRequest) -> str:
+    """The pool a request runs in: its environment's digest, or "" for none."""
+    return request.environment.digest if request.environment is not None else ""

@@ -38,14 +38,20 @@ class WorkerDied:
 
 
 class Worker:
-    """A zygote, the commands sent to it, and the tasks it has not reported ended."""
+    """A zygote started with ``python`` (this interpreter, or a per-step environment's),
+    the commands sent to it, and the tasks it has not reported ended."""
 
-    def __init__(self, env: dict[str, str], events: queue.Queue[ExecEvent | WorkerDied]) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        events: queue.Queue[ExecEvent | WorkerDied],
+        python: str = sys.executable,
+    ) -> None:
         cmd_r, cmd_w = os.pipe()
         ev_r, ev_w = os.pipe()
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "headwater.runtime._zygote", str(cmd_r), str(ev_w)],
+                [python, "-m", "headwater.runtime._zygote", str(cmd_r), str(ev_w)],
                 pass_fds=(cmd_r, ev_w),
                 stdin=subprocess.DEVNULL,
                 env=env,

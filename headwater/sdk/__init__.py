@@ -36,6 +36,7 @@ from headwater.sdk._location import compile_root
 from headwater.sdk._notify import Email, Notify, Slack, Webhook
 from headwater.sdk._param import Param
 from headwater.sdk._pipeline import Pipeline, pipeline
+from headwater.sdk._requirements import requirement_name, requirement_problem
 
 if _typing.TYPE_CHECKING:
     from headwater.sdk._loader import load_module, load_pipeline, pipelines_in, split_target
@@ -75,6 +76,8 @@ __all__ = [
     "load_pipeline",
     "pipeline",
     "pipelines_in",
+    "requirement_name",
+    "requirement_problem",
     "split_target",
 ]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, overload
 
@@ -40,7 +41,8 @@ class Component:
         self.description = description or _first_paragraph(func.__doc__)
         where = _location.loc(self.src)
         try:
-            self._options = normalize(options, where)
+            base = os.path.dirname(self.src.file) if self.src else None
+            self._options = normalize(options, where, base)
         except DefinitionError as exc:
             raise ComponentDefinitionError(
                 f"component '{self._name}': {exc.message}", location=exc.location, hint=exc.hint
@@ -118,7 +120,10 @@ def component(
     ``retries``, ``retry_delay``, ``retry_backoff`` (True or a factor),
     ``retry_max_delay``, ``timeout``, ``cache``, ``cache_ttl``, ``cpu``,
     ``memory``, ``gpu``, ``accelerator``, ``env``, ``display_name``,
-    ``packages``, ``image``, ``trigger_rule``, ``fresh_interpreter``; ``pool``
+    ``packages`` (requirements from the package index: the task runs in a virtual
+    environment with exactly these, see docs/environments.md), ``requirements`` (a
+    requirements file, relative to this file, read now into ``packages``), ``image``,
+    ``trigger_rule``, ``fresh_interpreter``; ``pool``
     and ``pool_slots`` (slots of a named pool the task holds while it runs),
     ``priority`` (higher runs first when tasks wait for slots), ``assets``
     (artifact output name -> :class:`Asset` or name it updates on success) and

@@ -11,6 +11,7 @@ compiler turns this graph into a spec.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -349,7 +350,7 @@ class Task(Node):
         """Set any per-task option; the keywords are the same as ``@component``'s."""
         src = _location.caller()
         where = _location.loc(src, self.builder.pipeline_name, self.name)
-        normalized = normalize(options, where)
+        normalized = normalize(options, where, os.path.dirname(src.file) if src else None)
         for output in normalized.get("assets", {}):
             self._check_asset_output(output, src)
         self.overrides = merge(self.overrides, normalized)

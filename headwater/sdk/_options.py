@@ -10,6 +10,7 @@ from typing import Any
 from headwater.errors import DefinitionError, Location
 from headwater.sdk._assets import asset_name
 from headwater.sdk._notify import notification_specs
+from headwater.sdk._requirements import parse_requirements_text, requirement_problem
 
 TRIGGER_RULES = (
     "all_success",
@@ -37,6 +38,7 @@ OPTION_NAMES = (
     "env",
     "display_name",
     "packages",
+    "requirements",
     "image",
     "trigger_rule",
     "fresh_interpreter",
@@ -122,8 +124,11 @@ def parse_memory(value: Any, where: Location) -> int:
     return size
 
 
-def normalize(raw: dict[str, Any], where: Location) -> dict[str, Any]:
-    """Turn user-facing option keywords into the spec's TaskOptions shape (only keys set)."""
+def normalize(raw: dict[str, Any], where: Location, base_dir: str | None = None) -> dict[str, Any]:
+    """Turn user-facing option keywords into the spec's TaskOptions shape (only keys set).
+
+    A ``requirements`` file is read now, relative to ``base_dir`` (the folder of the file
+    the option is written in), into ``packages``."""
     unknown = sorted(set(raw) - set(OPTION_NAMES))
     if unknown:
         raise _fail(
@@ -238,7 +243,17 @@ def normalize(raw: dict[str, Any], where: Location) -> dict[str, Any]:
                 where,
                 "for example packages=['scikit-learn>=1.4', 'pandas']",
             )
-        out["packages"] = list(pk)
+        for line in pk:
+            problem = requirement_problem(line)
+            if problem:
+                raise _fail(
+                    f"packages entry {line!r} {problem}",
+                    where,
+                    "list requirements from the package index, e.g. packages=['pandas>=2.1']",
+                )
+        out["packages"] = [" ".join(p.split()) for p in pk]
+    if (req := raw.get("requirements")) is not None:
+        out["packages"] = [*out.get("packages", []), *read_requirements(req, where, base_dir)]
     if (img := raw.get("image")) is not None:
         if not isinstance(img, str) or not img:
             raise _fail(
@@ -266,6 +281,39 @@ def normalize(raw: dict[str, Any], where: Location) -> dict[str, Any]:
         out["fresh_interpreter"] = fi
     _scheduling(raw, out, where)
     return out
+
+
+def read_requirements(path: Any, where: Location, base_dir: str | None) -> list[str]:
+    """The requirement lines of the file at ``path`` (relative to ``base_dir``)."""
+    import os
+
+    if not isinstance(path, str | os.PathLike) or not str(path):
+        raise _fail(
+            f"requirements must be the path of a requirements file, got {path!r}",
+            where,
+            "use e.g. requirements='requirements/train.txt' (relative to this file)",
+        )
+    full = os.path.join(base_dir or os.getcwd(), os.fspath(path))
+    try:
+        with open(full, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as exc:
+        raise _fail(
+            f"cannot read requirements file {os.fspath(path)!r} ({exc.strerror or exc})",
+            where,
+            "the path is relative to the file that sets requirements=",
+        ) from None
+    lines = []
+    for number, line in parse_requirements_text(text):
+        problem = requirement_problem(line)
+        if problem:
+            raise _fail(
+                f"requirements file {os.fspath(path)!r}, line {number}: {line!r} {problem}",
+                where,
+                "list requirements from the package index only (no -e, --index-url or local paths)",
+            )
+        lines.append(line)
+    return lines
 
 
 def _whole(value: Any) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, overload
@@ -239,6 +240,9 @@ def _metadata(
     cache: bool,
     task_defaults: dict[str, Any] | None,
     where: Location,
+    packages: list[str] | None = None,
+    requirements: str | None = None,
+    base_dir: str | None = None,
 ) -> dict[str, Any]:
     if isinstance(tags, str) or not all(isinstance(t, str) for t in tags):
         raise DefinitionError(
@@ -293,7 +297,18 @@ def _metadata(
                 hint="use an IANA time zone name such as 'UTC' or 'Europe/Paris'",
             ) from None
     deadline_s = parse_duration(deadline, "deadline", where) if deadline is not None else None
-    defaults = normalize(dict(task_defaults or {}), where)
+    raw_defaults = dict(task_defaults or {})
+    for key, value in (("packages", packages), ("requirements", requirements)):
+        if value is None:
+            continue
+        if raw_defaults.get(key) is not None:
+            raise DefinitionError(
+                f"{key} is set both on @pipeline and in its task_defaults",
+                location=where,
+                hint=f"set {key}= in one place",
+            )
+        raw_defaults[key] = value
+    defaults = normalize(raw_defaults, where, base_dir)
     if "assets" in defaults:
         raise DefinitionError(
             "task_defaults cannot set assets: each task has its own outputs",
@@ -343,6 +358,8 @@ def pipeline(
     notify: Any = None,
     cache: bool = True,
     task_defaults: dict[str, Any] | None = None,
+    packages: list[str] | None = None,
+    requirements: str | None = None,
 ) -> Callable[[Callable[..., Any]], Pipeline]: ...
 
 
@@ -365,6 +382,8 @@ def pipeline(
     notify: Any = None,
     cache: bool = True,
     task_defaults: dict[str, Any] | None = None,
+    packages: list[str] | None = None,
+    requirements: str | None = None,
 ) -> Pipeline | Callable[[Callable[..., Any]], Pipeline]:
     """Make a function a pipeline: each component call inside it becomes a task.
 
@@ -378,7 +397,9 @@ def pipeline(
     ``owner``, ``notify`` (``Slack(...)``, ``Email(...)``, ``Webhook(...)`` or
     callables), ``cache`` (False turns caching off for every task) and
     ``task_defaults`` (component options applied to every task, like Airflow's
-    ``default_args``).
+    ``default_args``). ``packages`` and ``requirements`` (a file, relative to this one)
+    are the default environment of every task (a task default; a component's or task's
+    own ``packages`` replace it, see docs/environments.md).
 
     Example::
 
@@ -406,6 +427,9 @@ def pipeline(
             cache=cache,
             task_defaults=task_defaults,
             where=where,
+            packages=packages,
+            requirements=requirements,
+            base_dir=os.path.dirname(src.file) if src else None,
         )
         return Pipeline(f, name=name, description=description, metadata=meta)
 

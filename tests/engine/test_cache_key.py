@@ -37,3 +37,12 @@ def test_an_artifact_counts_by_its_content_digest_not_its_place() -> None:
     assert cache_key(IMPL, OPTIONS, _values(data_digest="sha256:other")) != key
     # Without a digest, its URI stands in for its content.
     assert cache_key(IMPL, OPTIONS, _values(data_digest=None)) != key
+
+
+def test_a_per_step_environment_joins_the_key_and_its_absence_changes_nothing() -> None:
+    key = cache_key(IMPL, OPTIONS, _values())
+    assert cache_key(IMPL, OPTIONS, _values(), None) == key  # pinned above
+    one = cache_key(IMPL, OPTIONS, _values(), "sha256:lock-one")
+    assert one != key
+    # The same requested packages resolved to other pins: another key.
+    assert cache_key(IMPL, OPTIONS, _values(), "sha256:lock-two") != one

@@ -109,3 +109,18 @@ def show_environment(arg: str) -> None:
             ]
         ),
     )
+
+
+@component
+def package_versions(arg: str) -> None:
+    """Print ``name=version`` (or ``name=missing``) for each comma-separated module."""
+    import importlib
+
+    for name in arg.split(","):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            print(f"{name}=missing")
+        else:
+            print(f"{name}={getattr(module, '__version__', '?')}")
+    print(f"python={sys.prefix}")

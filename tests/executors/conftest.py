@@ -15,7 +15,14 @@ from typing import Any
 
 import pytest
 
-from headwater.executors import ExecEvent, Executor, LocalExecutor, Resources, TaskRequest
+from headwater.executors import (
+    Environment,
+    ExecEvent,
+    Executor,
+    LocalExecutor,
+    Resources,
+    TaskRequest,
+)
 from headwater.runtime import TASK_SCHEMA, write_json
 
 TASKS_MODULE = "conformance_tasks"
@@ -180,3 +187,11 @@ def read_pid(path: Path, within: float = 30.0) -> int:
 
 
 NOTHING = Resources()
+
+
+def environment_of(*packages: str) -> Environment:
+    """The per-step environment of ``packages``, resolved on the package index."""
+    from headwater.envs import resolve
+
+    lock = resolve(list(packages))
+    return Environment(lock.digest, lock.pinned, lock.python, lock.requested)

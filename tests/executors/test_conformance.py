@@ -3,7 +3,8 @@
 Each test runs against every executor in ``conftest.EXECUTORS``: success, failure with
 its traceback, exit codes and signals, timeouts and cancels that kill whole process
 trees, memory limits, resource refusal and capacity, log capture, environment, the
-order of events, waking a wait, reclaiming an earlier engine's task, and closing.
+order of events, waking a wait, reclaiming an earlier engine's task, closing, and tasks
+in a prepared per-step environment.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import NOTHING, Harness, alive, read_pid, wait_gone
+from conftest import NOTHING, Harness, alive, environment_of, read_pid, wait_gone
 
-from headwater.executors import KILL_GRACE_SECONDS, Resources, Stopped
+from headwater.executors import KILL_GRACE_SECONDS, Environment, Resources, Stopped
 
 
 def test_a_task_that_succeeds_is_reported_started_then_exited_with_status_0(
@@ -147,7 +148,8 @@ def test_resources_the_machine_does_not_have_are_refused_with_the_reason(
     assert "CPU" in (ex.check(Resources(cpu=cpus * 64)) or "")
     assert "memory" in (ex.check(Resources(memory=2**60)) or "")
     assert "GPU" in (ex.check(Resources(gpu=10_000)) or "")
-    assert "environment" in (ex.check(Resources(), environment="no-such-env") or "")
+    other = Environment("sha256:0", ("six==1.17.0",), python="cpython-2.7")
+    assert "environment" in (ex.check(Resources(), environment=other) or "")
     with pytest.raises(ValueError, match="CPU"):
         ex.submit(harness.request("succeed", resources=Resources(cpu=cpus * 64)))
     assert ex.has_room(NOTHING), "a refused request must not hold a slot"
@@ -225,6 +227,40 @@ def test_the_task_sees_its_own_variables_and_directory_but_not_the_callers_secre
     assert value == "given"
     assert secret == "<unset>"
     assert Path(cwd).resolve() == where.resolve()
+
+
+def test_a_task_in_a_prepared_environment_sees_its_packages_and_none_of_the_engines(
+    harness: Harness,
+) -> None:
+    import importlib.util
+
+    # The engine's own Python has SQLAlchemy and lacks tabulate; the environment is the
+    # other way round.
+    assert importlib.util.find_spec("tabulate") is None
+    assert importlib.util.find_spec("sqlalchemy") is not None
+    env = environment_of("tabulate==0.9.0")
+    assert harness.executor.check(NOTHING, env) is None
+    harness.executor.prepare(env, [], None)
+    req = harness.request("package_versions", "tabulate,sqlalchemy", environment=env)
+    harness.executor.submit(req)
+    (end,) = [e for e in harness.until_ended([req.id])[req.id] if e.kind == "exited"]
+    log = harness.log(req)
+    assert end.status == 0, log
+    assert "tabulate=0.9.0" in log
+    assert "sqlalchemy=missing" in log
+    assert f"python={sys.prefix}" not in log  # another interpreter's prefix
+
+
+def test_tasks_without_an_environment_run_beside_tasks_in_one(harness: Harness) -> None:
+    env = environment_of("tabulate==0.9.0")
+    harness.executor.prepare(env, [], None)
+    inside = harness.request("package_versions", "tabulate", environment=env)
+    outside = harness.request("package_versions", "tabulate")
+    harness.executor.submit(inside)
+    harness.executor.submit(outside)
+    harness.until_ended([inside.id, outside.id])
+    assert "tabulate=0.9.0" in harness.log(inside)
+    assert "tabulate=missing" in harness.log(outside)
 
 
 def test_each_task_is_reported_started_once_then_ended_once(harness: Harness) -> None:
