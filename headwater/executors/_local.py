@@ -24,6 +24,7 @@ import os
 import queue
 import shutil
 import signal as _signal
+import socket
 import subprocess
 import sys
 import threading
@@ -111,6 +112,7 @@ class LocalExecutor:
         self._restarts = 0
         self._preloads: list[dict[str, Any]] = []
         self._last_memory_check = 0.0
+        self.node = socket.gethostname()
         allowed_patterns()  # a bad allow-list is refused before anything starts
 
     # ------------------------------------------------------------------ capacity
@@ -127,6 +129,16 @@ class LocalExecutor:
             return (
                 f"asks for environment '{environment}', which the local executor cannot "
                 "provide; run it without one"
+            )
+        if r.accelerator is not None:
+            return (
+                f"asks for accelerator '{r.accelerator}', but the local executor cannot choose "
+                "a kind of accelerator; ask for gpu= only, or run it on the Ray executor"
+            )
+        if r.custom:
+            return (
+                f"asks for resources {', '.join(sorted(r.custom))}, which the local executor "
+                "does not have; run it on the Ray executor, on nodes that offer them"
             )
         if r.gpu and r.gpu > self.gpus:
             return f"asks for {r.gpu} GPU(s) but this machine has {self.gpus}"
@@ -287,6 +299,7 @@ class LocalExecutor:
             if task is None:
                 continue
             if ev.kind == "started" and ev.pid is not None:
+                out[i] = replace(ev, node=self.node)
                 task.pid = ev.pid
                 task.started = time.monotonic()
                 if task.request.timeout_seconds:

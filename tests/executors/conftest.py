@@ -1,6 +1,6 @@
 """The executor conformance suite's harness: every test here runs against every
 executor in :data:`EXECUTORS` (docs/adr/0012). An executor joins Headwater by passing
-it; the Ray executor adds its entry here."""
+it. The Ray executor runs on the real two-node Ray cluster of ``tests/conftest.py``."""
 
 from __future__ import annotations
 
@@ -15,7 +15,14 @@ from typing import Any
 
 import pytest
 
-from headwater.executors import ExecEvent, Executor, LocalExecutor, Resources, TaskRequest
+from headwater.executors import (
+    ExecEvent,
+    Executor,
+    LocalExecutor,
+    Resources,
+    TaskRequest,
+    make_executor,
+)
 from headwater.runtime import TASK_SCHEMA, write_json
 
 TASKS_MODULE = "conformance_tasks"
@@ -24,16 +31,25 @@ HERE = Path(__file__).resolve().parent
 
 @dataclass(frozen=True)
 class Flavour:
-    """One executor set up one way: how to make it, and how its requests look."""
+    """One executor set up one way: how to make it (given the Ray cluster's address, if
+    it needs one), and how its requests look."""
 
-    make: Callable[[], Executor]
+    make: Callable[[str | None], Executor]
     fresh_interpreter: bool = False
+    needs_ray: bool = False
+
+
+def _ray(address: str | None) -> Executor:
+    return make_executor("ray", max_parallel=4, address=address)
 
 
 EXECUTORS: dict[str, Flavour] = {
     # Tasks forked from a warm worker, and tasks in an interpreter of their own.
-    "local-forked": Flavour(lambda: LocalExecutor(max_parallel=4)),
-    "local-fresh": Flavour(lambda: LocalExecutor(max_parallel=4), fresh_interpreter=True),
+    "local-forked": Flavour(lambda _: LocalExecutor(max_parallel=4)),
+    "local-fresh": Flavour(lambda _: LocalExecutor(max_parallel=4), fresh_interpreter=True),
+    # The same two ways, each attempt a Ray task on a node of a two-node cluster.
+    "ray-forked": Flavour(_ray, needs_ray=True),
+    "ray-fresh": Flavour(_ray, fresh_interpreter=True, needs_ray=True),
 }
 
 
@@ -141,7 +157,8 @@ def _ended(events: list[ExecEvent]) -> bool:
 @pytest.fixture(params=sorted(EXECUTORS))
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
     flavour = EXECUTORS[request.param]
-    executor = flavour.make()
+    address = request.getfixturevalue("ray_cluster").address if flavour.needs_ray else None
+    executor = flavour.make(address)
     executor.warm()
     h = Harness(executor, flavour, tmp_path)
     try:
