@@ -15,6 +15,7 @@ from headwater.executors._local import MAX_WORKER_RESTARTS, LocalExecutor
 from headwater.executors._registry import (
     EXECUTOR_SETTING,
     EXECUTORS,
+    check_executor,
     executor_kind,
     make_executor,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "Stopped",
     "TaskRequest",
     "allowed_patterns",
+    "check_executor",
     "executor_kind",
     "make_executor",
     "task_environment",

@@ -201,7 +201,7 @@ class _NodeSide:
         self.preloaded: set[str] = set()
         context = ray.get_runtime_context()
         self.node_id = context.get_node_id()
-        ip = ray.util.get_node_ip_address()  # type: ignore[no-untyped-call]
+        ip = ray.util.get_node_ip_address()
         self.label = f"{ip} ({socket.gethostname()})"
 
     def run(self, task: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -315,7 +315,7 @@ def _remote(name: str) -> Any:
 
 def live_nodes() -> list[dict[str, Any]]:
     """Ray's records of the cluster's live nodes."""
-    nodes: list[dict[str, Any]] = ray.nodes()  # type: ignore[no-untyped-call]
+    nodes: list[dict[str, Any]] = ray.nodes()
     return [n for n in nodes if n.get("Alive")]
 
 
@@ -383,31 +383,35 @@ def _local_path(url: str) -> str:
     return url[len("file://") :] if url.startswith("file://") else url
 
 
+def hosts_blind_to(path: str, nodes: list[dict[str, Any]]) -> list[str]:
+    """The hosts of ``nodes`` (one node of each is asked) on which ``path`` does not exist."""
+    sees = _remote("sees")
+    refs = {}
+    for node in _one_node_per_host(nodes):
+        strategy = ray.util.scheduling_strategies.NodeAffinitySchedulingStrategy(
+            node["NodeID"], soft=False
+        )
+        refs[node["NodeManagerHostname"]] = sees.options(
+            num_cpus=0, scheduling_strategy=strategy
+        ).remote(path)
+    blind = []
+    for host, ref in refs.items():
+        try:
+            if not ray.get(ref, timeout=PROBE_SECONDS):
+                blind.append(host)
+        except (ray.exceptions.RayError, ray.exceptions.GetTimeoutError):
+            blind.append(host)
+    return sorted(blind)
+
+
 def _probe_shared(folder: str, nodes: list[dict[str, Any]]) -> list[str]:
-    """The hosts of ``nodes`` (one node of each is asked) that do not see a file written
-    to ``folder`` here."""
+    """The hosts of ``nodes`` that do not see a file written to ``folder`` here."""
     os.makedirs(folder, exist_ok=True)
     marker = os.path.join(folder, f".headwater-probe-{uuid.uuid4().hex}")
     with open(marker, "w"):
         pass
     try:
-        sees = _remote("sees")
-        refs = {}
-        for node in nodes:
-            strategy = ray.util.scheduling_strategies.NodeAffinitySchedulingStrategy(
-                node["NodeID"], soft=False
-            )
-            refs[node["NodeManagerHostname"]] = sees.options(
-                num_cpus=0, scheduling_strategy=strategy
-            ).remote(marker)
-        blind = []
-        for host, ref in refs.items():
-            try:
-                if not ray.get(ref, timeout=PROBE_SECONDS):
-                    blind.append(host)
-            except ray.exceptions.RayError:
-                blind.append(host)
-        return blind
+        return hosts_blind_to(marker, nodes)
     finally:
         with contextlib.suppress(OSError):
             os.remove(marker)

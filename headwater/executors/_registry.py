@@ -61,3 +61,12 @@ def make_executor(
     """A new executor of ``kind`` (see :func:`executor_kind`) running at most
     ``max_parallel`` tasks at once; ``address`` is the Ray cluster's for ``ray``."""
     return EXECUTORS[executor_kind(kind)](max_parallel, address)
+
+
+def check_executor(kind: str | None = None, *, address: str | None = None) -> str:
+    """The name of the executor ``kind`` (default: the setting) once one has been made
+    here: an unknown name, a missing Ray or an unreachable cluster is refused now, with a
+    ConfigurationError, rather than when the first run starts."""
+    name = executor_kind(kind)
+    make_executor(name, max_parallel=1, address=address).close()
+    return name
