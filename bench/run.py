@@ -1,6 +1,6 @@
 """``make bench``: run every benchmark and print its figures beside its targets.
 
-``bench/run.py authoring engine scheduler`` runs only the sections named.
+``bench/run.py authoring engine scheduler ray`` runs only the sections named.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_authoring
 import bench_engine
+import bench_ray
 import bench_scheduler
 from _table import Row, show
 
@@ -46,6 +47,8 @@ def main() -> None:
         rows = bench_scheduler.run()
         rows.append(_handoff(engine_rows))
         show("Scheduler and server (scheduler issue)", rows)
+    if not only or "ray" in only:
+        show("Ray executor, two-node Ray cluster on this machine (median of 3)", bench_ray.run())
 
 
 if __name__ == "__main__":

@@ -134,11 +134,12 @@ class RayCluster:
             more = {pid for pid, (ppid, _) in procs.items() if ppid in ours} - ours
             ours |= more
             grown = bool(more)
-        for sig in (signal.SIGTERM, signal.SIGKILL):
+        # The raylets and workers end on SIGTERM at once; the GCS server takes its time.
+        for sig, grace in ((signal.SIGTERM, 1.5), (signal.SIGKILL, 5.0)):
             for pid in ours:
                 with contextlib.suppress(OSError):
                     os.kill(pid, sig)
-            deadline = time.monotonic() + 5
+            deadline = time.monotonic() + grace
             while time.monotonic() < deadline and any(
                 os.path.exists(f"/proc/{pid}") and _running(pid) for pid in ours
             ):

@@ -52,3 +52,11 @@ def enormous() -> None:
 def too_big():
     source()
     enormous()
+
+
+@pipeline
+def small(items: list[int] = [1, 2, 3, 4]):  # noqa: B006
+    src = source()
+    with ParallelFor(items) as i:
+        done = work(x=src.output, i=i)
+    total(values=Collected(done.output))
