@@ -375,8 +375,15 @@ class LocalExecutor:
         """Send ``sig`` to the task's whole process group."""
         if task.pid is None:
             return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
+        try:
             os.killpg(task.pid, sig)
+        except ProcessLookupError:
+            # Reported started but not yet the leader of a group of its own (a forked
+            # task calls setsid first thing, so it has started nothing else yet either).
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(task.pid, sig)
+        except PermissionError:
+            pass
 
     def cancel(self, task_id: str) -> None:
         task = self._tasks.get(task_id)

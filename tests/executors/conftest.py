@@ -1,12 +1,17 @@
 """The executor conformance suite's harness: every test here runs against every
 executor in :data:`EXECUTORS` (docs/adr/0012). An executor joins Headwater by passing
-it. The Ray executor runs on the real two-node Ray cluster of ``tests/conftest.py``."""
+it. The Ray executor runs on a real two-node Ray cluster (``ray_cluster.py``: a head at
+127.0.0.2, a worker at 127.0.0.3 with 2 fake GPUs and the resource ``special``), started
+once for this folder and stopped when its tests are done; the Ray executor's own tests
+(``test_ray_*.py``) use it too."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -27,6 +32,34 @@ from headwater.runtime import TASK_SCHEMA, write_json
 
 TASKS_MODULE = "conformance_tasks"
 HERE = Path(__file__).resolve().parent
+for folder in (HERE, HERE.parent / "pipelines"):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+
+from ray_cluster import RayCluster, running_cluster  # noqa: E402
+
+_cluster: list[RayCluster] = []  # the running cluster, if any
+_cluster_stack = contextlib.ExitStack()
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[RayCluster]:
+    """The two-node Ray cluster, started on first use; stopped once this folder's tests
+    are done (see pytest_runtest_teardown), so it does not idle beside the others."""
+    if not _cluster:
+        _cluster.append(_cluster_stack.enter_context(running_cluster()))
+    yield _cluster[0]
+    _stop_cluster()
+
+
+def _stop_cluster() -> None:
+    _cluster.clear()
+    _cluster_stack.close()
+
+
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    if _cluster and (nextitem is None or HERE not in Path(nextitem.path).parents):
+        _stop_cluster()
 
 
 @dataclass(frozen=True)
@@ -114,8 +147,6 @@ class Harness:
         )
 
     def output(self, request: TaskRequest) -> dict[str, Any]:
-        import json
-
         path = Path(request.input_path.replace(".input.json", ".output.json"))
         return json.loads(path.read_text()) if path.exists() else {}
 
@@ -154,9 +185,16 @@ def _ended(events: list[ExecEvent]) -> bool:
     return any(e.kind in ("exited", "lost") for e in events)
 
 
-@pytest.fixture(params=sorted(EXECUTORS))
-def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
-    flavour = EXECUTORS[request.param]
+@pytest.fixture(scope="module", params=sorted(EXECUTORS))
+def flavour_name(request: pytest.FixtureRequest) -> str:
+    """Module-scoped, so that pytest runs every test on one executor before the next: the
+    local executor's tests run before the Ray cluster is started, not beside it."""
+    return str(request.param)
+
+
+@pytest.fixture
+def harness(request: pytest.FixtureRequest, flavour_name: str, tmp_path: Path) -> Iterator[Harness]:
+    flavour = EXECUTORS[flavour_name]
     address = request.getfixturevalue("ray_cluster").address if flavour.needs_ray else None
     executor = flavour.make(address)
     executor.warm()
@@ -197,3 +235,99 @@ def read_pid(path: Path, within: float = 30.0) -> int:
 
 
 NOTHING = Resources()
+
+
+# ---------------------------------------------------------------------- Ray
+
+
+@pytest.fixture
+def on_ray(ray_cluster: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """This test's runs use the Ray executor on the test cluster, in a home of their own."""
+    monkeypatch.setenv("HEADWATER_HOME", str(tmp_path / "hw-home"))
+    monkeypatch.setenv("HEADWATER_EXECUTOR", "ray")
+    monkeypatch.setenv("HEADWATER_RAY_ADDRESS", ray_cluster.address)
+    for name in ("HEADWATER_DATABASE_URL", "HEADWATER_ARTIFACT_ROOT", "RAY_ADDRESS"):
+        monkeypatch.delenv(name, raising=False)
+    return ray_cluster
+
+
+class Attempts:
+    """Task attempts sent straight to a Ray executor, and the events they get."""
+
+    def __init__(self, executor: Executor, root: Path) -> None:
+        self.executor = executor
+        self.root = root
+        self.seen: list[ExecEvent] = []
+        self._count = 0
+
+    def request(self, function: str, arg: str = "", **options: Any) -> TaskRequest:
+        """A request running ``ray_tasks.<function>(arg)``."""
+        self._count += 1
+        task_id = f"{function}-{self._count}"
+        work = self.root / "work"
+        work.mkdir(exist_ok=True)
+        input_path = work / f"{task_id}.input.json"
+        write_json(
+            str(input_path),
+            {
+                "schemaVersion": TASK_SCHEMA,
+                "inputs": {"parameterValues": {"arg": arg}, "artifacts": {}},
+                "outputs": {
+                    "parameters": {},
+                    "artifacts": {},
+                    "outputFile": str(work / f"{task_id}.output.json"),
+                },
+                "headwater": {
+                    "runId": "ray-tests",
+                    "taskRunId": task_id,
+                    "taskPath": function,
+                    "attempt": 1,
+                    "component": {
+                        "name": function,
+                        "root": str(HERE),
+                        "module": "ray_tasks",
+                        "file": "ray_tasks.py",
+                        "function": function,
+                        "codeDigest": "",
+                        "interface": {
+                            "returns": "single",
+                            "returnOutputs": ["output"],
+                            "inputs": {"arg": {"kind": "parameter", "type": {"kind": "str"}}},
+                            "outputs": {"output": {"kind": "parameter", "type": {"kind": "str"}}},
+                        },
+                    },
+                },
+            },
+        )
+        options.setdefault("cwd", str(self.root))
+        return TaskRequest(
+            id=task_id,
+            input_path=str(input_path),
+            log_path=str(self.root / f"{task_id}.log"),
+            **options,
+        )
+
+    def output(self, request: TaskRequest) -> Any:
+        path = Path(request.input_path.replace(".input.json", ".output.json"))
+        return json.loads(path.read_text())["parameterValues"]["output"]
+
+    def until_ended(self, ids: list[str], within: float = 60.0) -> dict[str, list[ExecEvent]]:
+        by_task: dict[str, list[ExecEvent]] = {i: [] for i in ids}
+        deadline = time.monotonic() + within
+        while any(not any(e.kind in ("exited", "lost") for e in evs) for evs in by_task.values()):
+            left = deadline - time.monotonic()
+            assert left > 0, f"no end reported within {within}s: {by_task}"
+            for ev in self.executor.events(min(left, 1.0)):
+                self.seen.append(ev)
+                if ev.id in by_task:
+                    by_task[ev.id].append(ev)
+        return by_task
+
+
+@pytest.fixture
+def attempts(ray_cluster: Any, tmp_path: Path) -> Iterator[Attempts]:
+    executor = make_executor("ray", address=ray_cluster.address)
+    try:
+        yield Attempts(executor, tmp_path)
+    finally:
+        executor.close()

@@ -1,12 +1,11 @@
-"""What test folders share: a real Ray cluster on this machine, started on first use.
+"""A real Ray cluster on this machine, for the Ray executor's tests.
 
 The cluster has two nodes, each a ``ray start`` of its own with its own address in
 127.0.0.0/8 (127.0.0.1 itself is rewritten by Ray), so that none of its traffic leaves
 this machine: a head (127.0.0.2, 2 CPUs, resource ``head_only``) and a worker
 (127.0.0.3, 2 CPUs, 2 fake GPUs, resource ``special``). This test process connects to it
-as a Ray driver; the cluster is stopped when the session ends, by the ids of its own
-processes (never by a name other programs could share). Nothing of it is put in this
-process's environment.
+as a Ray driver; the cluster is stopped by the ids of its own processes (never by a name
+other programs could share). Nothing of it is put in this process's environment.
 """
 
 from __future__ import annotations
@@ -23,8 +22,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pytest
 
 HEAD_IP = "127.0.0.2"
 WORKER_IP = "127.0.0.3"
@@ -154,8 +151,8 @@ def _running(pid: int) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def ray_cluster() -> Iterator[RayCluster]:
+@contextlib.contextmanager
+def running_cluster() -> Iterator[RayCluster]:
     """A two-node Ray cluster on loopback addresses, this process connected to it."""
     import ray
 
