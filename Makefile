@@ -24,7 +24,7 @@ ui: $(UI_STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,examples]'
+	$(BIN)/pip install --quiet -e '.[dev,examples,ray]'
 	touch $(STAMP)
 
 lint: install

@@ -145,9 +145,14 @@ _COPY = re.compile(r"-\d+(?=$|\.)")
 
 
 def summary(
-    tasks: dict[str, TaskRunRecord], title: str, sources: dict[str, TaskRunRecord] | None = None
+    tasks: dict[str, TaskRunRecord],
+    title: str,
+    sources: dict[str, TaskRunRecord] | None = None,
+    *,
+    nodes: bool = False,
 ) -> Table:
-    """The final table: every task's state, duration, attempts and cache source.
+    """The final table: every task's state, duration, attempts and cache source (and, with
+    ``nodes``, the machine its latest attempt ran on).
 
     Loop iterations of one task fold into one row (``loop-1[*].fit``) when there are many.
     """
@@ -162,12 +167,14 @@ def summary(
                 regrouped.setdefault(_COPY.sub("-*", pattern), []).extend(recs)
             groups = regrouped
         if len(groups) < len(tasks):
-            return _folded(groups, title)
+            return _folded(groups, title, nodes)
     table = Table(title=title, title_justify="left")
     table.add_column("task")
     table.add_column("state")
     table.add_column("attempts", justify="right")
     table.add_column("duration", justify="right")
+    if nodes:
+        table.add_column("node")
     table.add_column("note")
     for path, rec in tasks.items():
         took = rec.duration.total_seconds() if rec.duration else None
@@ -177,16 +184,21 @@ def summary(
             note = f"cache hit from run {source.run_id}" if source else "cache hit"
         elif rec.error and rec.status in TASK_FAILURE:
             note = escape(rec.error.splitlines()[0][:80])
-        table.add_row(escape(path), styled(str(rec.status)), str(rec.attempt), seconds(took), note)
+        where = [escape(rec.node or "")] if nodes else []
+        table.add_row(
+            escape(path), styled(str(rec.status)), str(rec.attempt), seconds(took), *where, note
+        )
     return table
 
 
-def _folded(groups: dict[str, list[TaskRunRecord]], title: str) -> Table:
+def _folded(groups: dict[str, list[TaskRunRecord]], title: str, nodes: bool = False) -> Table:
     table = Table(title=title, title_justify="left")
     table.add_column("task")
     table.add_column("tasks", justify="right")
     table.add_column("states")
     table.add_column("median duration", justify="right")
+    if nodes:
+        table.add_column("nodes")
     for pattern, recs in groups.items():
         counts: dict[str, int] = {}
         for r in recs:
@@ -194,5 +206,9 @@ def _folded(groups: dict[str, list[TaskRunRecord]], title: str) -> Table:
         states = ", ".join(f"{n} {styled(s)}" for s, n in counts.items())
         took = sorted(r.duration.total_seconds() for r in recs if r.duration)
         mid = took[len(took) // 2] if took else None
-        table.add_row(escape(pattern), str(len(recs)), states, seconds(mid))
+        where = []
+        if nodes:
+            seen = sorted({r.node for r in recs if r.node})
+            where = [escape(seen[0]) if len(seen) == 1 else f"{len(seen)} nodes" if seen else ""]
+        table.add_row(escape(pattern), str(len(recs)), states, seconds(mid), *where)
     return table

@@ -51,6 +51,39 @@ def parse_params(pairs: list[str], spec: Any) -> dict[str, Any]:
     return values
 
 
+ExecutorName = Annotated[
+    str | None,
+    typer.Option(
+        "--executor",
+        help="Where tasks run: local (this machine) or ray (a Ray cluster). "
+        "Default: HEADWATER_EXECUTOR, else local.",
+        show_default=False,
+    ),
+]
+RayAddress = Annotated[
+    str | None,
+    typer.Option(
+        "--ray-address",
+        help="The Ray cluster for --executor ray: HOST:PORT, or auto for the one started on "
+        "this machine. Default: HEADWATER_RAY_ADDRESS, else RAY_ADDRESS, else auto.",
+        show_default=False,
+    ),
+]
+
+
+def _executor(kind: str | None, address: str | None, max_parallel: int | None) -> Any:
+    """The executor the flags ask for; a flag it would not use is refused."""
+    from headwater.executors import executor_kind, make_executor
+
+    name = executor_kind(kind)
+    if address is not None and name != "ray":
+        raise HeadwaterError(
+            f"--ray-address is for the Ray executor, and this run uses the {name} executor",
+            hint="add --executor ray, or leave --ray-address out",
+        )
+    return make_executor(name, max_parallel=max_parallel, address=address)
+
+
 def _workspace() -> Any:
     from headwater.engine import Workspace
 
@@ -152,12 +185,13 @@ def run(
         int | None,
         typer.Option("--max-parallel", min=1, max=100_000, help="Tasks at once (default: cores)."),
     ] = None,
+    executor_name: ExecutorName = None,
+    ray_address: RayAddress = None,
 ) -> None:
-    """Run a pipeline on this machine, every task in its own process."""
-    from headwater.executors import make_executor
-
+    """Run a pipeline, every task in its own process: on this machine, or on a Ray cluster
+    with --executor ray."""
     # The task worker starts first and warms up while the pipeline is compiled and recorded.
-    executor = make_executor(max_parallel=max_parallel)
+    executor = _executor(executor_name, ray_address, max_parallel)
     try:
         from headwater.sdk import split_target
 
@@ -208,20 +242,19 @@ def _resolving(spec: Any) -> Iterator[None]:
 def resume(
     run_id: Annotated[str, typer.Argument(help="The run to finish.")],
     max_parallel: Annotated[int | None, typer.Option("--max-parallel", min=1, max=100_000)] = None,
+    executor_name: ExecutorName = None,
+    ray_address: RayAddress = None,
 ) -> None:
     """Finish a run whose 'headwater run' process died; finished tasks are not run again."""
-    from headwater.executors import make_executor
-
-    ws = _workspace()
-    record = ws.store.runs.get_run(run_id)
+    executor = _executor(executor_name, ray_address, max_parallel)
+    try:
+        ws = _workspace()
+        record = ws.store.runs.get_run(run_id)
+    except BaseException:
+        executor.close()
+        raise
     out.print(f"resuming run [bold]{record.id}[/] of {escape(record.pipeline)}", highlight=False)
-    code = _drive(
-        ws,
-        record.id,
-        f"{record.pipeline} · {record.id}",
-        True,
-        make_executor(max_parallel=max_parallel),
-    )
+    code = _drive(ws, record.id, f"{record.pipeline} · {record.id}", True, executor)
     raise typer.Exit(code)
 
 
@@ -302,7 +335,7 @@ def runs_show(run_id: Annotated[str, typer.Argument()]) -> None:
     out.print(f"parameters: {escape(json.dumps(r.parameters))}", soft_wrap=True)
     if r.error:
         out.print(f"error: {escape(r.error)}", soft_wrap=True)
-    out.print(summary(run.tasks, "tasks"))
+    out.print(summary(run.tasks, "tasks", nodes=True))
     metrics = run.metrics
     if metrics:
         table = Table(title="metrics", title_justify="left")

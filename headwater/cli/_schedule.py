@@ -160,9 +160,11 @@ def scheduler(
     )
 
     from headwater.engine import Workspace
+    from headwater.executors import check_executor
     from headwater.scheduler import SchedulerService
     from headwater.store import RunRecord
 
+    kind = check_executor()  # HEADWATER_EXECUTOR: refused before anything is created
     ws = Workspace.open()
 
     def created(run: RunRecord) -> None:
@@ -192,7 +194,7 @@ def scheduler(
 
     signals.signal(signals.SIGTERM, on_signal)
     signals.signal(signals.SIGINT, on_signal)
-    out.print(f"scheduler {service.runner.owner} started")
+    out.print(f"scheduler {service.runner.owner} started ({kind} executor)")
     service.serve()
     service.runner.wait()
     service.close()

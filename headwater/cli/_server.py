@@ -97,6 +97,9 @@ def server(
         min_schedule_interval=min_schedule_interval,
         max_backfill_runs=max_backfill_runs,
     )
+    from headwater.executors import check_executor
+
+    check_executor()  # HEADWATER_EXECUTOR: refused before the server starts
 
     out.print(f"Headwater API on http://{host}:{port}/api/docs")
     serve(host=host, port=port, scheduler=False, ui_dir=_ui_dir())
@@ -142,6 +145,9 @@ def standalone(
         max_backfill_runs=max_backfill_runs,
     )
 
+    from headwater.executors import check_executor
+
+    kind = check_executor()  # HEADWATER_EXECUTOR: refused before anything is created
     ws = Workspace.open()
     secret = first_admin_token(ws)
     if secret is not None:
@@ -150,7 +156,10 @@ def standalone(
             f"  {secret}\n"
             "  export HEADWATER_TOKEN=... to use it from the CLI and the Python client"
         )
-    out.print(f"Headwater standalone on http://{host}:{port}/ (API docs at /api/docs)")
+    out.print(
+        f"Headwater standalone on http://{host}:{port}/ (API docs at /api/docs; "
+        f"tasks run on the {kind} executor)"
+    )
     serve(
         host=host,
         port=port,

@@ -153,6 +153,8 @@ class Attempts(RunState):
             cpu=(res.cpu or 0.0) if res else 0.0,
             memory=(res.memory_bytes or 0) if res else 0,
             gpu=(res.gpu or 0) if res else 0,
+            accelerator=res.accelerator if res else None,
+            custom=dict(res.custom) if res else {},
         )
         # An attempt an earlier engine queued but never started: it runs as it is.
         requeued = unit.status in TASK_UNSTARTED

@@ -239,7 +239,9 @@ class Engine(ControlFlow, Attempts):
         if unit is None or unit.record is None:
             return
         if ev.kind == "started":
-            self.store.tasks.update_task_run(unit.record.id, T.QUEUED, T.RUNNING, pid=ev.pid)
+            self.store.tasks.update_task_run(
+                unit.record.id, T.QUEUED, T.RUNNING, pid=ev.pid, node=ev.node
+            )
             unit.status = T.RUNNING
             self._notify("task", unit)
         elif ev.kind in ("exited", "lost"):
@@ -342,7 +344,7 @@ class Engine(ControlFlow, Attempts):
                     unit = self.running.get(ev.id)
                     if unit is not None and unit.record is not None and unit.status is T.QUEUED:
                         self.store.tasks.update_task_run(
-                            unit.record.id, T.QUEUED, T.RUNNING, pid=ev.pid
+                            unit.record.id, T.QUEUED, T.RUNNING, pid=ev.pid, node=ev.node
                         )
                         unit.status = T.RUNNING  # the executor kills it as it starts
         # An attempt whose end was not reported in time (its worker cannot answer) is

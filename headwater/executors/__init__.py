@@ -1,5 +1,6 @@
-"""Where task processes run: ``local`` (processes on this machine); the engine sees only
-the :class:`Executor` interface (docs/adr/0012)."""
+"""Where task processes run: ``local`` (processes on this machine) or ``ray`` (Ray tasks
+on a Ray cluster, made by :func:`make_executor` only, so that Ray is imported only when
+it is used); the engine sees only the :class:`Executor` interface (docs/adr/0012)."""
 
 from headwater.executors._base import (
     KILL_GRACE_SECONDS,
@@ -13,11 +14,18 @@ from headwater.executors._base import (
 )
 from headwater.executors._environment import ALLOW_SETTING, allowed_patterns, task_environment
 from headwater.executors._local import MAX_WORKER_RESTARTS, LocalExecutor
-from headwater.executors._registry import EXECUTORS, make_executor
+from headwater.executors._registry import (
+    EXECUTOR_SETTING,
+    EXECUTORS,
+    check_executor,
+    executor_kind,
+    make_executor,
+)
 
 __all__ = [
     "ALLOW_SETTING",
     "EXECUTORS",
+    "EXECUTOR_SETTING",
     "KILL_GRACE_SECONDS",
     "MAX_WORKER_RESTARTS",
     "Environment",
@@ -29,6 +37,8 @@ __all__ = [
     "Stopped",
     "TaskRequest",
     "allowed_patterns",
+    "check_executor",
+    "executor_kind",
     "make_executor",
     "task_environment",
 ]

@@ -13,7 +13,7 @@ Every executor passes the conformance suite in ``tests/executors`` (docs/adr/001
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
@@ -21,11 +21,18 @@ from typing import Protocol
 
 @dataclass(frozen=True)
 class Resources:
-    """What one task asks of the machine."""
+    """What one task asks of the machine.
+
+    ``accelerator`` names a kind of accelerator (``"A100"``) and ``custom`` asks for
+    named resources that some machines of a cluster offer (``{"special": 1}``); an
+    executor that cannot honour them refuses the task from :meth:`Executor.check`.
+    """
 
     cpu: float = 0.0
     memory: int = 0
     gpu: int = 0
+    accelerator: str | None = None
+    custom: Mapping[str, float] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)
@@ -93,7 +100,7 @@ class ExecEvent:
 
     Kinds, each reported once per task and in this order:
 
-    - ``started``: its process runs (``pid``).
+    - ``started``: its process runs (``pid``, on the machine ``node`` names).
     - ``exited``: it ended with ``status`` (the exit code, or minus the signal).
       ``stopped`` says why the executor ended it, if it did; ``peak_rss`` is the most
       resident memory its process tree was seen using (when it was watched) and
@@ -115,6 +122,7 @@ class ExecEvent:
     stopped: Stopped | None = None
     peak_rss: int | None = None
     wall_seconds: float | None = None
+    node: str | None = None
 
 
 # Between the SIGTERM that ends a timed-out task and the SIGKILL that follows.

@@ -90,6 +90,17 @@ def base_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]
     }
 
 
+def allowed_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The variables of ``environ`` (this process's by default) that the operator lets
+    tasks see (``HEADWATER_TASK_ENV_ALLOW``), without the base: what travels with a task
+    to another machine, whose own base it gets there."""
+    env = os.environ if environ is None else environ
+    patterns = allowed_patterns(env)
+    return {
+        name: value for name, value in env.items() if any(fnmatchcase(name, p) for p in patterns)
+    }
+
+
 def task_environment(
     asked: Mapping[str, str], environ: Mapping[str, str] | None = None
 ) -> dict[str, str]:

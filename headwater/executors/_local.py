@@ -32,6 +32,7 @@ import os
 import queue
 import shutil
 import signal as _signal
+import socket
 import subprocess
 import sys
 import threading
@@ -141,6 +142,7 @@ class LocalExecutor:
         self._fresh_only = False
         self._restarts = 0
         self._last_memory_check = 0.0
+        self.node = socket.gethostname()
         allowed_patterns()  # a bad allow-list is refused before anything starts
 
     # ------------------------------------------------------------------ capacity
@@ -162,6 +164,16 @@ class LocalExecutor:
                     f"asks for an environment for {environment.python}, but the local "
                     f"executor runs {here}; resolve its packages on this machine"
                 )
+        if r.accelerator is not None:
+            return (
+                f"asks for accelerator '{r.accelerator}', but the local executor cannot choose "
+                "a kind of accelerator; ask for gpu= only, or run it on the Ray executor"
+            )
+        if r.custom:
+            return (
+                f"asks for resources {', '.join(sorted(r.custom))}, which the local executor "
+                "does not have; run it on the Ray executor, on nodes that offer them"
+            )
         if r.gpu and r.gpu > self.gpus:
             return f"asks for {r.gpu} GPU(s) but this machine has {self.gpus}"
         if r.cpu > self.cpus:
@@ -409,6 +421,7 @@ class LocalExecutor:
             if task is None:
                 continue
             if ev.kind == "started" and ev.pid is not None:
+                out[i] = replace(ev, node=self.node)
                 task.pid = ev.pid
                 task.started = time.monotonic()
                 if task.request.timeout_seconds:
@@ -484,8 +497,15 @@ class LocalExecutor:
         """Send ``sig`` to the task's whole process group."""
         if task.pid is None:
             return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
+        try:
             os.killpg(task.pid, sig)
+        except ProcessLookupError:
+            # Reported started but not yet the leader of a group of its own (a forked
+            # task calls setsid first thing, so it has started nothing else yet either).
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(task.pid, sig)
+        except PermissionError:
+            pass
 
     def cancel(self, task_id: str) -> None:
         task = self._tasks.get(task_id)

@@ -35,6 +35,7 @@ OPTION_NAMES = (
     "memory",
     "gpu",
     "accelerator",
+    "resources",
     "env",
     "display_name",
     "packages",
@@ -103,6 +104,34 @@ def parse_duration(value: Any, what: str, where: Location) -> float:
             f"{what} must not be negative, got {value!r}", where, "use a duration of zero or more"
         )
     return seconds
+
+
+_RESOURCE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.:-]{0,63}$")
+_BUILT_IN = {"cpu": "cpu=", "gpu": "gpu=", "memory": "memory=", "object_store_memory": None}
+
+
+def _custom_resources(value: Any, where: Location) -> dict[str, float]:
+    """``resources={"name": amount}``: resources the executor's nodes declare."""
+    hint = "use e.g. resources={'fast_disk': 1}"
+    if not isinstance(value, dict) or not value:
+        raise _fail(
+            f"resources must be a non-empty dict of name to amount, got {value!r}", where, hint
+        )
+    out: dict[str, float] = {}
+    for name, amount in value.items():
+        if not isinstance(name, str) or not _RESOURCE_NAME.match(name):
+            raise _fail(f"resource name {name!r} is not a name", where, hint)
+        if name.lower() in _BUILT_IN:
+            use = _BUILT_IN[name.lower()]
+            raise _fail(
+                f"resources names '{name}', which is not a custom resource",
+                where,
+                f"use {use}" if use else "leave it out",
+            )
+        if isinstance(amount, bool) or not isinstance(amount, int | float) or amount <= 0:
+            raise _fail(f"resource '{name}' needs a positive amount, got {amount!r}", where, hint)
+        out[name] = float(amount)
+    return out
 
 
 def parse_memory(value: Any, where: Location) -> int:
@@ -220,6 +249,8 @@ def normalize(raw: dict[str, Any], where: Location, base_dir: str | None = None)
                 "use e.g. accelerator='nvidia-h100'",
             )
         res["accelerator"] = acc
+    if (custom := raw.get("resources")) is not None:
+        res["custom"] = _custom_resources(custom, where)
     if res:
         out["resources"] = res
     if (env := raw.get("env")) is not None:

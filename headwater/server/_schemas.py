@@ -76,6 +76,7 @@ class TaskOut(_Out):
     cached_from: str | None
     exit_code: int | None
     error: str | None
+    node: str | None = Field(None, description="Where the attempt's process ran.")
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

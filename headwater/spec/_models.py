@@ -162,6 +162,8 @@ class Resources(_Model):
     memory_bytes: int | None = Field(None, gt=0)
     gpu: int | None = Field(None, ge=0)
     accelerator: str | None = None
+    # Resources an executor's nodes declare (a Ray cluster's custom resources), by name.
+    custom: dict[str, float] = {}
 
 
 NotificationEvent = Literal["success", "failure", "retry", "deadline_missed"]

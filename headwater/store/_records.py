@@ -81,6 +81,7 @@ class TaskRunRecord:
     pool_slots: int | None = None
     priority: int | None = None
     cleared_at: datetime | None = None
+    node: str | None = None
 
     @property
     def duration(self) -> timedelta | None:

@@ -156,6 +156,8 @@ task_runs = sa.Table(
     sa.Column("cache_key", sa.String(80)),
     sa.Column("cached_from", sa.String(32)),
     sa.Column("pid", sa.Integer),
+    # Where the attempt's process ran: a host name, or a cluster node's address and name.
+    sa.Column("node", sa.String(255)),
     sa.Column("exit_code", sa.Integer),
     sa.Column("error", sa.Text),
     sa.Column("log_path", sa.Text),

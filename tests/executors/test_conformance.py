@@ -158,16 +158,21 @@ def test_resources_the_machine_does_not_have_are_refused_with_the_reason(
 def test_capacity_is_held_while_a_task_runs_and_given_back_when_it_ends(
     harness: Harness,
 ) -> None:
+    # As many tasks as fit, each asking for every CPU of this machine: one on the local
+    # executor, one per node of that size on a cluster.
     ex = harness.executor
     cpus = float(os.cpu_count() or 1)
     whole = Resources(cpu=cpus)
     assert ex.has_room(whole)
 
-    req = harness.request("sleep_for", "0.3", resources=whole)
-    ex.submit(req)
+    reqs = []
+    while ex.has_room(whole):
+        reqs.append(harness.request("sleep_for", "0.5", resources=whole))
+        ex.submit(reqs[-1])
+        assert len(reqs) <= 8, "has_room never said no"
     assert not ex.has_room(Resources(cpu=1))
     assert ex.has_room(NOTHING), "CPU is taken but slots are not"
-    harness.until_ended([req.id])
+    harness.until_ended([r.id for r in reqs])
 
     assert ex.has_room(whole)
 
@@ -243,7 +248,9 @@ def test_a_task_in_a_prepared_environment_sees_its_packages_and_none_of_the_engi
     harness.executor.prepare(env, [], None)
     req = harness.request("package_versions", "tabulate,sqlalchemy", environment=env)
     harness.executor.submit(req)
-    (end,) = [e for e in harness.until_ended([req.id])[req.id] if e.kind == "exited"]
+    events = harness.until_ended([req.id])[req.id]
+    assert [e.kind for e in events] == ["started", "exited"], events
+    end = events[-1]
     log = harness.log(req)
     assert end.status == 0, log
     assert "tabulate=0.9.0" in log

@@ -217,3 +217,34 @@ def test_tags_given_as_one_string() -> None:
 def test_deadline_that_is_not_a_duration() -> None:
     error = pipeline_error("pipeline-options", deadline="tomorrow")
     assert "deadline 'tomorrow' is not a duration" in error.message
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ({}, "resources must be a non-empty dict"),
+        (["special"], "resources must be a non-empty dict"),
+        ({"has space": 1}, "resource name 'has space' is not a name"),
+        ({"CPU": 2}, "resources names 'CPU', which is not a custom resource"),
+        ({"special": 0}, "resource 'special' needs a positive amount, got 0"),
+        ({"special": True}, "resource 'special' needs a positive amount, got True"),
+    ],
+)
+def test_custom_resources_that_are_not_names_and_amounts(value: Any, says: str) -> None:
+    error = component_error(resources=value)
+    assert says in error.message
+    assert error.hint, f"no fix is suggested in: {error}"
+
+
+def test_custom_resources_reach_the_spec() -> None:
+    @component(resources={"special": 1, "fast_disk": 0.5})
+    def placed() -> None:
+        pass
+
+    @pipeline
+    def uses_it():
+        placed()
+
+    spec = uses_it.compile()
+    res = spec.components["placed"].options.resources
+    assert res is not None and res.custom == {"special": 1.0, "fast_disk": 0.5}

@@ -4,6 +4,7 @@ with pages and filters, cancel, retry failed tasks, clear a task and what follow
 from __future__ import annotations
 
 import re
+import socket
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,8 @@ def test_a_triggered_run_runs_to_success_with_its_parameters(server: Standalone)
     ]
     summary = next(t for t in run["tasks"] if t["path"] == "summarize")
     assert summary["outputs"]["parameters"] == {"output": 3}
+    # Where each attempt ran: the local executor's tasks run on this machine.
+    assert {t["node"] for t in run["tasks"]} == {socket.gethostname()}
 
 
 def test_a_default_template_is_rendered_for_the_run(server: Standalone) -> None:

@@ -1251,6 +1251,11 @@ export interface components {
             inputs: {
                 [key: string]: unknown;
             } | null;
+            /**
+             * Node
+             * @description Where the attempt's process ran.
+             */
+            node?: string | null;
             /** Outputs */
             outputs: {
                 [key: string]: unknown;

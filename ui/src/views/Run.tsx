@@ -214,6 +214,7 @@ function TaskPanel({ runId, attempts, runLive, onClear }: { runId: string; attem
       <p className="muted">
         {t.component} · started {when(t.started_at)} · {duration(t.started_at, t.finished_at)}
         {t.pool ? ` · pool ${t.pool}` : ""}
+        {t.node ? ` · on ${t.node}` : ""}
         {t.cached_from && (
           <>
             {" "}· cached from attempt <code>{t.cached_from}</code>

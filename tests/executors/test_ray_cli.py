@@ -1,0 +1,108 @@
+"""The command line on the Ray executor: choosing it, the node each attempt ran on in
+'runs show', and clear refusals (with nothing created) for an unknown executor or a
+cluster that cannot be reached."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+PIPELINE = Path(__file__).resolve().parent / "ray_pipelines.py"
+CLI = [sys.executable, "-c", "from headwater.cli import run; run()"]
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.2", 0))
+        return int(s.getsockname()[1])  # nothing listens once it is closed
+
+
+def headwater(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("HEADWATER_", "RAY_")) and k not in ("FORCE_COLOR",)
+    }
+    base.update(HEADWATER_HOME=str(home), NO_COLOR="1", COLUMNS="160", **env)
+    return subprocess.run(
+        [*CLI, *args], env=base, capture_output=True, text=True, timeout=120, cwd=home.parent
+    )
+
+
+def test_run_on_ray_records_and_shows_the_node_of_each_attempt(
+    ray_cluster: Any, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    done = headwater(
+        home,
+        "run",
+        f"{PIPELINE}:small",
+        "--executor",
+        "ray",
+        "--ray-address",
+        ray_cluster.address,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    run_id = done.stdout.split()[1]
+
+    shown = headwater(home, "runs", "show", run_id)
+
+    assert shown.returncode == 0, shown.stderr
+    assert "node" in shown.stdout
+    assert "127.0.0." in shown.stdout
+
+
+def test_a_local_run_shows_this_machine_as_the_node(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    done = headwater(home, "run", f"{PIPELINE}:small", "--executor", "local")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    shown = headwater(home, "runs", "show", done.stdout.split()[1])
+
+    assert socket.gethostname() in shown.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["--executor", "nomad"], {}, "unknown executor 'nomad'"),
+        ([], {"HEADWATER_EXECUTOR": "nomad"}, "HEADWATER_EXECUTOR='nomad'"),
+        (["--ray-address", "127.0.0.2:1"], {}, "--ray-address is for the Ray executor"),
+        (["--executor", "ray", "--ray-address", "CLOSED"], {}, "cannot reach the Ray cluster"),
+        ([], {"HEADWATER_EXECUTOR": "ray", "RAY_ADDRESS": "CLOSED"}, "cannot reach the Ray"),
+    ],
+)
+def test_run_refuses_an_unknown_executor_or_an_unreachable_cluster_and_creates_nothing(
+    tmp_path: Path, args: list[str], env: dict[str, str], message: str
+) -> None:
+    closed = f"127.0.0.2:{_closed_port()}"
+    args = [closed if a == "CLOSED" else a for a in args]
+    env = {k: closed if v == "CLOSED" else v for k, v in env.items()}
+    home = tmp_path / "home"
+
+    done = headwater(home, "run", f"{PIPELINE}:small", *args, **env)
+
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert message in done.stderr.replace("\n", " "), done.stderr
+    assert not home.exists()
+
+
+@pytest.mark.parametrize("command", [["scheduler", "--once"], ["standalone"], ["server"]])
+def test_services_refuse_a_bad_executor_setting_before_creating_anything(
+    tmp_path: Path, command: list[str]
+) -> None:
+    home = tmp_path / "home"
+    closed = f"127.0.0.2:{_closed_port()}"
+
+    unknown = headwater(home, *command, HEADWATER_EXECUTOR="nomad")
+    unreachable = headwater(home, *command, HEADWATER_EXECUTOR="ray", HEADWATER_RAY_ADDRESS=closed)
+
+    assert unknown.returncode == 1 and "HEADWATER_EXECUTOR='nomad'" in unknown.stderr
+    assert unreachable.returncode == 1 and "cannot reach the Ray cluster" in unreachable.stderr
+    assert not home.exists()
