@@ -57,7 +57,18 @@ def _workspace() -> Any:
     return Workspace.open()
 
 
-def _drive(ws: Any, run_id: str, title: str, resume: bool, executor: Any) -> int:
+IgnoreImage = Annotated[
+    bool,
+    typer.Option(
+        "--ignore-image",
+        help="Run tasks that set image= on this machine's Python anyway, with a warning.",
+    ),
+]
+
+
+def _drive(
+    ws: Any, run_id: str, title: str, resume: bool, executor: Any, ignore_image: bool = False
+) -> int:
     from sqlalchemy import exc as sa_exc
 
     from headwater.engine import Run, RunError, execute_run, resume_run
@@ -77,6 +88,7 @@ def _drive(ws: Any, run_id: str, title: str, resume: bool, executor: Any) -> int
             def hook(engine: Any) -> None:
                 engines.append(engine)
                 engine.on_environment = progress.environment
+                engine.on_warning = progress.warning
 
             if resume:
                 status = resume_run(
@@ -85,6 +97,7 @@ def _drive(ws: Any, run_id: str, title: str, resume: bool, executor: Any) -> int
                     observer=progress,
                     engine_hook=hook,
                     executor=executor,
+                    ignore_image=ignore_image or None,
                 )
             else:
                 status = execute_run(
@@ -93,6 +106,7 @@ def _drive(ws: Any, run_id: str, title: str, resume: bool, executor: Any) -> int
                     observer=progress,
                     engine_hook=hook,
                     executor=executor,
+                    ignore_image=ignore_image or None,
                 )
     except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
         # The engine stopped on it (its tasks were stopped too); what it had not
@@ -152,6 +166,7 @@ def run(
         int | None,
         typer.Option("--max-parallel", min=1, max=100_000, help="Tasks at once (default: cores)."),
     ] = None,
+    ignore_image: IgnoreImage = False,
 ) -> None:
     """Run a pipeline on this machine, every task in its own process."""
     from headwater.executors import make_executor
@@ -183,12 +198,14 @@ def run(
                 source_root=root,
                 cache=not no_cache,
                 context=lambda run_id: manual_context(spec, run_id, params),
+                executor=executor,
+                ignore_image=ignore_image or None,
             )
     except BaseException:
         executor.close()
         raise
     out.print(f"run [bold]{record.id}[/] of {escape(spec.name)}", highlight=False)
-    code = _drive(ws, record.id, f"{spec.name} · {record.id}", False, executor)
+    code = _drive(ws, record.id, f"{spec.name} · {record.id}", False, executor, ignore_image)
     raise typer.Exit(code)
 
 
@@ -208,6 +225,7 @@ def _resolving(spec: Any) -> Iterator[None]:
 def resume(
     run_id: Annotated[str, typer.Argument(help="The run to finish.")],
     max_parallel: Annotated[int | None, typer.Option("--max-parallel", min=1, max=100_000)] = None,
+    ignore_image: IgnoreImage = False,
 ) -> None:
     """Finish a run whose 'headwater run' process died; finished tasks are not run again."""
     from headwater.executors import make_executor
@@ -221,6 +239,7 @@ def resume(
         f"{record.pipeline} · {record.id}",
         True,
         make_executor(max_parallel=max_parallel),
+        ignore_image,
     )
     raise typer.Exit(code)
 

@@ -13,7 +13,7 @@ from headwater.executors._base import (
 )
 from headwater.executors._environment import ALLOW_SETTING, allowed_patterns, task_environment
 from headwater.executors._local import MAX_WORKER_RESTARTS, LocalExecutor
-from headwater.executors._registry import EXECUTORS, make_executor
+from headwater.executors._registry import EXECUTORS, ExecutorKind, executor_kind, make_executor
 
 __all__ = [
     "ALLOW_SETTING",
@@ -23,12 +23,14 @@ __all__ = [
     "Environment",
     "ExecEvent",
     "Executor",
+    "ExecutorKind",
     "LocalExecutor",
     "Report",
     "Resources",
     "Stopped",
     "TaskRequest",
     "allowed_patterns",
+    "executor_kind",
     "make_executor",
     "task_environment",
 ]

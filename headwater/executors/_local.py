@@ -142,11 +142,48 @@ READ_AT_START = (
     "BLIS_NUM_THREADS",
 )
 
+# The task options this executor honours (docs/adr/0012); it refuses every other one
+# that depends on where a task runs.
+HONOURED = frozenset(
+    {
+        "timeout_seconds",
+        "env",
+        "packages",
+        "fresh_interpreter",
+        "resources.cpu",
+        "resources.memory_bytes",
+        "resources.gpu",
+    }
+)
+
 
 class LocalExecutor:
     """Task processes on this machine (see the module docstring)."""
 
     name = "local"
+
+    @staticmethod
+    def refuse(option: str, value: object) -> str | None:
+        """Why a task setting ``option`` cannot run here (see :meth:`Executor.refuse`):
+        a container image, or a kind of accelerator, which this machine's processes
+        cannot honour."""
+        if option in HONOURED:
+            return None
+        if option == "image":
+            return (
+                "the local executor runs steps on this machine's Python; use packages= "
+                "for its dependencies or compile the pipeline for Kubeflow"
+            )
+        if option == "resources.accelerator":
+            return (
+                "the local executor cannot choose a kind of accelerator (a GPU task gets "
+                "any of this machine's GPUs); ask for gpu= alone, or compile the pipeline "
+                "for Kubeflow"
+            )
+        return (
+            f"the local executor does not know the option {option}; leave it out, or run "
+            "the pipeline on an executor that honours it"
+        )
 
     def __init__(self, max_parallel: int | None = None) -> None:
         self.cpus = os.cpu_count() or 1
