@@ -5,6 +5,8 @@
 store elsewhere (``postgresql+psycopg://...``) and ``HEADWATER_ARTIFACT_ROOT``
 the artifact store (any fsspec URL). ``HEADWATER_IMPORT_MAX_BYTES`` and
 ``HEADWATER_IMPORT_MAX_FILES`` bound what one importer task hashes.
+``HEADWATER_IGNORE_IMAGE=1`` runs tasks that set ``image=`` on an executor that has no
+images anyway (with a warning), as ``headwater run --ignore-image`` does.
 """
 
 from __future__ import annotations
@@ -35,6 +37,18 @@ def _positive(env: os._Environ[str] | dict[str, str], name: str, default: int) -
     return value
 
 
+def _flag(env: os._Environ[str] | dict[str, str], name: str) -> bool:
+    text = (env.get(name) or "").strip().lower()
+    if text in ("", "0", "false", "no", "off"):
+        return False
+    if text in ("1", "true", "yes", "on"):
+        return True
+    raise HeadwaterError(
+        f"{name}={env.get(name)!r} is neither on nor off",
+        hint=f"set {name}=1 to turn it on, or unset it",
+    )
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -43,6 +57,8 @@ class Settings:
     log_dir: Path
     import_max_bytes: int = IMPORT_MAX_BYTES
     import_max_files: int = IMPORT_MAX_FILES
+    # Run tasks that set image= on an executor that has no images, with a warning.
+    ignore_image: bool = False
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -57,4 +73,5 @@ class Settings:
             home / "logs",
             _positive(env, "HEADWATER_IMPORT_MAX_BYTES", IMPORT_MAX_BYTES),
             _positive(env, "HEADWATER_IMPORT_MAX_FILES", IMPORT_MAX_FILES),
+            _flag(env, "HEADWATER_IGNORE_IMAGE"),
         )

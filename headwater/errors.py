@@ -15,6 +15,7 @@ file and line where known) and how to fix it::
     ├── LoadError                  a pipeline file or object cannot be loaded
     ├── UriNotAllowed              a run names a URI outside the roots it may read
     ├── EnvError                   a step's environment cannot be resolved or built
+    ├── OptionNotHonoured          a task sets an option its executor cannot honour
     ├── RunError                   a run cannot be started or resumed
     │   └── LostRun                    another engine adopted the run; this one stops
     ├── StoreError                 the metadata store is unreachable or at an unknown revision
@@ -48,6 +49,7 @@ __all__ = [
     "LostRun",
     "NotFound",
     "NotifyError",
+    "OptionNotHonoured",
     "ParameterError",
     "PipelineDefinitionError",
     "Problem",
@@ -173,6 +175,13 @@ class UriNotAllowed(HeadwaterError):
 class EnvError(HeadwaterError):
     """A per-step environment cannot be resolved (a package or version no index has, a
     conflict) or built (an install that failed); the message names the requirements."""
+
+
+class OptionNotHonoured(HeadwaterError):
+    """A task sets an option that the executor which would run it cannot honour (an
+    ``image=`` on the local executor), or that does nothing where it is set (``retries``
+    on a pipeline used as a step). Raised before the run is created; the message names the
+    task, the option and the executor, the hint what to do instead."""
 
 
 class NotifyError(HeadwaterError):

@@ -60,6 +60,7 @@ ERRORS = {
     "LostRun",
     "NotFound",
     "NotifyError",
+    "OptionNotHonoured",
     "ParameterError",
     "PipelineDefinitionError",
     "Problem",

@@ -129,7 +129,7 @@ def trigger(
     if server:
         _trigger_remote(server, token, pipeline, param or [], version, not no_cache)
         return
-    from headwater.engine import Workspace, render_for_run
+    from headwater.engine import Workspace, check_options, render_for_run
     from headwater.executors import make_executor
     from headwater.scheduler import manual_context
     from headwater.spec import from_data
@@ -151,6 +151,7 @@ def trigger(
     spec = from_data(chosen.spec, source=f"version {chosen.id}")
     given = parse_params(param or [], spec)
     values, run_id = render_for_run(spec, given, lambda rid: manual_context(spec, rid, given))
+    check_options(spec, ignore_image=ws.settings.ignore_image)
     record = ws.store.runs.create_run(
         chosen,
         values,

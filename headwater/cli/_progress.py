@@ -94,6 +94,10 @@ class Progress:
             extra = f" (attempt {unit.attempt})" if unit.attempt > 1 else ""
             self.console.file.write(f"  {unit.path}: {status}{extra}\n")
 
+    def warning(self, text: str) -> None:
+        """Say what the run knowingly ignores (an ``image=``, with ``--ignore-image``)."""
+        self.console.print(f"[yellow]warning:[/] {escape(text)}", highlight=False, soft_wrap=True)
+
     def environment(self, ev: EnvProgress) -> None:
         """Show that a per-step environment is being built: a spinner and its latest line
         of output on a terminal, a line when it starts and ends elsewhere."""

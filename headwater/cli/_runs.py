@@ -90,7 +90,18 @@ def _workspace() -> Any:
     return Workspace.open()
 
 
-def _drive(ws: Any, run_id: str, title: str, resume: bool, executor: Any) -> int:
+IgnoreImage = Annotated[
+    bool,
+    typer.Option(
+        "--ignore-image",
+        help="Run tasks that set image= on this machine's Python anyway, with a warning.",
+    ),
+]
+
+
+def _drive(
+    ws: Any, run_id: str, title: str, resume: bool, executor: Any, ignore_image: bool = False
+) -> int:
     from sqlalchemy import exc as sa_exc
 
     from headwater.engine import Run, RunError, execute_run, resume_run
@@ -110,6 +121,7 @@ def _drive(ws: Any, run_id: str, title: str, resume: bool, executor: Any) -> int
             def hook(engine: Any) -> None:
                 engines.append(engine)
                 engine.on_environment = progress.environment
+                engine.on_warning = progress.warning
 
             if resume:
                 status = resume_run(
@@ -118,6 +130,7 @@ def _drive(ws: Any, run_id: str, title: str, resume: bool, executor: Any) -> int
                     observer=progress,
                     engine_hook=hook,
                     executor=executor,
+                    ignore_image=ignore_image or None,
                 )
             else:
                 status = execute_run(
@@ -126,6 +139,7 @@ def _drive(ws: Any, run_id: str, title: str, resume: bool, executor: Any) -> int
                     observer=progress,
                     engine_hook=hook,
                     executor=executor,
+                    ignore_image=ignore_image or None,
                 )
     except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
         # The engine stopped on it (its tasks were stopped too); what it had not
@@ -187,6 +201,7 @@ def run(
     ] = None,
     executor_name: ExecutorName = None,
     ray_address: RayAddress = None,
+    ignore_image: IgnoreImage = False,
 ) -> None:
     """Run a pipeline, every task in its own process: on this machine, or on a Ray cluster
     with --executor ray."""
@@ -217,12 +232,14 @@ def run(
                 source_root=root,
                 cache=not no_cache,
                 context=lambda run_id: manual_context(spec, run_id, params),
+                executor=executor,
+                ignore_image=ignore_image or None,
             )
     except BaseException:
         executor.close()
         raise
     out.print(f"run [bold]{record.id}[/] of {escape(spec.name)}", highlight=False)
-    code = _drive(ws, record.id, f"{spec.name} · {record.id}", False, executor)
+    code = _drive(ws, record.id, f"{spec.name} · {record.id}", False, executor, ignore_image)
     raise typer.Exit(code)
 
 
@@ -244,6 +261,7 @@ def resume(
     max_parallel: Annotated[int | None, typer.Option("--max-parallel", min=1, max=100_000)] = None,
     executor_name: ExecutorName = None,
     ray_address: RayAddress = None,
+    ignore_image: IgnoreImage = False,
 ) -> None:
     """Finish a run whose 'headwater run' process died; finished tasks are not run again."""
     executor = _executor(executor_name, ray_address, max_parallel)
@@ -254,7 +272,7 @@ def resume(
         executor.close()
         raise
     out.print(f"resuming run [bold]{record.id}[/] of {escape(record.pipeline)}", highlight=False)
-    code = _drive(ws, record.id, f"{record.pipeline} · {record.id}", True, executor)
+    code = _drive(ws, record.id, f"{record.pipeline} · {record.id}", True, executor, ignore_image)
     raise typer.Exit(code)
 
 

@@ -14,6 +14,8 @@ The modules of this package, one job each:
   failure and retries.
 - ``_environments``: the per-step environments a run's tasks ask for, resolved and
   prepared before any task runs.
+- ``_honour``: which task options the engine and each executor honour; a run that sets
+  one that nobody honours is refused before it starts.
 - ``_caching``: whether caching applies, the cache key, finding and taking a cached result.
 - ``_taskfiles``: an attempt's task input, task output and log files.
 - ``_notices``: queuing a run's notifications in the outbox.
@@ -44,6 +46,7 @@ from headwater.engine._api import (
 from headwater.engine._deploy import collect_sources, deploy, materialize
 from headwater.engine._engine import Engine
 from headwater.engine._environments import EnvProgress, requirement_sets, resolve_environments
+from headwater.engine._honour import ENGINE_OPTIONS, check_options, set_options
 from headwater.engine._importing import check_run_uris, importer_uris, uri_policy
 from headwater.engine._inputs import check_parameters, check_schedule
 from headwater.engine._plan import plan_dag
@@ -54,6 +57,7 @@ from headwater.engine._workspace import Workspace
 from headwater.errors import RunError
 
 __all__ = [
+    "ENGINE_OPTIONS",
     "MACROS",
     "Decision",
     "Engine",
@@ -63,6 +67,7 @@ __all__ = [
     "Run",
     "RunError",
     "Workspace",
+    "check_options",
     "check_parameters",
     "check_run_uris",
     "check_schedule",
@@ -81,6 +86,7 @@ __all__ = [
     "resume_run",
     "run_pipeline",
     "run_version",
+    "set_options",
     "uri_policy",
     "warm_renderer",
 ]

@@ -11,6 +11,7 @@ from typing import Any
 from headwater._config import Settings
 from headwater.engine._engine import Engine
 from headwater.engine._environments import resolve_environments
+from headwater.engine._honour import check_options
 from headwater.engine._state import Observer
 from headwater.engine._workspace import Workspace
 from headwater.errors import RunError
@@ -38,6 +39,8 @@ def create_run(
     trigger: str = "manual",
     context: ContextFactory | None = None,
     owner: str | None = None,
+    executor: str | Executor | None = None,
+    ignore_image: bool | None = None,
 ) -> RunRecord:
     """Record the pipeline version and a queued run with checked parameters.
 
@@ -50,9 +53,14 @@ def create_run(
     ``context(run_id)`` returns (the run's dates, ``params``, ``run_id``, macros); the
     run stores the rendered values. The per-step environments the tasks ask for are
     resolved first too: a package no index has raises
-    :class:`~headwater.errors.EnvError` naming the component and the package.
+    :class:`~headwater.errors.EnvError` naming the component and the package. So is every
+    option the tasks set: one that neither the engine nor ``executor`` (a kind by name,
+    or the executor that will drive the run; None for the default) honours raises
+    :class:`~headwater.errors.OptionNotHonoured`; ``ignore_image`` (by default the
+    ``HEADWATER_IGNORE_IMAGE`` setting) lets tasks that set ``image=`` run anyway.
     """
     values, run_id = render_for_run(spec, params, context)
+    check_options(spec, executor, ignore_image=_ignore_image(ws, ignore_image))
     resolve_environments(spec)  # a requirement no index satisfies: nothing is created
     version = ws.store.pipelines.register_version(
         spec.name, spec.description, digest(spec), to_data(spec), source_root
@@ -66,6 +74,10 @@ def create_run(
         owner=process_owner() if owner is None else owner or None,
         confined=False,  # started by a user on their own machine: it reads what they can
     )
+
+
+def _ignore_image(ws: Workspace, asked: bool | None) -> bool:
+    return ws.settings.ignore_image if asked is None else asked
 
 
 def render_for_run(
@@ -107,6 +119,7 @@ def execute_run(
     adopt: bool = False,
     max_active_tasks: int | None = None,
     deliver: bool = True,
+    ignore_image: bool | None = None,
 ) -> RunStatus:
     """Drive ``run`` (new or interrupted) to its end on an executor (the local one by default).
 
@@ -114,6 +127,9 @@ def execute_run(
     over from an engine that stopped. With ``deliver`` (as when a user runs a pipeline
     from the command line or Python) this call also sends the run's notifications, and
     returns once each was tried; a scheduler passes False and sends them itself.
+    ``ignore_image`` (by default the ``HEADWATER_IGNORE_IMAGE`` setting) lets tasks that
+    set ``image=`` run on an executor that has no images; otherwise such a run fails as it
+    starts (docs/adr/0012).
     """
     if adopt:
         ws.store.control.claim_run(run.id, owner or process_owner(), stale_before=datetime.now(UTC))
@@ -137,6 +153,7 @@ def execute_run(
         owner=owner,
         max_active_tasks=max_active_tasks if max_active_tasks is not None else _global_limit(),
         settings=ws.settings,
+        ignore_image=ignore_image,
     )
     if engine_hook is not None:
         engine_hook(engine)
@@ -188,8 +205,11 @@ def resume_run(
     observer: Observer | None = None,
     engine_hook: Any = None,
     executor: Executor | None = None,
+    ignore_image: bool | None = None,
 ) -> RunStatus:
-    """Finish a run whose engine process died, re-running only what had not finished."""
+    """Finish a run whose engine process died, re-running only what had not finished.
+
+    A task option the executor cannot honour is refused before the run is touched."""
     run = ws.store.runs.get_run(run_id)
     if run.status in RUN_DONE:
         raise RunError(
@@ -211,6 +231,12 @@ def resume_run(
                 hint="wait for it; if that machine is gone, resume once its heartbeat is "
                 f"older than {heartbeat_timeout():g}s",
             )
+    version = ws.store.pipelines.get_version(run.version_id)
+    check_options(
+        from_data(version.spec, source=f"pipeline version {version.id}"),
+        executor,
+        ignore_image=_ignore_image(ws, ignore_image),
+    )
     return execute_run(
         ws,
         run,
@@ -219,6 +245,7 @@ def resume_run(
         engine_hook=engine_hook,
         executor=executor,
         adopt=True,
+        ignore_image=ignore_image,
     )
 
 
@@ -369,6 +396,7 @@ def run_version(
     version = ws.store.pipelines.get_version(version_id)
     spec = from_data(version.spec, source=f"pipeline version {version.id}")
     values, run_id = render_for_run(spec, dict(params or {}), context)
+    check_options(spec, ignore_image=ws.settings.ignore_image)
     resolve_environments(spec)
     run = ws.store.runs.create_run(
         version,
@@ -414,7 +442,13 @@ def run_pipeline(
     ws = Workspace.open(settings)
     try:
         run = create_run(
-            ws, spec, dict(params or {}), source_root=source_root, cache=cache, context=context
+            ws,
+            spec,
+            dict(params or {}),
+            source_root=source_root,
+            cache=cache,
+            context=context,
+            executor=executor,
         )
     except BaseException:
         executor.close()

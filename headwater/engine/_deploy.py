@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import logging
 import os
 import shutil
 import tempfile
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from headwater.engine._environments import resolve_environments
+from headwater.engine._honour import check_options
 from headwater.engine._workspace import Workspace
 from headwater.spec import (
     ConditionGroup,
@@ -100,12 +102,15 @@ def deploy(ws: Workspace, spec: PipelineSpec, root: str) -> VersionRecord:
     """Store ``spec`` and its source snapshot as an immutable version.
 
     Deploying unchanged code returns the existing version (``new`` is False). A schedule
-    more frequent than the minimum schedule interval, and per-step packages that cannot
-    be resolved, are refused before anything is stored.
+    more frequent than the minimum schedule interval, per-step packages that cannot be
+    resolved, and task options that the executor running its runs cannot honour
+    (:class:`~headwater.errors.OptionNotHonoured`) are refused before anything is stored.
     """
     from headwater.engine._inputs import check_schedule
 
     check_schedule(spec)
+    for text in check_options(spec, ignore_image=ws.settings.ignore_image):
+        logging.getLogger("headwater.engine").warning("pipeline '%s': %s", spec.name, text)
     resolve_environments(spec)  # a requirement no index satisfies is refused now
     sources = collect_sources(spec, root)
     spec_digest = digest(spec)

@@ -11,6 +11,8 @@ in ``_attempts``.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -20,9 +22,10 @@ from headwater._config import Settings
 from headwater.engine._attempts import SLOT_POLL_SECONDS, Attempts
 from headwater.engine._environments import prepare_environments, resolve_environments
 from headwater.engine._flow import ControlFlow
+from headwater.engine._honour import check_options
 from headwater.engine._state import Observer
 from headwater.engine._units import Unit, scope_done
-from headwater.errors import EnvError, LostRun
+from headwater.errors import EnvError, LostRun, OptionNotHonoured
 from headwater.executors import (
     Environment,
     ExecEvent,
@@ -68,9 +71,11 @@ class Engine(ControlFlow, Attempts):
         owner: str | None = None,
         max_active_tasks: int | None = None,
         settings: Settings | None = None,
+        ignore_image: bool | None = None,
     ) -> None:
         from headwater.store import process_owner
 
+        settings = settings or Settings.from_env()
         super().__init__(
             store,
             artifacts,
@@ -83,8 +88,9 @@ class Engine(ControlFlow, Attempts):
             observer=observer,
             owner=owner or process_owner(),
             max_active_tasks=max_active_tasks,
-            settings=settings or Settings.from_env(),
+            settings=settings,
             heartbeat_every=heartbeat_seconds(),
+            ignore_image=settings.ignore_image if ignore_image is None else ignore_image,
         )
 
     # ------------------------------------------------------------------ public
@@ -122,8 +128,16 @@ class Engine(ControlFlow, Attempts):
         self._pools = self.store.pools.limited_pools()
         if self.spec.deadline_seconds and self.run.deadline_missed_at is None:
             self._deadline = self.run.created_at.timestamp() + self.spec.deadline_seconds
-        self.executor.start(*self._preload())
         try:
+            try:
+                # Checked before the run was created, unless an older Headwater created it
+                # or the executor that drives it is not the one it was checked against.
+                ignored = check_options(self.spec, self.executor, ignore_image=self.ignore_image)
+            except OptionNotHonoured as exc:
+                return self._fail_start(str(exc))
+            for text in ignored:
+                self._warn(text)
+            self.executor.start(*self._preload())
             try:
                 self._prepare_environments()
             except EnvError as exc:
@@ -150,6 +164,12 @@ class Engine(ControlFlow, Attempts):
                 self.files.tidy()
         finally:
             self.executor.close()
+
+    def _warn(self, text: str) -> None:
+        if self.on_warning is not None:
+            self.on_warning(text)
+        else:
+            logging.getLogger("headwater.engine").warning("run %s: %s", self.run.id, text)
 
     def _preload(self) -> tuple[list[tuple[str, str, str]], list[str]]:
         """The modules the zygote should import before forking tasks."""
@@ -216,6 +236,8 @@ class Engine(ControlFlow, Attempts):
                 HEADWATER_TASK=unit.path,
                 HEADWATER_ATTEMPT=str(unit.attempt),
             )
+            if options.image and self.ignore_image:
+                self._note_ignored_image(record.log_path, options.image)
             self.running[record.id] = unit
             self.executor.submit(
                 TaskRequest(
@@ -231,6 +253,17 @@ class Engine(ControlFlow, Attempts):
                 )
             )
         self.ready = waiting
+
+    def _note_ignored_image(self, log_path: str | None, image: str) -> None:
+        """Say at the top of an attempt's log that its image is ignored, as asked."""
+        if log_path is None or self.executor.refuse("image", image) is None:
+            return
+        with contextlib.suppress(OSError), open(log_path, "a", encoding="utf-8") as log:
+            log.write(
+                f"[headwater] image={image!r} is ignored as asked (--ignore-image or "
+                f"HEADWATER_IGNORE_IMAGE=1): this attempt runs on the {self.executor.name} "
+                "executor's own Python\n"
+            )
 
     # ------------------------------------------------------------------ events and time
 

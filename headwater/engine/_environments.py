@@ -10,22 +10,14 @@ means the executor's own Python.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from headwater.engine._plan import spec_tasks
 from headwater.envs import normalize_requirements, resolve
 from headwater.errors import EnvError
 from headwater.executors import Environment
-from headwater.spec import (
-    ConditionGroup,
-    DagImplementation,
-    ExitHandlerGroup,
-    LoopGroup,
-    Node,
-    PipelineSpec,
-    TaskOptions,
-    TaskSpec,
-)
+from headwater.spec import PipelineSpec, TaskOptions
 
 Requirements = tuple[str, ...]
 
@@ -55,25 +47,6 @@ class EnvProgress:
 EnvObserver = Callable[[EnvProgress], None]
 
 
-def _tasks(spec: PipelineSpec) -> Iterator[TaskSpec]:
-    def walk(nodes: list[Node]) -> Iterator[TaskSpec]:
-        for node in nodes:
-            if isinstance(node, TaskSpec):
-                yield node
-            elif isinstance(node, ConditionGroup):
-                for branch in node.branches:
-                    yield from walk(branch.nodes)
-            elif isinstance(node, ExitHandlerGroup):
-                yield from walk([*node.nodes, node.exit_task])
-            elif isinstance(node, LoopGroup):
-                yield from walk(node.nodes)
-
-    yield from walk(spec.dag.nodes)
-    for comp in spec.components.values():
-        if isinstance(comp.implementation, DagImplementation):
-            yield from walk(comp.implementation.dag.nodes)
-
-
 def task_requirements(options: TaskOptions) -> Requirements | None:
     """The normalised requirements of a task with ``options``; None for none."""
     if not options.packages:
@@ -88,7 +61,7 @@ def requirement_sets(spec: PipelineSpec) -> dict[Requirements, RequirementSet]:
     no requirement (a local path, ``-e``) in a spec that was not made by the SDK.
     """
     sets: dict[Requirements, RequirementSet] = {}
-    for task in _tasks(spec):
+    for task in spec_tasks(spec):
         comp = spec.components.get(task.component)
         if comp is None:
             continue

@@ -75,6 +75,36 @@ def _direct(node: Node | TaskSpec) -> Iterator[tuple[str, bool]]:
         yield node.items.task, True
 
 
+def spec_tasks(spec: PipelineSpec) -> Iterator[TaskSpec]:
+    """Every task of ``spec``: of its root DAG and of each pipeline used as a step."""
+    for _, task in pipeline_tasks(spec):
+        yield task
+
+
+def pipeline_tasks(spec: PipelineSpec) -> Iterator[tuple[str, TaskSpec]]:
+    """Every task of ``spec`` with the name of the pipeline whose DAG holds it: ``spec``'s
+    own, or a pipeline used as a step."""
+
+    def walk(nodes: list[Node]) -> Iterator[TaskSpec]:
+        for node in nodes:
+            if isinstance(node, TaskSpec):
+                yield node
+            elif isinstance(node, ConditionGroup):
+                for branch in node.branches:
+                    yield from walk(branch.nodes)
+            elif isinstance(node, ExitHandlerGroup):
+                yield from walk([*node.nodes, node.exit_task])
+            elif isinstance(node, LoopGroup):
+                yield from walk(node.nodes)
+
+    for task in walk(spec.dag.nodes):
+        yield spec.name, task
+    for comp in spec.components.values():
+        if isinstance(comp.implementation, DagImplementation):
+            for task in walk(comp.implementation.dag.nodes):
+                yield comp.name, task
+
+
 def plan_dag(dag: DagSpec) -> DagPlan:
     paths: dict[str, Path] = {}
     nodes: dict[str, Node | TaskSpec] = {}

@@ -50,6 +50,7 @@ class RunState(ABC):
         max_active_tasks: int | None,
         settings: Settings,
         heartbeat_every: float,
+        ignore_image: bool = False,
     ) -> None:
         # The run, its spec, and what the engine works with.
         self.store = store
@@ -80,6 +81,10 @@ class RunState(ABC):
         # preparing them goes.
         self.environments: dict[Requirements, Environment] = {}
         self.on_environment: EnvObserver | None = None
+        # Run tasks that set image= on an executor that has no images (docs/adr/0012);
+        # told, once as the run starts, each option it knowingly ignores (None: logged).
+        self.ignore_image = ignore_image
+        self.on_warning: Callable[[str], None] | None = None
 
         # The run-time graph (control flow).
         self.root = Scope("", None, "", inputs=dict(run.parameters))

@@ -17,6 +17,7 @@ from headwater.executors._local import MAX_WORKER_RESTARTS, LocalExecutor
 from headwater.executors._registry import (
     EXECUTOR_SETTING,
     EXECUTORS,
+    ExecutorKind,
     check_executor,
     executor_kind,
     make_executor,
@@ -31,6 +32,7 @@ __all__ = [
     "Environment",
     "ExecEvent",
     "Executor",
+    "ExecutorKind",
     "LocalExecutor",
     "Report",
     "Resources",

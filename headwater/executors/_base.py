@@ -135,6 +135,21 @@ class Executor(Protocol):
 
     name: str
 
+    def refuse(self, option: str, value: object) -> str | None:
+        """Why this executor cannot honour a task that sets ``option`` to ``value``, and
+        what to do instead; None when it honours it.
+
+        ``option`` names a field of the spec's task options that depends on where a task
+        runs (``timeout_seconds``, ``env``, ``packages``, ``image``,
+        ``fresh_interpreter``), or one field of its resources (``resources.cpu``,
+        ``resources.memory_bytes``, ``resources.gpu``, ``resources.accelerator``, ...);
+        ``value`` is what the task sets it to. An option the executor does not know is
+        refused. It reads no state: it is asked before a run starts, of the executor's
+        class as well as of an executor (see :class:`~headwater.executors.ExecutorKind`).
+        The engine refuses the run with the reason, naming the pipeline, the task, the
+        option and the executor (docs/adr/0012)."""
+        ...
+
     def warm(self) -> None:
         """Start what takes time to start (workers, connections), so it is ready sooner."""
         ...

@@ -1,7 +1,9 @@
 """The local executor: every task in its own OS process on this machine.
 
 Tasks fork from a warm worker (a zygote, see :mod:`headwater.runtime._zygote`) unless
-they ask for a fresh interpreter. CPU, memory and GPU requests are accounted against
+they ask for a fresh interpreter, or set a variable that is read only as a process
+starts (:data:`READ_AT_START`: ``PYTHONPATH``, ``OMP_NUM_THREADS``, ...), which a fork
+would ignore. CPU, memory and GPU requests are accounted against
 the machine; a GPU task gets ``CUDA_VISIBLE_DEVICES`` set to the devices it was
 given, so two GPU tasks never share a device. Task processes start with a scrubbed
 environment (:mod:`headwater.executors._environment`).
@@ -38,6 +40,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field, replace
+from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
 from headwater.executors._base import (
@@ -123,10 +126,70 @@ class _Task:
     peak: int = 0  # the most memory its process group was seen using
 
 
+# Variables read once, as an interpreter or a library it loads starts: the interpreter's
+# own, the dynamic loader's and the C library's, and the thread counts of numeric
+# libraries (a warm worker imported them already). Set for a task forked from a worker
+# they would change nothing, so a task whose env= names one starts in a fresh interpreter.
+READ_AT_START = (
+    "PYTHON*",
+    "LD_*",
+    "MALLOC_*",
+    "GLIBC_TUNABLES",
+    "OMP_*",
+    "MKL_*",
+    "OPENBLAS_*",
+    "NUMEXPR_*",
+    "VECLIB_MAXIMUM_THREADS",
+    "BLIS_NUM_THREADS",
+)
+
+# The task options this executor honours (docs/adr/0012); it refuses every other one
+# that depends on where a task runs.
+HONOURED = frozenset(
+    {
+        "timeout_seconds",
+        "env",
+        "packages",
+        "fresh_interpreter",
+        "resources.cpu",
+        "resources.memory_bytes",
+        "resources.gpu",
+    }
+)
+
+
 class LocalExecutor:
     """Task processes on this machine (see the module docstring)."""
 
     name = "local"
+
+    @staticmethod
+    def refuse(option: str, value: object) -> str | None:
+        """Why a task setting ``option`` cannot run here (see :meth:`Executor.refuse`):
+        a container image, or a kind of accelerator, which this machine's processes
+        cannot honour."""
+        if option in HONOURED:
+            return None
+        if option == "image":
+            return (
+                "the local executor runs steps on this machine's Python; use packages= "
+                "for its dependencies or compile the pipeline for Kubeflow"
+            )
+        if option == "resources.accelerator":
+            return (
+                "the local executor cannot choose a kind of accelerator (a GPU task gets "
+                "any of this machine's GPUs); ask for gpu= alone, or run it on the Ray "
+                "executor"
+            )
+        if option == "resources.custom":
+            return (
+                "the local executor has no custom resources; leave resources= out, or run "
+                "the pipeline on the Ray executor, on nodes that offer them"
+            )
+        return (
+            f"the local executor does not know the option {option}; leave it out, or run "
+            "the pipeline on an executor that honours it"
+        )
 
     def __init__(self, max_parallel: int | None = None) -> None:
         self.cpus = os.cpu_count() or 1
@@ -336,7 +399,7 @@ class LocalExecutor:
         pool = self._pool_of(request)
         if pool.key:
             self._start_worker(pool)  # after a death, or an environment nobody prepared
-        if request.fresh_interpreter or pool.worker is None:
+        if request.fresh_interpreter or pool.worker is None or read_at_start(request.env):
             self._spawn_fresh(request, env, pool)
         else:
             pool.worker.run(request, env)
@@ -344,7 +407,11 @@ class LocalExecutor:
     def _spawn_fresh(self, request: TaskRequest, env: dict[str, str], pool: _Pool) -> None:
         overrides = _overrides(pool)
         full_env = task_environment({**overrides, **env})
-        full_env["PYTHONPATH"] = overrides["PYTHONPATH"]
+        # The task's own PYTHONPATH comes first, as it would in any interpreter; then
+        # what Headwater itself is imported from.
+        full_env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (env.get("PYTHONPATH"), overrides["PYTHONPATH"]) if p
+        )
         with open(request.log_path, "ab") as log:
             proc = subprocess.Popen(
                 [pool.python, "-m", "headwater.runtime", request.input_path],
@@ -599,6 +666,11 @@ class LocalExecutor:
             if pool.lease is not None:
                 pool.lease.release()
                 pool.lease = None
+
+
+def read_at_start(env: dict[str, str]) -> bool:
+    """Whether ``env`` sets a variable read only as a process starts (:data:`READ_AT_START`)."""
+    return any(fnmatchcase(name, p) for name in env for p in READ_AT_START)
 
 
 def _overrides(pool: _Pool) -> dict[str, str]:

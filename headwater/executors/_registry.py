@@ -1,4 +1,5 @@
-"""The executors Headwater has, by name.
+"""The executors Headwater has, by name: how to make each, and which task options each
+cannot honour (asked before a run starts, without making one).
 
 ``HEADWATER_EXECUTOR`` names the one a process uses when its caller names none
 (``headwater standalone``, ``server`` and ``scheduler``, and ``headwater.run``);
@@ -10,12 +11,28 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from headwater.errors import ConfigurationError
 from headwater.executors._base import Executor
 from headwater.executors._local import LocalExecutor
+from headwater.executors._ray_options import ray_refuse
 
 EXECUTOR_SETTING = "HEADWATER_EXECUTOR"
+
+
+@dataclass(frozen=True)
+class ExecutorKind:
+    """One executor Headwater has.
+
+    ``make`` is called with ``max_parallel`` (None: as many as the machine or cluster has
+    CPUs) and the address of what it runs on (None: its default); ``refuse`` is the
+    kind's :meth:`Executor.refuse`, which reads no state, so a server can refuse a run
+    before any executor is made (an executor may need a cluster).
+    """
+
+    make: Callable[[int | None, str | None], Executor]
+    refuse: Callable[[str, object], str | None]
 
 
 def _local(max_parallel: int | None, address: str | None) -> Executor:
@@ -33,16 +50,15 @@ def _ray(max_parallel: int | None, address: str | None) -> Executor:
     return RayExecutor(max_parallel, address=address)
 
 
-# Each is called with ``max_parallel`` (None: as many as the machine or cluster has
-# CPUs) and the address of what it runs on (None: its default).
-EXECUTORS: dict[str, Callable[[int | None, str | None], Executor]] = {
-    "local": _local,
-    "ray": _ray,
+EXECUTORS: dict[str, ExecutorKind] = {
+    "local": ExecutorKind(_local, LocalExecutor.refuse),
+    "ray": ExecutorKind(_ray, ray_refuse),
 }
 
 
 def executor_kind(kind: str | None = None) -> str:
-    """``kind``, else ``HEADWATER_EXECUTOR``, else ``local``; an unknown name is refused."""
+    """``kind``, else ``HEADWATER_EXECUTOR``, else ``local``; an unknown name is refused
+    with the known ones."""
     from_setting = kind is None
     name = (kind if kind is not None else os.environ.get(EXECUTOR_SETTING) or "local").strip()
     if name not in EXECUTORS:
@@ -60,7 +76,7 @@ def make_executor(
 ) -> Executor:
     """A new executor of ``kind`` (see :func:`executor_kind`) running at most
     ``max_parallel`` tasks at once; ``address`` is the Ray cluster's for ``ray``."""
-    return EXECUTORS[executor_kind(kind)](max_parallel, address)
+    return EXECUTORS[executor_kind(kind)].make(max_parallel, address)
 
 
 def check_executor(kind: str | None = None, *, address: str | None = None) -> str:

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Literal
 
 from headwater._limits import how_to_raise, limits
-from headwater.engine import Workspace, check_run_uris
+from headwater.engine import Workspace, check_options, check_run_uris
 from headwater.errors import HeadwaterError, LimitError, Location, SpecError
 from headwater.scheduler._context import interval_parameters
 from headwater.scheduler._settings import effective_spec
@@ -100,8 +100,10 @@ def create_backfill_runs(
 
     With ``owner`` the runs are this process's to drive; without, a scheduler runs them.
     ``confined`` runs (what a server creates) read only their namespace's URI roots: the
-    URIs their importers name are checked for every interval before any run is created.
+    URIs their importers name are checked for every interval before any run is created,
+    and so are the task options (one that the executor cannot honour is refused).
     """
+    check_options(plan.spec, ignore_image=ws.settings.ignore_image)
     planned = []
     for interval in plan.to_run:
         run_id = new_id()

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from headwater.engine import Workspace, check_run_uris, plan_dag, render_for_run
+from headwater.engine import Workspace, check_options, check_run_uris, plan_dag, render_for_run
 from headwater.errors import Conflict, NotFound
 from headwater.scheduler._context import manual_context
 from headwater.spec import (
@@ -62,12 +62,14 @@ def trigger(
 ) -> RunRecord:
     """Queue a run of a stored version; a scheduler drives it. Parameters are checked
     against the pipeline's schema, templates rendered and the URIs its importers name
-    checked against the namespace's roots before anything is written; the run stays
-    confined to those roots."""
+    checked against the namespace's roots before anything is written (the run stays
+    confined to those roots), and so are the options its tasks set (one the executor
+    cannot honour is refused)."""
     chosen = latest_version(ws, pipeline, version)
     spec = from_data(chosen.spec, source=f"pipeline version {chosen.id}")
     values, run_id = render_for_run(spec, params, lambda rid: manual_context(spec, rid, params))
     check_run_uris(ws, spec, values)
+    check_options(spec, ignore_image=ws.settings.ignore_image)
     return ws.store.runs.create_run(
         chosen, values, trigger=trigger, cache_enabled=cache, run_id=run_id, owner=None
     )
@@ -116,6 +118,7 @@ def clear(
     spec = from_data(ws.store.pipelines.get_version(run.version_id).spec)
     if confine:
         check_run_uris(ws, spec, run.parameters)
+    check_options(spec, ignore_image=ws.settings.ignore_image)
     rows = ws.store.tasks.task_runs(run.id)
     known = {r.path for r in rows}
     missing = [p for p in tasks if p not in known]

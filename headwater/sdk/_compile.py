@@ -161,6 +161,19 @@ class _Compiler:
                 ),
             )
         # The only other callee that makes tasks is a pipeline used as a step.
+        defaults = callee.metadata.get("task_defaults") or {}
+        if defaults:
+            words = {"retry": "retries", "timeout_seconds": "timeout", "notifications": "notify"}
+            names = ", ".join(sorted(words.get(k, k) for k in defaults))
+            # Its tasks get the options of the pipeline that runs, not its own.
+            raise PipelineDefinitionError(
+                f"pipeline '{callee.name}' sets task_defaults ({names}), "
+                f"which do not reach its tasks when it runs as a step of pipeline "
+                f"'{self.root.name}'",
+                location=_location.loc(callee.src, callee.name),
+                hint="set those options on its components or tasks, or in the task_defaults "
+                f"of pipeline '{self.root.name}' (they reach every task of the run)",
+            )
         return self.dag_component(callee, iface)
 
     def dag_component(self, p: Compilable, iface: Interface) -> ComponentSpec:

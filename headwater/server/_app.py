@@ -20,6 +20,7 @@ from headwater.errors import (
     InvalidValue,
     LimitError,
     NotFound,
+    OptionNotHonoured,
     ParameterError,
     SpecError,
     UriNotAllowed,
@@ -45,6 +46,8 @@ def _status(exc: HeadwaterError) -> int:
     if isinstance(exc, UriNotAllowed):
         return 403
     if isinstance(exc, ParameterError | SpecError | ValidationError | InvalidValue | LimitError):
+        return 422
+    if isinstance(exc, OptionNotHonoured):
         return 422
     return 400
 

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from headwater.engine import Workspace
 
 PIPELINE = """
@@ -67,3 +69,37 @@ def test_backfill_reprocess_modes(tmp_path: Path, monkeypatch) -> None:  # type:
     assert bad.returncode == 1 and "is not after its start" in bad.stderr
     mode = cli(tmp_path, "backfill", "backfilled", *window, "--reprocess", "some")
     assert mode.returncode == 1 and "unknown --reprocess 'some'" in mode.stderr
+
+
+IMAGED = """
+from headwater import component, pipeline
+
+
+@component(image="python:3.12-slim")
+def contained() -> str:
+    return "ran"
+
+
+@pipeline(schedule="@hourly", start_date="2026-01-01T00:00:00+00:00", catchup=False)
+def backfilled_imaged():
+    contained()
+"""
+
+
+def test_a_backfill_of_a_task_the_executor_cannot_honour_creates_no_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "backfill_imaged.py").write_text(IMAGED)
+    monkeypatch.setenv("HEADWATER_IGNORE_IMAGE", "1")  # deployed by someone who knows
+    assert cli(tmp_path, "deploy", "backfill_imaged.py").returncode == 0
+    monkeypatch.delenv("HEADWATER_IGNORE_IMAGE")
+
+    window = ("--start", "2026-01-01T00:00", "--end", "2026-01-01T03:00")
+    refused = cli(tmp_path, "backfill", "backfilled_imaged", *window)
+
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "task 'contained' sets image='python:3.12-slim', but the local executor" in (
+        refused.stderr
+    )
+    monkeypatch.setenv("HEADWATER_HOME", str(tmp_path / "home"))
+    assert Workspace.open().store.runs.list_runs() == []

@@ -112,6 +112,29 @@ def show_environment(arg: str) -> None:
 
 
 @component
+def show_interpreter_settings(arg: str) -> None:
+    """Note what the interpreter made of variables it reads only as it starts."""
+    import importlib.util
+
+    _note(
+        arg,
+        "interpreter",
+        "\n".join(
+            [
+                f"optimize={sys.flags.optimize}",
+                f"extra={importlib.util.find_spec('conformance_extra') is not None}",
+            ]
+        ),
+    )
+
+
+@component
+def show_preloaded(arg: str) -> None:
+    """Note whether the module the executor was told to preload is imported here."""
+    _note(arg, "preloaded", "conformance_preloaded" in sys.modules)
+
+
+@component
 def package_versions(arg: str) -> None:
     """Print ``name=version`` (or ``name=missing``) for each comma-separated module."""
     import importlib

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import NOTHING, Harness, alive, environment_of, read_pid, wait_gone
+from conftest import HERE, NOTHING, Harness, alive, environment_of, read_pid, wait_gone
 
 from headwater.executors import KILL_GRACE_SECONDS, Environment, Resources, Stopped
 
@@ -232,6 +232,40 @@ def test_the_task_sees_its_own_variables_and_directory_but_not_the_callers_secre
     assert value == "given"
     assert secret == "<unset>"
     assert Path(cwd).resolve() == where.resolve()
+
+
+def test_variables_an_interpreter_reads_as_it_starts_take_effect_in_the_task(
+    harness: Harness,
+) -> None:
+    # A forked task's interpreter started long before it: the executor must start these
+    # tasks so that what they ask for is honoured (docs/adr/0012: no silent options).
+    extra = harness.root / "extra"
+    extra.mkdir()
+    (extra / "conformance_extra.py").write_text("VALUE = 1\n")
+    env = {"PYTHONOPTIMIZE": "1", "PYTHONPATH": str(extra)}
+    req = harness.request("show_interpreter_settings", str(harness.root), env=env)
+    harness.executor.submit(req)
+    (end,) = [e for e in harness.until_ended([req.id])[req.id] if e.kind == "exited"]
+
+    assert end.status == 0, harness.log(req)
+    noted = (harness.root / "interpreter").read_text().split("\n")
+    assert noted == ["optimize=1", "extra=True"]
+
+
+def test_a_task_that_asks_for_a_fresh_interpreter_runs_in_one(harness: Harness) -> None:
+    harness.executor.start([(str(HERE), "conformance_preloaded", "conformance_preloaded.py")], [])
+    places = {"forked": harness.root / "forked", "fresh": harness.root / "fresh"}
+    for place in places.values():
+        place.mkdir()
+    forked = harness.request("show_preloaded", str(places["forked"]), fresh_interpreter=False)
+    fresh = harness.request("show_preloaded", str(places["fresh"]), fresh_interpreter=True)
+    harness.executor.submit(forked)
+    harness.executor.submit(fresh)
+    harness.until_ended([forked.id, fresh.id])
+
+    assert (places["fresh"] / "preloaded").read_text() == "False", harness.log(fresh)
+    if harness.executor.name == "local":  # its forked tasks come from a worker that preloads
+        assert (places["forked"] / "preloaded").read_text() == "True", harness.log(forked)
 
 
 def test_a_task_in_a_prepared_environment_sees_its_packages_and_none_of_the_engines(

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import engine_misc
+import pytest
 import ray_pipelines
 
 import headwater
@@ -125,11 +126,12 @@ def test_tasks_asking_for_a_custom_resource_run_on_the_node_that_offers_it(
     assert nodes["needs_head"] is not None and nodes["needs_head"].startswith("127.0.0.2 ")
 
 
-def test_the_local_executor_refuses_a_custom_resource_and_runs_nothing(tmp_path: Path) -> None:
-    os.environ.pop("HEADWATER_EXECUTOR", None)
-    run = headwater.run(ray_pipelines.custom_resources)
+def test_the_local_executor_refuses_a_custom_resource_before_any_run(tmp_path: Path) -> None:
+    from headwater.errors import OptionNotHonoured
 
-    assert run.status is RunStatus.FAILED
-    task = run.task("needs_special")
-    assert task.status is TaskStatus.FAILED
-    assert "special" in (task.error or "") and "Ray executor" in (task.error or "")
+    os.environ.pop("HEADWATER_EXECUTOR", None)
+    with pytest.raises(OptionNotHonoured) as caught:
+        headwater.run(ray_pipelines.custom_resources)
+
+    assert "resources={'special': 1.0}" in caught.value.message
+    assert "the local executor" in caught.value.message

@@ -248,3 +248,40 @@ def test_custom_resources_reach_the_spec() -> None:
     spec = uses_it.compile()
     res = spec.components["placed"].options.resources
     assert res is not None and res.custom == {"special": 1.0, "fast_disk": 0.5}
+
+
+# --------------------------------------------------------------------------- nested pipelines
+
+
+def test_a_pipeline_with_task_defaults_cannot_be_used_as_a_step() -> None:
+    # Its tasks get the options of the pipeline that runs: its own defaults would be
+    # silently dropped.
+    @pipeline(task_defaults={"retries": 2, "timeout": "5m"})
+    def inner_defaults() -> None:
+        tick()
+
+    @pipeline
+    def outer_defaults() -> None:
+        inner_defaults()
+
+    with pytest.raises(DefinitionError) as info:
+        outer_defaults.compile()
+    error = info.value
+    assert error.message == (
+        "pipeline 'inner_defaults' sets task_defaults (retries, timeout), which do not "
+        "reach its tasks when it runs as a step of pipeline 'outer_defaults'"
+    )
+    assert error.hint is not None and "task_defaults of pipeline 'outer_defaults'" in error.hint
+    assert error.location.pipeline == "inner_defaults"
+
+
+def test_a_pipeline_without_task_defaults_is_a_step_like_any_other() -> None:
+    @pipeline
+    def inner_plain() -> None:
+        tick()
+
+    @pipeline
+    def outer_plain() -> None:
+        inner_plain()
+
+    assert "inner_plain" in outer_plain.compile().components

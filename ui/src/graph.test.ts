@@ -89,3 +89,35 @@ test("task paths map onto graph nodes", () => {
   expect(nodeOfPath("loop[3].train", names)).toBe("train");
   expect(nodeOfPath("nested.inner", names)).toBe("nested");
 });
+
+test("a task's display_name labels its node: its own, else its component's, else the default", () => {
+  const named = {
+    task_defaults: { display_name: "a step" },
+    components: {
+      make: { options: { display_name: "Make data" }, outputs: {} },
+      train: { options: {}, outputs: {} },
+      use: { outputs: {} },
+    },
+    root: {
+      implementation: {
+        type: "dag",
+        dag: {
+          nodes: [
+            { kind: "task", name: "make", component: "make", inputs: {}, after: [] },
+            { kind: "task", name: "train", component: "train", options: { display_name: "Train (nightly)" }, inputs: {}, after: [] },
+            { kind: "task", name: "use", component: "use", inputs: {}, after: [] },
+            { kind: "loop", name: "loop-1", items: { kind: "constant", value: [1] }, nodes: [], after: [] },
+          ],
+        },
+      },
+    },
+  };
+  const g = graphFromSpec(named);
+  expect(g.nodes.map((n) => [n.id, n.label])).toEqual([
+    ["make", "Make data"],
+    ["train", "Train (nightly)"],
+    ["use", "a step"],
+    ["loop-1", "loop-1"],
+  ]);
+  expect(graphFromSpec(spec).nodes.map((n) => n.label)).toEqual(["make", "train", "condition-1", "use"]);
+});

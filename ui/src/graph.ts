@@ -2,7 +2,7 @@
 
 export interface GNode {
   id: string; // the node's name (unique within a pipeline's DAG)
-  label: string;
+  label: string; // a task's display_name where it has one, else its name
   kind: "task" | "condition" | "loop" | "exit_handler";
   parent?: string; // the group it sits in
   component?: string;
@@ -47,6 +47,17 @@ export function graphFromSpec(spec: Json): Graph {
 
   const pending: Array<{ from: string; to: string; output?: string; ordering: boolean }> = [];
 
+  // A task's display_name: its own, else its component's, else the pipeline's task
+  // default (the same layers the engine lays over each other).
+  const displayName = (n: Json): string | undefined => {
+    const layers = [n.options, components[n.component as string]?.options, spec.task_defaults];
+    for (const layer of layers) {
+      const name = (layer as Json | undefined)?.display_name;
+      if (typeof name === "string" && name) return name;
+    }
+    return undefined;
+  };
+
   const visit = (items: Json[], parent?: string) => {
     for (const n of items) {
       const name = n.name as string;
@@ -55,7 +66,7 @@ export function graphFromSpec(spec: Json): Graph {
       if (parent) groupOf.set(name, parent);
       nodes.push({
         id: name,
-        label: name,
+        label: (kind === "task" ? displayName(n) : undefined) ?? name,
         kind,
         parent,
         component: kind === "task" ? (n.component as string) : undefined,

@@ -37,6 +37,7 @@ from headwater.executors._ray._cluster import (
 )
 from headwater.executors._ray._connect import connect
 from headwater.executors._ray._node import remote_function
+from headwater.executors._ray_options import ray_refuse
 
 # How long one wait for Ray news lasts before a wake() is looked for.
 WAIT_SLICE_SECONDS = 0.05
@@ -65,6 +66,7 @@ class RayExecutor:
     """Task attempts as Ray tasks on a Ray cluster (see the package docstring)."""
 
     name = "ray"
+    refuse = staticmethod(ray_refuse)
 
     def __init__(self, max_parallel: int | None = None, *, address: str | None = None) -> None:
         allowed_patterns()  # a bad allow-list is refused before anything starts

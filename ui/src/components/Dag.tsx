@@ -18,7 +18,7 @@ export interface NodeState {
   detail?: string; // e.g. "12/50 done" for a loop, or a duration
 }
 
-type TaskData = { label: string; kind: string; state?: string; detail?: string };
+type TaskData = { name: string; label: string; kind: string; state?: string; detail?: string };
 
 const TaskNode = memo(function TaskNode({ data }: NodeProps<Node<TaskData>>) {
   const group = data.kind !== "task";
@@ -34,7 +34,7 @@ const TaskNode = memo(function TaskNode({ data }: NodeProps<Node<TaskData>>) {
         fontSize: 12,
         overflow: "hidden",
       }}
-      data-testid={`node-${data.label}`}
+      data-testid={`node-${data.name}`}
       data-state={data.state ?? ""}
     >
       <Handle type="target" position={Position.Left} style={{ opacity: 0 }} />
@@ -89,7 +89,7 @@ export function Dag({
         draggable: false,
         selected: selected === n.id,
         style: { width: p.width, height: p.height, zIndex: n.kind === "task" ? 1 : 0 },
-        data: { label: n.label, kind: n.kind, state: st?.state, detail: st?.detail },
+        data: { name: n.id, label: n.label, kind: n.kind, state: st?.state, detail: st?.detail },
       };
     });
   }, [graph, placed, states, selected]);
@@ -201,7 +201,7 @@ function BigDag({
                 <text x={p.x + 8} y={p.y + 27} fontSize={16} fill="var(--text)">
                   {n.label.length > 20 ? `${n.label.slice(0, 19)}…` : n.label}
                 </text>
-                <title>{`${n.label}: ${st ?? "not run"}`}</title>
+                <title>{`${n.label}${n.label !== n.id ? ` (${n.id})` : ""}: ${st ?? "not run"}`}</title>
               </g>
             );
           })}
