@@ -23,8 +23,18 @@ RAY_HONOURED = frozenset(
 )
 
 
+GPU_ENV = "CUDA_VISIBLE_DEVICES"
+
+
 def ray_refuse(option: str, value: object) -> str | None:
-    """Why the Ray executor cannot honour ``option`` (see :meth:`Executor.refuse`)."""
+    """Why the Ray executor cannot honour ``option`` (see :meth:`Executor.refuse`): an
+    image, or a task's own ``CUDA_VISIBLE_DEVICES``, which the node sets to the GPUs Ray
+    gave the task (none for a task that asks for none)."""
+    if option == "env" and isinstance(value, dict) and GPU_ENV in value:
+        return (
+            f"the ray executor sets {GPU_ENV} to the GPUs Ray gives a task (none when it "
+            "asks for none); ask for gpu= instead"
+        )
     if option in RAY_HONOURED:
         return None
     if option == "image":

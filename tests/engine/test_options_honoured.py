@@ -506,6 +506,15 @@ def test_cuda_visible_devices_of_a_task_without_gpus_is_its_own(tmp_path: Path) 
         """,
     )
     assert check_options(spec, "local") == []
+    # The Ray executor's node sets it for every task (empty for a task that asks for no
+    # GPU: tests/executors/test_ray_executor.py::test_a_task_without_a_gpu_sees_none).
+    with pytest.raises(OptionNotHonoured) as caught:
+        check_options(spec, "ray")
+    assert caught.value.message.startswith(
+        "task 'fit' sets env={'CUDA_VISIBLE_DEVICES': ''}, but the ray executor sets "
+        "CUDA_VISIBLE_DEVICES to the GPUs Ray gives a task"
+    )
+    assert caught.value.hint == "ask for gpu= instead"
 
 
 # --------------------------------------------------------------------------- every path
