@@ -138,6 +138,8 @@ EXECUTOR: dict[tuple[str, str], list[str] | str] = {
     ],
     ("ray", "resources.accelerator"): [
         "tests/executors/test_ray_executor.py::"
+        "test_a_task_asking_for_a_kind_of_accelerator_runs_on_the_node_that_has_it",
+        "tests/executors/test_ray_executor.py::"
         "test_requests_no_node_can_meet_are_refused_with_the_reason",
     ],
     ("ray", "resources.custom"): [

@@ -175,7 +175,8 @@ def running_cluster() -> Iterator[RayCluster]:
             "--num-gpus",
             "2",
             "--resources",
-            '{"special": 1}',
+            # Ray names a node's accelerators accelerator_type:NAME; these GPUs are fake.
+            '{"special": 1, "accelerator_type:T4": 1}',
         )
         from headwater.executors import make_executor
 

@@ -40,6 +40,20 @@ def test_a_task_asking_for_a_custom_resource_runs_on_the_node_that_has_it(
         assert (nodes[req.id] or "").startswith(f"{HEAD} "), nodes
 
 
+def test_a_task_asking_for_a_kind_of_accelerator_runs_on_the_node_that_has_it(
+    attempts: Attempts,
+) -> None:
+    reqs = [attempts.request("gpus", resources=Resources(accelerator="T4")) for _ in range(3)]
+    for req in reqs:
+        attempts.executor.submit(req)
+
+    ended = attempts.until_ended([r.id for r in reqs])
+
+    for req in reqs:
+        assert ended[req.id][-1].status == 0
+        assert (ended[req.id][0].node or "").startswith(f"{WORKER} "), ended[req.id]
+
+
 def test_tasks_asking_for_a_gpu_at_the_same_time_get_different_devices(
     attempts: Attempts,
 ) -> None:
