@@ -149,6 +149,14 @@ EXECUTOR: dict[tuple[str, str], list[str] | str] = {
     ("ray", "image"): REFUSED,
 }
 
+# The real runs that see each executor refuse: 'headwater run' here for the local one, on
+# a real two-node cluster for the Ray one.
+REFUSED_RUNS = {
+    "local": "tests/engine/test_options_honoured.py::"
+    "test_headwater_run_refuses_an_option_before_any_run_is_created",
+    "ray": "tests/executors/test_ray_cli.py::test_run_on_ray_refuses_an_image_and_creates_no_run",
+}
+
 # How a component sets each option that depends on the executor (keyword, value), and
 # the value the spec holds for it.
 SETS: dict[str, tuple[str, Any, Any]] = {
@@ -235,6 +243,7 @@ def test_an_executor_declares_what_the_table_says(kind: str, option: str) -> Non
     if EXECUTOR[(kind, option)] == REFUSED:
         assert reason, f"the {kind} executor does not refuse {option}"
         assert f"the {kind} executor" in reason and "; " in reason, reason  # why; what to do
+        assert exists(REFUSED_RUNS[kind]), f"no real run sees the {kind} executor refuse"
     else:
         assert reason is None, f"the {kind} executor refuses {option}: {reason}"
         for reference in EXECUTOR[(kind, option)]:

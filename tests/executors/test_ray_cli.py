@@ -106,3 +106,44 @@ def test_services_refuse_a_bad_executor_setting_before_creating_anything(
     assert unknown.returncode == 1 and "HEADWATER_EXECUTOR='nomad'" in unknown.stderr
     assert unreachable.returncode == 1 and "cannot reach the Ray cluster" in unreachable.stderr
     assert not home.exists()
+
+
+IMAGED = """
+from headwater import component, pipeline
+
+
+@component(image="python:3.12-slim")
+def containerised() -> str:
+    return "ran"
+
+
+@pipeline
+def ray_imaged():
+    containerised()
+"""
+
+
+def test_run_on_ray_refuses_an_image_and_creates_no_run(ray_cluster: Any, tmp_path: Path) -> None:
+    source = tmp_path / "ray_imaged.py"
+    source.write_text(IMAGED)
+    home = tmp_path / "home"
+    where = ("--executor", "ray", "--ray-address", ray_cluster.address)
+
+    done = headwater(home, "run", str(source), *where)
+
+    assert done.returncode == 1, done.stdout + done.stderr
+    for part in (
+        "pipeline 'ray_imaged', task 'containerised'",
+        "task 'containerised' sets image='python:3.12-slim', but the ray executor runs steps "
+        "on its nodes' Python",
+        "fix: use packages= for its dependencies (made on each node) or compile the pipeline "
+        "for Kubeflow, or pass --ignore-image",
+    ):
+        assert part in done.stderr, done.stderr
+    listed = headwater(home, "runs", "list")
+    assert listed.returncode == 0 and "ray_imaged" not in listed.stdout
+
+    anyway = headwater(home, "run", str(source), *where, "--ignore-image")
+    assert anyway.returncode == 0, anyway.stdout + anyway.stderr
+    assert "image= is ignored as asked" in anyway.stdout
+    assert "the ray executor runs steps on its nodes' Python" in anyway.stdout

@@ -126,12 +126,21 @@ def test_tasks_asking_for_a_custom_resource_run_on_the_node_that_offers_it(
     assert nodes["needs_head"] is not None and nodes["needs_head"].startswith("127.0.0.2 ")
 
 
-def test_the_local_executor_refuses_a_custom_resource_before_any_run(tmp_path: Path) -> None:
+def test_the_local_executor_refuses_a_custom_resource_before_any_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from headwater.errors import OptionNotHonoured
 
-    os.environ.pop("HEADWATER_EXECUTOR", None)
+    # A home of its own: the store is opened before the run is refused.
+    monkeypatch.setenv("HEADWATER_HOME", str(tmp_path / "hw-home"))
+    monkeypatch.delenv("HEADWATER_EXECUTOR", raising=False)
     with pytest.raises(OptionNotHonoured) as caught:
         headwater.run(ray_pipelines.custom_resources)
 
     assert "resources={'special': 1.0}" in caught.value.message
     assert "the local executor" in caught.value.message
+    ws = Workspace.open()
+    try:
+        assert ws.store.runs.list_runs() == []
+    finally:
+        ws.close()
