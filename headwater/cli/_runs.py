@@ -94,7 +94,7 @@ IgnoreImage = Annotated[
     bool,
     typer.Option(
         "--ignore-image",
-        help="Run tasks that set image= on this machine's Python anyway, with a warning.",
+        help="Run tasks that set image= anyway, on the executor's own Python, with a warning.",
     ),
 ]
 
