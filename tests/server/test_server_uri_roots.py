@@ -248,9 +248,13 @@ def test_an_artifact_that_is_a_link_is_never_served(setup: Setup) -> None:
     folder = setup.home / "artifacts" / "planted"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "real.txt").write_text("inside the artifact root")
-    (folder / "to-hostname").symlink_to("/etc/hostname")
+    # A file outside the root whose content cannot turn up in a response by chance (a
+    # short one such as /etc/hostname can appear inside a random id).
+    outside = setup.home.parent / "outside-the-root.txt"
+    secret = f"secret-{secrets.token_hex(16)}"
+    outside.write_text(secret)
+    (folder / "to-hostname").symlink_to(outside)
     (folder / "to-real").symlink_to(folder / "real.txt")
-    hostname = Path("/etc/hostname").read_text().strip()
     with server.store() as store:
         out = store.lineage.add_artifact(
             NewArtifact("out", "headwater.Dataset", str(folder / "to-hostname"), None, None, {})
@@ -261,7 +265,7 @@ def test_an_artifact_that_is_a_link_is_never_served(setup: Setup) -> None:
     for route in ("download", "files", "preview"):
         r = server.http.get(f"{API}/artifacts/{out.id}/{route}")
         assert r.status_code == 403, (route, r.text)
-        assert hostname not in r.text
+        assert secret not in r.text
         r = server.http.get(f"{API}/artifacts/{inside.id}/{route}")
         assert r.status_code == 403, (route, r.text)
         assert "is a symbolic link, and links are never served" in r.json()["error"]
