@@ -51,6 +51,15 @@ class Environment:
     python: str = ""
     requested: tuple[str, ...] = ()
 
+    def other_interpreter(self) -> str | None:
+        """This interpreter's tag when the environment is for another one, else None."""
+        if not self.python:
+            return None
+        from headwater.envs import interpreter_tag
+
+        here = interpreter_tag()
+        return here if self.python != here else None
+
     def describe(self) -> str:
         """A short name for messages: the digest's start and what was asked for."""
         asked = ", ".join(self.requested or self.requirements)

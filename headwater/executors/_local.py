@@ -218,15 +218,12 @@ class LocalExecutor:
         return self._gpus
 
     def check(self, r: Resources, environment: Environment | None = None) -> str | None:
-        if environment is not None and environment.python:
-            from headwater.envs import interpreter_tag
-
-            here = interpreter_tag()
-            if environment.python != here:
-                return (
-                    f"asks for an environment for {environment.python}, but the local "
-                    f"executor runs {here}; resolve its packages on this machine"
-                )
+        here = environment.other_interpreter() if environment is not None else None
+        if environment is not None and here is not None:
+            return (
+                f"asks for an environment for {environment.python}, but the local "
+                f"executor runs {here}; resolve its packages on this machine"
+            )
         if r.accelerator is not None:
             return (
                 f"asks for accelerator '{r.accelerator}', but the local executor cannot choose "

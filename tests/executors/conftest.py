@@ -87,6 +87,53 @@ EXECUTORS: dict[str, Flavour] = {
 }
 
 
+def task_request(
+    root: Path, task_id: str, module: str, function: str, arg: str, returns: bool, **options: Any
+) -> TaskRequest:
+    """A request running ``<module>.<function>(arg)`` (a module beside this file), its
+    task input written under ``root``; ``returns``: the function returns a str."""
+    work = root / "work"
+    work.mkdir(exist_ok=True)
+    input_path = work / f"{task_id}.input.json"
+    str_type = {"kind": "parameter", "type": {"kind": "str"}}
+    write_json(
+        str(input_path),
+        {
+            "schemaVersion": TASK_SCHEMA,
+            "inputs": {"parameterValues": {"arg": arg}, "artifacts": {}},
+            "outputs": {
+                "parameters": {},
+                "artifacts": {},
+                "outputFile": str(work / f"{task_id}.output.json"),
+            },
+            "headwater": {
+                "runId": "executor-tests",
+                "taskRunId": task_id,
+                "taskPath": function,
+                "attempt": 1,
+                "component": {
+                    "name": function,
+                    "root": str(HERE),
+                    "module": module,
+                    "file": f"{module}.py",
+                    "function": function,
+                    "codeDigest": "",
+                    "interface": {
+                        "returns": "single" if returns else "none",
+                        "returnOutputs": ["output"] if returns else [],
+                        "inputs": {"arg": str_type},
+                        "outputs": {"output": str_type} if returns else {},
+                    },
+                },
+            },
+        },
+    )
+    options.setdefault("cwd", str(root))
+    return TaskRequest(
+        id=task_id, input_path=str(input_path), log_path=str(root / f"{task_id}.log"), **options
+    )
+
+
 @dataclass
 class Harness:
     """An executor under test, and what the tests need around it."""
@@ -103,49 +150,8 @@ class Harness:
         """A request running ``conformance_tasks.<function>(arg)``, its input written."""
         self._count += 1
         task_id = name or f"{function}-{self._count}"
-        work = self.root / "work"
-        work.mkdir(exist_ok=True)
-        input_path = work / f"{task_id}.input.json"
-        write_json(
-            str(input_path),
-            {
-                "schemaVersion": TASK_SCHEMA,
-                "inputs": {"parameterValues": {"arg": arg}, "artifacts": {}},
-                "outputs": {
-                    "parameters": {},
-                    "artifacts": {},
-                    "outputFile": str(work / f"{task_id}.output.json"),
-                },
-                "headwater": {
-                    "runId": "conformance",
-                    "taskRunId": task_id,
-                    "taskPath": function,
-                    "attempt": 1,
-                    "component": {
-                        "name": function,
-                        "root": str(HERE),
-                        "module": TASKS_MODULE,
-                        "file": f"{TASKS_MODULE}.py",
-                        "function": function,
-                        "codeDigest": "",
-                        "interface": {
-                            "returns": "none",
-                            "returnOutputs": [],
-                            "inputs": {"arg": {"kind": "parameter", "type": {"kind": "str"}}},
-                            "outputs": {},
-                        },
-                    },
-                },
-            },
-        )
         options.setdefault("fresh_interpreter", self.flavour.fresh_interpreter)
-        options.setdefault("cwd", str(self.root))
-        return TaskRequest(
-            id=task_id,
-            input_path=str(input_path),
-            log_path=str(self.root / f"{task_id}.log"),
-            **options,
-        )
+        return task_request(self.root, task_id, TASKS_MODULE, function, arg, False, **options)
 
     def output(self, request: TaskRequest) -> dict[str, Any]:
         path = Path(request.input_path.replace(".input.json", ".output.json"))
@@ -273,48 +279,7 @@ class Attempts:
         """A request running ``ray_tasks.<function>(arg)``."""
         self._count += 1
         task_id = f"{function}-{self._count}"
-        work = self.root / "work"
-        work.mkdir(exist_ok=True)
-        input_path = work / f"{task_id}.input.json"
-        write_json(
-            str(input_path),
-            {
-                "schemaVersion": TASK_SCHEMA,
-                "inputs": {"parameterValues": {"arg": arg}, "artifacts": {}},
-                "outputs": {
-                    "parameters": {},
-                    "artifacts": {},
-                    "outputFile": str(work / f"{task_id}.output.json"),
-                },
-                "headwater": {
-                    "runId": "ray-tests",
-                    "taskRunId": task_id,
-                    "taskPath": function,
-                    "attempt": 1,
-                    "component": {
-                        "name": function,
-                        "root": str(HERE),
-                        "module": "ray_tasks",
-                        "file": "ray_tasks.py",
-                        "function": function,
-                        "codeDigest": "",
-                        "interface": {
-                            "returns": "single",
-                            "returnOutputs": ["output"],
-                            "inputs": {"arg": {"kind": "parameter", "type": {"kind": "str"}}},
-                            "outputs": {"output": {"kind": "parameter", "type": {"kind": "str"}}},
-                        },
-                    },
-                },
-            },
-        )
-        options.setdefault("cwd", str(self.root))
-        return TaskRequest(
-            id=task_id,
-            input_path=str(input_path),
-            log_path=str(self.root / f"{task_id}.log"),
-            **options,
-        )
+        return task_request(self.root, task_id, "ray_tasks", function, arg, True, **options)
 
     def output(self, request: TaskRequest) -> Any:
         path = Path(request.input_path.replace(".input.json", ".output.json"))

@@ -125,16 +125,13 @@ class RayExecutor:
             used[k] = used.get(k, 0.0) + sign * v
 
     def check(self, resources: Resources, environment: Environment | None = None) -> str | None:
-        if environment is not None and environment.python:
-            from headwater.envs import interpreter_tag
-
-            # Ray runs a job's tasks on the driver's Python version: so do its environments.
-            here = interpreter_tag()
-            if environment.python != here:
-                return (
-                    f"asks for an environment for {environment.python}, but the Ray "
-                    f"cluster runs this job on {here}; resolve its packages for {here}"
-                )
+        # Ray runs a job's tasks on the driver's Python version: so do its environments.
+        here = environment.other_interpreter() if environment is not None else None
+        if environment is not None and here is not None:
+            return (
+                f"asks for an environment for {environment.python}, but the Ray "
+                f"cluster runs this job on {here}; resolve its packages for {here}"
+            )
         demand = demand_of(resources)
         nodes = self._fresh_nodes()
         if any(fits(demand, total) for total in nodes.values()):
