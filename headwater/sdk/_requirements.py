@@ -16,6 +16,10 @@ _NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
 _LOCAL = re.compile(r"^(?:\.{1,2}[/\\]|[/\\~]|[A-Za-z]:[/\\])")
 
 
+# Longer than any real requirement line (a name, extras, markers and a URL).
+MAX_REQUIREMENT_CHARS = 1000
+
+
 def requirement_name(line: str) -> str:
     """The package name a requirement line starts with, normalised (``scikit_learn`` ->
     ``scikit-learn``); empty if it starts with none."""
@@ -28,6 +32,16 @@ def requirement_problem(line: str) -> str | None:
     text = line.strip()
     if not text:
         return "is empty"
+    if len(text) > MAX_REQUIREMENT_CHARS:
+        return (
+            f"is {len(text):,} characters long; a requirement is at most {MAX_REQUIREMENT_CHARS:,}"
+        )
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "is not valid Unicode text"
+    if not text.isprintable():
+        return "holds control characters (a line break?); give one requirement per entry"
     if text.startswith("-"):
         option = text.split()[0].split("=")[0]
         if option in ("-e", "--editable"):
@@ -40,7 +54,7 @@ def requirement_problem(line: str) -> str | None:
         if option in ("-r", "--requirement", "-c", "--constraint"):
             return f"includes another file ({option}); list its requirements here instead"
         return f"is an installer option ({option}), not a requirement"
-    if " --" in text:
+    if any(word.startswith("-") for word in text.split()[1:]):
         return "carries installer options (such as --hash); list the requirement alone"
     if _LOCAL.match(text) or "file:" in text.lower():
         return "is a local path, which exists only on this machine"

@@ -184,3 +184,22 @@ def test_prune_removes_unused_environments_and_keeps_those_in_use(own_dir: Path)
         lease.release()
     assert [e.digest for e in envs.prune(0).envs] == [used.digest]
     assert envs.list_envs() == []
+
+
+@pytest.mark.parametrize(
+    ("entry", "says"),
+    [
+        ("six\n--index-url http://evil.example/simple", "carries installer options"),
+        ("six\n-e .", "carries installer options"),
+        ("six -e .", "carries installer options"),
+        ("six\udc80==1.0", "is not valid Unicode text"),
+        ("six" + "x" * 5000, "a requirement is at most 1,000"),
+        ("six\x00==1.0", "holds control characters"),
+    ],
+)
+def test_a_requirement_smuggling_options_or_bad_text_is_refused_before_uv_sees_it(
+    entry: str, says: str
+) -> None:
+    with pytest.raises(EnvError) as caught:
+        envs.normalize_requirements([entry])
+    assert says in caught.value.message
