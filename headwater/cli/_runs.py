@@ -208,11 +208,7 @@ def run(
     # The task worker starts first and warms up while the pipeline is compiled and recorded.
     executor = _executor(executor_name, ray_address, max_parallel)
     try:
-        from headwater.sdk import split_target
-
-        path, _ = split_target(target)
-        if path.is_file():
-            executor.preload_file(str(path))
+        path = _warm_for(executor, target, no_cache)
         from headwater.engine import create_run
         from headwater.sdk import compile_root, load_pipeline
 
@@ -241,6 +237,25 @@ def run(
     out.print(f"run [bold]{record.id}[/] of {escape(spec.name)}", highlight=False)
     code = _drive(ws, record.id, f"{spec.name} · {record.id}", False, executor, ignore_image)
     raise typer.Exit(code)
+
+
+def _warm_for(executor: Any, target: str, no_cache: bool) -> Path:
+    """Have the executor's worker import the pipeline file, and what its tasks were seen
+    to import, while the pipeline is compiled and its run recorded. The worker starts now
+    unless the last run of this pipeline was served from the cache (then it starts only
+    if a task must run)."""
+    from headwater._config import Settings
+    from headwater.executors import LearnedImports
+    from headwater.sdk import split_target
+
+    path, name = split_target(target)
+    if not path.is_file():
+        return path
+    learned = LearnedImports(Settings.from_env().home, str(path.resolve().parent), path.name)
+    executor.preload_file(str(path), learned.modules(name))
+    if no_cache or learned.ran_tasks(name):
+        executor.warm()
+    return path
 
 
 @contextlib.contextmanager

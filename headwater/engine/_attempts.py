@@ -43,7 +43,7 @@ from headwater.spec import (
     TaskSpec,
 )
 from headwater.states import TASK_DONE, TASK_SUCCESS, TASK_UNSTARTED, TaskStatus
-from headwater.store import DEFAULT_POOL, MetricPoint, SlotRequest
+from headwater.store import DEFAULT_POOL, MetricPoint, SlotRequest, TaskRunRecord
 
 T = TaskStatus
 # How often a task waiting for a pool slot asks again (slots also free up when our own
@@ -220,7 +220,10 @@ class Attempts(RunState):
     # ------------------------------------------------------------------ queuing
 
     def _new_attempt(self, unit: Unit) -> None:
-        """Persist a queued attempt and write its task input; it runs when there is room."""
+        """Persist a queued attempt and make its task input; it runs when there is room."""
+        if not self.warmed:  # a task must run: the workers warm up while this commits
+            self.warmed = True
+            self.executor.warm()
         unit.attempt += 1
         unit.retry_at = None
         options: TaskOptions = unit.options
@@ -249,7 +252,7 @@ class Attempts(RunState):
         )
         unit.record = record
         unit.status = status
-        self.files.write_input(unit, record, self.plan.component(unit.node))
+        unit.task_input = self.files.task_input(unit, record, self.plan.component(unit.node))
         if limited:
             self.waiting.append(unit)
             self._grant_now = True
@@ -261,8 +264,8 @@ class Attempts(RunState):
         """Queue again an attempt that an earlier engine queued and never started."""
         record = unit.record
         assert record is not None
-        # Same inputs; the file may not have been written.
-        self.files.write_input(unit, record, self.plan.component(unit.node))
+        # Same inputs (its task input was never handed to a process).
+        unit.task_input = self.files.task_input(unit, record, self.plan.component(unit.node))
         if unit.status is T.WAITING:
             self.waiting.append(unit)
             self._grant_now = True
@@ -397,6 +400,7 @@ class Attempts(RunState):
         ]
         params = result.get("parameterValues") or {}
         outputs = {"parameters": params, "artifacts": ids}
+        current, started = self._take_start(record, current)
         self.store.tasks.finish_task_run(
             record,
             T.SUCCEEDED,
@@ -405,6 +409,7 @@ class Attempts(RunState):
             metrics=metric_points,
             exit_code=0,
             current=current,
+            started=started,
         )
         assets = unit.options.assets or {}
         if assets:
@@ -413,11 +418,13 @@ class Attempts(RunState):
                 record.id,
                 [(asset, ids[name]) for name, asset in sorted(assets.items()) if name in ids],
             )
+        self._learn(unit, (result.get("headwater") or {}).get("imports"))
         unit.params = dict(params)
         unit.artifacts = {
             a.name: ArtifactValue(a.id, a.name, a.type, a.uri, a.digest, a.metadata) for a in new
         }
         unit.status = T.SUCCEEDED
+        unit.task_input = None
         self.artifact_store.discard(record.id)
         # A succeeded attempt's task files have served their purpose (a failed one's are
         # kept next to its log, for debugging), once its success is committed: until
@@ -427,12 +434,36 @@ class Attempts(RunState):
         self.notices.tell_task("success", unit, self.run_status)
         return True
 
+    def _learn(self, unit: Unit, imports: Any) -> None:
+        """Note what the attempt's task imported; what the workers do not hold yet they
+        import now, before they fork the tasks that follow."""
+        if not imports:
+            return
+        new = self.learned.learn(self.spec.name, unit.node.component, imports)
+        if not new:
+            return
+        if unit.environment is None:
+            self.executor.start([], new)
+        else:
+            self.executor.prepare(unit.environment, [], None, imports=new)
+
+    def _take_start(
+        self, record: TaskRunRecord, current: TaskStatus
+    ) -> tuple[TaskStatus, dict[str, Any] | None]:
+        """Where the store has an attempt that is ``current`` to the engine, and its start
+        if that is not recorded yet (the attempt's end then records both)."""
+        started = self.unrecorded_starts.pop(record.id, None)
+        return (T.QUEUED if started is not None else current), started
+
     def _fail(self, unit: Unit, message: str, current: TaskStatus) -> None:
         """The attempt failed: retry the task after its backoff, if retries are left; else
         the task fails."""
         record = unit.record
         assert record is not None
         self.artifact_store.discard(record.id)
+        self.files.keep_input(record, unit.task_input)
+        unit.task_input = None
+        current, started = self._take_start(record, current)
         options: TaskOptions = unit.options
         retry = options.retry
         if retry and unit.counted_failures < retry.max_retries:
@@ -447,6 +478,7 @@ class Attempts(RunState):
                 error=message,
                 retry_at=datetime.fromtimestamp(unit.retry_at, UTC),
                 current=current,
+                started=started,
             )
             unit.status = T.UP_FOR_RETRY
             unit.error = message
@@ -455,7 +487,13 @@ class Attempts(RunState):
             self.notices.tell_run("retry", self.run_status, task=unit.path, error=message)
             self.notices.tell_task("retry", unit, self.run_status, error=message)
             return
-        self.store.tasks.finish_task_run(record, T.FAILED, error=message, current=current)
+        self.store.tasks.finish_task_run(
+            record,
+            T.FAILED,
+            error=message,
+            current=current,
+            started=started,
+        )
         unit.status = T.FAILED
         unit.error = message
         self._notify("task", unit)

@@ -16,6 +16,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from headwater._config import Settings
@@ -33,6 +34,7 @@ from headwater.executors import (
     Report,
     Resources,
     TaskRequest,
+    body_imports,
     make_executor,
 )
 from headwater.spec import PipelineSpec, PythonImplementation, TaskOptions
@@ -42,6 +44,10 @@ from headwater.store import ArtifactStore, MetadataStore, RunRecord
 T = TaskStatus
 # How long a cancelled run waits for its killed tasks' ends to be reported.
 CANCEL_WAIT_SECONDS = 5.0
+# When only starts were reported, how long the loop waits for more events before it
+# commits them: a task that ends within it has its start and its end recorded by one
+# statement, in one transaction, instead of two of each.
+START_WINDOW_SECONDS = 0.02
 
 
 def heartbeat_seconds() -> float:
@@ -137,11 +143,11 @@ class Engine(ControlFlow, Attempts):
                 return self._fail_start(str(exc))
             for text in ignored:
                 self._warn(text)
-            self.executor.start(*self._preload())
             try:
-                self._prepare_environments()
+                in_environments = self._prepare_environments()
             except EnvError as exc:
                 return self._fail_start(str(exc))
+            self.executor.start(*self._preload(exclude=in_environments))
             with self.store.batch():
                 self._instantiate(self.spec.dag.nodes, self.root)
                 self._evaluate()
@@ -156,14 +162,19 @@ class Engine(ControlFlow, Attempts):
                     return self._finish(done)
                 self._heartbeat()
                 events = self.executor.events(self._wait_seconds())
+                if events and all(ev.kind == "started" for ev in events):
+                    events += self.executor.events(START_WINDOW_SECONDS)
                 with self.store.batch():
                     for ev in events:
                         self._on_event(ev)
                     self._timers()
                     self._evaluate()
+                    self._record_starts()
                 self.files.tidy()
         finally:
             self.executor.close()
+            self.learned.finish_run(self.spec.name, self.spec.components, ran=self.warmed)
+            self.learned.save()
 
     def _warn(self, text: str) -> None:
         if self.on_warning is not None:
@@ -171,33 +182,56 @@ class Engine(ControlFlow, Attempts):
         else:
             logging.getLogger("headwater.engine").warning("run %s: %s", self.run.id, text)
 
-    def _preload(self) -> tuple[list[tuple[str, str, str]], list[str]]:
-        """The modules the zygote should import before forking tasks."""
-        modules: set[tuple[str, str, str]] = set()
-        imports: set[str] = set()
-        for comp in self.spec.components.values():
-            impl = comp.implementation
-            if isinstance(impl, PythonImplementation):
-                modules.add((self.source_root, impl.module, impl.file))
-        return sorted(modules), sorted(imports)
+    def _preload(self, exclude: set[str]) -> tuple[list[tuple[str, str, str]], list[str]]:
+        """The modules the default worker should import before forking tasks: the
+        pipeline's own, and the libraries its components (but those in ``exclude``, which
+        run in per-step environments) import, as read from their bodies and as learned
+        from earlier tasks."""
+        modules = sorted(self._modules().values())
+        keep = [c for c in self._modules() if c not in exclude]
+        return modules, self._imports_of(keep)
 
-    def _prepare_environments(self) -> None:
-        """Resolve the per-step environments the run's tasks ask for and have the executor
-        prepare each (a build, the first time), before any task runs."""
-        self.environments = resolve_environments(self.spec)
-        if not self.environments:
-            return
-        modules: dict[str, tuple[str, str, str]] = {}
+    def _modules(self) -> dict[str, tuple[str, str, str]]:
+        """(root, module, file) of each Python component, by component key."""
+        found: dict[str, tuple[str, str, str]] = {}
         for key, comp in self.spec.components.items():
             impl = comp.implementation
             if isinstance(impl, PythonImplementation):
-                modules[key] = (self.source_root, impl.module, impl.file)
+                found[key] = (self.source_root, impl.module, impl.file)
+        return found
+
+    def _imports_of(self, components: list[str]) -> list[str]:
+        """What the tasks of ``components`` import: what their bodies name, and what
+        earlier tasks of theirs were seen to import."""
+        functions: dict[str, set[str]] = {}
+        for key in components:
+            impl = self.spec.components[key].implementation
+            if isinstance(impl, PythonImplementation) and impl.file:
+                path = os.path.join(self.source_root, impl.file)
+                functions.setdefault(path, set()).add(impl.function)
+        found = set(self.learned.modules(self.spec.name, components))
+        for path, names in functions.items():
+            found |= body_imports(path, names)
+        return sorted(found)
+
+    def _prepare_environments(self) -> set[str]:
+        """Resolve the per-step environments the run's tasks ask for and have the executor
+        prepare each (a build, the first time), before any task runs; the components
+        that run in them."""
+        self.environments = resolve_environments(self.spec)
+        if not self.environments:
+            return set()
+        modules = self._modules()
+        in_environments: set[str] = set()
 
         def prepare(environment: Environment, components: list[str], report: Report) -> None:
+            in_environments.update(components)
             preload = sorted({modules[c] for c in components if c in modules})
-            self.executor.prepare(environment, preload, report)
+            imports = self._imports_of([c for c in components if c in modules])
+            self.executor.prepare(environment, preload, report, imports=imports)
 
         prepare_environments(self.spec, self.environments, prepare, self.on_environment)
+        return in_environments
 
     def _fail_start(self, error: str) -> RunStatus:
         """The run cannot start (an environment cannot be had): it fails, no task ran."""
@@ -250,6 +284,7 @@ class Engine(ControlFlow, Attempts):
                     fresh_interpreter=bool(options.fresh_interpreter),
                     timeout_seconds=options.timeout_seconds,
                     environment=unit.environment,
+                    task_input=unit.task_input,
                 )
             )
         self.ready = waiting
@@ -272,9 +307,13 @@ class Engine(ControlFlow, Attempts):
         if unit is None or unit.record is None:
             return
         if ev.kind == "started":
-            self.store.tasks.update_task_run(
-                unit.record.id, T.QUEUED, T.RUNNING, pid=ev.pid, node=ev.node
-            )
+            # Recorded with the attempt's end if that comes in the same batch, else by
+            # _record_starts before the batch commits: nothing acts on a start meanwhile.
+            self.unrecorded_starts[unit.record.id] = {
+                "pid": ev.pid,
+                "node": ev.node,
+                "started_at": datetime.fromtimestamp(ev.at or time.time(), UTC),
+            }
             unit.status = T.RUNNING
             self._notify("task", unit)
         elif ev.kind in ("exited", "lost"):
@@ -285,6 +324,12 @@ class Engine(ControlFlow, Attempts):
                 self._on_exit(unit, ev, current)
             else:
                 self._on_lost(unit, ev.reason or "the task worker process died", current)
+
+    def _record_starts(self) -> None:
+        """Record the starts of attempts still running at the end of a batch."""
+        for record_id, values in self.unrecorded_starts.items():
+            self.store.tasks.update_task_run(record_id, T.QUEUED, T.RUNNING, **values)
+        self.unrecorded_starts.clear()
 
     def _wait_seconds(self) -> float:
         now = time.time()

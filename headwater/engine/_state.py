@@ -20,7 +20,7 @@ from headwater.engine._notices import Notices
 from headwater.engine._plan import SpecPlan
 from headwater.engine._taskfiles import TaskFiles
 from headwater.engine._units import Scope, Unit
-from headwater.executors import Environment, Executor
+from headwater.executors import Environment, Executor, LearnedImports
 from headwater.spec import ComponentSpec, PipelineSpec
 from headwater.states import RunStatus, TaskStatus
 from headwater.store import ArtifactStore, MetadataStore, RunRecord, TaskRunRecord
@@ -76,6 +76,12 @@ class RunState(ABC):
             policy=partial(uri_policy, settings, store) if run.confined else None,
         )
         self.notices = Notices(store, spec, run.id, source_root)
+        # What the pipeline's tasks import, learned as they run; whether this run has
+        # needed a task process yet (the executor's workers start only then).
+        self.learned = LearnedImports(
+            settings.home, source_root, spec.source.file if spec.source else f"<{spec.name}>"
+        )
+        self.warmed = False
         self.run_status: RunStatus = run.status
         # Per-step environments by requirement set, resolved as the run starts; told how
         # preparing them goes.
@@ -103,6 +109,8 @@ class RunState(ABC):
         self._grant_now = False
         self.ready: list[Unit] = []
         self.running: dict[str, Unit] = {}
+        # Starts reported but not recorded yet, by attempt id: the values to record.
+        self.unrecorded_starts: dict[str, dict[str, Any]] = {}
         self.retrying: set[Unit] = set()
 
         # The loop: heartbeats, the run's deadline, and its end.

@@ -67,15 +67,17 @@ class TaskFiles:
         """The attempt's task output, or ``{}`` when there is none."""
         return read_output(self.output_path(record))
 
-    def write_input(self, unit: Unit, record: TaskRunRecord, comp: ComponentSpec) -> None:
-        """Write the task input of the unit's current attempt, ``record``."""
+    def task_input(self, unit: Unit, record: TaskRunRecord, comp: ComponentSpec) -> dict[str, Any]:
+        """The task input of the unit's current attempt, ``record``. The executor writes
+        it to :meth:`input_path` if its task process reads it from there (a task forked
+        from a local warm worker gets it over the worker's pipe instead)."""
         impl = comp.implementation
         if not self._dirs_made:
             self.dir.mkdir(parents=True, exist_ok=True)
             self.log_dir.mkdir(parents=True, exist_ok=True)
             self._dirs_made = True
         if isinstance(impl, ImporterImplementation):
-            data = importer_task_input(
+            return importer_task_input(
                 run_id=self.run_id,
                 task_run_id=record.id,
                 path=unit.path,
@@ -86,8 +88,6 @@ class TaskFiles:
                 settings=self.settings,
                 policy=self.policy() if self.policy is not None else None,
             )
-            write_json(str(self.input_path(record)), data)
-            return
         assert isinstance(impl, PythonImplementation)
         params: dict[str, Any] = {}
         arts: dict[str, Any] = {}
@@ -112,7 +112,7 @@ class TaskFiles:
                 outputs[name] = {
                     "artifacts": [artifact_entry(name, uri, io.artifact_type or "", {}, path)]
                 }
-        data = {
+        return {
             "schemaVersion": TASK_SCHEMA,
             "inputs": {"parameterValues": params, "artifacts": arts},
             "outputs": {
@@ -136,7 +136,14 @@ class TaskFiles:
                 },
             },
         }
-        write_json(str(self.input_path(record)), data)
+
+    def keep_input(self, record: TaskRunRecord, data: dict[str, Any] | None) -> None:
+        """Leave a failed attempt's task input next to its log, for debugging, if its
+        executor did not write it."""
+        path = self.input_path(record)
+        if data is not None and not path.exists():
+            with contextlib.suppress(OSError, ValueError):
+                write_json(str(path), data)
 
     def tidy_later(self, record: TaskRunRecord) -> None:
         """The attempt succeeded: remove its task files once that is committed (a failed

@@ -130,6 +130,8 @@ class Unit:
         self.resources: Any = None
         self.options: Any = None
         self.environment: Any = None  # the executors' Environment it runs in, if any
+        # The current attempt's task input, until the attempt ends.
+        self.task_input: dict[str, Any] | None = None
         # Loops
         self.items: list[Any] | None = None
         self.next_item = 0

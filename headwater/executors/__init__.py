@@ -11,8 +11,10 @@ from headwater.executors._base import (
     Resources,
     Stopped,
     TaskRequest,
+    write_task_input,
 )
 from headwater.executors._environment import ALLOW_SETTING, allowed_patterns, task_environment
+from headwater.executors._learned import LearnedImports, body_imports
 from headwater.executors._local import MAX_WORKER_RESTARTS, LocalExecutor
 from headwater.executors._registry import (
     EXECUTOR_SETTING,
@@ -33,14 +35,17 @@ __all__ = [
     "ExecEvent",
     "Executor",
     "ExecutorKind",
+    "LearnedImports",
     "LocalExecutor",
     "Report",
     "Resources",
     "Stopped",
     "TaskRequest",
     "allowed_patterns",
+    "body_imports",
     "check_executor",
     "executor_kind",
     "make_executor",
     "task_environment",
+    "write_task_input",
 ]

@@ -13,10 +13,10 @@ Every executor passes the conformance suite in ``tests/executors`` (docs/adr/001
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,11 @@ class TaskRequest:
     ``resources.memory`` request is a limit: a task tree using more is killed.
     ``environment`` is the per-step environment the task runs in (None: the executor's
     own Python); an executor that cannot provide it says so from :meth:`Executor.check`.
+
+    ``task_input``, when set, is the task input itself, not yet written to
+    ``input_path``: an executor that can hand it to the task process directly (the local
+    executor's warm worker, over its pipe) does so and writes no file; any other writes
+    it to ``input_path`` first (:func:`write_task_input`).
     """
 
     id: str
@@ -93,6 +98,16 @@ class TaskRequest:
     fresh_interpreter: bool = False
     timeout_seconds: float | None = None
     environment: Environment | None = None
+    task_input: dict[str, Any] | None = None
+
+
+def write_task_input(request: TaskRequest) -> None:
+    """Write the request's task input to its ``input_path``, if the caller left that to
+    the executor."""
+    if request.task_input is not None:
+        from headwater.runtime import write_json
+
+        write_json(request.input_path, request.task_input)
 
 
 class Stopped(StrEnum):
@@ -119,7 +134,8 @@ class ExecEvent:
       (``reason`` says what happened; its processes were stopped, and whatever they
       wrote stays).
 
-    ``wake`` carries no news: it only ends a wait.
+    ``wake`` carries no news: it only ends a wait. ``at`` is when the executor saw it
+    happen (``time.time()``; None: when the engine hears of it).
     """
 
     kind: str
@@ -132,6 +148,7 @@ class ExecEvent:
     peak_rss: int | None = None
     wall_seconds: float | None = None
     node: str | None = None
+    at: float | None = None
 
 
 # Between the SIGTERM that ends a timed-out task and the SIGKILL that follows.
@@ -160,15 +177,21 @@ class Executor(Protocol):
         ...
 
     def warm(self) -> None:
-        """Start what takes time to start (workers, connections), so it is ready sooner."""
+        """Start what takes time to start (workers, connections), so it is ready sooner:
+        the engine calls it once it knows a task must run (a fully cached run starts
+        nothing)."""
         ...
 
-    def preload_file(self, path: str) -> None:
-        """Import a pipeline file into warm workers now, while the caller compiles it."""
+    def preload_file(self, path: str, imports: Sequence[str] = ()) -> None:
+        """Have warm workers import a pipeline file, and ``imports`` (the modules its
+        tasks were seen to import), while the caller compiles it."""
         ...
 
     def start(self, preload: list[tuple[str, str, str]], imports: list[str]) -> None:
-        """Prepare for a run: ``preload`` is (root, module, file) of its components."""
+        """Prepare for a run: ``preload`` is (root, module, file) of its components, and
+        ``imports`` the modules its tasks will import. Called again during the run with
+        modules its tasks were seen to import since (the tasks that follow fork from
+        workers that have them)."""
         ...
 
     def check(self, resources: Resources, environment: Environment | None = None) -> str | None:
@@ -180,10 +203,12 @@ class Executor(Protocol):
         environment: Environment,
         preload: list[tuple[str, str, str]],
         report: Report | None = None,
+        imports: Sequence[str] = (),
     ) -> None:
         """Make ``environment`` ready before tasks run in it (building it may take a while;
-        ``report`` is told its progress, line by line), and warm what runs its tasks with
-        the modules ``preload`` names, as :meth:`start` does for the others. Raises
+        ``report`` is told its progress, line by line), and have what runs its tasks
+        import the modules ``preload`` and ``imports`` name, as :meth:`start` does for the
+        others (called again with more ``imports`` as its tasks report them). Raises
         :class:`~headwater.errors.EnvError` when it cannot be made."""
         ...
 

@@ -39,6 +39,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
@@ -51,6 +52,7 @@ from headwater.executors._base import (
     Resources,
     Stopped,
     TaskRequest,
+    write_task_input,
 )
 from headwater.executors._environment import allowed_patterns, task_environment
 from headwater.executors._processes import (
@@ -64,6 +66,9 @@ from headwater.executors._worker import Worker, WorkerDied
 if TYPE_CHECKING:
     from headwater.envs import Lease, Venv
 
+# At most this many task processes are forked ahead of need by each worker (fewer when
+# fewer tasks may run at once).
+MAX_SPARES = 2
 # A worker that dies is replaced this many times in one executor's life; after that,
 # every task starts in a fresh interpreter.
 MAX_WORKER_RESTARTS = 5
@@ -204,6 +209,9 @@ class LocalExecutor:
         self._pools: dict[str, _Pool] = {"": _Pool("", sys.executable, {})}
         self._fresh_only = False
         self._restarts = 0
+        # Warm workers started so far (restarts included): none for a run that needed no
+        # task process.
+        self.workers_started = 0
         self._last_memory_check = 0.0
         self.node = socket.gethostname()
         allowed_patterns()  # a bad allow-list is refused before anything starts
@@ -280,29 +288,35 @@ class LocalExecutor:
         return self._pools[""].worker
 
     def warm(self) -> None:
-        """Start the worker now, so it warms up while the caller does other work."""
-        self._start_worker(self._pools[""])
+        """Start the workers now (the default one, and those of prepared environments),
+        so they warm up while the caller does other work; until then, or until a task is
+        submitted, no worker runs."""
+        for pool in self._pools.values():
+            self._start_worker(pool)
 
     def _start_worker(self, pool: _Pool) -> None:
         if pool.worker is not None or self._fresh_only:
             return
         pool.worker = Worker(task_environment(_overrides(pool)), self._events, pool.python)
+        self.workers_started += 1
+        pool.worker.send({"op": "spares", "n": min(self.max_parallel, MAX_SPARES)})
+        for msg in pool.preloads:
+            pool.worker.send(msg)
 
-    def preload_file(self, path: str) -> None:
-        """Have the worker import a pipeline file (and what its components import) now,
+    def preload_file(self, path: str, imports: Sequence[str] = ()) -> None:
+        """Have the worker import a pipeline file (and ``imports``) as soon as it runs,
         while the caller is still compiling it."""
         root, name = os.path.split(os.path.abspath(path))
         module = os.path.splitext(name)[0]
-        self._preload({"op": "preload", "modules": [[root, module, name]], "imports": []})
+        self._preload({"op": "preload", "modules": [[root, module, name]], "imports": [*imports]})
 
     def start(self, preload: list[tuple[str, str, str]], imports: list[str]) -> None:
-        """Have the worker import the pipeline's code and libraries before the first fork."""
+        """Have the worker import the pipeline's code and libraries before it forks tasks."""
         self._preload({"op": "preload", "modules": [list(m) for m in preload], "imports": imports})
 
     def _preload(self, msg: dict[str, Any], pool: _Pool | None = None) -> None:
         pool = pool or self._pools[""]
-        pool.preloads.append(msg)  # a restarted worker imports the same
-        self._start_worker(pool)
+        pool.preloads.append(msg)  # a worker started later, or restarted, imports the same
         if pool.worker is not None:
             pool.worker.send(msg)
 
@@ -313,16 +327,15 @@ class LocalExecutor:
         environment: Environment,
         preload: list[tuple[str, str, str]],
         report: Report | None = None,
+        imports: Sequence[str] = (),
     ) -> None:
         """Build ``environment`` unless it was built before (``report`` hears the build's
-        output), hold it in use until :meth:`close`, and start its warm worker, which
-        imports ``preload``."""
+        output) and hold it in use until :meth:`close`; its warm worker, started by
+        :meth:`warm` or its first task, imports ``preload`` and ``imports``."""
         pool = self._env_pool(environment, report)
-        if preload:
-            msg = {"op": "preload", "modules": [list(m) for m in preload], "imports": []}
+        if preload or imports:
+            msg = {"op": "preload", "modules": [list(m) for m in preload], "imports": [*imports]}
             self._preload(msg, pool)
-        else:
-            self._start_worker(pool)
 
     def _env_pool(self, environment: Environment, report: Report | None = None) -> _Pool:
         """The pool of ``environment``, built and leased on first use."""
@@ -394,14 +407,15 @@ class LocalExecutor:
 
     def _launch(self, request: TaskRequest, env: dict[str, str]) -> None:
         pool = self._pool_of(request)
-        if pool.key:
-            self._start_worker(pool)  # after a death, or an environment nobody prepared
+        if not request.fresh_interpreter:
+            self._start_worker(pool)  # not warmed, or after a death
         if request.fresh_interpreter or pool.worker is None or read_at_start(request.env):
             self._spawn_fresh(request, env, pool)
         else:
             pool.worker.run(request, env)
 
     def _spawn_fresh(self, request: TaskRequest, env: dict[str, str], pool: _Pool) -> None:
+        write_task_input(request)  # a fresh interpreter reads it from its file
         overrides = _overrides(pool)
         full_env = task_environment({**overrides, **env})
         # The task's own PYTHONPATH comes first, as it would in any interpreter; then
@@ -422,7 +436,7 @@ class LocalExecutor:
         task = self._tasks.get(request.id)
         if task is not None:
             task.pid = proc.pid  # a cancel from now on kills it at once
-        self._events.put(ExecEvent("started", request.id, pid=proc.pid))
+        self._events.put(ExecEvent("started", request.id, pid=proc.pid, at=time.time()))
 
         def wait() -> None:
             # wait4, not Popen.wait: the process's own peak memory comes with its status.
@@ -617,9 +631,6 @@ class LocalExecutor:
                 self._start_worker(pool)
             except OSError:  # no process can be started now: try each task on its own
                 self._fresh_only = True
-            if pool.worker is not None:
-                for msg in pool.preloads:
-                    pool.worker.send(msg)
         lost = [
             ExecEvent("lost", task_id, pid=pids[task_id], reason=reason)
             for task_id in held

@@ -91,6 +91,7 @@ class Worker:
                 "op": "run",
                 "id": request.id,
                 "input": request.input_path,
+                "task": request.task_input,  # None: read from the input file
                 "log": request.log_path,
                 "env": env,
                 "cwd": request.cwd,
@@ -109,7 +110,9 @@ class Worker:
                 if msg["ev"] == "started":
                     with self._lock:
                         self.pids[msg["id"]] = msg["pid"]
-                    self._events.put(ExecEvent("started", msg["id"], pid=msg["pid"]))
+                    self._events.put(
+                        ExecEvent("started", msg["id"], pid=msg["pid"], at=time.time())
+                    )
                 elif msg["ev"] == "exited":
                     with self._lock:
                         self.held.pop(msg["id"], None)

@@ -112,11 +112,13 @@ def _returns(name: str, iface: dict[str, Any], value: Any) -> dict[str, Any]:
     return out
 
 
-def execute(input_path: str) -> int:
-    """Run one task attempt described by the task input at ``input_path``."""
+def execute(input_path: str, task: dict[str, Any] | None = None) -> int:
+    """Run one task attempt described by ``task``, the task input, or else by the task
+    input at ``input_path``."""
     from headwater.runtime._outputs import collect_outputs, prepare_outputs
 
-    task = read_json(input_path)
+    if task is None:
+        task = read_json(input_path)
     hw = task["headwater"]
     if "importer" in hw:  # an importer attempt: no user code, just the URI to check and hash
         from headwater.runtime._importer import run_importer
@@ -160,7 +162,14 @@ def execute(input_path: str) -> int:
         outputs = prepare_outputs(task, iface)
         kwargs.update(outputs)
         started = time.time()
-        value = component.python_func(**kwargs)
+        before = set(sys.modules)
+        try:
+            value = component.python_func(**kwargs)
+        finally:
+            # What the function imported (helpers' imports too): warm workers import
+            # it before they fork this component's next tasks.
+            if len(sys.modules) != len(before):
+                result["headwater"]["imports"] = [m for m in sys.modules if m not in before]
         result["parameterValues"] = _returns(comp_info.get("name", ""), iface, value)
         result["artifacts"], result["headwater"]["metrics"] = collect_outputs(task, outputs)
         result["headwater"]["duration"] = time.time() - started

@@ -8,12 +8,20 @@ interpreter and its imports.
 
 Protocol (JSON lines): commands arrive on ``cmd_fd`` —
 ``{"op": "preload", "modules": [[root, module, file], ...], "imports": [...]}``,
-``{"op": "run", "id": ..., "input": ..., "log": ..., "env": {...},
-"cwd": ...}``, ``{"op": "cancel", "id": ...}`` (SIGKILL that task's process group);
-events leave on ``event_fd`` —
+``{"op": "run", "id": ..., "input": ..., "task": {...} or null, "log": ...,
+"env": {...}, "cwd": ...}`` (``task`` is the task input itself; without it the task
+reads the file ``input`` names), ``{"op": "cancel", "id": ...}`` (SIGKILL that task's
+process group), ``{"op": "spares", "n": N}`` (how many children to fork ahead, see
+below); events leave on ``event_fd`` —
 ``{"ev": "ready"}``, ``{"ev": "started", "id", "pid"}``,
 ``{"ev": "exited", "id", "pid", "status", "maxrss"}`` (exit code, or minus the signal;
 the most resident memory the task process itself used, in bytes).
+A task does not wait for its fork: the zygote keeps ``n`` spare children (1 by default),
+forked ahead of need while it has nothing else to do, each of which has already left
+the zygote's session and given up its descriptors. A ``run`` command goes to a spare
+through a pipe of its own (the spare then runs that one task and exits; no spare runs
+two). After a ``preload`` the spares are replaced, so that every task sees what was
+preloaded before its command arrived.
 When the command stream closes, every child's process group is killed. When the
 zygote itself dies, the kernel kills its children (``PR_SET_PDEATHSIG``): nothing
 would report their end any more, and the executor that started the zygote stops
@@ -58,8 +66,10 @@ def _die_with(parent: int) -> None:
         os._exit(1)
 
 
-def _child(cmd: dict[str, Any], fds: tuple[int, ...], parent: int) -> None:
-    """In the forked child: become a session leader, redirect output, run the task."""
+def _spare(cmd_r: int, fds: tuple[int, ...], parent: int) -> None:
+    """In a forked spare: get ready for a task (a session of its own, default signal
+    handling, no descriptor of the zygote's, warm code paths), then wait for its one
+    command on ``cmd_r`` and run it. Never returns."""
     code = 1
     try:
         os.setsid()
@@ -70,18 +80,16 @@ def _child(cmd: dict[str, Any], fds: tuple[int, ...], parent: int) -> None:
         for fd in fds:
             with contextlib.suppress(OSError):
                 os.close(fd)
-        log = os.open(cmd["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        os.dup2(log, 1)
-        os.dup2(log, 2)
-        os.close(log)
-        sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
-        sys.stderr.reconfigure(line_buffering=True)  # type: ignore[union-attr]
-        os.environ.update(cmd.get("env") or {})
-        if cmd.get("cwd"):
-            os.chdir(cmd["cwd"])
-        from headwater.runtime._execute import execute
-
-        code = execute(cmd["input"])
+        data = b""
+        while True:
+            chunk = os.read(cmd_r, 1 << 20)
+            if not chunk:
+                break
+            data += chunk
+        os.close(cmd_r)
+        if not data:  # the zygote let it go unused
+            os._exit(0)
+        code = _run(json.loads(data))
     except BaseException:
         import traceback
 
@@ -93,15 +101,27 @@ def _child(cmd: dict[str, Any], fds: tuple[int, ...], parent: int) -> None:
         os._exit(code)
 
 
+def _run(cmd: dict[str, Any]) -> int:
+    """Run the task of a ``run`` command in this (forked) process; its exit code."""
+    log = os.open(cmd["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    sys.stderr.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    os.environ.update(cmd.get("env") or {})
+    if cmd.get("cwd"):
+        os.chdir(cmd["cwd"])
+    from headwater.runtime._execute import execute
+
+    return execute(cmd["input"], cmd.get("task"))
+
+
 def _preload(cmd: dict[str, Any]) -> None:
     from headwater.runtime._execute import load_module
-    from headwater.runtime._imports import body_imports
 
-    imports = set(cmd.get("imports", []))
-    for root, _module, file in cmd.get("modules", []):
-        imports |= body_imports(os.path.join(root, file))
-    # The libraries component bodies import first (they dominate), then the modules.
-    for name in sorted(imports):
+    # The libraries the tasks import first (they dominate), then the pipeline's modules.
+    for name in sorted(set(cmd.get("imports", []))):
         with contextlib.suppress(BaseException):
             importlib.import_module(name)
     for root, module, file in cmd.get("modules", []):
@@ -143,7 +163,9 @@ def serve(cmd_fd: int, event_fd: int) -> None:
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the engine decides; Ctrl-C reaches it
-    children: dict[int, str] = {}
+    children: dict[int, str] = {}  # task processes: pid -> task id
+    spares: dict[int, int] = {}  # spares: pid -> the write end of its command pipe
+    wanted = 1  # how many spares to keep
     fds = (cmd_fd, event_fd, wake_r, wake_w)
     zygote = os.getpid()
 
@@ -154,13 +176,17 @@ def serve(cmd_fd: int, event_fd: int) -> None:
             os._exit(0)
 
     def reap() -> None:
-        while children:
+        while True:
             try:
                 pid, status, usage = os.wait4(-1, os.WNOHANG)
             except ChildProcessError:
                 return
             if pid == 0:
                 return
+            w = spares.pop(pid, None)
+            if w is not None:  # a spare ended before it was used
+                with contextlib.suppress(OSError):
+                    os.close(w)
             task_id = children.pop(pid, None)
             if task_id is not None:
                 emit(
@@ -173,6 +199,47 @@ def serve(cmd_fd: int, event_fd: int) -> None:
                     }
                 )
 
+    def fork_spare() -> int | None:
+        r, w = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError:  # no process to be had now: the next command tries again
+            os.close(r)
+            os.close(w)
+            return None
+        if pid == 0:
+            os.close(w)
+            _spare(r, (*fds, *spares.values()), zygote)
+        os.close(r)
+        spares[pid] = w
+        return pid
+
+    def drop_spares() -> None:
+        """Let every spare go (it exits when its pipe closes unused)."""
+        for w in spares.values():
+            with contextlib.suppress(OSError):
+                os.close(w)
+        spares.clear()  # reaped as they exit
+
+    def start(cmd: dict[str, Any], data: bytes) -> None:
+        while True:
+            if not spares and fork_spare() is None:
+                # No process can be had: the zygote ends, and the executor decides
+                # what becomes of its tasks.
+                raise OSError("cannot fork a task process")
+            pid, w = next(iter(spares.items()))
+            del spares[pid]
+            try:
+                _write_all(w, data)
+            except OSError:  # that spare died meanwhile: take another
+                continue
+            finally:
+                with contextlib.suppress(OSError):
+                    os.close(w)
+            children[pid] = cmd["id"]
+            emit({"ev": "started", "id": cmd["id"], "pid": pid})
+            return
+
     sel = selectors.DefaultSelector()
     sel.register(cmds, selectors.EVENT_READ)
     sel.register(wake_r, selectors.EVENT_READ)
@@ -180,6 +247,9 @@ def serve(cmd_fd: int, event_fd: int) -> None:
     emit({"ev": "ready", "pid": os.getpid()})
     try:
         while True:
+            # Spares are forked while nothing waits, off the path of the next command.
+            while len(spares) < wanted and fork_spare() is not None:
+                pass
             for key, _ in sel.select():
                 if key.fileobj == wake_r:
                     with contextlib.suppress(BlockingIOError):
@@ -198,13 +268,16 @@ def serve(cmd_fd: int, event_fd: int) -> None:
                         _preload(cmd)
                         if len(sys.modules) != before:  # something new to share
                             _freeze()
+                            drop_spares()  # forked before: they would lack it
                         emit({"ev": "preloaded"})
                     elif cmd["op"] == "run":
-                        pid = os.fork()
-                        if pid == 0:
-                            _child(cmd, fds, zygote)
-                        children[pid] = cmd["id"]
-                        emit({"ev": "started", "id": cmd["id"], "pid": pid})
+                        start(cmd, line)
+                    elif cmd["op"] == "spares":
+                        wanted = max(0, int(cmd["n"]))
+                        while len(spares) > wanted:
+                            pid, w = spares.popitem()
+                            with contextlib.suppress(OSError):
+                                os.close(w)
                     elif cmd["op"] == "cancel":  # kill it now, not after a round trip
                         for pid, task_id in children.items():
                             if task_id == cmd["id"]:
@@ -214,10 +287,17 @@ def serve(cmd_fd: int, event_fd: int) -> None:
                         return
             reap()
     finally:
+        drop_spares()
         for pid in list(children):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
         reap()
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@ produced; and the cache lookup that lets an attempt reuse an earlier one's outpu
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -105,8 +105,13 @@ class TaskStore:
         error: str | None = None,
         retry_at: datetime | None = None,
         current: TaskStatus = TaskStatus.RUNNING,
+        started: Mapping[str, Any] | None = None,
     ) -> None:
-        """End an attempt and record what it produced, all in one transaction."""
+        """End an attempt and record what it produced, all in one transaction.
+
+        ``started``: the attempt's start was not recorded yet (it ended before the engine
+        committed it); it is recorded by the same statement, with these values (``pid``,
+        ``node``, ``started_at``), as a move from ``current`` through ``running``."""
         if target not in ATTEMPT_DONE:
             raise IllegalTransition(f"task attempt cannot finish as {target}; that is no end")
         ts = now()
@@ -117,8 +122,14 @@ class TaskStore:
             "retry_at": retry_at,
             "finished_at": ts,
         }
+        via = None
+        if started is not None:
+            values.update(started)
+            via = TaskStatus.RUNNING
         with self.db.begin() as conn:
-            if not moves.move_attempt(conn, self.db.namespace, task.id, current, target, values):
+            if not moves.move_attempt(
+                conn, self.db.namespace, task.id, current, target, values, via=via
+            ):
                 raise NotFound(f"task attempt '{task.id}' is not {current} any more")
             self.lineage.write_outputs(conn, task, artifacts, metrics, ts)
 

@@ -163,12 +163,24 @@ def _attempt_update(keys: frozenset[str]) -> sa.Update:
     return stmt
 
 
-def _attempt_values(current: TaskStatus, target: TaskStatus, values: dict[str, Any]) -> None:
-    """Check the move and add the status and the times that follow from it to ``values``.
+def _attempt_values(
+    current: TaskStatus,
+    target: TaskStatus,
+    values: dict[str, Any],
+    via: TaskStatus | None = None,
+) -> None:
+    """Check the move (through ``via``, when two moves are recorded at once) and add the
+    status and the times that follow from it to ``values``.
 
     Staying in the same status (to set other columns, such as a pid) is allowed while
     the attempt has not ended.
     """
+    if via is not None:
+        check_task(current, via)
+        _attempt_values(via, target, values)
+        if via is TaskStatus.RUNNING:
+            values.setdefault("started_at", now())
+        return
     if target is not current:
         check_task(current, target)
     elif current in ATTEMPT_DONE:
@@ -188,11 +200,14 @@ def move_attempt(
     current: TaskStatus,
     target: TaskStatus,
     values: dict[str, Any],
+    *,
+    via: TaskStatus | None = None,
 ) -> bool:
-    """Move an attempt from ``current`` to ``target`` (setting ``values`` with it) if it is
-    still ``current``; False when it is not (a lost race)."""
+    """Move an attempt from ``current`` to ``target`` (through ``via``, when two moves are
+    recorded at once), setting ``values`` with it, if it is still ``current``; False when
+    it is not (a lost race)."""
     values = dict(values)
-    _attempt_values(current, target, values)
+    _attempt_values(current, target, values, via)
     params = {f"v_{k}": v for k, v in values.items()}
     params.update(_id=task_run_id, _ns=namespace, _current=current.value)
     return conn.execute(_attempt_update(frozenset(values)), params).rowcount == 1

@@ -9,7 +9,7 @@ import os
 import queue
 import signal as _signal
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +24,7 @@ from headwater.executors._base import (
     Resources,
     Stopped,
     TaskRequest,
+    write_task_input,
 )
 from headwater.executors._environment import allowed_environment, allowed_patterns
 from headwater.executors._ray._cluster import (
@@ -154,9 +155,9 @@ class RayExecutor:
     def warm(self) -> None:
         """Nothing to start: the connection is made when the executor is."""
 
-    def preload_file(self, path: str) -> None:
+    def preload_file(self, path: str, imports: Sequence[str] = ()) -> None:
         root, name = os.path.split(os.path.abspath(path))
-        self._preloads.append((root, os.path.splitext(name)[0], name, ()))
+        self._preloads.append((root, os.path.splitext(name)[0], name, tuple(imports)))
 
     def start(self, preload: list[tuple[str, str, str]], imports: list[str]) -> None:
         self._preloads.extend((root, module, file, ()) for root, module, file in preload)
@@ -168,12 +169,15 @@ class RayExecutor:
         environment: Environment,
         preload: list[tuple[str, str, str]],
         report: Report | None = None,
+        imports: Sequence[str] = (),
     ) -> None:
         """Per-step environments are made on the nodes: the first attempt that needs one
         on a node builds it there (once, under a lock, in that node's environment
         cache) and forks its tasks from a warm worker on it, as the local executor does.
         Here only its modules are noted, for the nodes' workers to import."""
         self._preloads.extend((root, module, file, ()) for root, module, file in preload)
+        if imports:
+            self._preloads.append(("", "", "", tuple(imports)))
 
     def submit(self, request: TaskRequest) -> None:
         problem = self.check(request.resources, request.environment)
@@ -181,6 +185,7 @@ class RayExecutor:
             raise ValueError(f"task {request.id} {problem}")
         if request.id in self._tasks:
             raise ValueError(f"task {request.id} was already submitted")
+        write_task_input(request)  # the node reads it from the shared file system
         r = request.resources
         demand = demand_of(r)
         options: dict[str, Any] = {"num_cpus": demand["CPU"]}

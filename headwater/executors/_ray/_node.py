@@ -101,7 +101,10 @@ class _NodeSide:
             if environment.digest not in self.prepared:  # built here once, then warm
                 self.prepared.add(environment.digest)
                 modules = [(r, m, f) for r, m, f, _ in task["preloads"] if m]
-                ex.prepare(environment, [] if task["fresh"] else modules)
+                imports = sorted({i for *_, found in task["preloads"] for i in found})
+                if task["fresh"]:
+                    modules, imports = [], []
+                ex.prepare(environment, modules, imports=imports)
         env = dict(task["env"])
         env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in ray.get_gpu_ids())
         request = TaskRequest(
