@@ -76,6 +76,9 @@ MAX_WORKER_RESTARTS = 5
 NEAR_MEMORY_REQUEST = 0.9
 # How often the memory of tasks with a memory request is measured.
 MEMORY_CHECK_SECONDS = 0.1
+# How stale the out-of-memory kill count taken as a task starts may be: a kill that
+# soon before it would be taken for a sign that it ran out, if it is SIGKILLed.
+OOM_READ_SECONDS = 0.5
 
 
 def machine_gpus() -> int:
@@ -213,6 +216,7 @@ class LocalExecutor:
         # task process.
         self.workers_started = 0
         self._last_memory_check = 0.0
+        self._oom_read: tuple[float, int] | None = None  # when, and the count then
         self.node = socket.gethostname()
         allowed_patterns()  # a bad allow-list is refused before anything starts
 
@@ -402,7 +406,7 @@ class LocalExecutor:
         env = dict(request.env)
         if request.resources.gpu:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in gpus)
-        self._tasks[request.id] = _Task(request, env, gpus, oom_kills())
+        self._tasks[request.id] = _Task(request, env, gpus, self._oom_kills())
         self._launch(request, env)
 
     def _launch(self, request: TaskRequest, env: dict[str, str]) -> None:
@@ -641,6 +645,14 @@ class LocalExecutor:
             if task_id not in pids and task is not None:
                 self._launch(request, task.env)
         return lost
+
+    def _oom_kills(self) -> int:
+        """The out-of-memory kill count, read at most every :data:`OOM_READ_SECONDS`
+        (reading it costs more than forking a task)."""
+        now = time.monotonic()
+        if self._oom_read is None or now - self._oom_read[0] >= OOM_READ_SECONDS:
+            self._oom_read = (now, oom_kills())
+        return self._oom_read[1]
 
     def _memory_evidence(self, task: _Task) -> str | None:
         """Why a task killed by SIGKILL may have run out of memory, if there is a sign:
