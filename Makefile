@@ -9,7 +9,11 @@ UI_SRC   := $(shell find ui/src ui/index.html ui/package.json ui/vite.config.ts 
 
 .PHONY: install ui check lint typecheck test test-python test-ui e2e bench demo clean
 
+# Bytecode is compiled here, not on first import: an editable install gets no .pyc files
+# where PYTHONDONTWRITEBYTECODE is set, and every headwater process would recompile its
+# modules. compileall skips what is up to date, so this costs little on each call.
 install: $(STAMP) $(UI_STAMP)
+	$(BIN)/python -m compileall -q headwater
 
 # The web UI: built into the Python package, which serves it at /.
 ui/node_modules/.installed: ui/package-lock.json

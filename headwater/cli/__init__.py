@@ -1,15 +1,19 @@
 """The ``headwater`` command."""
 
-from headwater.cli import (  # noqa: F401  (register commands)
-    _deploy,
-    _envs,
-    _notify,
-    _roots,
-    _runs,
-    _schedule,
-    _server,
-)
-from headwater.cli._app import app, main
+from headwater.cli._app import app, lazy_commands, main
+
+# Each command's module is imported when that command runs; help lists them in this order.
+lazy_commands("headwater.cli._server", ["server", "standalone"])
+lazy_commands("headwater.cli._deploy", ["deploy", "trigger"])
+lazy_commands("headwater.cli._runs", ["run", "resume", "lineage"])
+lazy_commands("headwater.cli._schedule", ["scheduler", "backfill"])
+lazy_commands("headwater.cli._server", ["users", "tokens", "pools", "assets"])
+lazy_commands("headwater.cli._deploy", ["pipelines"])
+lazy_commands("headwater.cli._envs", ["envs"])
+lazy_commands("headwater.cli._notify", ["notifications"])
+lazy_commands("headwater.cli._roots", ["roots"])
+lazy_commands("headwater.cli._runs", ["runs", "tasks", "artifacts"])
+lazy_commands("headwater.cli._schedule", ["schedules"])
 
 __all__ = ["app", "main", "run"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -15,12 +16,51 @@ from rich.table import Table
 from headwater._version import __version__
 from headwater.errors import HeadwaterError, ValidationError
 
+_lazy: dict[str, str] = {}
+"""Command name -> the module that registers it on :data:`app` when imported."""
+
+
+def lazy_commands(module: str, names: list[str]) -> None:
+    """Register the commands ``names`` that importing ``module`` adds to :data:`app`.
+
+    The module is imported only when one of them runs (or help lists them), so that
+    ``headwater run`` does not import what ``headwater server`` needs. Help and
+    completion still list every command, in the order registered here."""
+    for name in names:
+        _lazy[name] = module
+
+
+class _Commands(typer.core.TyperGroup):
+    """The root group: its commands are loaded from their modules on first use."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [n for n in self.commands if n not in _lazy] + list(_lazy)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in self.commands:
+            if cmd_name in _lazy:
+                self._load([_lazy[cmd_name]])
+            else:  # an unknown name: load all, so that a typo gets its suggestions
+                self._load(list(dict.fromkeys(_lazy.values())))
+        return self.commands.get(cmd_name)
+
+    def _load(self, modules: list[str]) -> None:
+        for module in modules:
+            importlib.import_module(module)
+        # Typer turns what the modules registered on `app` into click commands.
+        loaded = typer.main.get_command(app)
+        assert isinstance(loaded, typer.core.TyperGroup)
+        for name, command in loaded.commands.items():
+            self.commands.setdefault(name, command)
+
+
 app = typer.Typer(
     name="headwater",
     help="Headwater: typed ML pipelines.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=_Commands,
 )
 # Off a terminal (CI logs, pipes) lines are not cut at 80 columns: ids and paths stay whole.
 out = Console(width=None if sys.stdout.isatty() else 160)

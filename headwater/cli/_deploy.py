@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from headwater.cli._app import app, err, out
-from headwater.cli._server import Server, Token
+from headwater.cli._options import Server, Token
 from headwater.errors import HeadwaterError
 
 pipelines_app = typer.Typer(
@@ -90,7 +90,7 @@ def _trigger_remote(
     version: str | None,
     cache: bool,
 ) -> None:
-    from headwater.cli._server import client
+    from headwater.cli._options import client
     from headwater.errors import HeadwaterError
 
     params: dict[str, object] = {}

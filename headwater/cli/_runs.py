@@ -10,17 +10,20 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from headwater.cli._app import app, err, out
+from headwater.cli._options import Server, Token
 from headwater.cli._progress import Progress, seconds, styled, summary
-from headwater.cli._server import Server, Token
 from headwater.errors import HeadwaterError, ParameterError
 from headwater.states import ATTEMPT_DONE
+
+if TYPE_CHECKING:
+    from headwater.spec import PipelineSpec
 
 runs_app = typer.Typer(help="List and inspect runs.", no_args_is_help=True)
 tasks_app = typer.Typer(help="Inspect task attempts.", no_args_is_help=True)
@@ -100,7 +103,13 @@ IgnoreImage = Annotated[
 
 
 def _drive(
-    ws: Any, run_id: str, title: str, resume: bool, executor: Any, ignore_image: bool = False
+    ws: Any,
+    run_id: str,
+    title: str,
+    resume: bool,
+    executor: Any,
+    ignore_image: bool = False,
+    spec: PipelineSpec | None = None,
 ) -> int:
     from sqlalchemy import exc as sa_exc
 
@@ -140,6 +149,7 @@ def _drive(
                     engine_hook=hook,
                     executor=executor,
                     ignore_image=ignore_image or None,
+                    spec=spec,
                 )
     except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
         # The engine stopped on it (its tasks were stopped too); what it had not
@@ -216,8 +226,6 @@ def run(
         with compile_root(root):
             pipeline = load_pipeline(target)
             spec = pipeline.compile()
-        from headwater.scheduler import manual_context
-
         params = parse_params(param or [], spec)
         ws = _workspace()
         with _resolving(spec):
@@ -227,7 +235,7 @@ def run(
                 params,
                 source_root=root,
                 cache=not no_cache,
-                context=lambda run_id: manual_context(spec, run_id, params),
+                context=lambda run_id: _manual_context(spec, run_id, params),
                 executor=executor,
                 ignore_image=ignore_image or None,
             )
@@ -235,7 +243,7 @@ def run(
         executor.close()
         raise
     out.print(f"run [bold]{record.id}[/] of {escape(spec.name)}", highlight=False)
-    code = _drive(ws, record.id, f"{spec.name} · {record.id}", False, executor, ignore_image)
+    code = _drive(ws, record.id, f"{spec.name} · {record.id}", False, executor, ignore_image, spec)
     raise typer.Exit(code)
 
 
@@ -256,6 +264,14 @@ def _warm_for(executor: Any, target: str, no_cache: bool) -> Path:
     if no_cache or learned.ran_tasks(name):
         executor.warm()
     return path
+
+
+def _manual_context(spec: PipelineSpec, run_id: str, params: dict[str, Any]) -> Any:
+    """The template context of a run started by hand. The scheduler (and croniter) is
+    imported only here: a run's context is asked for only when a parameter is a template."""
+    from headwater.scheduler import manual_context
+
+    return manual_context(spec, run_id, params)
 
 
 @contextlib.contextmanager
@@ -337,7 +353,7 @@ def runs_list(
 def _runs_remote(
     server: str, token: str | None, pipeline: str | None, status: str | None, limit: int
 ) -> None:
-    from headwater.cli._server import client
+    from headwater.cli._options import client
 
     with client(server, token) as hw:
         found = hw.runs(pipeline=pipeline, status=status, limit=min(limit, 500))
@@ -503,7 +519,7 @@ def runs_cancel(
 ) -> None:
     """Cancel a run: at once if queued, else its engine stops its tasks."""
     if server:
-        from headwater.cli._server import client
+        from headwater.cli._options import client
 
         with client(server, token) as hw:
             result = hw.cancel(run_id)
@@ -525,7 +541,7 @@ def _requeue(
 ) -> None:
     """Clear tasks of an ended run and run them again: queued on a server, or driven here."""
     if server:
-        from headwater.cli._server import client
+        from headwater.cli._options import client
 
         with client(server, token) as hw:
             result = remote(hw)

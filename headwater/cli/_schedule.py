@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from headwater.cli._app import app, out
-from headwater.cli._server import (
+from headwater.cli._options import (
     MaxRenderBytes,
     MaxRenderMemory,
     MaxRenderSeconds,

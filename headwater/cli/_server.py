@@ -10,54 +10,18 @@ from rich.markup import escape
 from rich.table import Table
 
 from headwater.cli._app import app, err, out
-
-Server = Annotated[
-    str | None,
-    typer.Option(
-        "--server", envvar="HEADWATER_SERVER", help="Talk to this Headwater server (a URL)."
-    ),
-]
-Token = Annotated[
-    str | None,
-    typer.Option("--token", envvar="HEADWATER_TOKEN", help="API token for --server."),
-]
-
-
-def _limit_flag(field: str) -> Any:
-    from headwater._limits import LIMITS, Limits
-
-    limit = next(x for x in LIMITS if x.field == field)
-    default = getattr(Limits, field)
-    shown = f"{default:,}" if isinstance(default, int) else f"{default:g}"
-    return typer.Option(
-        limit.flag,
-        help=f"Limit on the {limit.about}, in {limit.unit} (default {shown}; env {limit.env}).",
-        show_default=False,
-    )
-
-
-MaxRequestBytes = Annotated[int | None, _limit_flag("max_request_bytes")]
-MaxParameterBytes = Annotated[int | None, _limit_flag("max_parameter_bytes")]
-MaxJsonDepth = Annotated[int | None, _limit_flag("max_json_depth")]
-MaxRenderSeconds = Annotated[float | None, _limit_flag("max_render_seconds")]
-MaxRenderBytes = Annotated[int | None, _limit_flag("max_render_bytes")]
-MaxRenderMemory = Annotated[int | None, _limit_flag("max_render_memory_bytes")]
-MinScheduleInterval = Annotated[float | None, _limit_flag("min_schedule_interval")]
-MaxRunsPerPass = Annotated[int | None, _limit_flag("max_runs_per_pass")]
-MaxBackfillRuns = Annotated[int | None, _limit_flag("max_backfill_runs")]
-
-
-def apply_limits(**flags: float | None) -> None:
-    """The limits of this process: the environment's, with the flags given laid over."""
-    from headwater._limits import configure, limits
-
-    configure(limits().replace(**flags))
-
-
-def client(server: str, token: str | None) -> Any:
-    from headwater.client import Client
-
-    return Client(server, token)
+from headwater.cli._options import (
+    MaxBackfillRuns,
+    MaxJsonDepth,
+    MaxParameterBytes,
+    MaxRenderBytes,
+    MaxRenderMemory,
+    MaxRenderSeconds,
+    MaxRequestBytes,
+    MaxRunsPerPass,
+    MinScheduleInterval,
+    apply_limits,
+)
 
 
 def _when(value: Any) -> str:

@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from headwater._config import Settings
 from headwater.engine._engine import Engine
@@ -24,6 +24,9 @@ from headwater.store import (
     TaskRunRecord,
     process_owner,
 )
+
+if TYPE_CHECKING:
+    from headwater.notify import Sender
 
 ContextFactory = Callable[[str], Mapping[str, Any]]
 """Given the new run's id, the names its parameter templates may use."""
@@ -120,8 +123,13 @@ def execute_run(
     max_active_tasks: int | None = None,
     deliver: bool = True,
     ignore_image: bool | None = None,
+    spec: PipelineSpec | None = None,
 ) -> RunStatus:
     """Drive ``run`` (new or interrupted) to its end on an executor (the local one by default).
+
+    ``spec`` is the spec of the run's pipeline version when the caller has it at hand (as
+    the caller of :func:`create_run` does); it is then not read and parsed again from the
+    store. A spec that is not the version's raises :class:`~headwater.errors.RunError`.
 
     The engine claims the run as ``owner`` (this process by default); ``adopt`` takes it
     over from an engine that stopped. With ``deliver`` (as when a user runs a pipeline
@@ -131,10 +139,16 @@ def execute_run(
     set ``image=`` run on an executor that has no images; otherwise such a run fails as it
     starts (docs/adr/0012).
     """
+    version = ws.store.pipelines.get_version(run.version_id)
+    if spec is None:
+        spec = from_data(version.spec, source=f"pipeline version {version.id}")
+    elif digest(spec) != (version.spec_digest or version.digest):
+        raise RunError(
+            f"the spec given for run {run.id} is not that of its pipeline version {version.id}",
+            hint="pass the spec the run was created with, or none to read it from the store",
+        )
     if adopt:
         ws.store.control.claim_run(run.id, owner or process_owner(), stale_before=datetime.now(UTC))
-    version = ws.store.pipelines.get_version(run.version_id)
-    spec = from_data(version.spec, source=f"pipeline version {version.id}")
     source_root = version.source_root
     if version.source_manifest is not None:
         from headwater.engine._deploy import materialize
@@ -159,14 +173,15 @@ def execute_run(
         engine_hook(engine)
     if not deliver:
         return engine.execute()
-    from headwater.notify import Sender
 
     # A sender starts only once the run queues a notification: most runs notify no one,
-    # and pay nothing for it.
+    # and pay nothing for it (not even the import).
     senders: list[Sender] = []
 
     def start_sender() -> None:
         if not senders:
+            from headwater.notify import Sender
+
             senders.append(Sender(ws.store).start())
         senders[0].wake()
 
@@ -232,11 +247,8 @@ def resume_run(
                 f"older than {heartbeat_timeout():g}s",
             )
     version = ws.store.pipelines.get_version(run.version_id)
-    check_options(
-        from_data(version.spec, source=f"pipeline version {version.id}"),
-        executor,
-        ignore_image=_ignore_image(ws, ignore_image),
-    )
+    spec = from_data(version.spec, source=f"pipeline version {version.id}")
+    check_options(spec, executor, ignore_image=_ignore_image(ws, ignore_image))
     return execute_run(
         ws,
         run,
@@ -246,6 +258,7 @@ def resume_run(
         executor=executor,
         adopt=True,
         ignore_image=ignore_image,
+        spec=spec,
     )
 
 
@@ -407,7 +420,7 @@ def run_version(
         owner=process_owner(),
         confined=False,  # run here, from Python, by whoever holds the store
     )
-    execute_run(ws, run, max_parallel=max_parallel, observer=observer)
+    execute_run(ws, run, max_parallel=max_parallel, observer=observer, spec=spec)
     return Run(ws, run.id)
 
 
@@ -453,5 +466,5 @@ def run_pipeline(
     except BaseException:
         executor.close()
         raise
-    execute_run(ws, run, observer=observer, executor=executor)
+    execute_run(ws, run, observer=observer, executor=executor, spec=spec)
     return Run(ws, run.id)

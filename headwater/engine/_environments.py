@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from headwater.engine._plan import spec_tasks
-from headwater.envs import normalize_requirements, resolve
 from headwater.errors import EnvError
 from headwater.executors import Environment
 from headwater.spec import PipelineSpec, TaskOptions
@@ -51,6 +50,8 @@ def task_requirements(options: TaskOptions) -> Requirements | None:
     """The normalised requirements of a task with ``options``; None for none."""
     if not options.packages:
         return None
+    from headwater.envs import normalize_requirements  # most runs have no packages=
+
     return normalize_requirements(options.packages)
 
 
@@ -84,6 +85,8 @@ def requirement_sets(spec: PipelineSpec) -> dict[Requirements, RequirementSet]:
 
 def environment_for(requirements: Requirements) -> Environment:
     """The environment of one requirement set (resolved, or from the resolution cache)."""
+    from headwater.envs import resolve
+
     lock = resolve(requirements)
     return Environment(lock.digest, lock.pinned, lock.python, lock.requested)
 

@@ -110,6 +110,10 @@ def build(lock: Lock, python: str | None = None, *, report: Report | None = None
                     [
                         "pip",
                         "sync",
+                        # Each task process of the environment would otherwise compile
+                        # what it imports (or, where PYTHONDONTWRITEBYTECODE is set,
+                        # recompile it every time).
+                        "--compile-bytecode",
                         "--python",
                         str(target / "bin" / "python"),
                         str(target / "requirements.txt"),
