@@ -46,6 +46,6 @@ def show(title: str, rows: list[Row]) -> None:
     for col in ("workload", "measured", "target", "ok", "note"):
         table.add_column(col)
     for r in rows:
-        colour = "green" if r.verdict == "yes" else "red"
+        colour = {"yes": "green", "-": "dim"}.get(r.verdict, "red")
         table.add_row(r.workload, r.measured, r.target, f"[{colour}]{r.verdict}[/]", r.note)
     Console(width=160).print(table)

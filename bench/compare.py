@@ -1,12 +1,15 @@
 """Compare the engine workloads of this checkout with another one, side by side.
 
-``bench/compare.py OTHER_CHECKOUT [ROUNDS]`` runs chain-1, chain-100, fanout-200 and
-ml-3step with each checkout's own ``headwater`` command (``OTHER/.venv/bin/headwater``),
-alternating between the two so that whatever else the machine is doing weighs on both
-alike, and prints the median of each beside the other's: wall time, and CPU time (of
-the ``headwater`` process and every process it waited for: the task worker and, through
-it, the tasks), which a busy machine disturbs far less. A change is a regression only
-if it shows beyond the spread between rounds.
+``bench/compare.py OTHER_CHECKOUT [ROUNDS [WORKLOAD ...]]`` runs the engine section's
+workloads (``bench_engine.WORKLOADS``: chain-1, chain-100, fanout-200, ml-3step, ...; all
+of them unless some are named) with each checkout's own ``headwater`` command
+(``OTHER/.venv/bin/headwater``) on the same pipeline files (this checkout's, so that both
+run exactly the same workloads; an older checkout may lack the newer ones), alternating
+between the two so that whatever else the machine is doing weighs on both alike, and
+prints the median of each beside the other's: wall time, and CPU time (of the
+``headwater`` process and every process it waited for: the task worker and, through it,
+the tasks), which a busy machine disturbs far less. A change is a regression only if it
+shows beyond the spread between rounds.
 """
 
 from __future__ import annotations
@@ -20,25 +23,24 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_engine import _env
+from bench_engine import WORKLOADS, _env, command
 from rich.console import Console
 from rich.table import Table
 
 HERE = Path(__file__).resolve().parent
 THIS = HERE.parent
 
-
-WORKLOADS = {
-    "chain-1": ("chain.py", {"BENCH_CHAIN_N": "1"}),
-    "chain-100": ("chain.py", {"BENCH_CHAIN_N": "100"}),
-    "fanout-200": ("fanout.py", {}),
-    "ml-3step": ("ml3.py", {}),
+# Pairs whose difference / 99 is a per-task overhead.
+PER_TASK = {
+    "per-task overhead: (chain-100 - chain-1) / 99": ("chain-1", "chain-100"),
+    "per-task overhead, a fresh interpreter per task": ("chain-1 fresh", "chain-100 fresh"),
+    "per-task overhead, chain beside an ML pipeline": ("chain-1 beside ML", "chain-100 beside ML"),
 }
 
 
 def _command(checkout: Path, name: str) -> list[str]:
     cli = str(checkout / ".venv" / "bin" / "headwater")
-    return [cli, "run", str(checkout / "bench" / "pipelines" / WORKLOADS[name][0]), "--no-cache"]
+    return [cli, *command(name)[1:]]
 
 
 def timed(args: list[str], env: dict[str, str]) -> tuple[float, float]:
@@ -62,7 +64,10 @@ def main() -> None:
     seconds: dict[tuple[str, str], list[float]] = {}
     cpu: dict[tuple[str, str], list[float]] = {}
     homes = {side: tempfile.mkdtemp(prefix=f"hw-compare-{side}-") for side in sides}
-    names = list(WORKLOADS)
+    names = sys.argv[3:] or list(WORKLOADS)
+    unknown = [name for name in names if name not in WORKLOADS]
+    if unknown:
+        raise SystemExit(f"unknown workloads {unknown}; choose from {list(WORKLOADS)}")
     for side, checkout in sides.items():  # warm-up: first runs pay for caches and files
         for name in names:
             timed(_command(checkout, name), _env(homes[side], **WORKLOADS[name][1]))
@@ -106,17 +111,21 @@ def main() -> None:
             f"this {spread('this', name)}, other {spread('other', name)}",
         )
 
-    def per_task(side: str, of: dict[tuple[str, str], list[float]] = seconds) -> float:
-        return (med(side, "chain-100", of) - med(side, "chain-1", of)) / 99 * 1000
+    def per_task(side: str, pair: tuple[str, str], of: dict[tuple[str, str], list[float]]) -> float:
+        return (med(side, pair[1], of) - med(side, pair[0], of)) / 99 * 1000
 
-    table.add_row(
-        "per-task overhead: (chain-100 - chain-1) / 99",
-        f"{per_task('this'):.2f} ms",
-        f"{per_task('other'):.2f} ms",
-        f"{per_task('this') / per_task('other'):.2f}x",
-        f"{per_task('this', cpu):.2f} / {per_task('other', cpu):.2f} ms",
-        "",
-    )
+    for label, pair in PER_TASK.items():
+        if pair[0] not in names or pair[1] not in names:
+            continue
+        this, that = per_task("this", pair, seconds), per_task("other", pair, seconds)
+        table.add_row(
+            label,
+            f"{this:.2f} ms",
+            f"{that:.2f} ms",
+            f"{this / that:.2f}x",
+            f"{per_task('this', pair, cpu):.2f} / {per_task('other', pair, cpu):.2f} ms",
+            "",
+        )
     Console(width=160).print(table)
     for home in homes.values():
         shutil.rmtree(home, ignore_errors=True)
