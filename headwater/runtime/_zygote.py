@@ -35,8 +35,10 @@ import importlib
 import json
 import os
 import selectors
+import shutil
 import signal
 import sys
+import tempfile
 from typing import Any
 
 _PR_SET_PDEATHSIG = 1
@@ -66,11 +68,15 @@ def _die_with(parent: int) -> None:
         os._exit(1)
 
 
-def _spare(cmd_r: int, fds: tuple[int, ...], parent: int) -> None:
+def _spare(cmd_r: int, done_w: int, fds: tuple[int, ...], parent: int, scratch: str) -> None:
     """In a forked spare: get ready for a task (a session of its own, default signal
-    handling, no descriptor of the zygote's, warm code paths), then wait for its one
-    command on ``cmd_r`` and run it. Never returns."""
+    handling, no descriptor of the zygote's, and one no-op task run, so that the pages
+    every task touches are copied now rather than on the task's time), then wait for its
+    one command on ``cmd_r`` and run it. It tells the zygote its end on ``done_w``
+    before it exits: tearing a process down takes longer than the message. Never
+    returns."""
     code = 1
+    ran = False
     try:
         os.setsid()
         _die_with(parent)
@@ -80,6 +86,10 @@ def _spare(cmd_r: int, fds: tuple[int, ...], parent: int) -> None:
         for fd in fds:
             with contextlib.suppress(OSError):
                 os.close(fd)
+        with contextlib.suppress(Exception):
+            from headwater.runtime._warmup import warm_up
+
+            warm_up(scratch)
         data = b""
         while True:
             chunk = os.read(cmd_r, 1 << 20)
@@ -89,6 +99,7 @@ def _spare(cmd_r: int, fds: tuple[int, ...], parent: int) -> None:
         os.close(cmd_r)
         if not data:  # the zygote let it go unused
             os._exit(0)
+        ran = True
         code = _run(json.loads(data))
     except BaseException:
         import traceback
@@ -98,6 +109,12 @@ def _spare(cmd_r: int, fds: tuple[int, ...], parent: int) -> None:
         with contextlib.suppress(Exception):
             sys.stdout.flush()
             sys.stderr.flush()
+        if ran:
+            with contextlib.suppress(Exception):
+                import resource
+
+                peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB
+                os.write(done_w, json.dumps({"status": code, "maxrss": peak}).encode())
         os._exit(code)
 
 
@@ -164,16 +181,47 @@ def serve(cmd_fd: int, event_fd: int) -> None:
     signal.signal(signal.SIGCHLD, lambda *_: None)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the engine decides; Ctrl-C reaches it
     children: dict[int, str] = {}  # task processes: pid -> task id
+    ended: set[int] = set()  # task processes whose end was reported (from their message)
     spares: dict[int, int] = {}  # spares: pid -> the write end of its command pipe
+    done: dict[int, int] = {}  # spares and task processes: pid -> the read end of their end
     wanted = 1  # how many spares to keep
     fds = (cmd_fd, event_fd, wake_r, wake_w)
     zygote = os.getpid()
+    scratch = tempfile.mkdtemp(prefix="hw-spares-")  # where spares warm up
+    sel = selectors.DefaultSelector()
 
     def emit(msg: dict[str, Any]) -> None:
         try:
             events.write((json.dumps(msg) + "\n").encode())
         except BrokenPipeError:  # the engine is gone: so is the point of going on
             os._exit(0)
+
+    def forget(pid: int) -> None:
+        """Stop listening for the end of ``pid``."""
+        r = done.pop(pid, None)
+        if r is not None:
+            sel.unregister(r)
+            os.close(r)
+
+    def told(pid: int) -> None:
+        """``pid`` wrote its end (or closed its pipe without one): report the end now,
+        not once the process is torn down."""
+        r = done[pid]
+        try:
+            data = os.read(r, 4096)
+        except OSError:
+            data = b""
+        forget(pid)
+        task_id = children.get(pid)
+        if not data or task_id is None:
+            return  # killed, or a spare let go: its exit status is reported when reaped
+        try:
+            msg = json.loads(data)
+            status, maxrss = int(msg["status"]), int(msg["maxrss"])
+        except (ValueError, KeyError, TypeError):
+            return
+        ended.add(pid)
+        emit({"ev": "exited", "id": task_id, "pid": pid, "status": status, "maxrss": maxrss})
 
     def reap() -> None:
         while True:
@@ -183,12 +231,15 @@ def serve(cmd_fd: int, event_fd: int) -> None:
                 return
             if pid == 0:
                 return
+            forget(pid)
             w = spares.pop(pid, None)
             if w is not None:  # a spare ended before it was used
                 with contextlib.suppress(OSError):
                     os.close(w)
             task_id = children.pop(pid, None)
-            if task_id is not None:
+            if pid in ended:
+                ended.discard(pid)
+            elif task_id is not None:
                 emit(
                     {
                         "ev": "exited",
@@ -200,25 +251,30 @@ def serve(cmd_fd: int, event_fd: int) -> None:
                 )
 
     def fork_spare() -> int | None:
-        r, w = os.pipe()
+        cmd_r, cmd_w = os.pipe()
+        done_r, done_w = os.pipe()
         try:
             pid = os.fork()
         except OSError:  # no process to be had now: the next command tries again
-            os.close(r)
-            os.close(w)
+            for fd in (cmd_r, cmd_w, done_r, done_w):
+                os.close(fd)
             return None
         if pid == 0:
-            os.close(w)
-            _spare(r, (*fds, *spares.values()), zygote)
-        os.close(r)
-        spares[pid] = w
+            theirs = (*fds, cmd_w, done_r, *spares.values(), *done.values())
+            _spare(cmd_r, done_w, theirs, zygote, scratch)
+        os.close(cmd_r)
+        os.close(done_w)
+        spares[pid] = cmd_w
+        done[pid] = done_r
+        sel.register(done_r, selectors.EVENT_READ, pid)
         return pid
 
     def drop_spares() -> None:
         """Let every spare go (it exits when its pipe closes unused)."""
-        for w in spares.values():
+        for pid, w in spares.items():
             with contextlib.suppress(OSError):
                 os.close(w)
+            forget(pid)
         spares.clear()  # reaped as they exit
 
     def start(cmd: dict[str, Any], data: bytes) -> None:
@@ -232,6 +288,7 @@ def serve(cmd_fd: int, event_fd: int) -> None:
             try:
                 _write_all(w, data)
             except OSError:  # that spare died meanwhile: take another
+                forget(pid)
                 continue
             finally:
                 with contextlib.suppress(OSError):
@@ -240,7 +297,6 @@ def serve(cmd_fd: int, event_fd: int) -> None:
             emit({"ev": "started", "id": cmd["id"], "pid": pid})
             return
 
-    sel = selectors.DefaultSelector()
     sel.register(cmds, selectors.EVENT_READ)
     sel.register(wake_r, selectors.EVENT_READ)
     buf = b""
@@ -255,6 +311,10 @@ def serve(cmd_fd: int, event_fd: int) -> None:
                     with contextlib.suppress(BlockingIOError):
                         os.read(wake_r, 4096)
                     reap()
+                    continue
+                if key.data is not None:  # a task process's end
+                    if key.data in done:
+                        told(key.data)
                     continue
                 chunk = os.read(cmd_fd, 65536)
                 if not chunk:
@@ -276,6 +336,7 @@ def serve(cmd_fd: int, event_fd: int) -> None:
                         wanted = max(0, int(cmd["n"]))
                         while len(spares) > wanted:
                             pid, w = spares.popitem()
+                            forget(pid)
                             with contextlib.suppress(OSError):
                                 os.close(w)
                     elif cmd["op"] == "cancel":  # kill it now, not after a round trip
@@ -292,6 +353,7 @@ def serve(cmd_fd: int, event_fd: int) -> None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
         reap()
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -210,14 +210,17 @@ class TaskOptions(_Model):
 
     def overlay(self, top: TaskOptions) -> TaskOptions:
         """Options of ``self`` with every field that ``top`` sets taken from ``top``."""
-        merged: dict[str, Any] = {}
-        for name in type(self).model_fields:
-            mine, theirs = getattr(self, name), getattr(top, name)
+        # Only what ``top`` was given can change anything (a field it leaves at its
+        # default is None, or an empty env); both sides are valid already.
+        changes: dict[str, Any] = {}
+        for name in top.model_fields_set:
+            theirs = getattr(top, name)
             if name == "env":
-                merged[name] = {**mine, **theirs}
-            else:
-                merged[name] = theirs if theirs is not None else mine
-        return TaskOptions(**merged)
+                if theirs:
+                    changes[name] = {**self.env, **theirs}
+            elif theirs is not None:
+                changes[name] = theirs
+        return self.model_copy(update=changes) if changes else self
 
 
 # --------------------------------------------------------------------------- bindings
