@@ -25,22 +25,34 @@ from headwater.scheduler._context import interval_parameters, template_context
 from headwater.scheduler._settings import effective_spec
 from headwater.scheduler._timetable import DataInterval, Timetable
 from headwater.spec import PipelineSpec, from_data
-from headwater.store import RunRecord, ScheduleRecord, VersionRecord, new_id
+from headwater.store import (
+    DueRun,
+    RunRecord,
+    ScheduleRaceLost,
+    ScheduleRecord,
+    VersionRecord,
+    new_id,
+)
 
 # Versions are immutable, so their parsed specs (with a schedule's edits laid over) and
 # timetables are kept between passes instead of parsed again for every schedule.
 _PLANS: dict[tuple[str, str, datetime], tuple[VersionRecord, PipelineSpec, Timetable | None]] = {}
 _PLANS_MAX = 8192
+# The caches here hold an entry or two per schedule: their bound grows with the number of
+# schedules a pass saw, or a scheduler with more schedules than the bound would empty
+# them every pass and parse every spec again.
+_cache_max = _PLANS_MAX
 _CHUNK = 100
 log = logging.getLogger("headwater.scheduler")
 
 
+def _overrides_key(overrides: dict[str, object] | None) -> str:
+    """A schedule's edits as a cache key (most schedules have none: no JSON to write)."""
+    return json.dumps(overrides, sort_keys=True, default=str) if overrides else ""
+
+
 def _plan_key(schedule: ScheduleRecord) -> tuple[str, str, datetime]:
-    return (
-        schedule.version_id,
-        json.dumps(schedule.overrides, sort_keys=True, default=str),
-        schedule.created_at,
-    )
+    return (schedule.version_id, _overrides_key(schedule.overrides), schedule.created_at)
 
 
 def _plan(
@@ -59,7 +71,7 @@ def _plan(
         timetable = (
             Timetable.for_pipeline(spec, default_start_date=schedule.created_at) if timed else None
         )
-        if len(_PLANS) >= _PLANS_MAX:
+        if len(_PLANS) >= _cache_max:
             _PLANS.clear()
         found = _PLANS[key] = (version, spec, timetable)
     return found
@@ -77,7 +89,7 @@ def _state_key(schedule: ScheduleRecord) -> tuple[object, ...]:
     return (
         schedule.pipeline_id,
         schedule.version_id,
-        json.dumps(schedule.overrides, sort_keys=True, default=str),
+        _overrides_key(schedule.overrides),
         schedule.last_start,
         schedule.last_end,
         schedule.created_at,
@@ -89,18 +101,21 @@ def _guarded(
     schedule: ScheduleRecord,
     now: datetime,
     loaded: dict[str, VersionRecord] | None = None,
+    active: dict[str, int] | None = None,
+    collect: list[DueRun] | None = None,
 ) -> tuple[list[RunRecord], datetime | None]:
     """:func:`_due_runs`, except that a schedule that cannot be worked out (a date past
-    year 9999, a broken version) is logged and skipped instead of stopping the pass.
+    year 9999, a broken version) is logged and skipped instead of stopping the pass
+    (the runs collected before that are kept, as they would have been created).
     Database errors still propagate: the pass's transaction must roll back."""
     try:
-        return _due_runs(ws, schedule, now, loaded)
+        return _due_runs(ws, schedule, now, loaded, active, collect)
     except sa.exc.SQLAlchemyError:
         raise
     except HeadwaterError as exc:  # said once per state of the schedule, not every pass
         key = _plan_key(schedule)
         if key not in _REPORTED:
-            if len(_REPORTED) >= _PLANS_MAX:
+            if len(_REPORTED) >= _cache_max:
                 _REPORTED.clear()
             _REPORTED.add(key)
             # A URI outside the roots: no run until the URI or the roots change.
@@ -119,12 +134,19 @@ def _due_runs(
     schedule: ScheduleRecord,
     now: datetime,
     loaded: dict[str, VersionRecord] | None = None,
+    active_runs: dict[str, int] | None = None,
+    collect: list[DueRun] | None = None,
 ) -> tuple[list[RunRecord], datetime | None]:
     """The runs due for ``schedule`` at ``now``, and when its next run falls due.
 
     At most ``max_runs_per_pass`` runs (``HEADWATER_MAX_RUNS_PER_PASS``) per schedule
     and pass: a long catchup is spread over passes instead of one pass creating
     thousands of runs.
+
+    With ``collect``, the runs of a time schedule are not created but added to it, for
+    :meth:`~headwater.store.ScheduleStore.create_scheduled_runs` to create with those
+    of other schedules (``active_runs`` then holds the pipelines' active runs, read
+    together); an asset schedule's run is created here either way.
     """
     known = _NEXT_DUE.get(_state_key(schedule))
     if known is not None and now < known:
@@ -142,12 +164,20 @@ def _due_runs(
         else None
     )
     limit = spec.max_active_runs
-    active = ws.store.runs.active_runs(schedule.pipeline_id) if limit is not None else 0
+    active = 0
+    if limit is not None:
+        known_active = (active_runs or {}).get(schedule.pipeline_id)
+        active = (
+            known_active
+            if known_active is not None
+            else ws.store.runs.active_runs(schedule.pipeline_id)
+        )
     created: list[RunRecord] = []
     current = schedule
     next_due = None
     per_pass = limits().max_runs_per_pass
-    while (limit is None or active < limit) and len(created) < per_pass:
+    count = 0  # runs created or collected
+    while (limit is None or active < limit) and count < per_pass:
         interval = timetable.next_interval(last, now=now, catchup=spec.catchup)
         if interval is None:
             break
@@ -157,17 +187,21 @@ def _due_runs(
         run_id = new_id()
         values = interval_parameters(spec, interval, run_id, timetable)
         check_run_uris(ws, spec, values)
-        run = ws.store.schedules.create_scheduled_run(
-            current, version, values, interval.start, interval.end, run_id
-        )
-        if run is None:  # another scheduler got there first: look again next tick
-            break
-        created.append(run)
+        if collect is not None:  # created with the other schedules' runs
+            collect.append(DueRun(run_id, values, interval.start, interval.end))
+        else:
+            run = ws.store.schedules.create_scheduled_run(
+                current, version, values, interval.start, interval.end, run_id
+            )
+            if run is None:  # another scheduler got there first: look again next tick
+                break
+            created.append(run)
+        count += 1
         active += 1
         last = interval
         current = dataclasses.replace(current, last_start=interval.start, last_end=interval.end)
     if next_due is not None:
-        if len(_NEXT_DUE) >= _PLANS_MAX:
+        if len(_NEXT_DUE) >= _cache_max:
             _NEXT_DUE.clear()
         _NEXT_DUE[_state_key(current)] = next_due
     return created, next_due
@@ -218,9 +252,12 @@ def tick(ws: Workspace, now: datetime) -> list[RunRecord]:
 def scheduler_pass(ws: Workspace, now: datetime) -> tuple[list[RunRecord], datetime | None]:
     """:func:`tick`, also saying when the next time-scheduled run falls due (None if no
     schedule has one), so that a scheduler can wake up just then."""
+    global _cache_max
     created: list[RunRecord] = []
     soonest: datetime | None = None
-    active = [s for s in ws.store.schedules.list() if not s.paused]
+    schedules = ws.store.schedules.list()
+    _cache_max = max(_PLANS_MAX, 2 * len(schedules))
+    active = [s for s in schedules if not s.paused]
     # Runs are created a chunk of schedules per transaction: one commit for many runs.
     for i in range(0, len(active), _CHUNK):
         chunk = active[i : i + _CHUNK]
@@ -230,11 +267,46 @@ def scheduler_pass(ws: Workspace, now: datetime) -> tuple[list[RunRecord], datet
         )
         try:
             with ws.store.batch():
-                results = [_guarded(ws, s, now, loaded) for s in chunk]
-        except sa.exc.IntegrityError:  # a race lost inside the batch: one at a time
+                runs, due = _chunk(ws, chunk, now, loaded)
+        except (ScheduleRaceLost, sa.exc.IntegrityError):
+            # Another scheduler moved one of these schedules first: one at a time, each
+            # in its own transaction, so that only the schedules it moved are skipped.
             results = [_guarded(ws, s, now, loaded) for s in chunk]
-        for runs, due in results:
-            created.extend(runs)
-            if due is not None and (soonest is None or due < soonest):
-                soonest = due
+            runs = [run for made, _ in results for run in made]
+            due = [when for _, when in results if when is not None]
+        created.extend(runs)
+        for when in due:
+            if soonest is None or when < soonest:
+                soonest = when
     return created, soonest
+
+
+def _chunk(
+    ws: Workspace, chunk: list[ScheduleRecord], now: datetime, loaded: dict[str, VersionRecord]
+) -> tuple[list[RunRecord], list[datetime]]:
+    """The runs due for a chunk of schedules, created together (inside the caller's
+    batch), and when each schedule's next run falls due."""
+
+    def limits_runs(schedule: ScheduleRecord) -> bool:
+        known = _NEXT_DUE.get(_state_key(schedule))
+        if known is not None and now < known:
+            return False  # not due: nothing to count
+        plan = _PLANS.get(_plan_key(schedule))
+        return plan is None or plan[1].max_active_runs is not None
+
+    # The active runs of the pipelines that limit them, read in one query.
+    active = ws.store.runs.active_runs_of(s.pipeline_id for s in chunk if limits_runs(s))
+    made: dict[str, list[RunRecord]] = {}
+    due: list[datetime] = []
+    writes: list[tuple[ScheduleRecord, VersionRecord, list[DueRun]]] = []
+    for schedule in chunk:
+        collect: list[DueRun] = []
+        runs, when = _guarded(ws, schedule, now, loaded, active, collect)
+        made[schedule.pipeline_id] = runs  # an asset schedule's run, created already
+        if when is not None:
+            due.append(when)
+        if collect:
+            writes.append((schedule, _plan(ws, schedule, loaded)[0], collect))
+    for run in ws.store.schedules.create_scheduled_runs(writes):
+        made[run.pipeline_id].append(run)
+    return [run for runs in made.values() for run in runs], due

@@ -37,7 +37,7 @@ from headwater.store._records import (
 )
 from headwater.store._roots import RootStore, UriRootRecord
 from headwater.store._runs import RunStore
-from headwater.store._schedules import ScheduleStore
+from headwater.store._schedules import DueRun, ScheduleRaceLost, ScheduleStore
 from headwater.store._tasks import TaskStore
 
 __all__ = [
@@ -53,6 +53,7 @@ __all__ = [
     "ControlStore",
     "Database",
     "DeliveryStatus",
+    "DueRun",
     "InvalidValue",
     "LineageNode",
     "LineageStore",
@@ -72,6 +73,7 @@ __all__ = [
     "RunFilter",
     "RunRecord",
     "RunStore",
+    "ScheduleRaceLost",
     "ScheduleRecord",
     "ScheduleStore",
     "SlotRequest",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -134,6 +135,26 @@ class RunStore:
                 )
             ).scalar()
         return int(count or 0)
+
+    def active_runs_of(self, pipeline_ids: Iterable[str]) -> dict[str, int]:
+        """:meth:`active_runs` of several pipelines in one query (0 for those with none)."""
+        wanted = list(set(pipeline_ids))
+        if not wanted:
+            return {}
+        r = t.runs.c
+        with self.db.connect() as conn:
+            rows = conn.execute(
+                sa.select(r.pipeline_id, sa.func.count())
+                .where(
+                    r.pipeline_id.in_(wanted),
+                    r.namespace == self.db.namespace,
+                    r.status.in_([s.value for s in RUN_ACTIVE]),
+                )
+                .group_by(r.pipeline_id)
+            ).all()
+        found = dict.fromkeys(wanted, 0)
+        found.update({pid: int(count) for pid, count in rows})
+        return found
 
     def runs_by_interval(self, pipeline_id: str) -> dict[datetime, list[RunRecord]]:
         """A pipeline's runs that cover a data interval, by interval start, oldest first."""

@@ -3,7 +3,9 @@ the run of each interval, created with the schedule's move past it."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -37,8 +39,51 @@ _MOVE_NEXT = (
 )
 
 
+_MICROSECOND = timedelta(microseconds=1)
+
+
 class _LostRace(Exception):
     """Another scheduler moved the schedule first."""
+
+
+class ScheduleRaceLost(Exception):
+    """Another scheduler moved one of the schedules of :meth:`ScheduleStore.create_scheduled_runs`
+    first: nothing was written (the caller's transaction must be rolled back)."""
+
+
+@dataclass(frozen=True)
+class DueRun:
+    """One run :meth:`ScheduleStore.create_scheduled_runs` is to create."""
+
+    run_id: str
+    parameters: dict[str, Any]
+    start: datetime
+    end: datetime
+
+
+def _scheduled_run(
+    schedule: ScheduleRecord, version: VersionRecord, due: DueRun, created: datetime
+) -> RunRecord:
+    return RunRecord(
+        due.run_id,
+        version.pipeline_id,
+        schedule.pipeline,
+        version.id,
+        RunStatus.QUEUED,
+        due.parameters,
+        "schedule",
+        True,
+        None,
+        created,
+        None,
+        None,
+        None,
+        None,
+        None,
+        due.start,
+        due.end,
+        confined=True,
+    )
 
 
 class ScheduleStore:
@@ -153,26 +198,65 @@ class ScheduleStore:
             if self.db.in_batch:
                 raise  # the batch's transaction is spoilt: its caller starts again
             return None
-        return RunRecord(
-            run_id,
-            version.pipeline_id,
-            schedule.pipeline,
-            version.id,
-            RunStatus.QUEUED,
-            parameters,
-            "schedule",
-            True,
-            None,
-            created,
-            None,
-            None,
-            None,
-            None,
-            None,
-            start,
-            end,
-            confined=True,
-        )
+        return _scheduled_run(schedule, version, DueRun(run_id, parameters, start, end), created)
+
+    def create_scheduled_runs(
+        self, due: Sequence[tuple[ScheduleRecord, VersionRecord, Sequence[DueRun]]]
+    ) -> list[RunRecord]:
+        """:meth:`create_scheduled_run` for many schedules at once: each schedule moved past
+        its last run and every run inserted, in one transaction and a statement per kind
+        of write (each executed for many rows). A schedule's runs must be consecutive
+        intervals, oldest first, starting right after the schedule's own last interval.
+
+        Raises :class:`ScheduleRaceLost` when another scheduler moved any of the schedules first
+        (or ``IntegrityError`` when it created one of the runs): then nothing of this call
+        may be kept, and inside a batch the caller must roll the batch back.
+        """
+        created = last = now()
+        first: list[dict[str, Any]] = []
+        following: list[dict[str, Any]] = []
+        rows: list[dict[str, Any]] = []
+        records: list[RunRecord] = []
+        for schedule, version, runs in due:
+            if not runs:
+                continue
+            move = {
+                "pid": schedule.pipeline_id,
+                "old": schedule.last_start,
+                "new_start": runs[-1].start,
+                "new_end": runs[-1].end,
+                "stamp": created,
+            }
+            (first if schedule.last_start is None else following).append(move)
+            for run in runs:
+                # Each run its own creation time, later than the one before: runs are
+                # claimed in order of creation, so a catchup's intervals run oldest first.
+                stamp = now()
+                last = stamp if stamp > last else last + _MICROSECOND
+                rows.append(
+                    moves.run_row(
+                        self.db.namespace,
+                        run.run_id,
+                        version.pipeline_id,
+                        version.id,
+                        run.parameters,
+                        "schedule",
+                        interval=(run.start, run.end),
+                        created=last,
+                    )
+                )
+                records.append(_scheduled_run(schedule, version, run, last))
+        if not rows:
+            return []
+        with self.db.begin() as conn:
+            moved = 0
+            for statement, params in ((_MOVE_FIRST, first), (_MOVE_NEXT, following)):
+                if params:
+                    moved += conn.execute(statement, params).rowcount
+            if moved != len(first) + len(following):
+                raise ScheduleRaceLost
+            moves.insert_runs(conn, rows)
+        return records
 
     # Last: a method named ``list`` would hide the builtin in the annotations after it.
     def list(self) -> list[ScheduleRecord]:

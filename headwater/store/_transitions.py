@@ -3,7 +3,7 @@
 Every status the store keeps is written by a function here, and each checks the move
 against the table in :mod:`headwater.states`:
 
-- a new run row starts ``queued`` (:func:`insert_run`);
+- a new run row starts ``queued`` (:func:`insert_run`, :func:`insert_runs`);
 - a new attempt row is a move out of ``pending`` (:func:`insert_attempt`);
 - a change is applied only where the row is still in the status the caller saw
   (compare-and-set), so a lost race changes nothing and is reported rather than
@@ -43,6 +43,41 @@ from headwater.store._base import now
 # ------------------------------------------------------------------ runs
 
 
+def run_row(
+    namespace: str,
+    run_id: str,
+    pipeline_id: str,
+    version_id: str,
+    parameters: dict[str, Any],
+    trigger: str,
+    *,
+    cache_enabled: bool = True,
+    interval: tuple[datetime, datetime] | None = None,
+    owner: str | None = None,
+    created: datetime | None = None,
+    confined: bool = True,
+) -> dict[str, Any]:
+    """The row of a new (queued) run, for :func:`insert_run` or :func:`insert_runs`."""
+    start, end = interval if interval is not None else (None, None)
+    created = created or now()
+    return {
+        "id": run_id,
+        "namespace": namespace,
+        "pipeline_id": pipeline_id,
+        "version_id": version_id,
+        "status": RunStatus.QUEUED.value,
+        "parameters": parameters,
+        "trigger": trigger,
+        "cache_enabled": cache_enabled,
+        "created_at": created,
+        "data_interval_start": start,
+        "data_interval_end": end,
+        "engine_id": owner,
+        "heartbeat_at": created if owner else None,
+        "confined": confined,
+    }
+
+
 def insert_run(
     conn: sa.Connection,
     namespace: str,
@@ -61,28 +96,28 @@ def insert_run(
     """The one place a run row is written (queued); returns its creation time. The
     statement is built once and run with parameters: a scheduler pass writes many.
     Runs are ``confined`` to their namespace's URI roots unless told otherwise."""
-    start, end = interval if interval is not None else (None, None)
-    created = created or now()
-    conn.execute(
-        t.runs.insert(),
-        {
-            "id": run_id,
-            "namespace": namespace,
-            "pipeline_id": pipeline_id,
-            "version_id": version_id,
-            "status": RunStatus.QUEUED.value,
-            "parameters": parameters,
-            "trigger": trigger,
-            "cache_enabled": cache_enabled,
-            "created_at": created,
-            "data_interval_start": start,
-            "data_interval_end": end,
-            "engine_id": owner,
-            "heartbeat_at": created if owner else None,
-            "confined": confined,
-        },
+    row = run_row(
+        namespace,
+        run_id,
+        pipeline_id,
+        version_id,
+        parameters,
+        trigger,
+        cache_enabled=cache_enabled,
+        interval=interval,
+        owner=owner,
+        created=created,
+        confined=confined,
     )
-    return created
+    conn.execute(t.runs.insert(), row)
+    return row["created_at"]  # type: ignore[no-any-return]
+
+
+def insert_runs(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Several new runs (rows from :func:`run_row`) in one statement executed for many
+    rows: a scheduler pass writing thousands of runs sends them together."""
+    if rows:
+        conn.execute(t.runs.insert(), list(rows))
 
 
 def move_run(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
@@ -130,9 +131,11 @@ def assignable(src: ParamType, dst: ParamType) -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=4096)
 def cron_error(expr: str) -> str | None:
     """Why ``expr`` is not a valid cron expression or preset, or one that never fires,
-    or None."""
+    or None. Remembered per expression: a scheduler checks the same few expressions for
+    every schedule it loads."""
     from croniter import CroniterBadDateError, croniter
 
     presets = {"@hourly", "@daily", "@weekly", "@monthly", "@yearly", "@annually", "@midnight"}
@@ -171,6 +174,7 @@ def interval_error(seconds: float) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)
 def shortest_interval(kind: str, cron: str | None, interval_seconds: float | None) -> float | None:
     """The shortest time in seconds between two runs of a schedule, or None when it has
     no regular runs (once, assets) or cannot be worked out (an invalid cron).
