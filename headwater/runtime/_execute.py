@@ -112,6 +112,27 @@ def _returns(name: str, iface: dict[str, Any], value: Any) -> dict[str, Any]:
     return out
 
 
+def _learnable(before: set[str], root: str) -> list[str]:
+    """The modules imported since ``before`` that warm workers may import before they
+    fork this component's next tasks: libraries (helpers' imports too), but not the
+    project's own modules under ``root``, whose imports may have effects (a connection
+    opened, a file read) that must happen in each task, not once before a fork."""
+    inside = (
+        tuple({os.path.join(os.path.abspath(root), ""), os.path.join(os.path.realpath(root), "")})
+        if root
+        else ()
+    )
+    found = []
+    for name, module in list(sys.modules.items()):
+        if name in before:
+            continue
+        file = getattr(module, "__file__", None)
+        if inside and isinstance(file, str) and file.startswith(inside):
+            continue
+        found.append(name)
+    return found
+
+
 def execute(input_path: str, task: dict[str, Any] | None = None) -> int:
     """Run one task attempt described by ``task``, the task input, or else by the task
     input at ``input_path``."""
@@ -166,10 +187,8 @@ def execute(input_path: str, task: dict[str, Any] | None = None) -> int:
         try:
             value = component.python_func(**kwargs)
         finally:
-            # What the function imported (helpers' imports too): warm workers import
-            # it before they fork this component's next tasks.
             if len(sys.modules) != len(before):
-                result["headwater"]["imports"] = [m for m in sys.modules if m not in before]
+                result["headwater"]["imports"] = _learnable(before, comp_info["root"])
         result["parameterValues"] = _returns(comp_info.get("name", ""), iface, value)
         result["artifacts"], result["headwater"]["metrics"] = collect_outputs(task, outputs)
         result["headwater"]["duration"] = time.time() - started

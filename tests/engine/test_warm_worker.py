@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import warm_flow
-from engine_helpers import Cli
+from engine_helpers import cli_env, headwater_command
 
 from headwater.engine import Workspace, create_run, execute_run
 from headwater.executors import LearnedImports, LocalExecutor
@@ -19,6 +22,37 @@ from headwater.states import RunStatus
 
 PIPELINES = Path(warm_flow.__file__).resolve().parent
 FLOW = PIPELINES / "warm_flow.py"
+
+Cli = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder outside the pipeline's holding ``warm_helper_dep``, importable by the
+    engine (and so by its workers and tasks), as an installed library would be."""
+    folder = tmp_path / "site"
+    folder.mkdir()
+    (folder / "warm_helper_dep.py").write_text("def square(x):\n    return x * x\n")
+    monkeypatch.syspath_prepend(str(folder))
+    return folder
+
+
+@pytest.fixture
+def cli(tmp_path: Path, home: Path, library: Path) -> Cli:
+    """``cli(*args)``: the ``headwater`` command, with ``library`` importable."""
+
+    def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
+        env = {**cli_env(), "PYTHONPATH": str(library)}
+        return subprocess.run(
+            [*headwater_command(), *(str(a) for a in args)],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    return run
 
 
 def _held(ws: Workspace, pipeline: str) -> dict[str, list[str]]:
@@ -45,7 +79,8 @@ def test_a_worker_preloads_what_the_pipelines_tasks_were_seen_to_import(
 
     second = cli("run", f"{FLOW}:heavy", "--no-cache")
     assert second.returncode == 0, second.stderr
-    # The first run's tasks reported what they imported: the worker now holds it.
+    # The first run's tasks reported what they imported: the worker now holds the
+    # library; never the project's own module, whose import each task makes itself.
     assert _held(workspace, "heavy") == {
         "through_helper": ["warm_helper_dep", "warm_body_dep"],
         "in_body": ["warm_helper_dep", "warm_body_dep"],
@@ -70,6 +105,7 @@ def test_what_was_learned_is_kept_per_pipeline_under_the_home(
 
     learned = LearnedImports(home, str(PIPELINES), "warm_flow.py")
     assert "warm_helper_dep" in learned.modules("heavy", ["through_helper"])
+    assert "warm_project_dep" not in learned.modules("heavy")
     assert learned.modules("light") == []
     (kept,) = (home / "imports").glob("*.json")
     data = json.loads(kept.read_text())
@@ -101,7 +137,7 @@ def _run(ws: Workspace, params: dict[str, Any]) -> tuple[RunStatus, LocalExecuto
     return status, executor
 
 
-def test_a_run_served_from_the_cache_starts_no_worker(workspace: Workspace) -> None:
+def test_a_run_served_from_the_cache_starts_no_worker(workspace: Workspace, library: Path) -> None:
     status, executor = _run(workspace, {"seed": 3})
     assert status is RunStatus.SUCCEEDED
     assert executor.workers_started == 1
@@ -117,7 +153,7 @@ def test_a_run_served_from_the_cache_starts_no_worker(workspace: Workspace) -> N
     assert status is RunStatus.SUCCEEDED and executor.workers_started == 1
 
 
-def test_a_quick_tasks_start_is_recorded_with_its_end(workspace: Workspace) -> None:
+def test_a_quick_tasks_start_is_recorded_with_its_end(workspace: Workspace, library: Path) -> None:
     status, _ = _run(workspace, {"seed": 5})
     assert status is RunStatus.SUCCEEDED
     run = workspace.store.runs.list_runs(pipeline="heavy", limit=1)[0]

@@ -1,10 +1,10 @@
 """Pipelines for what warm workers preload (tests/engine/test_warm_worker.py).
 
-``heavy`` calls a helper that imports ``warm_helper_dep`` inside a function, which no
-reading of a component's body finds; its other component imports ``warm_body_dep`` in
-its own body. ``light`` lives in the same file and imports neither. Each component
-returns which of the two modules its process already held when it started, that is,
-which its worker had preloaded.
+``heavy`` calls a helper that imports ``warm_helper_dep`` (a library, outside this
+folder) and ``warm_project_dep`` (beside it) inside a function, which no reading of a
+component's body finds; its other component imports ``warm_body_dep`` in its own body.
+``light`` lives in the same file and imports none. Each component returns which of the
+modules its process already held when it started, that is, which its worker preloaded.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 
 from headwater import component, pipeline
 
-WATCHED = ("warm_helper_dep", "warm_body_dep")
+WATCHED = ("warm_helper_dep", "warm_body_dep", "warm_project_dep")
 
 
 def _held() -> list[str]:
