@@ -74,6 +74,7 @@ ERRORS = {
 
 STORE = {
     "RootStore",
+    "ScheduleRaceLost",
     "UriRootRecord",
     "DEFAULT_POOL",
     "ArtifactRecord",
@@ -87,6 +88,7 @@ STORE = {
     "ControlStore",
     "Database",
     "DeliveryStatus",
+    "DueRun",
     "InvalidValue",
     "LineageNode",
     "LineageStore",
