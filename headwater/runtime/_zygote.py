@@ -35,10 +35,8 @@ import importlib
 import json
 import os
 import selectors
-import shutil
 import signal
 import sys
-import tempfile
 from typing import Any
 
 _PR_SET_PDEATHSIG = 1
@@ -68,11 +66,10 @@ def _die_with(parent: int) -> None:
         os._exit(1)
 
 
-def _spare(cmd_r: int, done_w: int, fds: tuple[int, ...], parent: int, scratch: str) -> None:
+def _spare(cmd_r: int, done_w: int, fds: tuple[int, ...], parent: int) -> None:
     """In a forked spare: get ready for a task (a session of its own, default signal
-    handling, no descriptor of the zygote's, and one no-op task run, so that the pages
-    every task touches are copied now rather than on the task's time), then wait for its
-    one command on ``cmd_r`` and run it. It tells the zygote its end on ``done_w``
+    handling, no descriptor of the zygote's), then wait for its one command on ``cmd_r``
+    and run it. It tells the zygote its end on ``done_w``
     before it exits: tearing a process down takes longer than the message. Never
     returns."""
     code = 1
@@ -86,10 +83,6 @@ def _spare(cmd_r: int, done_w: int, fds: tuple[int, ...], parent: int, scratch: 
         for fd in fds:
             with contextlib.suppress(OSError):
                 os.close(fd)
-        with contextlib.suppress(Exception):
-            from headwater.runtime._warmup import warm_up
-
-            warm_up(scratch)
         data = b""
         while True:
             chunk = os.read(cmd_r, 1 << 20)
@@ -187,7 +180,6 @@ def serve(cmd_fd: int, event_fd: int) -> None:
     wanted = 1  # how many spares to keep
     fds = (cmd_fd, event_fd, wake_r, wake_w)
     zygote = os.getpid()
-    scratch = tempfile.mkdtemp(prefix="hw-spares-")  # where spares warm up
     sel = selectors.DefaultSelector()
 
     def emit(msg: dict[str, Any]) -> None:
@@ -261,7 +253,7 @@ def serve(cmd_fd: int, event_fd: int) -> None:
             return None
         if pid == 0:
             theirs = (*fds, cmd_w, done_r, *spares.values(), *done.values())
-            _spare(cmd_r, done_w, theirs, zygote, scratch)
+            _spare(cmd_r, done_w, theirs, zygote)
         os.close(cmd_r)
         os.close(done_w)
         spares[pid] = cmd_w
@@ -353,7 +345,6 @@ def serve(cmd_fd: int, event_fd: int) -> None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
         reap()
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _write_all(fd: int, data: bytes) -> None:
