@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import re
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,8 @@ MAX_MODULES = 5_000
 MAX_PIPELINES = 200
 MAX_FILE_BYTES = 16 * 2**20
 VERSION = 1
+# One parse at a time in this process (see body_imports).
+_PARSING = threading.Lock()
 
 
 def module_names(values: Any, limit: int = MAX_MODULES) -> list[str]:
@@ -170,8 +173,12 @@ def body_imports(path: str, functions: Iterable[str] | None = None) -> set[str]:
 
     try:
         with open(path, encoding="utf-8") as f:
-            tree = ast.parse(f.read())
-    except (OSError, SyntaxError, ValueError):
+            source = f.read()
+        # CPython 3.11's parser keeps its recursion depth per interpreter, not per
+        # thread: engines of one scheduler parsing at once can break it.
+        with _PARSING:
+            tree = ast.parse(source)
+    except (OSError, SyntaxError, ValueError, SystemError):
         return set()
     wanted = None if functions is None else {name.rsplit(".", 1)[-1] for name in functions}
     names: set[str] = set()
