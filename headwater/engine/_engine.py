@@ -187,9 +187,9 @@ class Engine(ControlFlow, Attempts):
         pipeline's own, and the libraries its components (but those in ``exclude``, which
         run in per-step environments) import, as read from their bodies and as learned
         from earlier tasks."""
-        modules = sorted(self._modules().values())
-        keep = [c for c in self._modules() if c not in exclude]
-        return modules, self._imports_of(keep)
+        modules = self._modules()
+        keep = [c for c in modules if c not in exclude]
+        return sorted(set(modules.values())), self._imports_of(keep)
 
     def _modules(self) -> dict[str, tuple[str, str, str]]:
         """(root, module, file) of each Python component, by component key."""

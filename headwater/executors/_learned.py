@@ -121,7 +121,8 @@ class LearnedImports:
         """Add what a task of ``component`` imported; the modules that were not known."""
         entry = self._entry(pipeline)
         have = entry["components"].setdefault(component, [])
-        new = [m for m in module_names(modules) if m not in set(have)]
+        known = set(have)
+        new = [m for m in module_names(modules) if m not in known]
         if new:
             entry["components"][component] = sorted({*have, *new})[:MAX_MODULES]
             self._changed = True
