@@ -7,7 +7,12 @@ STAMP  := $(VENV)/.installed
 UI_STAMP := headwater/ui/index.html
 UI_SRC   := $(shell find ui/src ui/index.html ui/package.json ui/vite.config.ts -type f 2>/dev/null)
 
-.PHONY: install ui check lint typecheck test test-python test-ui e2e bench demo clean
+.PHONY: install ui check lint typecheck test test-python test-ui e2e bench demo clean peers
+
+# Peers the tests talk to, each in its own virtual environment (never the project's own):
+# the kfp SDK (compiles the Kubeflow corpus, loads and runs IR with kfp.local).
+PEERS    := .venvs
+KFP_STAMP := $(PEERS)/kfp/.installed
 
 # Bytecode is compiled here, not on first import: an editable install gets no .pyc files
 # where PYTHONDONTWRITEBYTECODE is set, and every headwater process would recompile its
@@ -24,6 +29,14 @@ $(UI_STAMP): ui/node_modules/.installed $(UI_SRC)
 	cd ui && npm run build
 
 ui: $(UI_STAMP)
+
+$(KFP_STAMP): tests/peers/kfp-requirements.txt
+	rm -rf $(PEERS)/kfp
+	$(PYTHON) -m venv $(PEERS)/kfp
+	$(PEERS)/kfp/bin/pip install --quiet -r tests/peers/kfp-requirements.txt
+	touch $@
+
+peers: $(KFP_STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,7 +56,7 @@ check: lint typecheck
 
 test: check test-python test-ui e2e
 
-test-python: install
+test-python: install peers
 	$(BIN)/pytest -q
 
 # Component tests (vitest) and the type check of the UI.
@@ -54,7 +67,7 @@ test-ui: ui/node_modules/.installed
 e2e: install
 	cd ui && node e2e/run.mjs
 
-bench: install
+bench: install peers
 	$(BIN)/python bench/run.py
 	@echo "== web UI: opening a 1,000-task run (browser: chromium)"
 	cd ui && node e2e/run.mjs --bench
@@ -68,4 +81,4 @@ demo: install
 	$(BIN)/python examples/show_results.py
 
 clean:
-	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache headwater/ui ui/node_modules
+	rm -rf $(VENV) $(PEERS) build .pytest_cache .mypy_cache .ruff_cache headwater/ui ui/node_modules
