@@ -115,13 +115,10 @@ def compile(
     format: Annotated[Format, typer.Option("--format", help="Spec document format.")] = Format.json,
 ) -> None:
     """Compile a pipeline to its spec document."""
-    from headwater.sdk import compile_root, load_pipeline, split_target
+    from headwater.interop import load_spec
     from headwater.spec import digest, dumps
 
-    path, _ = split_target(target)
-    with compile_root(str(path.resolve().parent)):
-        pipeline = load_pipeline(target)
-        spec = pipeline.compile()
+    spec, _ = load_spec(target)
     text = dumps(spec, format=format.value)
     if output is None:
         sys.stdout.write(text)
@@ -141,6 +138,7 @@ def validate(
     target: Annotated[str, typer.Argument(help="FILE or FILE:PIPELINE")],
 ) -> None:
     """Check every pipeline in a file (or one of them) and summarise each."""
+    from headwater.interop import is_document
     from headwater.sdk import (
         compile_root,
         load_module,
@@ -152,7 +150,11 @@ def validate(
 
     path, name = split_target(target)
     with compile_root(str(path.resolve().parent)):
-        if name is not None:
+        if is_document(path):
+            from headwater.interop import load_spec
+
+            pipelines: list[Any] = [_Loaded(load_spec(target)[0])]
+        elif name is not None:
             pipelines = [load_pipeline(target)]
         else:
             pipelines = list(pipelines_in(load_module(path)).values())
@@ -193,6 +195,17 @@ def validate(
             err.print(str(problem), markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1)
     out.print(f"[green]ok[/] {len(pipelines)} pipeline(s) valid")
+
+
+class _Loaded:
+    """A spec read from a document, shown by ``validate`` as a compiled pipeline is."""
+
+    def __init__(self, spec: Any) -> None:
+        self.spec = spec
+        self.name = spec.name
+
+    def compile(self) -> Any:
+        return self.spec
 
 
 @app.command("spec-schema")

@@ -23,12 +23,10 @@ def deploy(target: Annotated[str, typer.Argument(help="FILE or FILE:PIPELINE")])
     """Store an immutable version: the spec and a snapshot of the source files it needs."""
     from headwater.engine import Workspace
     from headwater.engine import deploy as deploy_version
-    from headwater.sdk import compile_root, load_pipeline, split_target
+    from headwater.interop import load_spec
 
-    path, _ = split_target(target)
+    spec, path = load_spec(target)
     root = str(path.resolve().parent)
-    with compile_root(root):
-        spec = load_pipeline(target).compile()
     ws = Workspace.open()
     version = deploy_version(ws, spec, root)
     files = ", ".join(sorted(version.source_manifest or {})) or "none"

@@ -220,12 +220,10 @@ def run(
     try:
         path = _warm_for(executor, target, no_cache)
         from headwater.engine import create_run
-        from headwater.sdk import compile_root, load_pipeline
+        from headwater.interop import load_spec
 
         root = str(path.resolve().parent)
-        with compile_root(root):
-            pipeline = load_pipeline(target)
-            spec = pipeline.compile()
+        spec, _ = load_spec(target)
         params = parse_params(param or [], spec)
         ws = _workspace()
         with _resolving(spec):
@@ -254,10 +252,14 @@ def _warm_for(executor: Any, target: str, no_cache: bool) -> Path:
     if a task must run)."""
     from headwater._config import Settings
     from headwater.executors import LearnedImports
+    from headwater.interop import is_document
     from headwater.sdk import split_target
 
     path, name = split_target(target)
     if not path.is_file():
+        return path
+    if is_document(path):  # a Kubeflow pipeline or a spec: no Python file to import
+        executor.warm()
         return path
     learned = LearnedImports(Settings.from_env().home, str(path.resolve().parent), path.name)
     executor.preload_file(str(path), learned.modules(name))

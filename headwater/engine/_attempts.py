@@ -37,6 +37,7 @@ from headwater.errors import EnvError, UriNotAllowed
 from headwater.executors import Environment, ExecEvent, Resources
 from headwater.spec import (
     ComponentSpec,
+    ContainerImplementation,
     ImporterImplementation,
     PythonImplementation,
     TaskOptions,
@@ -184,7 +185,7 @@ class Attempts(RunState):
             return
         key = (
             cache_key(impl, options, values, environment.digest if environment else None)
-            if isinstance(impl, PythonImplementation)
+            if isinstance(impl, PythonImplementation | ContainerImplementation)
             and caching_applies(self.run, self.spec, options)
             else None  # an importer's reuse is its own (reimport=False), not the cache
         )

@@ -14,7 +14,12 @@ import json
 from typing import Any
 
 from headwater.engine._units import ArtifactValue, Unit, artifact_links, jsonable, load_outputs
-from headwater.spec import PipelineSpec, PythonImplementation, TaskOptions
+from headwater.spec import (
+    ContainerImplementation,
+    PipelineSpec,
+    PythonImplementation,
+    TaskOptions,
+)
 from headwater.states import TaskStatus
 from headwater.store import ArtifactStore, MetadataStore, RunRecord, TaskRunRecord
 
@@ -28,7 +33,7 @@ def caching_applies(run: RunRecord, spec: PipelineSpec, options: TaskOptions) ->
 
 
 def cache_key(
-    impl: PythonImplementation,
+    impl: PythonImplementation | ContainerImplementation,
     options: TaskOptions,
     values: dict[str, Any],
     environment: str | None = None,

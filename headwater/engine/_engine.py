@@ -196,7 +196,7 @@ class Engine(ControlFlow, Attempts):
         found: dict[str, tuple[str, str, str]] = {}
         for key, comp in self.spec.components.items():
             impl = comp.implementation
-            if isinstance(impl, PythonImplementation):
+            if isinstance(impl, PythonImplementation) and impl.source is None:
                 found[key] = (self.source_root, impl.module, impl.file)
         return found
 

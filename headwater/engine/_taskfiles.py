@@ -20,7 +20,12 @@ from headwater.engine._importing import importer_task_input
 from headwater.engine._outcomes import read_output
 from headwater.engine._units import ArtifactValue, Unit
 from headwater.runtime import TASK_SCHEMA, UriPolicy, artifact_entry, write_json
-from headwater.spec import ComponentSpec, ImporterImplementation, PythonImplementation
+from headwater.spec import (
+    ComponentSpec,
+    ContainerImplementation,
+    ImporterImplementation,
+    PythonImplementation,
+)
 from headwater.store import ArtifactStore, TaskRunRecord
 
 
@@ -88,7 +93,15 @@ class TaskFiles:
                 settings=self.settings,
                 policy=self.policy() if self.policy is not None else None,
             )
-        assert isinstance(impl, PythonImplementation)
+        assert isinstance(impl, PythonImplementation | ContainerImplementation)
+        # A Kubeflow component may write any output (Kubeflow's executor finds out which
+        # by the function's annotations); a Headwater one returns its parameters.
+        returned = (
+            impl.return_outputs
+            if isinstance(impl, PythonImplementation) and impl.protocol == "headwater"
+            else []
+        )
+        kubeflow = not isinstance(impl, PythonImplementation) or impl.protocol == "kfp"
         params: dict[str, Any] = {}
         arts: dict[str, Any] = {}
         for name, value in unit.inputs.items():
@@ -106,7 +119,7 @@ class TaskFiles:
                 params[name] = value
         outputs: dict[str, Any] = {}
         for name, io in comp.outputs.items():
-            if io.kind == "artifact" and name not in impl.return_outputs:
+            if io.kind == "artifact" and name not in returned:
                 uri = self.artifacts.staging_uri(record.id, name)
                 path = self.artifacts.local_path(uri)
                 outputs[name] = {
@@ -116,7 +129,11 @@ class TaskFiles:
             "schemaVersion": TASK_SCHEMA,
             "inputs": {"parameterValues": params, "artifacts": arts},
             "outputs": {
-                "parameters": {n: {} for n in impl.return_outputs},
+                "parameters": {
+                    n: {}
+                    for n, io in comp.outputs.items()
+                    if (io.kind == "parameter" if kubeflow else n in returned)
+                },
                 "artifacts": outputs,
                 "outputFile": str(self.output_path(record)),
             },
@@ -125,15 +142,7 @@ class TaskFiles:
                 "taskRunId": record.id,
                 "taskPath": unit.path,
                 "attempt": unit.attempt,
-                "component": {
-                    "name": comp.name,
-                    "interface": self._interface(unit.node.component, comp),
-                    "root": self.source_root,
-                    "module": impl.module,
-                    "file": impl.file,
-                    "function": impl.function,
-                    "codeDigest": impl.code_digest,
-                },
+                "component": self._component(unit.node.component, comp),
             },
         }
 
@@ -157,18 +166,37 @@ class TaskFiles:
                 os.unlink(path)
         self._tidy_up.clear()
 
-    def _interface(self, key: str, comp: ComponentSpec) -> dict[str, Any]:
-        """The component's interface as plain JSON, so task processes need no spec models."""
+    def _component(self, key: str, comp: ComponentSpec) -> dict[str, Any]:
+        """What the task process needs of the component, as plain JSON (task processes
+        need no spec models): its interface, and where its code is."""
         cached = self._interfaces.get(key)
         if cached is None:
             impl = comp.implementation
-            assert isinstance(impl, PythonImplementation)
+            assert isinstance(impl, PythonImplementation | ContainerImplementation)
+            python = impl if isinstance(impl, PythonImplementation) else None
             cached = {
-                "returns": impl.returns,
-                "returnOutputs": list(impl.return_outputs),
-                "inputs": {n: io.model_dump(mode="json") for n, io in comp.inputs.items()},
-                "outputs": {n: io.model_dump(mode="json") for n, io in comp.outputs.items()},
+                "name": comp.name,
+                "interface": {
+                    "returns": python.returns if python else "none",
+                    "returnOutputs": list(python.return_outputs) if python else [],
+                    "inputs": {n: io.model_dump(mode="json") for n, io in comp.inputs.items()},
+                    "outputs": {n: io.model_dump(mode="json") for n, io in comp.outputs.items()},
+                },
+                "root": self.source_root,
+                "codeDigest": impl.code_digest,
             }
+            if isinstance(impl, PythonImplementation):
+                cached.update(module=impl.module, file=impl.file, function=impl.function)
+                if impl.source is not None:
+                    cached["source"] = impl.source
+                if impl.protocol != "headwater":
+                    cached["protocol"] = impl.protocol
+            elif isinstance(impl, ContainerImplementation):
+                cached["container"] = {
+                    "image": impl.image,
+                    "command": list(impl.command),
+                    "args": list(impl.args),
+                }
             self._interfaces[key] = cached
         return cached
 

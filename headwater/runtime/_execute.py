@@ -25,6 +25,7 @@ from headwater.runtime._protocol import (
 )
 
 _loaded: dict[tuple[str, str], Any] = {}
+_HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "")
 
 
 def load_module(root: str, module: str, file: str) -> Any:
@@ -133,11 +134,87 @@ def _learnable(before: set[str], root: str) -> list[str]:
     return found
 
 
+def _call(
+    task: dict[str, Any], comp_info: dict[str, Any], result: dict[str, Any], scratch: list[str]
+) -> None:
+    """Call a Headwater component's function with the task's inputs; fill ``result``."""
+    from headwater.runtime._outputs import collect_outputs, prepare_outputs
+
+    component = find_component(
+        comp_info["root"], comp_info["module"], comp_info["file"], comp_info["function"]
+    )
+    iface = comp_info["interface"]
+    kwargs: dict[str, Any] = {}
+    params = task["inputs"].get("parameterValues", {})
+    arts = task["inputs"].get("artifacts", {})
+    for name, io in iface["inputs"].items():
+        if io["kind"] == "parameter":
+            if name in params:
+                value = params[name]
+                if (
+                    io["type"]["kind"] == "float"
+                    and isinstance(value, int)
+                    and not isinstance(value, bool)
+                ):
+                    value = float(value)
+                kwargs[name] = value
+        elif io["kind"] == "final_status":
+            from headwater.sdk import FinalStatus
+
+            kwargs[name] = FinalStatus(**params.get(name, {"state": "unknown"}))
+        else:
+            entries = arts.get(name, {}).get("artifacts")
+            if entries is None:
+                continue
+            cls = artifact_class(io["artifact_type"])
+            objs = [_materialise(e, cls, scratch) for e in entries]
+            kwargs[name] = objs if io.get("is_list") else objs[0]
+    outputs = prepare_outputs(task, iface)
+    kwargs.update(outputs)
+    started = time.time()
+    before = set(sys.modules)
+    try:
+        value = component.python_func(**kwargs)
+    finally:
+        if len(sys.modules) != len(before):
+            result["headwater"]["imports"] = _learnable(before, comp_info["root"])
+    result["parameterValues"] = _returns(comp_info.get("name", ""), iface, value)
+    result["artifacts"], result["headwater"]["metrics"] = collect_outputs(task, outputs)
+    result["headwater"]["duration"] = time.time() - started
+
+
+def _call_kfp(task: dict[str, Any], comp_info: dict[str, Any], result: dict[str, Any]) -> None:
+    """Run a Kubeflow component (a lightweight Python one, or a container's command)."""
+    from headwater.runtime._kfp import Artifact, call_kfp, load_source, make_artifact, run_container
+    from headwater.runtime._outputs import collect_outputs
+
+    iface = comp_info["interface"]
+    name = comp_info.get("name", "")
+    outputs: dict[str, Any] = {}
+    started = time.time()
+    if "container" in comp_info:
+        values = run_container(task, iface, name, comp_info["container"])
+    else:
+        func = load_source(comp_info["source"], comp_info["function"], name)
+        before = set(sys.modules)
+        try:
+            values = call_kfp(func, task, iface, name, outputs)
+        finally:
+            if len(sys.modules) != len(before):
+                result["headwater"]["imports"] = _learnable(before, "")
+    for out_name, entries in task["outputs"].get("artifacts", {}).items():
+        if out_name not in outputs:  # a program's, or one the function never touched
+            outputs[out_name] = make_artifact(entries["artifacts"][0], Artifact)
+    result["parameterValues"] = values
+    result["artifacts"], result["headwater"]["metrics"] = collect_outputs(
+        task, outputs, allow_empty=True
+    )
+    result["headwater"]["duration"] = time.time() - started
+
+
 def execute(input_path: str, task: dict[str, Any] | None = None) -> int:
     """Run one task attempt described by ``task``, the task input, or else by the task
     input at ``input_path``."""
-    from headwater.runtime._outputs import collect_outputs, prepare_outputs
-
     if task is None:
         task = read_json(input_path)
     hw = task["headwater"]
@@ -151,53 +228,20 @@ def execute(input_path: str, task: dict[str, Any] | None = None) -> int:
     result: dict[str, Any] = {"parameterValues": {}, "artifacts": {}, "headwater": {}}
     code = 0
     try:
-        component = find_component(
-            comp_info["root"], comp_info["module"], comp_info["file"], comp_info["function"]
-        )
-        iface = comp_info["interface"]
-        kwargs: dict[str, Any] = {}
-        params = task["inputs"].get("parameterValues", {})
-        arts = task["inputs"].get("artifacts", {})
-        for name, io in iface["inputs"].items():
-            if io["kind"] == "parameter":
-                if name in params:
-                    value = params[name]
-                    if (
-                        io["type"]["kind"] == "float"
-                        and isinstance(value, int)
-                        and not isinstance(value, bool)
-                    ):
-                        value = float(value)
-                    kwargs[name] = value
-            elif io["kind"] == "final_status":
-                from headwater.sdk import FinalStatus
-
-                kwargs[name] = FinalStatus(**params.get(name, {"state": "unknown"}))
-            else:
-                entries = arts.get(name, {}).get("artifacts")
-                if entries is None:
-                    continue
-                cls = artifact_class(io["artifact_type"])
-                objs = [_materialise(e, cls, scratch) for e in entries]
-                kwargs[name] = objs if io.get("is_list") else objs[0]
-        outputs = prepare_outputs(task, iface)
-        kwargs.update(outputs)
-        started = time.time()
-        before = set(sys.modules)
-        try:
-            value = component.python_func(**kwargs)
-        finally:
-            if len(sys.modules) != len(before):
-                result["headwater"]["imports"] = _learnable(before, comp_info["root"])
-        result["parameterValues"] = _returns(comp_info.get("name", ""), iface, value)
-        result["artifacts"], result["headwater"]["metrics"] = collect_outputs(task, outputs)
-        result["headwater"]["duration"] = time.time() - started
+        if "container" in comp_info or comp_info.get("protocol") == "kfp":
+            _call_kfp(task, comp_info, result)
+        else:
+            _call(task, comp_info, result, scratch)
     except TaskError as exc:
         result["headwater"]["error"] = {"type": "TaskError", "message": str(exc), "traceback": ""}
         code = 1
     except BaseException as exc:  # the user-code boundary: every failure is reported
-        # Start the traceback at the user's function, not at this module.
-        tb_start = exc.__traceback__.tb_next if exc.__traceback__ else None
+        # Start the traceback at the user's function, not in this package.
+        tb_start = exc.__traceback__
+        while tb_start is not None and tb_start.tb_frame.f_code.co_filename.startswith(_HERE):
+            tb_start = tb_start.tb_next
+        if tb_start is None:  # the failure is the runtime's own: show all of it
+            tb_start = exc.__traceback__
         tb = traceback.format_exception(type(exc), exc, tb_start)
         sys.stderr.write("".join(tb))
         result["headwater"]["error"] = {

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import tempfile
+import time
 from typing import Any
 
 from headwater.runtime._protocol import TaskError, artifact_class, plain_value
@@ -30,9 +32,12 @@ def prepare_outputs(task: dict[str, Any], iface: dict[str, Any]) -> dict[str, An
 
 
 def collect_outputs(
-    task: dict[str, Any], outputs: dict[str, Any]
+    task: dict[str, Any], outputs: dict[str, Any], *, allow_empty: bool = False
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Check each output artifact was written; digest it, upload it if remote, gather metrics."""
+    """Check each output artifact was written; digest it, upload it if remote, gather metrics.
+
+    With ``allow_empty`` (Kubeflow's rule) an output never written is stored as an empty
+    file, or as its metadata for a metrics artifact."""
     from headwater.runtime._digest import digest_path
     from headwater.sdk import Metrics
 
@@ -40,23 +45,29 @@ def collect_outputs(
     metrics: list[dict[str, Any]] = []
     for name, art in outputs.items():
         path = art.path
-        is_metrics = isinstance(art, Metrics)
+        is_metrics = isinstance(art, Metrics) or (
+            allow_empty and art.schema_title.startswith("system.") and "Metrics" in art.schema_title
+        )
         if os.path.islink(path):
             raise TaskError(
                 f"output artifact '{name}' is a symbolic link (to {os.readlink(path)!r}); an "
                 f"output is never a link. Write the file or folder itself at {name}.path"
             )
         if not os.path.exists(path):
-            if not is_metrics:
+            if allow_empty and not is_metrics:
+                os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+                open(path, "wb").close()
+            elif not is_metrics:
                 raise TaskError(
                     f"output artifact '{name}' was never written: nothing exists at its path "
                     f"{path}. Write the file (or folder) at {name}.path before returning"
                 )
-            # A metrics artifact may hold only logged values: store them as its content.
-            import json
+            else:  # a metrics artifact may hold only logged values: store them as its content
+                import json
 
-            with open(path, "w", encoding="utf-8") as f:
-                json.dump(art.metadata, f, sort_keys=True)
+                os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+                with open(path, "w", encoding="utf-8") as f:
+                    json.dump(art.metadata, f, sort_keys=True)
         digest = digest_path(path)
         entry = task["outputs"]["artifacts"][name]["artifacts"][0]
         if entry.get("path") is None:
@@ -78,7 +89,14 @@ def collect_outputs(
                 }
             ]
         }
-        if is_metrics:
+        if is_metrics and not isinstance(art, Metrics):  # Kubeflow's: the numbers logged
+            now = time.time()
+            metrics.extend(
+                {"key": k, "value": float(v), "step": None, "time": now, "artifact": name}
+                for k, v in art.metadata.items()
+                if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+            )
+        elif is_metrics:
             metrics.extend(
                 {"key": r.key, "value": r.value, "step": r.step, "time": r.time, "artifact": name}
                 for r in art.records

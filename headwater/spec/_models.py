@@ -386,6 +386,14 @@ class PythonImplementation(_Model):
     code_digest: str
     returns: Literal["none", "single", "named_tuple"] = "none"
     return_outputs: list[str] = []
+    # A component brought in from elsewhere carries its module's source text: the task
+    # process builds ``module`` from it instead of importing ``file``. ``protocol`` says
+    # how the function is called: Headwater's, or a Kubeflow lightweight component's
+    # (kfp.dsl annotations, Kubeflow's parameter value rules). ``image`` is the image such
+    # a component was built for elsewhere; here it runs in the task's own environment.
+    source: str | None = None
+    protocol: Literal["headwater", "kfp"] = "headwater"
+    image: str | None = None
 
 
 class ImporterImplementation(_Model):
@@ -397,6 +405,21 @@ class ImporterImplementation(_Model):
     reimport: bool = False
 
 
+class ContainerImplementation(_Model):
+    """A program run as a process on the task's machine (a Kubeflow container component).
+
+    ``command`` and ``args`` may hold Kubeflow placeholders (``{{$.inputs.parameters['x']}}``
+    and the like), filled in by the task process. ``image`` is the image the program was
+    packaged in elsewhere: here the command must be found on the machine itself.
+    """
+
+    type: Literal["container"]
+    image: str
+    command: list[str] = []
+    args: list[str] = []
+    code_digest: str
+
+
 class DagImplementation(_Model):
     """A pipeline used as a component: its DAG, and which task outputs are its outputs."""
 
@@ -406,7 +429,7 @@ class DagImplementation(_Model):
 
 
 Implementation = Annotated[
-    PythonImplementation | ImporterImplementation | DagImplementation,
+    PythonImplementation | ImporterImplementation | ContainerImplementation | DagImplementation,
     Field(discriminator="type"),
 ]
 

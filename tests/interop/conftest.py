@@ -21,7 +21,9 @@ def _in_ci() -> bool:
 @pytest.fixture(scope="session")
 def kfp_python() -> Path:
     """The Python of the kfp peer environment."""
-    path = Path(os.environ.get("HEADWATER_KFP_PYTHON") or REPO / ".venvs" / "kfp" / "bin" / "python")
+    path = Path(
+        os.environ.get("HEADWATER_KFP_PYTHON") or REPO / ".venvs" / "kfp" / "bin" / "python"
+    )
     if not path.exists():
         reason = f"the kfp peer environment is missing ({path}); build it with 'make peers'"
         if _in_ci():
