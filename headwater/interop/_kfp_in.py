@@ -892,6 +892,7 @@ class _Converter:
         count = acc.get("resourceCount") or acc.get("count")
         if kind or count:
             fields["gpu"] = int(count or 1)
-            if kind:
+            # 'nvidia.com/gpu' is Kubernetes' name for any NVIDIA GPU: a count, not a kind.
+            if kind and str(kind) not in ("nvidia.com/gpu", "amd.com/gpu"):
                 fields["accelerator"] = str(kind)
         return Resources(**fields) if fields else None

@@ -25,11 +25,11 @@ warnings.filterwarnings("ignore")
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def _corpus():
+def _corpus(which: str = "CORPUS"):
     sys.path.insert(0, os.path.join(HERE, "..", "interop", "kfp"))
-    from corpus import CORPUS
+    import corpus
 
-    return CORPUS
+    return getattr(corpus, which)
 
 
 def _content(uri: str) -> str | None:
@@ -86,6 +86,10 @@ def main(argv: list[str]) -> int:
         for name, (pipeline, args, succeeds, local) in _corpus().items():
             compiler.Compiler().compile(pipeline, os.path.join(out, f"{name}.yaml"))
             listing[name] = {"args": args, "succeeds": succeeds, "local": local}
+        os.makedirs(os.path.join(out, "refusals"), exist_ok=True)
+        for name, (pipeline, words) in _corpus("REFUSALS").items():
+            compiler.Compiler().compile(pipeline, os.path.join(out, "refusals", f"{name}.yaml"))
+            listing[f"refusals/{name}"] = {"words": words}
         print(json.dumps(listing))
         return 0
     if command == "run":

@@ -8,7 +8,7 @@ kfp peer environment; never by the project's own tests.
 no Docker here, so those are checked against known outputs instead).
 """
 
-from typing import NamedTuple
+from typing import Dict, List, NamedTuple, Optional
 
 from kfp import dsl
 from kfp.dsl import (
@@ -36,9 +36,9 @@ def every_type(
     f: float,
     s: str,
     b: bool,
-    xs: list[int],
-    d: dict[str, float],
-    maybe: str | None = None,
+    xs: List[int],
+    d: Dict[str, float],
+    maybe: Optional[str] = None,
     dflt: int = 7,
 ) -> NamedTuple(
     "Typed",
@@ -136,7 +136,7 @@ def grow(text: str, out: Output[Dataset]):
 
 
 @dsl.component(base_image=IMAGE)
-def join_all(parts: Input[list[Dataset]]) -> str:
+def join_all(parts: Input[List[Dataset]]) -> str:
     return "|".join(open(p.path).read() for p in parts)
 
 
@@ -189,7 +189,7 @@ def branches(n: int = 4):
 
 
 @dsl.component(base_image=IMAGE)
-def rows() -> list[dict[str, int]]:
+def rows() -> List[Dict[str, int]]:
     return [{"a": 1, "b": 10}, {"a": 2, "b": 20}, {"a": 3, "b": 30}]
 
 
@@ -204,7 +204,7 @@ def add(a: int, b: int) -> int:
 
 
 @dsl.component(base_image=IMAGE)
-def total(xs: list[int]) -> int:
+def total(xs: List[int]) -> int:
     return int(sum(xs))
 
 
@@ -333,4 +333,46 @@ CORPUS = {
     "nested": (nested, {}, True, True),
     "options": (options, {"uri": "{data}/imported.txt"}, True, True),
     "containers": (containers, {}, True, False),
+}
+
+
+# --------------------------------------------------------------------------- refusals
+# Pipelines using what cannot run here: each must be refused before anything runs, with
+# the task and the feature named. REFUSALS maps a name to (pipeline, words the error says).
+
+
+@dsl.pipeline(name="gpu")
+def gpu():
+    square(x=2).set_accelerator_type("nvidia.com/gpu").set_accelerator_limit(1)
+
+
+@dsl.pipeline(name="own-cache-key")
+def own_cache_key():
+    square(x=2).set_caching_options(True, cache_key="mine")
+
+
+@dsl.pipeline(name="one-of")
+def one_of(n: int = 1) -> int:
+    with dsl.If(n > 0):
+        a = square(x=n)
+    with dsl.Else():
+        b = square(x=0)
+    return dsl.OneOf(a.output, b.output)
+
+
+@dsl.component(base_image=IMAGE, pip_index_urls=["https://example.invalid/simple"])
+def from_own_index(x: int) -> int:
+    return x
+
+
+@dsl.pipeline(name="own-index")
+def own_index():
+    from_own_index(x=1)
+
+
+REFUSALS = {
+    "gpu": (gpu, ["square", "gpu"]),
+    "own-cache-key": (own_cache_key, ["square", "cache key"]),
+    "one-of": (one_of, ["dsl.OneOf"]),
+    "own-index": (own_index, ["from-own-index", "pip_index_urls"]),
 }
