@@ -1,6 +1,6 @@
 """``make bench``: run every benchmark and print its figures beside its targets.
 
-``bench/run.py authoring engine envs scheduler ray`` runs only the sections named.
+``bench/run.py authoring engine envs scheduler ray kfp`` runs only the sections named.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_authoring
 import bench_engine
 import bench_envs
+import bench_kfp
 import bench_ray
 import bench_scheduler
 from _table import Row, show
@@ -50,6 +51,8 @@ def main() -> None:
         rows = bench_scheduler.run()
         rows.append(_handoff(engine_rows))
         show("Scheduler and server (scheduler issue)", rows)
+    if not only or "kfp" in only:
+        show("Kubeflow pipelines: headwater run vs kfp.local (same run)", bench_kfp.run())
     if not only or "ray" in only:
         show("Ray executor, two-node Ray cluster on this machine (median of 3)", bench_ray.run())
 
