@@ -194,3 +194,8 @@ def test_validate_compile_and_deploy_take_kubeflow_ir(
     assert deployed.returncode == 0 and "deployed" in deployed.stdout, deployed.stderr
     again = cli(home, "deploy", str(out / "loops.yaml"))
     assert again.returncode == 0 and "unchanged" in again.stdout
+    # The deployed version runs from the store alone: its components carry their source.
+    (tmp_path / "loops.json").unlink()
+    triggered = cli(home, "trigger", "loops", "-p", "items=[7]", "--no-cache")
+    assert triggered.returncode == 0, triggered.stdout + triggered.stderr
+    assert "for-loop-3[0].square-2" in triggered.stdout or "succeeded" in triggered.stdout
