@@ -9,6 +9,7 @@ file and line where known) and how to fix it::
     │   └── PipelineDefinitionError    bad wiring found while the pipeline is built
     ├── ValidationError            a compiled spec breaks a rule (lists every problem)
     ├── SpecError                  a spec document cannot be read (bad JSON, schema version)
+    ├── ExportError                a pipeline uses what another format cannot express (lists each)
     ├── ParameterError             run parameter values do not fit the pipeline's schema
     ├── LimitError                 a request goes past a configured limit (size, time, rate)
     ├── ConfigurationError         a HEADWATER_* setting or option holds an unusable value
@@ -40,6 +41,7 @@ __all__ = [
     "Conflict",
     "DefinitionError",
     "EnvError",
+    "ExportError",
     "HeadwaterError",
     "IllegalTransition",
     "InvalidValue",
@@ -145,6 +147,27 @@ class ValidationError(HeadwaterError):
 
 class SpecError(HeadwaterError):
     """A spec document cannot be read: bad JSON, an unknown schema version, bad fields."""
+
+
+class ExportError(HeadwaterError):
+    """A pipeline uses something that the format it is compiled to (Kubeflow's pipeline IR)
+    cannot express; ``problems`` lists every such use, each with where it is and what to
+    do instead."""
+
+    def __init__(self, pipeline: str, target: str, problems: list[Problem]) -> None:
+        self.pipeline = pipeline
+        self.target = target
+        self.problems = list(problems)
+        count = len(self.problems)
+        head = (
+            f"pipeline '{pipeline}' cannot be compiled to {target} "
+            f"({count} problem{'s' if count != 1 else ''}):"
+        )
+        body = "\n".join(f"- {p}" for p in self.problems)
+        Exception.__init__(self, f"{head}\n{body}")
+        self.message = head
+        self.location = Location(pipeline=pipeline)
+        self.hint = None
 
 
 class ParameterError(HeadwaterError):

@@ -50,6 +50,7 @@ ERRORS = {
     "ConfigurationError",
     "DefinitionError",
     "EnvError",
+    "ExportError",
     "HeadwaterError",
     "LimitError",
     "Conflict",
@@ -175,12 +176,33 @@ def test_no_private_names_leak_from_headwater() -> None:
     assert public - modules == HEADWATER - {"__version__"}
 
 
+INTEROP = {
+    "DEFAULT_BASE_IMAGE",
+    "DOCUMENT_SUFFIXES",
+    "KFP_RUNTIME",
+    "KfpPackage",
+    "is_document",
+    "is_kfp_ir",
+    "load_kfp",
+    "load_spec",
+    "spec_from_kfp",
+    "to_kfp",
+}
+
+
+def test_interop_exports() -> None:
+    import headwater.interop
+
+    assert set(headwater.interop.__all__) == INTEROP
+
+
 def test_errors_exports() -> None:
     assert set(headwater.errors.__all__) == ERRORS
 
 
 def test_every_exported_name_exists() -> None:
     import headwater.engine
+    import headwater.interop
     import headwater.runtime
     import headwater.scheduler
     import headwater.server
@@ -191,6 +213,7 @@ def test_every_exported_name_exists() -> None:
         headwater.errors,
         headwater.store,
         headwater.engine,
+        headwater.interop,
         headwater.runtime,
         headwater.scheduler,
         headwater.server,

@@ -71,6 +71,7 @@ _state = {"debug": False}
 class Format(StrEnum):
     json = "json"
     yaml = "yaml"
+    kfp = "kfp"
 
 
 def _version(value: bool) -> None:
@@ -112,14 +113,43 @@ def compile(
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="Write the spec here (default: stdout).")
     ] = None,
-    format: Annotated[Format, typer.Option("--format", help="Spec document format.")] = Format.json,
+    format: Annotated[
+        Format,
+        typer.Option(
+            "--format",
+            help="Spec document format; kfp: a Kubeflow Pipelines package (pipeline IR YAML).",
+        ),
+    ] = Format.json,
+    base_image: Annotated[
+        str | None,
+        typer.Option(
+            "--base-image",
+            help="With --format kfp: the image of components that set no image "
+            "(default: $HEADWATER_KFP_BASE_IMAGE, else python:3.11).",
+        ),
+    ] = None,
 ) -> None:
-    """Compile a pipeline to its spec document."""
+    """Compile a pipeline to its spec document, or to a Kubeflow Pipelines package."""
     from headwater.interop import load_spec
     from headwater.spec import digest, dumps
 
-    spec, _ = load_spec(target)
-    text = dumps(spec, format=format.value)
+    if base_image is not None and format is not Format.kfp:
+        raise HeadwaterError(
+            f"--base-image applies to --format kfp only, not --format {format.value}",
+            hint="drop --base-image, or add --format kfp",
+        )
+    spec, path = load_spec(target)
+    folder = str(path.resolve().parent)
+    notes: tuple[str, ...] = ()
+    if format is Format.kfp:
+        from headwater.interop import to_kfp
+
+        package = to_kfp(spec, base_image=_kfp_base_image(base_image), root=folder)
+        text, notes = package.text, package.notes
+    else:
+        text = dumps(spec, format=format.value)
+    for note in notes:
+        err.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
     if output is None:
         sys.stdout.write(text)
         return
@@ -131,6 +161,24 @@ def compile(
         f"[green]compiled[/] {escape(spec.name)} -> {escape(str(output))}  [dim]{digest(spec)}[/]",
         soft_wrap=True,
     )
+
+
+def _kfp_base_image(flag: str | None) -> str:
+    """--base-image, else $HEADWATER_KFP_BASE_IMAGE, else the default; checked to be one word."""
+    import os
+
+    from headwater.errors import ConfigurationError
+    from headwater.interop import DEFAULT_BASE_IMAGE
+
+    env = os.environ.get("HEADWATER_KFP_BASE_IMAGE")
+    image = flag if flag is not None else (env if env is not None else DEFAULT_BASE_IMAGE)
+    if not image.strip() or any(ch.isspace() for ch in image):
+        where = "--base-image" if flag is not None else "HEADWATER_KFP_BASE_IMAGE"
+        raise ConfigurationError(
+            f"{where} {image!r} is not an image name",
+            hint="name an image such as python:3.11 or registry.example.com/team/base:1.2",
+        )
+    return image
 
 
 @app.command()

@@ -122,6 +122,9 @@ ALLOWED_HEADWATER = {
     "headwater.states",
     "headwater.sdk",
     "headwater.spec",
+    # load_spec reads every pipeline file (Python, Kubeflow IR or a spec); the package
+    # loads only that module until a Kubeflow file is read.
+    "headwater.interop",
     "headwater.store",
     "headwater.engine",
     "headwater.executors",
