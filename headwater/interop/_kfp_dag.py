@@ -214,18 +214,18 @@ class DagBuilder:
 
     def _condition(self, group: ConditionGroup, scope: Scope) -> None:
         branch_scopes = self.index.group_scopes[group.name]
-        earlier: list[str] = []
+        earlier: list[Condition] = []
         for branch, inner in zip(group.branches, branch_scopes, strict=True):
-            this = None
+            # Each branch's condition reads only its own inputs: the earlier conditions it
+            # negates are written again in its scope, which feeds it their channels.
+            terms = [f"!({self._cel(c, inner, group)})" for c in earlier]
             if branch.condition is not None:
-                this = self._cel(branch.condition, inner, group)
-            terms = [f"!({c})" for c in earlier] + ([this] if this is not None else [])
+                terms.append(self._cel(branch.condition, inner, group))
+                earlier.append(branch.condition)
             assert inner.task is not None
             if terms:
                 cel = " && ".join(terms) if len(terms) > 1 else terms[0]
                 inner.task["triggerPolicy"] = {"condition": cel}
-            if this is not None:
-                earlier.append(this)
             self._fill(branch.nodes, inner)
         self._group_after(group, scope)
 

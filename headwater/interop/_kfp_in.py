@@ -65,7 +65,21 @@ _PARAM_KINDS: dict[str, Any] = {
     "LIST": "list",
     "STRUCT": "dict",
 }
-_GROUP = re.compile(r"^comp-(condition-branches|condition|for-loop|exit-handler)-\d+$")
+_BRANCHES = re.compile(r"^comp-condition-branches-\d+$")
+
+
+def _ident(name: str, taken: set[str]) -> str:
+    """``name`` as a Python identifier (a channel name like ``pipelinechannel--x`` is not),
+    unique among ``taken``."""
+    base = re.sub(r"\W", "_", name) or "_"
+    if base[0].isdigit():
+        base = "_" + base
+    found, n = base, 1
+    while found in taken:
+        n += 1
+        found = f"{base}_{n}"
+    taken.add(found)
+    return found
 
 
 def is_kfp_ir(data: Any) -> bool:
@@ -104,14 +118,12 @@ def spec_from_kfp(
     return _Converter(ir, platform, source).convert()
 
 
-class _Refused(LoadError):
-    pass
-
-
 def _kind(parameter_type: str, where: str) -> ParamType:
     kind = _PARAM_KINDS.get(parameter_type)
     if kind is None:
-        raise _Refused(f"{where} has parameter type {parameter_type!r}, which Headwater cannot run")
+        raise LoadError(
+            f"{where} has parameter type {parameter_type!r}, which Headwater cannot run"
+        )
     return ParamType(kind=kind)
 
 
@@ -126,7 +138,7 @@ def _seconds(duration: Any, where: str) -> float:
     text = str(duration or "0s").strip()
     match = re.fullmatch(r"(\d+(?:\.\d+)?)s", text)
     if not match:
-        raise _Refused(f"{where}: cannot read the duration {text!r} (expected e.g. '30s')")
+        raise LoadError(f"{where}: cannot read the duration {text!r} (expected e.g. '30s')")
     return float(match.group(1))
 
 
@@ -149,14 +161,14 @@ def _cpu(text: Any, where: str) -> float:
     try:
         return float(s[:-1]) / 1000 if s.endswith("m") else float(s)
     except ValueError:
-        raise _Refused(f"{where}: cannot read the CPU amount {s!r}") from None
+        raise LoadError(f"{where}: cannot read the CPU amount {s!r}") from None
 
 
 def _memory(text: Any, where: str) -> int:
     s = str(text).strip()
     match = re.fullmatch(r"(\d+(?:\.\d+)?)([kKMGT]i?)?", s)
     if not match:
-        raise _Refused(f"{where}: cannot read the memory amount {s!r}")
+        raise LoadError(f"{where}: cannot read the memory amount {s!r}")
     return int(float(match.group(1)) * _UNITS[match.group(2) or ""])
 
 
@@ -168,7 +180,7 @@ _TOKEN = re.compile(
     (?P<ref>inputs\.parameter_values\[(?P<q>['"])(?P<name>.*?)(?P=q)\])
     |(?P<str>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
     |(?P<num>-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)
-    |(?P<op>&&|\|\||==|!=|<=|>=|<|>|!|\(|\)|,)
+    |(?P<op>&&|\|\||==|!=|<=|>=|<|>|!|\(|\)|,|\[|\])
     |(?P<word>[A-Za-z_][A-Za-z0-9_]*)
     )""",
     re.VERBOSE,
@@ -210,7 +222,7 @@ class _ConditionParser:
         raise self.error(why)
 
     def error(self, why: str) -> LoadError:
-        return _Refused(
+        return LoadError(
             f"{self.where}: cannot read its condition {self.text!r}: {why}",
             hint="conditions compiled by the kfp SDK from dsl.If/Elif/Else are supported",
         )
@@ -260,6 +272,9 @@ class _ConditionParser:
         left = self.operand()
         tok = self.take()
         ops = {"==", "!=", "<", "<=", ">", ">="}
+        if tok == ("word", "in"):
+            right = self.operand()
+            return Comparison(kind="compare", op="in", left=left, right=right)
         if tok[0] != "op" or tok[1] not in ops:
             self.fail(f"expected a comparison, got {tok[1]!r}")
         right = self.operand()
@@ -277,6 +292,17 @@ class _ConditionParser:
             return self.resolve(value)
         if kind == "lit":
             return ConstantBinding(kind="constant", value=value)
+        if (kind, value) == ("op", "["):  # a list of literals, for 'in'
+            items: list[Any] = []
+            while self.peek() != ("op", "]"):
+                item = self.operand()
+                if not isinstance(item, ConstantBinding):
+                    self.fail("a list in a condition may hold only literals")
+                items.append(item.value)
+                if self.peek() == ("op", ","):
+                    self.take()
+            self.take("]")
+            return ConstantBinding(kind="constant", value=items)
         return self.fail(f"unexpected {value!r}")
 
 
@@ -290,6 +316,9 @@ class _Converter:
         self.comps: dict[str, Any] = ir.get("components") or {}
         self.executors: dict[str, Any] = (ir.get("deploymentSpec") or {}).get("executors") or {}
         self.components: dict[str, ComponentSpec] = {}
+        # A pipeline used as a step whose input or output names are not identifiers (IR
+        # written by other tools may pass channels straight through): its names here.
+        self.renamed: dict[str, dict[str, str]] = {}
         self.artifact_types: dict[str, ArtifactTypeInfo] = {}
         self.name = str((ir.get("pipelineInfo") or {}).get("name") or "")
         self._check_platform(platform)
@@ -327,7 +356,7 @@ class _Converter:
                 if value
             }
             if used:
-                raise _Refused(
+                raise LoadError(
                     f"pipeline '{self.name}' uses {name} platform features "
                     f"({', '.join(sorted(used))}), which need a {name} cluster",
                     hint="remove the kfp-kubernetes settings to run it with Headwater, or run it "
@@ -400,8 +429,9 @@ class _Converter:
         loops: dict[str, dict[str, Any]] = {}
         for name, task in tasks.items():
             ref = (task.get("componentRef") or {}).get("name", "")
-            if _GROUP.match(ref) and ("parameterIterator" in task or "artifactIterator" in task):
-                loops[name] = (self.comps.get(ref) or {}).get("dag") or {}
+            comp = self.comps.get(ref) or {}
+            if "dag" in comp and ("parameterIterator" in task or "artifactIterator" in task):
+                loops[name] = comp.get("dag") or {}
         nodes: list[Any] = []
         exit_names = {n for n, _ in exit_tasks.values()}
         for name, task in tasks.items():
@@ -423,20 +453,60 @@ class _Converter:
         comp = self.comps.get(ref)
         where = f"task '{name}' of pipeline '{self.name}'"
         if comp is None:
-            raise _Refused(f"{where} names component {ref!r}, which the pipeline does not define")
+            raise LoadError(f"{where} names component {ref!r}, which the pipeline does not define")
         after = [d for d in task.get("dependentTasks") or [] if d in siblings]
-        if "dag" in comp and _GROUP.match(ref):
-            return self.group(name, task, comp, ref, siblings, scope, loops, exit_tasks, after)
+        kind = self.group_kind(name, task, comp, ref, exit_tasks)
+        if kind is not None:
+            return self.group(name, task, comp, kind, siblings, scope, loops, exit_tasks, after)
         if name in exit_tasks:
-            raise _Refused(f"{where}: an exit task's final status names a task, not a group")
-        return self.task(name, task, ref, comp, siblings, scope, loops, after)
+            raise LoadError(f"{where}: an exit task's final status names a task, not a group")
+        spec = self.task(name, task, ref, comp, siblings, scope, loops, after)
+        cond_text = (task.get("triggerPolicy") or {}).get("condition")
+        if not cond_text:
+            return spec
+        # A task with a condition of its own: the condition reads the task's inputs.
+        own = {n: b for n, b in spec.inputs.items()}
+        condition = self.condition(cond_text, own, where)
+        group = f"{name}-if"
+        while group in siblings:
+            group += "-"
+        return ConditionGroup(
+            kind="condition",
+            name=group,
+            branches=[
+                ConditionBranch(condition=condition, nodes=[spec.model_copy(update={"after": []})])
+            ],
+            after=spec.after,
+        )
+
+    def group_kind(
+        self,
+        name: str,
+        task: dict[str, Any],
+        comp: dict[str, Any],
+        ref: str,
+        exit_tasks: dict[str, tuple[str, dict[str, Any]]],
+    ) -> str | None:
+        """What a DAG component is to the task that runs it: a loop, a condition, an exit
+        handler, a chain of branches; None for a pipeline used as a step."""
+        if "dag" not in comp:
+            return None
+        if "parameterIterator" in task or "artifactIterator" in task:
+            return "for-loop"
+        if (task.get("triggerPolicy") or {}).get("condition"):
+            return "condition"
+        if name in exit_tasks:
+            return "exit-handler"
+        if _BRANCHES.match(ref):
+            return "condition-branches"
+        return None
 
     def group(
         self,
         name: str,
         task: dict[str, Any],
         comp: dict[str, Any],
-        ref: str,
+        kind: str,
         siblings: dict[str, Any],
         scope: dict[str, Any],
         loops: dict[str, dict[str, Any]],
@@ -445,7 +515,6 @@ class _Converter:
     ) -> Any:
         where = f"group '{name}' of pipeline '{self.name}'"
         inner = self.channels(task, scope, siblings, loops, where)
-        kind = _GROUP.match(ref).group(1)  # type: ignore[union-attr]
         if "parameterIterator" in task:
             it = task["parameterIterator"]
             items_spec = it.get("items") or {}
@@ -453,16 +522,16 @@ class _Converter:
                 try:
                     raw = json.loads(items_spec["raw"])
                 except ValueError:
-                    raise _Refused(f"{where}: its loop items are not JSON") from None
+                    raise LoadError(f"{where}: its loop items are not JSON") from None
                 items: Any = ConstantBinding(kind="constant", value=raw)
             elif "inputParameter" in items_spec:
                 items = inner.get(items_spec["inputParameter"])
                 if items is None:
-                    raise _Refused(f"{where}: its loop items name an unknown input")
+                    raise LoadError(f"{where}: its loop items name an unknown input")
             else:
-                raise _Refused(f"{where}: its loop has no items")
+                raise LoadError(f"{where}: its loop has no items")
             if isinstance(items, CollectedBinding):
-                raise _Refused(
+                raise LoadError(
                     f"{where} loops over the collected outputs of another loop, which Headwater "
                     "cannot run",
                     hint="loop over a task output or a pipeline parameter instead",
@@ -479,13 +548,13 @@ class _Converter:
                 after=after,
             )
         if "artifactIterator" in task:
-            raise _Refused(
+            raise LoadError(
                 f"{where} loops over a list of artifacts (dsl.ParallelFor over artifacts), which "
                 "Headwater cannot run yet",
                 hint="loop over a list of parameters instead",
             )
         if (comp.get("dag") or {}).get("outputs") and kind.startswith("condition"):
-            raise _Refused(
+            raise LoadError(
                 f"{where} has outputs (dsl.OneOf), which Headwater cannot run yet",
                 hint="pass the branch's outputs on inside the branch instead",
             )
@@ -497,7 +566,7 @@ class _Converter:
                 cond_text = (child.get("triggerPolicy") or {}).get("condition")
                 cwhere = f"branch '{child_name}' of pipeline '{self.name}'"
                 if not cond_text or "dag" not in child_comp:
-                    raise _Refused(f"{cwhere} is not a condition branch")
+                    raise LoadError(f"{cwhere} is not a condition branch")
                 child_scope = self.channels(child, inner, {}, {}, cwhere)
                 condition = self.condition(cond_text, child_scope, cwhere)
                 nodes, _ = self.dag(child_comp["dag"], child_scope)
@@ -506,7 +575,7 @@ class _Converter:
         if kind == "condition":
             cond_text = (task.get("triggerPolicy") or {}).get("condition")
             if not cond_text:
-                raise _Refused(f"{where} is a condition group without a condition")
+                raise LoadError(f"{where} is a condition group without a condition")
             condition = self.condition(cond_text, inner, where)
             nodes, _ = self.dag(comp.get("dag") or {}, inner)
             return ConditionGroup(
@@ -517,7 +586,7 @@ class _Converter:
             )
         # An exit handler: its body, then its exit task whatever happened.
         if name not in exit_tasks:
-            raise _Refused(f"{where} is an exit handler without an exit task")
+            raise LoadError(f"{where} is an exit handler without an exit task")
         exit_name, exit_task = exit_tasks[name]
         exit_ref = (exit_task.get("componentRef") or {}).get("name", "")
         exit_comp = self.comps.get(exit_ref) or {}
@@ -554,7 +623,7 @@ class _Converter:
         def resolve(name: str) -> Any:
             value = scope.get(name)
             if value is None or isinstance(value, CollectedBinding | FinalStatusBinding):
-                raise _Refused(f"{where}: its condition names {name!r}, which it cannot read")
+                raise LoadError(f"{where}: its condition names {name!r}, which it cannot read")
             return value
 
         return _ConditionParser(text, resolve, where).parse()
@@ -573,15 +642,15 @@ class _Converter:
             name = str(spec.get("componentInputParameter") or spec.get("componentInputArtifact"))
             value = scope.get(name)
             if value is None:
-                raise _Refused(f"{where} reads {name!r}, which nothing feeds")
+                raise LoadError(f"{where} reads {name!r}, which nothing feeds")
             if selector:
                 key = re.fullmatch(r"""parseJson\(string_value\)\[["'](.+?)["']\]""", selector)
                 if not (isinstance(value, LoopItemBinding) and value.key is None and key):
-                    raise _Refused(f"{where}: cannot read the selector {selector!r}")
+                    raise LoadError(f"{where}: cannot read the selector {selector!r}")
                 return LoopItemBinding(kind="loop_item", loop=value.loop, key=key.group(1))
             return value
         if selector:
-            raise _Refused(f"{where}: cannot read the selector {selector!r}")
+            raise LoadError(f"{where}: cannot read the selector {selector!r}")
         if "runtimeValue" in spec:
             value = (spec["runtimeValue"] or {}).get("constant")
             return ConstantBinding(kind="constant", value=_typed(value, kind))
@@ -594,12 +663,10 @@ class _Converter:
             if field in spec:
                 producer = spec[field].get("producerTask", "")
                 key = spec[field].get(key_field, "")
-                if producer in loops:
-                    return self.collected(producer, key, loops[producer], where)
-                if producer not in siblings:
-                    raise _Refused(f"{where} reads an output of {producer!r}, an unknown task")
-                return TaskOutputBinding(kind="task_output", task=producer, output=key)
-        raise _Refused(f"{where}: cannot read its input {json.dumps(spec)[:200]}")
+                if producer not in siblings and producer not in loops:
+                    raise LoadError(f"{where} reads an output of {producer!r}, an unknown task")
+                return self.output_of(siblings, producer, key, loops, where)
+        raise LoadError(f"{where}: cannot read its input {json.dumps(spec)[:200]}")
 
     def collected(self, loop: str, key: str, dag: dict[str, Any], where: str) -> Any:
         outputs = dag.get("outputs") or {}
@@ -616,10 +683,13 @@ class _Converter:
             )
         inner_tasks = dag.get("tasks") or {}
         if not task or not output or task not in inner_tasks:
-            raise _Refused(f"{where} reads output {key!r} of loop {loop!r}, which it does not have")
-        inner_ref = (inner_tasks[task].get("componentRef") or {}).get("name", "")
-        if _GROUP.match(inner_ref):
-            raise _Refused(
+            raise LoadError(
+                f"{where} reads output {key!r} of loop {loop!r}, which it does not have"
+            )
+        inner_task = inner_tasks[task]
+        inner_ref = (inner_task.get("componentRef") or {}).get("name", "")
+        if self.group_kind(task, inner_task, self.comps.get(inner_ref) or {}, inner_ref, {}):
+            raise LoadError(
                 f"{where} collects outputs through nested groups inside loop {loop!r}, which "
                 "Headwater cannot run yet",
                 hint="collect from a task directly inside the loop",
@@ -634,23 +704,83 @@ class _Converter:
         for name, p in (outputs.get("parameters") or {}).items():
             source = p.get("valueFromParameter")
             if source is None:
-                raise _Refused(f"{where} output '{name}' comes from a dsl.OneOf, not supported yet")
-            found[name] = self._output(
-                source["producerSubtask"], source["outputParameterKey"], loops, where
+                raise LoadError(
+                    f"{where} output '{name}' comes from a dsl.OneOf, not supported yet"
+                )
+            found[name] = self.output_of(
+                dag.get("tasks") or {},
+                source["producerSubtask"],
+                source["outputParameterKey"],
+                loops,
+                where,
             )
         for name, a in (outputs.get("artifacts") or {}).items():
             selectors = a.get("artifactSelectors") or []
             if len(selectors) != 1:
-                raise _Refused(f"{where} output '{name}' comes from a dsl.OneOf, not supported yet")
-            found[name] = self._output(
-                selectors[0]["producerSubtask"], selectors[0]["outputArtifactKey"], loops, where
+                raise LoadError(
+                    f"{where} output '{name}' comes from a dsl.OneOf, not supported yet"
+                )
+            found[name] = self.output_of(
+                dag.get("tasks") or {},
+                selectors[0]["producerSubtask"],
+                selectors[0]["outputArtifactKey"],
+                loops,
+                where,
             )
         return found
 
-    def _output(self, task: str, key: str, loops: dict[str, dict[str, Any]], where: str) -> Any:
+    def output_of(
+        self,
+        tasks: dict[str, Any],
+        task: str,
+        key: str,
+        loops: dict[str, dict[str, Any]],
+        where: str,
+    ) -> Any:
+        """What output ``key`` of ``task`` (one of ``tasks``) is: a task's output, every
+        iteration's output of a loop, or, through a group folded inline (an exit handler,
+        a condition), the output of the task inside it that the group passes on."""
         if task in loops:
             return self.collected(task, key, loops[task], where)
-        return TaskOutputBinding(kind="task_output", task=task, output=key)
+        spec = tasks.get(task) or {}
+        ref = (spec.get("componentRef") or {}).get("name", "")
+        comp = self.comps.get(ref) or {}
+        exits = {
+            (p.get("taskFinalStatus") or {}).get("producerTask")
+            for t in tasks.values()
+            for p in ((t.get("inputs") or {}).get("parameters") or {}).values()
+        }
+        kind = self.group_kind(task, spec, comp, ref, {e: ("", {}) for e in exits if e})
+        if kind is None:
+            if "dag" in comp:  # a pipeline step: its output names, as converted
+                self.component(ref, comp, where)
+            renamed = self.renamed.get(ref[len("comp-") :] if ref.startswith("comp-") else ref)
+            return TaskOutputBinding(
+                kind="task_output", task=task, output=(renamed or {}).get(key, key)
+            )
+        dag = comp.get("dag") or {}
+        outputs = dag.get("outputs") or {}
+        param = (outputs.get("parameters") or {}).get(key)
+        art = (outputs.get("artifacts") or {}).get(key) or {}
+        source = (param or {}).get("valueFromParameter") or (
+            (art.get("artifactSelectors") or [{}])[0]
+            if len(art.get("artifactSelectors") or []) == 1
+            else {}
+        )
+        inner = source.get("producerSubtask")
+        inner_key = source.get("outputParameterKey") or source.get("outputArtifactKey")
+        if not inner or not inner_key:
+            raise LoadError(
+                f"{where} reads output {key!r} of group {task!r}, which comes from a dsl.OneOf "
+                "or from nothing: not supported yet"
+            )
+        inner_loops = {
+            n: (self.comps.get((t.get("componentRef") or {}).get("name", "")) or {}).get("dag")
+            or {}
+            for n, t in (dag.get("tasks") or {}).items()
+            if "parameterIterator" in t or "artifactIterator" in t
+        }
+        return self.output_of(dag.get("tasks") or {}, inner, inner_key, inner_loops, where)
 
     # -- tasks and leaf components
 
@@ -668,10 +798,12 @@ class _Converter:
         where = f"task '{name}' of pipeline '{self.name}'"
         key = self.component(ref, comp, where)
         spec_inputs = self.components[key].inputs
+        names = self.renamed.get(key, {})
         inputs: dict[str, Any] = {}
         given = task.get("inputs") or {}
         for kind in ("parameters", "artifacts"):
-            for input_name, spec in (given.get(kind) or {}).items():
+            for given_name, spec in (given.get(kind) or {}).items():
+                input_name = names.get(given_name, given_name)
                 io = spec_inputs.get(input_name)
                 ptype = io.type.kind if io is not None and io.type is not None else "any"
                 inputs[input_name] = self.binding(
@@ -695,7 +827,7 @@ class _Converter:
         caching = task.get("cachingOptions")
         if caching is not None:
             if caching.get("cacheKey"):
-                raise _Refused(
+                raise LoadError(
                     f"{where} sets its own cache key, which Headwater cannot honour: its cache "
                     "key is the content of the task's code and inputs",
                     hint="drop cache_key from set_caching_options",
@@ -714,9 +846,9 @@ class _Converter:
         if strategy == "ALL_UPSTREAM_TASKS_COMPLETED":
             fields["trigger_rule"] = TriggerRule.ALL_DONE
         elif strategy not in (None, "ALL_UPSTREAM_TASKS_SUCCEEDED", "TRIGGER_STRATEGY_UNSPECIFIED"):
-            raise _Refused(f"{where} has trigger strategy {strategy!r}, which Headwater cannot run")
-        if (task.get("triggerPolicy") or {}).get("condition"):
-            raise _Refused(f"{where} has a condition of its own, outside a dsl.If group")
+            raise LoadError(
+                f"{where} has trigger strategy {strategy!r}, which Headwater cannot run"
+            )
         return TaskOptions(**fields)
 
     def component(self, ref: str, comp: dict[str, Any], where: str) -> str:
@@ -726,18 +858,24 @@ class _Converter:
         inputs, outputs = self.interface(comp, f"component '{key}'")
         options: dict[str, Any] = {}
         if "dag" in comp:
-            scope = {n: PipelineInputBinding(kind="pipeline_input", name=n) for n in inputs}
+            taken: set[str] = set()
+            names = {n: n if n.isidentifier() else _ident(n, taken) for n in [*inputs, *outputs]}
+            self.renamed[key] = names
+            scope = {n: PipelineInputBinding(kind="pipeline_input", name=names[n]) for n in inputs}
+            inputs = {names[n]: io for n, io in inputs.items()}
+            outputs = {names[n]: io for n, io in outputs.items()}
             nodes, loops = self.dag(comp["dag"], scope)
+            dag_outputs = self.dag_outputs(comp["dag"], loops, f"pipeline '{key}'")
             impl: Any = DagImplementation(
                 type="dag",
                 dag=DagSpec(nodes=nodes),
-                outputs=self.dag_outputs(comp["dag"], loops, f"pipeline '{key}'"),
+                outputs={names.get(n, n): b for n, b in dag_outputs.items()},
             )
         else:
             label = comp.get("executorLabel", "")
             executor = self.executors.get(label)
             if executor is None:
-                raise _Refused(f"{where}: its component {key!r} has no executor {label!r}")
+                raise LoadError(f"{where}: its component {key!r} has no executor {label!r}")
             if "importer" in executor:
                 impl = self.importer(executor["importer"], key, where)
                 inputs = {"uri": IOSpec(kind="parameter", type=ParamType(kind="str"))}
@@ -745,7 +883,7 @@ class _Converter:
                 impl, options = self.container(executor["container"], key, where)
             else:
                 kinds = ", ".join(sorted(executor)) or "nothing"
-                raise _Refused(
+                raise LoadError(
                     f"{where}: its component {key!r} is a {kinds} executor, which needs a "
                     "Kubeflow or Vertex AI backend"
                 )
@@ -762,7 +900,7 @@ class _Converter:
     def importer(self, spec: dict[str, Any], key: str, where: str) -> ImporterImplementation:
         metadata = spec.get("metadata") or {}
         if "{{$" in json.dumps(metadata):
-            raise _Refused(
+            raise LoadError(
                 f"{where}: its importer's metadata uses placeholders, which Headwater cannot "
                 "fill in yet",
                 hint="give the importer constant metadata",
@@ -786,15 +924,19 @@ class _Converter:
             options["resources"] = resources
         for unsupported in ("lifecycle", "configMap", "volumeMounts"):
             if spec.get(unsupported):
-                raise _Refused(f"{where}: its container sets {unsupported}, which needs Kubernetes")
+                raise LoadError(
+                    f"{where}: its container sets {unsupported}, which needs Kubernetes"
+                )
         command = [str(c) for c in spec.get("command") or []]
         args = [str(a) for a in spec.get("args") or []]
         image = str(spec.get("image") or "")
         lightweight = self.lightweight(command, args, key, where)
         if lightweight is not None:
-            source, function, packages = lightweight
+            source, function, packages, timeout = lightweight
             if packages:
                 options["packages"] = packages
+            if timeout is not None:
+                options["timeout_seconds"] = timeout
             digest = hashlib.sha256(
                 json.dumps([source, function], ensure_ascii=False).encode("utf-8", "surrogatepass")
             ).hexdigest()
@@ -825,20 +967,22 @@ class _Converter:
 
     def lightweight(
         self, command: list[str], args: list[str], key: str, where: str
-    ) -> tuple[str, str, list[str]] | None:
-        """(source, function, packages) of a kfp lightweight Python component, or None."""
+    ) -> tuple[str, str, list[str], float | None] | None:
+        """(source, function, packages, timeout) of a kfp lightweight Python component, or
+        None. The timeout is that of a ``timeout`` command the program runs under (the IR
+        has no field for one; Headwater's own compiler writes it so)."""
         at = next((i for i, c in enumerate(command) if "kfp.dsl.executor_main" in c), None)
         if at is None:
             return None
         if at + 1 >= len(command) or "--function_to_execute" not in args:
-            raise _Refused(
+            raise LoadError(
                 f"{where}: its component {key!r} looks like a kfp lightweight "
                 "component, but has no embedded source"
             )
         source = command[at + 1]
         i = args.index("--function_to_execute")
         if i + 1 >= len(args):
-            raise _Refused(f"{where}: its component {key!r} names no function to run")
+            raise LoadError(f"{where}: its component {key!r} names no function to run")
         function = args[i + 1]
         packages: list[str] = []
         for script in command[:at]:
@@ -848,7 +992,7 @@ class _Converter:
                 try:
                     words = shlex.split(line)
                 except ValueError:
-                    raise _Refused(f"{where}: cannot read its pip install line {line!r}") from None
+                    raise LoadError(f"{where}: cannot read its pip install line {line!r}") from None
                 tail = words[words.index("install") + 1 :]
                 skip_next = False
                 for word in tail:
@@ -856,7 +1000,7 @@ class _Converter:
                         skip_next = False
                         continue
                     if word in ("--index-url", "--extra-index-url", "-i"):
-                        raise _Refused(
+                        raise LoadError(
                             f"{where}: its component {key!r} installs packages from its own "
                             "index (pip_index_urls), which Headwater's per-step environments "
                             "do not take from a pipeline",
@@ -872,7 +1016,11 @@ class _Converter:
                     if name in ("kfp", "typing-extensions", ""):
                         continue
                     packages.append(word)
-        return source, function, packages
+        limit = re.search(
+            r"\btimeout\s+(?:--kill-after=\S+\s+|-k\s+\S+\s+|-s\s+\S+\s+)*(\d+(?:\.\d+)?)s?\s",
+            command[at],
+        )
+        return source, function, packages, float(limit.group(1)) if limit else None
 
     def resources(self, spec: dict[str, Any], where: str) -> Resources | None:
         fields: dict[str, Any] = {}

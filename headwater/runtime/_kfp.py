@@ -21,6 +21,7 @@ Kubeflow's placeholders filled in from the task input.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -32,6 +33,7 @@ import sys
 import tempfile
 import types
 import typing
+from collections.abc import Iterator
 from typing import Annotated, Any, TypeVar
 
 from headwater.runtime._protocol import TaskError
@@ -307,6 +309,22 @@ def kfp_modules() -> dict[str, types.ModuleType]:
 _sources: dict[str, types.ModuleType] = {}
 
 
+@contextlib.contextmanager
+def kfp_installed() -> Iterator[None]:
+    """``kfp`` and ``kfp.dsl`` importable as this module's while a component's source
+    loads or its function runs (its body may import them again)."""
+    saved = {name: sys.modules.get(name) for name in ("kfp", "kfp.dsl")}
+    sys.modules.update(kfp_modules())
+    try:
+        yield
+    finally:
+        for name, previous in saved.items():
+            if previous is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = previous
+
+
 def load_source(source: str, function: str, component: str) -> Any:
     """The function ``function`` of a component's module source, built once per process."""
     key = hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()
@@ -314,20 +332,13 @@ def load_source(source: str, function: str, component: str) -> Any:
     if module is None:
         module = types.ModuleType(f"headwater_kfp_{key[:16]}")
         module.__file__ = f"<kfp component {component}>"
-        saved = {name: sys.modules.get(name) for name in ("kfp", "kfp.dsl")}
-        sys.modules.update(kfp_modules())
         try:
-            exec(compile(source, module.__file__, "exec", dont_inherit=True), module.__dict__)
+            with kfp_installed():
+                exec(compile(source, module.__file__, "exec", dont_inherit=True), module.__dict__)
         except Exception as exc:
             raise TaskError(
                 f"component '{component}': its source failed to load: {type(exc).__name__}: {exc}"
             ) from exc
-        finally:
-            for name, previous in saved.items():
-                if previous is None:
-                    sys.modules.pop(name, None)
-                else:
-                    sys.modules[name] = previous
         _sources[key] = module
     func = module.__dict__.get(function)
     if not callable(func):
@@ -481,7 +492,8 @@ def call_kfp(
             elif name in params:
                 kind = (io.get("type") or {}).get("kind", "any")
                 kwargs[name] = protobuf_value(params[name], kind)
-        value = func(**kwargs)
+        with kfp_installed():
+            value = func(**kwargs)
         values: dict[str, Any] = {}
         if value is not None and ret is not None:
             if isinstance(ret, type) and issubclass(ret, tuple) and hasattr(ret, "_fields"):
