@@ -10,9 +10,11 @@ UI_SRC   := $(shell find ui/src ui/index.html ui/package.json ui/vite.config.ts 
 .PHONY: install ui check lint typecheck test test-python test-ui e2e bench demo clean peers
 
 # Peers the tests talk to, each in its own virtual environment (never the project's own):
-# the kfp SDK (compiles the Kubeflow corpus, loads and runs IR with kfp.local).
+# the kfp SDK (compiles the Kubeflow corpus, loads and runs IR with kfp.local), and
+# Airflow 3 with the Headwater provider (integrations/airflow) installed in it.
 PEERS    := .venvs
 KFP_STAMP := $(PEERS)/kfp/.installed
+AIRFLOW_STAMP := $(PEERS)/airflow/.installed
 
 # Bytecode is compiled here, not on first import: an editable install gets no .pyc files
 # where PYTHONDONTWRITEBYTECODE is set, and every headwater process would recompile its
@@ -36,7 +38,15 @@ $(KFP_STAMP): tests/peers/kfp-requirements.txt
 	$(PEERS)/kfp/bin/pip install --quiet -r tests/peers/kfp-requirements.txt
 	touch $@
 
-peers: $(KFP_STAMP)
+# Headwater and the provider are editable installs: only a change to what they depend on
+# rebuilds it.
+$(AIRFLOW_STAMP): tests/peers/airflow-requirements.txt pyproject.toml integrations/airflow/pyproject.toml
+	rm -rf $(PEERS)/airflow
+	$(PYTHON) -m venv $(PEERS)/airflow
+	$(PEERS)/airflow/bin/pip install --quiet -r tests/peers/airflow-requirements.txt
+	touch $@
+
+peers: $(KFP_STAMP) $(AIRFLOW_STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,11 +55,13 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 lint: install
-	$(BIN)/ruff check headwater tests bench examples
-	$(BIN)/ruff format --check headwater tests bench examples
+	$(BIN)/ruff check headwater tests bench examples integrations
+	$(BIN)/ruff format --check headwater tests bench examples integrations
 
-typecheck: install
+# The Airflow provider is checked against Airflow's own types, in the Airflow environment.
+typecheck: install $(AIRFLOW_STAMP)
 	$(BIN)/mypy
+	cd integrations/airflow && $(CURDIR)/$(BIN)/mypy --python-executable $(CURDIR)/$(PEERS)/airflow/bin/python
 	$(BIN)/lint-imports
 
 check: lint typecheck

@@ -123,6 +123,11 @@ class Client:
         result: dict[str, Any] = self._call("GET", "/health")
         return result
 
+    def me(self) -> dict[str, Any]:
+        """Who the token belongs to: ``user``, ``role`` and the token's own record."""
+        result: dict[str, Any] = self._call("GET", "/me")
+        return result
+
     def pipelines(self, **filters: Any) -> dict[str, Any]:
         """A page of pipelines: ``prefix``, ``tag``, ``limit``, ``offset``..."""
         result: dict[str, Any] = self._call("GET", "/pipelines", params=_given(filters))

@@ -22,7 +22,7 @@ from pathlib import Path
 from headwater._config import Settings
 from headwater.engine._attempts import SLOT_POLL_SECONDS, Attempts
 from headwater.engine._environments import prepare_environments, resolve_environments
-from headwater.engine._flow import ControlFlow
+from headwater.engine._flow import ControlFlow, run_outputs
 from headwater.engine._honour import check_options
 from headwater.engine._state import Observer
 from headwater.engine._units import Unit, scope_done
@@ -37,7 +37,7 @@ from headwater.executors import (
     body_imports,
     make_executor,
 )
-from headwater.spec import PipelineSpec, PythonImplementation, TaskOptions
+from headwater.spec import DagImplementation, PipelineSpec, PythonImplementation, TaskOptions
 from headwater.states import TASK_LIVE, TASK_OK, RunStatus, TaskStatus
 from headwater.store import ArtifactStore, MetadataStore, RunRecord
 
@@ -390,13 +390,20 @@ class Engine(ControlFlow, Attempts):
         self.finished = True
         target = RunStatus.SUCCEEDED if outcome in TASK_OK else RunStatus.FAILED
         error = None
-        if target is RunStatus.FAILED:
+        outputs = None
+        if target is RunStatus.SUCCEEDED:
+            impl = self.spec.root.implementation
+            assert isinstance(impl, DagImplementation)
+            outputs = run_outputs(impl, self.root)
+        else:
             failed = [u for u in self.root.all_units() if u.is_task and u.status is T.FAILED]
             error = "; ".join(
                 f"{u.path}: {(u.error or '').splitlines()[0] if u.error else 'failed'}"
                 for u in failed[:3]
             )
-        self.store.runs.set_run_status(self.run.id, RunStatus.RUNNING, target, error=error or None)
+        self.store.runs.set_run_status(
+            self.run.id, RunStatus.RUNNING, target, error=error or None, outputs=outputs
+        )
         self.run_status = target
         kind = "success" if target is RunStatus.SUCCEEDED else "failure"
         self.notices.tell_run(kind, self.run_status, error=error)

@@ -13,11 +13,11 @@ from typing import Any
 from headwater.engine._state import RunState
 from headwater.engine._triggers import Decision, decide
 from headwater.engine._units import (
-    ArtifactValue,
     Scope,
     Unavailable,
     Unit,
     jsonable,
+    record_output,
     resolve,
     scope_done,
     state,
@@ -379,14 +379,23 @@ def _compare(op: str, left: Any, right: Any) -> bool:
     raise Unavailable(f"unknown comparison '{op}'")
 
 
+def run_outputs(impl: DagImplementation, root: Scope) -> dict[str, Any]:
+    """A finished run's own outputs (what its pipeline function returns), as the run records
+    them. An output whose producer did not succeed (a branch not taken) is left out: the
+    run's outcome is its tasks', not whether each output has a value."""
+    outputs: dict[str, Any] = {"parameters": {}, "artifacts": {}}
+    for name, binding in impl.outputs.items():
+        try:
+            record_output(outputs, name, resolve(binding, root))
+        except Unavailable:
+            continue
+    return outputs
+
+
 def _put(unit: Unit, outputs: dict[str, Any], name: str, value: Any) -> None:
     """Set a nested pipeline's output ``name``: on its unit, and in the outputs recorded."""
-    if isinstance(value, ArtifactValue):
+    record_output(outputs, name, value)
+    if name in outputs["artifacts"]:
         unit.artifacts[name] = value
-        outputs["artifacts"][name] = value.id
-    elif isinstance(value, list) and value and all(isinstance(v, ArtifactValue) for v in value):
-        unit.artifacts[name] = value
-        outputs["artifacts"][name] = [v.id for v in value]
     else:
         unit.params[name] = value
-        outputs["parameters"][name] = value

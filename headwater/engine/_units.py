@@ -292,6 +292,17 @@ def load_outputs(store: MetadataStore, unit: Unit, outputs: dict[str, Any]) -> N
             unit.artifacts[name] = artifact_value(records[ref])
 
 
+def record_output(outputs: dict[str, Any], name: str, value: Any) -> None:
+    """Put output ``name`` into ``outputs`` as runs and task runs record it: an artifact (or
+    a list of them) by id under ``artifacts``, any other value under ``parameters``."""
+    if isinstance(value, ArtifactValue):
+        outputs["artifacts"][name] = value.id
+    elif isinstance(value, list) and value and all(isinstance(v, ArtifactValue) for v in value):
+        outputs["artifacts"][name] = [v.id for v in value]
+    else:
+        outputs["parameters"][name] = value
+
+
 def jsonable(values: dict[str, Any]) -> dict[str, Any]:
     """Input values as a task run records them: an artifact by its id."""
 

@@ -88,6 +88,12 @@ class TaskOut(_Out):
 
 class RunDetail(RunOut):
     tasks: list[TaskOut]
+    outputs: dict[str, Any] | None = Field(
+        None,
+        description="The pipeline's own outputs (what its function returns) once the run has "
+        "succeeded: 'parameters' by value and 'artifacts' by id; null until then, and for a "
+        "run that failed or was cancelled.",
+    )
 
 
 class TriggerIn(BaseModel):

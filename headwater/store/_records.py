@@ -38,6 +38,9 @@ class RunRecord:
     cancel_requested_at: datetime | None = None
     # Created or requeued through a server: it may read only its namespace's URI roots.
     confined: bool = False
+    # The pipeline's outputs once the run has succeeded (parameters by value, artifacts by
+    # id); None before that, and when it failed or was cancelled.
+    outputs: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

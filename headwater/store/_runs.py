@@ -103,10 +103,19 @@ class RunStore:
             return [run_record(r) for r in conn.execute(q)]
 
     def set_run_status(
-        self, run_id: str, current: RunStatus, target: RunStatus, *, error: str | None = None
+        self,
+        run_id: str,
+        current: RunStatus,
+        target: RunStatus,
+        *,
+        error: str | None = None,
+        outputs: dict[str, Any] | None = None,
     ) -> None:
-        """Move a run from ``current`` to ``target``; NotFound if it is not ``current``."""
+        """Move a run from ``current`` to ``target`` (with the pipeline's ``outputs`` when
+        it succeeded); NotFound if it is not ``current``."""
         values: dict[str, Any] = {} if error is None else {"error": error}
+        if outputs is not None:
+            values["outputs"] = outputs
         with self.db.begin() as conn:
             moved = moves.move_run(conn, self.db.namespace, run_id, current, target, **values)
         if not moved:

@@ -132,6 +132,9 @@ runs = sa.Table(
     sa.Column("cancel_requested_at", UTCDateTime),
     # Created or requeued through a server: it may read only its namespace's URI roots.
     sa.Column("confined", sa.Boolean, nullable=False, server_default=sa.false()),
+    # The pipeline's own outputs (what its function returns) once the run has succeeded:
+    # {"parameters": {name: value}, "artifacts": {name: artifact id or ids}}.
+    sa.Column("outputs", JSON),
     # One scheduled run per interval, however many schedulers race to create it.
     sa.UniqueConstraint("pipeline_id", "trigger", "data_interval_start"),
     sa.Index(None, "namespace", "pipeline_id", "created_at"),

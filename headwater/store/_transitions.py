@@ -144,7 +144,14 @@ def move_run(
         values.setdefault("finished_at", ts)
     elif current in RUN_DONE:
         # Queued again (tasks cleared): how it ended, and who drove it, no longer hold.
-        for column in ("finished_at", "error", "engine_id", "heartbeat_at", "cancel_requested_at"):
+        for column in (
+            "finished_at",
+            "error",
+            "outputs",
+            "engine_id",
+            "heartbeat_at",
+            "cancel_requested_at",
+        ):
             values.setdefault(column, None)
     r = t.runs.c
     done = conn.execute(

@@ -6,7 +6,18 @@ can tell from what the task bodies did whether (and how often) they ran.
 
 from __future__ import annotations
 
-from headwater import HTML, Dataset, Input, Markdown, Metrics, Output, component, pipeline
+from headwater import (
+    HTML,
+    Collected,
+    Dataset,
+    Input,
+    Markdown,
+    Metrics,
+    Output,
+    ParallelFor,
+    component,
+    pipeline,
+)
 
 SALES = "warehouse://sales"
 REPORT_TAG = "reports"
@@ -130,3 +141,33 @@ def server_gated(marker: str, out_dir: str):
     opened = gate(marker=marker, out_dir=out_dir)
     after_gate(state=opened.output, out_dir=out_dir)
     unrelated(out_dir=out_dir)
+
+
+@component
+def count_to(n: int) -> int:
+    return n
+
+
+@component
+def square(x: int) -> int:
+    return x * x
+
+
+@component
+def write_note(text: str, note: Output[Dataset]) -> None:
+    with open(note.path, "w") as f:
+        f.write(text)
+
+
+@pipeline
+def server_outputs(n: int = 3, text: str = "hello"):
+    """Returns its outputs: a value, a value per loop iteration and an artifact."""
+    counted = count_to(n=n)
+    with ParallelFor([1, 2, 3]) as x:
+        squared = square(x=x)
+    noted = write_note(text=text)
+    return {
+        "count": counted.output,
+        "squares": Collected(squared.output),
+        "note": noted.outputs["note"],
+    }

@@ -97,6 +97,12 @@ def test_client_lists_pipelines_with_or_without_filters(server: Standalone, hw: 
     assert hw.asset_events(asset=None, run_id=None)["limit"] == 50
 
 
+def test_client_me_names_the_tokens_user(server: Standalone, hw: Client) -> None:
+    me = hw.me()
+    assert me["user"] == "admin" and me["role"] == "admin"
+    assert server.token is not None and server.token.startswith(me["token"]["prefix"])
+
+
 def test_client_errors_carry_the_servers_message(server: Standalone, hw: Client) -> None:
     with pytest.raises(ClientError) as bad:
         hw.trigger("server_report", {"n": "many"})

@@ -275,6 +275,19 @@ def test_set_run_status_records_times_engine_and_error(
     assert failed.finished_at >= failed.started_at  # type: ignore[operator]
 
 
+def test_a_succeeded_run_keeps_its_outputs_until_it_is_queued_again(
+    store: MetadataStore, run: RunRecord
+) -> None:
+    outputs = {"parameters": {"accuracy": 0.9}, "artifacts": {"model": "01ART"}}
+    assert run.outputs is None
+    store.runs.set_run_status(run.id, R.QUEUED, R.RUNNING)
+    store.runs.set_run_status(run.id, R.RUNNING, R.SUCCEEDED, outputs=outputs)
+    assert store.runs.get_run(run.id).outputs == outputs
+    # Tasks cleared: the run goes again, and what it returned no longer holds.
+    store.runs.set_run_status(run.id, R.SUCCEEDED, R.QUEUED)
+    assert store.runs.get_run(run.id).outputs is None
+
+
 def test_set_run_status_with_a_stale_current_status_is_refused(
     store: MetadataStore, run: RunRecord
 ) -> None:

@@ -1063,6 +1063,13 @@ export interface components {
             heartbeat_at: string | null;
             /** Id */
             id: string;
+            /**
+             * Outputs
+             * @description The pipeline's own outputs (what its function returns) once the run has succeeded: 'parameters' by value and 'artifacts' by id; null until then, and for a run that failed or was cancelled.
+             */
+            outputs?: {
+                [key: string]: unknown;
+            } | null;
             /** Parameters */
             parameters: {
                 [key: string]: unknown;
