@@ -431,8 +431,18 @@ class Mount:
         """Make the artifact root read-only: remount it so, or (where nothing can be
         mounted) take away write permission, which stops everyone but root."""
         if self.mounted:
-            subprocess.run(["mount", "-o", "remount,ro", str(self.path)], check=True)
-            return
+            # A file still open for writing there (a process of the run before, ending)
+            # makes the remount "busy" for a moment: try again for a few seconds.
+            deadline = time.monotonic() + 10
+            while True:
+                done = subprocess.run(
+                    ["mount", "-o", "remount,ro", str(self.path)], capture_output=True, text=True
+                )
+                if done.returncode == 0:
+                    return
+                if "busy" not in done.stderr or time.monotonic() > deadline:
+                    raise AssertionError(f"cannot remount {self.path} read-only: {done.stderr}")
+                time.sleep(0.2)
         if os.geteuid() == 0:
             pytest.skip(
                 f"cannot mount a tmpfs here ({self.why_not or 'mount failed'}), and a "
