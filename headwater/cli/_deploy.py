@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -19,14 +19,49 @@ app.add_typer(pipelines_app, name="pipelines")
 
 
 @app.command()
-def deploy(target: Annotated[str, typer.Argument(help="FILE or FILE:PIPELINE")]) -> None:
-    """Store an immutable version: the spec and a snapshot of the source files it needs."""
+def deploy(
+    target: Annotated[str, typer.Argument(help="FILE or FILE:PIPELINE")],
+    cron: Annotated[
+        str | None, typer.Option("--cron", help="Schedule it: cron or preset (@daily).")
+    ] = None,
+    every: Annotated[
+        float | None, typer.Option("--every", help="Schedule it every N seconds.")
+    ] = None,
+    timezone: Annotated[str | None, typer.Option("--timezone", help="IANA time zone.")] = None,
+    start: Annotated[str | None, typer.Option("--start", help="ISO start_date.")] = None,
+    end: Annotated[str | None, typer.Option("--end", help="ISO end_date.")] = None,
+    catchup: Annotated[bool | None, typer.Option("--catchup/--no-catchup")] = None,
+    max_active_runs: Annotated[
+        int | None, typer.Option("--max-active-runs", min=1, max=1_000_000)
+    ] = None,
+) -> None:
+    """Store an immutable version: the spec and a snapshot of the source files it needs.
+
+    The schedule options set (or replace) the pipeline's schedule in the version: how a
+    pipeline that says nothing of schedules (a Kubeflow pipeline) gets one."""
+    from datetime import UTC, datetime
+
+    from headwater.cli._schedule import _when
     from headwater.engine import Workspace
     from headwater.engine import deploy as deploy_version
     from headwater.interop import load_spec
 
     spec, path = load_spec(target)
     root = str(path.resolve().parent)
+    settings: dict[str, Any] = {
+        "cron": cron,
+        "every": every,
+        "timezone": timezone,
+        "start_date": _when(start, "--start") if start is not None else None,
+        "end_date": _when(end, "--end") if end is not None else None,
+        "catchup": catchup,
+        "max_active_runs": max_active_runs,
+    }
+    if any(v is not None for v in settings.values()):
+        from headwater.scheduler import checked_schedule, schedule_overrides
+
+        overrides = schedule_overrides(spec, {}, **settings)
+        spec = checked_schedule(spec, overrides, datetime.now(UTC))
     ws = Workspace.open()
     version = deploy_version(ws, spec, root)
     files = ", ".join(sorted(version.source_manifest or {})) or "none"

@@ -27,7 +27,12 @@ from headwater.scheduler._operations import (
 )
 from headwater.scheduler._runner import Runner
 from headwater.scheduler._service import SchedulerService
-from headwater.scheduler._settings import edit_schedule, effective_spec
+from headwater.scheduler._settings import (
+    checked_schedule,
+    edit_schedule,
+    effective_spec,
+    schedule_overrides,
+)
 from headwater.scheduler._timetable import DataInterval, Timetable
 
 __all__ = [
@@ -40,6 +45,7 @@ __all__ = [
     "TemplateContext",
     "Timetable",
     "cancel",
+    "checked_schedule",
     "clear",
     "create_backfill_runs",
     "edit_schedule",
@@ -48,6 +54,7 @@ __all__ = [
     "plan_backfill",
     "read_log",
     "retry_failed",
+    "schedule_overrides",
     "template_context",
     "tick",
     "trigger",

@@ -43,9 +43,9 @@ def effective_spec(spec: PipelineSpec, overrides: dict[str, Any] | None) -> Pipe
     return edited
 
 
-def edit_schedule(
-    ws: Any,
-    pipeline: str,
+def schedule_overrides(
+    spec: PipelineSpec,
+    overrides: dict[str, Any],
     *,
     cron: str | None = None,
     every: float | None = None,
@@ -54,26 +54,20 @@ def edit_schedule(
     end_date: datetime | None = None,
     catchup: bool | None = None,
     max_active_runs: int | None = None,
-    reset: bool = False,
-) -> Any:
-    """Change a deployed pipeline's schedule without redeploying it; returns the schedule.
-
-    Only the settings given change (``reset`` first returns to the deployed ones). The
-    result is checked like a compile, so nothing invalid is saved.
-    """
-    schedule = ws.store.schedules.get_schedule(pipeline)
-    deployed = from_data(ws.store.pipelines.get_version(schedule.version_id).spec)
-    overrides: dict[str, Any] = {} if reset else dict(schedule.overrides or {})
+) -> dict[str, Any]:
+    """``overrides`` (edits already made to ``spec``'s schedule) with the settings given
+    laid over them; the settings not given stay."""
+    overrides = dict(overrides)
     if cron is not None and every is not None:
         raise HeadwaterError("give a cron expression or an interval, not both")
     if every is not None and not math.isfinite(every):
         raise SpecError(
             f"the interval {every!r} is not a finite number of seconds",
-            location=Location(pipeline=pipeline),
+            location=Location(pipeline=spec.name),
             hint="give the interval in seconds, e.g. --every 3600 (interval_seconds: 3600)",
         )
     base = overrides.get("schedule") or (
-        deployed.schedule.model_dump(mode="json") if deployed.schedule else {}
+        spec.schedule.model_dump(mode="json") if spec.schedule else {}
     )
     sched = dict(base) if isinstance(base, dict) else {}
     if (cron is not None or every is not None) and sched.get("kind") == "assets":
@@ -100,17 +94,47 @@ def edit_schedule(
         overrides["catchup"] = catchup
     if max_active_runs is not None:
         overrides["max_active_runs"] = max_active_runs
-    edited = effective_spec(deployed, overrides)  # refuse anything a compile would refuse
+    return overrides
+
+
+def checked_schedule(
+    spec: PipelineSpec, overrides: dict[str, Any], default_start: datetime
+) -> PipelineSpec:
+    """``spec`` with ``overrides`` applied, refused as a compile would refuse it, and its
+    timetable laid out once (so a schedule that cannot be is refused now)."""
+    edited = effective_spec(spec, overrides)
     check_schedule(edited)
     if edited.schedule is not None and edited.schedule.kind != "assets":
         from headwater.scheduler._timetable import Timetable
 
         try:
-            Timetable.for_pipeline(edited, default_start_date=schedule.created_at)
+            Timetable.for_pipeline(edited, default_start_date=default_start)
         except (OverflowError, ValueError) as exc:
             raise SpecError(
-                f"the schedule of pipeline '{pipeline}' cannot be laid out: {exc}",
-                location=Location(pipeline=pipeline),
+                f"the schedule of pipeline '{spec.name}' cannot be laid out: {exc}",
+                location=Location(pipeline=spec.name),
                 hint="check its start_date, end_date and interval",
             ) from None
+    return edited
+
+
+def edit_schedule(
+    ws: Any,
+    pipeline: str,
+    *,
+    reset: bool = False,
+    **settings: Any,
+) -> Any:
+    """Change a deployed pipeline's schedule without redeploying it; returns the schedule.
+
+    Only the settings given change (``cron``, ``every``, ``timezone``, ``start_date``,
+    ``end_date``, ``catchup``, ``max_active_runs``; ``reset`` first returns to the deployed
+    ones). The result is checked like a compile, so nothing invalid is saved.
+    """
+    schedule = ws.store.schedules.get_schedule(pipeline)
+    deployed = from_data(ws.store.pipelines.get_version(schedule.version_id).spec)
+    overrides = schedule_overrides(
+        deployed, {} if reset else dict(schedule.overrides or {}), **settings
+    )
+    checked_schedule(deployed, overrides, schedule.created_at)
     return ws.store.schedules.set_schedule_overrides(pipeline, overrides)

@@ -199,3 +199,22 @@ def test_validate_compile_and_deploy_take_kubeflow_ir(
     triggered = cli(home, "trigger", "loops", "-p", "items=[7]", "--no-cache")
     assert triggered.returncode == 0, triggered.stdout + triggered.stderr
     assert "for-loop-3[0].square-2" in triggered.stdout or "succeeded" in triggered.stdout
+
+
+def test_a_kubeflow_pipeline_is_scheduled_and_backfilled(
+    corpus: tuple[Path, dict], tmp_path: Path
+) -> None:
+    out, _ = corpus
+    home = tmp_path / "home"
+    bad = cli(home, "deploy", str(out / "loops.yaml"), "--cron", "every day")
+    assert bad.returncode == 1 and "invalid schedule 'every day'" in bad.stdout + bad.stderr
+    listed = cli(home, "pipelines", "list")
+    assert "loops" not in listed.stdout  # nothing deployed
+    deployed = cli(
+        home, "deploy", str(out / "loops.yaml"), "--cron", "0 3 * * *", "--start", "2026-12-01"
+    )
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    done = cli(home, "backfill", "loops", "--start", "2026-12-01", "--end", "2026-12-03")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("succeeded") == 2, done.stdout
+    assert "2026-12-01 03:00" in done.stdout and "2026-12-02 03:00" in done.stdout
