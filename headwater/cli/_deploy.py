@@ -9,7 +9,17 @@ from rich.markup import escape
 from rich.table import Table
 
 from headwater.cli._app import app, err, out
-from headwater.cli._options import Server, Token
+from headwater.cli._options import (
+    Catchup,
+    Cron,
+    End,
+    Every,
+    MaxActiveRuns,
+    Server,
+    Start,
+    TimeZone,
+    Token,
+)
 from headwater.errors import HeadwaterError
 
 pipelines_app = typer.Typer(
@@ -21,19 +31,13 @@ app.add_typer(pipelines_app, name="pipelines")
 @app.command()
 def deploy(
     target: Annotated[str, typer.Argument(help="FILE or FILE:PIPELINE")],
-    cron: Annotated[
-        str | None, typer.Option("--cron", help="Schedule it: cron or preset (@daily).")
-    ] = None,
-    every: Annotated[
-        float | None, typer.Option("--every", help="Schedule it every N seconds.")
-    ] = None,
-    timezone: Annotated[str | None, typer.Option("--timezone", help="IANA time zone.")] = None,
-    start: Annotated[str | None, typer.Option("--start", help="ISO start_date.")] = None,
-    end: Annotated[str | None, typer.Option("--end", help="ISO end_date.")] = None,
-    catchup: Annotated[bool | None, typer.Option("--catchup/--no-catchup")] = None,
-    max_active_runs: Annotated[
-        int | None, typer.Option("--max-active-runs", min=1, max=1_000_000)
-    ] = None,
+    cron: Cron = None,
+    every: Every = None,
+    timezone: TimeZone = None,
+    start: Start = None,
+    end: End = None,
+    catchup: Catchup = None,
+    max_active_runs: MaxActiveRuns = None,
 ) -> None:
     """Store an immutable version: the spec and a snapshot of the source files it needs.
 

@@ -21,6 +21,15 @@ Token = Annotated[
     typer.Option("--token", envvar="HEADWATER_TOKEN", help="API token for --server."),
 ]
 
+# A schedule's settings, as 'schedules set' edits them and 'deploy' sets them.
+Cron = Annotated[str | None, typer.Option("--cron", help="Cron or preset (@daily).")]
+Every = Annotated[float | None, typer.Option("--every", help="Interval in seconds.")]
+TimeZone = Annotated[str | None, typer.Option("--timezone", help="IANA time zone.")]
+Start = Annotated[str | None, typer.Option("--start", help="ISO start_date.")]
+End = Annotated[str | None, typer.Option("--end", help="ISO end_date.")]
+Catchup = Annotated[bool | None, typer.Option("--catchup/--no-catchup")]
+MaxActiveRuns = Annotated[int | None, typer.Option("--max-active-runs", min=1, max=1_000_000)]
+
 
 def _limit_flag(field: str) -> Any:
     from headwater._limits import LIMITS, Limits

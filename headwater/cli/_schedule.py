@@ -11,12 +11,19 @@ from rich.table import Table
 
 from headwater.cli._app import app, out
 from headwater.cli._options import (
+    Catchup,
+    Cron,
+    End,
+    Every,
+    MaxActiveRuns,
     MaxRenderBytes,
     MaxRenderMemory,
     MaxRenderSeconds,
     MaxRunsPerPass,
     MinScheduleInterval,
     Server,
+    Start,
+    TimeZone,
     Token,
     apply_limits,
     client,
@@ -263,15 +270,13 @@ def _when(text: str, option: str) -> datetime:
 @schedules_app.command("set")
 def schedules_set(
     pipeline: Annotated[str, typer.Argument()],
-    cron: Annotated[str | None, typer.Option("--cron", help="Cron or preset (@daily).")] = None,
-    every: Annotated[float | None, typer.Option("--every", help="Interval in seconds.")] = None,
-    timezone: Annotated[str | None, typer.Option("--timezone", help="IANA time zone.")] = None,
-    start: Annotated[str | None, typer.Option("--start", help="ISO start_date.")] = None,
-    end: Annotated[str | None, typer.Option("--end", help="ISO end_date.")] = None,
-    catchup: Annotated[bool | None, typer.Option("--catchup/--no-catchup")] = None,
-    max_active_runs: Annotated[
-        int | None, typer.Option("--max-active-runs", min=1, max=1_000_000)
-    ] = None,
+    cron: Cron = None,
+    every: Every = None,
+    timezone: TimeZone = None,
+    start: Start = None,
+    end: End = None,
+    catchup: Catchup = None,
+    max_active_runs: MaxActiveRuns = None,
     reset: Annotated[bool, typer.Option("--reset", help="Back to the deployed settings.")] = False,
     server: Server = None,
     token: Token = None,
