@@ -20,8 +20,9 @@ A task does not wait for its fork: the zygote keeps ``n`` spare children (1 by d
 forked ahead of need while it has nothing else to do, each of which has already left
 the zygote's session and given up its descriptors. A ``run`` command goes to a spare
 through a pipe of its own (the spare then runs that one task and exits; no spare runs
-two). After a ``preload`` the spares are replaced, so that every task sees what was
-preloaded before its command arrived.
+two): first the command, then, once the zygote has sent ``started``, a newline that lets
+the spare go, so that no task runs unannounced. After a ``preload`` the spares are
+replaced, so that every task sees what was preloaded before its command arrived.
 When the command stream closes, every child's process group is killed. When the
 zygote itself dies, the kernel kills its children (``PR_SET_PDEATHSIG``): nothing
 would report their end any more, and the executor that started the zygote stops
@@ -90,7 +91,9 @@ def _spare(cmd_r: int, done_w: int, fds: tuple[int, ...], parent: int) -> None:
                 break
             data += chunk
         os.close(cmd_r)
-        if not data:  # the zygote let it go unused
+        if not data.endswith(b"\n"):
+            # Let go unused, or the zygote died between handing over the command and
+            # the go-ahead: the executor decides what becomes of that task.
             os._exit(0)
         ran = True
         code = _run(json.loads(data))
@@ -280,13 +283,19 @@ def serve(cmd_fd: int, event_fd: int) -> None:
             try:
                 _write_all(w, data)
             except OSError:  # that spare died meanwhile: take another
-                forget(pid)
-                continue
-            finally:
                 with contextlib.suppress(OSError):
                     os.close(w)
+                forget(pid)
+                continue
+            # The task starts only once it is announced: the newline is the go-ahead,
+            # so a zygote killed before it leaves no task running that the executor
+            # believes never started (and would start again).
             children[pid] = cmd["id"]
             emit({"ev": "started", "id": cmd["id"], "pid": pid})
+            with contextlib.suppress(OSError):  # if it died, reap() reports its end
+                _write_all(w, b"\n")
+            with contextlib.suppress(OSError):
+                os.close(w)
             return
 
     sel.register(cmds, selectors.EVENT_READ)

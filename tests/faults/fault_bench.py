@@ -335,10 +335,20 @@ class FaultBench:
             total = Run(self.ws, run_id).outputs(FAN_IN)["output"]
             if total != expected_total():
                 lost.append(f"fan_in added up {total}, not {expected_total()}")
+        # A task may complete twice only if a fault hit it in flight: it had started by
+        # then (its mark says so), or the engine recorded an attempt of it that ended
+        # unsucceeded and ran another. The second catches the task that a killed worker
+        # had just handed its process, whose start mark came a moment after the kill.
+        retried = {
+            a.path
+            for a in attempts
+            if str(a.status) not in ("succeeded", "pending", "waiting", "queued", "running")
+            and any(b.path == a.path and b.attempt > a.attempt for b in attempts)
+        }
         twice = [
             f"{p} completed {n} times"
             for p, n in sorted(ends.items())
-            if n > (2 if p in self.in_flight else 1)
+            if n > (2 if p in self.in_flight | retried else 1)
         ]
         twice += [f"{p} succeeded {n} times" for p, n in sorted(succeeded.items()) if n > 1]
         # A run that failed as expected prints its tasks' tracebacks; one that succeeded
