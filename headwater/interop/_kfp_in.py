@@ -96,13 +96,14 @@ def load_kfp(path: Path) -> PipelineSpec:
     """The Headwater spec of the Kubeflow pipeline in ``path`` (YAML or JSON IR)."""
     import yaml
 
+    from headwater.interop._load import read_document
+
+    hint = "pass a pipeline compiled by the kfp SDK"
+    text = read_document(path, hint)
     try:
-        text = path.read_text(encoding="utf-8")
         docs = [d for d in yaml.safe_load_all(text) if d is not None]
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise LoadError(
-            f"cannot read {path}: {exc}", hint="pass a pipeline compiled by the kfp SDK"
-        ) from None
+    except yaml.YAMLError as exc:
+        raise LoadError(f"cannot read {path}: {exc}", hint=hint) from None
     if not docs or not is_kfp_ir(docs[0]):
         raise LoadError(
             f"{path} is not a Kubeflow pipeline (no pipelineInfo and root)",

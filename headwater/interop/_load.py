@@ -8,6 +8,27 @@ from headwater.errors import LoadError
 from headwater.spec import PipelineSpec
 
 DOCUMENT_SUFFIXES = (".yaml", ".yml", ".json")
+# The largest pipeline document read: a compiled pipeline is kilobytes, a large one a few
+# megabytes; anything bigger is not a pipeline, and parsing it would hold the process.
+MAX_DOCUMENT_BYTES = 32 * 2**20
+
+
+def read_document(path: Path, hint: str) -> str:
+    """The text of the pipeline document ``path``, refused if it is not a regular file
+    of at most :data:`MAX_DOCUMENT_BYTES` of UTF-8."""
+    try:
+        size = path.stat().st_size
+        if not path.is_file():
+            raise LoadError(f"{path} is not a regular file", hint=hint)
+        if size > MAX_DOCUMENT_BYTES:
+            raise LoadError(
+                f"{path} is {size / 2**20:.1f} MiB: a pipeline document may be at most "
+                f"{MAX_DOCUMENT_BYTES // 2**20} MiB",
+                hint=hint,
+            )
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LoadError(f"cannot read {path}: {exc}", hint=hint) from None
 
 
 def is_document(path: Path) -> bool:
@@ -32,16 +53,18 @@ def load_spec(target: str) -> tuple[PipelineSpec, Path]:
             f"{path} holds one pipeline: ':{name}' cannot pick another",
             hint=f"pass {path} alone",
         )
-    if not path.is_file():
+    if not path.exists():
         raise LoadError(f"no such file: {path}", hint="pass a pipeline file")
     import yaml
 
     from headwater.interop._kfp_in import is_kfp_ir, load_kfp
 
+    hint = "pass a YAML or JSON pipeline"
+    text = read_document(path, hint)
     try:
-        first = next(yaml.safe_load_all(path.read_text(encoding="utf-8")), None)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise LoadError(f"cannot read {path}: {exc}", hint="pass a YAML or JSON pipeline") from None
+        first = next(yaml.safe_load_all(text), None)
+    except yaml.YAMLError as exc:
+        raise LoadError(f"cannot read {path}: {exc}", hint=hint) from None
     if is_kfp_ir(first):
         return load_kfp(path), path
     if isinstance(first, dict) and "schema_version" in first:

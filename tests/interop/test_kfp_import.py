@@ -170,6 +170,30 @@ def test_invalid_utf8_document_is_refused(tmp_path: Path) -> None:
         load_spec(str(path))
 
 
+def test_an_oversized_document_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
+    from headwater.interop._kfp_in import load_kfp
+    from headwater.interop._load import MAX_DOCUMENT_BYTES
+
+    path = tmp_path / "big.yaml"
+    with path.open("wb") as f:  # sparse: the size without the disk
+        f.truncate(MAX_DOCUMENT_BYTES + 1)
+    for load in (lambda: load_spec(str(path)), lambda: load_kfp(path)):
+        with pytest.raises(LoadError, match="may be at most 32 MiB"):
+            load()
+    done = cli(tmp_path / "home", "validate", str(path))
+    assert done.returncode == 1 and "may be at most 32 MiB" in done.stderr + done.stdout
+
+
+def test_a_fifo_named_like_a_document_is_refused_without_blocking(tmp_path: Path) -> None:
+    path = tmp_path / "pipe.yaml"
+    os.mkfifo(path)
+    with pytest.raises(LoadError, match="not a regular file"):
+        load_spec(str(path))
+    (tmp_path / "dir.yaml").mkdir()
+    with pytest.raises(LoadError, match="not a regular file"):
+        load_spec(str(tmp_path / "dir.yaml"))
+
+
 def test_a_document_holds_one_pipeline(corpus: tuple[Path, dict]) -> None:
     out, _ = corpus
     with pytest.raises(LoadError, match="holds one pipeline"):
