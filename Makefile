@@ -51,7 +51,7 @@ peers: $(KFP_STAMP) $(AIRFLOW_STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,examples,ray]'
+	$(BIN)/pip install --quiet -e '.[dev,examples,ray,tensorboard]'
 	touch $(STAMP)
 
 lint: install

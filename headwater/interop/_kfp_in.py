@@ -96,7 +96,7 @@ def load_kfp(path: Path) -> PipelineSpec:
     """The Headwater spec of the Kubeflow pipeline in ``path`` (YAML or JSON IR)."""
     import yaml
 
-    from headwater.interop._load import read_document
+    from headwater.interop._read import read_document
 
     hint = "pass a pipeline compiled by the kfp SDK"
     text = read_document(path, hint)

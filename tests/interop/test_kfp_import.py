@@ -172,7 +172,7 @@ def test_invalid_utf8_document_is_refused(tmp_path: Path) -> None:
 
 def test_an_oversized_document_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
     from headwater.interop._kfp_in import load_kfp
-    from headwater.interop._load import MAX_DOCUMENT_BYTES
+    from headwater.interop._read import MAX_DOCUMENT_BYTES
 
     path = tmp_path / "big.yaml"
     with path.open("wb") as f:  # sparse: the size without the disk
