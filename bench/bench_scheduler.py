@@ -454,6 +454,7 @@ def _seed_runs(ws: Any) -> None:
                 "engine_host": "bench",
                 "engine_pid": 4242,
                 "heartbeat_at": created + timedelta(milliseconds=400),
+                "experiment": v.pipeline,
             }
         )
     with ws.store.engine.begin() as conn:

@@ -102,9 +102,12 @@ def run(
     *,
     cache: bool = True,
     max_parallel: int | None = None,
+    experiment: str | None = None,
     **params: _typing.Any,
 ) -> "Run":
     """Run ``pipeline`` on this machine with ``params``; return the finished :class:`Run`.
+
+    The run belongs to ``experiment`` (by default, the one named after the pipeline).
 
     Every task runs in its own process; runs, tasks, artifacts, metrics and lineage
     are recorded under ``HEADWATER_HOME``::
@@ -122,4 +125,5 @@ def run(
         cache=cache,
         max_parallel=max_parallel,
         context=lambda run_id: manual_context(spec, run_id, params),
+        experiment=experiment,
     )

@@ -111,9 +111,8 @@ def _drive(
     ignore_image: bool = False,
     spec: PipelineSpec | None = None,
 ) -> int:
-    from sqlalchemy import exc as sa_exc
-
     from headwater.engine import Run, RunError, execute_run, resume_run
+    from headwater.store import DATABASE_FAILURES, failure_cause
 
     engines: list[Any] = []
 
@@ -151,12 +150,11 @@ def _drive(
                     ignore_image=ignore_image or None,
                     spec=spec,
                 )
-    except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
+    except DATABASE_FAILURES as exc:
         # The engine stopped on it (its tasks were stopped too); what it had not
         # committed is found again from the tasks' own output files on resume.
-        cause = str(exc.orig or exc).strip().splitlines()[0]
         raise RunError(
-            f"run {run_id} stopped: the connection to the database was lost ({cause})",
+            f"run {run_id} stopped: the connection to the database was lost ({failure_cause(exc)})",
             hint=f"the run is left running; once the database answers again, finish it "
             f"with 'headwater resume {run_id}'",
         ) from None
@@ -212,9 +210,21 @@ def run(
     executor_name: ExecutorName = None,
     ray_address: RayAddress = None,
     ignore_image: IgnoreImage = False,
+    experiment: Annotated[
+        str | None,
+        typer.Option(
+            "--experiment",
+            help="The experiment the run belongs to (default: the pipeline's name).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run a pipeline, every task in its own process: on this machine, or on a Ray cluster
     with --executor ray."""
+    if experiment is not None:
+        from headwater.store import check_experiment
+
+        check_experiment(experiment)  # before any worker starts
     # The task worker starts first and warms up while the pipeline is compiled and recorded.
     executor = _executor(executor_name, ray_address, max_parallel)
     try:
@@ -236,6 +246,7 @@ def run(
                 context=lambda run_id: _manual_context(spec, run_id, params),
                 executor=executor,
                 ignore_image=ignore_image or None,
+                experiment=experiment,
             )
     except BaseException:
         executor.close()

@@ -22,6 +22,7 @@ from headwater.store import (
     ArtifactRecord,
     RunRecord,
     TaskRunRecord,
+    check_experiment,
     process_owner,
 )
 
@@ -44,8 +45,11 @@ def create_run(
     owner: str | None = None,
     executor: str | Executor | None = None,
     ignore_image: bool | None = None,
+    experiment: str | None = None,
 ) -> RunRecord:
     """Record the pipeline version and a queued run with checked parameters.
+
+    The run belongs to ``experiment`` (by default one named after the pipeline).
 
     The run is not confined to URI roots: it is what a user runs on their own machine
     (servers create runs through :mod:`headwater.scheduler`). It belongs to ``owner``
@@ -62,6 +66,8 @@ def create_run(
     :class:`~headwater.errors.OptionNotHonoured`; ``ignore_image`` (by default the
     ``HEADWATER_IGNORE_IMAGE`` setting) lets tasks that set ``image=`` run anyway.
     """
+    if experiment is not None:
+        check_experiment(experiment)  # a bad name: nothing is created
     values, run_id = render_for_run(spec, params, context)
     check_options(spec, executor, ignore_image=_ignore_image(ws, ignore_image))
     resolve_environments(spec)  # a requirement no index satisfies: nothing is created
@@ -76,6 +82,7 @@ def create_run(
         run_id=run_id,
         owner=process_owner() if owner is None else owner or None,
         confined=False,  # started by a user on their own machine: it reads what they can
+        experiment=experiment,
     )
 
 
@@ -404,6 +411,7 @@ def run_version(
     max_parallel: int | None = None,
     observer: Observer | None = None,
     context: ContextFactory | None = None,
+    experiment: str | None = None,
 ) -> Run:
     """Run a stored (deployed) version with ``params``; it executes the version's snapshot."""
     version = ws.store.pipelines.get_version(version_id)
@@ -419,6 +427,7 @@ def run_version(
         run_id=run_id,
         owner=process_owner(),
         confined=False,  # run here, from Python, by whoever holds the store
+        experiment=experiment,
     )
     execute_run(ws, run, max_parallel=max_parallel, observer=observer, spec=spec)
     return Run(ws, run.id)
@@ -434,6 +443,7 @@ def run_pipeline(
     source_root: str | None = None,
     observer: Observer | None = None,
     context: ContextFactory | None = None,
+    experiment: str | None = None,
 ) -> Run:
     """Compile and run ``pipeline`` on this machine; return the finished run."""
     import inspect
@@ -462,6 +472,7 @@ def run_pipeline(
             cache=cache,
             context=context,
             executor=executor,
+            experiment=experiment,
         )
     except BaseException:
         executor.close()

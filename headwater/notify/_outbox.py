@@ -20,7 +20,13 @@ from dataclasses import dataclass
 
 from headwater.notify._send import Event, deliver
 from headwater.spec import NotificationSpec
-from headwater.store import MetadataStore, NotificationRecord, new_id
+from headwater.store import (
+    DATABASE_FAILURES,
+    MetadataStore,
+    NotificationRecord,
+    failure_cause,
+    new_id,
+)
 
 log = logging.getLogger("headwater.notify")
 
@@ -120,7 +126,13 @@ class Sender:
         while not self._stop.is_set():
             try:
                 self.send_due()
-            except Exception:  # the database may come back; the rows wait for us
+            except DATABASE_FAILURES as exc:  # it may come back; the rows wait for us
+                log.warning(
+                    "reading the notification outbox failed: the database failed (%s); "
+                    "trying again",
+                    failure_cause(exc),
+                )
+            except Exception:  # a bug must not stop the deliveries either
                 log.exception("reading the notification outbox failed; trying again")
             self._wake.wait(self.settings.poll_seconds)
             self._wake.clear()
@@ -175,7 +187,13 @@ class Sender:
                 self._failed(row, f"{type(exc).__name__}: {exc}")
             else:
                 self.store.outbox.delivered(row.id, self.owner)
-        except Exception:  # the store failed: the lease runs out and the row is due again
+        except DATABASE_FAILURES as exc:  # the lease runs out and the row is due again
+            log.warning(
+                "recording the delivery of notification %s failed: the database failed (%s)",
+                row.id,
+                failure_cause(exc),
+            )
+        except Exception:  # the store failed otherwise: the same, with the traceback
             log.exception("recording the delivery of notification %s failed", row.id)
         finally:
             with self._lock:

@@ -240,6 +240,7 @@ def _asset_run(
         values,
         (interval.start, interval.end),
         run_id,
+        experiment=schedule.pipeline,
     )
     return ws.store.runs.get_run(run_id) if created else None
 

@@ -17,12 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-import sqlalchemy as sa
-
 from headwater.engine import Engine, Workspace, execute_run, heartbeat_timeout
 from headwater.errors import LostRun, RunError
 from headwater.executors import Executor, make_executor
-from headwater.store import MetadataStore, new_id
+from headwater.store import DATABASE_FAILURES, MetadataStore, failure_cause, new_id
 
 log = logging.getLogger("headwater.scheduler")
 
@@ -117,11 +115,14 @@ class Runner:
         except (LostRun, RunError) as exc:  # another engine has it: nothing to write
             log.warning("run %s: %s", run_id, exc)
             outcome = "lost"
-        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+        except DATABASE_FAILURES as exc:
             # The database went away (an operational fact, not a bug: no traceback). The
             # run is given back for anyone, this scheduler included, to drive again.
-            cause = str(exc.orig or exc).strip().splitlines()[0]
-            log.warning("run %s: the database failed (%s); giving the run back", run_id, cause)
+            log.warning(
+                "run %s: the database failed (%s); giving the run back",
+                run_id,
+                failure_cause(exc),
+            )
             with contextlib.suppress(Exception):
                 store.control.release_run(run_id, self.owner)
         except Exception as exc:  # a bug or a broken version: fail the run, do not loop

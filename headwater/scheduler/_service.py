@@ -8,13 +8,11 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-import sqlalchemy as sa
-
 from headwater.engine import Workspace
 from headwater.notify import Sender
 from headwater.scheduler._loop import scheduler_pass
 from headwater.scheduler._runner import Runner
-from headwater.store import RunRecord
+from headwater.store import DATABASE_FAILURES, RunRecord, failure_cause
 
 log = logging.getLogger("headwater.scheduler")
 
@@ -91,10 +89,12 @@ class SchedulerService:
         while not self._stop.is_set():
             try:
                 self.step()
-            except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+            except DATABASE_FAILURES as exc:
                 # The database went away for a moment: say so, without a traceback.
-                cause = str(exc.orig or exc).strip().splitlines()[0]
-                log.warning("scheduler pass failed: the database failed (%s); trying again", cause)
+                log.warning(
+                    "scheduler pass failed: the database failed (%s); trying again",
+                    failure_cause(exc),
+                )
                 time.sleep(1.0)
             except Exception:  # a bug must not kill the scheduler either
                 log.exception("scheduler pass failed; trying again")

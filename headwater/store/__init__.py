@@ -13,7 +13,7 @@ from headwater.store._assets import AssetEventRecord, AssetRecord, AssetStore
 from headwater.store._auth import Authenticated, AuthStore, TokenRecord, UserRecord
 from headwater.store._base import Database, new_id, process_owner
 from headwater.store._control import ControlStore
-from headwater.store._db import create_engine, migrate
+from headwater.store._db import DATABASE_FAILURES, create_engine, failure_cause, migrate
 from headwater.store._lineage import LineageStore
 from headwater.store._metadata import MetadataStore
 from headwater.store._outbox import (
@@ -34,6 +34,7 @@ from headwater.store._records import (
     ScheduleRecord,
     TaskRunRecord,
     VersionRecord,
+    check_experiment,
 )
 from headwater.store._roots import RootStore, UriRootRecord
 from headwater.store._runs import RunStore
@@ -41,6 +42,7 @@ from headwater.store._schedules import DueRun, ScheduleRaceLost, ScheduleStore
 from headwater.store._tasks import TaskStore
 
 __all__ = [
+    "DATABASE_FAILURES",
     "DEFAULT_POOL",
     "ArtifactRecord",
     "ArtifactStore",
@@ -84,7 +86,9 @@ __all__ = [
     "UriRootRecord",
     "UserRecord",
     "VersionRecord",
+    "check_experiment",
     "create_engine",
+    "failure_cause",
     "migrate",
     "new_id",
     "process_owner",

@@ -220,6 +220,8 @@ class AssetStore:
         parameters: dict[str, Any],
         interval: tuple[datetime, datetime],
         run_id: str,
+        *,
+        experiment: str,
     ) -> bool:
         """The run that asset events triggered, linked to them, with the schedule's cursor
         moved past them, in one transaction; False when another scheduler did it first."""
@@ -244,6 +246,7 @@ class AssetStore:
                     version_id,
                     parameters,
                     "asset",
+                    experiment=experiment,
                     interval=interval,
                 )
                 conn.execute(

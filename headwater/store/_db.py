@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from headwater.errors import StoreError
 
-HEAD_REVISION = "0010"
+HEAD_REVISION = "0011"
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _lock = threading.Lock()
 
@@ -56,6 +56,16 @@ def create_engine(url: str) -> sa.Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     return sa.create_engine(url, pool_pre_ping=True)
+
+
+#: What SQLAlchemy raises when the database itself failed (it went away, restarted, or
+#: killed the connection): an operational fact to report in a line, not a bug.
+DATABASE_FAILURES = (sa.exc.OperationalError, sa.exc.InterfaceError)
+
+
+def failure_cause(exc: sa.exc.DBAPIError) -> str:
+    """The first line of what the driver said about a database failure."""
+    return (str(exc.orig or exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _revision(conn: sa.Connection) -> str | None:

@@ -28,6 +28,7 @@ class RunFilter:
     created_after: datetime | None = None
     created_before: datetime | None = None
     pipelines: tuple[str, ...] | None = None  # any of these pipelines (a tag's, say)
+    experiment: str | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,8 @@ class QueryStore:
             )
         if f.version_id is not None:
             where.append(r.version_id == f.version_id)
+        if f.experiment is not None:
+            where.append(r.experiment == f.experiment)
         if f.created_after is not None:
             where.append(r.created_at >= f.created_after)
         if f.created_before is not None:

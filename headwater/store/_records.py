@@ -3,15 +3,31 @@ schedules, and how each is read from a row."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
+from headwater.errors import InvalidValue
 from headwater.states import RunStatus, TaskStatus
 from headwater.store import _schema as t
 from headwater.store._base import fields_of, new_id
+
+EXPERIMENT_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+
+
+def check_experiment(name: str) -> str:
+    """``name`` if it can name an experiment (as a pipeline's name can), else a clear error."""
+    if not isinstance(name, str) or not EXPERIMENT_RE.match(name):
+        shown = repr(name)[:80]
+        raise InvalidValue(
+            f"experiment name {shown} is not valid",
+            hint="use 1 to 128 letters, digits, '_', '.' or '-', starting with a letter, "
+            "a digit or '_'",
+        )
+    return name
 
 
 @dataclass(frozen=True)
@@ -41,6 +57,8 @@ class RunRecord:
     # The pipeline's outputs once the run has succeeded (parameters by value, artifacts by
     # id); None before that, and when it failed or was cancelled.
     outputs: dict[str, Any] | None = None
+    # The experiment the run belongs to; by default its pipeline's name.
+    experiment: str = ""
 
 
 @dataclass(frozen=True)

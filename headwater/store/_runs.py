@@ -13,7 +13,13 @@ from headwater.states import RUN_ACTIVE, RunStatus
 from headwater.store import _schema as t
 from headwater.store import _transitions as moves
 from headwater.store._base import Database, new_id, now
-from headwater.store._records import RUN_COLUMNS, RunRecord, VersionRecord, run_record
+from headwater.store._records import (
+    RUN_COLUMNS,
+    RunRecord,
+    VersionRecord,
+    check_experiment,
+    run_record,
+)
 
 
 class RunStore:
@@ -33,8 +39,11 @@ class RunStore:
         interval: tuple[datetime, datetime] | None = None,
         owner: str | None = None,
         confined: bool = True,
+        experiment: str | None = None,
     ) -> RunRecord:
         """A queued run of ``version``; ``interval`` is the data interval it covers, if any.
+
+        The run belongs to ``experiment`` (by default, one named after its pipeline).
 
         ``owner`` is the engine that will drive it (the CLI's own), so that no scheduler
         claims it first; without one, a scheduler picks it up. A ``confined`` run (the
@@ -51,6 +60,7 @@ class RunStore:
                 version.id,
                 parameters,
                 trigger,
+                experiment=check_experiment(experiment or version.pipeline),
                 cache_enabled=cache_enabled,
                 interval=interval,
                 owner=owner,
@@ -88,7 +98,9 @@ class RunStore:
         status: RunStatus | None = None,
         limit: int = 50,
         offset: int = 0,
+        experiment: str | None = None,
     ) -> list[RunRecord]:
+        """The newest runs first, of one pipeline, state or experiment if asked."""
         q = (
             sa.select(*RUN_COLUMNS)
             .join(t.pipelines, t.pipelines.c.id == t.runs.c.pipeline_id)
@@ -98,6 +110,8 @@ class RunStore:
             q = q.where(t.pipelines.c.name == pipeline)
         if status is not None:
             q = q.where(t.runs.c.status == status.value)
+        if experiment is not None:
+            q = q.where(t.runs.c.experiment == experiment)
         q = q.order_by(t.runs.c.created_at.desc(), t.runs.c.id.desc()).limit(limit).offset(offset)
         with self.db.connect() as conn:
             return [run_record(r) for r in conn.execute(q)]

@@ -189,6 +189,7 @@ class ScheduleStore:
                     version.id,
                     parameters,
                     "schedule",
+                    experiment=version.pipeline,
                     interval=(start, end),
                     created=created,
                 )
@@ -241,6 +242,7 @@ class ScheduleStore:
                         version.id,
                         run.parameters,
                         "schedule",
+                        experiment=version.pipeline,
                         interval=(run.start, run.end),
                         created=last,
                     )

@@ -135,12 +135,16 @@ runs = sa.Table(
     # The pipeline's own outputs (what its function returns) once the run has succeeded:
     # {"parameters": {name: value}, "artifacts": {name: artifact id or ids}}.
     sa.Column("outputs", JSON),
+    # The experiment the run belongs to (by default its pipeline's name): runs of one
+    # experiment are compared side by side, and a tuning study's trials share one.
+    sa.Column("experiment", sa.String(128), nullable=False),
     # One scheduled run per interval, however many schedulers race to create it.
     sa.UniqueConstraint("pipeline_id", "trigger", "data_interval_start"),
     sa.Index(None, "namespace", "pipeline_id", "created_at"),
     sa.Index(None, "status"),
     # The runs list, newest first, without sorting every run.
     sa.Index(None, "namespace", "created_at", "id"),
+    sa.Index(None, "namespace", "experiment", "created_at"),
 )
 
 task_runs = sa.Table(

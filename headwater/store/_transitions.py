@@ -51,6 +51,7 @@ def run_row(
     parameters: dict[str, Any],
     trigger: str,
     *,
+    experiment: str,
     cache_enabled: bool = True,
     interval: tuple[datetime, datetime] | None = None,
     owner: str | None = None,
@@ -75,6 +76,7 @@ def run_row(
         "engine_id": owner,
         "heartbeat_at": created if owner else None,
         "confined": confined,
+        "experiment": experiment,
     }
 
 
@@ -87,6 +89,7 @@ def insert_run(
     parameters: dict[str, Any],
     trigger: str,
     *,
+    experiment: str,
     cache_enabled: bool = True,
     interval: tuple[datetime, datetime] | None = None,
     owner: str | None = None,
@@ -103,6 +106,7 @@ def insert_run(
         version_id,
         parameters,
         trigger,
+        experiment=experiment,
         cache_enabled=cache_enabled,
         interval=interval,
         owner=owner,

@@ -205,10 +205,10 @@ def test_a_scheduler_with_a_stale_cursor_loses_to_the_one_that_moved_it(ws: Work
     events = [update(ws, A), update(ws, B)]
     stale = ws.store.schedules.get_schedule(name)  # both schedulers read the schedule...
     args = (stale.pipeline_id, stale.version_id, stale.asset_cursor, max(events), events, {})
-    assert ws.store.assets.create_asset_run(*args, (NOW, NOW), "run-one")
+    assert ws.store.assets.create_asset_run(*args, (NOW, NOW), "run-one", experiment=name)
     # ...the second loses on the moved cursor, whatever interval it computed.
     later = NOW + timedelta(seconds=1)
-    assert not ws.store.assets.create_asset_run(*args, (later, later), "run-two")
+    assert not ws.store.assets.create_asset_run(*args, (later, later), "run-two", experiment=name)
     assert [r.id for r in ws.store.runs.list_runs(pipeline=name)] == ["run-one"]
     assert [triggered(ws, e) for e in events] == [("run-one",)] * 2
     assert ws.store.schedules.get_schedule(name).asset_cursor == max(events)

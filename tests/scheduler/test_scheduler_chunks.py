@@ -130,6 +130,7 @@ def test_a_run_created_first_elsewhere_spoils_only_its_own_schedule(
                 "data_interval_start": at(0),
                 "data_interval_end": at(1),
                 "confined": True,
+                "experiment": "beta",
             },
         )
     made = tick(ws, at(2, 30))

@@ -494,6 +494,7 @@ def test_every_row_a_store_writes_carries_its_namespace(
         {},
         (datetime.now(UTC), datetime.now(UTC)),
         asset_run,
+        experiment="train",
     )
     scoped.outbox.add(
         [

@@ -399,6 +399,7 @@ def test_rows_inserted_without_a_namespace_get_default(
                 status="queued",
                 parameters={},
                 created_at=now,
+                experiment="p",
             )
         )
         conn.execute(
