@@ -41,6 +41,7 @@ HEADWATER = {
     "importer",
     "pipeline",
     "run",
+    "tune",
 }
 
 ERRORS = {
@@ -69,6 +70,7 @@ ERRORS = {
     "SpecError",
     "UriNotAllowed",
     "StoreError",
+    "TuningError",
     "ValidationError",
 }
 
@@ -110,6 +112,9 @@ STORE = {
     "RunStore",
     "ScheduleRecord",
     "ScheduleStore",
+    "StudyRecord",
+    "StudyStore",
+    "TrialRecord",
     "SlotRequest",
     "StoreError",
     "TaskRunRecord",

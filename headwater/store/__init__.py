@@ -4,7 +4,7 @@ and the artifact store (fsspec).
 Callers hold one :class:`MetadataStore` and reach each area through it:
 ``store.pipelines``, ``store.runs``, ``store.tasks``, ``store.lineage``,
 ``store.schedules``, ``store.control``, ``store.pools``, ``store.auth``,
-``store.assets``, ``store.queries``, ``store.roots`` and ``store.outbox``.
+``store.assets``, ``store.queries``, ``store.roots``, ``store.outbox`` and ``store.studies``.
 """
 
 from headwater.errors import Conflict, InvalidValue, NotFound, StoreError
@@ -39,6 +39,7 @@ from headwater.store._records import (
 from headwater.store._roots import RootStore, UriRootRecord
 from headwater.store._runs import RunStore
 from headwater.store._schedules import DueRun, ScheduleRaceLost, ScheduleStore
+from headwater.store._studies import StudyRecord, StudyStore, TrialRecord
 from headwater.store._tasks import TaskStore
 
 __all__ = [
@@ -80,9 +81,12 @@ __all__ = [
     "ScheduleStore",
     "SlotRequest",
     "StoreError",
+    "StudyRecord",
+    "StudyStore",
     "TaskRunRecord",
     "TaskStore",
     "TokenRecord",
+    "TrialRecord",
     "UriRootRecord",
     "UserRecord",
     "VersionRecord",

@@ -27,6 +27,7 @@ from headwater.store._queries import QueryStore
 from headwater.store._roots import RootStore
 from headwater.store._runs import RunStore
 from headwater.store._schedules import ScheduleStore
+from headwater.store._studies import StudyStore
 from headwater.store._tasks import TaskStore
 
 
@@ -52,6 +53,8 @@ class MetadataStore:
     roots: RootStore
     # Notifications to send, written in the same transactions as the changes they tell of.
     outbox: OutboxStore
+    # Tuning studies, their Optuna journals and trials.
+    studies: StudyStore
 
     def __init__(self, engine: sa.Engine, namespace: str = "default") -> None:
         self._db = db = Database(engine, namespace)
@@ -67,6 +70,7 @@ class MetadataStore:
         self.queries = QueryStore(db)
         self.roots = RootStore(db)
         self.outbox = OutboxStore(db)
+        self.studies = StudyStore(db)
 
     @classmethod
     def open(cls, url: str, namespace: str = "default") -> MetadataStore:

@@ -38,6 +38,9 @@ TABLES = {
     "asset_triggers",
     "uri_roots",
     "notifications",
+    "studies",
+    "study_journal",
+    "study_trials",
 }
 
 
