@@ -153,7 +153,7 @@ def make_sampler(name: str, space: Space, seed: int | None) -> optuna.samplers.B
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "grid":
-        return optuna.samplers.GridSampler(space.grid(), seed=seed)
+        return _grid_sampler(space, seed)
     if name == "cmaes":
         try:
             import cmaes  # noqa: F401  (Optuna's CMA-ES sampler needs it)
@@ -181,3 +181,17 @@ def grid_size(space: Space) -> int:
     for values in space.grid().values():
         size *= len(values)
     return size
+
+
+def _grid_sampler(space: Space, seed: int | None) -> optuna.samplers.BaseSampler:
+    import optuna
+
+    class Grid(optuna.samplers.GridSampler):
+        """Optuna's grid sampler, which does not stop the study when the grid is used up
+        (it may only do that inside ``optimize``): the study's budget is capped at the
+        grid's size instead."""
+
+        def after_trial(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
+    return Grid(space.grid(), seed=seed)

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from headwater.engine import Workspace, create_run, execute_run, resume_run
-from headwater.errors import HeadwaterError, TuningError
+from headwater.errors import HeadwaterError, NotFound, TuningError
 from headwater.executors import ExecEvent, Executor, TaskRequest, make_executor
 from headwater.spec import PipelineSpec, from_data
 from headwater.states import RUN_DONE, RunStatus
@@ -189,8 +189,11 @@ def start_study(
             f"study name {name!r} is not valid (it names the trials' experiment)",
             hint=exc.hint,
         ) from None
-    with contextlib.suppress(HeadwaterError):
+    try:
         ws.store.studies.get_study(name)
+    except NotFound:
+        pass
+    else:
         raise TuningError(
             f"a study named '{name}' already exists",
             hint=f"resume it with 'headwater tune --resume {name}', or choose another name",
@@ -572,7 +575,12 @@ class Tuner:
             TrialState.FAILED: optuna.trial.TrialState.FAIL,
         }[state]
         with self.lock:
-            self.study.tell(job.trial, value if state is TrialState.COMPLETE else None, state=told)
+            try:
+                self.study.tell(
+                    job.trial, value if state is TrialState.COMPLETE else None, state=told
+                )
+            except ValueError:  # already told (it failed after Optuna recorded it)
+                log.debug("trial %d was already told", job.trial.number)
         self.ws.store.studies.record_trial(
             self.record.id,
             job.trial.number,
