@@ -163,7 +163,11 @@ def make_sampler(name: str, space: Space, seed: int | None) -> optuna.samplers.B
                 hint="install it (pip install cmaes), or use another sampler (tpe, qmc)",
             ) from None
         return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
-    return optuna.samplers.QMCSampler(seed=seed, warn_independent_sampling=False)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.QMCSampler(seed=seed, warn_independent_sampling=False)
 
 
 def make_pruner(name: str) -> optuna.pruners.BasePruner:
