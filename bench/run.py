@@ -1,6 +1,6 @@
 """``make bench``: run every benchmark and print its figures beside its targets.
 
-``bench/run.py authoring engine envs scheduler ray kfp`` runs only the sections named.
+``bench/run.py authoring engine envs scheduler ray kfp tuning`` runs only the sections named.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import bench_envs
 import bench_kfp
 import bench_ray
 import bench_scheduler
+import bench_tuning
 from _table import Row, show
 
 
@@ -53,6 +54,11 @@ def main() -> None:
         show("Scheduler and server (scheduler issue)", rows)
     if not only or "kfp" in only:
         show("Kubeflow pipelines: headwater run vs kfp.local (same run)", bench_kfp.run())
+    if not only or "tuning" in only:
+        show(
+            "Hyperparameter tuning: headwater.tune vs a plain Optuna loop (same run)",
+            bench_tuning.run(),
+        )
     if not only or "ray" in only:
         show("Ray executor, two-node Ray cluster on this machine (median of 3)", bench_ray.run())
 

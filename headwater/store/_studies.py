@@ -144,35 +144,21 @@ class StudyStore:
             )
             return [r[0] for r in rows]
 
-    def append_journal(self, study_id: str, entries: Iterable[dict[str, Any]]) -> None:
-        """Append ``entries`` after the last one; two writers at once cannot take one
-        number (the primary key refuses the second, which tries again)."""
-        j = t.study_journal.c
-        entries = list(entries)
-        for _ in range(50):
-            try:
-                with self.db.begin() as conn:
-                    last = conn.execute(
-                        sa.select(sa.func.max(j.seq)).where(j.study_id == study_id)
-                    ).scalar()
-                    first = 0 if last is None else last + 1
-                    conn.execute(
-                        t.study_journal.insert(),
-                        [
-                            {
-                                "study_id": study_id,
-                                "seq": first + i,
-                                "namespace": self.db.namespace,
-                                "entry": entry,
-                            }
-                            for i, entry in enumerate(entries)
-                        ],
-                    )
-                return
-            except sa.exc.IntegrityError:
-                if self.db.in_batch:
-                    raise
-        raise Conflict(f"the journal of study {study_id} is being written by too many writers")
+    def append_journal(self, study_id: str, first: int, entries: Iterable[dict[str, Any]]) -> bool:
+        """Write ``entries`` numbered from ``first`` on; False (and nothing written) when
+        another writer took one of those numbers first: read what it wrote and try again."""
+        rows = [
+            {"study_id": study_id, "seq": first + i, "namespace": self.db.namespace, "entry": e}
+            for i, e in enumerate(entries)
+        ]
+        try:
+            with self.db.begin() as conn:
+                conn.execute(t.study_journal.insert(), rows)
+        except sa.exc.IntegrityError:
+            if self.db.in_batch:
+                raise
+            return False
+        return True
 
     # ------------------------------------------------------------------ trials
 

@@ -10,6 +10,7 @@ with the store's.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -19,16 +20,31 @@ from headwater.store import MetadataStore
 
 
 class DatabaseJournal(BaseJournalBackend):
-    """The journal of study ``study_id`` in ``store``; safe across threads and processes
-    (two writers cannot take one entry number: the database refuses the second, which
-    writes after the first)."""
+    """The journal of study ``study_id`` in ``store``.
+
+    Optuna reads the journal before every operation, so entries are kept in memory once
+    read: only entries written by another process since are read from the database, and
+    those are found as this process writes (two writers cannot take one entry number: the
+    database refuses the second, which reads what it missed and writes after it). A tuner
+    that drives a study alone thus reads the database once.
+    """
 
     def __init__(self, store: MetadataStore, study_id: str) -> None:
         self.store = store
         self.study_id = study_id
+        self._entries: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._refresh()
+
+    def _refresh(self) -> None:
+        self._entries.extend(self.store.studies.read_journal(self.study_id, len(self._entries)))
 
     def read_logs(self, log_number_from: int) -> Iterable[dict[str, Any]]:
-        return self.store.studies.read_journal(self.study_id, log_number_from)
+        with self._lock:
+            return self._entries[log_number_from:]
 
     def append_logs(self, logs: list[dict[str, Any]]) -> None:
-        self.store.studies.append_journal(self.study_id, logs)
+        with self._lock:
+            while not self.store.studies.append_journal(self.study_id, len(self._entries), logs):
+                self._refresh()  # another process wrote first: read what it wrote
+            self._entries.extend(logs)

@@ -36,12 +36,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from headwater.engine import Workspace, create_run, execute_run, resume_run
+from headwater.engine import (
+    Workspace,
+    check_options,
+    execute_run,
+    render_for_run,
+    resolve_environments,
+    resume_run,
+)
 from headwater.errors import HeadwaterError, NotFound, TuningError
 from headwater.executors import ExecEvent, Executor, TaskRequest, make_executor
 from headwater.spec import PipelineSpec, from_data
 from headwater.states import RUN_DONE, RunStatus
-from headwater.store import MetadataStore, StudyRecord, TrialRecord, check_experiment, new_id
+from headwater.store import (
+    MetadataStore,
+    RunRecord,
+    StudyRecord,
+    TrialRecord,
+    check_experiment,
+    new_id,
+    process_owner,
+)
 from headwater.tuning._journal import DatabaseJournal
 from headwater.tuning._settings import (
     STUDY_DONE,
@@ -200,9 +215,10 @@ def start_study(
         )
     # Every trial's parameters must be acceptable to the pipeline: check the first
     # corner of the space before anything is written.
-    from headwater.engine import render_for_run
     from headwater.spec import digest, to_data
 
+    check_options(spec, None)  # an option no executor here honours: nothing created
+    resolve_environments(spec)  # a requirement no index satisfies: nothing created
     corner = {
         d.name: (d.choices[0] if d.kind == "categorical" else d.low) for d in parsed.dimensions
     }
@@ -376,6 +392,7 @@ class Tuner:
         self.pending: list[_Job] = []
         self.engines: dict[int, Engine] = {}
         self.reports = ws.work_dir / "studies" / record.id
+        self.version = ws.store.pipelines.get_version(self.settings.version_id)
         trials = ws.store.studies.trials(record.id)
         self.started = sum(1 for t in trials if t.state != TrialState.LOST)
         # The first trial runs alone: the steps every trial shares (data preparation)
@@ -486,10 +503,6 @@ class Tuner:
             trial = self.study.ask()
             params = self.space.suggest(trial)
             self.started += 1
-        self.ws.store.studies.record_trial(
-            self.record.id, trial.number, state=TrialState.RUNNING, params=params
-        )
-        self._tell_observer(TrialEvent(trial.number, TrialState.RUNNING, params))
         return _Job(trial, params)
 
     def _evaluate(self, ws: Workspace, executor: _Kept, job: _Job) -> None:
@@ -505,18 +518,14 @@ class Tuner:
 
         try:
             if job.run_id is None:
-                run = create_run(
-                    ws,
-                    self.spec,
-                    {**self.settings.params, **job.params},
-                    source_root=self.settings.source_root,
-                    cache=self.settings.cache,
-                    executor=cast(Executor, executor),
-                    experiment=self.record.name,
-                )
+                run = self._create_run(ws, job)
                 job.run_id = run.id
                 ws.store.studies.record_trial(
-                    self.record.id, job.trial.number, state=TrialState.RUNNING, run_id=run.id
+                    self.record.id,
+                    job.trial.number,
+                    state=TrialState.RUNNING,
+                    params=job.params,
+                    run_id=run.id,
                 )
                 self._tell_observer(
                     TrialEvent(job.trial.number, TrialState.RUNNING, job.params, run.id)
@@ -548,6 +557,22 @@ class Tuner:
             return  # left in flight: a resumed study asks its parameters again
         else:
             self._finish(job, TrialState.FAILED, None)
+
+    def _create_run(self, ws: Workspace, job: _Job) -> RunRecord:
+        """A queued run of the study's pipeline version with the trial's parameters. The
+        pipeline's options and environments were checked as the study started, and the
+        version recorded then: a trial only checks and records its parameters."""
+        values, run_id = render_for_run(self.spec, {**self.settings.params, **job.params}, None)
+        return ws.store.runs.create_run(
+            self.version,
+            values,
+            trigger="tune",
+            cache_enabled=self.settings.cache,
+            run_id=run_id,
+            owner=process_owner(),
+            confined=False,  # started by a user on their own machine, as 'headwater run'
+            experiment=self.record.name,
+        )
 
     def _objective(self, ws: Workspace, job: _Job) -> float:
         assert job.run_id is not None
