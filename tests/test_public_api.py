@@ -122,7 +122,10 @@ STORE = {
     "TokenRecord",
     "UserRecord",
     "VersionRecord",
+    "DATABASE_FAILURES",
+    "check_experiment",
     "create_engine",
+    "failure_cause",
     "migrate",
     "new_id",
     "process_owner",
@@ -143,6 +146,7 @@ STORE_AREAS = {
     "queries": "QueryStore",
     "roots": "RootStore",
     "outbox": "OutboxStore",
+    "studies": "StudyStore",
 }
 
 

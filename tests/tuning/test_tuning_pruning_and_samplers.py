@@ -71,3 +71,22 @@ def test_seeded_tpe_beats_random_search_on_a_fixed_budget(home: Path, tmp_path: 
     assert tpe.best_value is not None and random.best_value is not None
     assert tpe.best_value > random.best_value
     assert abs(tpe.best_params["x"] - 0.3) < 0.1 and abs(tpe.best_params["y"] - 0.7) < 0.1
+
+
+def test_the_hyperband_pruner_prunes_trials_running_two_at_a_time(ws: Workspace) -> None:
+    result = headwater.tune(
+        tuning_flow.learning,
+        space={"x": {"type": "float", "low": 0.0, "high": 1.0}},
+        objective="curve.score",
+        trials=12,
+        parallel=2,
+        sampler="random",
+        seed=5,
+        pruner="hyperband",
+        pause=0.1,
+        steps=8,
+    )
+    pruned = [t for t in result.trials if t.state == TrialState.PRUNED]
+    assert pruned and len(pruned) < 12
+    assert {Run(ws, t.run_id or "").status for t in pruned} == {RunStatus.CANCELLED}
+    assert result.best_trial is not None and result.best_trial.state == TrialState.COMPLETE
