@@ -13,6 +13,7 @@ lazy_commands("headwater.cli._envs", ["envs"])
 lazy_commands("headwater.cli._notify", ["notifications"])
 lazy_commands("headwater.cli._roots", ["roots"])
 lazy_commands("headwater.cli._runs", ["runs", "tasks", "artifacts"])
+lazy_commands("headwater.cli._experiments", ["experiments"])
 lazy_commands("headwater.cli._schedule", ["schedules"])
 
 __all__ = ["app", "main", "run"]

@@ -14,6 +14,7 @@ from headwater.store._auth import Authenticated, AuthStore, TokenRecord, UserRec
 from headwater.store._base import Database, new_id, process_owner
 from headwater.store._control import ControlStore
 from headwater.store._db import DATABASE_FAILURES, create_engine, failure_cause, migrate
+from headwater.store._experiments import ExperimentStore, ExperimentSummary, RunResult
 from headwater.store._lineage import LineageStore
 from headwater.store._metadata import MetadataStore
 from headwater.store._outbox import (
@@ -56,6 +57,8 @@ __all__ = [
     "Database",
     "DeliveryStatus",
     "DueRun",
+    "ExperimentStore",
+    "ExperimentSummary",
     "InvalidValue",
     "LineageNode",
     "LineageStore",
@@ -74,6 +77,7 @@ __all__ = [
     "RootStore",
     "RunFilter",
     "RunRecord",
+    "RunResult",
     "RunStore",
     "ScheduleRaceLost",
     "ScheduleRecord",
