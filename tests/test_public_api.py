@@ -53,6 +53,8 @@ ERRORS = {
     "ExportError",
     "HeadwaterError",
     "LimitError",
+    "ComparedRun",
+    "Comparison",
     "Conflict",
     "IllegalTransition",
     "InvalidValue",
@@ -126,6 +128,7 @@ STORE = {
     "failure_cause",
     "migrate",
     "new_id",
+    "parse_condition",
     "process_owner",
 }
 

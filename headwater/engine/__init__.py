@@ -46,7 +46,6 @@ from headwater.engine._api import (
 from headwater.engine._deploy import collect_sources, deploy, materialize
 from headwater.engine._engine import Engine
 from headwater.engine._environments import EnvProgress, requirement_sets, resolve_environments
-from headwater.engine._experiments import ComparedRun, Comparison, compare, parse_condition
 from headwater.engine._honour import ENGINE_OPTIONS, check_options, set_options
 from headwater.engine._importing import check_run_uris, importer_uris, uri_policy
 from headwater.engine._inputs import check_parameters, check_schedule
@@ -60,8 +59,6 @@ from headwater.errors import RunError
 __all__ = [
     "ENGINE_OPTIONS",
     "MACROS",
-    "ComparedRun",
-    "Comparison",
     "Decision",
     "Engine",
     "EnvProgress",
@@ -75,7 +72,6 @@ __all__ = [
     "check_run_uris",
     "check_schedule",
     "collect_sources",
-    "compare",
     "create_run",
     "decide",
     "deploy",
@@ -83,7 +79,6 @@ __all__ = [
     "heartbeat_timeout",
     "importer_uris",
     "materialize",
-    "parse_condition",
     "plan_dag",
     "render_for_run",
     "requirement_sets",

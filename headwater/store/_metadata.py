@@ -68,7 +68,7 @@ class MetadataStore:
         self.auth = AuthStore(db)
         self.assets = AssetStore(db)
         self.queries = QueryStore(db)
-        self.experiments = ExperimentStore(db)
+        self.experiments = ExperimentStore(db, self.runs)
         self.roots = RootStore(db)
         self.outbox = OutboxStore(db)
 
