@@ -1,0 +1,94 @@
+"""TensorBoard tests run real pipelines on a real store, export them with the real
+``headwater tensorboard`` command and read the result with TensorBoard's own readers and
+server. Each test gets its own ``HEADWATER_HOME``."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+Cli = Callable[..., subprocess.CompletedProcess[str]]
+
+POSTGRES_URL = os.environ.get(
+    "HEADWATER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+def headwater_command() -> list[str]:
+    script = Path(sys.executable).with_name("headwater")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "from headwater.cli import run; run()"]
+
+
+def cli_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "CLICOLOR_FORCE")}
+    env.update({"NO_COLOR": "1", "COLUMNS": "400", "PYTHONDONTWRITEBYTECODE": "1"})
+    return env
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh Headwater home for every test."""
+    folder = tmp_path / "hw-home"
+    monkeypatch.setenv("HEADWATER_HOME", str(folder))
+    for name in ("HEADWATER_DATABASE_URL", "HEADWATER_ARTIFACT_ROOT"):
+        monkeypatch.delenv(name, raising=False)
+    return folder
+
+
+@pytest.fixture
+def cli(tmp_path: Path, home: Path) -> Cli:
+    """``cli(*args)`` runs ``headwater`` in ``tmp_path`` and returns it finished."""
+
+    def run(*args: str | Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*headwater_command(), *(str(a) for a in args)],
+            cwd=tmp_path,
+            env=cli_env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    return run
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+@pytest.fixture
+def postgres(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh PostgreSQL database for this test, as HEADWATER_DATABASE_URL."""
+    import psycopg
+    from psycopg import sql
+
+    name = f"hw_tensorboard_{secrets.token_hex(4)}"
+    try:
+        admin = psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        if _in_ci():
+            pytest.fail(f"PostgreSQL is required in CI but unreachable at {POSTGRES_URL}: {exc}")
+        pytest.skip(f"no PostgreSQL server at {POSTGRES_URL}: {exc}")
+    with admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    monkeypatch.setenv("HEADWATER_DATABASE_URL", url)
+    try:
+        yield url
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
