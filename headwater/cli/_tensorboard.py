@@ -26,12 +26,19 @@ def tensorboard(
     runs: Annotated[
         list[str] | None,
         typer.Argument(
-            help="Run ids (or unique prefixes of 4 characters or more).", show_default=False
+            metavar="RUN...",
+            help="Run ids (or unique prefixes of 4 characters or more).",
+            show_default=False,
         ),
     ] = None,
     experiment: Annotated[
         str | None,
-        typer.Option("--experiment", help="Every run of this experiment too.", show_default=False),
+        typer.Option(
+            "--experiment",
+            metavar="NAME",
+            help="Every run of this experiment too.",
+            show_default=False,
+        ),
     ] = None,
     port: Annotated[
         int | None,
@@ -72,9 +79,10 @@ def tensorboard(
 ) -> None:
     """Show runs' step-wise metrics and TensorBoardLogs outputs in TensorBoard.
 
-    Each run becomes a folder PIPELINE-RUNID of the log directory, with a TensorBoard run
-    per task that logged metrics (PIPELINE-RUNID/TASK) and per TensorBoardLogs output
-    (PIPELINE-RUNID/TASK/OUTPUT/...). Writing again into the same folder adds nothing.
+    Each run is a folder PIPELINE-RUNID of the log directory, holding one
+    TensorBoard run per task that logged metrics (PIPELINE-RUNID/TASK) and
+    per TensorBoardLogs output (PIPELINE-RUNID/TASK/OUTPUT). Writing again
+    into the same folder adds nothing.
     """
     from headwater.engine import Workspace
     from headwater.tensorboard import (

@@ -217,3 +217,27 @@ def test_the_spec_and_the_kubeflow_export_know_tensorboardlogs() -> None:
     package = to_kfp(spec, base_image="python:3.11", root=folder)
     # Kubeflow has no such type: it keeps its title, as a user's own type does.
     assert "schemaTitle: headwater.TensorBoardLogs" in package.text
+
+
+def test_tensorboardlogs_in_a_remote_artifact_store(
+    ftp_artifacts: Path, cli: Cli, tmp_path: Path
+) -> None:
+    run = headwater.run(flow.tb_profile)
+    assert run.status is RunStatus.SUCCEEDED
+    assert run.outputs("profile")["logs"].uri.startswith("ftp://")
+    out = tmp_path / "exported"
+
+    result = cli("tensorboard", run.id, "--export", out)
+
+    assert result.returncode == 0, result.stderr
+    base = out / f"tb_profile-{run.id}" / "profile" / "logs"
+    assert event_runs(out) == {
+        f"tb_profile-{run.id}/profile/logs/train",
+        f"tb_profile-{run.id}/profile/logs/validation",
+    }
+    assert read_run(base / "train") == {"phase_time": [(0, 0.0), (1, 1.0), (2, 2.0)]}
+    stored = next(ftp_artifacts.rglob("validation"))
+    assert files(base / "validation") == files(stored)
+    again = cli("tensorboard", run.id, "--export", out)
+    assert again.returncode == 0, again.stderr
+    assert "(0 file(s) written)" in again.stdout
