@@ -27,8 +27,9 @@ _SERVING = re.compile(r"TensorBoard \S+ at (https?://\S+)")
 
 
 def check_port(host: str, port: int) -> None:
-    """A clear error if TensorBoard could not listen on ``host``:``port`` (the port taken,
-    or the host not an address of this machine); nothing listens afterwards."""
+    """A clear error if TensorBoard could not listen on ``host``:``port`` (the port taken
+    on one of the host's addresses, or none of them an address of this machine); nothing
+    listens afterwards."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
@@ -36,22 +37,27 @@ def check_port(host: str, port: int) -> None:
             f"--host {host!r} is not a name or address of this machine ({exc.strerror})",
             hint="use localhost, 127.0.0.1, or 0.0.0.0 for every interface",
         ) from None
-    family, _, _, _, address = infos[0]
-    try:
-        with socket.create_server(address, family=family):
-            pass
-    except OSError as exc:
-        if exc.errno == errno.EADDRINUSE:
-            raise HeadwaterError(
-                f"port {port} on {host} is in use",
-                hint="stop what listens there, pick another port with --port N, or --port 0 "
-                "for any free one",
-            ) from None
+    failures: list[OSError] = []
+    addresses = list(dict.fromkeys((info[0], info[4]) for info in infos))
+    for family, address in addresses:
+        try:
+            with socket.create_server(address, family=family):
+                pass
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise HeadwaterError(
+                    f"port {port} on {host} is in use",
+                    hint="stop what listens there, pick another port with --port N, or "
+                    "--port 0 for any free one",
+                ) from None
+            failures.append(exc)
+    if len(failures) == len(addresses):
+        reason = failures[0].strerror or str(failures[0])
         raise HeadwaterError(
-            f"TensorBoard cannot listen on {host}:{port}: {exc.strerror or exc}",
+            f"TensorBoard cannot listen on {host}:{port}: {reason}",
             hint="use a port above 1023 (lower ones need privileges) and a host address of "
             "this machine",
-        ) from None
+        )
 
 
 class TensorBoard:

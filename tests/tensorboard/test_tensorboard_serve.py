@@ -3,6 +3,7 @@ through its scalars API, then stopped with Ctrl-C (SIGINT) or SIGTERM."""
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import socket
@@ -174,3 +175,25 @@ def test_the_tags_api_matches_the_exported_files(tmp_path: Path) -> None:
                 assert scalars(url, f"{base}/{phase}", tag) == points
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=60) == 0, output(tmp_path)
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="finds the child in /proc")
+def test_tensorboard_ending_by_itself_is_an_error(tmp_path: Path) -> None:
+    run = headwater.run(flow.tb_train)
+
+    with started("tensorboard", run.id, "--port", "0", cwd=tmp_path) as process:
+        deadline = time.monotonic() + STARTUP
+        while "TensorBoard at" not in output(tmp_path):
+            assert process.poll() is None, output(tmp_path)
+            assert time.monotonic() < deadline, output(tmp_path)
+            time.sleep(0.2)
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+        assert len(children) == 1
+        os.kill(int(children[0]), signal.SIGKILL)
+
+        assert process.wait(timeout=60) == 1
+
+    text = " ".join(output(tmp_path).split())
+    assert "error: TensorBoard stopped by itself (exit status -9)" in text
+    logdir = re.search(r"1 run\(s\) in (\S+)", text).group(1)  # type: ignore[union-attr]
+    assert not Path(logdir).exists()
