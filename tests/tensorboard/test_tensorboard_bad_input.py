@@ -178,3 +178,19 @@ def test_export_refuses_the_options_of_the_server(cli: Cli, run_id: str, tmp_pat
         "--logdir is for the TensorBoard",
     )
     assert not out.exists() and not (tmp_path / "b").exists()
+
+
+def test_tensorboardlogs_whose_files_are_gone(cli: Cli, tmp_path: Path) -> None:
+    import shutil
+
+    run = headwater.run(flow.tb_train)
+    stored = Path(run.outputs("train")["logs"].path)
+    shutil.rmtree(stored)
+    out = tmp_path / "exported"
+    refused(
+        cli("tensorboard", run.id, "--export", out),
+        "the files of TensorBoardLogs output 'logs' of task 'train'",
+        f"are gone from {run.outputs('train')['logs'].uri}",
+        "run the pipeline again",
+    )
+    assert not out.exists()
