@@ -8,7 +8,7 @@ import os
 import secrets
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,24 +17,11 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-Cli = Callable[..., subprocess.CompletedProcess[str]]
+from tb_helpers import Cli, cli_env, headwater_command  # noqa: E402
 
 POSTGRES_URL = os.environ.get(
     "HEADWATER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
-
-
-def headwater_command() -> list[str]:
-    script = Path(sys.executable).with_name("headwater")
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-c", "from headwater.cli import run; run()"]
-
-
-def cli_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "CLICOLOR_FORCE")}
-    env.update({"NO_COLOR": "1", "COLUMNS": "400", "PYTHONDONTWRITEBYTECODE": "1"})
-    return env
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import tensorboard_flow as flow
-from conftest import Cli, cli_env
+from tb_helpers import Cli, cli_env
 
 import headwater
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorboard_flow as flow
-from conftest import Cli
+from tb_helpers import Cli
 from tb_read import event_runs, files, read_run, wall_times
 
 import headwater

@@ -18,7 +18,7 @@ import httpx
 import numpy as np
 import pytest
 import tensorboard_flow as flow
-from conftest import cli_env, headwater_command
+from tb_helpers import cli_env, headwater_command
 
 import headwater
 
