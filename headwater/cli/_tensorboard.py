@@ -171,7 +171,7 @@ def _serve(board: TensorBoard) -> None:
         status = board.wait()
         raise HeadwaterError(
             f"TensorBoard stopped by itself (exit status {status}): {board.tail()}",
-            hint="read TensorBoard's message above",
+            hint="its last lines of output are above; start headwater tensorboard again",
         )
     except KeyboardInterrupt:
         err.print("stopping TensorBoard...")
