@@ -34,6 +34,7 @@ HEADWATER = {
     "ParallelFor",
     "Param",
     "Slack",
+    "TensorBoardLogs",
     "Webhook",
     "__version__",
     "compile",

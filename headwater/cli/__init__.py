@@ -15,6 +15,7 @@ lazy_commands("headwater.cli._roots", ["roots"])
 lazy_commands("headwater.cli._runs", ["runs", "tasks", "artifacts"])
 lazy_commands("headwater.cli._experiments", ["experiments"])
 lazy_commands("headwater.cli._schedule", ["schedules"])
+lazy_commands("headwater.cli._tensorboard", ["tensorboard"])
 
 __all__ = ["app", "main", "run"]
 
