@@ -1,6 +1,7 @@
 """``make bench``: run every benchmark and print its figures beside its targets.
 
-``bench/run.py authoring engine envs scheduler ray kfp tuning`` runs only the sections named.
+``bench/run.py authoring engine envs scheduler experiments ray kfp tuning`` runs only the
+sections named.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_authoring
 import bench_engine
 import bench_envs
+import bench_experiments
 import bench_kfp
 import bench_ray
 import bench_scheduler
@@ -52,6 +54,8 @@ def main() -> None:
         rows = bench_scheduler.run()
         rows.append(_handoff(engine_rows))
         show("Scheduler and server (scheduler issue)", rows)
+    if not only or "experiments" in only:
+        show("Experiments: comparing runs", bench_experiments.run())
     if not only or "kfp" in only:
         show("Kubeflow pipelines: headwater run vs kfp.local (same run)", bench_kfp.run())
     if not only or "tuning" in only:

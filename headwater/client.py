@@ -21,6 +21,7 @@ import os
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -140,9 +141,13 @@ class Client:
         *,
         version: str | None = None,
         cache: bool = True,
+        experiment: str | None = None,
     ) -> dict[str, Any]:
-        """Queue a run; parameters are checked against the pipeline's schema."""
-        body = {"parameters": parameters or {}, "version": version, "cache": cache}
+        """Queue a run (in ``experiment``, by default the pipeline's); parameters are
+        checked against the pipeline's schema."""
+        body: dict[str, Any] = {"parameters": parameters or {}, "version": version, "cache": cache}
+        if experiment is not None:
+            body["experiment"] = experiment
         result: dict[str, Any] = self._call("POST", f"/pipelines/{pipeline}/runs", json=body)
         return result
 
@@ -153,6 +158,42 @@ class Client:
 
     def run(self, run_id: str) -> dict[str, Any]:
         result: dict[str, Any] = self._call("GET", f"/runs/{run_id}")
+        return result
+
+    def experiments(self, *, limit: int = 100) -> list[dict[str, Any]]:
+        """Experiments, the one with the newest run first."""
+        result: list[dict[str, Any]] = self._call("GET", "/experiments", params={"limit": limit})
+        return result
+
+    def experiment_runs(
+        self,
+        name: str,
+        *,
+        where: list[str] | None = None,
+        sort: str | None = None,
+        order: str = "asc",
+        best: str | None = None,
+        direction: str = "maximize",
+        limit: int = 50,
+        offset: int = 0,
+    ) -> dict[str, Any]:
+        """An experiment's runs side by side: ``parameters`` and ``metrics`` (the column
+        names), ``runs`` (a page of rows), ``matched`` and ``total``. ``where`` holds
+        conditions such as ``"accuracy>0.9"``; ``best`` keeps the best run only."""
+        params = _given(
+            {
+                "where": where or None,
+                "sort": sort,
+                "order": order,
+                "best": best,
+                "direction": direction,
+                "limit": limit,
+                "offset": offset,
+            }
+        )
+        result: dict[str, Any] = self._call(
+            "GET", f"/experiments/{quote(name, safe='')}/runs", params=params
+        )
         return result
 
     def wait(self, run_id: str, timeout: float = 3600.0, poll: float = 0.5) -> dict[str, Any]:

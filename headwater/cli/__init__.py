@@ -14,8 +14,10 @@ lazy_commands("headwater.cli._envs", ["envs"])
 lazy_commands("headwater.cli._notify", ["notifications"])
 lazy_commands("headwater.cli._roots", ["roots"])
 lazy_commands("headwater.cli._runs", ["runs", "tasks", "artifacts"])
+lazy_commands("headwater.cli._experiments", ["experiments"])
 lazy_commands("headwater.cli._schedule", ["schedules"])
 lazy_commands("headwater.cli._tune", ["studies"])
+lazy_commands("headwater.cli._tensorboard", ["tensorboard"])
 
 __all__ = ["app", "main", "run"]
 

@@ -126,6 +126,7 @@ def _trigger_remote(
     pairs: list[str],
     version: str | None,
     cache: bool,
+    experiment: str | None,
 ) -> None:
     from headwater.cli._options import client
     from headwater.errors import HeadwaterError
@@ -142,7 +143,7 @@ def _trigger_remote(
         except ValueError:
             params[name] = text
     with client(server, token) as hw:
-        run = hw.trigger(pipeline, params, version=version, cache=cache)
+        run = hw.trigger(pipeline, params, version=version, cache=cache, experiment=experiment)
     out.print(f"run [bold]{run['id']}[/] of {escape(pipeline)} queued on {escape(server)}")
 
 
@@ -156,6 +157,14 @@ def trigger(
         str | None, typer.Option("--version", help="A version id (default: the newest deployed).")
     ] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Run every task.")] = False,
+    experiment: Annotated[
+        str | None,
+        typer.Option(
+            "--experiment",
+            help="The experiment the run belongs to (default: the pipeline's name).",
+            show_default=False,
+        ),
+    ] = None,
     server: Server = None,
     token: Token = None,
 ) -> None:
@@ -164,14 +173,16 @@ def trigger(
     from headwater.cli._runs import _drive, parse_params
 
     if server:
-        _trigger_remote(server, token, pipeline, param or [], version, not no_cache)
+        _trigger_remote(server, token, pipeline, param or [], version, not no_cache, experiment)
         return
     from headwater.engine import Workspace, check_options, render_for_run
     from headwater.executors import make_executor
     from headwater.scheduler import manual_context
     from headwater.spec import from_data
-    from headwater.store import process_owner
+    from headwater.store import check_experiment, process_owner
 
+    if experiment is not None:
+        check_experiment(experiment)
     ws = Workspace.open()
     if version is None:
         deployed = [
@@ -197,6 +208,7 @@ def trigger(
         run_id=run_id,
         owner=process_owner(),
         confined=False,  # driven here, by the user who runs this command
+        experiment=experiment,
     )
     err.print(f"run [bold]{record.id}[/] of {escape(pipeline)} version {chosen.id}")
     raise typer.Exit(_drive(ws, record.id, f"{pipeline} · {record.id}", False, make_executor()))

@@ -66,3 +66,44 @@ def client(server: str, token: str | None) -> Any:
     from headwater.client import Client
 
     return Client(server, token)
+
+
+# How runs are compared (headwater runs compare, headwater experiments runs).
+Where = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--where",
+        "-w",
+        help="Only runs where COLUMN OP VALUE holds, as in 'accuracy>0.9' or "
+        "'params.optimizer=sgd' (repeat: all must hold).",
+        show_default=False,
+    ),
+]
+Sort = Annotated[
+    str | None,
+    typer.Option("--sort", help="Order by this metric or params.NAME.", show_default=False),
+]
+Descending = Annotated[bool, typer.Option("--desc", help="Sort from the highest value down.")]
+Best = Annotated[
+    str | None,
+    typer.Option(
+        "--best",
+        help="Only the run with the best value of this metric (see --direction).",
+        show_default=False,
+    ),
+]
+Direction = Annotated[
+    str,
+    typer.Option("--direction", help="What --best means: maximize or minimize."),
+]
+Limit = Annotated[int, typer.Option("--limit", min=1, max=1_000_000, help="Rows shown.")]
+Columns = Annotated[
+    str | None,
+    typer.Option(
+        "--columns",
+        help="Only these parameter and metric columns, comma-separated "
+        "(as in 'params.lr,accuracy').",
+        show_default=False,
+    ),
+]
+Format = Annotated[str, typer.Option("--format", help="table, json or csv.")]

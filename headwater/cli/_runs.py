@@ -16,6 +16,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from headwater.cli import _options as opt
 from headwater.cli._app import app, err, out
 from headwater.cli._options import Server, Token
 from headwater.cli._progress import Progress, seconds, styled, summary
@@ -325,6 +326,9 @@ def runs_list(
     pipeline: Annotated[str | None, typer.Option("--pipeline", help="Only this pipeline.")] = None,
     status: Annotated[str | None, typer.Option("--status", help="Only runs in this state.")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=100_000)] = 20,
+    experiment: Annotated[
+        str | None, typer.Option("--experiment", help="Only this experiment.", show_default=False)
+    ] = None,
     server: Server = None,
     token: Token = None,
 ) -> None:
@@ -332,7 +336,7 @@ def runs_list(
     from headwater.states import RunStatus
 
     if server:
-        _runs_remote(server, token, pipeline, status, limit)
+        _runs_remote(server, token, pipeline, status, limit, experiment)
         return
     ws = _workspace()
     try:
@@ -346,7 +350,9 @@ def runs_list(
     table.add_column("run", no_wrap=True)
     for col in ("pipeline", "state", "created", "duration", "trigger"):
         table.add_column(col, no_wrap=col == "created")
-    for r in ws.store.runs.list_runs(pipeline=pipeline, status=wanted, limit=limit):
+    for r in ws.store.runs.list_runs(
+        pipeline=pipeline, status=wanted, limit=limit, experiment=experiment
+    ):
         took = (
             (r.finished_at - r.started_at).total_seconds()
             if r.finished_at and r.started_at
@@ -364,12 +370,19 @@ def runs_list(
 
 
 def _runs_remote(
-    server: str, token: str | None, pipeline: str | None, status: str | None, limit: int
+    server: str,
+    token: str | None,
+    pipeline: str | None,
+    status: str | None,
+    limit: int,
+    experiment: str | None,
 ) -> None:
     from headwater.cli._options import client
 
     with client(server, token) as hw:
-        found = hw.runs(pipeline=pipeline, status=status, limit=min(limit, 500))
+        found = hw.runs(
+            pipeline=pipeline, status=status, limit=min(limit, 500), experiment=experiment
+        )
     table = Table(title=f"runs on {server} ({found['total']} in all)", title_justify="left")
     table.add_column("run", no_wrap=True)
     for col in ("pipeline", "state", "created", "trigger"):
@@ -385,6 +398,51 @@ def _runs_remote(
     out.print(table)
 
 
+@runs_app.command("compare")
+def runs_compare(
+    runs: Annotated[
+        list[str] | None, typer.Argument(help="The runs (ids or unique prefixes).")
+    ] = None,
+    experiment: Annotated[
+        str | None,
+        typer.Option("--experiment", help="Every run of this experiment.", show_default=False),
+    ] = None,
+    where: opt.Where = None,
+    sort: opt.Sort = None,
+    desc: opt.Descending = False,
+    best: opt.Best = None,
+    direction: opt.Direction = "maximize",
+    limit: opt.Limit = 50,
+    columns: opt.Columns = None,
+    fmt: opt.Format = "table",
+    server: Server = None,
+    token: Token = None,
+) -> None:
+    """Runs side by side: their parameters and final metrics, filtered ('accuracy>0.9'),
+    sorted, or narrowed to the best."""
+    if bool(runs) == (experiment is not None):
+        raise HeadwaterError(
+            "compare either the runs named or the runs of an experiment",
+            hint="give run ids, as in 'headwater runs compare 01m8a 01m8b', or --experiment NAME",
+        )
+    from headwater.cli._experiments import show
+
+    show(
+        runs=runs or None,
+        experiment=experiment,
+        where=where,
+        sort=sort,
+        desc=desc,
+        best=best,
+        direction=direction,
+        limit=limit,
+        columns=columns,
+        fmt=fmt,
+        server=server,
+        token=token,
+    )
+
+
 @runs_app.command("show")
 def runs_show(run_id: Annotated[str, typer.Argument()]) -> None:
     """A run's parameters, tasks, metrics and artifacts."""
@@ -394,6 +452,7 @@ def runs_show(run_id: Annotated[str, typer.Argument()]) -> None:
     run = Run(ws, ws.store.runs.get_run(run_id).id)
     r = run.record
     out.print(f"run [bold]{r.id}[/] of {escape(r.pipeline)}: {styled(str(r.status))}")
+    out.print(f"experiment: {escape(r.experiment)}", highlight=False)
     out.print(f"parameters: {escape(json.dumps(r.parameters))}", soft_wrap=True)
     if r.error:
         out.print(f"error: {escape(r.error)}", soft_wrap=True)

@@ -24,7 +24,7 @@ from headwater.spec import (
     from_data,
 )
 from headwater.states import RUN_ACTIVE, RunStatus
-from headwater.store import RunRecord, TaskRunRecord, VersionRecord
+from headwater.store import RunRecord, TaskRunRecord, VersionRecord, check_experiment
 
 _ROOT_NAME = re.compile(r"^([^.\[]+)")
 
@@ -59,19 +59,28 @@ def trigger(
     version: str | None = None,
     cache: bool = True,
     trigger: str = "api",
+    experiment: str | None = None,
 ) -> RunRecord:
     """Queue a run of a stored version; a scheduler drives it. Parameters are checked
     against the pipeline's schema, templates rendered and the URIs its importers name
     checked against the namespace's roots before anything is written (the run stays
     confined to those roots), and so are the options its tasks set (one the executor
     cannot honour is refused)."""
+    if experiment is not None:
+        check_experiment(experiment)
     chosen = latest_version(ws, pipeline, version)
     spec = from_data(chosen.spec, source=f"pipeline version {chosen.id}")
     values, run_id = render_for_run(spec, params, lambda rid: manual_context(spec, rid, params))
     check_run_uris(ws, spec, values)
     check_options(spec, ignore_image=ws.settings.ignore_image)
     return ws.store.runs.create_run(
-        chosen, values, trigger=trigger, cache_enabled=cache, run_id=run_id, owner=None
+        chosen,
+        values,
+        trigger=trigger,
+        cache_enabled=cache,
+        run_id=run_id,
+        owner=None,
+        experiment=experiment,
     )
 
 

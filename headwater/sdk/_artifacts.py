@@ -34,6 +34,7 @@ __all__ = [
     "Metrics",
     "Model",
     "Output",
+    "TensorBoardLogs",
 ]
 
 
@@ -104,6 +105,25 @@ class HTML(Artifact):
 class Markdown(Artifact):
     schema_title = "headwater.Markdown"
     description = "A Markdown document to show in the UI."
+
+
+class TensorBoardLogs(Artifact):
+    """A folder of TensorBoard event files that a task writes itself (histograms, images,
+    its own scalars). ``headwater tensorboard`` shows it beside the run's metrics.
+
+    Point any summary writer at ``path``; it makes the folder::
+
+        @component
+        def train(logs: Output[TensorBoardLogs]) -> None:
+            from tensorboard.summary import Writer
+
+            writer = Writer(logs.path)
+            writer.add_scalar("loss", 0.25, step=1)
+            writer.close()
+    """
+
+    schema_title = "headwater.TensorBoardLogs"
+    description = "A folder of TensorBoard event files."
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,14 @@ def trigger(s: St, name: str, body: TriggerIn) -> Any:
     parameters checked against its schema; a scheduler starts it at once."""
     from headwater.scheduler import trigger as create
 
-    run = create(s.ws, name, body.parameters, version=body.version, cache=body.cache)
+    run = create(
+        s.ws,
+        name,
+        body.parameters,
+        version=body.version,
+        cache=body.cache,
+        experiment=body.experiment,
+    )
     if s.wake_scheduler is not None:
         s.wake_scheduler()
     return run
@@ -68,6 +75,7 @@ def list_runs(
     tag: Annotated[
         str | None, Query(max_length=128, description="Pipelines with this tag.")
     ] = None,
+    experiment: Annotated[str | None, Query(max_length=128)] = None,
 ) -> Any:
     """Runs, newest first."""
     f = RunFilter(
@@ -78,6 +86,7 @@ def list_runs(
         created_after=utc(created_after, "query.created_after"),
         created_before=utc(created_before, "query.created_before"),
         pipelines=s.ws.store.queries.pipelines_tagged(tag) if tag else None,
+        experiment=experiment,
     )
     rows, total = s.ws.store.queries.page_runs(f, limit, offset)
     return page(rows, total, limit, offset)

@@ -60,6 +60,34 @@ class RunOut(_Out):
     confined: bool = Field(
         False, description="Created or requeued through a server: reads only the URI roots."
     )
+    experiment: str = Field("", description="The experiment the run belongs to.")
+
+
+class ExperimentOut(_Out):
+    name: str
+    runs: int = Field(description="How many runs belong to it.")
+    last_run_at: datetime
+    pipelines: list[str] = Field(description="The pipelines its runs are of.")
+
+
+class ComparedRunOut(_Out):
+    id: str
+    pipeline: str
+    experiment: str
+    status: str
+    created_at: datetime
+    parameters: dict[str, Any]
+    metrics: dict[str, float] = Field(description="Final metric values by column name.")
+
+
+class ComparisonOut(_Out):
+    parameters: list[str] = Field(description="Parameter columns (params.NAME in filters).")
+    metrics: list[str] = Field(
+        description="Metric columns: a key one task logs, else TASK.KEY for each task."
+    )
+    total: int = Field(description="Runs compared, before the filters.")
+    matched: int = Field(description="Runs that passed the filters.")
+    runs: list[ComparedRunOut]
 
 
 class TaskOut(_Out):
@@ -104,6 +132,11 @@ class TriggerIn(BaseModel):
         None, description="A version id; the newest deployed one if left out."
     )
     cache: bool = True
+    experiment: str | None = Field(
+        None,
+        max_length=128,
+        description="The experiment the run belongs to; the pipeline's name if left out.",
+    )
 
 
 class ClearIn(BaseModel):

@@ -12,8 +12,10 @@ from headwater.store._artifacts import ArtifactStore
 from headwater.store._assets import AssetEventRecord, AssetRecord, AssetStore
 from headwater.store._auth import Authenticated, AuthStore, TokenRecord, UserRecord
 from headwater.store._base import Database, new_id, process_owner
+from headwater.store._compare import ComparedRun, Comparison, parse_condition
 from headwater.store._control import ControlStore
 from headwater.store._db import DATABASE_FAILURES, create_engine, failure_cause, migrate
+from headwater.store._experiments import ExperimentStore
 from headwater.store._lineage import LineageStore
 from headwater.store._metadata import MetadataStore
 from headwater.store._outbox import (
@@ -27,10 +29,12 @@ from headwater.store._pools import DEFAULT_POOL, PoolRecord, PoolStore, SlotRequ
 from headwater.store._queries import PipelineSummary, QueryStore, RunFilter
 from headwater.store._records import (
     ArtifactRecord,
+    ExperimentSummary,
     LineageNode,
     MetricPoint,
     NewArtifact,
     RunRecord,
+    RunResult,
     ScheduleRecord,
     TaskRunRecord,
     VersionRecord,
@@ -52,11 +56,15 @@ __all__ = [
     "AssetStore",
     "AuthStore",
     "Authenticated",
+    "ComparedRun",
+    "Comparison",
     "Conflict",
     "ControlStore",
     "Database",
     "DeliveryStatus",
     "DueRun",
+    "ExperimentStore",
+    "ExperimentSummary",
     "InvalidValue",
     "LineageNode",
     "LineageStore",
@@ -75,6 +83,7 @@ __all__ = [
     "RootStore",
     "RunFilter",
     "RunRecord",
+    "RunResult",
     "RunStore",
     "ScheduleRaceLost",
     "ScheduleRecord",
@@ -95,5 +104,6 @@ __all__ = [
     "failure_cause",
     "migrate",
     "new_id",
+    "parse_condition",
     "process_owner",
 ]

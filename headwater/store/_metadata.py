@@ -19,6 +19,7 @@ from headwater.store._auth import AuthStore
 from headwater.store._base import Database
 from headwater.store._control import ControlStore
 from headwater.store._db import create_engine, migrate
+from headwater.store._experiments import ExperimentStore
 from headwater.store._lineage import LineageStore
 from headwater.store._outbox import OutboxStore
 from headwater.store._pipelines import PipelineStore
@@ -49,6 +50,8 @@ class MetadataStore:
     auth: AuthStore
     assets: AssetStore
     queries: QueryStore
+    # Runs of an experiment with their parameters and final metrics, side by side.
+    experiments: ExperimentStore
     # Where the runs a server creates may read, besides the artifact root.
     roots: RootStore
     # Notifications to send, written in the same transactions as the changes they tell of.
@@ -68,6 +71,7 @@ class MetadataStore:
         self.auth = AuthStore(db)
         self.assets = AssetStore(db)
         self.queries = QueryStore(db)
+        self.experiments = ExperimentStore(db, self.runs)
         self.roots = RootStore(db)
         self.outbox = OutboxStore(db)
         self.studies = StudyStore(db)

@@ -294,3 +294,44 @@ def test_0007_confines_the_runs_a_server_created_before_it(engine: sa.Engine) ->
         "r-api": True,
         "r-sched": True,
     }
+
+
+def test_0011_puts_earlier_runs_in_their_pipelines_experiment(engine: sa.Engine) -> None:
+    """Runs made before experiments existed belong to the experiment named after their
+    pipeline, as a new run does by default."""
+    from alembic import command
+    from alembic.config import Config
+
+    from headwater.store._db import _MIGRATIONS
+
+    with engine.begin() as conn:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(_MIGRATIONS))
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0010")
+        stamp = "2026-01-01 00:00:00"
+        for pid in ("train", "score"):
+            conn.execute(
+                sa.text("INSERT INTO pipelines (id, name, created_at) VALUES (:p, :p, :t)"),
+                {"p": pid, "t": stamp},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO pipeline_versions (id, pipeline_id, digest, spec, created_at) "
+                    "VALUES (:v, :p, 'd', '{}', :t)"
+                ),
+                {"v": f"v-{pid}", "p": pid, "t": stamp},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO runs (id, pipeline_id, version_id, status, parameters, "
+                    "created_at) VALUES (:r, :p, :v, 'succeeded', '{}', :t)"
+                ),
+                {"r": f"r-{pid}", "p": pid, "v": f"v-{pid}", "t": stamp},
+            )
+    migrate(engine)
+    with engine.connect() as conn:
+        found = dict(conn.execute(sa.text("SELECT id, experiment FROM runs")).all())
+    assert found == {"r-train": "train", "r-score": "score"}
+    store = MetadataStore(engine)
+    assert [r.id for r in store.runs.list_runs(experiment="score")] == ["r-score"]

@@ -4,6 +4,7 @@ import { authProblem, getToken } from "./api/client";
 import { ArtifactView } from "./views/Artifact";
 import { AssetsView } from "./views/Assets";
 import { CompareView } from "./views/Compare";
+import { ExperimentsView } from "./views/Experiments";
 import { PipelineView } from "./views/Pipeline";
 import { PipelinesView } from "./views/Pipelines";
 import { RunView } from "./views/Run";
@@ -48,6 +49,7 @@ export function App() {
         <div className="brand">Headwater</div>
         <NavLink to="/" end>Pipelines</NavLink>
         <NavLink to="/runs">Runs</NavLink>
+        <NavLink to="/experiments">Experiments</NavLink>
         <NavLink to="/compare">Compare</NavLink>
         <NavLink to="/schedules">Schedules</NavLink>
         <NavLink to="/assets">Assets</NavLink>
@@ -63,6 +65,7 @@ export function App() {
           <Route path="/runs" element={<RunsView />} />
           <Route path="/runs/:id" element={<RunView />} />
           <Route path="/artifacts/:id" element={<ArtifactView />} />
+          <Route path="/experiments" element={<ExperimentsView />} />
           <Route path="/compare" element={<CompareView />} />
           <Route path="/schedules" element={<SchedulesView />} />
           <Route path="/assets" element={<AssetsView />} />

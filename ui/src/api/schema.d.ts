@@ -156,6 +156,47 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/experiments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Experiments
+         * @description Experiments, the one with the newest run first.
+         */
+        get: operations["list_experiments_api_v1_experiments_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/experiments/{name}/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Experiment Runs
+         * @description The experiment's runs (newest first unless sorted) with their parameters and
+         *     final metrics; ``parameters`` and ``metrics`` name the columns.
+         */
+        get: operations["experiment_runs_api_v1_experiments__name__runs_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/grid": {
         parameters: {
             query?: never;
@@ -775,6 +816,78 @@ export interface components {
             /** Status */
             status: string;
         };
+        /** ComparedRunOut */
+        ComparedRunOut: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Experiment */
+            experiment: string;
+            /** Id */
+            id: string;
+            /**
+             * Metrics
+             * @description Final metric values by column name.
+             */
+            metrics: {
+                [key: string]: number;
+            };
+            /** Parameters */
+            parameters: {
+                [key: string]: unknown;
+            };
+            /** Pipeline */
+            pipeline: string;
+            /** Status */
+            status: string;
+        };
+        /** ComparisonOut */
+        ComparisonOut: {
+            /**
+             * Matched
+             * @description Runs that passed the filters.
+             */
+            matched: number;
+            /**
+             * Metrics
+             * @description Metric columns: a key one task logs, else TASK.KEY for each task.
+             */
+            metrics: string[];
+            /**
+             * Parameters
+             * @description Parameter columns (params.NAME in filters).
+             */
+            parameters: string[];
+            /** Runs */
+            runs: components["schemas"]["ComparedRunOut"][];
+            /**
+             * Total
+             * @description Runs compared, before the filters.
+             */
+            total: number;
+        };
+        /** ExperimentOut */
+        ExperimentOut: {
+            /**
+             * Last Run At
+             * Format: date-time
+             */
+            last_run_at: string;
+            /** Name */
+            name: string;
+            /**
+             * Pipelines
+             * @description The pipelines its runs are of.
+             */
+            pipelines: string[];
+            /**
+             * Runs
+             * @description How many runs belong to it.
+             */
+            runs: number;
+        };
         /**
          * GridOut
          * @description Runs (newest first) by task paths (in first-seen order), with each cell's state.
@@ -1057,6 +1170,12 @@ export interface components {
             engine_host: string | null;
             /** Error */
             error: string | null;
+            /**
+             * Experiment
+             * @description The experiment the run belongs to.
+             * @default
+             */
+            experiment?: string;
             /** Finished At */
             finished_at: string | null;
             /** Heartbeat At */
@@ -1116,6 +1235,12 @@ export interface components {
             engine_host: string | null;
             /** Error */
             error: string | null;
+            /**
+             * Experiment
+             * @description The experiment the run belongs to.
+             * @default
+             */
+            experiment?: string;
             /** Finished At */
             finished_at: string | null;
             /** Heartbeat At */
@@ -1318,6 +1443,11 @@ export interface components {
              * @default true
              */
             cache?: boolean;
+            /**
+             * Experiment
+             * @description The experiment the run belongs to; the pipeline's name if left out.
+             */
+            experiment?: string | null;
             /** Parameters */
             parameters?: {
                 [key: string]: unknown;
@@ -1686,6 +1816,82 @@ export interface operations {
             };
         };
     };
+    list_experiments_api_v1_experiments_get: {
+        parameters: {
+            query?: {
+                /** @description Experiments. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExperimentOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    experiment_runs_api_v1_experiments__name__runs_get: {
+        parameters: {
+            query?: {
+                /** @description Conditions that must all hold, as in 'accuracy>0.9' or 'params.optimizer=sgd'. */
+                where?: string[] | null;
+                /** @description A metric or params.NAME. */
+                sort?: string | null;
+                order?: "asc" | "desc";
+                /** @description Only the run best at this metric. */
+                best?: string | null;
+                direction?: "maximize" | "minimize";
+                /** @description Rows per page. */
+                limit?: number;
+                /** @description Rows to skip. */
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ComparisonOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     grid_api_v1_grid_get: {
         parameters: {
             query: {
@@ -1989,6 +2195,7 @@ export interface operations {
                 created_before?: string | null;
                 /** @description Pipelines with this tag. */
                 tag?: string | null;
+                experiment?: string | null;
             };
             header?: never;
             path?: never;
