@@ -27,6 +27,7 @@ from headwater.tuning._study import (
     start_study,
     study_result,
 )
+from headwater.tuning._views import history, importances
 
 __all__ = [
     "DIRECTIONS",
@@ -43,6 +44,8 @@ __all__ = [
     "TrialState",
     "Tuner",
     "check_objective",
+    "history",
+    "importances",
     "load_space",
     "parse_space",
     "resume_study",

@@ -320,6 +320,26 @@ async function main() {
     await page.getByRole("button", { name: "filter" }).click();
     await page.getByRole("alert").getByText(/is a number/).waitFor();
 
+    // ------------------------------------------------------------ a tuning study
+    headwater(
+      env, "tune", "ui/e2e/scores.py", "--space", "ui/e2e/space.yaml", "--objective", "score.accuracy",
+      "--direction", "maximize", "--trials", "6", "--parallel", "2", "--study", "e2e-study", "--seed", "1",
+    );
+    await page.goto(`${base}/#/studies`);
+    await page.getByRole("link", { name: "e2e-study" }).click();
+    await page.getByRole("heading", { name: /Study e2e-study/ }).waitFor();
+    await page.getByLabel("best trial").getByText(/Best: trial \d+/).waitFor();
+    const trialRows = await page.getByRole("table", { name: "trials" }).locator("tbody tr").count();
+    if (trialRows !== 6) fail(`the study page shows ${trialRows} trials, not 6`);
+    await page.getByRole("table", { name: "parameter importance" }).getByText("depth").waitFor();
+    await page.getByRole("img", { name: "parallel coordinates of the trials" }).waitFor();
+    await page.getByLabel("optimization history").locator("canvas").waitFor();
+    await shot("study");
+    await page.getByRole("table", { name: "trials" }).getByRole("link").first().click();
+    await page.waitForSelector(".react-flow__node");
+    await page.goto(`${base}/#/studies/no-such-study`);
+    await page.getByRole("alert").getByText(/no-such-study/).waitFor();
+
     // ------------------------------------------------------------ pause a schedule
     await page.goto(`${base}/#/schedules`);
     await page.getByRole("button", { name: "pause ml_pipeline" }).click();

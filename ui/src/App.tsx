@@ -11,6 +11,7 @@ import { RunView } from "./views/Run";
 import { RunsView } from "./views/Runs";
 import { SchedulesView } from "./views/Schedules";
 import { SignIn } from "./views/SignIn";
+import { StudiesView, StudyView } from "./views/Studies";
 
 function useToken(): string | null {
   const [token, set] = useState(getToken());
@@ -50,6 +51,7 @@ export function App() {
         <NavLink to="/" end>Pipelines</NavLink>
         <NavLink to="/runs">Runs</NavLink>
         <NavLink to="/experiments">Experiments</NavLink>
+        <NavLink to="/studies">Studies</NavLink>
         <NavLink to="/compare">Compare</NavLink>
         <NavLink to="/schedules">Schedules</NavLink>
         <NavLink to="/assets">Assets</NavLink>
@@ -66,6 +68,8 @@ export function App() {
           <Route path="/runs/:id" element={<RunView />} />
           <Route path="/artifacts/:id" element={<ArtifactView />} />
           <Route path="/experiments" element={<ExperimentsView />} />
+          <Route path="/studies" element={<StudiesView />} />
+          <Route path="/studies/:name" element={<StudyView />} />
           <Route path="/compare" element={<CompareView />} />
           <Route path="/schedules" element={<SchedulesView />} />
           <Route path="/assets" element={<AssetsView />} />
