@@ -410,24 +410,25 @@ class Tuner:
         self._recover()
         self._check_stop()
         self.reports.mkdir(parents=True, exist_ok=True)
-        threads = [
-            threading.Thread(target=self._drive, args=(i,), name=f"trial-driver-{i}", daemon=True)
-            for i in range(self.settings.parallel)
-        ]
+        ended = [threading.Event() for _ in range(self.settings.parallel)]
+        for i, done in enumerate(ended):
+            threading.Thread(
+                target=self._drive, args=(i, done), name=f"trial-driver-{i}", daemon=True
+            ).start()
         try:
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                while thread.is_alive():
-                    thread.join(0.2)
+            # Waiting on events, not Thread.join: a join interrupted by Ctrl-C can return
+            # at once the next time, before the thread has ended.
+            for done in ended:
+                while not done.wait(0.2):
+                    pass
         except KeyboardInterrupt:
             with self.lock:
                 self.stop = StudyStatus.INTERRUPTED
                 for engine in self.engines.values():
                     engine.request_cancel()
             self.first_done.set()
-            for thread in threads:
-                thread.join()
+            for done in ended:
+                done.wait()
         status = self.stop or StudyStatus.COMPLETED
         store.studies.set_status(self.record.id, status)
         if self.error is not None:
@@ -464,7 +465,13 @@ class Tuner:
                 continue
             self.pending.append(_Job(trial, params, run.id))
 
-    def _drive(self, index: int) -> None:
+    def _drive(self, index: int, ended: threading.Event) -> None:
+        try:
+            self._drive_trials(index)
+        finally:
+            ended.set()
+
+    def _drive_trials(self, index: int) -> None:
         ws = Workspace(
             self.ws.settings,
             MetadataStore(self.ws.store.engine, self.ws.store.namespace),
@@ -512,7 +519,10 @@ class Tuner:
         executor.watch = watch
 
         def hook(engine: Engine) -> None:
-            self.engines[job.trial.number] = engine
+            with self.lock:
+                self.engines[job.trial.number] = engine
+                if self.stop is StudyStatus.INTERRUPTED:
+                    engine.request_cancel()
             if watch is not None:
                 watch.engine = engine
 
@@ -545,7 +555,8 @@ class Tuner:
                         ws, run.id, executor=cast(Executor, executor), engine_hook=hook
                     )
         finally:
-            self.engines.pop(job.trial.number, None)
+            with self.lock:
+                self.engines.pop(job.trial.number, None)
             executor.watch = None
             if watch is not None:
                 watch.tidy()
