@@ -74,7 +74,8 @@ class StudyStore:
         study_id = new_id()
         with self.db.begin() as conn:
             made = conn.execute(
-                self.db.insert_new(t.studies).values(
+                self.db.insert_new(t.studies)
+                .values(
                     id=study_id,
                     namespace=self.db.namespace,
                     name=name,
@@ -89,8 +90,9 @@ class StudyStore:
                     created_at=stamp,
                     updated_at=stamp,
                 )
-            ).rowcount
-        if not made:
+                .returning(t.studies.c.id)
+            ).first()
+        if made is None:
             raise Conflict(
                 f"a study named '{name}' already exists",
                 hint=f"resume it with 'headwater tune --resume {name}', or give another --study",

@@ -11,6 +11,7 @@ with the store's.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -23,24 +24,29 @@ class DatabaseJournal(BaseJournalBackend):
     """The journal of study ``study_id`` in ``store``.
 
     Optuna reads the journal before every operation, so entries are kept in memory once
-    read: only entries written by another process since are read from the database, and
-    those are found as this process writes (two writers cannot take one entry number: the
-    database refuses the second, which reads what it missed and writes after it). A tuner
-    that drives a study alone thus reads the database once.
+    read: the database is asked only for entries written since, and at most once every
+    ``max_age`` seconds (what another process wrote is seen that late at worst; a tuner
+    alone on its study loses nothing by it). Two writers cannot take one entry number: the
+    database refuses the second, which reads what it missed and writes after it.
     """
 
-    def __init__(self, store: MetadataStore, study_id: str) -> None:
+    def __init__(self, store: MetadataStore, study_id: str, max_age: float = 1.0) -> None:
         self.store = store
         self.study_id = study_id
+        self.max_age = max_age
         self._entries: list[dict[str, Any]] = []
         self._lock = threading.Lock()
+        self._read_at = 0.0
         self._refresh()
 
     def _refresh(self) -> None:
         self._entries.extend(self.store.studies.read_journal(self.study_id, len(self._entries)))
+        self._read_at = time.monotonic()
 
     def read_logs(self, log_number_from: int) -> Iterable[dict[str, Any]]:
         with self._lock:
+            if time.monotonic() - self._read_at >= self.max_age:
+                self._refresh()
             return self._entries[log_number_from:]
 
     def append_logs(self, logs: list[dict[str, Any]]) -> None:

@@ -25,11 +25,7 @@ again with the same parameters. Finished trials are never repeated.
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
-import json
 import logging
-import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -45,7 +41,7 @@ from headwater.engine import (
     resume_run,
 )
 from headwater.errors import HeadwaterError, NotFound, TuningError
-from headwater.executors import ExecEvent, Executor, TaskRequest, make_executor
+from headwater.executors import Executor, make_executor
 from headwater.spec import PipelineSpec, from_data
 from headwater.states import RUN_DONE, RunStatus
 from headwater.store import (
@@ -58,6 +54,7 @@ from headwater.store import (
     process_owner,
 )
 from headwater.tuning._journal import DatabaseJournal
+from headwater.tuning._pruning import KeptExecutor, StepWatch
 from headwater.tuning._settings import (
     STUDY_DONE,
     StudySettings,
@@ -77,11 +74,6 @@ if TYPE_CHECKING:
     from headwater.engine import Engine
 
 log = logging.getLogger("headwater.tuning")
-
-# The variable a task's log_metric reads to append its step reports (headwater.sdk).
-STEP_REPORTS = "HEADWATER_STEP_REPORTS"
-# How often a trial's step reports are read while its task runs, when pruning.
-POLL_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -270,83 +262,6 @@ def resume_study(
     return Tuner(ws, record, spec, observer=observer).run()
 
 
-class _Kept:
-    """The thread's executor, kept open from one trial to the next (the engine closes the
-    executor it drove at the end of each run: here that only ends the trial). While a
-    trial is pruned, its task's step reports are read as the engine waits for events."""
-
-    def __init__(self, inner: Executor, reports: Path) -> None:
-        self.inner = inner
-        self.reports = reports
-        self.watch: _Watch | None = None
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    def submit(self, request: TaskRequest) -> None:
-        watch = self.watch
-        if watch is not None and request.env.get("HEADWATER_TASK") == watch.task:
-            path = str(self.reports / f"{request.id}.steps")
-            watch.files.append(path)
-            request = dataclasses.replace(request, env={**request.env, STEP_REPORTS: path})
-        self.inner.submit(request)
-
-    def events(self, timeout: float | None) -> list[ExecEvent]:
-        watch = self.watch
-        if watch is None or not watch.files:
-            return self.inner.events(timeout)
-        wait = POLL_SECONDS if timeout is None else min(timeout, POLL_SECONDS)
-        events = self.inner.events(wait)
-        watch.poll()
-        return events
-
-    def close(self) -> None:
-        self.watch = None
-
-    def shut(self) -> None:
-        self.inner.close()
-
-
-class _Watch:
-    """The step reports of one pruned trial's objective task."""
-
-    def __init__(self, trial: optuna.trial.Trial, task: str, metric: str) -> None:
-        self.trial = trial
-        self.task = task
-        self.metric = metric
-        self.files: list[str] = []
-        self.read: dict[str, int] = {}
-        self.engine: Engine | None = None
-        self.pruned = False
-
-    def poll(self) -> None:
-        if self.pruned or self.engine is None:
-            return
-        for path in self.files:
-            try:
-                with open(path, encoding="utf-8") as f:
-                    f.seek(self.read.get(path, 0))
-                    text = f.read()
-            except OSError:
-                continue
-            end = text.rfind("\n") + 1  # a line still being written is read next time
-            self.read[path] = self.read.get(path, 0) + len(text[:end].encode())
-            for line in text[:end].splitlines():
-                with contextlib.suppress(ValueError, KeyError, TypeError):
-                    point = json.loads(line)
-                    if point["key"] == self.metric:
-                        self.trial.report(float(point["value"]), int(point["step"]))
-            if self.trial.should_prune():
-                self.pruned = True
-                self.engine.request_cancel()
-                return
-
-    def tidy(self) -> None:
-        for path in self.files:
-            with contextlib.suppress(OSError):
-                os.unlink(path)
-
-
 @dataclass
 class _Job:
     """One trial to evaluate: a new one, or one resumed from a killed tuner."""
@@ -410,24 +325,25 @@ class Tuner:
         self._recover()
         self._check_stop()
         self.reports.mkdir(parents=True, exist_ok=True)
-        threads = [
-            threading.Thread(target=self._drive, args=(i,), name=f"trial-driver-{i}", daemon=True)
-            for i in range(self.settings.parallel)
-        ]
+        ended = [threading.Event() for _ in range(self.settings.parallel)]
+        for i, done in enumerate(ended):
+            threading.Thread(
+                target=self._drive, args=(i, done), name=f"trial-driver-{i}", daemon=True
+            ).start()
         try:
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                while thread.is_alive():
-                    thread.join(0.2)
+            # Waiting on events, not Thread.join: a join interrupted by Ctrl-C can return
+            # at once the next time, before the thread has ended.
+            for done in ended:
+                while not done.wait(0.2):
+                    pass
         except KeyboardInterrupt:
             with self.lock:
                 self.stop = StudyStatus.INTERRUPTED
                 for engine in self.engines.values():
                     engine.request_cancel()
             self.first_done.set()
-            for thread in threads:
-                thread.join()
+            for done in ended:
+                done.wait()
         status = self.stop or StudyStatus.COMPLETED
         store.studies.set_status(self.record.id, status)
         if self.error is not None:
@@ -464,13 +380,19 @@ class Tuner:
                 continue
             self.pending.append(_Job(trial, params, run.id))
 
-    def _drive(self, index: int) -> None:
+    def _drive(self, index: int, ended: threading.Event) -> None:
+        try:
+            self._drive_trials(index)
+        finally:
+            ended.set()
+
+    def _drive_trials(self, index: int) -> None:
         ws = Workspace(
             self.ws.settings,
             MetadataStore(self.ws.store.engine, self.ws.store.namespace),
             self.ws.artifacts,
         )
-        executor = _Kept(make_executor(), self.reports)
+        executor = KeptExecutor(make_executor(), self.reports)
         executor.warm()
         try:
             if index:
@@ -505,14 +427,17 @@ class Tuner:
             self.started += 1
         return _Job(trial, params)
 
-    def _evaluate(self, ws: Workspace, executor: _Kept, job: _Job) -> None:
+    def _evaluate(self, ws: Workspace, executor: KeptExecutor, job: _Job) -> None:
         watch = None
         if self.record.pruner != "none":
-            watch = _Watch(job.trial, self.task, self.metric)
+            watch = StepWatch(job.trial, self.task, self.metric)
         executor.watch = watch
 
         def hook(engine: Engine) -> None:
-            self.engines[job.trial.number] = engine
+            with self.lock:
+                self.engines[job.trial.number] = engine
+                if self.stop is StudyStatus.INTERRUPTED:
+                    engine.request_cancel()
             if watch is not None:
                 watch.engine = engine
 
@@ -545,7 +470,8 @@ class Tuner:
                         ws, run.id, executor=cast(Executor, executor), engine_hook=hook
                     )
         finally:
-            self.engines.pop(job.trial.number, None)
+            with self.lock:
+                self.engines.pop(job.trial.number, None)
             executor.watch = None
             if watch is not None:
                 watch.tidy()

@@ -27,7 +27,7 @@ def _command(*args: str) -> list[str]:
     return [sys.executable, "-c", "from headwater.cli import run; run()", *args]
 
 
-def _wait_for_trials(ws: Workspace, name: str, complete: int, timeout: float = 60) -> None:
+def _wait_for_trials(ws: Workspace, name: str, complete: int, timeout: float = 90) -> None:
     """Until ``complete`` trials have ended and the next one's run is under way."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -112,4 +112,50 @@ def test_a_killed_study_resumes_without_repeating_finished_trials(
     assert f"best: trial {result.best_trial.number if result.best_trial else ''}," in shown.stdout
     for trial in kept:
         assert str(trial.run_id) in shown.stdout
+    ws.close()
+
+
+def test_an_interrupted_study_asks_its_trials_in_flight_again(home: Path, tmp_path: Path) -> None:
+    (tmp_path / "tuning_flow.py").write_text(Path(tuning_flow.__file__).read_text())
+    (tmp_path / "space.yaml").write_text("x: {type: float, low: 0.0, high: 1.0}\n")
+    args = ["tune", "tuning_flow.py:sleepy", "--space", "space.yaml", "--objective"]
+    args += ["slow.score", "--trials", "3", "--study", "stopped", "-p", f"marks={tmp_path}"]
+    args += ["-p", "pause=5"]
+    with (tmp_path / "tune.log").open("wb") as log:
+        tuner = subprocess.Popen(
+            _command(*args),
+            cwd=tmp_path,
+            env=_env(),
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+    ws = Workspace.open()
+    try:
+        _wait_for_trials(ws, "stopped", complete=0)
+        os.killpg(tuner.pid, signal.SIGINT)  # Ctrl-C
+        assert tuner.wait(timeout=60) == 1  # no trial completed
+    finally:
+        if tuner.poll() is None:
+            os.killpg(tuner.pid, signal.SIGKILL)
+    interrupted = study_result(ws.store, "stopped")
+    assert interrupted.status is StudyStatus.INTERRUPTED
+    [first] = interrupted.trials
+    assert ws.store.runs.get_run(first.run_id or "").status.value == "cancelled"
+
+    done = subprocess.run(
+        _command("tune", "--resume", "stopped"),
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = study_result(ws.store, "stopped")
+    assert result.status is StudyStatus.COMPLETED
+    states = [t.state for t in result.trials]
+    assert states == [TrialState.LOST] + [TrialState.COMPLETE] * 3
+    # The trial stopped in flight was asked again, with the same parameters.
+    assert result.trials[1].params == first.params
     ws.close()
