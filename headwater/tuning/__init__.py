@@ -4,7 +4,7 @@ A study searches a pipeline's parameters (a :class:`Space`) for the best value o
 metric a task logs (``TASK.METRIC``). Each trial is an ordinary run of the pipeline, in
 the experiment named after the study, so it is cached, retried, logged and traced like
 any run; Optuna's state lives in Headwater's own database, so a killed study resumes
-(docs/tuning.md, docs/adr/0019).
+(docs/experiments-and-tuning.md, docs/adr/0019).
 """
 
 from headwater.tuning._journal import DatabaseJournal

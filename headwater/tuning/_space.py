@@ -197,7 +197,7 @@ def parse_space(data: Any, spec: PipelineSpec | None = None, where: str = "searc
     if problems:
         raise TuningError(
             "bad search space:\n  " + "\n  ".join(problems),
-            hint="see docs/tuning.md for the fields each kind of parameter takes",
+            hint="see docs/experiments-and-tuning.md for the fields each kind of parameter takes",
         )
     return Space(tuple(_ordered(dims)))
 
