@@ -83,6 +83,8 @@ def find_component(
     root: str, module: str, file: str, function: str, source: str | None = None
 ) -> Any:
     if source is not None:
+        if root and root not in sys.path:
+            sys.path.insert(0, root)  # the notebook's folder: modules beside it import
         obj: Any = load_captured(module, source, function)
         component = getattr(obj, function, None)
         if component is None:

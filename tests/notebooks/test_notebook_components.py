@@ -3,6 +3,7 @@ task in its own process, from the code captured out of the cells."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from headwater._config import Settings
@@ -153,6 +154,39 @@ def test_component_uses_functions_classes_and_constants_of_earlier_cells(execute
     assert first == {"status": "succeeded", "task": "succeeded", "output": 14, "error": None}
     assert (again["task"], again["output"]) == ("cached", 14)
     assert (changed["task"], changed["output"]) == ("succeeded", 214)
+
+
+STEPS = """\
+from headwater import component
+
+
+def shout(text):
+    return text.upper() + "!"
+
+
+@component
+def greet(name: str) -> str:
+    return "hello " + name
+"""
+
+
+def test_cells_use_modules_beside_the_notebook(execute: Any, tmp_path: Path) -> None:
+    (tmp_path / "steps.py").write_text(STEPS)
+    nb = execute(
+        [
+            "import json\nimport headwater as hw\nfrom headwater import component, pipeline\n"
+            "from steps import greet, shout as loud",
+            "@component\ndef excite(text: str) -> str:\n    return loud(text)\n\n"
+            "@pipeline\ndef mixed(name: str = 'ada'):\n    excite(text=greet(name=name).output)",
+            "r = hw.run(mixed)\nprint('RESULT ' + json.dumps({'status': str(r.status), "
+            "'out': r.outputs('excite')['output'], "
+            "'source': mixed.compile().components['excite'].implementation.source}))",
+        ],
+        "beside",
+    )
+    (result,) = nb.results()
+    assert (result["status"], result["out"]) == ("succeeded", "HELLO ADA!")
+    assert "from steps import shout as loud" in result["source"]
 
 
 def test_a_value_a_task_cannot_rebuild_is_refused_before_the_run(execute: Any) -> None:

@@ -4,6 +4,7 @@ view (tasks with states and durations, outputs, final metrics, errors), all esca
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from headwater.engine import live_view
@@ -39,6 +40,7 @@ def broken(n: int = 1):
     "run.metrics",
     "run.outputs('prep')",
     "failed = hw.run(broken)\nfailed",
+    "import os\nos.environ['HEADWATER_SERVER'] = 'http://127.0.0.1:8080/'\nrun",
 ]
 
 
@@ -94,7 +96,24 @@ def test_run_view_live_table_metrics_and_escaping(execute: Any) -> None:
     assert "raise ValueError(&quot;bad" in view
     assert "<img" not in view
 
+    # With a server's address known, the view links to the run in its UI.
+    (linked,) = nb.html(7)
+    assert f'<a href="http://127.0.0.1:8080/#/runs/{run_id.group(1)}"' in linked
+    assert "open in the UI" not in nb.html(3)[0]
+
 
 def test_outside_a_notebook_nothing_is_displayed() -> None:
     with live_view("p") as view:
         assert view is None
+
+
+def test_the_documented_notebook_runs(execute: Any) -> None:
+    doc = Path(__file__).parents[2] / "docs" / "tensorboard-and-notebooks.md"
+    section = doc.read_text().split("## Notebooks", 1)[1].split("\n## ", 1)[0]
+    cells = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert len(cells) == 3
+    check = "import json\nprint('RESULT ' + json.dumps(run.metrics))"
+    nb = execute([*cells, check], "documented")
+    assert nb.results() == [{"train": {"accuracy": 1.0}}]
+    (view,) = nb.html(2)
+    assert re.search(r"prepare\s+succeeded", _text(view))
