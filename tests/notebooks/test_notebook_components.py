@@ -106,6 +106,12 @@ def helper(x):
 """
 
 SCALER = """\
+from dataclasses import dataclass
+
+@dataclass
+class Config:
+    k: int = 2
+
 class Scaler:
     def __init__(self, k):
         self.k = k
@@ -117,7 +123,7 @@ class Scaler:
 USES = """\
 @component
 def scaled(x: float) -> int:
-    return Scaler(2).apply(x) + len(LABELS["b"])
+    return Scaler(Config().k).apply(x) + len(LABELS["b"])
 
 @pipeline
 def helped(x: float = 0.55):
@@ -146,14 +152,18 @@ def test_component_uses_functions_classes_and_constants_of_earlier_cells(execute
             # An earlier cell's helper changes: the component's code digest covers it.
             "def helper(x):\n    return m.floor(x * FACTOR) + LABELS['a'] + 100\n",
             RUN,
+            # So does a class of a cell that has no method of its own there.
+            "@dataclass\nclass Config:\n    k: int = 3\n",
+            RUN,
         ],
         "helpers",
     )
-    first, again, changed = nb.results()
+    first, again, changed, config = nb.results()
     # floor(0.55 * 10) + 1 = 6; * 2 = 12; + len([2, 3]) = 14
     assert first == {"status": "succeeded", "task": "succeeded", "output": 14, "error": None}
     assert (again["task"], again["output"]) == ("cached", 14)
     assert (changed["task"], changed["output"]) == ("succeeded", 214)
+    assert (config["task"], config["output"]) == ("succeeded", 320)
 
 
 STEPS = """\
@@ -211,3 +221,39 @@ def test_a_value_a_task_cannot_rebuild_is_refused_before_the_run(execute: Any) -
         assert ws.store.runs.list_runs(pipeline="drawing") == []
     finally:
         ws.close()
+
+
+def test_code_that_cannot_be_captured_is_refused_with_what_to_do(execute: Any) -> None:
+    nb = execute(
+        [
+            "import headwater as hw\nfrom headwater import component, pipeline\n"
+            "exec('def made(): return 1')\n"
+            "first, second = (lambda: 1), 2",
+            "@component\ndef uses_exec() -> int:\n    return made()\n\n"
+            "@pipeline\ndef p1():\n    uses_exec()",
+            "hw.compile(p1)",
+            "@component\ndef uses_pair() -> int:\n    return first()\n\n"
+            "@pipeline\ndef p2():\n    uses_pair()",
+            "hw.compile(p2)",
+            "@component\ndef renamed() -> int:\n    return 1\n\n"
+            "@pipeline\ndef p3():\n    kept()\n\nkept, renamed = renamed, 3",
+            "hw.compile(p3)",
+        ],
+        "uncapturable",
+        allow_errors=True,
+    )
+    name, message = nb.error(2)
+    assert name == "ComponentDefinitionError"
+    assert "component 'uses_exec' uses 'made' from the notebook, whose source cannot be found" in (
+        message
+    )
+    assert "define 'made' with 'def' or 'class' in a cell" in message
+    name, message = nb.error(4)
+    assert name == "ComponentDefinitionError"
+    assert "uses 'first' from the notebook, whose definition is not a statement of its own" in (
+        message
+    )
+    name, message = nb.error(6)
+    assert name == "ComponentDefinitionError"
+    assert "component 'renamed' is not the notebook's 'renamed' any more" in message
+    assert "put @component on 'def renamed' in a cell and run that cell again" in message
