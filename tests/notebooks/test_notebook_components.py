@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from headwater._config import Settings
-from headwater.engine import Workspace
+from headwater.engine import Workspace, run_version
 
 IMPORTS = """\
 import json
@@ -88,6 +88,14 @@ def test_cell_component_runs_caches_and_reruns_when_its_cell_changes(execute: An
         # Each run's pipeline version holds the code it ran: the edited run's differs.
         versions = {r.version_id for r in runs}
         assert len(versions) == 2
+        # The kernel is gone; the stored versions still run, each with its own code.
+        again_first = run_version(ws, runs[-1].version_id, cache=False)
+        again_edited = run_version(ws, runs[0].version_id, cache=False)
+        assert again_first.tasks["make"].status == "succeeded"
+        assert (again_first.outputs("make")["output"], again_edited.outputs("make")["output"]) == (
+            6,
+            15,
+        )
     finally:
         ws.close()
 
