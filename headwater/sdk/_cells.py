@@ -30,7 +30,7 @@ import textwrap
 import types
 from typing import Any
 
-from headwater.errors import ComponentDefinitionError
+from headwater.errors import ComponentDefinitionError, Location
 from headwater.sdk import _location
 
 _LITERAL_LIMIT = 100_000  # characters of a constant's literal; more belongs in an artifact
@@ -54,6 +54,16 @@ def _cell_order() -> dict[str, int]:
     shell = get() if get is not None else None
     names = getattr(getattr(shell, "compile", None), "_filename_map", None)
     return dict(names) if isinstance(names, dict) else {}
+
+
+def where(func: Any) -> Location:
+    """The location of a function for errors: its cell (``In [3]``) when the running
+    IPython numbered it, else its file."""
+    code = func.__code__
+    number = _cell_order().get(code.co_filename)
+    if number is None:
+        return _location.loc(_location.of_function(func))
+    return Location(file=f"In [{number}]", line=code.co_firstlineno)
 
 
 def _cell_text(filename: str) -> str | None:
@@ -204,7 +214,7 @@ class _Capture:
         return ComponentDefinitionError(
             f"component '{self.component}' uses '{name}' from the notebook, {why}; a task "
             "process runs the component from its captured code, so it cannot have it",
-            location=_location.loc(_location.of_function(self.func)),
+            location=where(self.func),
             hint=hint,
         )
 
@@ -298,7 +308,7 @@ def capture(component: Any) -> tuple[str, str]:
         raise ComponentDefinitionError(
             f"component '{component.name}' is not the notebook's '{func.__name__}' any more, "
             "so its code cannot be captured from the notebook",
-            location=_location.loc(_location.of_function(func)),
+            location=where(func),
             hint=f"put @component on 'def {func.__name__}' in a cell and run that cell again",
         )
     cap.visit(func.__name__)

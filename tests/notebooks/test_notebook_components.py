@@ -221,7 +221,7 @@ def test_a_value_a_task_cannot_rebuild_is_refused_before_the_run(execute: Any) -
     )
     name, message = nb.error(2)
     assert name == "ComponentDefinitionError"
-    assert "component 'draw' uses 'rng' from the notebook" in message
+    assert message.startswith("In [2]:1: component 'draw' uses 'rng' from the notebook")
     assert "a Random made by running a cell" in message
     assert "pass it to the component as a parameter or an artifact" in message
     ws = Workspace.open(Settings.from_env({"HEADWATER_HOME": str(nb.home)}))
