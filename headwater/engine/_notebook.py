@@ -213,8 +213,9 @@ class TaskOutputs(dict[str, Any]):
         rows = []
         for name, value in self.items():
             uri = getattr(value, "uri", None)
-            shown = f"{getattr(value, 'type', 'artifact')} at {uri}" if uri else _short(value)
-            rows.append([escape(name), f"<code>{escape(_short(shown))}</code>"])
+            kind = getattr(getattr(value, "record", None), "type", None) or "artifact"
+            shown = f"{kind} at {uri}" if uri else _short(value)  # a whole URI, to copy
+            rows.append([escape(name), f"<code>{escape(shown)}</code>"])
         return _table(["output", "value"], rows)
 
 

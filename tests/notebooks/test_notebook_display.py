@@ -113,7 +113,10 @@ def test_the_documented_notebook_runs(execute: Any) -> None:
     cells = re.findall(r"```python\n(.*?)```", section, re.S)
     assert len(cells) == 3
     check = "import json\nprint('RESULT ' + json.dumps(run.metrics))"
-    nb = execute([*cells, check], "documented")
+    nb = execute([*cells, check, "run.outputs('prepare')"], "documented")
     assert nb.results() == [{"train": {"accuracy": 1.0}}]
     (view,) = nb.html(2)
     assert re.search(r"prepare\s+succeeded", _text(view))
+    (outputs,) = nb.html(4)
+    shown = r"output\s+2\s+data\s+headwater.Dataset at \S+/home/artifacts/\S+/prepare/data\S*\s"
+    assert re.search(shown, _text(outputs))
