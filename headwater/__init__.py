@@ -119,18 +119,23 @@ def run(
         result = headwater.run(training, lr=0.05)
         result.status, result.outputs("train")["model"].path, result.metrics
     """
-    from headwater.engine import run_pipeline
+    from headwater.engine import live_view, run_pipeline
     from headwater.scheduler import manual_context
 
     spec = pipeline.compile()
-    return run_pipeline(
-        pipeline,
-        params,
-        cache=cache,
-        max_parallel=max_parallel,
-        context=lambda run_id: manual_context(spec, run_id, params),
-        experiment=experiment,
-    )
+    with live_view(spec.name) as view:  # in a notebook: a table that follows the run
+        result = run_pipeline(
+            pipeline,
+            params,
+            cache=cache,
+            max_parallel=max_parallel,
+            context=lambda run_id: manual_context(spec, run_id, params),
+            experiment=experiment,
+            observer=view,
+        )
+        if view is not None:
+            view.finish(result)
+    return result
 
 
 def tune(

@@ -30,6 +30,7 @@ The modules of this package, one job each:
   rendered in a process of their own with limits.
 - ``_workspace``: the stores and folders of one Headwater home.
 - ``_deploy``: deploying a pipeline version with a snapshot of its source files.
+- ``_notebook``: a run's HTML view in a notebook, and the live view while it runs.
 """
 
 from headwater.engine._api import (
@@ -49,6 +50,7 @@ from headwater.engine._environments import EnvProgress, requirement_sets, resolv
 from headwater.engine._honour import ENGINE_OPTIONS, check_options, set_options
 from headwater.engine._importing import check_run_uris, importer_uris, uri_policy
 from headwater.engine._inputs import check_parameters, check_schedule
+from headwater.engine._notebook import LiveView, live_view
 from headwater.engine._plan import plan_dag
 from headwater.engine._render import warm as warm_renderer
 from headwater.engine._template_worker import MACROS, Macros
@@ -62,6 +64,7 @@ __all__ = [
     "Decision",
     "Engine",
     "EnvProgress",
+    "LiveView",
     "Macros",
     "OpenedArtifact",
     "Run",
@@ -78,6 +81,7 @@ __all__ = [
     "execute_run",
     "heartbeat_timeout",
     "importer_uris",
+    "live_view",
     "materialize",
     "plan_dag",
     "render_for_run",
