@@ -38,6 +38,10 @@ TABLES = {
     "asset_triggers",
     "uri_roots",
     "notifications",
+    "registered_models",
+    "model_versions",
+    "model_aliases",
+    "model_alias_history",
 }
 
 
