@@ -41,6 +41,7 @@ from headwater.sdk import (
     component,
     importer,
     pipeline,
+    register_model,
 )
 
 if _typing.TYPE_CHECKING:
@@ -75,6 +76,7 @@ __all__ = [
     "component",
     "importer",
     "pipeline",
+    "register_model",
     "run",
 ]
 

@@ -33,8 +33,9 @@ from headwater.engine._units import (
     jsonable,
     load_outputs,
 )
-from headwater.errors import EnvError, UriNotAllowed
+from headwater.errors import EnvError, InvalidValue, UriNotAllowed
 from headwater.executors import Environment, ExecEvent, Resources
+from headwater.registry import check_registrations, register_outputs, registrations
 from headwater.spec import (
     ComponentSpec,
     ContainerImplementation,
@@ -375,6 +376,11 @@ class Attempts(RunState):
         that stopped before recording it."""
         record = unit.record
         assert record is not None
+        try:
+            requests = registrations(result, getattr(unit.options, "register", None) or {})
+        except InvalidValue as exc:
+            unit.error = f"cannot register the model: {exc.message}"
+            return False
         new = store_outputs(
             self.artifact_store,
             self.plan.component(unit.node),
@@ -401,6 +407,10 @@ class Attempts(RunState):
         ]
         params = result.get("parameterValues") or {}
         outputs = {"parameters": params, "artifacts": ids}
+        problem = check_registrations(self.store, requests, ids)
+        if problem is not None:
+            unit.error = problem
+            return False
         current, started = self._take_start(record, current)
         self.store.tasks.finish_task_run(
             record,
@@ -412,6 +422,15 @@ class Attempts(RunState):
             current=current,
             started=started,
         )
+        if requests:  # in the batch that records the task's success
+            register_outputs(
+                self.store,
+                requests,
+                ids,
+                run_id=self.run.id,
+                task_run_id=record.id,
+                actor=f"run {self.run.id} task {unit.path}",
+            )
         assets = unit.options.assets or {}
         if assets:
             self.store.assets.record_asset_events(
