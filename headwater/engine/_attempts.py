@@ -33,9 +33,15 @@ from headwater.engine._units import (
     jsonable,
     load_outputs,
 )
-from headwater.errors import EnvError, InvalidValue, UriNotAllowed
+from headwater.errors import EnvError, HeadwaterError, InvalidValue, UriNotAllowed
 from headwater.executors import Environment, ExecEvent, Resources
-from headwater.registry import check_registrations, register_outputs, registrations
+from headwater.registry import (
+    check_registrations,
+    is_model_uri,
+    register_outputs,
+    registrations,
+    resolve,
+)
 from headwater.spec import (
     ComponentSpec,
     ContainerImplementation,
@@ -122,6 +128,9 @@ class Attempts(RunState):
         impl = comp.implementation
         assert isinstance(impl, ImporterImplementation)
         uri = str(values.get("uri", ""))
+        if is_model_uri(uri):
+            self._import_model(unit, uri)
+            return
         record = None if impl.reimport else self.store.lineage.find_artifact_by_uri(uri)
         if record is not None and self.run.confined:
             try:
@@ -141,6 +150,34 @@ class Attempts(RunState):
             unit.attempt + 1,
             T.SUCCEEDED,
             inputs={"uri": uri},
+            outputs={"parameters": {}, "artifacts": {"artifact": record.id}},
+            output_artifacts=[("artifact", record.id)],
+        )
+        self._notify("task", unit)
+
+    def _import_model(self, unit: Unit, uri: str) -> None:
+        """``models:/NAME@ALIAS`` or ``models:/NAME/VERSION``: the version's artifact, as
+        the registry has it now (an alias may have moved since the last run); a URI that
+        names nothing fails the task, naming it."""
+        try:
+            version = resolve(self.store, uri)
+            record = self.store.lineage.get_artifact(version.artifact_id)
+        except HeadwaterError as exc:
+            message = f"cannot import {uri!r}: {exc.message}"
+            if exc.hint:
+                message += f" ({exc.hint})"
+            self._record_final(unit, T.FAILED, message)
+            return
+        unit.artifacts = {"artifact": artifact_value(record)}
+        unit.status = T.SUCCEEDED
+        unit.record = self.store.tasks.add_task_run(
+            self.run.id,
+            unit.path,
+            unit.name,
+            unit.node.component,
+            unit.attempt + 1,
+            T.SUCCEEDED,
+            inputs={"uri": uri, "model": version.model, "version": version.version},
             outputs={"parameters": {}, "artifacts": {"artifact": record.id}},
             output_artifacts=[("artifact", record.id)],
         )

@@ -155,7 +155,11 @@ def pickle_globals(data: bytes, limit: int = 50) -> tuple[list[str], dict[str, A
                 strings.append(arg)
                 wanted = arg if arg in ("n_features_in_", "n_outputs_") else None
                 continue
-            if wanted is not None and isinstance(arg, int) and name.endswith(("INT", "INT1")):
+            if (
+                wanted is not None
+                and isinstance(arg, int)
+                and name.endswith(("INT", "INT1", "INT2"))
+            ):
                 attrs.setdefault(wanted, arg)
             if name not in ("MEMOIZE", "BINPUT", "LONG_BINPUT", "PUT"):
                 wanted = None

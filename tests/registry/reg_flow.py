@@ -1,0 +1,69 @@
+"""Pipelines of the registry flow: train and register a model, and evaluate the champion
+that a second pipeline imports from the registry."""
+
+from __future__ import annotations
+
+from headwater import (
+    Dataset,
+    Input,
+    Metrics,
+    Model,
+    Output,
+    component,
+    importer,
+    pipeline,
+    register_model,
+)
+
+
+@component
+def prepare(rows: int, data: Output[Dataset]) -> None:
+    with open(data.path, "w") as f:
+        for i in range(rows):
+            f.write(f"{i % 7},{(i * 3) % 5},{i % 2},{int(i % 7 > 3)}\n")
+
+
+@component
+def train(data: Input[Dataset], c: float, model: Output[Model], metrics: Output[Metrics]) -> None:
+    import joblib
+    from sklearn.linear_model import LogisticRegression
+
+    rows = [[float(v) for v in line.split(",")] for line in open(data.path)]
+    x, y = [r[:3] for r in rows], [int(r[3]) for r in rows]
+    fitted = LogisticRegression(C=c).fit(x, y)
+    joblib.dump(fitted, model.path)
+    metrics.log_metric("accuracy", float(fitted.score(x, y)))
+    register_model(model, "churn", aliases=["challenger"], tags={"c": str(c)}, description=f"C={c}")
+
+
+@component
+def evaluate(model: Input[Model], data: Input[Dataset]) -> float:
+    import joblib
+
+    fitted = joblib.load(model.path)
+    rows = [[float(v) for v in line.split(",")] for line in open(data.path)]
+    return float(fitted.score([r[:3] for r in rows], [int(r[3]) for r in rows]))
+
+
+@component
+def bad_name(model: Output[Model]) -> None:
+    open(model.path, "w").write("x")
+    register_model(model, "no spaces allowed")
+
+
+@pipeline
+def training(rows: int = 40, c: float = 1.0) -> None:
+    data = prepare(rows=rows)
+    train(data=data.outputs["data"], c=c)
+
+
+@pipeline
+def evaluation(uri: str = "models:/churn@champion", rows: int = 40) -> float:
+    champion = importer(uri, Model)
+    data = prepare(rows=rows)
+    return evaluate(model=champion.output, data=data.outputs["data"]).output
+
+
+@pipeline
+def badly_named() -> None:
+    bad_name()
