@@ -16,6 +16,11 @@ from headwater import (
 )
 
 
+def _rows(path: str) -> list[list[float]]:
+    with open(path) as f:
+        return [[float(v) for v in line.split(",")] for line in f]
+
+
 @component
 def prepare(rows: int, data: Output[Dataset]) -> None:
     with open(data.path, "w") as f:
@@ -28,7 +33,7 @@ def train(data: Input[Dataset], c: float, model: Output[Model], metrics: Output[
     import joblib
     from sklearn.linear_model import LogisticRegression
 
-    rows = [[float(v) for v in line.split(",")] for line in open(data.path)]
+    rows = _rows(data.path)
     x, y = [r[:3] for r in rows], [int(r[3]) for r in rows]
     fitted = LogisticRegression(C=c).fit(x, y)
     joblib.dump(fitted, model.path)
@@ -41,13 +46,14 @@ def evaluate(model: Input[Model], data: Input[Dataset]) -> float:
     import joblib
 
     fitted = joblib.load(model.path)
-    rows = [[float(v) for v in line.split(",")] for line in open(data.path)]
+    rows = _rows(data.path)
     return float(fitted.score([r[:3] for r in rows], [int(r[3]) for r in rows]))
 
 
 @component
 def bad_name(model: Output[Model]) -> None:
-    open(model.path, "w").write("x")
+    with open(model.path, "w") as f:
+        f.write("x")
     register_model(model, "no spaces allowed")
 
 
