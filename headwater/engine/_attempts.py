@@ -414,7 +414,7 @@ class Attempts(RunState):
         record = unit.record
         assert record is not None
         try:
-            requests = registrations(result, getattr(unit.options, "register", None) or {})
+            requests = registrations(result, unit.options.register_models or {})
         except InvalidValue as exc:
             unit.error = f"cannot register the model: {exc.message}"
             return False

@@ -73,3 +73,16 @@ def evaluation(uri: str = "models:/churn@champion", rows: int = 40) -> float:
 @pipeline
 def badly_named() -> None:
     bad_name()
+
+
+@component(register={"model": "fraud"})
+def fit_fraud(model: Output[Model]) -> None:
+    import joblib
+    from sklearn.tree import DecisionTreeClassifier
+
+    joblib.dump(DecisionTreeClassifier().fit([[0.0], [1.0]], [0, 1]), model.path)
+
+
+@pipeline
+def fraud_training() -> None:
+    fit_fraud()

@@ -106,3 +106,12 @@ def test_a_bad_registration_in_a_task_fails_it_and_registers_nothing(
     [task] = ws.store.tasks.task_runs(run.id)
     assert task.error is not None and "model name 'no spaces allowed' is not valid" in task.error
     assert ws.store.models.list_models() == []
+
+
+def test_the_register_option_registers_the_output(backend: str, ws: Workspace) -> None:
+    run = headwater.run(reg_flow.fraud_training)
+    assert str(run.status) == "succeeded", run.tasks
+    [version] = ws.store.models.versions("fraud")
+    assert version.version == 1 and version.flavor == "sklearn"
+    assert version.run_id == run.id
+    assert ws.store.lineage.get_artifact(version.artifact_id).name == "model"
