@@ -464,8 +464,8 @@ class _Exporter:
             )
         if opts.register_models:
             problem(
-                f"registers model(s) {', '.join(sorted(opts.register_models.values()))} in Headwater's "
-                "registry, which Kubeflow does not have",
+                f"registers model(s) {', '.join(sorted(opts.register_models.values()))} "
+                "in Headwater's registry, which Kubeflow does not have",
                 where,
                 "drop register=... for the Kubeflow build",
             )
