@@ -14,6 +14,7 @@ lazy_commands("headwater.cli._notify", ["notifications"])
 lazy_commands("headwater.cli._roots", ["roots"])
 lazy_commands("headwater.cli._runs", ["runs", "tasks", "artifacts"])
 lazy_commands("headwater.cli._experiments", ["experiments"])
+lazy_commands("headwater.cli._models", ["models"])
 lazy_commands("headwater.cli._schedule", ["schedules"])
 
 __all__ = ["app", "main", "run"]

@@ -9,6 +9,7 @@ with ``importer("models:/churn@champion", Model)``.
 """
 
 from headwater.registry._flavors import FLAVORS, Flavor, infer_flavor, pickle_globals
+from headwater.registry._json import change_json, model_json, version_json
 from headwater.registry._refs import (
     MODELS_SCHEME,
     ModelRef,
@@ -36,12 +37,14 @@ __all__ = [
     "Flavor",
     "ModelRef",
     "Registration",
+    "change_json",
     "check_registrations",
     "describe",
     "download",
     "infer_flavor",
     "is_model_uri",
     "lineage",
+    "model_json",
     "parse_model_uri",
     "parse_ref",
     "pickle_globals",
@@ -49,4 +52,5 @@ __all__ = [
     "register_outputs",
     "registrations",
     "resolve",
+    "version_json",
 ]
