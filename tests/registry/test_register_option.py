@@ -65,3 +65,21 @@ def test_a_valid_register_compiles_into_the_spec() -> None:
 
     spec = flow.compile()
     assert spec.components["fit"].options.register_models == {"model": "churn"}
+
+
+def test_the_kubeflow_build_refuses_register() -> None:
+    from headwater.errors import ExportError
+    from headwater.interop import to_kfp
+
+    @component(register={"model": "churn"})
+    def fit(model: Output[Model]) -> None: ...
+
+    @pipeline
+    def flow() -> None:
+        fit()
+
+    with pytest.raises(ExportError) as caught:
+        to_kfp(flow.compile())
+    [problem] = [p for p in caught.value.problems if "registers model(s)" in p.message]
+    assert "registers model(s) churn in Headwater's registry" in problem.message
+    assert problem.hint == "drop register=... for the Kubeflow build"
