@@ -86,3 +86,14 @@ def fit_fraud(model: Output[Model]) -> None:
 @pipeline
 def fraud_training() -> None:
     fit_fraud()
+
+
+@component
+def promote(model: Input[Model]) -> None:
+    register_model(model, "churn-prod", aliases=["live"])
+
+
+@pipeline
+def promotion() -> None:
+    challenger = importer("models:/churn@challenger", Model)
+    promote(model=challenger.output)

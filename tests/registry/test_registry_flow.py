@@ -115,3 +115,19 @@ def test_the_register_option_registers_the_output(backend: str, ws: Workspace) -
     assert version.version == 1 and version.flavor == "sklearn"
     assert version.run_id == run.id
     assert ws.store.lineage.get_artifact(version.artifact_id).name == "model"
+
+
+def test_a_task_registers_an_input_model_under_another_name(backend: str, ws: Workspace) -> None:
+    assert str(headwater.run(reg_flow.training).status) == "succeeded"
+    run = headwater.run(reg_flow.promotion)
+    assert str(run.status) == "succeeded", run.tasks
+    [source] = ws.store.models.versions("churn")
+    [promoted] = ws.store.models.versions("churn-prod")
+    assert promoted.artifact_id == source.artifact_id
+    assert promoted.aliases == ("live",) and promoted.run_id == run.id
+    [task] = [t for t in ws.store.tasks.task_runs(run.id) if t.task == "promote"]
+    assert promoted.task_run_id == task.id
+    assert [v.model for v in ws.store.models.versions_of_artifact(source.artifact_id)] == [
+        "churn",
+        "churn-prod",
+    ]
