@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from headwater.engine._caching import cache_key, caching_applies, find_hit, take_hit
 from headwater.engine._environments import environment_for, task_requirements
@@ -35,13 +35,6 @@ from headwater.engine._units import (
 )
 from headwater.errors import EnvError, HeadwaterError, InvalidValue, UriNotAllowed
 from headwater.executors import Environment, ExecEvent, Resources
-from headwater.registry import (
-    check_registrations,
-    is_model_uri,
-    register_outputs,
-    registrations,
-    resolve,
-)
 from headwater.spec import (
     ComponentSpec,
     ContainerImplementation,
@@ -53,7 +46,13 @@ from headwater.spec import (
 from headwater.states import TASK_DONE, TASK_SUCCESS, TASK_UNSTARTED, TaskStatus
 from headwater.store import DEFAULT_POOL, MetricPoint, SlotRequest, TaskRunRecord
 
+if TYPE_CHECKING:
+    from headwater.registry import Registration
+
 T = TaskStatus
+# The importer URIs that name a registered model's version (headwater.registry's scheme,
+# spelt here so that a run without them never imports the registry).
+MODELS_SCHEME = "models:/"
 # How often a task waiting for a pool slot asks again (slots also free up when our own
 # tasks end, which asks at once).
 SLOT_POLL_SECONDS = 0.2
@@ -128,7 +127,7 @@ class Attempts(RunState):
         impl = comp.implementation
         assert isinstance(impl, ImporterImplementation)
         uri = str(values.get("uri", ""))
-        if is_model_uri(uri):
+        if uri.startswith(MODELS_SCHEME):
             self._import_model(unit, uri)
             return
         record = None if impl.reimport else self.store.lineage.find_artifact_by_uri(uri)
@@ -159,6 +158,8 @@ class Attempts(RunState):
         """``models:/NAME@ALIAS`` or ``models:/NAME/VERSION``: the version's artifact, as
         the registry has it now (an alias may have moved since the last run); a URI that
         names nothing fails the task, naming it."""
+        from headwater.registry import resolve
+
         try:
             version = resolve(self.store, uri)
             record = self.store.lineage.get_artifact(version.artifact_id)
@@ -413,11 +414,15 @@ class Attempts(RunState):
         that stopped before recording it."""
         record = unit.record
         assert record is not None
-        try:
-            requests = registrations(result, unit.options.register_models or {})
-        except InvalidValue as exc:
-            unit.error = f"cannot register the model: {exc.message}"
-            return False
+        requests: list[Registration] = []
+        if unit.options.register_models or (result.get("headwater") or {}).get("register"):
+            from headwater.registry import registrations
+
+            try:
+                requests = registrations(result, unit.options.register_models or {})
+            except InvalidValue as exc:
+                unit.error = f"cannot register the model: {exc.message}"
+                return False
         new = store_outputs(
             self.artifact_store,
             self.plan.component(unit.node),
@@ -444,10 +449,13 @@ class Attempts(RunState):
         ]
         params = result.get("parameterValues") or {}
         outputs = {"parameters": params, "artifacts": ids}
-        problem = check_registrations(self.store, requests, ids)
-        if problem is not None:
-            unit.error = problem
-            return False
+        if requests:
+            from headwater.registry import check_registrations
+
+            problem = check_registrations(self.store, requests, ids)
+            if problem is not None:
+                unit.error = problem
+                return False
         current, started = self._take_start(record, current)
         self.store.tasks.finish_task_run(
             record,
@@ -460,6 +468,8 @@ class Attempts(RunState):
             started=started,
         )
         if requests:  # in the batch that records the task's success
+            from headwater.registry import register_outputs
+
             register_outputs(
                 self.store,
                 requests,

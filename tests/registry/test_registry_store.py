@@ -46,6 +46,11 @@ def _counts(store: MetadataStore) -> dict[str, int]:
 def test_the_sdk_and_the_store_share_the_naming_rules() -> None:
     assert sdk_rules.MODEL_NAME_RE.pattern == MODEL_NAME_RE.pattern
     assert sdk_rules.ALIAS_RE.pattern == ALIAS_RE.pattern
+    # The engine spells the scheme itself, so that runs without it never import the registry.
+    from headwater.engine import _attempts
+    from headwater.registry import MODELS_SCHEME
+
+    assert _attempts.MODELS_SCHEME == MODELS_SCHEME
 
 
 def test_versions_number_themselves_and_aliases_move(backend: str, ws: Workspace) -> None:
