@@ -1,6 +1,7 @@
 """``make bench``: run every benchmark and print its figures beside its targets.
 
-``bench/run.py authoring engine envs scheduler ray kfp`` runs only the sections named.
+``bench/run.py authoring engine envs scheduler experiments ray kfp tuning`` runs only the
+sections named.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_authoring
 import bench_engine
 import bench_envs
+import bench_experiments
 import bench_kfp
 import bench_ray
 import bench_scheduler
+import bench_tuning
 from _table import Row, show
 
 
@@ -51,8 +54,15 @@ def main() -> None:
         rows = bench_scheduler.run()
         rows.append(_handoff(engine_rows))
         show("Scheduler and server (scheduler issue)", rows)
+    if not only or "experiments" in only:
+        show("Experiments: comparing runs", bench_experiments.run())
     if not only or "kfp" in only:
         show("Kubeflow pipelines: headwater run vs kfp.local (same run)", bench_kfp.run())
+    if not only or "tuning" in only:
+        show(
+            "Hyperparameter tuning: headwater.tune vs a plain Optuna loop (same run)",
+            bench_tuning.run(),
+        )
     if not only or "ray" in only:
         show("Ray executor, two-node Ray cluster on this machine (median of 3)", bench_ray.run())
 

@@ -37,6 +37,7 @@ from headwater.sdk import (
     ParallelFor,
     Param,
     Slack,
+    TensorBoardLogs,
     Webhook,
     component,
     importer,
@@ -48,6 +49,7 @@ if _typing.TYPE_CHECKING:
     from headwater.engine import Run
     from headwater.sdk import Pipeline
     from headwater.spec import PipelineSpec
+    from headwater.tuning import StudyResult
 
 __all__ = [
     "HTML",
@@ -70,6 +72,7 @@ __all__ = [
     "ParallelFor",
     "Param",
     "Slack",
+    "TensorBoardLogs",
     "Webhook",
     "__version__",
     "compile",
@@ -78,6 +81,7 @@ __all__ = [
     "pipeline",
     "register_model",
     "run",
+    "tune",
 ]
 
 
@@ -117,15 +121,89 @@ def run(
         result = headwater.run(training, lr=0.05)
         result.status, result.outputs("train")["model"].path, result.metrics
     """
-    from headwater.engine import run_pipeline
+    from headwater.engine import live_view, run_pipeline
     from headwater.scheduler import manual_context
 
     spec = pipeline.compile()
-    return run_pipeline(
-        pipeline,
-        params,
-        cache=cache,
-        max_parallel=max_parallel,
-        context=lambda run_id: manual_context(spec, run_id, params),
-        experiment=experiment,
-    )
+    with live_view(spec.name) as view:  # in a notebook: a table that follows the run
+        result = run_pipeline(
+            pipeline,
+            params,
+            cache=cache,
+            max_parallel=max_parallel,
+            context=lambda run_id: manual_context(spec, run_id, params),
+            experiment=experiment,
+            observer=view,
+        )
+        if view is not None:
+            view.finish(result)
+    return result
+
+
+def tune(
+    pipeline: "Pipeline",
+    /,
+    *,
+    space: _typing.Any,
+    objective: str,
+    direction: str = "maximize",
+    trials: int = 20,
+    parallel: int = 1,
+    sampler: str = "tpe",
+    pruner: str = "none",
+    study: str | None = None,
+    seed: int | None = None,
+    max_failed: int | None = None,
+    goal: float | None = None,
+    cache: bool = True,
+    **params: _typing.Any,
+) -> "StudyResult":
+    """Tune ``pipeline``'s parameters over ``space`` for the best ``objective``
+    (``TASK.METRIC``: the final value of a metric that task logs); return the study.
+
+    Each trial is a run of the pipeline in the experiment named after the study (cached:
+    a step whose inputs do not change runs once); ``params`` fix the other parameters::
+
+        result = headwater.tune(
+            training,
+            space={"lr": {"type": "float", "low": 1e-4, "high": 0.1, "log": True}},
+            objective="train.accuracy",
+            trials=50,
+            parallel=4,
+        )
+        result.best_params, result.best_value, result.best_run_id
+    """
+    import inspect
+    import os
+
+    from headwater.engine import Workspace
+    from headwater.sdk import compile_root
+    from headwater.tuning import start_study
+
+    func = getattr(pipeline, "python_func", None)
+    file = inspect.getsourcefile(func) if func is not None else None
+    source_root = os.path.dirname(os.path.abspath(file)) if file else os.getcwd()
+    with compile_root(source_root):
+        spec = pipeline.compile()
+    ws = Workspace.open()
+    try:
+        return start_study(
+            ws,
+            spec,
+            source_root=source_root,
+            space=space,
+            objective=objective,
+            direction=direction,
+            trials=trials,
+            parallel=parallel,
+            sampler=sampler,
+            pruner=pruner,
+            name=study,
+            seed=seed,
+            max_failed=max_failed,
+            goal=goal,
+            params=params,
+            cache=cache,
+        )
+    finally:
+        ws.close()

@@ -18,6 +18,7 @@ file and line where known) and how to fix it::
     ├── EnvError                   a step's environment cannot be resolved or built
     ├── OptionNotHonoured          a task sets an option its executor cannot honour
     ├── RunError                   a run cannot be started or resumed
+    ├── TuningError                a study's space, objective or settings cannot be used
     │   └── LostRun                    another engine adopted the run; this one stops
     ├── StoreError                 the metadata store is unreachable or at an unknown revision
     ├── NotFound                   a run, task, artifact or pipeline the store does not have
@@ -58,6 +59,7 @@ __all__ = [
     "RunError",
     "SpecError",
     "StoreError",
+    "TuningError",
     "UriNotAllowed",
     "ValidationError",
 ]
@@ -213,6 +215,11 @@ class NotifyError(HeadwaterError):
 
 class RunError(HeadwaterError):
     """A run cannot be started or resumed."""
+
+
+class TuningError(HeadwaterError):
+    """A tuning study's search space, objective or settings cannot be used, or a study
+    cannot be started or resumed."""
 
 
 class LostRun(RunError):

@@ -34,6 +34,7 @@ HEADWATER = {
     "ParallelFor",
     "Param",
     "Slack",
+    "TensorBoardLogs",
     "Webhook",
     "__version__",
     "compile",
@@ -42,6 +43,7 @@ HEADWATER = {
     "pipeline",
     "register_model",
     "run",
+    "tune",
 }
 
 ERRORS = {
@@ -70,6 +72,7 @@ ERRORS = {
     "SpecError",
     "UriNotAllowed",
     "StoreError",
+    "TuningError",
     "ValidationError",
 }
 
@@ -89,6 +92,8 @@ STORE = {
     "AssetStore",
     "AuthStore",
     "Authenticated",
+    "ComparedRun",
+    "Comparison",
     "Conflict",
     "ControlStore",
     "Database",
@@ -123,6 +128,9 @@ STORE = {
     "ScheduleRaceLost",
     "ScheduleRecord",
     "ScheduleStore",
+    "StudyRecord",
+    "StudyStore",
+    "TrialRecord",
     "SlotRequest",
     "StoreError",
     "TaskRunRecord",
@@ -139,6 +147,7 @@ STORE = {
     "failure_cause",
     "migrate",
     "new_id",
+    "parse_condition",
     "process_owner",
 }
 
@@ -159,6 +168,7 @@ STORE_AREAS = {
     "models": "ModelStore",
     "roots": "RootStore",
     "outbox": "OutboxStore",
+    "studies": "StudyStore",
 }
 
 

@@ -6,6 +6,7 @@ from headwater.cli._app import app, lazy_commands, main
 lazy_commands("headwater.cli._server", ["server", "standalone"])
 lazy_commands("headwater.cli._deploy", ["deploy", "trigger"])
 lazy_commands("headwater.cli._runs", ["run", "resume", "lineage"])
+lazy_commands("headwater.cli._tune", ["tune"])
 lazy_commands("headwater.cli._schedule", ["scheduler", "backfill"])
 lazy_commands("headwater.cli._server", ["users", "tokens", "pools", "assets"])
 lazy_commands("headwater.cli._deploy", ["pipelines"])
@@ -16,6 +17,8 @@ lazy_commands("headwater.cli._runs", ["runs", "tasks", "artifacts"])
 lazy_commands("headwater.cli._experiments", ["experiments"])
 lazy_commands("headwater.cli._models", ["models"])
 lazy_commands("headwater.cli._schedule", ["schedules"])
+lazy_commands("headwater.cli._tune", ["studies"])
+lazy_commands("headwater.cli._tensorboard", ["tensorboard"])
 
 __all__ = ["app", "main", "run"]
 

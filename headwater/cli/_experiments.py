@@ -70,11 +70,7 @@ def show(
                 limit=limit,
             )
     else:
-        from headwater.engine import Workspace, compare
-
-        ws = Workspace.open()
-        found = compare(
-            ws.store,
+        found = _store().experiments.compare(
             experiment=experiment,
             runs=runs,
             where=where or [],
@@ -85,6 +81,14 @@ def show(
         )
         data = found.page(limit)
     _print(data, _chosen(data, columns), fmt, experiment)
+
+
+def _store() -> Any:
+    """This machine's store, opened without the engine: comparing reads only."""
+    from headwater._config import Settings
+    from headwater.store import MetadataStore
+
+    return MetadataStore.open(Settings.from_env().database_url)
 
 
 def _chosen(data: dict[str, Any], columns: str | None) -> list[str]:
@@ -165,8 +169,6 @@ def experiments_list(
         with client(server, token) as hw:
             items = hw.experiments(limit=limit)
     else:
-        from headwater.engine import Workspace
-
         items = [
             {
                 "name": e.name,
@@ -174,7 +176,7 @@ def experiments_list(
                 "last_run_at": e.last_run_at.isoformat(),
                 "pipelines": list(e.pipelines),
             }
-            for e in Workspace.open().store.experiments.list_experiments(limit)
+            for e in _store().experiments.list_experiments(limit)
         ]
     table = Table(title="experiments", title_justify="left")
     for col in ("experiment", "runs", "last run", "pipelines"):

@@ -30,6 +30,7 @@ The modules of this package, one job each:
   rendered in a process of their own with limits.
 - ``_workspace``: the stores and folders of one Headwater home.
 - ``_deploy``: deploying a pipeline version with a snapshot of its source files.
+- ``_notebook``: a run's HTML view in a notebook, and the live view while it runs.
 """
 
 from headwater.engine._api import (
@@ -46,10 +47,10 @@ from headwater.engine._api import (
 from headwater.engine._deploy import collect_sources, deploy, materialize
 from headwater.engine._engine import Engine
 from headwater.engine._environments import EnvProgress, requirement_sets, resolve_environments
-from headwater.engine._experiments import ComparedRun, Comparison, compare, parse_condition
 from headwater.engine._honour import ENGINE_OPTIONS, check_options, set_options
 from headwater.engine._importing import check_run_uris, importer_uris, uri_policy
 from headwater.engine._inputs import check_parameters, check_schedule
+from headwater.engine._notebook import LiveView, live_view
 from headwater.engine._plan import plan_dag
 from headwater.engine._render import warm as warm_renderer
 from headwater.engine._template_worker import MACROS, Macros
@@ -60,11 +61,10 @@ from headwater.errors import RunError
 __all__ = [
     "ENGINE_OPTIONS",
     "MACROS",
-    "ComparedRun",
-    "Comparison",
     "Decision",
     "Engine",
     "EnvProgress",
+    "LiveView",
     "Macros",
     "OpenedArtifact",
     "Run",
@@ -75,15 +75,14 @@ __all__ = [
     "check_run_uris",
     "check_schedule",
     "collect_sources",
-    "compare",
     "create_run",
     "decide",
     "deploy",
     "execute_run",
     "heartbeat_timeout",
     "importer_uris",
+    "live_view",
     "materialize",
-    "parse_condition",
     "plan_dag",
     "render_for_run",
     "requirement_sets",

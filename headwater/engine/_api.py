@@ -365,10 +365,12 @@ class Run:
 
     def outputs(self, path: str) -> dict[str, Any]:
         """A task's outputs: parameter values, and artifacts you can open."""
+        from headwater.engine._notebook import TaskOutputs
+
         rec = self.task(path)
         if rec.status not in TASK_SUCCESS or not rec.outputs:
             raise RunError(f"task '{path}' has no outputs ({rec.status})")
-        out: dict[str, Any] = dict(rec.outputs.get("parameters", {}))
+        out: dict[str, Any] = TaskOutputs(rec.outputs.get("parameters", {}))
         refs = rec.outputs.get("artifacts", {})
         flat = [i for v in refs.values() for i in (v if isinstance(v, list) else [v])]
         records = self._ws.store.lineage.artifacts_by_id(flat)
@@ -382,10 +384,16 @@ class Run:
     def _open(self, record: ArtifactRecord) -> OpenedArtifact:
         return OpenedArtifact(record, self._ws.artifacts.local_path(record.uri))
 
+    def artifact_records(self, ids: list[str]) -> dict[str, ArtifactRecord]:
+        """The records of the artifacts with ``ids``, by id."""
+        return self._ws.store.lineage.artifacts_by_id(ids)
+
     @property
     def metrics(self) -> dict[str, dict[str, float]]:
-        """The latest value of each metric, by task path."""
-        out: dict[str, dict[str, float]] = {}
+        """The latest value of each metric, by task path (a table in a notebook)."""
+        from headwater.engine._notebook import MetricsByTask
+
+        out: dict[str, dict[str, float]] = MetricsByTask()
         for path, point in self._ws.store.lineage.metrics(self.id):
             out.setdefault(path, {})[point.key] = point.value
         return out
@@ -399,6 +407,13 @@ class Run:
 
     def __repr__(self) -> str:
         return f"Run({self.id}, {self.status})"
+
+    def _repr_html_(self) -> str:
+        """The run in a notebook: its state, tasks with durations, outputs and metrics."""
+        from headwater.engine._notebook import render_run
+
+        self.refresh()
+        return render_run(self)
 
 
 def run_version(
@@ -457,7 +472,10 @@ def run_pipeline(
         if source_root is None:
             func = getattr(pipeline, "python_func", None)
             file = inspect.getsourcefile(func) if func is not None else None
-            source_root = os.path.dirname(os.path.abspath(file)) if file else os.getcwd()
+            # A pipeline defined in a notebook cell has no file on disk: its tasks run in
+            # the kernel's working folder (the notebook's), as they would beside a file.
+            on_disk = file if file is not None and os.path.isfile(file) else None
+            source_root = os.path.dirname(os.path.abspath(on_disk)) if on_disk else os.getcwd()
         with compile_root(source_root):
             spec = pipeline.compile()
     executor = make_executor(max_parallel=max_parallel)

@@ -172,6 +172,17 @@ def body_imports(path: str, functions: Iterable[str] | None = None) -> set[str]:
     import, known before any of them ran."""
     import ast
 
+    wanted = None if functions is None else {name.rsplit(".", 1)[-1] for name in functions}
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return set()
+    # Every run of a pipeline asks again (a study's trials, hundreds of them): a file
+    # that did not change is not parsed again.
+    key = (path, stat.st_mtime_ns, stat.st_size, None if wanted is None else frozenset(wanted))
+    known = _BODY_IMPORTS.get(key)
+    if known is not None:
+        return set(known)
     try:
         with open(path, encoding="utf-8") as f:
             source = f.read()
@@ -181,7 +192,6 @@ def body_imports(path: str, functions: Iterable[str] | None = None) -> set[str]:
             tree = ast.parse(source)
     except (OSError, SyntaxError, ValueError, SystemError):
         return set()
-    wanted = None if functions is None else {name.rsplit(".", 1)[-1] for name in functions}
     names: set[str] = set()
     for func in ast.walk(tree):
         if not isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
@@ -193,4 +203,10 @@ def body_imports(path: str, functions: Iterable[str] | None = None) -> set[str]:
                 names.update(alias.name for alias in node.names)
             elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
                 names.add(node.module)
+    if len(_BODY_IMPORTS) >= 256:
+        _BODY_IMPORTS.clear()
+    _BODY_IMPORTS[key] = frozenset(names)
     return names
+
+
+_BODY_IMPORTS: dict[tuple[str, int, int, frozenset[str] | None], frozenset[str]] = {}

@@ -52,13 +52,50 @@ def load_module(root: str, module: str, file: str) -> Any:
     return mod
 
 
-def find_component(root: str, module: str, file: str, function: str) -> Any:
+def load_captured(module: str, source: str, component: str) -> Any:
+    """Build the module whose source a component's spec carries (a component defined in a
+    notebook cell, see headwater/sdk/_cells.py), once per process. Its name is
+    content-addressed, so a module of that name already loaded is this one."""
+    existing = sys.modules.get(module)
+    if existing is not None:
+        return existing
+    import linecache
+    import types
+
+    filename = f"<captured cells of component {component}>"
+    # Tracebacks of the task show the captured lines.
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+    mod = types.ModuleType(module)
+    mod.__file__ = filename
+    sys.modules[module] = mod  # classes defined in it pickle by this name
+    try:
+        exec(compile(source, filename, "exec", dont_inherit=True), mod.__dict__)
+    except Exception as exc:
+        sys.modules.pop(module, None)
+        raise TaskError(
+            f"component '{component}': the code captured from its notebook cells failed to "
+            f"load in the task process: {type(exc).__name__}: {exc}"
+        ) from exc
+    return mod
+
+
+def find_component(
+    root: str, module: str, file: str, function: str, source: str | None = None
+) -> Any:
+    if source is not None:
+        if root and root not in sys.path:
+            sys.path.insert(0, root)  # the notebook's folder: modules beside it import
+        obj: Any = load_captured(module, source, function)
+        component = getattr(obj, function, None)
+        if component is None:
+            raise TaskError(f"the captured code of component '{function}' does not define it")
+        return component
     if "<locals>" in function:
         raise TaskError(
             f"component '{function}' is defined inside a function, so a task process cannot "
             f"import it; define it at the top level of module '{module}'"
         )
-    obj: Any = load_module(root, module, file)
+    obj = load_module(root, module, file)
     for part in function.split("."):
         obj = getattr(obj, part, None)
         if obj is None:
@@ -142,7 +179,11 @@ def _call(
     from headwater.sdk import clear_registrations, take_registrations
 
     component = find_component(
-        comp_info["root"], comp_info["module"], comp_info["file"], comp_info["function"]
+        comp_info["root"],
+        comp_info["module"],
+        comp_info["file"],
+        comp_info["function"],
+        comp_info.get("source"),
     )
     iface = comp_info["interface"]
     kwargs: dict[str, Any] = {}

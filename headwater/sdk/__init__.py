@@ -19,6 +19,7 @@ from headwater.sdk._artifacts import (
     Metrics,
     Model,
     Output,
+    TensorBoardLogs,
 )
 from headwater.sdk._assets import Asset, AssetCondition
 from headwater.sdk._component import Component, component, importer
@@ -69,6 +70,7 @@ __all__ = [
     "Pipeline",
     "Slack",
     "Task",
+    "TensorBoardLogs",
     "Webhook",
     "clear_registrations",
     "compile_root",

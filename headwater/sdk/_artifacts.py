@@ -16,6 +16,7 @@ class is renamed)::
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar, TypeVar
@@ -33,6 +34,7 @@ __all__ = [
     "Metrics",
     "Model",
     "Output",
+    "TensorBoardLogs",
 ]
 
 
@@ -105,6 +107,25 @@ class Markdown(Artifact):
     description = "A Markdown document to show in the UI."
 
 
+class TensorBoardLogs(Artifact):
+    """A folder of TensorBoard event files that a task writes itself (histograms, images,
+    its own scalars). ``headwater tensorboard`` shows it beside the run's metrics.
+
+    Point any summary writer at ``path``; it makes the folder::
+
+        @component
+        def train(logs: Output[TensorBoardLogs]) -> None:
+            from tensorboard.summary import Writer
+
+            writer = Writer(logs.path)
+            writer.add_scalar("loss", 0.25, step=1)
+            writer.close()
+    """
+
+    schema_title = "headwater.TensorBoardLogs"
+    description = "A folder of TensorBoard event files."
+
+
 @dataclass(frozen=True)
 class MetricRecord:
     key: str
@@ -138,6 +159,23 @@ class Metrics(Artifact):
             raise TypeError(f"step of metric '{name}' must be an int, not {type(step).__name__}")
         self.metadata[name] = value
         self.records.append(MetricRecord(name, float(value), step, time.time()))
+        if step is not None:
+            _report_step(name, float(value), step)
+
+
+# Where a task appends each step-wise metric as it is logged, when its run is a tuning
+# trial (headwater.tuning sets it): the tuner reads it while the task runs, to prune.
+STEP_REPORTS = "HEADWATER_STEP_REPORTS"
+
+
+def _report_step(name: str, value: float, step: int) -> None:
+    path = os.environ.get(STEP_REPORTS)
+    if not path:
+        return
+    import json
+
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps({"key": name, "value": value, "step": step}) + "\n")
 
 
 class ClassificationMetrics(Metrics):

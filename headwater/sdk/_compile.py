@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from headwater.errors import PipelineDefinitionError
-from headwater.sdk import _graph, _location
+from headwater.sdk import _cells, _graph, _location
 from headwater.sdk._artifacts import Artifact, artifact_lineage
 from headwater.sdk._component import Component, Importer
 from headwater.sdk._interface import Interface, pipeline_inputs
@@ -128,7 +128,13 @@ class _Compiler:
             module = func.__module__
             file = getattr(func, "__code__", None)
             filename = file.co_filename if file else ""
-            if module == "__main__":
+            source = None
+            if _cells.in_cell(func):
+                # A notebook cell is no file a task process can import: its code travels
+                # in the spec (see headwater/sdk/_cells.py).
+                module, source = _cells.capture(callee)
+                filename = ""
+            elif module == "__main__":
                 module = os.path.splitext(os.path.basename(filename))[0]
             impl: Any = PythonImplementation(
                 type="python",
@@ -138,6 +144,7 @@ class _Compiler:
                 code_digest=callee.code_digest(),
                 returns=iface.returns,
                 return_outputs=list(iface.return_outputs),
+                source=source,
             )
             return ComponentSpec(
                 name=callee.name,

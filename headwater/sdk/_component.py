@@ -67,9 +67,13 @@ class Component:
         return self._iface
 
     def code_digest(self) -> str:
-        if self._digest is None:
-            from headwater.sdk._digest import code_digest
+        from headwater.sdk._cells import in_cell
+        from headwater.sdk._digest import code_digest
 
+        if in_cell(self.python_func):
+            # A notebook's helpers change under the component as cells are run again.
+            return code_digest(self.python_func)
+        if self._digest is None:
             self._digest = code_digest(self.python_func)
         return self._digest
 

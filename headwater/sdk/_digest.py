@@ -18,14 +18,25 @@ import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from headwater.sdk._cells import class_source
+
 _CONSTANT_TYPES = (int, float, str, bytes, bool, type(None))
 
 
-def _normalized_source(obj: Any) -> str:
+def _source(obj: Any) -> str | None:
     try:
-        source = textwrap.dedent(inspect.getsource(obj))
-        tree = ast.parse(source)
-    except (OSError, TypeError, SyntaxError):
+        return inspect.getsource(obj)
+    except (OSError, TypeError):
+        return class_source(obj) if isinstance(obj, type) else None  # a notebook's class
+
+
+def _normalized_source(obj: Any) -> str:
+    source = _source(obj)
+    try:
+        tree = ast.parse(textwrap.dedent(source)) if source is not None else None
+    except SyntaxError:
+        tree = None
+    if tree is None:
         code = getattr(obj, "__code__", None)
         if code is not None:
             return marshal.dumps(code).hex()

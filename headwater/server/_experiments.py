@@ -55,14 +55,11 @@ def experiment_runs(
 ) -> Any:
     """The experiment's runs (newest first unless sorted) with their parameters and
     final metrics; ``parameters`` and ``metrics`` name the columns."""
-    from headwater.engine import compare
-
     if len(where or []) > 32:
         from headwater.errors import InvalidValue
 
         raise InvalidValue("more than 32 conditions", hint="give 32 conditions at most")
-    found = compare(
-        s.ws.store,
+    found = s.ws.store.experiments.compare(
         experiment=name,
         where=where or [],
         sort=sort,

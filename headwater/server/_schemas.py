@@ -90,6 +90,46 @@ class ComparisonOut(_Out):
     runs: list[ComparedRunOut]
 
 
+class StudyOut(_Out):
+    name: str
+    pipeline: str
+    objective: str = Field(description="TASK.METRIC")
+    direction: str
+    sampler: str
+    pruner: str
+    status: str
+    space: dict[str, Any]
+    settings: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    trials: dict[str, int] = Field(description="How many trials are in each state.")
+
+
+class TrialOut(_Out):
+    number: int
+    state: str
+    params: dict[str, Any]
+    value: float | None
+    run_id: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class HistoryPoint(_Out):
+    number: int
+    value: float
+    best: float = Field(description="The best value up to this trial.")
+
+
+class StudyDetail(StudyOut):
+    trial_list: list[TrialOut]
+    best: int | None = Field(description="The best trial's number.")
+    history: list[HistoryPoint]
+    importance: dict[str, float] = Field(
+        description="Each parameter's share of the objective's variance (fANOVA)."
+    )
+
+
 class TaskOut(_Out):
     id: str
     run_id: str

@@ -5,7 +5,7 @@ Callers hold one :class:`MetadataStore` and reach each area through it:
 ``store.pipelines``, ``store.runs``, ``store.tasks``, ``store.lineage``,
 ``store.schedules``, ``store.control``, ``store.pools``, ``store.auth``,
 ``store.assets``, ``store.queries``, ``store.experiments``, ``store.models``,
-``store.roots`` and ``store.outbox``.
+``store.roots``, ``store.outbox`` and ``store.studies``.
 """
 
 from headwater.errors import Conflict, InvalidValue, NotFound, StoreError
@@ -13,9 +13,10 @@ from headwater.store._artifacts import ArtifactStore
 from headwater.store._assets import AssetEventRecord, AssetRecord, AssetStore
 from headwater.store._auth import Authenticated, AuthStore, TokenRecord, UserRecord
 from headwater.store._base import Database, new_id, process_owner
+from headwater.store._compare import ComparedRun, Comparison, parse_condition
 from headwater.store._control import ControlStore
 from headwater.store._db import DATABASE_FAILURES, create_engine, failure_cause, migrate
-from headwater.store._experiments import ExperimentStore, ExperimentSummary, RunResult
+from headwater.store._experiments import ExperimentStore
 from headwater.store._lineage import LineageStore
 from headwater.store._metadata import MetadataStore
 from headwater.store._models import ModelStore
@@ -35,6 +36,7 @@ from headwater.store._records import (
     MODEL_TYPES,
     AliasChange,
     ArtifactRecord,
+    ExperimentSummary,
     LineageNode,
     MetricPoint,
     ModelRecord,
@@ -42,6 +44,7 @@ from headwater.store._records import (
     NewArtifact,
     NewModelVersion,
     RunRecord,
+    RunResult,
     ScheduleRecord,
     TaskRunRecord,
     VersionRecord,
@@ -53,6 +56,7 @@ from headwater.store._records import (
 from headwater.store._roots import RootStore, UriRootRecord
 from headwater.store._runs import RunStore
 from headwater.store._schedules import DueRun, ScheduleRaceLost, ScheduleStore
+from headwater.store._studies import StudyRecord, StudyStore, TrialRecord
 from headwater.store._tasks import TaskStore
 
 __all__ = [
@@ -70,6 +74,8 @@ __all__ = [
     "AssetStore",
     "AuthStore",
     "Authenticated",
+    "ComparedRun",
+    "Comparison",
     "Conflict",
     "ControlStore",
     "Database",
@@ -106,9 +112,12 @@ __all__ = [
     "ScheduleStore",
     "SlotRequest",
     "StoreError",
+    "StudyRecord",
+    "StudyStore",
     "TaskRunRecord",
     "TaskStore",
     "TokenRecord",
+    "TrialRecord",
     "UriRootRecord",
     "UserRecord",
     "VersionRecord",
@@ -120,5 +129,6 @@ __all__ = [
     "failure_cause",
     "migrate",
     "new_id",
+    "parse_condition",
     "process_owner",
 ]

@@ -4,40 +4,58 @@ in two queries whatever the number of runs, for comparing them side by side."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
 
 import sqlalchemy as sa
 
+from headwater.errors import NotFound
 from headwater.store import _schema as t
 from headwater.store._base import Database
-from headwater.store._records import RUN_COLUMNS, RunRecord, run_record
-
-
-@dataclass(frozen=True)
-class ExperimentSummary:
-    """An experiment: how many runs it has, of which pipelines, and when the last began."""
-
-    name: str
-    runs: int
-    last_run_at: datetime
-    pipelines: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """A run with the final value of each metric its tasks logged, by task path and key
-    (the value logged last: the highest step of a step-wise metric)."""
-
-    run: RunRecord
-    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+from headwater.store._compare import Comparison, compare
+from headwater.store._records import ExperimentSummary, RunResult, check_experiment
+from headwater.store._runs import RunStore
 
 
 class ExperimentStore:
     """Experiments of one namespace and their runs' results (``store.experiments``)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, runs: RunStore) -> None:
         self.db = db
+        self._runs = runs
+
+    def compare(
+        self,
+        *,
+        experiment: str | None = None,
+        runs: Sequence[str] | None = None,
+        where: Sequence[str] = (),
+        sort: str | None = None,
+        descending: bool = False,
+        best: str | None = None,
+        direction: str = "maximize",
+    ) -> Comparison:
+        """Runs side by side (see :mod:`headwater.store._compare`): those of
+        ``experiment``, newest first, or ``runs`` in the order given; only those matching
+        every ``where`` condition (``"accuracy>0.9"``); ordered by ``sort``; or only the
+        run with the best ``best`` metric in ``direction``."""
+        if runs is not None:
+            ids = [self._runs.get_run(rid).id for rid in runs]  # prefixes; unknown: NotFound
+            results = self.results(run_ids=list(dict.fromkeys(ids)))
+        else:
+            name = check_experiment(experiment or "")
+            results = self.results(experiment=name)
+            if not results:
+                raise NotFound(
+                    f"no experiment '{name}': no run belongs to it",
+                    hint="list experiments with 'headwater experiments list'",
+                )
+        return compare(
+            results,
+            where=where,
+            sort=sort,
+            descending=descending,
+            best=best,
+            direction=direction,
+        )
 
     def list_experiments(self, limit: int = 1000) -> list[ExperimentSummary]:
         """Experiments, the one with the newest run first."""
@@ -84,7 +102,7 @@ class ExperimentStore:
         if run_ids is not None:
             where.append(r.id.in_(list(run_ids)))
         runs_q = (
-            sa.select(*RUN_COLUMNS)
+            sa.select(r.id, t.pipelines.c.name, r.experiment, r.status, r.created_at, r.parameters)
             .join(t.pipelines, t.pipelines.c.id == r.pipeline_id)
             .where(*where)
             .order_by(r.created_at.desc(), r.id.desc())
@@ -103,12 +121,15 @@ class ExperimentStore:
             .order_by(m.run_id, t.task_runs.c.attempt, m.id)
         )
         with self.db.connect() as conn:
-            records = [run_record(row) for row in conn.execute(runs_q)]
+            rows = conn.execute(runs_q).all()
             found: dict[str, dict[str, dict[str, float]]] = {}
             for run_id, path, _attempt, key, value in conn.execute(points):
                 found.setdefault(run_id, {}).setdefault(path, {})[key] = value
-        results = [RunResult(rec, found.get(rec.id, {})) for rec in records]
+        results = [
+            RunResult(rid, pipeline, xp, status, created, params or {}, found.get(rid, {}))
+            for rid, pipeline, xp, status, created, params in rows
+        ]
         if run_ids is not None:
             order = {rid: i for i, rid in enumerate(run_ids)}
-            results.sort(key=lambda res: order[res.run.id])
+            results.sort(key=lambda res: order[res.id])
         return results

@@ -29,6 +29,7 @@ from headwater.store._queries import QueryStore
 from headwater.store._roots import RootStore
 from headwater.store._runs import RunStore
 from headwater.store._schedules import ScheduleStore
+from headwater.store._studies import StudyStore
 from headwater.store._tasks import TaskStore
 
 
@@ -58,6 +59,8 @@ class MetadataStore:
     roots: RootStore
     # Notifications to send, written in the same transactions as the changes they tell of.
     outbox: OutboxStore
+    # Tuning studies, their Optuna journals and trials.
+    studies: StudyStore
 
     def __init__(self, engine: sa.Engine, namespace: str = "default") -> None:
         self._db = db = Database(engine, namespace)
@@ -71,10 +74,11 @@ class MetadataStore:
         self.auth = AuthStore(db)
         self.assets = AssetStore(db)
         self.queries = QueryStore(db)
-        self.experiments = ExperimentStore(db)
+        self.experiments = ExperimentStore(db, self.runs)
         self.models = ModelStore(db, self.lineage, self.experiments)
         self.roots = RootStore(db)
         self.outbox = OutboxStore(db)
+        self.studies = StudyStore(db)
 
     @classmethod
     def open(cls, url: str, namespace: str = "default") -> MetadataStore:

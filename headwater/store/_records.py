@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
@@ -221,6 +221,30 @@ def artifact_record(row: sa.Row[Any]) -> ArtifactRecord:
     values = fields_of(ArtifactRecord, row._mapping)
     values["metadata"] = values["metadata"] or {}
     return ArtifactRecord(**values)
+
+
+@dataclass(frozen=True)
+class ExperimentSummary:
+    """An experiment: how many runs it has, of which pipelines, and when the last began."""
+
+    name: str
+    runs: int
+    last_run_at: datetime
+    pipelines: tuple[str, ...]
+
+
+class RunResult(NamedTuple):
+    """What comparing a run needs of it: who it is, its parameters, and the final value
+    of each metric its tasks logged, by task path and key (the value logged last: the
+    highest step of a step-wise metric)."""
+
+    id: str
+    pipeline: str
+    experiment: str
+    status: str
+    created_at: datetime
+    parameters: dict[str, Any]
+    metrics: dict[str, dict[str, float]]
 
 
 # ---------------------------------------------------------------------- model registry

@@ -358,6 +358,54 @@ notifications = sa.Table(
     sa.Index(None, "run_id"),
 )
 
+# Tuning studies (headwater.tuning): what was asked, and how far it got.
+studies = sa.Table(
+    "studies",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    _namespace(),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("pipeline", sa.String(128), nullable=False),
+    # TASK.METRIC: the final value of that metric, logged by that task, in a trial's run.
+    sa.Column("objective", sa.String(300), nullable=False),
+    sa.Column("direction", sa.String(16), nullable=False),
+    sa.Column("sampler", sa.String(16), nullable=False),
+    sa.Column("pruner", sa.String(16), nullable=False),
+    sa.Column("space", JSON, nullable=False),
+    # Trials, parallel, max failed, goal, seed, and where the pipeline comes from.
+    sa.Column("settings", JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("namespace", "name"),
+)
+
+# The study's Optuna journal: one log entry per row, numbered from 0 in the order written.
+study_journal = sa.Table(
+    "study_journal",
+    metadata,
+    sa.Column("study_id", sa.String(32), sa.ForeignKey("studies.id"), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    _namespace(),
+    sa.Column("entry", JSON, nullable=False),
+)
+
+# Each Optuna trial of a study and the run that evaluated it.
+study_trials = sa.Table(
+    "study_trials",
+    metadata,
+    sa.Column("study_id", sa.String(32), sa.ForeignKey("studies.id"), primary_key=True),
+    sa.Column("number", sa.Integer, primary_key=True, autoincrement=False),
+    _namespace(),
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id")),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("params", JSON, nullable=False),
+    sa.Column("value", sa.Float),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime),
+    sa.Index(None, "run_id"),
+)
+
 # The model registry (docs/adr/0018): a named model of a namespace; ``last_version`` is
 # the number its newest version took, incremented in the transaction that registers one,
 # so that concurrent registrations get distinct numbers.

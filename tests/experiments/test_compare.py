@@ -7,7 +7,7 @@ import pytest
 import xp_flow
 
 import headwater
-from headwater.engine import Workspace, compare
+from headwater.engine import Workspace
 from headwater.errors import InvalidValue, NotFound
 
 
@@ -36,7 +36,7 @@ def test_a_run_belongs_to_its_pipelines_experiment_or_the_one_named(
 
 def test_compare_shows_parameters_and_final_metrics(backend: str, ws: Workspace) -> None:
     ids = _runs()
-    found = compare(ws.store, experiment="xp_train")
+    found = ws.store.experiments.compare(experiment="xp_train")
     assert found.parameters == ["depth", "lr", "optimizer"]
     assert found.metrics == ["accuracy", "loss"]
     assert found.total == 3
@@ -50,43 +50,43 @@ def test_compare_shows_parameters_and_final_metrics(backend: str, ws: Workspace)
 
 def test_filters_sorting_and_the_best_run(backend: str, ws: Workspace) -> None:
     ids = _runs()
-    store = ws.store
-    high = compare(store, experiment="xp_train", where=["accuracy>0.9"])
+    xps = ws.store.experiments
+    high = xps.compare(experiment="xp_train", where=["accuracy>0.9"])
     assert {r.run.id for r in high.rows} == {ids[0.05], ids[0.1]}
     assert high.total == 3
-    both = compare(store, experiment="xp_train", where=["accuracy >= 0.93", "params.lr<0.1"])
+    both = xps.compare(experiment="xp_train", where=["accuracy >= 0.93", "params.lr<0.1"])
     assert [r.run.id for r in both.rows] == [ids[0.05]]
-    text = compare(store, experiment="xp_train", where=["params.optimizer=adam"])
+    text = xps.compare(experiment="xp_train", where=["params.optimizer=adam"])
     assert len(text.rows) == 3
-    none = compare(store, experiment="xp_train", where=["optimizer != adam"])
+    none = xps.compare(experiment="xp_train", where=["optimizer != adam"])
     assert none.rows == []
-    ordered = compare(store, experiment="xp_train", sort="accuracy", descending=True)
+    ordered = xps.compare(experiment="xp_train", sort="accuracy", descending=True)
     assert [r.run.id for r in ordered.rows] == [ids[0.1], ids[0.05], ids[0.3]]
-    by_lr = compare(store, experiment="xp_train", sort="params.lr")
+    by_lr = xps.compare(experiment="xp_train", sort="params.lr")
     assert [r.run.id for r in by_lr.rows] == [ids[0.05], ids[0.1], ids[0.3]]
-    best = compare(store, experiment="xp_train", best="accuracy")
+    best = xps.compare(experiment="xp_train", best="accuracy")
     assert [r.run.id for r in best.rows] == [ids[0.1]]
-    lowest = compare(store, experiment="xp_train", best="loss", direction="minimize")
+    lowest = xps.compare(experiment="xp_train", best="loss", direction="minimize")
     assert [r.run.id for r in lowest.rows] == [ids[0.1]]
-    worst = compare(store, experiment="xp_train", best="accuracy", direction="minimize")
+    worst = xps.compare(experiment="xp_train", best="accuracy", direction="minimize")
     assert [r.run.id for r in worst.rows] == [ids[0.3]]
     # Runs named by id (a prefix will do), in the order given.
-    named = compare(store, runs=[ids[0.3][:12], ids[0.05]])
+    named = xps.compare(runs=[ids[0.3][:12], ids[0.05]])
     assert [r.run.id for r in named.rows] == [ids[0.3], ids[0.05]]
 
 
 def test_a_metric_that_several_tasks_log_is_named_by_task(backend: str, ws: Workspace) -> None:
     run = headwater.run(xp_flow.xp_checked, lr=0.1)
-    found = compare(ws.store, experiment="xp_checked")
+    found = ws.store.experiments.compare(experiment="xp_checked")
     assert found.metrics == ["check.accuracy", "fit.accuracy", "loss"]
     assert found.rows[0].metrics["check.accuracy"] == pytest.approx(0.49)
     with pytest.raises(InvalidValue, match="several tasks log the metric 'accuracy'") as err:
-        compare(ws.store, experiment="xp_checked", where=["accuracy>0.5"])
+        ws.store.experiments.compare(experiment="xp_checked", where=["accuracy>0.5"])
     assert "check.accuracy" in (err.value.hint or "")
-    picked = compare(ws.store, experiment="xp_checked", where=["fit.accuracy>0.9"])
+    picked = ws.store.experiments.compare(experiment="xp_checked", where=["fit.accuracy>0.9"])
     assert [r.run.id for r in picked.rows] == [run.id]
     # TASK.KEY also names a key that one task logs.
-    assert compare(ws.store, experiment="xp_checked", sort="fit.loss").rows
+    assert ws.store.experiments.compare(experiment="xp_checked", sort="fit.loss").rows
 
 
 @pytest.mark.parametrize(
@@ -106,17 +106,17 @@ def test_a_metric_that_several_tasks_log_is_named_by_task(backend: str, ws: Work
 def test_bad_comparisons_are_clear_errors(ws: Workspace, kwargs: dict, message: str) -> None:
     headwater.run(xp_flow.xp_train)
     with pytest.raises(InvalidValue, match=message):
-        compare(ws.store, experiment="xp_train", **kwargs)
+        ws.store.experiments.compare(experiment="xp_train", **kwargs)
 
 
 def test_unknown_experiments_and_runs_are_not_found(ws: Workspace) -> None:
     headwater.run(xp_flow.xp_train)
     with pytest.raises(NotFound, match="no experiment 'nope'"):
-        compare(ws.store, experiment="nope")
+        ws.store.experiments.compare(experiment="nope")
     with pytest.raises(NotFound, match="no run"):
-        compare(ws.store, runs=["zzzzzzzz"])
+        ws.store.experiments.compare(runs=["zzzzzzzz"])
     with pytest.raises(InvalidValue, match="experiment name"):
-        compare(ws.store, experiment="../etc")
+        ws.store.experiments.compare(experiment="../etc")
 
 
 @pytest.mark.parametrize(

@@ -56,6 +56,7 @@ async function main() {
   if (!BENCH) {
     headwater(env, "deploy", "examples/ml_pipeline.py");
     headwater(env, "deploy", "examples/sweep.py");
+    headwater(env, "deploy", "ui/e2e/scores.py");
   }
   headwater(env, "deploy", "ui/e2e/thousand.py");
   headwater(env, "deploy", "ui/e2e/curve.py");
@@ -278,6 +279,66 @@ async function main() {
     await page.goto(`${base}/#/runs`);
     await page.getByRole("table", { name: "runs" }).waitFor();
     await shot("runs-list");
+
+    // ------------------------------------------------------------ an experiment's runs
+    const scored = [];
+    for (const lr of [0.05, 0.1, 0.3]) {
+      const r = await apiCall("POST", "/pipelines/scores/runs", { parameters: { lr }, experiment: "e2e-sweep" });
+      scored.push(r.id);
+    }
+    for (const id of scored) {
+      if ((await finished(id)).status !== "succeeded") fail(`the scores run ${id} did not succeed`);
+    }
+    await page.goto(`${base}/#/experiments`);
+    await page.getByRole("link", { name: "e2e-sweep" }).click();
+    const xpTable = page.getByRole("table", { name: "runs of experiment e2e-sweep" });
+    await xpTable.waitFor();
+    const headers = await xpTable.locator("thead th").allInnerTexts();
+    for (const col of ["params.lr", "params.depth", "accuracy", "loss"]) {
+      if (!headers.some((h) => h.startsWith(col))) fail(`no ${col} column in ${headers.join(" | ")}`);
+    }
+    // Sort by accuracy, highest first: two clicks on its header.
+    await xpTable.getByRole("button", { name: "sort by accuracy" }).click();
+    await xpTable.getByRole("button", { name: "sort by accuracy" }).click();
+    await page.waitForFunction(
+      (first) => document.querySelector("table[aria-label='runs of experiment e2e-sweep'] tbody tr code")?.textContent === first,
+      scored[1],
+    );
+    const accuracies = await xpTable.locator("td[data-column='accuracy']").allInnerTexts();
+    if (accuracies.join(",") !== "0.98,0.93,0.78") fail(`accuracy sorted descending: ${accuracies}`);
+    // A threshold filter, then a column hidden.
+    await page.getByLabel("where").fill("accuracy>0.9");
+    await page.getByRole("button", { name: "filter" }).click();
+    await page.getByText("2 of 3 run(s) match").waitFor();
+    await page.getByRole("button", { name: /^columns/ }).click();
+    await page.getByRole("group", { name: "columns" }).getByLabel("loss").uncheck();
+    await page.waitForFunction(
+      () => !document.querySelector("table[aria-label='runs of experiment e2e-sweep'] td[data-column='loss']"),
+    );
+    await shot("experiment-runs");
+    await page.getByLabel("where").fill("accuracy>>1");
+    await page.getByRole("button", { name: "filter" }).click();
+    await page.getByRole("alert").getByText(/is a number/).waitFor();
+
+    // ------------------------------------------------------------ a tuning study
+    headwater(
+      env, "tune", "ui/e2e/scores.py", "--space", "ui/e2e/space.yaml", "--objective", "score.accuracy",
+      "--direction", "maximize", "--trials", "6", "--parallel", "2", "--study", "e2e-study", "--seed", "1",
+    );
+    await page.goto(`${base}/#/studies`);
+    await page.getByRole("link", { name: "e2e-study" }).click();
+    await page.getByRole("heading", { name: /Study e2e-study/ }).waitFor();
+    await page.getByLabel("best trial").getByText(/Best: trial \d+/).waitFor();
+    const trialRows = await page.getByRole("table", { name: "trials" }).locator("tbody tr").count();
+    if (trialRows !== 6) fail(`the study page shows ${trialRows} trials, not 6`);
+    await page.getByRole("table", { name: "parameter importance" }).getByText("depth").waitFor();
+    await page.getByRole("img", { name: "parallel coordinates of the trials" }).waitFor();
+    await page.getByLabel("optimization history").locator("canvas").waitFor();
+    await shot("study");
+    await page.getByRole("table", { name: "trials" }).getByRole("link").first().click();
+    await page.waitForSelector(".react-flow__node");
+    await page.goto(`${base}/#/studies/no-such-study`);
+    await page.getByRole("alert").getByText(/no-such-study/).waitFor();
 
     // ------------------------------------------------------------ pause a schedule
     await page.goto(`${base}/#/schedules`);

@@ -28,6 +28,7 @@ for i in range(count):
             "created_at": created,
             "started_at": created,
             "finished_at": created + timedelta(seconds=random.randint(5, 500)),
+            "experiment": version.pipeline,
         }
     )
 with ws.store.engine.begin() as conn:

@@ -4,12 +4,14 @@ import { authProblem, getToken } from "./api/client";
 import { ArtifactView } from "./views/Artifact";
 import { AssetsView } from "./views/Assets";
 import { CompareView } from "./views/Compare";
+import { ExperimentsView } from "./views/Experiments";
 import { PipelineView } from "./views/Pipeline";
 import { PipelinesView } from "./views/Pipelines";
 import { RunView } from "./views/Run";
 import { RunsView } from "./views/Runs";
 import { SchedulesView } from "./views/Schedules";
 import { SignIn } from "./views/SignIn";
+import { StudiesView, StudyView } from "./views/Studies";
 
 function useToken(): string | null {
   const [token, set] = useState(getToken());
@@ -48,6 +50,8 @@ export function App() {
         <div className="brand">Headwater</div>
         <NavLink to="/" end>Pipelines</NavLink>
         <NavLink to="/runs">Runs</NavLink>
+        <NavLink to="/experiments">Experiments</NavLink>
+        <NavLink to="/studies">Studies</NavLink>
         <NavLink to="/compare">Compare</NavLink>
         <NavLink to="/schedules">Schedules</NavLink>
         <NavLink to="/assets">Assets</NavLink>
@@ -63,6 +67,9 @@ export function App() {
           <Route path="/runs" element={<RunsView />} />
           <Route path="/runs/:id" element={<RunView />} />
           <Route path="/artifacts/:id" element={<ArtifactView />} />
+          <Route path="/experiments" element={<ExperimentsView />} />
+          <Route path="/studies" element={<StudiesView />} />
+          <Route path="/studies/:name" element={<StudyView />} />
           <Route path="/compare" element={<CompareView />} />
           <Route path="/schedules" element={<SchedulesView />} />
           <Route path="/assets" element={<AssetsView />} />

@@ -768,6 +768,47 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/studies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Studies
+         * @description Tuning studies, the newest first, with their trials counted by state.
+         */
+        get: operations["list_studies_api_v1_studies_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/studies/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Study
+         * @description A study: its settings, every trial (parameters, value, state, run), the best one,
+         *     the optimisation history and each parameter's importance.
+         */
+        get: operations["get_study_api_v1_studies__name__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/uri-roots": {
         parameters: {
             query?: never;
@@ -1071,6 +1112,18 @@ export interface components {
             status: string;
             /** Version */
             version: string;
+        };
+        /** HistoryPoint */
+        HistoryPoint: {
+            /**
+             * Best
+             * @description The best value up to this trial.
+             */
+            best: number;
+            /** Number */
+            number: number;
+            /** Value */
+            value: number;
         };
         /** Lineage */
         Lineage: {
@@ -1594,6 +1647,112 @@ export interface components {
             /** Value */
             value: number[];
         };
+        /** StudyDetail */
+        StudyDetail: {
+            /**
+             * Best
+             * @description The best trial's number.
+             */
+            best: number | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Direction */
+            direction: string;
+            /** History */
+            history: components["schemas"]["HistoryPoint"][];
+            /**
+             * Importance
+             * @description Each parameter's share of the objective's variance (fANOVA).
+             */
+            importance: {
+                [key: string]: number;
+            };
+            /** Name */
+            name: string;
+            /**
+             * Objective
+             * @description TASK.METRIC
+             */
+            objective: string;
+            /** Pipeline */
+            pipeline: string;
+            /** Pruner */
+            pruner: string;
+            /** Sampler */
+            sampler: string;
+            /** Settings */
+            settings: {
+                [key: string]: unknown;
+            };
+            /** Space */
+            space: {
+                [key: string]: unknown;
+            };
+            /** Status */
+            status: string;
+            /** Trial List */
+            trial_list: components["schemas"]["TrialOut"][];
+            /**
+             * Trials
+             * @description How many trials are in each state.
+             */
+            trials: {
+                [key: string]: number;
+            };
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** StudyOut */
+        StudyOut: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Direction */
+            direction: string;
+            /** Name */
+            name: string;
+            /**
+             * Objective
+             * @description TASK.METRIC
+             */
+            objective: string;
+            /** Pipeline */
+            pipeline: string;
+            /** Pruner */
+            pruner: string;
+            /** Sampler */
+            sampler: string;
+            /** Settings */
+            settings: {
+                [key: string]: unknown;
+            };
+            /** Space */
+            space: {
+                [key: string]: unknown;
+            };
+            /** Status */
+            status: string;
+            /**
+             * Trials
+             * @description How many trials are in each state.
+             */
+            trials: {
+                [key: string]: number;
+            };
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
         /** TaskOut */
         TaskOut: {
             /** Attempt */
@@ -1678,6 +1837,28 @@ export interface components {
             revoked_at: string | null;
             /** User */
             user: string;
+        };
+        /** TrialOut */
+        TrialOut: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Finished At */
+            finished_at: string | null;
+            /** Number */
+            number: number;
+            /** Params */
+            params: {
+                [key: string]: unknown;
+            };
+            /** Run Id */
+            run_id: string | null;
+            /** State */
+            state: string;
+            /** Value */
+            value: number | null;
         };
         /** TriggerIn */
         TriggerIn: {
@@ -3183,6 +3364,69 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["BackfillOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_studies_api_v1_studies_get: {
+        parameters: {
+            query?: {
+                /** @description Studies. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StudyOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_study_api_v1_studies__name__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StudyDetail"];
                 };
             };
             /** @description Validation Error */

@@ -5,6 +5,7 @@ import { Link, useNavigate, useSearchParams } from "react-router-dom";
 import { api, call, type Run } from "../api/client";
 import { Empty, ErrorBox } from "../components/Empty";
 import { duration, STATES, StateBadge, stateColor, when } from "../components/Status";
+import { ExperimentRuns } from "./Experiments";
 
 const PAGE = 100;
 const RUN_STATES = ["queued", "running", "succeeded", "failed", "cancelled"];
@@ -25,50 +26,60 @@ function useFilters() {
 export function RunsView() {
   const f = useFilters();
   const pipeline = f.get("pipeline");
+  const experiment = f.get("experiment");
   const view = f.get("view") || (pipeline ? "grid" : "list");
   return (
     <>
-      <h1>Runs</h1>
+      <h1>Runs{experiment && ` of experiment ${experiment}`}</h1>
       <div className="row" role="search" style={{ marginBottom: 12 }}>
         <label>
-          pipeline
-          <input value={pipeline} onChange={(e) => f.set("pipeline", e.target.value)} placeholder="any" />
+          experiment
+          <input value={experiment} onChange={(e) => f.set("experiment", e.target.value)} placeholder="any" />
         </label>
-        <label>
-          state
-          <select value={f.get("status")} onChange={(e) => f.set("status", e.target.value)}>
-            <option value="">any</option>
-            {RUN_STATES.map((s) => (
-              <option key={s}>{s}</option>
-            ))}
-          </select>
-        </label>
-        <label>
-          trigger
-          <select value={f.get("trigger")} onChange={(e) => f.set("trigger", e.target.value)}>
-            <option value="">any</option>
-            {["manual", "api", "schedule", "asset", "backfill"].map((s) => (
-              <option key={s}>{s}</option>
-            ))}
-          </select>
-        </label>
-        <label>
-          from
-          <input type="date" value={f.get("after")} onChange={(e) => f.set("after", e.target.value)} />
-        </label>
-        <label>
-          to
-          <input type="date" value={f.get("before")} onChange={(e) => f.set("before", e.target.value)} />
-        </label>
-        <label>
-          tag
-          <input value={f.get("tag")} onChange={(e) => f.set("tag", e.target.value)} placeholder="any" />
-        </label>
-        <label>
-          version
-          <input value={f.get("version")} onChange={(e) => f.set("version", e.target.value)} placeholder="any" />
-        </label>
-        {pipeline && (
+        {/* An experiment's table filters by metrics and parameters (below) instead. */}
+        {!experiment && (
+          <>
+            <label>
+              pipeline
+              <input value={pipeline} onChange={(e) => f.set("pipeline", e.target.value)} placeholder="any" />
+            </label>
+            <label>
+              state
+              <select value={f.get("status")} onChange={(e) => f.set("status", e.target.value)}>
+                <option value="">any</option>
+                {RUN_STATES.map((s) => (
+                  <option key={s}>{s}</option>
+                ))}
+              </select>
+            </label>
+            <label>
+              trigger
+              <select value={f.get("trigger")} onChange={(e) => f.set("trigger", e.target.value)}>
+                <option value="">any</option>
+                {["manual", "api", "schedule", "asset", "backfill"].map((s) => (
+                  <option key={s}>{s}</option>
+                ))}
+              </select>
+            </label>
+            <label>
+              from
+              <input type="date" value={f.get("after")} onChange={(e) => f.set("after", e.target.value)} />
+            </label>
+            <label>
+              to
+              <input type="date" value={f.get("before")} onChange={(e) => f.set("before", e.target.value)} />
+            </label>
+            <label>
+              tag
+              <input value={f.get("tag")} onChange={(e) => f.set("tag", e.target.value)} placeholder="any" />
+            </label>
+            <label>
+              version
+              <input value={f.get("version")} onChange={(e) => f.set("version", e.target.value)} placeholder="any" />
+            </label>
+          </>
+        )}
+        {pipeline && !experiment && (
           <label>
             view
             <select value={view} onChange={(e) => f.set("view", e.target.value)}>
@@ -78,7 +89,13 @@ export function RunsView() {
           </label>
         )}
       </div>
-      {view === "grid" && pipeline ? <RunGrid filters={f.get} /> : <RunList filters={f.get} />}
+      {experiment ? (
+        <ExperimentRuns name={experiment} />
+      ) : view === "grid" && pipeline ? (
+        <RunGrid filters={f.get} />
+      ) : (
+        <RunList filters={f.get} />
+      )}
     </>
   );
 }

@@ -16,8 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from headwater.errors import InvalidValue, NotFound
-from headwater.store import MetadataStore, RunRecord, RunResult, check_experiment
+from headwater.errors import InvalidValue
+from headwater.store._records import RunResult
 
 OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     ">=": lambda a, b: a >= b,
@@ -68,9 +68,9 @@ def parse_condition(text: str) -> Condition:
 
 @dataclass(frozen=True)
 class ComparedRun:
-    """A run's row: its record, parameters, and final metrics by column."""
+    """A run's row: the run, its parameters, and its final metrics by column."""
 
-    run: RunRecord
+    run: RunResult
     parameters: dict[str, Any]
     metrics: dict[str, float]
 
@@ -104,7 +104,7 @@ class Comparison:
                     "id": row.run.id,
                     "pipeline": row.run.pipeline,
                     "experiment": row.run.experiment,
-                    "status": str(row.run.status),
+                    "status": row.run.status,
                     "created_at": row.run.created_at.isoformat(),
                     "parameters": row.parameters,
                     "metrics": row.metrics,
@@ -121,7 +121,7 @@ class _Columns:
         paths: dict[str, set[str]] = {}
         params: set[str] = set()
         for res in results:
-            params.update(res.run.parameters)
+            params.update(res.parameters)
             for path, values in res.metrics.items():
                 for key in values:
                     paths.setdefault(key, set()).add(path)
@@ -139,7 +139,7 @@ class _Columns:
         for path, values in res.metrics.items():
             for key, value in values.items():
                 metrics[key if len(self.paths[key]) == 1 else f"{path}.{key}"] = value
-        return ComparedRun(res.run, dict(res.run.parameters), metrics)
+        return ComparedRun(res, res.parameters, metrics)
 
     def resolve(self, name: str, what: str) -> str:
         """The column ``name`` means; a clear error when it means none, or several."""
@@ -213,36 +213,23 @@ def _sort_key(column: str, descending: bool) -> Callable[[ComparedRun], Any]:
 
 
 def compare(
-    store: MetadataStore,
+    results: Sequence[RunResult],
     *,
-    experiment: str | None = None,
-    runs: Sequence[str] | None = None,
     where: Sequence[str] = (),
     sort: str | None = None,
     descending: bool = False,
     best: str | None = None,
     direction: str = "maximize",
 ) -> Comparison:
-    """The runs of ``experiment`` (newest first), or the runs ``runs`` (in that order),
-    side by side; only those matching every ``where`` condition; ordered by ``sort``; or
-    only the run with the highest (``direction="minimize"``: lowest) ``best`` metric."""
+    """``results`` side by side: only those matching every ``where`` condition; ordered
+    by ``sort``; or only the run with the highest (``direction="minimize"``: lowest)
+    ``best`` metric."""
     if direction not in ("maximize", "minimize"):
         raise InvalidValue(
             f"direction {direction[:40]!r} is neither maximize nor minimize",
             hint="use maximize or minimize",
         )
     conditions = [parse_condition(text) for text in where]
-    if runs is not None:
-        ids = [store.runs.get_run(rid).id for rid in runs]  # prefixes; unknown: NotFound
-        results = store.experiments.results(run_ids=list(dict.fromkeys(ids)))
-    else:
-        name = check_experiment(experiment or "")
-        results = store.experiments.results(experiment=name)
-        if not results:
-            raise NotFound(
-                f"no experiment '{name}': no run belongs to it",
-                hint="list experiments with 'headwater experiments list'",
-            )
     columns = _Columns(results)
     rows = [columns.row(res) for res in results]
     for cond in conditions:

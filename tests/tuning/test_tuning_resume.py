@@ -1,0 +1,161 @@
+"""A ``headwater tune`` killed with SIGKILL resumes with ``--resume`` and repeats no
+finished trial."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import tuning_flow
+
+from headwater.engine import Workspace
+from headwater.errors import NotFound
+from headwater.tuning import StudyStatus, TrialState, study_result
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "CLICOLOR_FORCE")}
+    env.update({"NO_COLOR": "1", "COLUMNS": "400"})
+    return env
+
+
+def _command(*args: str) -> list[str]:
+    return [sys.executable, "-c", "from headwater.cli import run; run()", *args]
+
+
+def _wait_for_trials(ws: Workspace, name: str, complete: int, timeout: float = 90) -> None:
+    """Until ``complete`` trials have ended and the next one's run is under way."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            trials = ws.store.studies.trials(ws.store.studies.get_study(name).id)
+        except NotFound:
+            trials = []
+        ended = [t for t in trials if t.state == TrialState.COMPLETE]
+        running = [t for t in trials if t.state == TrialState.RUNNING and t.run_id]
+        if len(ended) >= complete and running:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"study {name} did not get {complete} trials done in {timeout}s")
+
+
+def test_a_killed_study_resumes_without_repeating_finished_trials(
+    home: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "tuning_flow.py").write_text(Path(tuning_flow.__file__).read_text())
+    (tmp_path / "space.yaml").write_text("x: {type: float, low: 0.0, high: 1.0}\n")
+    marks = tmp_path / "marks"
+    args = ["tune", "tuning_flow.py:sleepy", "--space", "space.yaml", "--objective"]
+    args += ["slow.score", "--trials", "6", "--sampler", "random", "--seed", "3"]
+    args += ["--study", "killed", "-p", f"marks={marks}", "-p", "pause=0.8"]
+    with (tmp_path / "tune.log").open("wb") as log:
+        tuner = subprocess.Popen(
+            _command(*args),
+            cwd=tmp_path,
+            env=_env(),
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+    ws = Workspace.open()
+    try:
+        _wait_for_trials(ws, "killed", complete=2)
+    finally:
+        os.killpg(tuner.pid, signal.SIGKILL)
+        tuner.wait(timeout=30)
+    study = ws.store.studies.get_study("killed")
+    assert study.status == StudyStatus.RUNNING  # as the killed tuner left it
+    before = {t.number: t for t in ws.store.studies.trials(study.id)}
+    finished = [t for t in before.values() if t.state == TrialState.COMPLETE]
+    assert len(finished) >= 2
+
+    done = subprocess.run(
+        _command("tune", "--resume", "killed"),
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "study killed completed" in done.stdout
+
+    result = study_result(ws.store, "killed")
+    assert result.status is StudyStatus.COMPLETED
+    kept = [t for t in result.trials if t.state != TrialState.LOST]
+    assert len(kept) == 6 and all(t.state == TrialState.COMPLETE for t in kept)
+    assert len({t.run_id for t in kept}) == 6
+    # The trials that had finished kept their runs and values, and ran only once.
+    started = (marks / "started.log").read_text().splitlines()
+    for old in finished:
+        now = next(t for t in result.trials if t.number == old.number)
+        assert (now.run_id, now.value, now.params) == (old.run_id, old.value, old.params)
+        assert started.count(repr(old.params["x"])) == 1
+    # Every trial's run evaluated the trial's own parameters.
+    for trial in kept:
+        run = ws.store.runs.get_run(trial.run_id or "")
+        assert run.parameters["x"] == trial.params["x"] == trial.value
+    # 'headwater studies show' lists them all, the best marked.
+    shown = subprocess.run(
+        _command("studies", "show", "killed"),
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert f"best: trial {result.best_trial.number if result.best_trial else ''}," in shown.stdout
+    for trial in kept:
+        assert str(trial.run_id) in shown.stdout
+    ws.close()
+
+
+def test_an_interrupted_study_asks_its_trials_in_flight_again(home: Path, tmp_path: Path) -> None:
+    (tmp_path / "tuning_flow.py").write_text(Path(tuning_flow.__file__).read_text())
+    (tmp_path / "space.yaml").write_text("x: {type: float, low: 0.0, high: 1.0}\n")
+    args = ["tune", "tuning_flow.py:sleepy", "--space", "space.yaml", "--objective"]
+    args += ["slow.score", "--trials", "3", "--study", "stopped", "-p", f"marks={tmp_path}"]
+    args += ["-p", "pause=5"]
+    with (tmp_path / "tune.log").open("wb") as log:
+        tuner = subprocess.Popen(
+            _command(*args),
+            cwd=tmp_path,
+            env=_env(),
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+    ws = Workspace.open()
+    try:
+        _wait_for_trials(ws, "stopped", complete=0)
+        os.killpg(tuner.pid, signal.SIGINT)  # Ctrl-C
+        assert tuner.wait(timeout=60) == 1  # no trial completed
+    finally:
+        if tuner.poll() is None:
+            os.killpg(tuner.pid, signal.SIGKILL)
+    interrupted = study_result(ws.store, "stopped")
+    assert interrupted.status is StudyStatus.INTERRUPTED
+    [first] = interrupted.trials
+    assert ws.store.runs.get_run(first.run_id or "").status.value == "cancelled"
+
+    done = subprocess.run(
+        _command("tune", "--resume", "stopped"),
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = study_result(ws.store, "stopped")
+    assert result.status is StudyStatus.COMPLETED
+    states = [t.state for t in result.trials]
+    assert states == [TrialState.LOST] + [TrialState.COMPLETE] * 3
+    # The trial stopped in flight was asked again, with the same parameters.
+    assert result.trials[1].params == first.params
+    ws.close()
