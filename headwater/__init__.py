@@ -42,6 +42,7 @@ from headwater.sdk import (
     component,
     importer,
     pipeline,
+    register_model,
 )
 
 if _typing.TYPE_CHECKING:
@@ -78,6 +79,7 @@ __all__ = [
     "component",
     "importer",
     "pipeline",
+    "register_model",
     "run",
     "tune",
 ]

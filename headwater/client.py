@@ -294,3 +294,74 @@ class Client:
     def asset_events(self, **filters: Any) -> dict[str, Any]:
         result: dict[str, Any] = self._call("GET", "/asset-events", params=_given(filters))
         return result
+
+    # ------------------------------------------------------------------ model registry
+
+    def models(self, limit: int = 1000) -> list[dict[str, Any]]:
+        """Registered models, by name."""
+        result: list[dict[str, Any]] = self._call("GET", "/models", params={"limit": limit})
+        return result
+
+    def model(self, name: str) -> dict[str, Any]:
+        """A model with its aliases (alias -> version number)."""
+        result: dict[str, Any] = self._call("GET", f"/models/{quote(name, safe='')}")
+        return result
+
+    def model_versions(self, name: str) -> list[dict[str, Any]]:
+        """Every version of a model, newest first."""
+        result: list[dict[str, Any]] = self._call("GET", f"/models/{quote(name, safe='')}/versions")
+        return result
+
+    def model_version(
+        self, name: str, version: int | None = None, alias: str | None = None
+    ) -> dict[str, Any]:
+        """Version ``version`` of a model, or the one ``alias`` points at (``latest``: the
+        newest)."""
+        where = (
+            f"versions/{int(version)}"
+            if version is not None
+            else f"aliases/{quote(alias or 'latest', safe='')}"
+        )
+        result: dict[str, Any] = self._call("GET", f"/models/{quote(name, safe='')}/{where}")
+        return result
+
+    def register_model(
+        self,
+        name: str,
+        artifact_id: str,
+        *,
+        aliases: list[str] | None = None,
+        tags: dict[str, str] | None = None,
+        description: str | None = None,
+    ) -> dict[str, Any]:
+        """Register an artifact as the next version of model ``name``."""
+        body = {
+            "artifact_id": artifact_id,
+            "aliases": aliases or [],
+            "tags": tags or {},
+            "description": description,
+        }
+        result: dict[str, Any] = self._call(
+            "POST", f"/models/{quote(name, safe='')}/versions", json=body
+        )
+        return result
+
+    def set_alias(self, name: str, alias: str, version: int) -> dict[str, Any]:
+        """Point ``alias`` of model ``name`` at ``version``; the move as recorded."""
+        result: dict[str, Any] = self._call(
+            "PUT",
+            f"/models/{quote(name, safe='')}/aliases/{quote(alias, safe='')}",
+            json={"version": version},
+        )
+        return result
+
+    def delete_alias(self, name: str, alias: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._call(
+            "DELETE", f"/models/{quote(name, safe='')}/aliases/{quote(alias, safe='')}"
+        )
+        return result
+
+    def alias_history(self, name: str) -> list[dict[str, Any]]:
+        """Every move of a model's aliases, newest first."""
+        result: list[dict[str, Any]] = self._call("GET", f"/models/{quote(name, safe='')}/history")
+        return result

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from headwater.engine._caching import cache_key, caching_applies, find_hit, take_hit
 from headwater.engine._environments import environment_for, task_requirements
@@ -33,7 +33,7 @@ from headwater.engine._units import (
     jsonable,
     load_outputs,
 )
-from headwater.errors import EnvError, UriNotAllowed
+from headwater.errors import EnvError, HeadwaterError, InvalidValue, UriNotAllowed
 from headwater.executors import Environment, ExecEvent, Resources
 from headwater.spec import (
     ComponentSpec,
@@ -46,7 +46,13 @@ from headwater.spec import (
 from headwater.states import TASK_DONE, TASK_SUCCESS, TASK_UNSTARTED, TaskStatus
 from headwater.store import DEFAULT_POOL, MetricPoint, SlotRequest, TaskRunRecord
 
+if TYPE_CHECKING:
+    from headwater.registry import Registration
+
 T = TaskStatus
+# The importer URIs that name a registered model's version (headwater.registry's scheme,
+# spelt here so that a run without them never imports the registry).
+MODELS_SCHEME = "models:/"
 # How often a task waiting for a pool slot asks again (slots also free up when our own
 # tasks end, which asks at once).
 SLOT_POLL_SECONDS = 0.2
@@ -121,6 +127,9 @@ class Attempts(RunState):
         impl = comp.implementation
         assert isinstance(impl, ImporterImplementation)
         uri = str(values.get("uri", ""))
+        if uri.startswith(MODELS_SCHEME):
+            self._import_model(unit, uri)
+            return
         record = None if impl.reimport else self.store.lineage.find_artifact_by_uri(uri)
         if record is not None and self.run.confined:
             try:
@@ -140,6 +149,36 @@ class Attempts(RunState):
             unit.attempt + 1,
             T.SUCCEEDED,
             inputs={"uri": uri},
+            outputs={"parameters": {}, "artifacts": {"artifact": record.id}},
+            output_artifacts=[("artifact", record.id)],
+        )
+        self._notify("task", unit)
+
+    def _import_model(self, unit: Unit, uri: str) -> None:
+        """``models:/NAME@ALIAS`` or ``models:/NAME/VERSION``: the version's artifact, as
+        the registry has it now (an alias may have moved since the last run); a URI that
+        names nothing fails the task, naming it."""
+        from headwater.registry import resolve
+
+        try:
+            version = resolve(self.store, uri)
+            record = self.store.lineage.get_artifact(version.artifact_id)
+        except HeadwaterError as exc:
+            message = f"cannot import {uri!r}: {exc.message}"
+            if exc.hint:
+                message += f" ({exc.hint})"
+            self._record_final(unit, T.FAILED, message)
+            return
+        unit.artifacts = {"artifact": artifact_value(record)}
+        unit.status = T.SUCCEEDED
+        unit.record = self.store.tasks.add_task_run(
+            self.run.id,
+            unit.path,
+            unit.name,
+            unit.node.component,
+            unit.attempt + 1,
+            T.SUCCEEDED,
+            inputs={"uri": uri, "model": version.model, "version": version.version},
             outputs={"parameters": {}, "artifacts": {"artifact": record.id}},
             output_artifacts=[("artifact", record.id)],
         )
@@ -375,6 +414,15 @@ class Attempts(RunState):
         that stopped before recording it."""
         record = unit.record
         assert record is not None
+        requests: list[Registration] = []
+        if unit.options.register_models or (result.get("headwater") or {}).get("register"):
+            from headwater.registry import registrations
+
+            try:
+                requests = registrations(result, unit.options.register_models or {})
+            except InvalidValue as exc:
+                unit.error = f"cannot register the model: {exc.message}"
+                return False
         new = store_outputs(
             self.artifact_store,
             self.plan.component(unit.node),
@@ -401,6 +449,13 @@ class Attempts(RunState):
         ]
         params = result.get("parameterValues") or {}
         outputs = {"parameters": params, "artifacts": ids}
+        if requests:
+            from headwater.registry import check_registrations
+
+            problem = check_registrations(self.store, requests, ids)
+            if problem is not None:
+                unit.error = problem
+                return False
         current, started = self._take_start(record, current)
         self.store.tasks.finish_task_run(
             record,
@@ -412,6 +467,17 @@ class Attempts(RunState):
             current=current,
             started=started,
         )
+        if requests:  # in the batch that records the task's success
+            from headwater.registry import register_outputs
+
+            register_outputs(
+                self.store,
+                requests,
+                ids,
+                run_id=self.run.id,
+                task_run_id=record.id,
+                actor=f"run {self.run.id} task {unit.path}",
+            )
         assets = unit.options.assets or {}
         if assets:
             self.store.assets.record_asset_events(

@@ -48,6 +48,7 @@ ENGINE_OPTIONS = frozenset(
         "pool_slots",
         "priority",
         "assets",
+        "register_models",
         "notifications",
     }
 )
@@ -66,6 +67,7 @@ _KEYWORDS = {
     "retry": "retries",
     "timeout_seconds": "timeout",
     "notifications": "notify",
+    "register_models": "register",
     "resources.cpu": "cpu",
     "resources.memory_bytes": "memory",
     "resources.gpu": "gpu",

@@ -171,6 +171,8 @@ def check_run_uris(ws: Workspace, spec: PipelineSpec, values: dict[str, Any]) ->
         return
     policy = uri_policy(ws.settings, ws.store)
     for item in named:
+        if str(item.uri).startswith("models:/"):  # a registered model of the namespace
+            continue
         try:
             policy.check(str(item.uri))
         except UriNotAllowed as exc:

@@ -462,6 +462,13 @@ class _Exporter:
                 where,
                 "drop assets=... / updates_asset(...) for the Kubeflow build",
             )
+        if opts.register_models:
+            problem(
+                f"registers model(s) {', '.join(sorted(opts.register_models.values()))} "
+                "in Headwater's registry, which Kubeflow does not have",
+                where,
+                "drop register=... for the Kubeflow build",
+            )
         if opts.notifications:
             problem(
                 "sends notifications, which Kubeflow tasks cannot",

@@ -176,6 +176,7 @@ def _call(
 ) -> None:
     """Call a Headwater component's function with the task's inputs; fill ``result``."""
     from headwater.runtime._outputs import collect_outputs, prepare_outputs
+    from headwater.sdk import clear_registrations, take_registrations
 
     component = find_component(
         comp_info["root"],
@@ -214,6 +215,7 @@ def _call(
     kwargs.update(outputs)
     started = time.time()
     before = set(sys.modules)
+    clear_registrations()
     try:
         value = component.python_func(**kwargs)
     finally:
@@ -221,6 +223,9 @@ def _call(
             result["headwater"]["imports"] = _learnable(before, comp_info["root"])
     result["parameterValues"] = _returns(comp_info.get("name", ""), iface, value)
     result["artifacts"], result["headwater"]["metrics"] = collect_outputs(task, outputs)
+    registered = take_registrations(outputs)
+    if registered:  # registered by the engine when it records this task's success
+        result["headwater"]["register"] = registered
     result["headwater"]["duration"] = time.time() - started
 
 

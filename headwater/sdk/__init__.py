@@ -34,6 +34,7 @@ from headwater.sdk._graph import (
     Task,
 )
 from headwater.sdk._location import compile_root
+from headwater.sdk._models import clear_registrations, register_model, take_registrations
 from headwater.sdk._notify import Email, Notify, Slack, Webhook
 from headwater.sdk._param import Param
 from headwater.sdk._pipeline import Pipeline, pipeline
@@ -71,6 +72,7 @@ __all__ = [
     "Task",
     "TensorBoardLogs",
     "Webhook",
+    "clear_registrations",
     "compile_root",
     "component",
     "importer",
@@ -78,9 +80,11 @@ __all__ = [
     "load_pipeline",
     "pipeline",
     "pipelines_in",
+    "register_model",
     "requirement_name",
     "requirement_problem",
     "split_target",
+    "take_registrations",
 ]
 
 # Loading user files needs importlib.util and pathlib, which ``import headwater`` and

@@ -47,6 +47,7 @@ OPTION_NAMES = (
     "pool_slots",
     "priority",
     "assets",
+    "register",
     "notify",
 )
 
@@ -390,6 +391,27 @@ def _scheduling(raw: dict[str, Any], out: dict[str, Any], where: Location) -> No
             output: asset_name(value, f"asset of output '{output}'", where)
             for output, value in assets.items()
         }
+    if (register := raw.get("register")) is not None:
+        from headwater.sdk._models import MODEL_NAME_RE
+
+        if not isinstance(register, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in register.items()
+        ):
+            raise _fail(
+                f"register must map output names to model names, got {register!r}",
+                where,
+                "use e.g. register={'model': 'churn'}",
+            )
+        for output, model in register.items():
+            if not MODEL_NAME_RE.match(model):
+                raise _fail(
+                    f"register names model {model!r} for output '{output}', which is not a "
+                    "valid model name",
+                    where,
+                    "use 1 to 128 letters, digits, '_', '.' or '-', e.g. register={'model': "
+                    "'churn'}",
+                )
+        out["register_models"] = dict(register)
     if "notify" in raw and raw["notify"] is not None:
         out["notifications"] = notification_specs(raw["notify"], where, task=True)
 

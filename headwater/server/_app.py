@@ -75,7 +75,15 @@ def problem(status: int, message: str, hint: str | None = None, where: Any = Non
 
 def create_app(ws: Workspace, *, ui_dir: str | None = None, **state_args: Any) -> FastAPI:
     """The API over ``ws`` (its own store object over the same database)."""
-    from headwater.server import _artifacts, _catalog, _experiments, _runs, _studies, _system
+    from headwater.server import (
+        _artifacts,
+        _catalog,
+        _experiments,
+        _models,
+        _runs,
+        _studies,
+        _system,
+    )
     from headwater.server._guard import BodyGuard
 
     api_ws = Workspace(
@@ -135,6 +143,7 @@ def create_app(ws: Workspace, *, ui_dir: str | None = None, **state_args: Any) -
     app.include_router(_catalog.router, dependencies=auth)
     app.include_router(_runs.router, dependencies=auth)
     app.include_router(_experiments.router, dependencies=auth)
+    app.include_router(_models.router, dependencies=auth)
     app.include_router(_studies.router, dependencies=auth)
     app.include_router(_artifacts.router, dependencies=auth)
 

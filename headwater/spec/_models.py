@@ -207,6 +207,9 @@ class TaskOptions(_Model):
     priority: int | None = None
     assets: dict[str, str] | None = None
     notifications: list[NotificationSpec] | None = None
+    # Artifact output name -> registered model name: the output is registered as the
+    # model's next version when the task succeeds (docs/registry.md).
+    register_models: dict[str, str] | None = None
 
     def overlay(self, top: TaskOptions) -> TaskOptions:
         """Options of ``self`` with every field that ``top`` sets taken from ``top``."""

@@ -4,7 +4,8 @@ and the artifact store (fsspec).
 Callers hold one :class:`MetadataStore` and reach each area through it:
 ``store.pipelines``, ``store.runs``, ``store.tasks``, ``store.lineage``,
 ``store.schedules``, ``store.control``, ``store.pools``, ``store.auth``,
-``store.assets``, ``store.queries``, ``store.roots``, ``store.outbox`` and ``store.studies``.
+``store.assets``, ``store.queries``, ``store.experiments``, ``store.models``,
+``store.roots``, ``store.outbox`` and ``store.studies``.
 """
 
 from headwater.errors import Conflict, InvalidValue, NotFound, StoreError
@@ -18,6 +19,7 @@ from headwater.store._db import DATABASE_FAILURES, create_engine, failure_cause,
 from headwater.store._experiments import ExperimentStore
 from headwater.store._lineage import LineageStore
 from headwater.store._metadata import MetadataStore
+from headwater.store._models import ModelStore
 from headwater.store._outbox import (
     DeliveryStatus,
     NewNotification,
@@ -28,17 +30,28 @@ from headwater.store._pipelines import PipelineStore
 from headwater.store._pools import DEFAULT_POOL, PoolRecord, PoolStore, SlotRequest
 from headwater.store._queries import PipelineSummary, QueryStore, RunFilter
 from headwater.store._records import (
+    ALIAS_RE,
+    LATEST,
+    MODEL_NAME_RE,
+    MODEL_TYPES,
+    AliasChange,
     ArtifactRecord,
     ExperimentSummary,
     LineageNode,
     MetricPoint,
+    ModelRecord,
+    ModelVersionRecord,
     NewArtifact,
+    NewModelVersion,
     RunRecord,
     RunResult,
     ScheduleRecord,
     TaskRunRecord,
     VersionRecord,
+    check_alias,
     check_experiment,
+    check_model_name,
+    check_tags,
 )
 from headwater.store._roots import RootStore, UriRootRecord
 from headwater.store._runs import RunStore
@@ -47,8 +60,13 @@ from headwater.store._studies import StudyRecord, StudyStore, TrialRecord
 from headwater.store._tasks import TaskStore
 
 __all__ = [
+    "ALIAS_RE",
     "DATABASE_FAILURES",
     "DEFAULT_POOL",
+    "LATEST",
+    "MODEL_NAME_RE",
+    "MODEL_TYPES",
+    "AliasChange",
     "ArtifactRecord",
     "ArtifactStore",
     "AssetEventRecord",
@@ -70,7 +88,11 @@ __all__ = [
     "LineageStore",
     "MetadataStore",
     "MetricPoint",
+    "ModelRecord",
+    "ModelStore",
+    "ModelVersionRecord",
     "NewArtifact",
+    "NewModelVersion",
     "NewNotification",
     "NotFound",
     "NotificationRecord",
@@ -99,7 +121,10 @@ __all__ = [
     "UriRootRecord",
     "UserRecord",
     "VersionRecord",
+    "check_alias",
     "check_experiment",
+    "check_model_name",
+    "check_tags",
     "create_engine",
     "failure_cause",
     "migrate",

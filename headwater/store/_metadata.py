@@ -21,6 +21,7 @@ from headwater.store._control import ControlStore
 from headwater.store._db import create_engine, migrate
 from headwater.store._experiments import ExperimentStore
 from headwater.store._lineage import LineageStore
+from headwater.store._models import ModelStore
 from headwater.store._outbox import OutboxStore
 from headwater.store._pipelines import PipelineStore
 from headwater.store._pools import PoolStore
@@ -52,6 +53,8 @@ class MetadataStore:
     queries: QueryStore
     # Runs of an experiment with their parameters and final metrics, side by side.
     experiments: ExperimentStore
+    # The model registry: named models, their versions and aliases.
+    models: ModelStore
     # Where the runs a server creates may read, besides the artifact root.
     roots: RootStore
     # Notifications to send, written in the same transactions as the changes they tell of.
@@ -72,6 +75,7 @@ class MetadataStore:
         self.assets = AssetStore(db)
         self.queries = QueryStore(db)
         self.experiments = ExperimentStore(db, self.runs)
+        self.models = ModelStore(db, self.lineage, self.experiments)
         self.roots = RootStore(db)
         self.outbox = OutboxStore(db)
         self.studies = StudyStore(db)

@@ -245,3 +245,126 @@ class RunResult(NamedTuple):
     created_at: datetime
     parameters: dict[str, Any]
     metrics: dict[str, dict[str, float]]
+
+
+# ---------------------------------------------------------------------- model registry
+
+# The same rules as headwater/sdk/_registry.py (which the SDK keeps free of SQLAlchemy);
+# tests/registry/test_registry_store.py pins them equal.
+MODEL_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+ALIAS_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
+#: ``NAME@latest`` always means the newest version; no alias may take the name.
+LATEST = "latest"
+#: The artifact types a model version may be (a user's subclass of Model registered from
+#: inside its task is checked there, by class).
+MODEL_TYPES = frozenset({"headwater.Model", "system.Model"})
+
+
+def check_model_name(name: Any) -> str:
+    """``name`` if it can name a registered model, else a clear error."""
+    if not isinstance(name, str) or not MODEL_NAME_RE.match(name):
+        raise InvalidValue(
+            f"model name {repr(name)[:80]} is not valid",
+            hint="use 1 to 128 letters, digits, '_', '.' or '-', starting with a letter, "
+            "a digit or '_'; e.g. 'churn'",
+        )
+    return name
+
+
+def check_alias(alias: Any) -> str:
+    """``alias`` if it can name an alias of a model version, else a clear error."""
+    if not isinstance(alias, str) or not ALIAS_RE.match(alias) or alias == LATEST:
+        why = "is reserved (NAME@latest is the newest version)" if alias == LATEST else ""
+        raise InvalidValue(
+            f"alias {repr(alias)[:80]} is not valid" + (f": it {why}" if why else ""),
+            hint="use 1 to 64 letters, digits, '_' or '-', starting with a letter or '_'; "
+            "e.g. 'champion'",
+        )
+    return alias
+
+
+def check_tags(tags: Any) -> dict[str, str]:
+    """``tags`` as a dict of short strings, else a clear error."""
+    if tags is None:
+        return {}
+    if not isinstance(tags, dict):
+        raise InvalidValue(
+            f"tags must be a mapping of names to text, got {type(tags).__name__}",
+            hint="use e.g. tags={'team': 'growth'}",
+        )
+    for key, value in tags.items():
+        if not isinstance(key, str) or not 0 < len(key) <= 128:
+            raise InvalidValue(
+                f"tag name {repr(key)[:80]} is not valid",
+                hint="tag names are text of 1 to 128 characters",
+            )
+        if not isinstance(value, str) or len(value) > 1024:
+            raise InvalidValue(
+                f"tag '{key}' must be text of at most 1024 characters, got {repr(value)[:80]}",
+                hint="convert the value with str(...)",
+            )
+    return dict(tags)
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """A registered model: its name, its newest version's number and its aliases
+    (alias -> version number)."""
+
+    id: str
+    name: str
+    description: str | None
+    tags: dict[str, str]
+    last_version: int
+    created_at: datetime
+    updated_at: datetime
+    aliases: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModelVersionRecord:
+    """A version of a registered model: the artifact it is, the run and task attempt that
+    made it, what it is (``flavor``, ``signature``) and the run's metrics when it was
+    registered (task path -> metric -> final value)."""
+
+    id: str
+    model_id: str
+    model: str
+    version: int
+    artifact_id: str
+    run_id: str | None
+    task_run_id: str | None
+    flavor: str | None
+    signature: dict[str, Any] | None
+    tags: dict[str, str]
+    description: str | None
+    metrics: dict[str, dict[str, float]]
+    created_by: str | None
+    created_at: datetime
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AliasChange:
+    """An alias was set, moved or deleted: version numbers before and after (None: it
+    did not exist before / was deleted), by whom and when."""
+
+    alias: str
+    from_version: int | None
+    to_version: int | None
+    actor: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class NewModelVersion:
+    """What a registration records besides the model's name and the artifact."""
+
+    artifact_id: str
+    run_id: str | None = None
+    task_run_id: str | None = None
+    flavor: str | None = None
+    signature: dict[str, Any] | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    description: str | None = None
+    created_by: str | None = None

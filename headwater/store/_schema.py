@@ -405,3 +405,70 @@ study_trials = sa.Table(
     sa.Column("finished_at", UTCDateTime),
     sa.Index(None, "run_id"),
 )
+
+# The model registry (docs/adr/0018): a named model of a namespace; ``last_version`` is
+# the number its newest version took, incremented in the transaction that registers one,
+# so that concurrent registrations get distinct numbers.
+registered_models = sa.Table(
+    "registered_models",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    _namespace(),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("description", sa.Text),
+    sa.Column("tags", JSON),
+    sa.Column("last_version", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("namespace", "name"),
+)
+
+# A version of a registered model: the artifact it is, where it was made, what it is.
+model_versions = sa.Table(
+    "model_versions",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    _namespace(),
+    sa.Column("model_id", sa.String(32), sa.ForeignKey("registered_models.id"), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("artifact_id", sa.String(32), sa.ForeignKey("artifacts.id"), nullable=False),
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id")),
+    sa.Column("task_run_id", sa.String(32), sa.ForeignKey("task_runs.id")),
+    sa.Column("flavor", sa.String(64)),
+    sa.Column("signature", JSON),
+    sa.Column("tags", JSON),
+    sa.Column("description", sa.Text),
+    # The final metrics of the run that made it, when it was registered.
+    sa.Column("metrics", JSON),
+    sa.Column("created_by", sa.String(256)),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("model_id", "version"),
+    sa.Index(None, "artifact_id"),
+)
+
+# An alias (champion, challenger, ...) of a model points at one of its versions.
+model_aliases = sa.Table(
+    "model_aliases",
+    metadata,
+    sa.Column("model_id", sa.String(32), sa.ForeignKey("registered_models.id"), primary_key=True),
+    sa.Column("alias", sa.String(64), primary_key=True),
+    _namespace(),
+    sa.Column("version_id", sa.String(32), sa.ForeignKey("model_versions.id"), nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Every move of an alias: from which version number to which (None: set first, or
+# deleted), by whom, when.
+model_alias_history = sa.Table(
+    "model_alias_history",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    _namespace(),
+    sa.Column("model_id", sa.String(32), sa.ForeignKey("registered_models.id"), nullable=False),
+    sa.Column("alias", sa.String(64), nullable=False),
+    sa.Column("from_version", sa.Integer),
+    sa.Column("to_version", sa.Integer),
+    sa.Column("actor", sa.String(256)),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index(None, "model_id", "id"),
+)

@@ -62,6 +62,9 @@ ENGINE: dict[str, list[str]] = {
         "tests/scheduler/test_assets_scheduling.py::"
         "test_real_producers_trigger_the_consumer_and_it_runs",
     ],
+    "register_models": [
+        "tests/registry/test_registry_flow.py::test_the_register_option_registers_the_output",
+    ],
     "notifications": [
         "tests/engine/test_task_notifications.py::"
         "test_task_events_reach_the_tasks_own_targets_with_the_task_path",

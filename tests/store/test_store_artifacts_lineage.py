@@ -22,6 +22,7 @@ from headwater.store import (
     MetadataStore,
     MetricPoint,
     NewArtifact,
+    NewModelVersion,
     NewNotification,
     RunRecord,
     TaskRunRecord,
@@ -496,6 +497,22 @@ def test_every_row_a_store_writes_carries_its_namespace(
         asset_run,
         experiment="train",
     )
+    model = scoped.lineage.add_artifact(artifact("model", "headwater.Model"), run_id=run.id)
+    scoped.models.register("churn", NewModelVersion(model.id), aliases=["champion"])
+    scoped.models.delete_alias("churn", "champion")
+    scoped.models.set_alias("churn", "champion", 1)
+    study = scoped.studies.create_study(
+        "sweep",
+        pipeline="train",
+        objective="fit.accuracy",
+        direction="maximize",
+        sampler="tpe",
+        pruner="none",
+        space={},
+        settings={},
+    )
+    scoped.studies.append_journal(study.id, 0, [{"op": 0}])
+    scoped.studies.record_trial(study.id, 0, state="running", run_id=run.id)
     scoped.outbox.add(
         [
             NewNotification(

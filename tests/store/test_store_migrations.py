@@ -41,6 +41,10 @@ TABLES = {
     "studies",
     "study_journal",
     "study_trials",
+    "registered_models",
+    "model_versions",
+    "model_aliases",
+    "model_alias_history",
 }
 
 

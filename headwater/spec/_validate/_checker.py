@@ -17,6 +17,9 @@ from headwater.spec._models import (
 )
 from headwater.spec._validate._common import ENV_RE, POOL_RE, asset_error
 
+#: The artifact types that may be registered as model versions (as the store's).
+MODEL_ARTIFACT_TYPES = frozenset({"headwater.Model", "system.Model"})
+
 ASSET_HINT = (
     "write a URI-like name such as 's3://bucket/churn/features' or 'models://churn': "
     "a scheme, '://', then no spaces, at most 512 characters"
@@ -108,6 +111,16 @@ class SpecChecker:
                         hint=ASSET_HINT,
                         code="invalid_asset",
                     )
+        if options.register_models is not None and defaults:
+            self.add(
+                "task_defaults cannot set register: each task has its own outputs",
+                pipeline=pipeline,
+                task=task,
+                source=source,
+                hint="set register on the component whose Output[Model] is registered, e.g. "
+                "@component(register={'model': 'churn'})",
+                code="invalid_register",
+            )
         if options.notifications is not None:
             self.check_notifications(
                 options.notifications, task, source, pipeline=pipeline, task_level=True
@@ -147,6 +160,36 @@ class SpecChecker:
                     hint=f"declare '{out_name}' as an artifact, e.g. {out_name}: Output[Model], "
                     "or leave it out of assets",
                     code="invalid_asset",
+                )
+
+    def check_register_outputs(
+        self,
+        options: TaskOptions,
+        comp: ComponentSpec,
+        *,
+        pipeline: str | None = None,
+        task: str | None = None,
+        source: SourceLocation | None,
+    ) -> None:
+        """Every output that ``options.register_models`` names is a Model output of ``comp``."""
+        for out_name, model in (options.register_models or {}).items():
+            io = comp.outputs.get(out_name)
+            models = [n for n, o in comp.outputs.items() if o.artifact_type in MODEL_ARTIFACT_TYPES]
+            if io is None or io.artifact_type not in MODEL_ARTIFACT_TYPES:
+                what = (
+                    f"unknown output '{out_name}'"
+                    if io is None
+                    else f"output '{out_name}', which is {io.describe()}, not a Model"
+                )
+                self.add(
+                    f"register names {what} of component '{comp.name}' (its Model outputs: "
+                    f"{', '.join(models) or 'none'})",
+                    pipeline=pipeline,
+                    task=task,
+                    source=source,
+                    hint=f"declare the output as {out_name}: Output[Model] and name it in "
+                    f"register={{'{out_name}': '{model}'}}",
+                    code="invalid_register",
                 )
 
     def check_notifications(

@@ -150,6 +150,9 @@ class DagChecker:
         self.top.check_asset_outputs(
             task.options, comp, pipeline=self.pipeline, task=task.name, source=src
         )
+        self.top.check_register_outputs(
+            task.options, comp, pipeline=self.pipeline, task=task.name, source=src
+        )
         for name, binding in task.inputs.items():
             io = comp.inputs.get(name)
             if io is None:

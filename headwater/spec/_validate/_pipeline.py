@@ -211,6 +211,7 @@ class PipelineChecker(SpecChecker):
                     self.check_default(comp, name, io)
         self.check_options(comp.options, None, src)
         self.check_asset_outputs(comp.options, comp, source=src)
+        self.check_register_outputs(comp.options, comp, source=src)
         impl = comp.implementation
         if (
             isinstance(impl, ImporterImplementation)
