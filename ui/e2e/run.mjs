@@ -57,6 +57,7 @@ async function main() {
     headwater(env, "deploy", "examples/ml_pipeline.py");
     headwater(env, "deploy", "examples/sweep.py");
     headwater(env, "deploy", "ui/e2e/scores.py");
+    headwater(env, "deploy", "ui/e2e/models.py");
   }
   headwater(env, "deploy", "ui/e2e/thousand.py");
   headwater(env, "deploy", "ui/e2e/curve.py");
@@ -239,7 +240,7 @@ async function main() {
     await shot("artifact-preview");
     await page.goBack();
     await page.getByTestId("task-train").click();
-    await page.getByRole("link", { name: "model" }).click();
+    await page.getByRole("link", { name: "model", exact: true }).click();
     await page.getByRole("heading", { name: "Lineage" }).waitFor();
     await page.waitForSelector(".react-flow__node");
     const lineageNodes = await page.locator(".react-flow__node").count();
@@ -339,6 +340,31 @@ async function main() {
     await page.waitForSelector(".react-flow__node");
     await page.goto(`${base}/#/studies/no-such-study`);
     await page.getByRole("alert").getByText(/no-such-study/).waitFor();
+
+    // ------------------------------------------------------------ the model registry
+    for (const c of [0.01, 1.0]) {
+      const r = await apiCall("POST", "/pipelines/e2e_models/runs", { parameters: { c } });
+      if ((await finished(r.id)).status !== "succeeded") fail(`the e2e_models run ${r.id} did not succeed`);
+    }
+    await apiCall("PUT", "/models/e2e-churn/aliases/champion", { version: 1 });
+    await page.goto(`${base}/#/models`);
+    await page.getByRole("link", { name: "e2e-churn" }).click();
+    await page.getByRole("heading", { name: "Model e2e-churn" }).waitFor();
+    const versionRows = page.getByRole("table", { name: "model versions" }).locator("tbody tr");
+    await waitFor(async () => (await versionRows.count()) === 2, "two model versions");
+    const accuracy = await page.locator("table[aria-label='model versions'] td[data-column='accuracy']").allInnerTexts();
+    if (accuracy.length !== 2 || accuracy.some((a) => !a)) fail(`version accuracies: ${accuracy}`);
+    await page.getByLabel("lineage of version 1").getByRole("link", { name: "data" }).waitFor();
+    // Move the champion to version 2 from the page; the history shows the move.
+    await page.getByLabel("move an alias").getByLabel("version").selectOption("2");
+    await page.getByRole("button", { name: "point it there" }).click();
+    await page.getByLabel("aliases").getByText("@champion → v2").waitFor();
+    await page.getByRole("table", { name: "alias history" }).getByText("v1").first().waitFor();
+    const moved = await apiCall("GET", "/models/e2e-churn");
+    if (moved.aliases.champion !== 2) fail(`the champion is v${moved.aliases.champion}`);
+    await shot("model");
+    await page.goto(`${base}/#/models/no-such-model`);
+    await page.getByRole("alert").getByText(/no-such-model/).waitFor();
 
     // ------------------------------------------------------------ pause a schedule
     await page.goto(`${base}/#/schedules`);

@@ -5,6 +5,7 @@ import { ArtifactView } from "./views/Artifact";
 import { AssetsView } from "./views/Assets";
 import { CompareView } from "./views/Compare";
 import { ExperimentsView } from "./views/Experiments";
+import { ModelsView, ModelView } from "./views/Models";
 import { PipelineView } from "./views/Pipeline";
 import { PipelinesView } from "./views/Pipelines";
 import { RunView } from "./views/Run";
@@ -52,6 +53,7 @@ export function App() {
         <NavLink to="/runs">Runs</NavLink>
         <NavLink to="/experiments">Experiments</NavLink>
         <NavLink to="/studies">Studies</NavLink>
+        <NavLink to="/models">Models</NavLink>
         <NavLink to="/compare">Compare</NavLink>
         <NavLink to="/schedules">Schedules</NavLink>
         <NavLink to="/assets">Assets</NavLink>
@@ -70,6 +72,8 @@ export function App() {
           <Route path="/experiments" element={<ExperimentsView />} />
           <Route path="/studies" element={<StudiesView />} />
           <Route path="/studies/:name" element={<StudyView />} />
+          <Route path="/models" element={<ModelsView />} />
+          <Route path="/models/:name" element={<ModelView />} />
           <Route path="/compare" element={<CompareView />} />
           <Route path="/schedules" element={<SchedulesView />} />
           <Route path="/assets" element={<AssetsView />} />
