@@ -472,6 +472,46 @@ def test_rows_inserted_without_a_namespace_get_default(
             )
         )
         conn.execute(t.uri_roots.insert().values(root="/data", created_at=now))
+        conn.execute(
+            t.studies.insert().values(
+                id="s",
+                name="s",
+                pipeline="p",
+                objective="a.k",
+                direction="maximize",
+                sampler="tpe",
+                pruner="none",
+                space={},
+                settings={},
+                status="running",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        conn.execute(t.study_journal.insert().values(study_id="s", seq=0, entry={}))
+        conn.execute(
+            t.study_trials.insert().values(
+                study_id="s", number=0, run_id="r", state="running", params={}, created_at=now
+            )
+        )
+        conn.execute(
+            t.registered_models.insert().values(id="m", name="m", created_at=now, updated_at=now)
+        )
+        conn.execute(
+            t.model_versions.insert().values(
+                id="mv", model_id="m", version=1, artifact_id="a", created_at=now
+            )
+        )
+        conn.execute(
+            t.model_aliases.insert().values(
+                model_id="m", alias="champion", version_id="mv", updated_at=now
+            )
+        )
+        conn.execute(
+            t.model_alias_history.insert().values(
+                model_id="m", alias="champion", to_version=1, created_at=now
+            )
+        )
     with store.engine.connect() as conn:
         for table in t.metadata.sorted_tables:
             namespaces = conn.execute(sa.select(table.c.namespace)).scalars().all()
