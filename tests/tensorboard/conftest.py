@@ -4,24 +4,19 @@ server. Each test gets its own ``HEADWATER_HOME``."""
 
 from __future__ import annotations
 
-import os
-import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from postgres_helpers import postgres_database
 
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 from tb_helpers import Cli, cli_env, headwater_command  # noqa: E402
-
-POSTGRES_URL = os.environ.get(
-    "HEADWATER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
 
 
 @pytest.fixture(autouse=True)
@@ -51,34 +46,12 @@ def cli(tmp_path: Path, home: Path) -> Cli:
     return run
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
 @pytest.fixture
 def postgres(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A fresh PostgreSQL database for this test, as HEADWATER_DATABASE_URL."""
-    import psycopg
-    from psycopg import sql
-
-    name = f"hw_tensorboard_{secrets.token_hex(4)}"
-    try:
-        admin = psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        if _in_ci():
-            pytest.fail(f"PostgreSQL is required in CI but unreachable at {POSTGRES_URL}: {exc}")
-        pytest.skip(f"no PostgreSQL server at {POSTGRES_URL}: {exc}")
-    with admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    monkeypatch.setenv("HEADWATER_DATABASE_URL", url)
-    try:
+    with postgres_database("hw_tensorboard") as url:
+        monkeypatch.setenv("HEADWATER_DATABASE_URL", url)
         yield url
-    finally:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 FTP_SERVER = """

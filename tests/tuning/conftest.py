@@ -9,28 +9,16 @@ tuning_flow.py are importable by name.
 
 from __future__ import annotations
 
-import os
-import secrets
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
-import sqlalchemy as sa
-from psycopg import sql
+from postgres_helpers import postgres_database
 
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
-
-ADMIN_URL = os.environ.get(
-    "HEADWATER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
 @pytest.fixture(autouse=True)
@@ -50,25 +38,6 @@ def database(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
     if request.param == "sqlite":
         yield "sqlite"
         return
-    try:
-        admin = psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        if _in_ci():
-            pytest.fail(f"PostgreSQL is required in CI but unreachable at {ADMIN_URL}: {exc}")
-        pytest.skip(f"no PostgreSQL server at {ADMIN_URL}: {exc}")
-    name = f"hw_tuning_{secrets.token_hex(4)}"
-    with admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = (
-        sa.make_url(ADMIN_URL)
-        .set(drivername="postgresql+psycopg", database=name)
-        .render_as_string(hide_password=False)
-    )
-    monkeypatch.setenv("HEADWATER_DATABASE_URL", url)
-    try:
+    with postgres_database("hw_tuning") as url:
+        monkeypatch.setenv("HEADWATER_DATABASE_URL", url)
         yield "postgresql"
-    finally:
-        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
