@@ -154,7 +154,7 @@ def test_every_run_of_an_experiment_and_no_other(cli: Cli, tmp_path: Path) -> No
     assert {p.name for p in out.iterdir()} == {f"tb_train-{first.id}", f"tb_train-{second.id}"}
     assert read_run(out / f"tb_train-{second.id}" / "train") == expected_train(0.2)
     # Runs named as well as an experiment: each once.
-    both = cli("tensorboard", other.id, first.id[:8], "--experiment", "lr-search", "--export", out)
+    both = cli("tensorboard", other.id, first.id[:16], "--experiment", "lr-search", "--export", out)
     assert both.returncode == 0, both.stderr
     assert len(list(out.iterdir())) == 3
     assert "3 run(s)" in both.stdout
