@@ -43,6 +43,7 @@ from headwater.sdk import (
     importer,
     pipeline,
     register_model,
+    tune_step,
 )
 
 if _typing.TYPE_CHECKING:
@@ -82,6 +83,7 @@ __all__ = [
     "register_model",
     "run",
     "tune",
+    "tune_step",
 ]
 
 

@@ -44,6 +44,7 @@ HEADWATER = {
     "register_model",
     "run",
     "tune",
+    "tune_step",
 }
 
 ERRORS = {

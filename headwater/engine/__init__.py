@@ -25,6 +25,8 @@ The modules of this package, one job each:
 - ``_outcomes``: how an attempt ended, from its task output, exit status and executor.
 - ``_outputs``: moving a finished attempt's output artifacts into place.
 - ``_importing``: importers and the URI roots of confined runs.
+- ``_steps``: steps the engine drives itself beside task attempts (tune steps), through a
+  driver it finds by name.
 - ``_inputs``: checks on a run's parameter values (and a schedule's interval).
 - ``_templates``, ``_render``, ``_template_worker``: parameter values as Jinja templates,
   rendered in a process of their own with limits.
@@ -53,6 +55,7 @@ from headwater.engine._inputs import check_parameters, check_schedule
 from headwater.engine._notebook import LiveView, live_view
 from headwater.engine._plan import plan_dag
 from headwater.engine._render import warm as warm_renderer
+from headwater.engine._steps import StepContext, StepDriver, StepOutcome, study_name
 from headwater.engine._template_worker import MACROS, Macros
 from headwater.engine._triggers import Decision, decide
 from headwater.engine._workspace import Workspace
@@ -69,6 +72,9 @@ __all__ = [
     "OpenedArtifact",
     "Run",
     "RunError",
+    "StepContext",
+    "StepDriver",
+    "StepOutcome",
     "Workspace",
     "check_options",
     "check_parameters",
@@ -91,6 +97,7 @@ __all__ = [
     "run_pipeline",
     "run_version",
     "set_options",
+    "study_name",
     "uri_policy",
     "warm_renderer",
 ]

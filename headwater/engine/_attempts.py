@@ -42,6 +42,7 @@ from headwater.spec import (
     PythonImplementation,
     TaskOptions,
     TaskSpec,
+    TuneImplementation,
 )
 from headwater.states import TASK_DONE, TASK_SUCCESS, TASK_UNSTARTED, TaskStatus
 from headwater.store import DEFAULT_POOL, MetricPoint, SlotRequest, TaskRunRecord
@@ -89,6 +90,12 @@ class Attempts(RunState):
             self._notify("task", unit)
             return False
         current = last.status
+        if current is T.RUNNING and isinstance(
+            self.plan.component(unit.node).implementation, TuneImplementation
+        ):
+            unit.record = last  # a study: it goes on where it was
+            self._resume_tune(unit)
+            return True
         if not started(current, last.pid, last.log_path):
             # Queued (or waiting for a slot) and never started: nothing of it ran, so it
             # is neither failed nor a retry used; it is queued again as it is.

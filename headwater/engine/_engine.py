@@ -25,6 +25,7 @@ from headwater.engine._environments import prepare_environments, resolve_environ
 from headwater.engine._flow import ControlFlow, run_outputs
 from headwater.engine._honour import check_options
 from headwater.engine._state import Observer
+from headwater.engine._steps import Steps
 from headwater.engine._units import Unit, scope_done
 from headwater.errors import EnvError, LostRun, OptionNotHonoured
 from headwater.executors import (
@@ -59,7 +60,7 @@ def heartbeat_seconds() -> float:
 NOTHING = Resources()
 
 
-class Engine(ControlFlow, Attempts):
+class Engine(ControlFlow, Attempts, Steps):
     """Drives one run to its end on an executor."""
 
     def __init__(
@@ -153,12 +154,14 @@ class Engine(ControlFlow, Attempts):
                 self._evaluate()
             self.files.tidy()
             while True:
-                # Persist before acting: the batch commits, then queued tasks are submitted.
+                # Persist before acting: the batch commits, then queued tasks are submitted
+                # and recorded steps started.
                 self._dispatch()
+                self._start_steps()
                 if self.cancel_requested:
                     return self._cancel()
                 done = scope_done(self.root)
-                if done is not None and not self.running:
+                if done is not None and not self.running and not self.steps:
                     return self._finish(done)
                 self._heartbeat()
                 events = self.executor.events(self._wait_seconds())
@@ -167,11 +170,14 @@ class Engine(ControlFlow, Attempts):
                 with self.store.batch():
                     for ev in events:
                         self._on_event(ev)
+                    self._poll_steps()
                     self._timers()
                     self._evaluate()
                     self._record_starts()
                 self.files.tidy()
         finally:
+            if self.steps:  # the engine stops (the run was adopted, or a failure): so do they
+                self._stop_steps(record=False)
             self.executor.close()
             self.learned.finish_run(self.spec.name, self.spec.components, ran=self.warmed)
             self.learned.save()
@@ -414,6 +420,8 @@ class Engine(ControlFlow, Attempts):
         attempt that has not ended, and the run, as cancelled."""
         for record_id in list(self.running):
             self.executor.cancel(record_id)
+        if self.steps:
+            self._stop_steps(record=True)
         deadline = time.time() + CANCEL_WAIT_SECONDS
         while self.running and time.time() < deadline:
             for ev in self.executor.events(0.2):

@@ -33,6 +33,7 @@ from headwater.spec import (
     LoopGroup,
     TaskSpec,
     TriggerRule,
+    TuneImplementation,
 )
 from headwater.states import TASK_FAILURE, TASK_OK, TaskStatus
 from headwater.store import TaskRunRecord
@@ -290,6 +291,8 @@ class ControlFlow(RunState):
             self._import(unit, comp, values)
         elif isinstance(impl, DagImplementation):
             self._expand(unit, comp, values)
+        elif isinstance(impl, TuneImplementation):
+            self._tune(unit, comp, values)
         else:
             self._prepare_attempt(unit, comp, values)
 

@@ -8,6 +8,9 @@ refuses what it cannot honour. Three rules are the engine's own, whatever the ex
 
 - a pipeline used as a step runs no process of its own: of the options set on it, only
   ``display_name`` and ``trigger_rule`` do anything;
+- a tune step runs no process of its own either (its trials are runs of the tuned
+  pipeline, whose own options are checked the same way): only ``display_name`` and
+  ``trigger_rule`` do anything on it;
 - an importer reuses the artifact recorded for its URI (unless ``reimport``), so
   ``cache`` set on it does nothing;
 - the engine sets ``HEADWATER_RUN_ID``, ``HEADWATER_TASK`` and ``HEADWATER_ATTEMPT`` in
@@ -36,6 +39,7 @@ from headwater.spec import (
     RetryPolicy,
     TaskOptions,
     TaskSpec,
+    TuneImplementation,
 )
 
 ENGINE_OPTIONS = frozenset(
@@ -153,6 +157,7 @@ def check_options(
         refuse = executor.refuse
     refused: list[_Refusal] = []
     ignored: dict[str, list[str]] = {}
+    warnings: list[str] = []
     for pipeline, task in pipeline_tasks(spec):
         comp = spec.components.get(task.component)
         if comp is None:
@@ -160,6 +165,11 @@ def check_options(
         impl = comp.implementation
         if isinstance(impl, DagImplementation):
             refused.extend(_step_pipeline(pipeline, task, [comp.options, task.options]))
+            continue
+        if isinstance(impl, TuneImplementation):
+            refused.extend(_tune_step(pipeline, task, [comp.options, task.options]))
+            # Its trials run the tuned pipeline on the same kind of executor.
+            warnings.extend(check_options(impl.pipeline, executor, ignore_image=ignore_image))
             continue
         if isinstance(impl, ImporterImplementation) and task.options.cache is not None:
             refused.append(
@@ -191,7 +201,7 @@ def check_options(
             refused.append(_Refusal(pipeline, task, message, fix))
     if refused:
         raise _error(refused)
-    return [
+    return warnings + [
         f"image= is ignored as asked (--ignore-image or HEADWATER_IGNORE_IMAGE=1): {why}"
         + (
             f", so tasks {_listed(tasks)} run there, not in their images"
@@ -225,6 +235,23 @@ def _step_pipeline(pipeline: str, task: TaskSpec, layers: list[TaskOptions]) -> 
                 )
             )
     return found
+
+
+def _tune_step(pipeline: str, task: TaskSpec, layers: list[TaskOptions]) -> list[_Refusal]:
+    return [
+        _Refusal(
+            pipeline,
+            task,
+            f"task '{task.name}' sets {_shown(option, value)}, but '{task.name}' is a tune "
+            "step, which runs no process of its own: of the options set on it only "
+            "display_name and trigger_rule do anything",
+            f"set {keyword(option)} on the tasks of the tuned pipeline (each trial is a run "
+            "of it), or pass the study's settings (trials, parallel, ...) to tune_step",
+        )
+        for layer in layers
+        for option, value in set_options(layer)
+        if option not in STEP_PIPELINE_OPTIONS
+    ]
 
 
 def _engine_env(pipeline: str, task: TaskSpec, options: TaskOptions) -> list[_Refusal]:

@@ -112,6 +112,10 @@ class RunState(ABC):
         # Starts reported but not recorded yet, by attempt id: the values to record.
         self.unrecorded_starts: dict[str, dict[str, Any]] = {}
         self.retrying: set[Unit] = set()
+        # Steps the engine drives itself (tune steps), by attempt id, and those recorded in
+        # the batch being written, started once it commits.
+        self.steps: dict[str, tuple[Unit, Any]] = {}
+        self.steps_to_start: list[tuple[Unit, Any]] = []
 
         # The loop: heartbeats, the run's deadline, and its end.
         self._heartbeat_every = heartbeat_every
@@ -141,6 +145,16 @@ class RunState(ABC):
     @abstractmethod
     def _import(self, unit: Unit, comp: ComponentSpec, values: dict[str, Any]) -> None:
         """Start an importer task with input ``values``."""
+
+    # Steps (``_steps``) offer these to control flow and attempts.
+
+    @abstractmethod
+    def _tune(self, unit: Unit, comp: ComponentSpec, values: dict[str, Any]) -> None:
+        """Start a tune step with input ``values``."""
+
+    @abstractmethod
+    def _resume_tune(self, unit: Unit) -> None:
+        """Go on with the study of a tune step an earlier engine left running."""
 
     @abstractmethod
     def _prepare_attempt(self, unit: Unit, comp: ComponentSpec, values: dict[str, Any]) -> None:

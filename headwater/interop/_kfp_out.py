@@ -52,6 +52,7 @@ from headwater.spec import (
     PythonImplementation,
     TaskOptions,
     TaskSpec,
+    TuneImplementation,
 )
 
 DEFAULT_BASE_IMAGE = "python:3.11"
@@ -307,6 +308,15 @@ class _Exporter:
             return self._dag_task(task, comp, where)
         if isinstance(impl, ImporterImplementation):
             return self._importer_task(task, comp, impl, where)
+        if isinstance(impl, TuneImplementation):
+            self.findings.problem(
+                f"is a tune step (a study over pipeline '{impl.pipeline.name}'), which "
+                "Kubeflow Pipelines cannot run: a Kubeflow task cannot start runs",
+                where,
+                "tune on Headwater (headwater tune, or run this pipeline here), or compile "
+                f"pipeline '{impl.pipeline.name}' and tune it with Katib",
+            )
+            return {"componentRef": {"name": ""}, "taskInfo": {"name": task.name}}
         assert isinstance(impl, PythonImplementation)
         return self._python_task(task, comp, impl, where)
 

@@ -39,6 +39,7 @@ from headwater.sdk._notify import Email, Notify, Slack, Webhook
 from headwater.sdk._param import Param
 from headwater.sdk._pipeline import Pipeline, pipeline
 from headwater.sdk._requirements import requirement_name, requirement_problem
+from headwater.sdk._tune import TuneStep, tune_step
 
 if _typing.TYPE_CHECKING:
     from headwater.sdk._loader import load_module, load_pipeline, pipelines_in, split_target
@@ -71,6 +72,7 @@ __all__ = [
     "Slack",
     "Task",
     "TensorBoardLogs",
+    "TuneStep",
     "Webhook",
     "clear_registrations",
     "compile_root",
@@ -85,6 +87,7 @@ __all__ = [
     "requirement_problem",
     "split_target",
     "take_registrations",
+    "tune_step",
 ]
 
 # Loading user files needs importlib.util and pathlib, which ``import headwater`` and

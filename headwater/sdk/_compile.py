@@ -13,6 +13,7 @@ from headwater.sdk._component import Component, Importer
 from headwater.sdk._interface import Interface, pipeline_inputs
 from headwater.sdk._location import Src
 from headwater.sdk._options import merge
+from headwater.sdk._tune import TuneStep
 from headwater.spec import (
     SCHEMA_VERSION,
     ArtifactTypeInfo,
@@ -42,6 +43,7 @@ from headwater.spec import (
     TaskOptions,
     TaskOutputBinding,
     TaskSpec,
+    TuneImplementation,
     validate,
 )
 
@@ -166,6 +168,20 @@ class _Compiler:
                     metadata=callee.metadata,
                     reimport=callee.reimport,
                 ),
+            )
+        if isinstance(callee, TuneStep):
+            return ComponentSpec(
+                name=callee.name,
+                description=f"tunes pipeline '{callee.pipeline.name}'",
+                inputs=iface.inputs,
+                outputs=iface.outputs,
+                implementation=TuneImplementation(
+                    type="tune",
+                    pipeline=compile_pipeline(callee.pipeline),
+                    space=callee.space,
+                    **callee.settings,
+                ),
+                source=_source(callee.src),
             )
         # The only other callee that makes tasks is a pipeline used as a step.
         defaults = callee.metadata.get("task_defaults") or {}

@@ -95,5 +95,11 @@ def load(path: str | Path) -> PipelineSpec:
 
 
 def json_schema() -> dict[str, Any]:
-    """The JSON Schema of the spec document itself."""
-    return PipelineSpec.model_json_schema()
+    """The JSON Schema of the spec document itself (its root at the top: a tune step holds
+    a pipeline spec, so pydantic puts the root among the definitions and refers to it)."""
+    schema = PipelineSpec.model_json_schema()
+    ref = schema.get("$ref", "")
+    if ref.startswith("#/$defs/"):
+        defs = schema["$defs"]
+        schema = {**defs[ref.removeprefix("#/$defs/")], "$defs": defs}
+    return schema

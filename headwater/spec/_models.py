@@ -431,8 +431,39 @@ class DagImplementation(_Model):
     outputs: dict[str, TaskOutputBinding | CollectedBinding] = {}
 
 
+class TuneImplementation(_Model):
+    """A hyperparameter study as a step: each trial is a run of ``pipeline`` with the
+    parameters Optuna suggests from ``space`` (the task's inputs fix the others), searching
+    for the best final value of ``objective`` (``TASK.METRIC``). The engine drives it
+    (docs/adr/0020); its outputs are the best trial's parameters, value and run, and the
+    study's name.
+
+    ``study`` prefixes the name of each study the step starts (one per run and attempt;
+    by default the tuned pipeline's name). ``cache`` is the trials' caching.
+    """
+
+    type: Literal["tune"]
+    pipeline: PipelineSpec
+    space: dict[str, JsonValue]
+    objective: str
+    direction: Literal["maximize", "minimize"] = "maximize"
+    sampler: str = "tpe"
+    pruner: str = "none"
+    trials: int = 20
+    parallel: int = 1
+    seed: int | None = None
+    max_failed: int | None = None
+    goal: float | None = None
+    study: str | None = None
+    cache: bool = True
+
+
 Implementation = Annotated[
-    PythonImplementation | ImporterImplementation | ContainerImplementation | DagImplementation,
+    PythonImplementation
+    | ImporterImplementation
+    | ContainerImplementation
+    | DagImplementation
+    | TuneImplementation,
     Field(discriminator="type"),
 ]
 
@@ -534,3 +565,5 @@ ConditionBranch.model_rebuild()
 LoopGroup.model_rebuild()
 ExitHandlerGroup.model_rebuild()
 DagSpec.model_rebuild()
+TuneImplementation.model_rebuild()
+ComponentSpec.model_rebuild()

@@ -73,7 +73,12 @@ def run_row(
         "created_at": created,
         "data_interval_start": start,
         "data_interval_end": end,
+        # The owner is the creating process's own engine: where it runs is recorded now,
+        # so a run whose process dies before it claims the run can be told apart from
+        # one driven on another machine, and resumed at once.
         "engine_id": owner,
+        "engine_host": os.uname().nodename if owner else None,
+        "engine_pid": os.getpid() if owner else None,
         "heartbeat_at": created if owner else None,
         "confined": confined,
         "experiment": experiment,

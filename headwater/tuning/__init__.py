@@ -7,18 +7,24 @@ any run; Optuna's state lives in Headwater's own database, so a killed study res
 (docs/experiments-and-tuning.md, docs/adr/0019).
 """
 
-from headwater.tuning._journal import DatabaseJournal
-from headwater.tuning._settings import (
+from headwater.spec import (
     DIRECTIONS,
     PRUNERS,
     SAMPLERS,
+    Dimension,
+    Space,
+    check_objective,
+    load_space,
+    parse_space,
+)
+from headwater.tuning._journal import DatabaseJournal
+from headwater.tuning._settings import (
     STUDY_DONE,
     StudySettings,
     StudyStatus,
     TrialState,
-    check_objective,
 )
-from headwater.tuning._space import Dimension, Space, load_space, parse_space
+from headwater.tuning._step import TuneStepDriver, drive_tune_step
 from headwater.tuning._study import (
     StudyResult,
     TrialEvent,
@@ -42,8 +48,10 @@ __all__ = [
     "StudyStatus",
     "TrialEvent",
     "TrialState",
+    "TuneStepDriver",
     "Tuner",
     "check_objective",
+    "drive_tune_step",
     "history",
     "importances",
     "load_space",

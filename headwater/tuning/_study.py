@@ -42,7 +42,16 @@ from headwater.engine import (
 )
 from headwater.errors import HeadwaterError, NotFound, TuningError
 from headwater.executors import Executor, make_executor
-from headwater.spec import PipelineSpec, from_data
+from headwater.spec import (
+    PipelineSpec,
+    Space,
+    check_objective,
+    check_settings,
+    from_data,
+    grid_size,
+    load_space,
+    parse_space,
+)
 from headwater.states import RUN_DONE, RunStatus
 from headwater.store import (
     MetadataStore,
@@ -60,13 +69,9 @@ from headwater.tuning._settings import (
     StudySettings,
     StudyStatus,
     TrialState,
-    check_objective,
-    check_settings,
-    grid_size,
     make_pruner,
     make_sampler,
 )
-from headwater.tuning._space import Space, load_space, parse_space
 
 if TYPE_CHECKING:
     import optuna
@@ -159,8 +164,14 @@ def start_study(
     params: Mapping[str, Any] | None = None,
     cache: bool = True,
     observer: Callable[[TrialEvent], None] | None = None,
+    executor: str | None = None,
+    confined: bool = False,
+    on_tuner: Callable[[Tuner], None] | None = None,
 ) -> StudyResult:
     """Check, record and run a study over ``spec``; return it once it stops.
+
+    Trials run on ``executor`` (a kind; None: the default) and are ``confined`` runs if
+    asked; ``on_tuner`` is given the :class:`Tuner` before it starts (to interrupt it).
 
     Every check happens before anything is written: a bad space, objective, setting,
     study name or fixed parameter raises :class:`~headwater.errors.TuningError` (or the
@@ -209,7 +220,7 @@ def start_study(
     # corner of the space before anything is written.
     from headwater.spec import digest, to_data
 
-    check_options(spec, None)  # an option no executor here honours: nothing created
+    check_options(spec, executor)  # an option the executor cannot honour: nothing created
     resolve_environments(spec)  # a requirement no index satisfies: nothing created
     corner = {
         d.name: (d.choices[0] if d.kind == "categorical" else d.low) for d in parsed.dimensions
@@ -228,6 +239,8 @@ def start_study(
         params=fixed,
         version_id=version.id,
         source_root=source_root,
+        executor=executor,
+        confined=confined,
     )
     record = ws.store.studies.create_study(
         name,
@@ -239,7 +252,10 @@ def start_study(
         space=parsed.to_data(),
         settings=settings.to_data(),
     )
-    return Tuner(ws, record, spec, observer=observer).run()
+    tuner = Tuner(ws, record, spec, observer=observer)
+    if on_tuner is not None:
+        on_tuner(tuner)
+    return tuner.run()
 
 
 def resume_study(
@@ -247,6 +263,7 @@ def resume_study(
     name: str,
     *,
     observer: Callable[[TrialEvent], None] | None = None,
+    on_tuner: Callable[[Tuner], None] | None = None,
 ) -> StudyResult:
     """Go on with a study whose tuner stopped: finished trials are kept, trials that were
     in flight are finished or asked again, and new trials fill the rest of the budget."""
@@ -259,7 +276,10 @@ def resume_study(
     settings = StudySettings.from_data(record.settings)
     version = ws.store.pipelines.get_version(settings.version_id)
     spec = from_data(version.spec, source=f"pipeline version {version.id}")
-    return Tuner(ws, record, spec, observer=observer).run()
+    tuner = Tuner(ws, record, spec, observer=observer)
+    if on_tuner is not None:
+        on_tuner(tuner)
+    return tuner.run()
 
 
 @dataclass
@@ -337,11 +357,7 @@ class Tuner:
                 while not done.wait(0.2):
                     pass
         except KeyboardInterrupt:
-            with self.lock:
-                self.stop = StudyStatus.INTERRUPTED
-                for engine in self.engines.values():
-                    engine.request_cancel()
-            self.first_done.set()
+            self.interrupt()
             for done in ended:
                 done.wait()
         status = self.stop or StudyStatus.COMPLETED
@@ -349,6 +365,15 @@ class Tuner:
         if self.error is not None:
             raise self.error
         return study_result(store, self.record.name)
+
+    def interrupt(self) -> None:
+        """Stop asking for trials and cancel those running (from any thread); the study
+        is left ``interrupted``, and can be resumed."""
+        with self.lock:
+            self.stop = StudyStatus.INTERRUPTED
+            for engine in self.engines.values():
+                engine.request_cancel()
+        self.first_done.set()
 
     def _recover(self) -> None:
         """Settle the trials a killed tuner left in flight."""
@@ -374,7 +399,8 @@ class Tuner:
                     params=params,
                     finished=True,
                 )
-                self.started -= 1
+                if row is not None:  # counted as started; a trial with no row was not
+                    self.started -= 1
                 if params:
                     self.study.enqueue_trial(params, skip_if_exists=False)
                 continue
@@ -392,7 +418,7 @@ class Tuner:
             MetadataStore(self.ws.store.engine, self.ws.store.namespace),
             self.ws.artifacts,
         )
-        executor = KeptExecutor(make_executor(), self.reports)
+        executor = KeptExecutor(make_executor(self.settings.executor), self.reports)
         executor.warm()
         try:
             if index:
@@ -496,7 +522,9 @@ class Tuner:
             cache_enabled=self.settings.cache,
             run_id=run_id,
             owner=process_owner(),
-            confined=False,  # started by a user on their own machine, as 'headwater run'
+            # A study a user starts is theirs, as 'headwater run' is; a tune step's
+            # trials are confined where the run that holds the step is.
+            confined=self.settings.confined,
             experiment=self.record.name,
         )
 

@@ -14,6 +14,7 @@ from headwater.spec._models import (
     ScheduleSpec,
     SourceLocation,
     TaskSpec,
+    TuneImplementation,
 )
 from headwater.spec._params import constraint_errors, type_error
 from headwater.spec._validate._checker import ASSET_HINT, SpecChecker
@@ -63,6 +64,88 @@ class PipelineChecker(SpecChecker):
         for comp in spec.components.values():
             if isinstance(comp.implementation, DagImplementation):
                 self.check_dag_component(comp, comp.name)
+            elif isinstance(comp.implementation, TuneImplementation):
+                self.check_tune_component(comp, comp.implementation)
+
+    # ------------------------------------------------------------------ tune steps
+
+    def check_tune_component(self, comp: ComponentSpec, impl: TuneImplementation) -> None:
+        """A tune step: its tuned pipeline (by every rule), its space, objective and
+        settings against that pipeline, and an interface that matches it."""
+        from headwater.errors import HeadwaterError, ValidationError
+        from headwater.spec._tuning import check_objective, check_settings, parse_space
+
+        src = comp.source
+        inner = impl.pipeline
+        hint = "see tune_step in docs/experiments-and-tuning.md"
+        checker = PipelineChecker(inner)
+        checker.run()
+        for problem in checker.problems:
+            self.add(
+                f"tune step '{comp.name}': tuned pipeline '{inner.name}': {problem.message}",
+                source=src,
+                hint=problem.hint,
+                code=problem.code,
+            )
+        if any(isinstance(c.implementation, TuneImplementation) for c in inner.components.values()):
+            self.add(
+                f"tune step '{comp.name}': tuned pipeline '{inner.name}' has a tune step of "
+                "its own; a trial cannot start a study",
+                source=src,
+                hint="tune the inner pipeline in its own step, before or after this one",
+                code="nested_tune",
+            )
+        names: list[str] = []
+        for check in (
+            lambda: check_settings(
+                direction=impl.direction,
+                sampler=impl.sampler,
+                pruner=impl.pruner,
+                trials=impl.trials,
+                parallel=impl.parallel,
+                max_failed=impl.max_failed,
+                goal=impl.goal,
+                seed=impl.seed,
+            ),
+            lambda: check_objective(inner, impl.objective),
+            lambda: names.extend(parse_space(impl.space, inner).names),
+        ):
+            try:
+                check()
+            except ValidationError:
+                pass  # the tuned pipeline's own problems are listed above
+            except HeadwaterError as exc:
+                self.add(
+                    f"tune step '{comp.name}': {exc.message}",
+                    source=src,
+                    hint=exc.hint or hint,
+                    code="bad_tune",
+                )
+        if impl.study is not None and not NAME_RE.match(impl.study):
+            self.add(
+                f"tune step '{comp.name}': study {impl.study!r} cannot prefix a study name",
+                source=src,
+                hint="use letters, digits, '_', '-' and '.', starting with a letter or '_'",
+                code="invalid_name",
+            )
+        expected = {n: io for n, io in inner.parameters.items() if n not in impl.space}
+        if comp.inputs != expected:
+            self.add(
+                f"tune step '{comp.name}': its inputs ({', '.join(sorted(comp.inputs)) or 'none'}) "
+                f"are not the parameters of '{inner.name}' outside the search space "
+                f"({', '.join(sorted(expected)) or 'none'})",
+                source=src,
+                hint="make tune steps with headwater.tune_step",
+                code="bad_tune",
+            )
+        outputs = {"best_params", "best_value", "best_run_id", "study"}
+        if set(comp.outputs) != outputs:
+            self.add(
+                f"tune step '{comp.name}': its outputs must be {', '.join(sorted(outputs))}",
+                source=src,
+                hint="make tune steps with headwater.tune_step",
+                code="bad_tune",
+            )
 
     # ------------------------------------------------------------------ metadata
 

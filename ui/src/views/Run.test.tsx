@@ -1,5 +1,5 @@
 import type { Task } from "../api/client";
-import { latestAttempts, nodeStates } from "./Run";
+import { latestAttempts, nodeStates, studyOf } from "./Run";
 
 function task(path: string, attempt: number, status: string, cleared = false): Task {
   return {
@@ -23,4 +23,11 @@ test("a loop's node shows its worst state and how many iterations are done", () 
   );
   expect(states.train.state).toBe("failed");
   expect(states.train.detail).toBe("2/3");
+});
+
+test("a tune step's attempt names its study; other tasks name none", () => {
+  const tune = { ...task("tune-training", 1, "running"), inputs: { width: 2, "headwater.study": "training-01ab-tune" } };
+  expect(studyOf(tune as Task)).toBe("training-01ab-tune");
+  expect(studyOf(task("train", 1, "running"))).toBeUndefined();
+  expect(studyOf({ ...task("x", 1, "running"), inputs: { "headwater.study": 3 } } as unknown as Task)).toBeUndefined();
 });

@@ -187,11 +187,18 @@ function TaskList({ tasks, selected, onSelect }: { tasks: Task[]; selected: stri
   );
 }
 
+/** The study a tune step drives: it keeps the name among its recorded inputs. */
+export function studyOf(t: Task): string | undefined {
+  const name = (t.inputs as Record<string, unknown> | null | undefined)?.["headwater.study"];
+  return typeof name === "string" ? name : undefined;
+}
+
 function TaskPanel({ runId, attempts, runLive, onClear }: { runId: string; attempts: Task[]; runLive: boolean; onClear: (p: string) => void }) {
   const sorted = [...attempts].sort((a, b) => b.attempt - a.attempt);
   const [pick, setPick] = useState<number | null>(null);
   const t = sorted.find((a) => a.attempt === pick) ?? sorted[0];
   const outputs = (t.outputs ?? {}) as { parameters?: Record<string, unknown>; artifacts?: Record<string, string> };
+  const study = studyOf(t);
   return (
     <div className="card" aria-label={`task ${t.path}`}>
       <h2 style={{ marginTop: 0 }}>{t.path}</h2>
@@ -221,6 +228,12 @@ function TaskPanel({ runId, attempts, runLive, onClear }: { runId: string; attem
           </>
         )}
       </p>
+      {study && (
+        <p>
+          Tune step: study <Link to={`/studies/${encodeURIComponent(study)}`}>{study}</Link> ·{" "}
+          <Link to={`/runs?experiment=${encodeURIComponent(study)}`}>its trial runs</Link>
+        </p>
+      )}
       {t.error && <pre className="log error">{t.error}</pre>}
       <h2>Inputs</h2>
       <pre className="log">{JSON.stringify(t.inputs ?? {}, null, 2)}</pre>
