@@ -158,13 +158,16 @@ def tune(
     max_failed: int | None = None,
     goal: float | None = None,
     cache: bool = True,
+    executor: str | None = None,
+    ray_address: str | None = None,
     **params: _typing.Any,
 ) -> "StudyResult":
     """Tune ``pipeline``'s parameters over ``space`` for the best ``objective``
     (``TASK.METRIC``: the final value of a metric that task logs); return the study.
 
     Each trial is a run of the pipeline in the experiment named after the study (cached:
-    a step whose inputs do not change runs once); ``params`` fix the other parameters::
+    a step whose inputs do not change runs once), on ``executor`` (``local`` or ``ray``;
+    default ``HEADWATER_EXECUTOR``, else local); ``params`` fix the other parameters::
 
         result = headwater.tune(
             training,
@@ -206,6 +209,8 @@ def tune(
             goal=goal,
             params=params,
             cache=cache,
+            executor=executor,
+            ray_address=ray_address,
         )
     finally:
         ws.close()

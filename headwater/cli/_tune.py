@@ -12,6 +12,7 @@ from rich.table import Table
 
 from headwater.cli._app import app, err, out
 from headwater.cli._progress import styled
+from headwater.cli._runs import ExecutorName, RayAddress
 from headwater.errors import TuningError
 
 if TYPE_CHECKING:
@@ -77,6 +78,8 @@ def tune(
         str | None,
         typer.Option("--resume", help="Go on with the study of this name.", show_default=False),
     ] = None,
+    executor_name: ExecutorName = None,
+    ray_address: RayAddress = None,
 ) -> None:
     """Tune a pipeline's parameters with Optuna: every trial is a run of the pipeline,
     cached and recorded like any other (see 'headwater studies show')."""
@@ -89,6 +92,11 @@ def tune(
             raise TuningError(
                 "give either a pipeline to tune or --resume STUDY, not both",
                 hint="a resumed study keeps the pipeline, space and settings it started with",
+            )
+        if executor_name is not None or ray_address is not None:
+            raise TuningError(
+                "a resumed study runs its trials where it started them",
+                hint="leave --executor and --ray-address out with --resume",
             )
         ws = Workspace.open()
         out.print(f"resuming study [bold]{escape(resume)}[/]", highlight=False)
@@ -136,6 +144,8 @@ def tune(
             params=params,
             cache=not no_cache,
             observer=progress.tell,
+            executor=executor_name,
+            ray_address=ray_address,
         )
     _print_result(result)
     raise typer.Exit(0 if result.best_trial is not None else 1)

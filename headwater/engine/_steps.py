@@ -54,6 +54,7 @@ class StepContext:
     resume: bool
     source_root: str
     executor: str
+    executor_address: str | None
     log_path: str
     wake: Callable[[], None]
 
@@ -159,6 +160,7 @@ class Steps(RunState):
             resume=resume,
             source_root=self.source_root,
             executor=self.executor.name,
+            executor_address=getattr(self.executor, "address", None),
             log_path=record.log_path or "",
             wake=self.executor.wake,
         )

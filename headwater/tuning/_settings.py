@@ -54,9 +54,11 @@ class StudySettings:
     params: dict[str, Any] = field(default_factory=dict)
     version_id: str = ""
     source_root: str | None = None
-    # The kind of executor the trials run on (None: the default, HEADWATER_EXECUTOR), and
-    # whether trial runs are confined (a tune step of a run created through a server).
+    # The kind of executor the trials run on (None: the default, HEADWATER_EXECUTOR) and
+    # the Ray cluster's address for ``ray`` (None: its default), and whether trial runs
+    # are confined (a tune step of a run created through a server).
     executor: str | None = None
+    ray_address: str | None = None
     confined: bool = False
 
     def to_data(self) -> dict[str, Any]:

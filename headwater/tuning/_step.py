@@ -149,6 +149,7 @@ class TuneStepDriver:
             cache=impl.cache,
             observer=tell,
             executor=ctx.executor,
+            ray_address=ctx.executor_address,
             confined=ctx.run.confined,
             on_tuner=self._hold,
         )

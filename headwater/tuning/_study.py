@@ -41,7 +41,7 @@ from headwater.engine import (
     resume_run,
 )
 from headwater.errors import HeadwaterError, NotFound, TuningError
-from headwater.executors import Executor, make_executor
+from headwater.executors import Executor, executor_kind, make_executor
 from headwater.spec import (
     PipelineSpec,
     Space,
@@ -165,13 +165,15 @@ def start_study(
     cache: bool = True,
     observer: Callable[[TrialEvent], None] | None = None,
     executor: str | None = None,
+    ray_address: str | None = None,
     confined: bool = False,
     on_tuner: Callable[[Tuner], None] | None = None,
 ) -> StudyResult:
     """Check, record and run a study over ``spec``; return it once it stops.
 
-    Trials run on ``executor`` (a kind; None: the default) and are ``confined`` runs if
-    asked; ``on_tuner`` is given the :class:`Tuner` before it starts (to interrupt it).
+    Trials run on ``executor`` (a kind; None: the default; ``ray_address`` is the Ray
+    cluster's) and are ``confined`` runs if asked; ``on_tuner`` is given the
+    :class:`Tuner` before it starts (to interrupt it).
 
     Every check happens before anything is written: a bad space, objective, setting,
     study name or fixed parameter raises :class:`~headwater.errors.TuningError` (or the
@@ -220,7 +222,13 @@ def start_study(
     # corner of the space before anything is written.
     from headwater.spec import digest, to_data
 
-    check_options(spec, executor)  # an option the executor cannot honour: nothing created
+    kind = executor_kind(executor)
+    if ray_address is not None and kind != "ray":
+        raise TuningError(
+            f"a Ray address is for the Ray executor, and this study uses the {kind} executor",
+            hint="add --executor ray, or leave --ray-address out",
+        )
+    check_options(spec, kind)  # an option the executor cannot honour: nothing created
     resolve_environments(spec)  # a requirement no index satisfies: nothing created
     corner = {
         d.name: (d.choices[0] if d.kind == "categorical" else d.low) for d in parsed.dimensions
@@ -239,9 +247,12 @@ def start_study(
         params=fixed,
         version_id=version.id,
         source_root=source_root,
-        executor=executor,
+        executor=kind,
+        ray_address=ray_address,
         confined=confined,
     )
+    if kind != "local":  # a cluster that cannot be reached: nothing created
+        make_executor(kind, address=ray_address).close()
     record = ws.store.studies.create_study(
         name,
         pipeline=spec.name,
@@ -418,7 +429,10 @@ class Tuner:
             MetadataStore(self.ws.store.engine, self.ws.store.namespace),
             self.ws.artifacts,
         )
-        executor = KeptExecutor(make_executor(self.settings.executor), self.reports)
+        executor = KeptExecutor(
+            make_executor(self.settings.executor, address=self.settings.ray_address),
+            self.reports,
+        )
         executor.warm()
         try:
             if index:

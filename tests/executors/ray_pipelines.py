@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from headwater import Collected, ParallelFor, component, pipeline
+from headwater import Collected, Metrics, Output, ParallelFor, component, pipeline, tune_step
 
 
 @component
@@ -76,3 +76,32 @@ def needs_head() -> str:
 def custom_resources():
     needs_special()
     needs_head()
+
+
+@component
+def score(x: float, metrics: Output[Metrics]) -> None:
+    metrics.log_metric("value", 1 - (x - 0.5) ** 2)
+
+
+@pipeline
+def scored(x: float = 0.0):
+    score(x=x)
+
+
+@component
+def keep(params: dict) -> float:
+    return float(params["x"])
+
+
+@pipeline
+def tuned_on_ray():
+    best = tune_step(
+        scored,
+        space={"x": {"type": "float", "low": 0.0, "high": 1.0}},
+        objective="score.value",
+        trials=4,
+        parallel=2,
+        sampler="random",
+        seed=1,
+    )
+    keep(params=best.outputs["best_params"])

@@ -147,3 +147,55 @@ def test_run_on_ray_refuses_an_image_and_creates_no_run(ray_cluster: Any, tmp_pa
     assert anyway.returncode == 0, anyway.stdout + anyway.stderr
     assert "image= is ignored as asked" in anyway.stdout
     assert "the ray executor runs steps on its nodes' Python" in anyway.stdout
+
+
+def _trial_nodes(home: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[list[str | None], int]:
+    """The node each trial run's attempts ran on, and how many studies there are (the
+    store of ``home``)."""
+    from headwater.engine import Workspace
+
+    monkeypatch.setenv("HEADWATER_HOME", str(home))
+    ws = Workspace.open()
+    try:
+        runs = [r for r in ws.store.runs.list_runs(limit=100) if r.trigger == "tune"]
+        nodes = [t.node for r in runs for t in ws.store.tasks.task_runs(r.id)]
+        return nodes, len(ws.store.studies.list_studies())
+    finally:
+        ws.close()
+
+
+def test_a_study_runs_its_trials_on_ray(
+    ray_cluster: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    space = tmp_path / "space.yaml"
+    space.write_text("x: {type: float, low: 0.0, high: 1.0}\n")
+    where = ("--executor", "ray", "--ray-address", ray_cluster.address)
+    args = ["--space", str(space), "--objective", "score.value", "--trials", "4"]
+
+    done = headwater(home, "tune", f"{PIPELINE}:scored", *args, "--parallel", "2", *where)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    nodes, studies = _trial_nodes(home, monkeypatch)
+    assert studies == 1
+    assert len(nodes) == 4 and all(n and n.startswith("127.0.0.") for n in nodes), nodes
+    # A Ray address without the Ray executor is refused, and no study or run is created.
+    other = tmp_path / "other"
+    refused = headwater(other, "tune", f"{PIPELINE}:scored", *args, "--ray-address", "x:1")
+    assert refused.returncode == 1
+    assert "a Ray address is for the Ray executor" in refused.stderr
+    assert _trial_nodes(other, monkeypatch) == ([], 0)
+
+
+def test_a_tune_step_of_a_run_on_ray_runs_its_trials_there(
+    ray_cluster: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    where = ("--executor", "ray", "--ray-address", ray_cluster.address)
+
+    done = headwater(home, "run", f"{PIPELINE}:tuned_on_ray", *where)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    nodes, studies = _trial_nodes(home, monkeypatch)
+    assert studies == 1
+    assert len(nodes) == 4 and all(n and n.startswith("127.0.0.") for n in nodes), nodes
