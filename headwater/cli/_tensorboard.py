@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import signal
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -91,6 +90,7 @@ def tensorboard(
         check_port,
         plan_export,
         require_tensorboard,
+        scratch_folder,
         select_runs,
         write_export,
     )
@@ -122,17 +122,18 @@ def tensorboard(
         check_port(host, port)
     plans = plan_export(ws, chosen)
 
-    temporary = folder is None
-    target = Path(tempfile.mkdtemp(prefix="headwater-tensorboard-")) if folder is None else folder
+    # The log directory (unless given) and TensorBoard's output, removed at the end (or,
+    # if this process is killed, by the next 'headwater tensorboard').
+    scratch = scratch_folder(Path(ws.settings.home))
+    target = scratch / "logdir" if folder is None else folder
     try:
         written = write_export(ws, plans, target)
         _summary(plans, target, written)
         if export is not None:
             return
-        _serve(TensorBoard.start(target, host=host, port=port))
+        _serve(TensorBoard.start(target, host=host, port=port, scratch=scratch))
     finally:
-        if temporary:
-            shutil.rmtree(target, ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _summary(plans: list[RunExport], target: Path, written: int) -> None:

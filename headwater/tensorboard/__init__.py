@@ -21,7 +21,7 @@ from headwater.tensorboard._export import (
     write_export,
 )
 from headwater.tensorboard._scalars import Scalar, scalars
-from headwater.tensorboard._serve import TensorBoard, check_port
+from headwater.tensorboard._serve import TensorBoard, check_port, scratch_folder
 
 __all__ = [
     "EVENT_FILE",
@@ -34,6 +34,7 @@ __all__ = [
     "plan_export",
     "require_tensorboard",
     "scalars",
+    "scratch_folder",
     "select_runs",
     "write_export",
 ]

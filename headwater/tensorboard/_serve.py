@@ -5,6 +5,12 @@ terminal reaches only ``headwater tensorboard``, which then stops TensorBoard an
 TensorBoard started (its data server) as one process group, and waits for them. Its output
 goes to a file; the line where it says where it serves gives the address (the port it
 picked, with ``--port 0``).
+
+``headwater tensorboard`` killed with SIGKILL cannot stop anything: on Linux the kernel
+kills TensorBoard with it (its parent-death signal), and TensorBoard's data server ends
+when TensorBoard does. Its temporary folder (the log directory and TensorBoard's output)
+lives under ``HEADWATER_HOME/tmp``, named after its process, and the next
+``headwater tensorboard`` removes the folders of processes that are gone.
 """
 
 from __future__ import annotations
@@ -60,6 +66,48 @@ def check_port(host: str, port: int) -> None:
         )
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def _own_session_dying_with_parent() -> None:
+    """In the child, before TensorBoard starts: a session of its own (a Ctrl-C in the
+    terminal reaches only us), and, on Linux, SIGKILL when its parent dies."""
+    os.setsid()
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() == 1:  # the parent died before the signal was set
+            os._exit(1)
+
+
+def scratch_folder(home: Path) -> Path:
+    """A temporary folder for this process under ``home/tmp``, after removing those of
+    ``headwater tensorboard`` processes that are gone (killed before they could)."""
+    import shutil
+
+    base = home / "tmp"
+    base.mkdir(parents=True, exist_ok=True)
+    for old in base.glob("tensorboard-*"):
+        pid = old.name.split("-")[1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"tensorboard-{os.getpid()}-", dir=base))
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class TensorBoard:
     """A running TensorBoard process serving one log directory."""
 
@@ -69,9 +117,20 @@ class TensorBoard:
         self._output = output
 
     @classmethod
-    def start(cls, logdir: Path, *, host: str, port: int, timeout: float = 120.0) -> TensorBoard:
-        """Start TensorBoard on ``logdir`` and wait until it says where it serves."""
-        fd, name = tempfile.mkstemp(prefix="headwater-tensorboard-", suffix=".log")
+    def start(
+        cls,
+        logdir: Path,
+        *,
+        host: str,
+        port: int,
+        timeout: float = 120.0,
+        scratch: Path | None = None,
+    ) -> TensorBoard:
+        """Start TensorBoard on ``logdir`` and wait until it says where it serves; its
+        output goes to a file in ``scratch`` (default: the system's temporary folder)."""
+        fd, name = tempfile.mkstemp(
+            prefix="headwater-tensorboard-", suffix=".log", dir=str(scratch) if scratch else None
+        )
         output = Path(name)
         command = [
             sys.executable,
@@ -90,7 +149,7 @@ class TensorBoard:
                 stdin=subprocess.DEVNULL,
                 stdout=sink,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,
+                preexec_fn=_own_session_dying_with_parent,
             )
         board = cls(process, output, "")
         try:

@@ -19,6 +19,7 @@ EXPORTS = {
     "plan_export",
     "require_tensorboard",
     "scalars",
+    "scratch_folder",
     "select_runs",
     "write_export",
 }

@@ -197,3 +197,55 @@ def test_tensorboard_ending_by_itself_is_an_error(tmp_path: Path) -> None:
     assert "error: TensorBoard stopped by itself (exit status -9)" in text
     logdir = re.search(r"1 run\(s\) in (\S+)", text).group(1)  # type: ignore[union-attr]
     assert not Path(logdir).exists()
+
+
+def _gone(pid: int) -> bool:
+    """Whether process ``pid`` has ended (a zombie counts as ended)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return state == "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="finds the child in /proc")
+def test_headwater_tensorboard_killed_takes_tensorboard_with_it_and_its_folder_goes_next_time(
+    tmp_path: Path,
+) -> None:
+    run = headwater.run(flow.tb_unstepped)
+
+    with started("tensorboard", run.id, "--port", "0", cwd=tmp_path) as process:
+        deadline = time.monotonic() + STARTUP
+        while "TensorBoard at" not in output(tmp_path):
+            assert process.poll() is None, output(tmp_path)
+            assert time.monotonic() < deadline, output(tmp_path)
+            time.sleep(0.2)
+        url = re.search(r"TensorBoard at (http://\S+?)/? ", output(tmp_path)).group(1)  # type: ignore[union-attr]
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+        assert len(children) == 1
+        board = int(children[0])
+
+        process.send_signal(signal.SIGKILL)  # headwater alone: it can stop nothing
+        process.wait(timeout=30)
+
+        # TensorBoard goes with it (its threads may take a moment to close its socket).
+        port = int(url.rsplit(":", 1)[1])
+        deadline = time.monotonic() + 30
+        while not _gone(board) or port_answers(port):
+            assert time.monotonic() < deadline, "TensorBoard outlived headwater tensorboard"
+            time.sleep(0.1)
+    logdir = Path(re.search(r"1 run\(s\) in (\S+)", output(tmp_path)).group(1))  # type: ignore[union-attr]
+    scratch = logdir.parent
+    assert scratch.parent.name == "tmp" and scratch.name.startswith(f"tensorboard-{process.pid}-")
+    assert scratch.is_dir()  # nobody was left to remove it
+
+    done = subprocess.run(
+        [*headwater_command(), "tensorboard", run.id, "--export", str(tmp_path / "exported")],
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert not scratch.exists()  # the next headwater tensorboard removed it
+    assert not list(scratch.parent.iterdir())  # and its own
