@@ -45,7 +45,13 @@ from headwater.spec import (
     TuneImplementation,
 )
 from headwater.states import TASK_DONE, TASK_SUCCESS, TASK_UNSTARTED, TaskStatus
-from headwater.store import DEFAULT_POOL, MetricPoint, SlotRequest, TaskRunRecord
+from headwater.store import (
+    DEFAULT_POOL,
+    ArtifactRecord,
+    MetricPoint,
+    SlotRequest,
+    TaskRunRecord,
+)
 
 if TYPE_CHECKING:
     from headwater.registry import Registration
@@ -146,6 +152,10 @@ class Attempts(RunState):
         if record is None:
             self._prepare_attempt(unit, comp, values)
             return
+        self._imported(unit, record, {"uri": uri})
+
+    def _imported(self, unit: Unit, record: ArtifactRecord, inputs: dict[str, Any]) -> None:
+        """An importer that needs no attempt: it succeeds at once with ``record``."""
         unit.artifacts = {"artifact": artifact_value(record)}
         unit.status = T.SUCCEEDED
         unit.record = self.store.tasks.add_task_run(
@@ -155,7 +165,7 @@ class Attempts(RunState):
             unit.node.component,
             unit.attempt + 1,
             T.SUCCEEDED,
-            inputs={"uri": uri},
+            inputs=inputs,
             outputs={"parameters": {}, "artifacts": {"artifact": record.id}},
             output_artifacts=[("artifact", record.id)],
         )
@@ -176,20 +186,9 @@ class Attempts(RunState):
                 message += f" ({exc.hint})"
             self._record_final(unit, T.FAILED, message)
             return
-        unit.artifacts = {"artifact": artifact_value(record)}
-        unit.status = T.SUCCEEDED
-        unit.record = self.store.tasks.add_task_run(
-            self.run.id,
-            unit.path,
-            unit.name,
-            unit.node.component,
-            unit.attempt + 1,
-            T.SUCCEEDED,
-            inputs={"uri": uri, "model": version.model, "version": version.version},
-            outputs={"parameters": {}, "artifacts": {"artifact": record.id}},
-            output_artifacts=[("artifact", record.id)],
+        self._imported(
+            unit, record, {"uri": uri, "model": version.model, "version": version.version}
         )
-        self._notify("task", unit)
 
     def _prepare_attempt(self, unit: Unit, comp: ComponentSpec, values: dict[str, Any]) -> None:
         task: TaskSpec = unit.node
