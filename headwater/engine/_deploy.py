@@ -75,7 +75,7 @@ def collect_sources(spec: PipelineSpec, root: str) -> dict[str, bytes]:
     """The snapshot of ``spec``'s code: relative path -> bytes, for files under ``root``."""
     base = Path(root).resolve()
     pending: list[Path] = []
-    for comp in spec.components.values():
+    for comp in (c for each in spec.with_tuned() for c in each.components.values()):
         impl = comp.implementation
         if isinstance(impl, PythonImplementation) and impl.file:
             path = (base / impl.file).resolve()
@@ -111,7 +111,8 @@ def deploy(ws: Workspace, spec: PipelineSpec, root: str) -> VersionRecord:
     check_schedule(spec)
     for text in check_options(spec, ignore_image=ws.settings.ignore_image):
         logging.getLogger("headwater.engine").warning("pipeline '%s': %s", spec.name, text)
-    resolve_environments(spec)  # a requirement no index satisfies is refused now
+    for each in spec.with_tuned():  # a requirement no index satisfies is refused now
+        resolve_environments(each)
     sources = collect_sources(spec, root)
     spec_digest = digest(spec)
     version = ws.store.pipelines.register_version(

@@ -559,6 +559,15 @@ class PipelineSpec(_Model):
         assert isinstance(impl, DagImplementation)
         return impl.dag
 
+    def with_tuned(self) -> list[PipelineSpec]:
+        """This spec, then the pipelines its tune steps tune (their code and environments
+        belong to this pipeline's too)."""
+        found = [self]
+        for comp in self.components.values():
+            if isinstance(comp.implementation, TuneImplementation):
+                found.extend(comp.implementation.pipeline.with_tuned())
+        return found
+
 
 Logical.model_rebuild()
 ConditionBranch.model_rebuild()

@@ -193,3 +193,27 @@ def test_kubeflow_cannot_run_a_tune_step_and_says_so() -> None:
     text = str(caught.value)
     assert "is a tune step (a study over pipeline 'training')" in text
     assert "Katib" in text
+
+
+def test_deploying_refuses_packages_of_the_tuned_pipeline_that_cannot_be_had(
+    home: Path,
+) -> None:
+    from headwater.engine import deploy
+    from headwater.errors import EnvError
+
+    @component(packages=["tabulate==99.0"])
+    def needs(x: float) -> None: ...
+
+    @pipeline
+    def packaged(x: float = 0.0) -> None:
+        needs(x=x)
+
+    @pipeline
+    def outer() -> None:
+        tune_step(packaged, space=SPACE, objective="needs.score")
+
+    ws = Workspace.open()
+    with pytest.raises(EnvError, match=r"tabulate==99\.0"):
+        deploy(ws, outer.compile(), str(Path(__file__).parent))
+    assert ws.store.pipelines.list_pipelines() == []  # nothing stored
+    ws.close()
