@@ -15,6 +15,8 @@ UI_SRC   := $(shell find ui/src ui/index.html ui/package.json ui/vite.config.ts 
 PEERS    := .venvs
 KFP_STAMP := $(PEERS)/kfp/.installed
 AIRFLOW_STAMP := $(PEERS)/airflow/.installed
+# MLServer, the serving benchmark's reference: only 'make bench' needs it.
+MLSERVER_STAMP := $(PEERS)/mlserver/.installed
 
 # Bytecode is compiled here, not on first import: an editable install gets no .pyc files
 # where PYTHONDONTWRITEBYTECODE is set, and every headwater process would recompile its
@@ -48,6 +50,12 @@ $(AIRFLOW_STAMP): tests/peers/airflow-requirements.txt pyproject.toml integratio
 
 peers: $(KFP_STAMP) $(AIRFLOW_STAMP)
 
+$(MLSERVER_STAMP): tests/peers/mlserver-requirements.txt
+	rm -rf $(PEERS)/mlserver
+	$(PYTHON) -m venv $(PEERS)/mlserver
+	$(PEERS)/mlserver/bin/pip install --quiet -r tests/peers/mlserver-requirements.txt
+	touch $@
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -79,7 +87,7 @@ test-ui: ui/node_modules/.installed
 e2e: install
 	cd ui && node e2e/run.mjs
 
-bench: install peers
+bench: install peers $(MLSERVER_STAMP)
 	$(BIN)/python bench/run.py
 	@echo "== web UI: opening a 1,000-task run (browser: chromium)"
 	cd ui && node e2e/run.mjs --bench
