@@ -51,13 +51,15 @@ def add(name, model):
     register_artifact(ws.store, name, art.id)
     return os.path.getsize(path)
 add("logreg", LogisticRegression().fit(x, y))
-size = 0
-trees = 20
-while size < 10_000_000:  # a forest of about 10 MB
-    size = add("big", RandomForestClassifier(n_estimators=trees, random_state=0).fit(
-        rng.random((20000, 4)), rng.integers(0, 2, 20000)))
-    trees = int(trees * 10_000_000 / size) + 1
-print(size)
+big_x, big_y = rng.random((20000, 4)), rng.integers(0, 2, 20000)
+def forest(trees):
+    model = RandomForestClassifier(n_estimators=trees, random_state=0).fit(big_x, big_y)
+    path = os.path.join(home, "sizing.joblib")
+    joblib.dump(model, path)
+    return model, os.path.getsize(path)
+model, size = forest(4)
+model, size = forest(max(1, round(4 * 10_000_000 / size)))  # a forest of about 10 MB
+print(add("big", model))
 """
 
 

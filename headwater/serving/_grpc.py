@@ -9,6 +9,7 @@ INVALID_ARGUMENT, 404 NOT_FOUND, 413 RESOURCE_EXHAUSTED, 503 UNAVAILABLE, 500 IN
 
 from __future__ import annotations
 
+import traceback
 from typing import Any
 
 import grpc
@@ -181,6 +182,12 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
             return encode_response(served.name, served.version, parsed.id, outputs, raw)
         except ServingError as e:
             await self._fail(context, e)
+            raise
+        except Exception as e:  # a bug: still a status with a message; the traceback is logged
+            traceback.print_exc()
+            await context.abort(
+                grpc.StatusCode.INTERNAL, f"internal error: {type(e).__name__}: {e}"
+            )
             raise
 
     async def RepositoryIndex(self, request: Any, context: Any) -> pb.RepositoryIndexResponse:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import traceback
 import zlib
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -67,6 +68,10 @@ class RestApp:
             status, body, headers = e.status, _dumps({"error": error_text(e)}), _JSON
         except _Disconnected:
             return
+        except Exception as e:  # a bug: still the protocol's answer; the traceback is logged
+            traceback.print_exc()
+            message = f"internal error: {type(e).__name__}: {e}"
+            status, body, headers = 500, _dumps({"error": message}), _JSON
         headers = [*headers, (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
@@ -242,6 +247,8 @@ def _object(body: bytes | memoryview) -> dict[str, Any]:
         doc = json.loads(bytes(body))
     except (ValueError, UnicodeDecodeError) as e:
         raise ServingError(400, f"the request body is not valid JSON: {e}") from e
+    except RecursionError:
+        raise ServingError(400, "the request body nests JSON too deeply") from None
     if not isinstance(doc, dict):
         raise ServingError(400, "the request body must be a JSON object")
     return doc

@@ -55,6 +55,8 @@ _LENGTH = struct.Struct("<I")
 #: A tensor of more elements than this is refused whatever its bytes (a shape such as
 #: [1e12] would otherwise ask numpy for terabytes before its data is looked at).
 MAX_ELEMENTS = 1 << 31
+#: numpy's own limit on dimensions.
+MAX_DIMENSIONS = 32
 
 
 def dtype_of(name: str, datatype: str) -> np.dtype[Any]:
@@ -93,6 +95,10 @@ def check_shape(name: str, shape: object) -> tuple[int, ...]:
     ):
         raise ServingError(
             400, f"tensor '{name}' has shape {shape!r}; a shape is a list of whole numbers from 0"
+        )
+    if len(shape) > MAX_DIMENSIONS:
+        raise ServingError(
+            400, f"tensor '{name}' has {len(shape)} dimensions; at most {MAX_DIMENSIONS}"
         )
     if math.prod(shape) > MAX_ELEMENTS:
         raise ServingError(

@@ -293,6 +293,8 @@ BAD_REST = [
     ("unknown output", IRIS, {**_with(), "outputs": [{"name": "nope"}]}, 400,
      "model 'iris' version 2 has no output 'nope' (its outputs: predict, predict_proba)"),
     ("no inputs", IRIS, {"inputs": []}, 400, 'the request has no "inputs"'),
+    ("too many dimensions", "/v2/models/echo/infer", _with(shape=[1] * 33, data=[1]), 400,
+     "tensor 'X' has 33 dimensions; at most 32"),
     ("an id that is not text", IRIS, {**_with(), "id": 7}, 400, '"id" must be a string'),
 ]  # fmt: skip
 
@@ -318,6 +320,11 @@ def test_malformed_json_binary_data_and_routes(server: Server) -> None:
     assert bad.json()["error"].startswith("the request body is not valid JSON")
     assert post(server.url + IRIS, content=b"[1]").json()["error"] == (
         "the request body must be a JSON object"
+    )
+    deep = post(server.url + IRIS, content=b"[" * 200_000)
+    assert (deep.status_code, deep.json()["error"]) == (
+        400,
+        "the request body nests JSON too deeply",
     )
     tensor = {"name": "X", "datatype": "FP64", "shape": [1, 4]}
     header = json.dumps({"inputs": [{**tensor, "parameters": {"binary_data_size": 32}}]}).encode()
