@@ -74,17 +74,10 @@ class _Link(asyncio.Protocol):
 
 
 class Worker:
-    """One model worker process, supervised: started, restarted after a crash, stopped.
+    """One model worker process (number ``index`` of its model version), supervised:
+    started, restarted after a crash, stopped."""
 
-    ``on_change`` is called (no arguments) whenever :attr:`state` changes."""
-
-    def __init__(
-        self,
-        spec: LoadSpec,
-        index: int,
-        launcher: Launcher,
-        on_change: Callable[[], None] | None = None,
-    ) -> None:
+    def __init__(self, spec: LoadSpec, index: int, launcher: Launcher) -> None:
         self.spec = spec
         self._launcher = launcher
         self.index = index
@@ -93,7 +86,6 @@ class Worker:
         self.metadata: ModelMetadata | None = None
         self.pid: int | None = None
         self.ready = asyncio.Event()
-        self._on_change = on_change or (lambda: None)
         self._calls: dict[int, asyncio.Future[Any]] = {}
         self._numbers = itertools.count()
         self._link: _Link | None = None
@@ -122,7 +114,6 @@ class Worker:
             self.ready.set()
         else:
             self.ready.clear()
-        self._on_change()
 
     # ------------------------------------------------------------------ starting
 
@@ -235,7 +226,8 @@ class Worker:
             crashes = len(self._crashes)
             pause = 0.0 if crashes == 1 else min(_MAX_PAUSE, 2.0 ** (crashes - 1))
             print(
-                f"headwater serve: {self.label}: worker pid {self.pid} stopped ({what}); "
+                f"headwater serve: {self.label}: worker {self.index + 1} (pid {self.pid}) "
+                f"stopped ({what}); "
                 f"restarting{f' in {pause:.0f} s' if pause else ''}",
                 file=sys.stderr,
                 flush=True,

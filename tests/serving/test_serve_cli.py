@@ -1,6 +1,6 @@
 """``headwater serve`` refuses what it cannot serve before it serves anything: a bad or
-unknown model reference, a model the registry cannot tell the flavour of, a PyTorch
-state dict, clashing or busy ports; each a clear error and exit code 1."""
+unknown model reference, a PyTorch state dict (its worker cannot load it), clashing or
+busy ports; each a clear error and exit code 1."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import os
 import socket
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 from serve_helpers import Models
 
 
@@ -25,24 +25,24 @@ def _serve(models: Models, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (("bad name!",), "model to serve 'bad name!' is not valid fix: write NAME"),
-        (("iris:x",), "model to serve 'iris:x' names version 'x', which is not a whole number"),
-        (("nope",), "no registered model 'nope'"),
-        (("blob",), "model 'blob' version 1 has no flavour"),
-        (("net", "--port", "0", "--grpc-port", "0"), "model 'net' version 1 is a PyTorch file"),
-        (("iris", "--port", "8123", "--grpc-port", "8123"), "--port and --grpc-port are both 8123"),
-    ],
-)
-def test_what_cannot_be_served_is_refused(
-    models: Models, args: tuple[str, ...], message: str
-) -> None:
-    done = _serve(models, *args)
-    assert done.returncode == 1, done.stdout + done.stderr
-    assert message in " ".join(done.stderr.split()), done.stderr
-    assert "Open Inference Protocol V2: REST" not in done.stdout
+REFUSED = [
+    (("bad name!",), "model to serve 'bad name!' is not valid fix: write NAME"),
+    (("iris:x",), "model to serve 'iris:x' names version 'x', which is not a whole number"),
+    (("nope",), "no registered model 'nope'"),
+    (("net", "--port", "0", "--grpc-port", "0"), "model 'net' version 1 is a PyTorch file"),
+    (("iris", "--port", "8123", "--grpc-port", "8123"), "--port and --grpc-port are both 8123"),
+]
+
+
+def test_what_cannot_be_served_is_refused(models: Models) -> None:
+    # Side by side: each is a command's start-up, most of it imports.
+    with ThreadPoolExecutor(len(REFUSED)) as pool:
+        done = list(pool.map(lambda case: _serve(models, *case[0]), REFUSED))
+    for (args, message), result in zip(REFUSED, done, strict=True):
+        said = " ".join(result.stderr.split())
+        assert result.returncode == 1, (args, result.stdout, said)
+        assert message in said, (args, said)
+        assert "Open Inference Protocol V2: REST" not in result.stdout
 
 
 def test_a_port_in_use_is_refused_before_any_model_loads(models: Models) -> None:

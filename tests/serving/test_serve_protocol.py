@@ -438,6 +438,7 @@ def test_the_model_repository_extension(
         ("iris", {"parameters": {"version": 9}}, 404, "has no version 9"),
         ("iris", {"parameters": {"alias": "ghost"}}, 404, "has no alias 'ghost'"),
         ("iris", {"parameters": "x"}, 400, '"parameters" must be an object'),
+        ("blob", {}, 400, "model 'blob' version 1 has no flavour: the registry could not tell"),
     ]:
         response = httpx.post(server.url + f"/v2/repository/models/{name}/load", json=body)
         assert response.status_code == status, response.text
