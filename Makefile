@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 UI_STAMP := headwater/ui/index.html
 UI_SRC   := $(shell find ui/src ui/index.html ui/package.json ui/vite.config.ts -type f 2>/dev/null)
 
-.PHONY: install ui check lint typecheck test test-python test-ui e2e bench demo clean peers
+.PHONY: install ui check lint typecheck test test-python test-ui e2e bench demo clean peers proto
 
 # Peers the tests talk to, each in its own virtual environment (never the project's own):
 # the kfp SDK (compiles the Kubeflow corpus, loads and runs IR with kfp.local), and
@@ -59,12 +59,12 @@ $(MLSERVER_STAMP): tests/peers/mlserver-requirements.txt
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,examples,ray,tensorboard]'
+	$(BIN)/pip install --quiet -e '.[dev,examples,ray,tensorboard,serving]'
 	touch $(STAMP)
 
 lint: install
-	$(BIN)/ruff check headwater tests bench examples integrations
-	$(BIN)/ruff format --check headwater tests bench examples integrations
+	$(BIN)/ruff check headwater tests bench examples integrations scripts
+	$(BIN)/ruff format --check headwater tests bench examples integrations scripts
 
 # The Airflow provider is checked against Airflow's own types, in the Airflow environment.
 typecheck: install $(AIRFLOW_STAMP)
@@ -91,6 +91,11 @@ bench: install peers $(MLSERVER_STAMP)
 	$(BIN)/python bench/run.py
 	@echo "== web UI: opening a 1,000-task run (browser: chromium)"
 	cd ui && node e2e/run.mjs --bench
+
+# The Open Inference Protocol's gRPC modules (headwater/serving/_proto), from its .proto;
+# the generated files are committed, so only a change to the .proto needs this.
+proto: install
+	$(BIN)/python scripts/gen_proto.py
 
 demo: install
 	$(BIN)/headwater validate examples/ml_pipeline.py

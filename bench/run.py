@@ -1,7 +1,7 @@
 """``make bench``: run every benchmark and print its figures beside its targets.
 
-``bench/run.py authoring engine envs scheduler experiments ray kfp tuning`` runs only the
-sections named.
+``bench/run.py authoring engine envs scheduler experiments ray kfp tuning serving`` runs
+only the sections named.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import bench_experiments
 import bench_kfp
 import bench_ray
 import bench_scheduler
+import bench_serving
 import bench_tuning
 from _table import Row, show
 
@@ -62,6 +63,12 @@ def main() -> None:
         show(
             "Hyperparameter tuning: headwater.tune vs a plain Optuna loop (same run)",
             bench_tuning.run(),
+        )
+    if not only or "serving" in only:
+        show(
+            "Serving: headwater serve, Open Inference Protocol V2 (MLServer comparison: next "
+            "serving slice)",
+            bench_serving.run(),
         )
     if not only or "ray" in only:
         show("Ray executor, two-node Ray cluster on this machine (median of 3)", bench_ray.run())

@@ -20,6 +20,7 @@ file and line where known) and how to fix it::
     ├── RunError                   a run cannot be started or resumed
     ├── TuningError                a study's space, objective or settings cannot be used
     │   └── LostRun                    another engine adopted the run; this one stops
+    ├── ServingError               a model cannot be served, or an inference request is refused
     ├── StoreError                 the metadata store is unreachable or at an unknown revision
     ├── NotFound                   a run, task, artifact or pipeline the store does not have
     ├── InvalidValue               a value the store will not keep
@@ -57,6 +58,7 @@ __all__ = [
     "PipelineDefinitionError",
     "Problem",
     "RunError",
+    "ServingError",
     "SpecError",
     "StoreError",
     "TuningError",
@@ -220,6 +222,18 @@ class RunError(HeadwaterError):
 class TuningError(HeadwaterError):
     """A tuning study's search space, objective or settings cannot be used, or a study
     cannot be started or resumed."""
+
+
+class ServingError(HeadwaterError):
+    """A model cannot be loaded or served, or an inference request is refused (the Open
+    Inference Protocol's errors). ``status`` is the HTTP status of the answer: 400 bad
+    input, 404 an unknown model or version, 413 a request over the size limit, 500 the
+    model failed, 503 the model is not ready or its worker stopped; gRPC answers with the
+    matching status code."""
+
+    def __init__(self, status: int, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
 
 
 class LostRun(RunError):

@@ -70,6 +70,7 @@ ERRORS = {
     "PipelineDefinitionError",
     "Problem",
     "RunError",
+    "ServingError",
     "SpecError",
     "UriNotAllowed",
     "StoreError",
@@ -226,6 +227,17 @@ def test_interop_exports() -> None:
     import headwater.interop
 
     assert set(headwater.interop.__all__) == INTEROP
+
+
+SERVING = {"DATATYPES", "Bound", "ServeOptions", "parse_model_ref", "serve", "serve_async"}
+
+
+def test_serving_exports() -> None:
+    import headwater.serving
+
+    assert set(headwater.serving.__all__) == SERVING
+    for name in SERVING:
+        assert hasattr(headwater.serving, name), name
 
 
 def test_errors_exports() -> None:

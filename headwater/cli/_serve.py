@@ -1,0 +1,101 @@
+"""``headwater serve``: registered models over the Open Inference Protocol (V2)."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+
+from headwater.cli._app import app, err, out
+from headwater.errors import HeadwaterError
+
+if TYPE_CHECKING:
+    from headwater.serving import Bound
+
+
+def _requirements() -> None:
+    from importlib.util import find_spec
+
+    for module in ("grpc", "numpy", "google.protobuf"):
+        if find_spec(module.split(".")[0]) is None:
+            raise HeadwaterError(
+                f"headwater serve needs {module}, which is not installed",
+                hint="pip install 'headwater[serving]'",
+            )
+
+
+@app.command()
+def serve(
+    models: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="MODEL[@ALIAS|:VERSION]...",
+            help="Registered models to serve: NAME (its newest version), NAME@ALIAS or "
+            "NAME:VERSION. None: load them later over the repository API.",
+            show_default=False,
+        ),
+    ] = None,
+    port: Annotated[int, typer.Option("--port", help="The REST port (0: any free port).")] = 8000,
+    grpc_port: Annotated[
+        int, typer.Option("--grpc-port", help="The gRPC port (0: any free port).")
+    ] = 8001,
+    host: Annotated[
+        str,
+        typer.Option("--host", help="The address to listen on (0.0.0.0: every interface)."),
+    ] = "127.0.0.1",
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="Worker processes per model version.")
+    ] = 1,
+    max_request_mb: Annotated[
+        int,
+        typer.Option(
+            "--max-request-mb", min=1, help="The largest request body or gRPC message taken."
+        ),
+    ] = 64,
+) -> None:
+    """Serve registered models over the Open Inference Protocol (V2), REST and gRPC.
+
+    Each model version runs in worker processes of its own: one that crashes is
+    restarted and the others keep answering. Ctrl-C (or SIGTERM) stops the server
+    after the requests in progress are answered.
+    """
+    _requirements()
+    from headwater.serving import ServeOptions, parse_model_ref
+    from headwater.serving import serve as run_server
+
+    refs = models or []
+    for ref in refs:
+        parse_model_ref(ref)  # a malformed reference is refused before anything starts
+    options = ServeOptions(host, port, grpc_port, workers, max_request_mb << 20)
+    options.check()
+    from headwater.engine import Workspace
+
+    ws = Workspace.open()
+    try:
+        run_server(ws, refs, options, _ready)
+    finally:
+        ws.close()
+    err.print("headwater serve stopped")
+
+
+def _ready(bound: Bound) -> None:
+    for served in bound.models:
+        meta = served.metadata
+        platform = meta.platform if meta is not None else "?"
+        out.print(
+            f"serving model '{escape(served.name)}' version {served.version} ({platform}, "
+            f"{len(served.workers)} worker{'s' if len(served.workers) != 1 else ''}) "
+            f"as {escape(served.ref)}",
+            soft_wrap=True,
+            highlight=False,
+        )
+    host = f"[{bound.host}]" if ":" in bound.host else bound.host
+    out.print(
+        f"Open Inference Protocol V2: REST http://{host}:{bound.port}/v2, gRPC "
+        f"{host}:{bound.grpc_port} (Ctrl-C to stop)",
+        soft_wrap=True,
+        highlight=False,
+    )
+    sys.stdout.flush()  # a supervisor or a test reading the pipe waits for this line
