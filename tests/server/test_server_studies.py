@@ -59,3 +59,35 @@ def test_an_unknown_study_is_not_found(server: Standalone) -> None:
     r = server.http.get(f"{API}/studies/no-such-study")
     assert r.status_code == 404, r.text
     assert server.http.get(f"{API}/health").status_code == 200
+
+
+TUNE_FLOW = Path(__file__).resolve().parents[1] / "tuning" / "tune_step_flow.py"
+
+
+def test_a_deployed_pipeline_with_a_tune_step_runs_its_study_on_the_scheduler(
+    server: Standalone, tmp_path: Path
+) -> None:
+    """Triggered over the API, the scheduler drives the study: trial runs are confined
+    (the run was created through the server) and the best trial reaches the next task."""
+    server.deploy(TUNE_FLOW, "nightly")
+    marks = tmp_path / "marks"
+    run = server.trigger("nightly", marks=str(marks), width=3.0)
+    ended = server.wait(run["id"], timeout=180)
+    assert ended["status"] == "succeeded", ended
+    tasks = {t["path"]: t for t in ended["tasks"]}
+    tune = tasks["tune-training"]
+    study = tune["inputs"]["headwater.study"]
+    assert tune["outputs"]["parameters"]["study"] == study
+    found = server.http.get(f"{API}/studies/{study}").json()
+    assert found["status"] == "completed" and len(found["trial_list"]) == 6
+    best = found["trial_list"][found["best"]]
+    assert tune["outputs"]["parameters"]["best_params"] == best["params"]
+    trial = server.run(best["run_id"])
+    assert (trial["pipeline"], trial["trigger"], trial["experiment"]) == (
+        "training",
+        "tune",
+        study,
+    )
+    assert trial["parameters"]["width"] == 3.0
+    assert trial["confined"] is True
+    assert tasks["deploy"]["status"] == "succeeded"
