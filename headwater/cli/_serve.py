@@ -13,7 +13,6 @@ from headwater.errors import HeadwaterError
 
 if TYPE_CHECKING:
     from headwater.serving import Bound
-    from headwater.serving._served import ServedVersion
 
 
 def _requirements() -> None:
@@ -113,21 +112,20 @@ def serve(
     err.print("headwater serve stopped")
 
 
-def _batching(served: ServedVersion) -> str:
-    batching = served.batching
-    if not batching.on:
-        return ""
-    return f", batches of up to {batching.max_size} within {batching.max_wait_ms:g} ms"
-
-
 def _ready(bound: Bound) -> None:
     for served in bound.models:
+        batching = served.batching
+        batches = (
+            f", batches of up to {batching.max_size} within {batching.max_wait_ms:g} ms"
+            if batching.on
+            else ""
+        )
         meta = served.metadata
         platform = meta.platform if meta is not None else "?"
         out.print(
             f"serving model '{escape(served.name)}' version {served.version} ({platform}, "
             f"{len(served.workers)} worker{'s' if len(served.workers) != 1 else ''}"
-            f"{_batching(served)}) "
+            f"{batches}) "
             f"as {escape(served.ref)}",
             soft_wrap=True,
             highlight=False,
