@@ -1,8 +1,9 @@
 """Serving benchmark (issue 15): a scikit-learn LogisticRegression behind ``headwater
 serve`` and behind MLServer (one worker each, in the same run), 1 row per request from 8
 concurrent clients, over REST and gRPC: throughput and latency percentiles side by side;
-a check that the same requests get the same predictions from both; and the time from the
-registry to ready.
+a check that the same requests get the same predictions from both; the same load on
+``headwater serve --max-batch-size 8 --max-batch-wait-ms 1`` (adaptive batching; its
+answers checked against the unbatched ones); and the time from the registry to ready.
 
 The clients are as light as a client can be, so that the server's cost is what is
 measured (they share the machine's cores with it): REST requests are prebuilt bytes on
@@ -38,6 +39,7 @@ from _table import Row
 
 CLIENTS = 8
 SECONDS = 10.0
+BATCHING = ("--max-batch-size", str(CLIENTS), "--max-batch-wait-ms", "1")
 ROUNDS = 3  # each server's measured time is split into rounds that take turns
 LOAD_TARGET = 1.0  # registry -> ready, for a 10 MB model
 
@@ -72,12 +74,12 @@ print(add("big", model))
 """
 
 
-def _start(home: Path, model: str) -> tuple[subprocess.Popen[str], int, int, float]:
+def _start(home: Path, model: str, *extra: str) -> tuple[subprocess.Popen[str], int, int, float]:
     env = {**os.environ, "HEADWATER_HOME": str(home)}
     started = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-c", "from headwater.cli import run; run()", "serve", model,
-         "--port", "0", "--grpc-port", "0"],
+         "--port", "0", "--grpc-port", "0", *extra],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert proc.stdout is not None
@@ -319,7 +321,7 @@ def _comparison(
 ) -> list[Row]:
     rows = []
     setting = (
-        f"{seconds:.0f} s in {ROUNDS} rounds taking turns with MLServer's, each after 1 s "
+        f"{seconds:.0f} s in {ROUNDS} rounds taking turns with the other servers', each after 1 s "
         f"warm-up; {os.cpu_count()} cores shared with the clients"
     )
     for label in ("REST", "gRPC"):
@@ -347,6 +349,44 @@ def _comparison(
     return rows
 
 
+def _mean_batch(port: int) -> float:
+    """Requests per batch, as the server's own metrics count them."""
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    found = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name.startswith("headwater_serving_batch_size_")
+    }
+    return found["headwater_serving_batch_size_sum"] / found["headwater_serving_batch_size_count"]
+
+
+def _batching_rows(
+    plain: dict[str, tuple[float, float, float, int]],
+    batched: dict[str, tuple[float, float, float, int]],
+    mean_batch: float,
+    seconds: float,
+) -> list[Row]:
+    rows = []
+    for label in ("REST", "gRPC"):
+        rate, p50, p99, failures = batched[label]
+        rows.append(
+            Row(
+                f"LogisticRegression, 1 row, {label}, {CLIENTS} clients, 1 worker: headwater "
+                f"serve {' '.join(BATCHING)}",
+                _figures(rate, p50, p99),
+                "- (batching is off by default)",
+                f"{failures} FAILED" if failures else "-",
+                f"{rate / plain[label][0]:.2f}x the throughput without batching; "
+                f"{mean_batch:.1f} requests per batch on average (its /metrics)",
+            )
+        )
+    return rows
+
+
 def run(seconds: float = SECONDS) -> list[Row]:
     rows = []
     with tempfile.TemporaryDirectory(prefix="hw-bench-serving-") as folder:
@@ -358,26 +398,44 @@ def run(seconds: float = SECONDS) -> list[Row]:
                 check=True,
             ).stdout.split()[-1]
         )  # fmt: skip
-        # Both servers run side by side (idle while the other is measured).
+        # The servers run side by side (idle while another is measured): headwater serve,
+        # the same with adaptive batching, MLServer.
         proc, port, grpc_port, _ = _start(home, "logreg")
+        batched, b_port, b_grpc_port, _ = _start(home, "logreg", *BATCHING)
         theirs = their_answers = None
         why_not = mlserver_peer.available() or ""
         try:
             our_answers = _answers(port, grpc_port)
+            batched_answers = _answers(b_port, b_grpc_port)
+            servers = {"headwater": (port, grpc_port), "batched": (b_port, b_grpc_port)}
             if why_not:
-                ours = _measure({"headwater": (port, grpc_port)}, seconds)["headwater"]
+                measured = _measure(servers, seconds)
             else:
                 with mlserver_peer.mlserver(home / "logreg.joblib", name="logreg") as m:
                     their_answers = _answers(m.http_port, m.grpc_port)
-                    both = _measure(
-                        {"headwater": (port, grpc_port), "mlserver": (m.http_port, m.grpc_port)},
-                        seconds,
+                    measured = _measure(
+                        {**servers, "mlserver": (m.http_port, m.grpc_port)}, seconds
                     )
-                ours, theirs = both["headwater"], both["mlserver"]
+                theirs = measured["mlserver"]
+            mean_batch = _mean_batch(b_port)
         finally:
             _stop(proc)
+            _stop(batched)
+        ours = measured["headwater"]
         version = _mlserver_version()
         rows += _comparison(ours, theirs, why_not, version, seconds)
+        rows += _batching_rows(ours, measured["batched"], mean_batch, seconds)
+        same, count, worst = _same(our_answers, batched_answers)
+        rows.append(
+            Row(
+                "batched answers equal unbatched ones (headwater serve)",
+                f"{count} requests of 1-4 rows, REST and gRPC; largest probability "
+                f"difference {worst:.1e}",
+                "labels equal, probabilities within 1e-9",
+                "yes" if same else "DIFFERENT",
+                f"headwater serve {' '.join(BATCHING)}",
+            )
+        )
         if their_answers is not None:
             same, count, worst = _same(our_answers, their_answers)
             rows.append(
