@@ -93,6 +93,10 @@ def _eight(server: Server, models: Models, tag: str) -> list[dict[str, Any]]:
 def test_batched_answers_equal_unbatched_ones_and_batches_form(
     server: Server, models: Models
 ) -> None:
+    assert (
+        "serving model 'iris' version 2 (sklearn, 1 worker, batches of up to 4 within 10000 ms)"
+        in "".join(server.lines)
+    )
     before = _scrape(server)
     batched = _eight(server, models, "batched")
     after = _scrape(server)
