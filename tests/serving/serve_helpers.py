@@ -104,7 +104,7 @@ def make_models(root: Path) -> Models:
         _register(ws, "lgbm", files / "lgbm.txt")
         found.expected["lgbm"] = {"predict": booster.predict(rows)}
         # Python predictors: folders holding their source (and data).
-        for name in ("text", "echo"):
+        for name in ("text", "echo", "rows"):
             shutil.copytree(HERE / "predictors" / name, files / name)
             _register(ws, name, files / name)
         shutil.copytree(HERE / "predictors" / "echo", files / "echo2")

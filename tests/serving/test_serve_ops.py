@@ -216,3 +216,39 @@ def test_batching_is_refused_where_it_cannot_be_honoured(server: Server) -> None
     # The server still serves, batched as before.
     assert httpx.get(f"{server.url}/v2/models/iris/ready", timeout=10).status_code == 200
     assert httpx.get(f"{server.url}/v2/models/echo/ready", timeout=10).status_code == 404
+
+
+def test_a_python_predictor_that_declares_independent_rows_batches(server: Server) -> None:
+    loaded = httpx.post(
+        f"{server.url}/v2/repository/models/rows/load",
+        json={"parameters": {"max_batch_size": 2, "max_batch_wait_ms": 10000}},
+        timeout=120,
+    )
+    assert loaded.status_code == 200, loaded.text
+
+    def send(request: tuple[int, int, dict[str, Any]]) -> httpx.Response:
+        rows, width, parameters = request
+        data = np.arange(rows * width, dtype=np.float64).reshape(rows, width)
+        body = {
+            "inputs": [{"name": "x", "datatype": "FP64", "shape": [rows, width],
+                        "data": data.ravel().tolist()}],
+            "parameters": parameters,
+        }  # fmt: skip
+        return httpx.post(f"{server.url}/v2/models/rows/infer", json=body, timeout=60)
+
+    # Two of 3 columns and two of 5, at once: batches of 2 form per width, never mixed.
+    requests = [(1, 3, {}), (2, 5, {}), (2, 3, {}), (1, 5, {})]
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(send, requests))
+    for (rows, width, _), answer in zip(requests, answers, strict=True):
+        assert answer.status_code == 200, answer.text
+        outputs = {o["name"]: o for o in answer.json()["outputs"]}
+        assert outputs["doubled"]["shape"] == [rows, width]
+        assert outputs["doubled"]["data"] == [2.0 * v for v in range(rows * width)]
+        assert outputs["seen"]["data"] == [3] * rows  # a batch of 1 + 2 rows
+    # A model that answers fewer rows than it was sent fails each request of the batch.
+    with ThreadPoolExecutor(2) as pool:
+        broken = list(pool.map(send, [(1, 3, {"short": True}), (1, 3, {"short": True})]))
+    for answer in broken:
+        assert answer.status_code == 500
+        assert "a batching model must answer one row per input row" in answer.json()["error"]
