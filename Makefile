@@ -104,6 +104,8 @@ demo: install
 	@echo "== second run: nothing changed, so every task is a cache hit"
 	$(BIN)/headwater run examples/ml_pipeline.py
 	$(BIN)/python examples/show_results.py
+	@echo "== register the model, serve it, ask it for one prediction with curl, stop the server"
+	$(BIN)/python examples/serve_model.py
 
 clean:
 	rm -rf $(VENV) $(PEERS) build .pytest_cache .mypy_cache .ruff_cache headwater/ui ui/node_modules

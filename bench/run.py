@@ -66,8 +66,7 @@ def main() -> None:
         )
     if not only or "serving" in only:
         show(
-            "Serving: headwater serve, Open Inference Protocol V2 (MLServer comparison: next "
-            "serving slice)",
+            "Serving: headwater serve vs MLServer, Open Inference Protocol V2 (same run)",
             bench_serving.run(),
         )
     if not only or "ray" in only:

@@ -54,11 +54,34 @@ def serve(
             "--max-request-mb", min=1, help="The largest request body or gRPC message taken."
         ),
     ] = 64,
+    max_batch_size: Annotated[
+        int,
+        typer.Option(
+            "--max-batch-size",
+            help="Adaptive batching: gather up to N requests per model into one prediction "
+            "(1: off). Only for models whose rows are independent.",
+        ),
+    ] = 1,
+    max_batch_wait_ms: Annotated[
+        float,
+        typer.Option(
+            "--max-batch-wait-ms",
+            help="Adaptive batching: the longest a request waits for others to join it.",
+        ),
+    ] = 5.0,
+    access_log_sample: Annotated[
+        float,
+        typer.Option(
+            "--access-log-sample",
+            help="The fraction of requests logged to stderr, one line each (0: none).",
+        ),
+    ] = 0.0,
 ) -> None:
     """Serve registered models over the Open Inference Protocol (V2), REST and gRPC.
 
     Each model version runs in worker processes of its own: one that crashes is
-    restarted and the others keep answering. Ctrl-C (or SIGTERM) stops the server
+    restarted and the others keep answering. Prometheus metrics: GET /metrics on the
+    REST port. Ctrl-C (or SIGTERM) stops the server
     after the requests in progress are answered.
     """
     _requirements()
@@ -68,7 +91,16 @@ def serve(
     refs = models or []
     for ref in refs:
         parse_model_ref(ref)  # a malformed reference is refused before anything starts
-    options = ServeOptions(host, port, grpc_port, workers, max_request_mb << 20)
+    options = ServeOptions(
+        host,
+        port,
+        grpc_port,
+        workers,
+        max_request_mb << 20,
+        max_batch_size,
+        max_batch_wait_ms,
+        access_log_sample,
+    )
     options.check()
     from headwater.engine import Workspace
 
@@ -82,11 +114,18 @@ def serve(
 
 def _ready(bound: Bound) -> None:
     for served in bound.models:
+        batching = served.batching
+        batches = (
+            f", batches of up to {batching.max_size} within {batching.max_wait_ms:g} ms"
+            if batching.on
+            else ""
+        )
         meta = served.metadata
         platform = meta.platform if meta is not None else "?"
         out.print(
             f"serving model '{escape(served.name)}' version {served.version} ({platform}, "
-            f"{len(served.workers)} worker{'s' if len(served.workers) != 1 else ''}) "
+            f"{len(served.workers)} worker{'s' if len(served.workers) != 1 else ''}"
+            f"{batches}) "
             f"as {escape(served.ref)}",
             soft_wrap=True,
             highlight=False,

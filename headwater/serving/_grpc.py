@@ -9,6 +9,7 @@ INVALID_ARGUMENT, 404 NOT_FOUND, 413 RESOURCE_EXHAUSTED, 503 UNAVAILABLE, 500 IN
 
 from __future__ import annotations
 
+import asyncio
 import traceback
 from typing import Any
 
@@ -177,11 +178,24 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
     async def ModelInfer(self, request: Any, context: Any) -> pb.ModelInferResponse:
         try:
             served = self.repository.get(request.model_name, request.model_version or None)
-            parsed, raw = parse_request(request)
-            outputs = await served.infer(parsed)
-            return encode_response(served.name, served.version, parsed.id, outputs, raw)
         except ServingError as e:
             await self._fail(context, e)
+            raise
+        metrics = self.repository.metrics
+        started = metrics.begin(served.name, served.version)
+        status = 500
+        try:
+            parsed, raw = parse_request(request)
+            outputs = await served.infer(parsed)
+            response = encode_response(served.name, served.version, parsed.id, outputs, raw)
+            status = 200
+            return response
+        except ServingError as e:
+            status = e.status
+            await self._fail(context, e)
+            raise
+        except asyncio.CancelledError:
+            status = 499  # the client cancelled the call
             raise
         except Exception as e:  # a bug: still a status with a message; the traceback is logged
             traceback.print_exc()
@@ -189,6 +203,8 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
                 grpc.StatusCode.INTERNAL, f"internal error: {type(e).__name__}: {e}"
             )
             raise
+        finally:
+            metrics.end(served.name, served.version, "grpc", started, status, request.id)
 
     async def RepositoryIndex(self, request: Any, context: Any) -> pb.RepositoryIndexResponse:
         rows = await self.repository.index(request.ready)

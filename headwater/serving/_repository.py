@@ -23,7 +23,9 @@ from typing import TYPE_CHECKING, Any
 from headwater.errors import HeadwaterError, InvalidValue, NotFound, ServingError
 from headwater.registry import download, parse_ref, resolve
 from headwater.runtime import local_path_of
+from headwater.serving._batching import Batching
 from headwater.serving._launch import Launchers
+from headwater.serving._metrics import Metrics
 from headwater.serving._served import ServedVersion
 from headwater.serving._types import LoadSpec, ModelState
 
@@ -118,9 +120,18 @@ class Registry:
 class Repository:
     """The served model versions by name and number, loaded and unloaded over time."""
 
-    def __init__(self, registry: Registry, workers: int = 1) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        workers: int = 1,
+        batching: Batching | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.registry = registry
         self.workers = workers
+        #: How the models named at start-up batch (the load API can say otherwise).
+        self.batching = batching or Batching()
+        self.metrics = metrics or Metrics()
         self.launchers = Launchers()
         self._versions: dict[str, dict[int, ServedVersion]] = {}
         self._default: dict[str, int] = {}
@@ -174,7 +185,8 @@ class Repository:
         for spec, ref in resolved:
             unique[(spec.name, spec.version)] = (spec, ref)
         results = await asyncio.gather(
-            *(self._load(spec, ref) for spec, ref in unique.values()), return_exceptions=True
+            *(self._load(spec, ref, self.batching) for spec, ref in unique.values()),
+            return_exceptions=True,
         )
         failures = [r for r in results if isinstance(r, BaseException)]
         if failures:
@@ -190,8 +202,11 @@ class Repository:
     async def load(self, name: str, parameters: dict[str, Any] | None = None) -> ServedVersion:
         """Load model ``name`` (the repository extension's load): ``parameters`` may name
         a ``version`` or an ``alias``; else the reference it was served by (its alias
-        resolved again), else its newest version. It becomes the default version."""
+        resolved again), else its newest version. It becomes the default version.
+        ``max_batch_size`` and ``max_batch_wait_ms`` turn adaptive batching on (or, with
+        a size of 1, off) for it, also when it is already loaded."""
         parameters = parameters or {}
+        batching = Batching.from_parameters(parameters)
         version, alias = parameters.get("version"), parameters.get("alias")
         if version is not None and alias is not None:
             raise ServingError(400, "name a version or an alias to load, not both")
@@ -204,22 +219,26 @@ class Repository:
         spec, canonical = await asyncio.to_thread(self.registry.resolve, ref)
         if spec.name != name:
             raise ServingError(400, f"{ref!r} names model '{spec.name}', not '{name}'")
-        served = await self._load(spec, canonical)
+        served = await self._load(spec, canonical, batching)
         self._default[name] = spec.version
         self._refs.setdefault(name, canonical)
         return served
 
-    async def _load(self, spec: LoadSpec, ref: str) -> ServedVersion:
+    async def _load(self, spec: LoadSpec, ref: str, batching: Batching | None) -> ServedVersion:
         lock = self._locks.setdefault(spec.name, asyncio.Lock())
         async with lock:
             versions = self._versions.setdefault(spec.name, {})
             existing = versions.get(spec.version)
             if existing is not None and existing.state is ModelState.READY:
+                if batching is not None:
+                    existing.set_batching(batching)
                 return existing
             if existing is not None:  # failed or unavailable: start it afresh
                 del versions[spec.version]
                 await existing.close()
-            served = ServedVersion(spec, self.workers, ref, self.launchers)
+            served = ServedVersion(
+                spec, self.workers, ref, self.launchers, batching, self._on_batch
+            )
             versions[spec.version] = served
             try:
                 await served.load()
@@ -229,6 +248,9 @@ class Repository:
                     self._drop(spec.name)
                 raise
             return served
+
+    def _on_batch(self, served: ServedVersion, size: int) -> None:
+        self.metrics.batch(served.name, served.version, size)
 
     def _drop(self, name: str) -> None:
         self._versions.pop(name, None)

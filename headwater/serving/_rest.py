@@ -13,6 +13,7 @@ Routes::
     POST /v2/models/M[/versions/V]/infer         inference (JSON, or the binary extension)
     POST /v2/repository/index                    the model repository extension
     POST /v2/repository/models/M/load | /unload
+    GET  /metrics                                Prometheus metrics (``_metrics``)
 
 Every error is ``{"error": "..."}`` with a 4xx or 5xx status.
 """
@@ -28,6 +29,7 @@ from typing import Any
 
 from headwater._version import __version__
 from headwater.errors import ServingError
+from headwater.serving._metrics import CONTENT_TYPE
 from headwater.serving._repository import Repository
 from headwater.serving._tensors import from_json, from_raw, to_json, to_raw
 from headwater.serving._types import InferRequest, Output, RequestedOutput
@@ -79,6 +81,9 @@ class RestApp:
     async def _route(self, scope: Scope, receive: Receive) -> tuple[int, bytes, list[Any]]:
         parts = scope["path"].strip("/").split("/")
         method = scope["method"]
+        if parts == ["metrics"]:
+            _allow(method, "GET", scope)
+            return 200, self.repository.metrics.render(), [(b"content-type", CONTENT_TYPE.encode())]
         if parts[0] != "v2":
             raise ServingError(
                 404, f"no such route: {scope['path']} (the protocol's are under /v2)"
@@ -206,6 +211,26 @@ class RestApp:
         self, scope: Scope, receive: Receive, name: str, version: str | None
     ) -> tuple[int, bytes, list[Any]]:
         served = self.repository.get(name, version)
+        metrics = self.repository.metrics
+        started = metrics.begin(served.name, served.version)
+        status, request_id = 500, ""
+        try:
+            request, binary_out = await self._request(scope, receive)
+            request_id = request.id
+            outputs = await served.infer(request)
+            answer = encode_response(served.name, served.version, request, outputs, binary_out)
+            status = 200
+            return answer
+        except ServingError as e:
+            status = e.status
+            raise
+        except _Disconnected:
+            status = 499  # the client went away (nginx's number for it)
+            raise
+        finally:
+            metrics.end(served.name, served.version, "rest", started, status, request_id)
+
+    async def _request(self, scope: Scope, receive: Receive) -> tuple[InferRequest, bool]:
         body = await self._body(scope, receive)
         header_length = None
         for key, value in scope["headers"]:
@@ -224,9 +249,7 @@ class RestApp:
         else:
             doc = _object(body[:header_length])
             binary = memoryview(body)[header_length:]
-        request, binary_out = parse_request(doc, binary)
-        outputs = await served.infer(request)
-        return encode_response(served.name, served.version, request, outputs, binary_out)
+        return parse_request(doc, binary)
 
 
 def _allow(method: str, allowed: str, scope: Scope) -> None:

@@ -121,8 +121,10 @@ class EstimatorRuntime:
             outputs.append(TensorSpec("predict_proba", "FP64", (-1, count)))
         if platform == "python":  # a pickled class of the user's: what it returns tells
             outputs = [TensorSpec(o.name) for o in outputs]
+        # Estimators predict row by row; a pickled class of the user's says so itself.
+        batchable = platform != "python" or _declares_batching(model)
         self.metadata = ModelMetadata(
-            platform, (TensorSpec(self.input, input_datatype, shape),), tuple(outputs)
+            platform, (TensorSpec(self.input, input_datatype, shape),), tuple(outputs), batchable
         )
 
     def predict(
@@ -155,6 +157,7 @@ class BoosterRuntime:
             platform,
             (TensorSpec(self.input, datatype, (-1, width)),),
             (TensorSpec("predict", datatype, None),),
+            batchable=True,
         )
 
     def predict(
@@ -193,7 +196,9 @@ class OnnxRuntime:
         for node in self.session.get_outputs():
             datatype = _ONNX_TYPES.get(node.type, "BYTES")  # sequences, maps: JSON text
             outputs.append(TensorSpec(node.name, datatype, _onnx_shape(node.shape)))
-        self.metadata = ModelMetadata("onnxruntime_onnx", tuple(inputs), tuple(outputs))
+        # A graph batches when every input's first dimension is free (or unknown).
+        batchable = all(not i.shape or i.shape[0] == -1 for i in inputs)
+        self.metadata = ModelMetadata("onnxruntime_onnx", tuple(inputs), tuple(outputs), batchable)
 
     def predict(
         self,
@@ -268,6 +273,13 @@ def _arity(method: Any) -> int:
         return 1
 
 
+def _declares_batching(predictor: object) -> bool:
+    """A Python predictor batches only when it says its rows are independent
+    (``batchable = True`` on its class): requests are then concatenated along the first
+    dimension of every input, and every output must have one row per input row."""
+    return getattr(predictor, "batchable", False) is True
+
+
 class PredictorRuntime:
     """A Python predictor class: ``load(path)`` once (optional; ``path``: the version's
     files), then ``predict(inputs, parameters)`` per request with ``inputs`` a dict of
@@ -301,6 +313,7 @@ class PredictorRuntime:
             "python",
             _declared(spec, self.predictor, "inputs"),
             _declared(spec, self.predictor, "outputs"),
+            _declares_batching(self.predictor),
         )
         self.types = {o.name: o.datatype for o in self.metadata.outputs}
 

@@ -5,16 +5,19 @@ worker holding the fewest requests. When no worker is ready (all restarting), a 
 waits up to :data:`READY_WAIT` seconds for one before it is refused with a 503.
 
 This is the seam later slices build on: a deployment routes between served versions
-(canary, shadow, an alias move that loads the new version before it drains the old),
-and adaptive batching lives in the worker, behind the same calls.
+(canary, shadow, an alias move that loads the new version before it drains the old).
+A version served with adaptive batching (``_batching``) gathers its checked requests
+into batches here, before a worker is chosen: a batch is one call on one worker.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from headwater.errors import ServingError
+from headwater.serving._batching import Batcher, Batching, refuse_unbatchable
 from headwater.serving._checks import check_request
 from headwater.serving._launch import Launcher
 from headwater.serving._types import (
@@ -35,13 +38,24 @@ _WAITING = (WorkerState.STARTING, WorkerState.RESTARTING)
 class ServedVersion:
     """One registered model version, loaded in ``count`` worker processes."""
 
-    def __init__(self, spec: LoadSpec, count: int, ref: str, launcher: Launcher) -> None:
+    def __init__(
+        self,
+        spec: LoadSpec,
+        count: int,
+        ref: str,
+        launcher: Launcher,
+        batching: Batching | None = None,
+        on_batch: Callable[[ServedVersion, int], None] | None = None,
+    ) -> None:
         self.spec = spec
         self.ref = ref
         self.workers = [Worker(spec, i, launcher) for i in range(count)]
         self.metadata: ModelMetadata | None = None
         self.unloading = False
         self._turn = 0
+        self.batching = batching or Batching()
+        self._on_batch = on_batch
+        self._batcher: Batcher | None = None
 
     @property
     def name(self) -> str:
@@ -64,6 +78,26 @@ class ServedVersion:
             first = failures[0]
             raise first if isinstance(first, ServingError) else ServingError(500, str(first))
         self.metadata = next(r for r in results if isinstance(r, ModelMetadata))
+        try:
+            self.set_batching(self.batching)
+        except ServingError:
+            await self.close()
+            raise
+
+    def set_batching(self, batching: Batching) -> None:
+        """Batch requests from now on as ``batching`` says (a loaded model only); a 400
+        when the model's rows are not independent."""
+        assert self.metadata is not None
+        if batching.on and not self.metadata.batchable:
+            raise refuse_unbatchable(self.label, self.metadata.platform)
+        self.batching = batching
+        if not batching.on:
+            self._batcher = None
+            return
+        on_batch = self._on_batch
+        self._batcher = Batcher(
+            batching, self._call, (lambda size: on_batch(self, size)) if on_batch else None
+        )
 
     @property
     def state(self) -> ModelState:
@@ -115,10 +149,21 @@ class ServedVersion:
             raise ServingError(503, f"{self.label} is still loading")
         check_request(self.label, self.metadata, request)
         wanted = [o.name for o in request.outputs] if request.outputs is not None else None
-        worker = await self._worker()
         parameters: dict[str, Any] = request.parameters
-        return await worker.call(request.inputs, parameters, wanted)
+        if self._batcher is not None:
+            return await self._batcher.infer(request.inputs, parameters, wanted)
+        if self._on_batch is not None:
+            self._on_batch(self, 1)
+        return await self._call(request.inputs, parameters, wanted)
+
+    async def _call(
+        self, inputs: dict[str, Any], parameters: dict[str, Any], wanted: list[str] | None
+    ) -> list[Output]:
+        worker = await self._worker()
+        return await worker.call(inputs, parameters, wanted)
 
     async def close(self) -> None:
         self.unloading = True
+        if self._batcher is not None:
+            await self._batcher.close()
         await asyncio.gather(*(w.close() for w in self.workers))

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from headwater.errors import ConfigurationError, ServingError
+from headwater.serving._batching import DEFAULT_WAIT_MS, Batching
+from headwater.serving._metrics import Metrics
 from headwater.serving._repository import Registry, Repository
 from headwater.serving._served import ServedVersion
 
@@ -37,6 +39,15 @@ class ServeOptions:
     grpc_port: int = 8001
     workers: int = 1
     max_request_bytes: int = DEFAULT_MAX_REQUEST_MB << 20
+    #: Adaptive batching of the models named at start-up (1: off).
+    max_batch_size: int = 1
+    max_batch_wait_ms: float = DEFAULT_WAIT_MS
+    #: The fraction of requests written to the access log (0: none).
+    access_log_sample: float = 0.0
+
+    @property
+    def batching(self) -> Batching:
+        return Batching(self.max_batch_size, self.max_batch_wait_ms)
 
     def check(self) -> None:
         for flag, port in (("--port", self.port), ("--grpc-port", self.grpc_port)):
@@ -51,6 +62,20 @@ class ServeOptions:
             raise ConfigurationError(f"--workers {self.workers}: at least 1 worker per model")
         if self.max_request_bytes < 1024:
             raise ConfigurationError("the request size limit must be at least 1 KiB")
+        try:
+            self.batching.check()
+        except ServingError as e:
+            raise ConfigurationError(
+                e.message.replace("max_batch_size", "--max-batch-size").replace(
+                    "max_batch_wait_ms", "--max-batch-wait-ms"
+                ),
+                hint=e.hint,
+            ) from None
+        if not 0.0 <= self.access_log_sample <= 1.0:
+            raise ConfigurationError(
+                f"--access-log-sample {self.access_log_sample} is not a fraction",
+                hint="use 0 (no access log) to 1 (every request), e.g. 0.01",
+            )
 
 
 @dataclass(frozen=True)
@@ -151,7 +176,12 @@ async def serve_async(
     stop = stop or asyncio.Event()
     sock = _bind(options.host, options.port)
     grpc_server = None
-    repository = Repository(Registry(workspace), options.workers)
+    repository = Repository(
+        Registry(workspace),
+        options.workers,
+        batching=options.batching,
+        metrics=Metrics(options.access_log_sample),
+    )
     loop = asyncio.get_running_loop()
     handled = []
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -27,11 +27,14 @@ class TensorSpec:
 @dataclass(frozen=True, slots=True)
 class ModelMetadata:
     """What a loaded model takes and returns; ``inputs`` empty: whatever it is sent (a
-    Python predictor that declares none)."""
+    Python predictor that declares none). ``batchable``: its rows are independent, so
+    requests may be concatenated along the first dimension, predicted once and split
+    back (adaptive batching)."""
 
     platform: str
     inputs: tuple[TensorSpec, ...] = ()
     outputs: tuple[TensorSpec, ...] = ()
+    batchable: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,10 @@
 """The examples run end to end with the real CLI: every task in its own process, the second
-run all cache hits, and the registered model's lineage leads back to the data."""
+run all cache hits, the registered model's lineage leads back to the data, and the demo's
+last step (examples/serve_model.py) registers, serves and curls the model."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -68,6 +70,39 @@ def test_ml_pipeline_runs_then_is_all_cache_hits_with_lineage_to_the_data(home: 
     for task in ("train", "compute_features", "make_dataset"):
         assert task in upstream, lineage.stdout
     assert run.id in upstream
+
+    # make demo's serving step: register -> serve -> curl, the commands it prints.
+    served = _serve_model()
+    assert f"$ headwater models register {model.id} --name classifier --alias champion" in served
+    assert "$ headwater serve classifier@champion --port 0 --grpc-port 0" in served
+    assert "serving model 'classifier' version 1 (sklearn, 1 worker) as classifier@champion" in (
+        served
+    )
+    assert "$ curl -s --fail-with-body http://127.0.0.1:" in served
+    lines = served.splitlines()
+    sent = next(i for i, line in enumerate(lines) if line.endswith("/v2/models/classifier/infer"))
+    assert lines[sent].startswith("$ curl -s --fail-with-body -X POST")
+    answer = json.loads(lines[sent + 1])
+    assert answer["id"] == "demo-1" and answer["model_version"] == "1"
+    [label] = next(o for o in answer["outputs"] if o["name"] == "predict")["data"]
+    assert f"classifier@champion (version 1) predicts class {label} " in served
+    # Again (a second make demo): the same model is not registered twice.
+    again = _serve_model()
+    assert f"model artifact {model.id} is already classifier version 1" in again
+    assert "models register" not in again
+
+
+def _serve_model() -> str:
+    done = subprocess.run(
+        [sys.executable, "examples/serve_model.py"],
+        cwd=ROOT,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
 
 
 def test_sweep_runs_every_config_and_picks_the_best(home: Path) -> None:

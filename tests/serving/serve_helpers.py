@@ -104,7 +104,7 @@ def make_models(root: Path) -> Models:
         _register(ws, "lgbm", files / "lgbm.txt")
         found.expected["lgbm"] = {"predict": booster.predict(rows)}
         # Python predictors: folders holding their source (and data).
-        for name in ("text", "echo"):
+        for name in ("text", "echo", "rows"):
             shutil.copytree(HERE / "predictors" / name, files / name)
             _register(ws, name, files / name)
         shutil.copytree(HERE / "predictors" / "echo", files / "echo2")
@@ -128,6 +128,8 @@ class Server:
     port: int
     grpc_port: int
     log: Path
+    #: What it printed on stdout up to its ready line.
+    lines: list[str] = field(default_factory=list)
 
     @property
     def rest(self) -> str:
@@ -184,7 +186,7 @@ def start_server(home: Path, log: Path, *args: str) -> Server:
         process.wait()
         raise AssertionError(f"headwater serve did not start:\n{''.join(lines)}\n{log.read_text()}")
     match = found[0]
-    return Server(process, match[1], int(match[2]), int(match[3]), log)
+    return Server(process, match[1], int(match[2]), int(match[3]), log, lines)
 
 
 def served(models: Models, log: Path, *args: str) -> Iterator[Server]:

@@ -31,6 +31,12 @@ REFUSED = [
     (("nope",), "no registered model 'nope'"),
     (("net", "--port", "0", "--grpc-port", "0"), "model 'net' version 1 is a PyTorch file"),
     (("iris", "--port", "8123", "--grpc-port", "8123"), "--port and --grpc-port are both 8123"),
+    (("iris", "--max-batch-size", "0"), "--max-batch-size 0 is out of range fix: use 1"),
+    (("iris", "--access-log-sample", "2"), "--access-log-sample 2.0 is not a fraction"),
+    (
+        ("echo", "--max-batch-size", "4", "--port", "0", "--grpc-port", "0"),
+        "model 'echo' version 1 cannot batch requests",
+    ),
 ]
 
 
