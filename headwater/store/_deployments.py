@@ -75,6 +75,7 @@ class ServingRecord:
     model: str
     version: int
     version_id: str
+    artifact_id: str
     server: str
     since: datetime
     until: datetime | None
@@ -162,11 +163,13 @@ class DeploymentStore:
         name: str | None = None,
         *,
         version_id: str | None = None,
+        artifact_ids: list[str] | None = None,
         open_only: bool = False,
         limit: int = 1000,
     ) -> list[ServingRecord]:
-        """What was served, newest first: of deployment ``name``, or of the model version
-        ``version_id`` (which deployments serve it, since when), or all."""
+        """What was served, newest first: of deployment ``name``, of the model version
+        ``version_id`` (which deployments serve it, since when), of the versions
+        registered from ``artifact_ids`` (lineage's last hop), or all."""
         s, d = t.deployment_serving.c, t.deployments.c
         v, m = t.model_versions.c, t.registered_models.c
         query = (
@@ -175,6 +178,7 @@ class DeploymentStore:
                 d.name.label("deployment"),
                 m.name.label("model"),
                 v.version.label("number"),
+                v.artifact_id,
             )
             .join(t.deployments, d.id == s.deployment_id)
             .join(t.model_versions, v.id == s.version_id)
@@ -188,12 +192,22 @@ class DeploymentStore:
                 query = query.where(s.deployment_id == self._row(conn, name).id)
             if version_id is not None:
                 query = query.where(s.version_id == version_id)
+            if artifact_ids is not None:
+                query = query.where(v.artifact_id.in_(artifact_ids))
             if open_only:
                 query = query.where(s.until.is_(None))
             rows = conn.execute(query).all()
         return [
             ServingRecord(
-                r.deployment, r.role, r.model, r.number, r.version_id, r.server, r.since, r.until
+                r.deployment,
+                r.role,
+                r.model,
+                r.number,
+                r.version_id,
+                r.artifact_id,
+                r.server,
+                r.since,
+                r.until,
             )
             for r in rows
         ]

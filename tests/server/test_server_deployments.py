@@ -114,9 +114,13 @@ def test_bad_input_is_a_4xx_that_writes_nothing(server: Standalone, tmp_path: Pa
     assert server.http.get(f"{create}/{name}").json()["revision"] == 1
     # A deployment a server reports serving is not deleted (409) unless forced.
     with server.store() as store:
-        store.deployments.record_serving(
-            name, "main", store.models.get_version(model, 1), "host:1"
-        )
+        first = store.models.get_version(model, 1)
+        store.deployments.record_serving(name, "main", first, "host:1")
+    # Lineage's last hop: the artifact's model version, served by the deployment.
+    lineage = server.http.get(f"{API}/artifacts/{first.artifact_id}/lineage").json()
+    assert [(x["model"], x["version"], x["deployment"], x["role"]) for x in lineage["served"]] == [
+        (model, 1, name, "main")
+    ]
     assert server.http.delete(f"{create}/{name}").status_code == 409
     served = server.http.get(f"{create}/{name}/serving").json()
     assert [(s["role"], s["version"], s["until"]) for s in served] == [("main", 1, None)]

@@ -262,3 +262,23 @@ def test_bad_input_is_refused_and_writes_nothing(
         assert ws.store.deployments.get("mirror").revision == 1
     code, out, _ = _cli(home, capsys, monkeypatch, "list")
     assert code == 0 and "main fraud:1" in out, out
+
+
+def test_lineage_runs_from_the_model_version_to_the_deployment(
+    server: Server,
+    home: Home,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from headwater.cli import main
+
+    with _workspace(home.home) as ws:
+        artifact = ws.store.models.get_version("fraud", 2).artifact_id
+    code, out, _ = _cli(home, capsys, monkeypatch, "show", "live")
+    assert code == 0 and "rollback" in out, out
+    assert main(["lineage", artifact]) == 0
+    out = capsys.readouterr().out
+    assert "served by" in out and "live" in out and "fraud" in out, out
+    assert main(["models", "lineage", "fraud/2"]) == 0
+    out = capsys.readouterr().out
+    assert "served by" in out and "live" in out, out
