@@ -405,16 +405,12 @@ class Client:
 
     def promote_deployment(self, name: str) -> dict[str, Any]:
         """The canary becomes the main version."""
-        result: dict[str, Any] = self._call(
-            "POST", f"/deployments/{quote(name, safe='')}/promote"
-        )
+        result: dict[str, Any] = self._call("POST", f"/deployments/{quote(name, safe='')}/promote")
         return result
 
     def rollback_deployment(self, name: str) -> dict[str, Any]:
         """Back to the main version served before the current one."""
-        result: dict[str, Any] = self._call(
-            "POST", f"/deployments/{quote(name, safe='')}/rollback"
-        )
+        result: dict[str, Any] = self._call("POST", f"/deployments/{quote(name, safe='')}/rollback")
         return result
 
     def delete_deployment(self, name: str, force: bool = False) -> dict[str, Any]:

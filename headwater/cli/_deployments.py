@@ -23,21 +23,15 @@ app.add_typer(deployments_app, name="deployments")
 Name = Annotated[str, typer.Argument(help="The deployment.")]
 Canary = Annotated[
     str | None,
-    typer.Option(
-        "--canary", metavar="MODEL", help="A version to try on a share of the requests."
-    ),
+    typer.Option("--canary", metavar="MODEL", help="A version to try on a share of the requests."),
 ]
 Percent = Annotated[
     float | None,
-    typer.Option(
-        "--canary-percent", help="The canary's share of requests, 0 to 100 (default 10)."
-    ),
+    typer.Option("--canary-percent", help="The canary's share of requests, 0 to 100 (default 10)."),
 ]
 Shadow = Annotated[
     str | None,
-    typer.Option(
-        "--shadow", metavar="MODEL", help="A version that gets a copy of every request."
-    ),
+    typer.Option("--shadow", metavar="MODEL", help="A version that gets a copy of every request."),
 ]
 
 
@@ -106,7 +100,7 @@ def list_(limit: Annotated[int, typer.Option("--limit", min=1, max=100_000)] = 1
     table = Table(title="deployments", title_justify="left")
     for col in ("deployment", "model", "canary", "shadow", "revision", "serving"):
         table.add_column(col)
-    for d in store.deployments.list(limit):
+    for d in store.deployments.list_deployments(limit):
         serving = store.deployments.serving(d.name, open_only=True)
         table.add_row(
             escape(d.name),
@@ -140,7 +134,10 @@ def show(name: Name) -> None:
         if r.shadow:
             config.append(f"shadow {r.shadow}")
         revisions.add_row(
-            str(r.revision), r.action, _when(r.created_at), escape(r.actor or ""),
+            str(r.revision),
+            r.action,
+            _when(r.created_at),
+            escape(r.actor or ""),
             escape(", ".join(config)),
         )
     out.print(revisions)

@@ -78,8 +78,8 @@ def create_app(ws: Workspace, *, ui_dir: str | None = None, **state_args: Any) -
     from headwater.server import (
         _artifacts,
         _catalog,
-        _experiments,
         _deployments,
+        _experiments,
         _models,
         _runs,
         _studies,

@@ -127,7 +127,7 @@ def serving_json(s: ServingRecord) -> dict[str, Any]:
 @router.get("/deployments", response_model=list[DeploymentOut])
 def list_deployments(s: St, limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> Any:
     """Deployments, by name."""
-    return [deployment_json(d) for d in s.ws.store.deployments.list(limit)]
+    return [deployment_json(d) for d in s.ws.store.deployments.list_deployments(limit)]
 
 
 @router.post("/deployments", response_model=DeploymentOut, status_code=201)

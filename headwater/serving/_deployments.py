@@ -34,11 +34,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from headwater.errors import HeadwaterError, NotFound, ServingError
+from headwater.serving._repository import Registry, Repository
 from headwater.serving._served import ServedVersion
 from headwater.serving._types import InferRequest, ModelMetadata, ModelState, Output
 
 if TYPE_CHECKING:
-    from headwater.serving._repository import Repository
     from headwater.store import MetadataStore
 
 log = logging.getLogger("headwater.serving")
@@ -84,8 +84,7 @@ class Route:
         answering = ", ".join(v.version for v in (self.main, self.canary) if v is not None)
         raise ServingError(
             404,
-            f"deployment '{self.name}' does not serve version {version!r} (it serves "
-            f"{answering})",
+            f"deployment '{self.name}' does not serve version {version!r} (it serves {answering})",
         )
 
 
@@ -158,10 +157,62 @@ class _Wanted:
         return {"main": self.main, "canary": self.canary, "shadow": self.shadow}
 
 
+class RoutedRepository(Repository):
+    """The repository with deployments in front: a request for a deployment's name gets
+    the deployment's :class:`Target`; any other name, the served model as before."""
+
+    def __init__(self, registry: Registry, workers: int = 1) -> None:
+        super().__init__(registry, workers)
+        self.routes: dict[str, Route] = {}
+        self.deployments: Deployments | None = None
+
+    # A Target answers every call the transports make of a ServedVersion (name,
+    # version, label, state, metadata, infer) without being one.
+    def get(self, name: str, version: str | None = None) -> ServedVersion:
+        if self.deployments is not None and name in self.routes:
+            target = self.deployments.target(name, version)
+            if target is not None:
+                return target  # type: ignore[return-value]
+        try:
+            return super().get(name, version)
+        except ServingError as e:
+            if e.status == 404 and not self._versions.get(name) and self.routes:
+                deployments = ", ".join(sorted(self.routes))
+                raise ServingError(
+                    404, f"{e.message.rstrip('.')} (deployments served: {deployments})"
+                ) from None
+            raise
+
+    def versions_of(self, name: str) -> list[str]:
+        route = self.routes.get(name)
+        if route is None:
+            return super().versions_of(name)
+        return sorted({v.version for v in (route.main, route.canary) if v is not None})
+
+    def ready(self) -> bool:
+        routed = [v for r in self.routes.values() for v in r.versions()]
+        return super().ready() and all(v.state is ModelState.READY for v in routed)
+
+    async def index(self, ready_only: bool = False) -> list[dict[str, str]]:
+        """The served models, then each deployment with its main version."""
+        rows = [
+            r
+            for r in await super().index(ready_only)
+            if not (r["name"] in self.routes and not r["version"])
+        ]
+        for name, route in sorted(self.routes.items()):
+            state = route.main.state.value
+            if not ready_only or state == ModelState.READY.value:
+                rows.append(
+                    {"name": name, "version": route.main.version, "state": state, "reason": ""}
+                )
+        return rows
+
+
 class Deployments:
     """The deployments one server answers, kept in step with the store."""
 
-    def __init__(self, repository: Repository, store: MetadataStore) -> None:
+    def __init__(self, repository: RoutedRepository, store: MetadataStore) -> None:
         self.repository = repository
         self.store = store
         self.server = f"{socket.gethostname()}:{os.getpid()}"
@@ -197,13 +248,20 @@ class Deployments:
                 raise ServingError(400, f"deployment '{name}' is served already")
         try:
             wanted = [await asyncio.to_thread(self._read, name) for name in names]
-            routes = await asyncio.gather(*(self._route(n, w) for n, w in zip(names, wanted)))
+            results = await asyncio.gather(
+                *(self._route(n, w) for n, w in zip(names, wanted, strict=True)),
+                return_exceptions=True,
+            )
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
         except BaseException:
             await self._release()
             raise
-        for name, want, route in zip(names, wanted, routes):
+        routes = [r for r in results if isinstance(r, Route)]
+        for want, route in zip(wanted, routes, strict=True):
             self._install(route, want)
-        return list(routes)
+        return routes
 
     async def watch(self) -> None:
         """Follow the store: swap a deployment's versions when its references move."""
@@ -230,7 +288,9 @@ class Deployments:
             route = await self._route(name, want)
         except Exception as e:
             self._failed[name] = want
-            log.error("deployment '%s': the new version failed to load; keeping the old: %s", name, e)
+            log.error(
+                "deployment '%s': the new version failed to load; keeping the old: %s", name, e
+            )
             await self._release()
             return
         self._failed.pop(name, None)
@@ -299,7 +359,7 @@ class Deployments:
         for result in loaded:
             if isinstance(result, BaseException):
                 raise result
-        by_key = {k: v for k, v in zip(unique, loaded) if isinstance(v, ServedVersion)}
+        by_key = {k: v for k, v in zip(unique, loaded, strict=True) if isinstance(v, ServedVersion)}
         return Route(
             name,
             by_key[want.main],
@@ -317,7 +377,7 @@ class Deployments:
         """Tell the store what this server now serves (in the background: lineage)."""
 
         def write() -> None:
-            for role, served in zip(_ROLES, (route.main, route.canary, route.shadow)):
+            for role, served in zip(_ROLES, (route.main, route.canary, route.shadow), strict=True):
                 version = None
                 if served is not None:
                     version = self.store.models.get_version(served.name, served.spec.version)

@@ -29,7 +29,6 @@ from headwater.serving._types import LoadSpec, ModelState
 
 if TYPE_CHECKING:
     from headwater.engine import Workspace
-    from headwater.serving._deployments import Deployments, Route, Target
 
 
 def parse_model_ref(text: str) -> str:
@@ -127,23 +126,14 @@ class Repository:
         self._default: dict[str, int] = {}
         self._refs: dict[str, str] = {}
         self._locks: dict[str, asyncio.Lock] = {}
-        # Deployments answered by name (``_deployments`` fills these): a routing layer
-        # in front of the served versions.
-        self.routes: dict[str, Route] = {}
-        self.deployments: Deployments | None = None
 
     # ------------------------------------------------------------------ finding
 
-    def get(self, name: str, version: str | None = None) -> ServedVersion | Target:
-        """The served version a request names (a deployment's: the :class:`Target` that
-        picks one per request); 404 when it is not served here."""
-        if self.deployments is not None and name in self.routes:
-            target = self.deployments.target(name, version)
-            if target is not None:
-                return target
+    def get(self, name: str, version: str | None = None) -> ServedVersion:
+        """The served version a request names; 404 when it is not served here."""
         versions = self._versions.get(name)
         if not versions:
-            served = ", ".join(sorted({*self._versions, *self.routes})) or "none"
+            served = ", ".join(sorted(self._versions)) or "none"
             raise ServingError(
                 404,
                 f"model '{name}' is not served here (served: {served}); load it with "
@@ -165,15 +155,11 @@ class Repository:
         return [v for versions in self._versions.values() for v in versions.values()]
 
     def versions_of(self, name: str) -> list[str]:
-        route = self.routes.get(name)
-        if route is not None:
-            return sorted({v.version for v in (route.main, route.canary) if v is not None})
         return [str(v) for v in sorted(self._versions.get(name, {}))]
 
     def ready(self) -> bool:
-        """Every served version and deployment answers (true with none)."""
-        routed = [v for r in self.routes.values() for v in r.versions()]
-        return all(v.state is ModelState.READY for v in [*self.served(), *routed])
+        """Every served version answers (true with none)."""
+        return all(v.state is ModelState.READY for v in self.served())
 
     # ------------------------------------------------------------------ loading
 
@@ -285,16 +271,12 @@ class Repository:
             {"name": v.name, "version": v.version, "state": v.state.value, "reason": v.reason}
             for v in sorted(self.served(), key=lambda v: (v.name, v.spec.version))
         ]
-        rows += [
-            {"name": n, "version": r.main.version, "state": r.main.state.value, "reason": ""}
-            for n, r in sorted(self.routes.items())
-        ]
         if ready_only:
             return [r for r in rows if r["state"] == ModelState.READY.value]
         registered = await asyncio.to_thread(self.registry.model_names)
         rows += [
             {"name": n, "version": "", "state": "UNAVAILABLE", "reason": "not loaded"}
             for n in registered
-            if n not in self._versions and n not in self.routes
+            if n not in self._versions
         ]
         return sorted(rows, key=lambda r: (r["name"], r["version"]))

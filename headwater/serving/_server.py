@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from headwater.errors import ConfigurationError, ServingError
-from headwater.serving._repository import Registry, Repository
+from headwater.serving._repository import Registry
 from headwater.serving._served import ServedVersion
 
 if TYPE_CHECKING:
@@ -150,8 +150,7 @@ async def serve_async(
 ) -> None:
     """Serve ``refs``, and ``deployments`` by name, until ``stop`` is set (or SIGINT or
     SIGTERM arrives)."""
-    from headwater.serving._deployments import Deployments
-
+    from headwater.serving._deployments import Deployments, RoutedRepository
     from headwater.serving._grpc import add_service
     from headwater.serving._rest import RestApp
 
@@ -159,7 +158,7 @@ async def serve_async(
     stop = stop or asyncio.Event()
     sock = _bind(options.host, options.port)
     grpc_server = None
-    repository = Repository(Registry(workspace), options.workers)
+    repository = RoutedRepository(Registry(workspace), options.workers)
     routing = Deployments(repository, workspace.store)
     repository.deployments = routing
     watcher: asyncio.Task[None] | None = None

@@ -15,13 +15,13 @@ from headwater.store._auth import Authenticated, AuthStore, TokenRecord, UserRec
 from headwater.store._base import Database, new_id, process_owner
 from headwater.store._compare import ComparedRun, Comparison, parse_condition
 from headwater.store._control import ControlStore
+from headwater.store._db import DATABASE_FAILURES, create_engine, failure_cause, migrate
 from headwater.store._deployments import (
     DeploymentRecord,
     DeploymentRevision,
     DeploymentStore,
     ServingRecord,
 )
-from headwater.store._db import DATABASE_FAILURES, create_engine, failure_cause, migrate
 from headwater.store._experiments import ExperimentStore
 from headwater.store._lineage import LineageStore
 from headwater.store._metadata import MetadataStore
@@ -86,11 +86,11 @@ __all__ = [
     "ControlStore",
     "Database",
     "DeliveryStatus",
-    "DueRun",
-    "ExperimentStore",
     "DeploymentRecord",
     "DeploymentRevision",
     "DeploymentStore",
+    "DueRun",
+    "ExperimentStore",
     "ExperimentSummary",
     "InvalidValue",
     "LineageNode",

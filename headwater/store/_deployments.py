@@ -107,7 +107,7 @@ class DeploymentStore:
 
     # ------------------------------------------------------------------ reading
 
-    def list(self, limit: int = 1000) -> list[DeploymentRecord]:
+    def list_deployments(self, limit: int = 1000) -> list[DeploymentRecord]:
         """Deployments, by name."""
         d = t.deployments.c
         with self.db.connect() as conn:

@@ -19,9 +19,9 @@ from headwater.store._auth import AuthStore
 from headwater.store._base import Database
 from headwater.store._control import ControlStore
 from headwater.store._db import create_engine, migrate
+from headwater.store._deployments import DeploymentStore
 from headwater.store._experiments import ExperimentStore
 from headwater.store._lineage import LineageStore
-from headwater.store._deployments import DeploymentStore
 from headwater.store._models import ModelStore
 from headwater.store._outbox import OutboxStore
 from headwater.store._pipelines import PipelineStore

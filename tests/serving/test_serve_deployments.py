@@ -97,9 +97,7 @@ def _inputs(module: Any) -> list[Any]:
 
 def _tags(client: Any, module: Any, name: str, ids: list[str]) -> list[int]:
     inputs = _inputs(module)
-    return [
-        int(client.infer(name, inputs, request_id=i).as_numpy("tag")[0]) for i in ids
-    ]
+    return [int(client.infer(name, inputs, request_id=i).as_numpy("tag")[0]) for i in ids]
 
 
 def test_the_canary_split_is_stable_by_request_id_and_near_its_percentage(
@@ -193,7 +191,9 @@ def test_an_alias_move_and_a_rollback_under_load_fail_no_request(
     assert seen[0] == 1 and 2 in seen and seen[-1] == 1
     assert len(seen) >= 200  # the swaps happened under load
     with _workspace(home.home) as ws:
-        history = [(s.role, s.version, s.until is None) for s in ws.store.deployments.serving("live")]
+        history = [
+            (s.role, s.version, s.until is None) for s in ws.store.deployments.serving("live")
+        ]
     assert history == [("main", 1, True), ("main", 2, False), ("main", 1, False)]
 
 
@@ -258,7 +258,11 @@ def test_bad_input_is_refused_and_writes_nothing(
         assert code == 1, (args, out, said)
         assert message in said, (args, said)
     with _workspace(home.home) as ws:
-        assert [d.name for d in ws.store.deployments.list()] == ["live", "mirror", "split"]
+        assert [d.name for d in ws.store.deployments.list_deployments()] == [
+            "live",
+            "mirror",
+            "split",
+        ]
         assert ws.store.deployments.get("mirror").revision == 1
     code, out, _ = _cli(home, capsys, monkeypatch, "list")
     assert code == 0 and "main fraud:1" in out, out

@@ -66,9 +66,9 @@ def test_revisions_promote_rollback_and_serving_history(store: MetadataStore) ->
     ]
     # Which deployment serves version 2, since when: the lineage hop.
     v2 = store.models.get_version("churn", 2)
-    assert [(s.deployment, s.role) for s in deployments.serving(version_id=v2.id, open_only=True)] == [
-        ("web", "main")
-    ]
+    assert [
+        (s.deployment, s.role) for s in deployments.serving(version_id=v2.id, open_only=True)
+    ] == [("web", "main")]
     back = deployments.rollback("web", actor="me")
     assert (back.model, back.canary, back.revision) == ("churn:1", None, 3)
     assert [(r.revision, r.action) for r in deployments.revisions("web")] == [
@@ -128,7 +128,11 @@ BAD = [
 
 @pytest.mark.parametrize(("args", "kwargs", "error", "message"), BAD)
 def test_bad_input_writes_nothing(
-    store: MetadataStore, args: tuple[str, str], kwargs: dict, error: type, message: str  # type: ignore[type-arg]
+    store: MetadataStore,
+    args: tuple[str, str],
+    kwargs: dict,
+    error: type,
+    message: str,  # type: ignore[type-arg]
 ) -> None:
     _register(store, "churn", 2)
     with pytest.raises(error, match=message):
@@ -141,7 +145,7 @@ def test_another_namespace_cannot_see_or_change_a_deployment(
 ) -> None:
     _register(store, "churn", 2)
     store.deployments.create("web", "churn:1")
-    assert other_namespace.deployments.list() == []
+    assert other_namespace.deployments.list_deployments() == []
     for call in (
         lambda: other_namespace.deployments.get("web"),
         lambda: other_namespace.deployments.promote("web"),
