@@ -234,7 +234,15 @@ def test_interop_exports() -> None:
     assert set(headwater.interop.__all__) == INTEROP
 
 
-SERVING = {"DATATYPES", "Bound", "ServeOptions", "parse_model_ref", "serve", "serve_async"}
+SERVING = {
+    "DATATYPES",
+    "Bound",
+    "ServeOptions",
+    "ServeSupervisor",
+    "parse_model_ref",
+    "serve",
+    "serve_async",
+}
 
 
 def test_serving_exports() -> None:

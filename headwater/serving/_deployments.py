@@ -33,7 +33,7 @@ import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from headwater.errors import HeadwaterError, NotFound, ServingError
+from headwater.errors import NotFound, ServingError
 from headwater.serving._repository import Registry, Repository
 from headwater.serving._served import ServedVersion
 from headwater.serving._types import InferRequest, ModelMetadata, ModelState, Output
@@ -264,19 +264,22 @@ class Deployments:
         return routes
 
     async def watch(self) -> None:
-        """Follow the store: swap a deployment's versions when its references move."""
+        """Follow the store: swap a deployment's versions when its references move. A
+        read that fails (the store unreachable, an alias deleted) keeps what is served."""
+        problems: dict[str, str] = {}
         while True:
             await asyncio.sleep(POLL)
             for name in list(self.repository.routes):
                 try:
                     want = await asyncio.to_thread(self._read, name)
-                except (ServingError, HeadwaterError) as e:
-                    if self._failed.get(name) is None:
+                except Exception as e:
+                    if problems.get(name) != str(e):  # said once, not every second
                         log.warning("deployment '%s' keeps its versions: %s", name, e)
+                        problems[name] = str(e)
                     continue
-                if want.keys() == self._wanted[name].keys() and want.percent == (
-                    self._wanted[name].percent
-                ):
+                problems.pop(name, None)
+                served = self._wanted[name]
+                if want.keys() == served.keys() and want.percent == served.percent:
                     continue
                 if self._failed.get(name) == want:
                     continue  # this combination failed to load; wait for the next change
@@ -308,7 +311,7 @@ class Deployments:
         await self._release()
         try:
             await asyncio.to_thread(self.store.deployments.stop_serving, self.server)
-        except HeadwaterError as e:
+        except Exception as e:
             log.warning("could not record that this server stopped serving: %s", e)
 
     # ------------------------------------------------------------------ helpers
@@ -386,7 +389,7 @@ class Deployments:
         async def record() -> None:
             try:
                 await asyncio.to_thread(write)
-            except HeadwaterError as e:
+            except Exception as e:
                 log.warning("deployment '%s': serving history not recorded: %s", route.name, e)
 
         task = asyncio.get_running_loop().create_task(record())
