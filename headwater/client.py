@@ -365,3 +365,63 @@ class Client:
         """Every move of a model's aliases, newest first."""
         result: list[dict[str, Any]] = self._call("GET", f"/models/{quote(name, safe='')}/history")
         return result
+
+    # ------------------------------------------------------------------ deployments
+
+    def deployments(self) -> list[dict[str, Any]]:
+        """Deployments, by name."""
+        result: list[dict[str, Any]] = self._call("GET", "/deployments")
+        return result
+
+    def deployment(self, name: str) -> dict[str, Any]:
+        """A deployment: the references it follows (``model``, ``canary``, ``shadow``)."""
+        result: dict[str, Any] = self._call("GET", f"/deployments/{quote(name, safe='')}")
+        return result
+
+    def create_deployment(
+        self,
+        name: str,
+        model: str,
+        *,
+        canary: str | None = None,
+        canary_percent: float | None = None,
+        shadow: str | None = None,
+    ) -> dict[str, Any]:
+        """A deployment of ``model`` (``NAME@ALIAS``, ``NAME:VERSION``), e.g.
+        ``hw.create_deployment("web", "churn@champion", canary="churn@challenger")``."""
+        body = {"name": name, "model": model, "canary": canary, "shadow": shadow}
+        if canary_percent is not None:
+            body["canary_percent"] = canary_percent  # type: ignore[assignment]
+        result: dict[str, Any] = self._call("POST", "/deployments", json=body)
+        return result
+
+    def update_deployment(self, name: str, **changes: Any) -> dict[str, Any]:
+        """Change ``model``, ``canary``, ``canary_percent`` or ``shadow`` (None removes
+        the canary or the shadow)."""
+        result: dict[str, Any] = self._call(
+            "PATCH", f"/deployments/{quote(name, safe='')}", json=changes
+        )
+        return result
+
+    def promote_deployment(self, name: str) -> dict[str, Any]:
+        """The canary becomes the main version."""
+        result: dict[str, Any] = self._call("POST", f"/deployments/{quote(name, safe='')}/promote")
+        return result
+
+    def rollback_deployment(self, name: str) -> dict[str, Any]:
+        """Back to the main version served before the current one."""
+        result: dict[str, Any] = self._call("POST", f"/deployments/{quote(name, safe='')}/rollback")
+        return result
+
+    def delete_deployment(self, name: str, force: bool = False) -> dict[str, Any]:
+        result: dict[str, Any] = self._call(
+            "DELETE", f"/deployments/{quote(name, safe='')}", params={"force": force}
+        )
+        return result
+
+    def deployment_serving(self, name: str) -> list[dict[str, Any]]:
+        """What a deployment's servers served, in which role, since when."""
+        result: list[dict[str, Any]] = self._call(
+            "GET", f"/deployments/{quote(name, safe='')}/serving"
+        )
+        return result

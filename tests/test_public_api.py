@@ -100,6 +100,9 @@ STORE = {
     "ControlStore",
     "Database",
     "DeliveryStatus",
+    "DeploymentRecord",
+    "DeploymentRevision",
+    "DeploymentStore",
     "DueRun",
     "ExperimentStore",
     "ExperimentSummary",
@@ -130,6 +133,7 @@ STORE = {
     "ScheduleRaceLost",
     "ScheduleRecord",
     "ScheduleStore",
+    "ServingRecord",
     "StudyRecord",
     "StudyStore",
     "TrialRecord",
@@ -168,6 +172,7 @@ STORE_AREAS = {
     "queries": "QueryStore",
     "experiments": "ExperimentStore",
     "models": "ModelStore",
+    "deployments": "DeploymentStore",
     "roots": "RootStore",
     "outbox": "OutboxStore",
     "studies": "StudyStore",
@@ -229,7 +234,15 @@ def test_interop_exports() -> None:
     assert set(headwater.interop.__all__) == INTEROP
 
 
-SERVING = {"DATATYPES", "Bound", "ServeOptions", "parse_model_ref", "serve", "serve_async"}
+SERVING = {
+    "DATATYPES",
+    "Bound",
+    "ServeOptions",
+    "ServeSupervisor",
+    "parse_model_ref",
+    "serve",
+    "serve_async",
+}
 
 
 def test_serving_exports() -> None:

@@ -234,3 +234,17 @@ def models_lineage(
             escape(node.artifact.uri),
         )
     out.print(table)
+    served = store.deployments.serving(version_id=version.id)
+    if served:
+        downstream = Table(title="served by", title_justify="left")
+        for col in ("deployment", "role", "since", "until", "server"):
+            downstream.add_column(col)
+        for x in served:
+            downstream.add_row(
+                escape(x.deployment),
+                x.role,
+                _when(x.since),
+                _when(x.until) if x.until else "now",
+                escape(x.server),
+            )
+        out.print(downstream)

@@ -567,8 +567,11 @@ def lineage(
     out.print(
         f"[bold]{art.id}[/] {escape(art.type)} {escape(art.uri)}{escape(made_by)}", soft_wrap=True
     )
+    made_from_it = [art.id]
     for direction in ("upstream", "downstream"):
         nodes = ws.store.lineage.walk(art.id, direction, depth)
+        if direction == "downstream":
+            made_from_it += [n.artifact.id for n in nodes]
         table = Table(title=direction, title_justify="left")
         for col in ("hops", "artifact", "type", "made by", "run", "uri"):
             table.add_column(col, no_wrap=col in ("artifact", "run"))
@@ -581,6 +584,24 @@ def lineage(
                 escape(maker.path if maker else "(imported)"),
                 maker.run_id if maker else "-",
                 escape(n.artifact.uri),
+            )
+        out.print(table)
+    # The last hop: the model versions registered from these artifacts, and the
+    # deployments that served them, since when.
+    served = ws.store.deployments.serving(artifact_ids=made_from_it)
+    if served:
+        table = Table(title="served by", title_justify="left")
+        for col in ("artifact", "model", "version", "deployment", "role", "since", "until"):
+            table.add_column(col, no_wrap=col == "artifact")
+        for x in served:
+            table.add_row(
+                x.artifact_id,
+                escape(x.model),
+                str(x.version),
+                escape(x.deployment),
+                x.role,
+                str(x.since)[:19],
+                str(x.until)[:19] if x.until else "now",
             )
         out.print(table)
 

@@ -48,6 +48,16 @@ def serve(
     workers: Annotated[
         int, typer.Option("--workers", min=1, help="Worker processes per model version.")
     ] = 1,
+    deployment: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--deployment",
+            "-d",
+            metavar="NAME",
+            help="A deployment to serve by name (repeatable): its main, canary and shadow "
+            "versions, following its aliases (see 'headwater deployments').",
+        ),
+    ] = None,
     max_request_mb: Annotated[
         int,
         typer.Option(
@@ -106,7 +116,7 @@ def serve(
 
     ws = Workspace.open()
     try:
-        run_server(ws, refs, options, _ready)
+        run_server(ws, refs, options, _ready, deployments=deployment or [])
     finally:
         ws.close()
     err.print("headwater serve stopped")
@@ -127,6 +137,17 @@ def _ready(bound: Bound) -> None:
             f"{len(served.workers)} worker{'s' if len(served.workers) != 1 else ''}"
             f"{batches}) "
             f"as {escape(served.ref)}",
+            soft_wrap=True,
+            highlight=False,
+        )
+    for route in bound.deployments:
+        parts = [f"{route.main.label}"]
+        if route.canary is not None:
+            parts.append(f"canary {route.canary.label} ({route.percent:g}%)")
+        if route.shadow is not None:
+            parts.append(f"shadow {route.shadow.label}")
+        out.print(
+            f"serving deployment '{escape(route.name)}': {escape(', '.join(parts))}",
             soft_wrap=True,
             highlight=False,
         )

@@ -88,11 +88,28 @@ def standalone(
     min_schedule_interval: MinScheduleInterval = None,
     max_runs_per_pass: MaxRunsPerPass = None,
     max_backfill_runs: MaxBackfillRuns = None,
+    deployment: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--deployment",
+            metavar="NAME",
+            help="Also serve this deployment (repeatable) with a supervised "
+            "'headwater serve', restarted if it exits.",
+        ),
+    ] = None,
+    serve_port: Annotated[
+        int, typer.Option("--serve-port", min=0, max=65535, help="Its REST port.")
+    ] = 8000,
+    serve_grpc_port: Annotated[
+        int, typer.Option("--serve-grpc-port", min=0, max=65535, help="Its gRPC port.")
+    ] = 8001,
 ) -> None:
     """API server, scheduler (and the UI) in one process, on one port.
 
     On the first start it creates the user 'admin' and prints its token, once. Limits
-    come from HEADWATER_* variables; the flags override them.
+    come from HEADWATER_* variables; the flags override them. With --deployment, the
+    deployments are served too (Open Inference Protocol V2, on --serve-port and
+    --serve-grpc-port) by a 'headwater serve' this process supervises.
     """
     from headwater.engine import Workspace
     from headwater.server import first_admin_token, serve
@@ -124,14 +141,28 @@ def standalone(
         f"Headwater standalone on http://{host}:{port}/ (API docs at /api/docs; "
         f"tasks run on the {kind} executor)"
     )
-    serve(
-        host=host,
-        port=port,
-        scheduler=True,
-        ui_dir=_ui_dir(),
-        ws=ws,
-        scheduler_options={"max_active_tasks": max_active_tasks},
-    )
+    supervisor = None
+    if deployment:
+        from headwater.serving import ServeSupervisor
+
+        for name in deployment:
+            ws.store.deployments.get(name)  # an unknown one is refused before anything starts
+        args = [a for name in deployment for a in ("--deployment", name)]
+        ports = ["--port", str(serve_port), "--grpc-port", str(serve_grpc_port)]
+        supervisor = ServeSupervisor([*args, "--host", host, *ports])
+        supervisor.start()
+    try:
+        serve(
+            host=host,
+            port=port,
+            scheduler=True,
+            ui_dir=_ui_dir(),
+            ws=ws,
+            scheduler_options={"max_active_tasks": max_active_tasks},
+        )
+    finally:
+        if supervisor is not None:
+            supervisor.stop()
 
 
 def _ui_dir() -> str | None:

@@ -78,6 +78,7 @@ def create_app(ws: Workspace, *, ui_dir: str | None = None, **state_args: Any) -
     from headwater.server import (
         _artifacts,
         _catalog,
+        _deployments,
         _experiments,
         _models,
         _runs,
@@ -144,6 +145,7 @@ def create_app(ws: Workspace, *, ui_dir: str | None = None, **state_args: Any) -
     app.include_router(_runs.router, dependencies=auth)
     app.include_router(_experiments.router, dependencies=auth)
     app.include_router(_models.router, dependencies=auth)
+    app.include_router(_deployments.router, dependencies=auth)
     app.include_router(_studies.router, dependencies=auth)
     app.include_router(_artifacts.router, dependencies=auth)
 

@@ -318,8 +318,25 @@ def _node(n: LineageNode) -> dict[str, Any]:
 def lineage(s: St, artifact_id: str, depth: Annotated[int, Query(ge=1, le=100)] = 20) -> Any:
     """What the artifact was made from (upstream) and what was made from it (downstream)."""
     record = s.ws.store.lineage.get_artifact(artifact_id)
+    downstream = s.ws.store.lineage.walk(record.id, "downstream", depth)
+    served = s.ws.store.deployments.serving(
+        artifact_ids=[record.id, *(n.artifact.id for n in downstream)]
+    )
     return {
         "artifact": record,
         "upstream": [_node(n) for n in s.ws.store.lineage.walk(record.id, "upstream", depth)],
-        "downstream": [_node(n) for n in s.ws.store.lineage.walk(record.id, "downstream", depth)],
+        "downstream": [_node(n) for n in downstream],
+        "served": [
+            {
+                "model": x.model,
+                "version": x.version,
+                "artifact_id": x.artifact_id,
+                "deployment": x.deployment,
+                "role": x.role,
+                "server": x.server,
+                "since": x.since,
+                "until": x.until,
+            }
+            for x in served
+        ],
     }

@@ -237,10 +237,25 @@ class LineageNodeOut(_Out):
     producer_task: str | None
 
 
+class ServedOut(_Out):
+    """A model version registered from the artifact (or from one made from it), and a
+    deployment that served it: the last hop of lineage."""
+
+    model: str
+    version: int
+    artifact_id: str
+    deployment: str
+    role: str
+    server: str
+    since: datetime
+    until: datetime | None
+
+
 class Lineage(_Out):
     artifact: ArtifactOut
     upstream: list[LineageNodeOut]
     downstream: list[LineageNodeOut]
+    served: list[ServedOut] = []
 
 
 class MetricOut(_Out):

@@ -174,13 +174,14 @@ class Repository:
 
     # ------------------------------------------------------------------ loading
 
-    async def load_many(self, refs: Iterable[str]) -> list[ServedVersion]:
+    async def load_many(self, refs: Iterable[str], warm: Iterable[str] = ()) -> list[ServedVersion]:
         """Load ``refs`` side by side; each name's default is the version named last.
-        On any failure nothing stays loaded and the first error is raised."""
+        On any failure nothing stays loaded and the first error is raised. ``warm``:
+        more flavours to import in the zygote (those of the deployments served)."""
         refs = list(refs)
         resolved = [await asyncio.to_thread(self.registry.resolve, r) for r in refs]
         if self.launchers.zygote is None:  # warmed for the flavours served from the start
-            await self.launchers.open([spec.flavor for spec, _ in resolved])
+            await self.launchers.open([*warm, *(spec.flavor for spec, _ in resolved)])
         unique: dict[tuple[str, int], tuple[LoadSpec, str]] = {}
         for spec, ref in resolved:
             unique[(spec.name, spec.version)] = (spec, ref)

@@ -20,8 +20,11 @@ from typing import TYPE_CHECKING, Any
 from headwater.errors import ConfigurationError, ServingError
 from headwater.serving._batching import DEFAULT_WAIT_MS, Batching
 from headwater.serving._metrics import Metrics
-from headwater.serving._repository import Registry, Repository
+from headwater.serving._repository import Registry
 from headwater.serving._served import ServedVersion
+
+if TYPE_CHECKING:
+    from headwater.serving._deployments import Route
 
 if TYPE_CHECKING:
     from headwater.engine import Workspace
@@ -86,6 +89,7 @@ class Bound:
     port: int
     grpc_port: int
     models: tuple[ServedVersion, ...]
+    deployments: tuple[Route, ...] = ()
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -167,8 +171,11 @@ async def serve_async(
     options: ServeOptions,
     on_ready: Callable[[Bound], None] | None = None,
     stop: asyncio.Event | None = None,
+    deployments: Sequence[str] = (),
 ) -> None:
-    """Serve ``refs`` until ``stop`` is set (or SIGINT/SIGTERM arrives)."""
+    """Serve ``refs``, and ``deployments`` by name, until ``stop`` is set (or SIGINT or
+    SIGTERM arrives)."""
+    from headwater.serving._deployments import Deployments, RoutedRepository
     from headwater.serving._grpc import add_service
     from headwater.serving._rest import RestApp
 
@@ -176,12 +183,15 @@ async def serve_async(
     stop = stop or asyncio.Event()
     sock = _bind(options.host, options.port)
     grpc_server = None
-    repository = Repository(
+    repository = RoutedRepository(
         Registry(workspace),
         options.workers,
         batching=options.batching,
         metrics=Metrics(options.access_log_sample),
     )
+    routing = Deployments(repository, workspace.store)
+    repository.deployments = routing
+    watcher: asyncio.Task[None] | None = None
     loop = asyncio.get_running_loop()
     handled = []
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -191,7 +201,16 @@ async def serve_async(
     try:
         grpc_server, grpc_port = _grpc_server(options)
         add_service(grpc_server, repository)
-        models = await repository.load_many(refs)
+        names = list(dict.fromkeys(deployments))
+        models = await repository.load_many(refs, warm=await routing.flavors(names))
+        clash = sorted({m.name for m in models} & set(names))
+        if clash:
+            raise ServingError(
+                400, f"'{clash[0]}' names both a served model and a deployment: rename one"
+            )
+        routes = await routing.add(names)
+        if routes:
+            watcher = loop.create_task(routing.watch())
         await grpc_server.start()
         http = _uvicorn(RestApp(repository, options.max_request_bytes), sock)
         task = loop.create_task(http.serve(sockets=[sock]))
@@ -201,7 +220,8 @@ async def serve_async(
             task.result()
             raise ServingError(500, "the REST server stopped as it started")
         if on_ready is not None:
-            on_ready(Bound(options.host, sock.getsockname()[1], grpc_port, tuple(models)))
+            port = sock.getsockname()[1]
+            on_ready(Bound(options.host, port, grpc_port, tuple(models), tuple(routes)))
         waiter = loop.create_task(stop.wait())
         await asyncio.wait([task, waiter], return_when=asyncio.FIRST_COMPLETED)
         waiter.cancel()
@@ -213,6 +233,11 @@ async def serve_async(
             loop.remove_signal_handler(sig)
         if grpc_server is not None:
             await grpc_server.stop(None)
+        if watcher is not None:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+        await routing.close()
         await repository.close()
         sock.close()
 
@@ -222,7 +247,9 @@ def serve(
     refs: Sequence[str],
     options: ServeOptions,
     on_ready: Callable[[Bound], None] | None = None,
+    deployments: Sequence[str] = (),
 ) -> None:
     """Serve ``refs`` (``NAME``, ``NAME@ALIAS``, ``NAME:VERSION``) from ``workspace``'s
-    registry over the Open Inference Protocol until SIGINT or SIGTERM."""
-    asyncio.run(serve_async(workspace, refs, options, on_ready))
+    registry, and ``deployments`` by name, over the Open Inference Protocol until SIGINT
+    or SIGTERM."""
+    asyncio.run(serve_async(workspace, refs, options, on_ready, deployments=deployments))

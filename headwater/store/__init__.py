@@ -4,7 +4,7 @@ and the artifact store (fsspec).
 Callers hold one :class:`MetadataStore` and reach each area through it:
 ``store.pipelines``, ``store.runs``, ``store.tasks``, ``store.lineage``,
 ``store.schedules``, ``store.control``, ``store.pools``, ``store.auth``,
-``store.assets``, ``store.queries``, ``store.experiments``, ``store.models``,
+``store.assets``, ``store.queries``, ``store.experiments``, ``store.models``, ``store.deployments``,
 ``store.roots``, ``store.outbox`` and ``store.studies``.
 """
 
@@ -16,6 +16,12 @@ from headwater.store._base import Database, new_id, process_owner
 from headwater.store._compare import ComparedRun, Comparison, parse_condition
 from headwater.store._control import ControlStore
 from headwater.store._db import DATABASE_FAILURES, create_engine, failure_cause, migrate
+from headwater.store._deployments import (
+    DeploymentRecord,
+    DeploymentRevision,
+    DeploymentStore,
+    ServingRecord,
+)
 from headwater.store._experiments import ExperimentStore
 from headwater.store._lineage import LineageStore
 from headwater.store._metadata import MetadataStore
@@ -80,6 +86,9 @@ __all__ = [
     "ControlStore",
     "Database",
     "DeliveryStatus",
+    "DeploymentRecord",
+    "DeploymentRevision",
+    "DeploymentStore",
     "DueRun",
     "ExperimentStore",
     "ExperimentSummary",
@@ -110,6 +119,7 @@ __all__ = [
     "ScheduleRaceLost",
     "ScheduleRecord",
     "ScheduleStore",
+    "ServingRecord",
     "SlotRequest",
     "StoreError",
     "StudyRecord",

@@ -19,6 +19,7 @@ from headwater.store._auth import AuthStore
 from headwater.store._base import Database
 from headwater.store._control import ControlStore
 from headwater.store._db import create_engine, migrate
+from headwater.store._deployments import DeploymentStore
 from headwater.store._experiments import ExperimentStore
 from headwater.store._lineage import LineageStore
 from headwater.store._models import ModelStore
@@ -55,6 +56,8 @@ class MetadataStore:
     experiments: ExperimentStore
     # The model registry: named models, their versions and aliases.
     models: ModelStore
+    # Deployments: what servers answer by name, their revisions and serving history.
+    deployments: DeploymentStore
     # Where the runs a server creates may read, besides the artifact root.
     roots: RootStore
     # Notifications to send, written in the same transactions as the changes they tell of.
@@ -76,6 +79,7 @@ class MetadataStore:
         self.queries = QueryStore(db)
         self.experiments = ExperimentStore(db, self.runs)
         self.models = ModelStore(db, self.lineage, self.experiments)
+        self.deployments = DeploymentStore(db, self.models)
         self.roots = RootStore(db)
         self.outbox = OutboxStore(db)
         self.studies = StudyStore(db)

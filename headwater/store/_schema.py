@@ -472,3 +472,59 @@ model_alias_history = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Index(None, "model_id", "id"),
 )
+
+# A deployment (docs/adr/0022): a name that ``headwater serve --deployment`` answers, the
+# model version it follows (``NAME@ALIAS``, ``NAME:VERSION`` or ``NAME``), an optional
+# canary with the percentage of requests it takes, and an optional shadow that sees a
+# copy of every request. ``revision`` counts its changes: a server polls it.
+deployments = sa.Table(
+    "deployments",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    _namespace(),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("model", sa.String(256), nullable=False),
+    sa.Column("canary", sa.String(256)),
+    sa.Column("canary_percent", sa.Float, nullable=False, server_default="0"),
+    sa.Column("shadow", sa.String(256)),
+    sa.Column("revision", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("created_by", sa.String(256)),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("namespace", "name"),
+)
+
+# Every configuration a deployment had (create, update, promote, rollback), by whom.
+deployment_revisions = sa.Table(
+    "deployment_revisions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    _namespace(),
+    sa.Column("deployment_id", sa.String(32), sa.ForeignKey("deployments.id"), nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("model", sa.String(256), nullable=False),
+    sa.Column("canary", sa.String(256)),
+    sa.Column("canary_percent", sa.Float, nullable=False, server_default="0"),
+    sa.Column("shadow", sa.String(256)),
+    sa.Column("actor", sa.String(256)),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index(None, "deployment_id", "id"),
+)
+
+# What each server of a deployment served, in which role (main, canary, shadow), from
+# when until when (open: still serving): the serving hop of lineage.
+deployment_serving = sa.Table(
+    "deployment_serving",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    _namespace(),
+    sa.Column("deployment_id", sa.String(32), sa.ForeignKey("deployments.id"), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("version_id", sa.String(32), sa.ForeignKey("model_versions.id"), nullable=False),
+    sa.Column("server", sa.String(256), nullable=False),
+    sa.Column("since", UTCDateTime, nullable=False),
+    sa.Column("until", UTCDateTime),
+    sa.Index(None, "deployment_id", "id"),
+    sa.Index(None, "version_id"),
+)

@@ -45,6 +45,9 @@ TABLES = {
     "model_versions",
     "model_aliases",
     "model_alias_history",
+    "deployments",
+    "deployment_revisions",
+    "deployment_serving",
 }
 
 

@@ -512,6 +512,21 @@ def test_rows_inserted_without_a_namespace_get_default(
                 model_id="m", alias="champion", to_version=1, created_at=now
             )
         )
+        conn.execute(
+            t.deployments.insert().values(
+                id="d", name="d", model="m@champion", created_at=now, updated_at=now
+            )
+        )
+        conn.execute(
+            t.deployment_revisions.insert().values(
+                deployment_id="d", revision=1, action="create", model="m", created_at=now
+            )
+        )
+        conn.execute(
+            t.deployment_serving.insert().values(
+                deployment_id="d", role="main", version_id="mv", server="s", since=now
+            )
+        )
     with store.engine.connect() as conn:
         for table in t.metadata.sorted_tables:
             namespaces = conn.execute(sa.select(table.c.namespace)).scalars().all()
