@@ -156,6 +156,139 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/deployments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Deployments
+         * @description Deployments, by name.
+         */
+        get: operations["list_deployments_api_v1_deployments_get"];
+        put?: never;
+        /**
+         * Create
+         * @description A new deployment; each reference must name a model version now (409: the name is
+         *     taken).
+         */
+        post: operations["create_api_v1_deployments_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/deployments/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get
+         * @description A deployment: the references it follows.
+         */
+        get: operations["get_api_v1_deployments__name__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete
+         * @description Delete a deployment and its history (409 while a server serves it).
+         */
+        delete: operations["delete_api_v1_deployments__name__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Update
+         * @description Change what a deployment serves; its servers follow within about a second.
+         */
+        patch: operations["update_api_v1_deployments__name__patch"];
+        trace?: never;
+    };
+    "/api/v1/deployments/{name}/promote": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Promote
+         * @description The canary becomes the main version.
+         */
+        post: operations["promote_api_v1_deployments__name__promote_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/deployments/{name}/revisions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Revisions
+         * @description Every configuration the deployment had, newest first.
+         */
+        get: operations["revisions_api_v1_deployments__name__revisions_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/deployments/{name}/rollback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rollback
+         * @description Back to the main version served before the current one, pinned by number.
+         */
+        post: operations["rollback_api_v1_deployments__name__rollback_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/deployments/{name}/serving": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Serving
+         * @description What the deployment's servers served, in which role, since when, newest first.
+         */
+        get: operations["serving_api_v1_deployments__name__serving_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/experiments": {
         parameters: {
             query?: never;
@@ -1063,6 +1196,52 @@ export interface components {
              */
             total: number;
         };
+        /** CreateIn */
+        CreateIn: {
+            /** Canary */
+            canary?: string | null;
+            /**
+             * Canary Percent
+             * @description The canary's share of requests.
+             */
+            canary_percent?: number | null;
+            /**
+             * Model
+             * @description NAME@ALIAS, NAME:VERSION or NAME (its newest).
+             */
+            model: string;
+            /** Name */
+            name: string;
+            /** Shadow */
+            shadow?: string | null;
+        };
+        /** DeploymentOut */
+        DeploymentOut: {
+            /** Canary */
+            canary: string | null;
+            /** Canary Percent */
+            canary_percent: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string | null;
+            /** Model */
+            model: string;
+            /** Name */
+            name: string;
+            /** Revision */
+            revision: number;
+            /** Shadow */
+            shadow: string | null;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
         /** ExperimentOut */
         ExperimentOut: {
             /**
@@ -1130,6 +1309,11 @@ export interface components {
             artifact: components["schemas"]["ArtifactOut"];
             /** Downstream */
             downstream: components["schemas"]["LineageNodeOut"][];
+            /**
+             * Served
+             * @default []
+             */
+            served?: components["schemas"]["ServedOut"][];
             /** Upstream */
             upstream: components["schemas"]["LineageNodeOut"][];
         };
@@ -1439,6 +1623,28 @@ export interface components {
                 [key: string]: string;
             };
         };
+        /** RevisionOut */
+        RevisionOut: {
+            /** Action */
+            action: string;
+            /** Actor */
+            actor: string | null;
+            /** Canary */
+            canary: string | null;
+            /** Canary Percent */
+            canary_percent: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Model */
+            model: string;
+            /** Revision */
+            revision: number;
+            /** Shadow */
+            shadow: string | null;
+        };
         /** RunDetail */
         RunDetail: {
             /** Cache Enabled */
@@ -1646,6 +1852,52 @@ export interface components {
             task: string;
             /** Value */
             value: number[];
+        };
+        /**
+         * ServedOut
+         * @description A model version registered from the artifact (or from one made from it), and a
+         *     deployment that served it: the last hop of lineage.
+         */
+        ServedOut: {
+            /** Artifact Id */
+            artifact_id: string;
+            /** Deployment */
+            deployment: string;
+            /** Model */
+            model: string;
+            /** Role */
+            role: string;
+            /** Server */
+            server: string;
+            /**
+             * Since
+             * Format: date-time
+             */
+            since: string;
+            /** Until */
+            until: string | null;
+            /** Version */
+            version: number;
+        };
+        /** ServingOut */
+        ServingOut: {
+            /** Deployment */
+            deployment: string;
+            /** Model */
+            model: string;
+            /** Role */
+            role: string;
+            /** Server */
+            server: string;
+            /**
+             * Since
+             * Format: date-time
+             */
+            since: string;
+            /** Until */
+            until: string | null;
+            /** Version */
+            version: number;
         };
         /** StudyDetail */
         StudyDetail: {
@@ -1881,6 +2133,23 @@ export interface components {
              * @description A version id; the newest deployed one if left out.
              */
             version?: string | null;
+        };
+        /**
+         * UpdateIn
+         * @description Fields left out keep their values; ``canary`` or ``shadow`` null removes it.
+         */
+        UpdateIn: {
+            /** Canary */
+            canary?: string | null;
+            /**
+             * Canary Percent
+             * @description The canary's share of requests.
+             */
+            canary_percent?: number | null;
+            /** Model */
+            model?: string | null;
+            /** Shadow */
+            shadow?: string | null;
         };
         /** UriRootOut */
         UriRootOut: {
@@ -2227,6 +2496,305 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Page_AssetOut_"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_deployments_api_v1_deployments_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeploymentOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_api_v1_deployments_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeploymentOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_api_v1_deployments__name__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The deployment's name. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeploymentOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_api_v1_deployments__name__delete: {
+        parameters: {
+            query?: {
+                /** @description Even if a server says it serves it. */
+                force?: boolean;
+            };
+            header?: never;
+            path: {
+                /** @description The deployment's name. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeploymentOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_api_v1_deployments__name__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The deployment's name. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeploymentOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    promote_api_v1_deployments__name__promote_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The deployment's name. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeploymentOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    revisions_api_v1_deployments__name__revisions_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The deployment's name. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RevisionOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    rollback_api_v1_deployments__name__rollback_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The deployment's name. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeploymentOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    serving_api_v1_deployments__name__serving_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The deployment's name. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServingOut"][];
                 };
             };
             /** @description Validation Error */
