@@ -501,6 +501,10 @@ def test_every_row_a_store_writes_carries_its_namespace(
     scoped.models.register("churn", NewModelVersion(model.id), aliases=["champion"])
     scoped.models.delete_alias("churn", "champion")
     scoped.models.set_alias("churn", "champion", 1)
+    scoped.deployments.create("churn-live", "churn@champion")
+    scoped.deployments.record_serving(
+        "churn-live", "main", scoped.models.get_version("churn", 1), "server-1"
+    )
     study = scoped.studies.create_study(
         "sweep",
         pipeline="train",
