@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from headwater._config import Settings
+from headwater._process import pid_alive
 from headwater.engine._engine import Engine
 from headwater.engine._environments import resolve_environments
 from headwater.engine._honour import check_options
@@ -282,21 +283,7 @@ def _global_limit() -> int | None:
 
 
 def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie or an unrelated process reusing the pid still counts as alive here;
-    # /proc tells a zombie apart.
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split()[2] != "Z"
-    except OSError:
-        return True
+    return pid != os.getpid() and pid_alive(pid)
 
 
 @dataclass

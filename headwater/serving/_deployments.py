@@ -33,6 +33,7 @@ import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from headwater._process import pid_alive
 from headwater.errors import NotFound, ServingError
 from headwater.serving._repository import Registry, Repository
 from headwater.serving._served import ServedVersion
@@ -246,6 +247,8 @@ class Deployments:
         for name in names:
             if name in self.repository.routes:
                 raise ServingError(400, f"deployment '{name}' is served already")
+        if names:
+            await asyncio.to_thread(self._forget_dead_servers)
         try:
             wanted = [await asyncio.to_thread(self._read, name) for name in names]
             results = await asyncio.gather(
@@ -315,6 +318,17 @@ class Deployments:
             log.warning("could not record that this server stopped serving: %s", e)
 
     # ------------------------------------------------------------------ helpers
+
+    def _forget_dead_servers(self) -> None:
+        """Close what servers of this machine killed without saying so left open, so the
+        serving history and ``deployments list`` do not show them serving."""
+        try:
+            gone = self.store.deployments.stop_dead_servers(socket.gethostname(), pid_alive)
+        except Exception as e:
+            log.warning("could not close the serving rows of stopped servers: %s", e)
+            return
+        for server in gone:
+            log.info("server %s stopped without saying so; its serving rows are closed", server)
 
     def _read(self, name: str) -> _Wanted:
         """What deployment ``name`` names now (runs in a thread: it reads the store)."""

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import math
 import re
+import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from headwater._process import pid_alive
 from headwater.errors import Conflict, InvalidValue, NotFound
 from headwater.store import _schema as t
 from headwater.store._base import Database, new_id, now
@@ -313,8 +316,10 @@ class DeploymentStore:
 
     def delete(self, name: str, force: bool = False) -> DeploymentRecord:
         """Remove a deployment with its history. Refused while a server reports serving
-        it (``force``: a server that died without saying so)."""
+        it (``force``: a server on another machine that died without saying so; one on
+        this machine is known dead by its pid)."""
         current = self.get(name)
+        self.stop_dead_servers(socket.gethostname(), pid_alive)
         serving = self.serving(name, open_only=True)
         if serving and not force:
             servers = ", ".join(sorted({s.server for s in serving}))
@@ -370,6 +375,30 @@ class DeploymentStore:
                 .where(s.namespace == self.db.namespace, s.server == server, s.until.is_(None))
                 .values(until=now())
             )
+
+    def stop_dead_servers(self, host: str, alive: Callable[[int], bool]) -> list[str]:
+        """Close the open rows of servers on ``host`` whose process is gone (``alive``
+        tells, by pid): a server killed with SIGKILL never said it stopped. Returns the
+        servers whose rows were closed."""
+        s = t.deployment_serving.c
+        with self.db.connect() as conn:
+            servers = conn.execute(
+                sa.select(s.server)
+                .where(
+                    s.namespace == self.db.namespace,
+                    s.until.is_(None),
+                    s.server.startswith(f"{host}:", autoescape=True),
+                )
+                .distinct()
+            ).scalars()
+            dead = [
+                server
+                for server in servers
+                if (pid := server.rpartition(":")[2]).isdigit() and not alive(int(pid))
+            ]
+        for server in dead:
+            self.stop_serving(server)
+        return dead
 
     # ------------------------------------------------------------------ helpers
 

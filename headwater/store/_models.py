@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from headwater.errors import InvalidValue, NotFound
+from headwater.errors import Conflict, InvalidValue, NotFound
 from headwater.store import _schema as t
 from headwater.store._base import Database, new_id, now
 from headwater.store._experiments import ExperimentStore
@@ -265,6 +265,7 @@ class ModelStore:
                     f"model '{name}' has no alias '{alias}'",
                     hint=f"see its aliases with 'headwater models show {name}'",
                 )
+            self._refuse_if_followed(conn, name, alias)
             conn.execute(t.model_aliases.delete().where(a.model_id == model_id, a.alias == alias))
             return self._history(conn, model_id, alias, before, None, actor, ts)
 
@@ -278,6 +279,32 @@ class ModelStore:
                 hint="list a run's artifacts with 'headwater artifacts list RUN'",
             )
         return found[artifact_id]
+
+    def _refuse_if_followed(self, conn: sa.Connection, name: str, alias: str) -> None:
+        """A deployment that follows ``NAME@ALIAS`` would lose its model: refuse."""
+        d = t.deployments.c
+        ref = f"{name}@{alias}"
+        rows = conn.execute(
+            sa.select(d.name, d.model, d.canary, d.shadow)
+            .where(
+                d.namespace == self.db.namespace,
+                sa.or_(d.model == ref, d.canary == ref, d.shadow == ref),
+            )
+            .order_by(d.name)
+        ).all()
+        if not rows:
+            return
+        uses = []
+        for r in rows:
+            roles = [role for role in ("model", "canary", "shadow") if r._mapping[role] == ref]
+            uses.append(f"{r.name} (as {' and '.join(roles)})")
+        raise Conflict(
+            f"alias '{alias}' of model '{name}' is followed by deployment "
+            f"{', '.join(uses)}; it was not deleted",
+            hint=f"point {'it' if len(rows) == 1 else 'them'} elsewhere first "
+            f"('headwater deployments update {rows[0].name} --model {name}:VERSION') "
+            "or delete the deployment",
+        )
 
     def _lock(self, conn: sa.Connection, name: str, ts: Any) -> tuple[str, int]:
         """Take model ``name``'s row for this transaction (id, last version number)."""

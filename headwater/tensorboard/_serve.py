@@ -27,6 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from headwater._process import pid_alive
 from headwater.errors import HeadwaterError
 
 _SERVING = re.compile(r"TensorBoard \S+ at (https?://\S+)")
@@ -97,15 +98,7 @@ def scratch_folder(home: Path) -> Path:
 
 
 def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid == os.getpid() or pid_alive(pid)
 
 
 class TensorBoard:

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
-from serve_helpers import HERE, Server, _register, served
+from serve_helpers import HERE, Server, _register, served, start_server
 
 from headwater.serving._deployments import canary_share
 
@@ -286,3 +286,50 @@ def test_lineage_runs_from_the_model_version_to_the_deployment(
     assert main(["models", "lineage", "fraud/2"]) == 0
     out = capsys.readouterr().out
     assert "served by" in out and "live" in out, out
+
+
+def test_an_alias_a_deployment_follows_is_not_deleted(
+    server: Server,
+    home: Home,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from headwater.cli import main
+
+    assert _cli(home, capsys, monkeypatch, "create", "follow", "--model", "churn@champion")[0] == 0
+    assert main(["models", "alias", "delete", "churn", "champion"]) == 1
+    said = " ".join(capsys.readouterr().err.split())
+    assert "alias 'champion' of model 'churn' is followed by deployment follow" in said, said
+    with _workspace(home.home) as ws:
+        assert ws.store.models.get_model("churn").aliases.get("champion") == 1
+    assert _cli(home, capsys, monkeypatch, "delete", "follow")[0] == 0
+
+
+def test_a_server_killed_with_sigkill_leaves_no_serving_row_open(
+    server: Server, home: Home, tmp_path: Path
+) -> None:
+    def open_servers() -> set[str]:
+        with _workspace(home.home) as ws:
+            return {s.server for s in ws.store.deployments.serving("live", open_only=True)}
+
+    def wait_for(condition: Any) -> None:
+        deadline = time.monotonic() + 30
+        while not condition() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert condition()
+
+    before = open_servers()
+    killed = start_server(home.home, tmp_path / "killed.txt", "-d", "live")
+    wait_for(lambda: len(open_servers() - before) == 1)
+    (gone,) = open_servers() - before
+    assert gone.endswith(f":{killed.process.pid}")
+    killed.process.kill()
+    killed.process.wait()
+    assert gone in open_servers()  # it could not say it stopped
+    follower = start_server(home.home, tmp_path / "follower.txt", "-d", "live")
+    try:
+        wait_for(lambda: gone not in open_servers() and len(open_servers() - before) == 1)
+        assert before <= open_servers()  # the live server's rows stay open
+    finally:
+        assert follower.stop() == 0
+    assert open_servers() == before

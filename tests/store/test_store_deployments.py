@@ -158,3 +158,51 @@ def test_another_namespace_cannot_see_or_change_a_deployment(
     with pytest.raises(NotFound, match="no registered model 'churn'"):
         other_namespace.deployments.create("web", "churn:1")
     assert store.deployments.get("web").revision == 1
+
+
+def test_an_alias_a_deployment_follows_cannot_be_deleted(store: MetadataStore) -> None:
+    _register(store, "churn", 2)
+    store.models.set_alias("churn", "champion", 1)
+    store.models.set_alias("churn", "challenger", 2)
+    store.models.set_alias("churn", "spare", 2)
+    store.deployments.create("web", "churn@champion", canary="churn@challenger")
+    store.deployments.create("api", "churn:1", shadow="churn@challenger")
+    with pytest.raises(Conflict, match=r"followed by deployment web \(as model\)") as raised:
+        store.models.delete_alias("churn", "champion")
+    assert "headwater deployments update web --model churn:VERSION" in (raised.value.hint or "")
+    with pytest.raises(
+        Conflict, match=r"deployment api \(as shadow\), web \(as canary\); it was not deleted"
+    ):
+        store.models.delete_alias("churn", "challenger")
+    assert store.models.get_model("churn").aliases == {"champion": 1, "challenger": 2, "spare": 2}
+    store.models.delete_alias("churn", "spare")  # nothing follows it
+    store.deployments.update("web", model="churn:1", canary=None)
+    store.models.delete_alias("churn", "champion")
+    assert set(store.models.get_model("churn").aliases) == {"challenger"}
+
+
+def test_the_rows_of_a_server_killed_on_this_machine_are_closed(store: MetadataStore) -> None:
+    import os
+    import socket
+    import subprocess
+
+    from headwater._process import pid_alive
+
+    _register(store, "churn", 1)
+    store.deployments.create("web", "churn:1")
+    version = store.models.get_version("churn", 1)
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    host = socket.gethostname()
+    dead, alive, elsewhere = f"{host}:{gone.pid}", f"{host}:{os.getpid()}", "elsewhere:1"
+    for server in (dead, alive, elsewhere):
+        store.deployments.record_serving("web", "main", version, server)
+    assert store.deployments.stop_dead_servers(host, pid_alive) == [dead]
+    still = {s.server for s in store.deployments.serving("web", open_only=True)}
+    assert still == {alive, elsewhere}
+    store.deployments.stop_serving(alive)
+    store.deployments.stop_serving(elsewhere)
+    # Deleting closes a dead server's rows of this machine by itself; no --force needed.
+    store.deployments.record_serving("web", "main", version, dead)
+    store.deployments.delete("web")
+    assert _counts(store) == dict.fromkeys(TABLES, 0)
