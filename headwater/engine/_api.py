@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from headwater._config import Settings
-from headwater._process import pid_alive
 from headwater.engine._engine import Engine
 from headwater.engine._environments import resolve_environments
 from headwater.engine._honour import check_options
@@ -283,6 +282,8 @@ def _global_limit() -> int | None:
 
 
 def _alive(pid: int) -> bool:
+    from headwater._process import pid_alive  # only when a run's engine may be gone
+
     return pid != os.getpid() and pid_alive(pid)
 
 

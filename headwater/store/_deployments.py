@@ -21,7 +21,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from headwater._process import pid_alive
 from headwater.errors import Conflict, InvalidValue, NotFound
 from headwater.store import _schema as t
 from headwater.store._base import Database, new_id, now
@@ -318,6 +317,8 @@ class DeploymentStore:
         """Remove a deployment with its history. Refused while a server reports serving
         it (``force``: a server on another machine that died without saying so; one on
         this machine is known dead by its pid)."""
+        from headwater._process import pid_alive
+
         current = self.get(name)
         self.stop_dead_servers(socket.gethostname(), pid_alive)
         serving = self.serving(name, open_only=True)

@@ -28,8 +28,9 @@ def _serve(models: Models, *args: str) -> subprocess.CompletedProcess[str]:
 REFUSED = [
     (("bad name!",), "model to serve 'bad name!' is not valid fix: write NAME"),
     (("iris:x",), "model to serve 'iris:x' names version 'x', which is not a whole number"),
-    (("nope",), "no registered model 'nope'"),
-    (("--deployment", "nope"), "no deployment 'nope'"),
+    # Any free ports: the default ones may be taken by another test on this machine.
+    (("nope", "--port", "0", "--grpc-port", "0"), "no registered model 'nope'"),
+    (("--deployment", "nope", "--port", "0", "--grpc-port", "0"), "no deployment 'nope'"),
     (("net", "--port", "0", "--grpc-port", "0"), "model 'net' version 1 is a PyTorch file"),
     (("iris", "--port", "8123", "--grpc-port", "8123"), "--port and --grpc-port are both 8123"),
     (("iris", "--max-batch-size", "0"), "--max-batch-size 0 is out of range fix: use 1"),
