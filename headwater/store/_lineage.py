@@ -30,6 +30,7 @@ _METRIC_COLUMNS = [
     "value",
     "step",
     "logged_at",
+    "final",
 ]
 
 
@@ -101,6 +102,7 @@ class LineageStore:
             )
             self.write_links(conn, task.id, "output", [(a.name, a.id) for a in artifacts], ts)
         if metrics:
+            last = {m.key: i for i, m in enumerate(metrics)}
             conn.execute(
                 t.metrics.insert(),
                 [
@@ -113,8 +115,9 @@ class LineageStore:
                         "value": m.value,
                         "step": m.step,
                         "logged_at": m.logged_at,
+                        "final": True if last[m.key] == i else None,
                     }
-                    for m in metrics
+                    for i, m in enumerate(metrics)
                 ],
             )
 
@@ -134,6 +137,7 @@ class LineageStore:
                 m.c.value,
                 m.c.step,
                 m.c.logged_at,
+                m.c.final,
             )
             .where(m.c.task_run_id == source)
             .order_by(m.c.id)

@@ -26,12 +26,16 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: Any, dialect: sa.Dialect) -> datetime | None:
-        if value is None:
-            return None
-        when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-        if when.tzinfo is None:
-            return when.replace(tzinfo=UTC)
-        return when.astimezone(UTC)
+        return None if value is None else as_utc(value)
+
+
+def as_utc(value: datetime | str) -> datetime:
+    """A stored time as an aware UTC datetime: what a driver gives for a column read
+    without its type's processing (text on SQLite, a datetime on PostgreSQL)."""
+    when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    if when.tzinfo is None:
+        return when.replace(tzinfo=UTC)
+    return when.astimezone(UTC)
 
 
 class JSONType(sa.TypeDecorator[Any]):
@@ -227,7 +231,16 @@ metrics = sa.Table(
     sa.Column("value", sa.Float, nullable=False),
     sa.Column("step", sa.Integer),
     sa.Column("logged_at", UTCDateTime, nullable=False),
+    # True on the last point of each key an attempt logged: its final value, which run
+    # comparisons read without grouping every point (NULL on the others).
+    sa.Column("final", sa.Boolean),
     sa.Index(None, "run_id", "key"),
+    sa.Index(
+        "ix_metrics_run_id_final",
+        "run_id",
+        sqlite_where=sa.text("final"),
+        postgresql_where=sa.text("final"),
+    ),
 )
 
 # A deployed pipeline's schedule: which version it runs, paused or not, and the

@@ -342,3 +342,68 @@ def test_0011_puts_earlier_runs_in_their_pipelines_experiment(engine: sa.Engine)
     assert found == {"r-train": "train", "r-score": "score"}
     store = MetadataStore(engine)
     assert [r.id for r in store.runs.list_runs(experiment="score")] == ["r-score"]
+
+
+def test_0015_marks_each_attempts_last_point_of_a_metric_final(engine: sa.Engine) -> None:
+    """Points logged before 0015: the last of each key of each attempt is its final value,
+    so comparing old runs shows what it showed before."""
+    from alembic import command
+    from alembic.config import Config
+
+    from headwater.store._db import _MIGRATIONS
+
+    with engine.begin() as conn:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(_MIGRATIONS))
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0014")
+        stamp = "2026-01-01 00:00:00"
+        conn.execute(
+            sa.text("INSERT INTO pipelines (id, name, created_at) VALUES ('p', 'p', :t)"),
+            {"t": stamp},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO pipeline_versions (id, pipeline_id, digest, spec, created_at) "
+                "VALUES ('v', 'p', 'd', '{}', :t)"
+            ),
+            {"t": stamp},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO runs (id, pipeline_id, version_id, status, parameters, "
+                "created_at, experiment) VALUES ('r', 'p', 'v', 'succeeded', '{}', :t, 'p')"
+            ),
+            {"t": stamp},
+        )
+        for tid, attempt in (("t1", 1), ("t2", 2)):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO task_runs (id, run_id, path, task, component, attempt, "
+                    "status, created_at) VALUES (:i, 'r', 'train', 'train', 'c', :a, "
+                    "'succeeded', :t)"
+                ),
+                {"i": tid, "a": attempt, "t": stamp},
+            )
+        points = [("t1", "loss", 0.9), ("t1", "loss", 0.5), ("t2", "loss", 0.4)]
+        points += [("t2", "accuracy", 0.7), ("t2", "loss", 0.2), ("t2", "accuracy", 0.8)]
+        for tid, key, value in points:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO metrics (run_id, task_run_id, key, value, logged_at) "
+                    "VALUES ('r', :i, :k, :v, :t)"
+                ),
+                {"i": tid, "k": key, "v": value, "t": stamp},
+            )
+    migrate(engine)
+    with engine.connect() as conn:
+        final = conn.execute(
+            sa.text("SELECT task_run_id, key, value FROM metrics WHERE final ORDER BY id")
+        ).all()
+    assert [tuple(row) for row in final] == [
+        ("t1", "loss", 0.5),
+        ("t2", "loss", 0.2),
+        ("t2", "accuracy", 0.8),
+    ]
+    found = MetadataStore(engine).experiments.compare(experiment="p")
+    assert found.rows[0].metrics == {"loss": 0.2, "accuracy": 0.8}
