@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -324,11 +324,16 @@ class Tuner:
         self.space: Space = parse_space(record.space, spec)
         self.task, self.metric = check_objective(spec, record.objective)
         self.storage = optuna.storages.JournalStorage(DatabaseJournal(ws.store, record.id))
+        trials = ws.store.studies.trials(record.id)
         self.study = optuna.create_study(
             storage=self.storage,
             study_name=record.name,
             direction=cast(Any, record.direction),
-            sampler=make_sampler(record.sampler, self.space, self.settings.seed),
+            sampler=make_sampler(
+                record.sampler,
+                self.space,
+                _resumed_seed(record.sampler, self.settings.seed, trials),
+            ),
             pruner=make_pruner(record.pruner),
             load_if_exists=True,
         )
@@ -339,7 +344,6 @@ class Tuner:
         self.engines: dict[int, Engine] = {}
         self.reports = ws.work_dir / "studies" / record.id
         self.version = ws.store.pipelines.get_version(self.settings.version_id)
-        trials = ws.store.studies.trials(record.id)
         self.started = sum(1 for t in trials if t.state != TrialState.LOST)
         # The first trial runs alone: the steps every trial shares (data preparation)
         # then run once, and the trials after it find them in the cache.
@@ -606,3 +610,16 @@ class Tuner:
         if self.observer is not None:
             with self.lock:
                 self.observer(event)
+
+
+def _resumed_seed(sampler: str, seed: int | None, trials: Sequence[TrialRecord]) -> int | None:
+    """The seed of a study's sampler as it (re)starts with ``trials`` already asked.
+
+    A seeded random or TPE sampler draws the same sequence each time it is made: resumed
+    with its first seed, it would ask the finished trials' parameters again. It goes on
+    from a seed of its own instead (the same one for the same point of resumption). The
+    grid and QMC samplers find their next point from the trials in the study, so they
+    keep theirs."""
+    if seed is None or not trials or sampler in ("grid", "qmc"):
+        return seed
+    return (seed + len(trials)) % 2**32
