@@ -86,6 +86,25 @@ def serve(
             help="The fraction of requests logged to stderr, one line each (0: none).",
         ),
     ] = 0.0,
+    request_timeout: Annotated[
+        str,
+        typer.Option(
+            "--request-timeout",
+            metavar="SECONDS",
+            help="A request its model has not answered within SECONDS gets a 504 (gRPC "
+            "DEADLINE_EXCEEDED), and the model's worker is killed and started again.",
+        ),
+    ] = "60",
+    worker_memory_mb: Annotated[
+        str | None,
+        typer.Option(
+            "--worker-memory-mb",
+            metavar="MIB",
+            help="The private memory each model worker may hold (RLIMIT_DATA); past it the "
+            "model gets MemoryError and the request a 500. Default: no limit.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve registered models over the Open Inference Protocol (V2), REST and gRPC.
 
@@ -99,6 +118,7 @@ def serve(
     from headwater.serving import serve as run_server
 
     refs = models or []
+    limits = ServeOptions.parse_limits(request_timeout, worker_memory_mb)
     for ref in refs:
         parse_model_ref(ref)  # a malformed reference is refused before anything starts
     options = ServeOptions(
@@ -110,6 +130,8 @@ def serve(
         max_batch_size,
         max_batch_wait_ms,
         access_log_sample,
+        limits.request_timeout,
+        limits.memory_mb,
     )
     options.check()
     from headwater.engine import Workspace

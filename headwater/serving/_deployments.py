@@ -360,7 +360,10 @@ class Deployments:
         spec, canonical = await asyncio.to_thread(self.repository.registry.resolve, ref)
         if self.repository.launchers.zygote is None:
             await self.repository.launchers.open([spec.flavor])
-        served = ServedVersion(spec, self.repository.workers, canonical, self.repository.launchers)
+        repository = self.repository
+        served = ServedVersion(
+            spec, repository.workers, canonical, repository.launchers, limits=repository.limits
+        )
         self._loaded[key] = served
         try:
             await served.load()

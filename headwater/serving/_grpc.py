@@ -4,7 +4,10 @@ in the front's event loop beside the REST server).
 Inputs come as ``raw_input_contents`` or typed ``contents``; outputs go back as
 ``raw_output_contents`` when the request sent raw inputs (or an output is FP16, which has
 no typed field), else as typed ``contents``. Errors are gRPC status codes: a 400 is
-INVALID_ARGUMENT, 404 NOT_FOUND, 413 RESOURCE_EXHAUSTED, 503 UNAVAILABLE, 500 INTERNAL.
+INVALID_ARGUMENT, 404 NOT_FOUND, 413 RESOURCE_EXHAUSTED, 503 UNAVAILABLE, 504 (a request
+timeout) DEADLINE_EXCEEDED, 500 INTERNAL. A client's deadline is honoured: when it passes
+first, the call ends with DEADLINE_EXCEEDED (the worker is left to finish; only the
+server's own request timeout stops a worker).
 """
 
 from __future__ import annotations
@@ -29,9 +32,14 @@ _CODES = {
     400: grpc.StatusCode.INVALID_ARGUMENT,
     404: grpc.StatusCode.NOT_FOUND,
     405: grpc.StatusCode.UNIMPLEMENTED,
+    409: grpc.StatusCode.FAILED_PRECONDITION,
     413: grpc.StatusCode.RESOURCE_EXHAUSTED,
     503: grpc.StatusCode.UNAVAILABLE,
+    504: grpc.StatusCode.DEADLINE_EXCEEDED,
 }
+#: Seconds left beyond which a call is taken as having no deadline (gRPC's "none" is
+#: a very large number).
+_NO_DEADLINE = 1e9
 #: The typed contents field of each datatype (FP16 has none).
 _FIELDS = {
     "BOOL": "bool_contents",
@@ -186,7 +194,18 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
         status = 500
         try:
             parsed, raw = parse_request(request)
-            outputs = await served.infer(parsed)
+            remaining = context.time_remaining()
+            if remaining is None or remaining > _NO_DEADLINE:
+                outputs = await served.infer(parsed)
+            else:
+                try:
+                    outputs = await asyncio.wait_for(served.infer(parsed), max(0.0, remaining))
+                except TimeoutError:
+                    raise ServingError(
+                        504,
+                        f"{served.label} did not answer before the client's deadline",
+                        hint="give the call a longer deadline (timeout)",
+                    ) from None
             response = encode_response(served.name, served.version, parsed.id, outputs, raw)
             status = 200
             return response

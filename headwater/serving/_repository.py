@@ -25,6 +25,7 @@ from headwater.registry import download, parse_ref, resolve
 from headwater.runtime import local_path_of
 from headwater.serving._batching import Batching
 from headwater.serving._launch import Launchers
+from headwater.serving._limits import Limits
 from headwater.serving._metrics import Metrics
 from headwater.serving._served import ServedVersion
 from headwater.serving._types import LoadSpec, ModelState
@@ -126,9 +127,13 @@ class Repository:
         workers: int = 1,
         batching: Batching | None = None,
         metrics: Metrics | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self.registry = registry
         self.workers = workers
+        #: The request timeout and worker memory limit of the models loaded (the load
+        #: API can say otherwise for its model).
+        self.limits = limits or Limits()
         #: How the models named at start-up batch (the load API can say otherwise).
         self.batching = batching or Batching()
         self.metrics = metrics or Metrics()
@@ -186,7 +191,10 @@ class Repository:
         for spec, ref in resolved:
             unique[(spec.name, spec.version)] = (spec, ref)
         results = await asyncio.gather(
-            *(self._load(spec, ref, self.batching) for spec, ref in unique.values()),
+            *(
+                self._load(spec, ref, self.batching, self.limits, None)
+                for spec, ref in unique.values()
+            ),
             return_exceptions=True,
         )
         failures = [r for r in results if isinstance(r, BaseException)]
@@ -205,9 +213,14 @@ class Repository:
         a ``version`` or an ``alias``; else the reference it was served by (its alias
         resolved again), else its newest version. It becomes the default version.
         ``max_batch_size`` and ``max_batch_wait_ms`` turn adaptive batching on (or, with
-        a size of 1, off) for it, also when it is already loaded."""
+        a size of 1, off) for it, also when it is already loaded. ``request_timeout``
+        (seconds) and ``worker_memory_mb`` set its limits (``_limits``; the server's
+        otherwise); a loaded version takes a new timeout in place, and refuses a new
+        memory limit (its workers would have to start again: unload it first)."""
         parameters = parameters or {}
         batching = Batching.from_parameters(parameters)
+        limits = self.limits.with_parameters(parameters)
+        asked = {k: parameters.get(k) for k in ("request_timeout", "worker_memory_mb")}
         version, alias = parameters.get("version"), parameters.get("alias")
         if version is not None and alias is not None:
             raise ServingError(400, "name a version or an alias to load, not both")
@@ -220,25 +233,47 @@ class Repository:
         spec, canonical = await asyncio.to_thread(self.registry.resolve, ref)
         if spec.name != name:
             raise ServingError(400, f"{ref!r} names model '{spec.name}', not '{name}'")
-        served = await self._load(spec, canonical, batching)
+        served = await self._load(spec, canonical, batching, limits, asked)
         self._default[name] = spec.version
         self._refs.setdefault(name, canonical)
         return served
 
-    async def _load(self, spec: LoadSpec, ref: str, batching: Batching | None) -> ServedVersion:
+    async def _load(
+        self,
+        spec: LoadSpec,
+        ref: str,
+        batching: Batching | None,
+        limits: Limits,
+        asked: dict[str, Any] | None,
+    ) -> ServedVersion:
+        """Load ``spec`` (or change a loaded version's batching, and its limits where
+        ``asked`` names them)."""
         lock = self._locks.setdefault(spec.name, asyncio.Lock())
         async with lock:
             versions = self._versions.setdefault(spec.name, {})
             existing = versions.get(spec.version)
             if existing is not None and existing.state is ModelState.READY:
+                asked = asked or {}
+                memory = asked.get("worker_memory_mb")
+                if memory is not None and limits.memory_mb != existing.limits.memory_mb:
+                    raise ServingError(
+                        409,
+                        f"{existing.label} is loaded with a worker memory limit of "
+                        f"{existing.limits.memory_mb or 'no'} MiB; its workers would have "
+                        f"to start again for worker_memory_mb {limits.memory_mb}",
+                        hint="unload it first (POST /v2/repository/models/"
+                        f"{spec.name}/unload), then load it with the new limit",
+                    )
                 if batching is not None:
                     existing.set_batching(batching)
+                if asked.get("request_timeout") is not None:
+                    existing.limits = Limits(limits.request_timeout, existing.limits.memory_mb)
                 return existing
             if existing is not None:  # failed or unavailable: start it afresh
                 del versions[spec.version]
                 await existing.close()
             served = ServedVersion(
-                spec, self.workers, ref, self.launchers, batching, self._on_batch
+                spec, self.workers, ref, self.launchers, batching, self._on_batch, limits
             )
             versions[spec.version] = served
             try:

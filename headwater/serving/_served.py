@@ -20,6 +20,7 @@ from headwater.errors import ServingError
 from headwater.serving._batching import Batcher, Batching, refuse_unbatchable
 from headwater.serving._checks import check_request
 from headwater.serving._launch import Launcher
+from headwater.serving._limits import Limits
 from headwater.serving._types import (
     InferRequest,
     LoadSpec,
@@ -46,10 +47,13 @@ class ServedVersion:
         launcher: Launcher,
         batching: Batching | None = None,
         on_batch: Callable[[ServedVersion, int], None] | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self.spec = spec
         self.ref = ref
-        self.workers = [Worker(spec, i, launcher) for i in range(count)]
+        #: Its request timeout (changed in place by a load) and its workers' memory limit.
+        self.limits = limits or Limits()
+        self.workers = [Worker(spec, i, launcher, self.limits.memory_mb) for i in range(count)]
         self.metadata: ModelMetadata | None = None
         self.unloading = False
         self._turn = 0
@@ -160,7 +164,7 @@ class ServedVersion:
         self, inputs: dict[str, Any], parameters: dict[str, Any], wanted: list[str] | None
     ) -> list[Output]:
         worker = await self._worker()
-        return await worker.call(inputs, parameters, wanted)
+        return await worker.call(inputs, parameters, wanted, self.limits.request_timeout)
 
     async def close(self) -> None:
         self.unloading = True

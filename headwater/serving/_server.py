@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from headwater.errors import ConfigurationError, ServingError
 from headwater.serving._batching import DEFAULT_WAIT_MS, Batching
+from headwater.serving._limits import DEFAULT_REQUEST_TIMEOUT, Limits, megabytes, seconds
 from headwater.serving._metrics import Metrics
 from headwater.serving._repository import Registry
 from headwater.serving._served import ServedVersion
@@ -47,6 +48,28 @@ class ServeOptions:
     max_batch_wait_ms: float = DEFAULT_WAIT_MS
     #: The fraction of requests written to the access log (0: none).
     access_log_sample: float = 0.0
+    #: Seconds a worker may take to answer a request (None: no limit), and MiB of
+    #: memory each worker may hold (None: no limit); see ``_limits``.
+    request_timeout: float | None = DEFAULT_REQUEST_TIMEOUT
+    worker_memory_mb: int | None = None
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(self.request_timeout, self.worker_memory_mb)
+
+    @staticmethod
+    def parse_limits(request_timeout: str, worker_memory_mb: str | None) -> Limits:
+        """``--request-timeout`` and ``--worker-memory-mb`` as typed, or a clear
+        :class:`ConfigurationError`."""
+        try:
+            return Limits(
+                seconds(request_timeout, "--request-timeout"),
+                None
+                if worker_memory_mb is None
+                else megabytes(worker_memory_mb, "--worker-memory-mb"),
+            )
+        except ServingError as e:
+            raise ConfigurationError(e.message, hint=e.hint) from None
 
     @property
     def batching(self) -> Batching:
@@ -74,6 +97,13 @@ class ServeOptions:
                 ),
                 hint=e.hint,
             ) from None
+        try:
+            if self.request_timeout is not None:
+                seconds(self.request_timeout, "--request-timeout")
+            if self.worker_memory_mb is not None:
+                megabytes(self.worker_memory_mb, "--worker-memory-mb")
+        except ServingError as e:
+            raise ConfigurationError(e.message, hint=e.hint) from None
         if not 0.0 <= self.access_log_sample <= 1.0:
             raise ConfigurationError(
                 f"--access-log-sample {self.access_log_sample} is not a fraction",
@@ -188,6 +218,7 @@ async def serve_async(
         options.workers,
         batching=options.batching,
         metrics=Metrics(options.access_log_sample),
+        limits=options.limits,
     )
     routing = Deployments(repository, workspace.store)
     repository.deployments = routing

@@ -9,6 +9,11 @@ A worker that stops unasked (killed, crashed, out of memory) fails the calls it 
 a 503 that says what happened, and is started again: at once the first time, then after
 a pause that doubles with each crash within a minute (up to 30 s). One that fails to
 load :data:`MAX_LOAD_FAILURES` times in a row is left failed, with the reason.
+
+A call not answered within the version's request timeout (``_limits``) is answered with
+a 504, and its worker is killed: a hung model would hold its slot forever. The worker
+is started again at once (a timeout is not a crash: no pause), and the other calls it
+held get the 503 of a worker that stopped, saying why.
 """
 
 from __future__ import annotations
@@ -77,8 +82,11 @@ class Worker:
     """One model worker process (number ``index`` of its model version), supervised:
     started, restarted after a crash, stopped."""
 
-    def __init__(self, spec: LoadSpec, index: int, launcher: Launcher) -> None:
+    def __init__(
+        self, spec: LoadSpec, index: int, launcher: Launcher, memory_mb: int | None = None
+    ) -> None:
         self.spec = spec
+        self.memory_mb = memory_mb
         self._launcher = launcher
         self.index = index
         self.state = WorkerState.STARTING
@@ -94,6 +102,8 @@ class Worker:
         self._supervisor: asyncio.Task[None] | None = None
         self._crashes: list[float] = []
         self._failed_loads = 0
+        #: Why the front killed the process, when it did (a request timed out).
+        self._killed_for = ""
 
     @property
     def label(self) -> str:
@@ -146,7 +156,7 @@ class Worker:
         _, link = await loop.create_unix_connection(lambda: _Link(self._on_message), sock=ours)
         self._link = link
         assert link.transport is not None
-        link.transport.write(pack(("load", self.spec)))
+        link.transport.write(pack(("load", self.spec, self.memory_mb)))
         done, _ = await asyncio.wait(
             [self._loaded, link.lost], timeout=LOAD_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
         )
@@ -184,9 +194,14 @@ class Worker:
     # ------------------------------------------------------------------ calls
 
     async def call(
-        self, inputs: dict[str, Any], parameters: dict[str, Any], wanted: list[str] | None
+        self,
+        inputs: dict[str, Any],
+        parameters: dict[str, Any],
+        wanted: list[str] | None,
+        timeout: float | None = None,
     ) -> list[Output]:
-        """One inference on this worker (which must be ready)."""
+        """One inference on this worker (which must be ready); a 504, and the worker
+        killed and started again, when it has not answered within ``timeout`` seconds."""
         link = self._link
         if self.state is not WorkerState.READY or link is None or link.transport is None:
             raise ServingError(503, f"{self.label} is not ready")
@@ -198,7 +213,30 @@ class Worker:
         except Exception as e:
             self._calls.pop(number, None)
             raise ServingError(500, f"{self.label}: the request cannot be sent: {e}") from e
-        return await future
+        if timeout is None:
+            return await future
+        try:
+            return await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            self._calls.pop(number, None)
+            pid = self.pid
+            self._stop_hung(timeout)
+            raise ServingError(
+                504,
+                f"{self.label} did not answer within {timeout:g} s: its worker "
+                f"(pid {pid}) was stopped and is being restarted",
+                hint="if the model needs longer, raise the limit: headwater serve "
+                "--request-timeout SECONDS, or the load parameter request_timeout",
+            ) from None
+
+    def _stop_hung(self, timeout: float) -> None:
+        """Kill the process of a call that timed out; the supervisor starts another."""
+        process = self._process
+        if process is None or process.returncode is not None or self._killed_for:
+            return
+        self._killed_for = f"it was stopped after a request ran past {timeout:g} s"
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
 
     def _fail_calls(self, message: str) -> None:
         calls, self._calls = self._calls, {}
@@ -216,15 +254,20 @@ class Worker:
             if self.closed:
                 return
             code = await self._reap(2.0)
-            what = _exit_text(code)
+            killed, self._killed_for = self._killed_for, ""
+            what = killed or _exit_text(code)
+            if self.memory_mb is not None and not killed:
+                what += f"; its memory limit is {self.memory_mb} MiB"
             self._fail_calls(
                 f"{self.label}: its worker (pid {self.pid}) stopped while answering ({what}); "
                 "it is being restarted, send the request again"
             )
             now = time.monotonic()
-            self._crashes = [t for t in self._crashes if now - t < _CRASH_WINDOW] + [now]
+            self._crashes = [t for t in self._crashes if now - t < _CRASH_WINDOW]
+            if not killed:  # a hung request is not a crash: its worker is back at once
+                self._crashes.append(now)
             crashes = len(self._crashes)
-            pause = 0.0 if crashes == 1 else min(_MAX_PAUSE, 2.0 ** (crashes - 1))
+            pause = 0.0 if crashes <= 1 or killed else min(_MAX_PAUSE, 2.0 ** (crashes - 1))
             print(
                 f"headwater serve: {self.label}: worker {self.index + 1} (pid {self.pid}) "
                 f"stopped ({what}); "

@@ -1,6 +1,7 @@
 """``headwater serve`` refuses what it cannot serve before it serves anything: a bad or
 unknown model reference, a PyTorch state dict (its worker cannot load it), clashing or
-busy ports; each a clear error and exit code 1."""
+busy ports, a request timeout or worker memory limit that is no number, or a memory limit
+too small to load the model in; each a clear error and exit code 1."""
 
 from __future__ import annotations
 
@@ -38,6 +39,15 @@ REFUSED = [
     (
         ("echo", "--max-batch-size", "4", "--port", "0", "--grpc-port", "0"),
         "model 'echo' version 1 cannot batch requests",
+    ),
+    (("iris", "--request-timeout", "0"), "--request-timeout '0' must be more than 0 seconds"),
+    (("iris", "--request-timeout", "-3"), "--request-timeout '-3' must be more than 0 seconds"),
+    (("iris", "--request-timeout", "soon"), "--request-timeout 'soon' is not a number"),
+    (("iris", "--worker-memory-mb", "0"), "--worker-memory-mb '0' must be at least 1 MiB"),
+    (("iris", "--worker-memory-mb", "lots"), "--worker-memory-mb 'lots' is not a whole number"),
+    (
+        ("iris", "--worker-memory-mb", "20", "--port", "0", "--grpc-port", "0"),
+        "model 'iris' version 2 could not be loaded: its worker already holds",
     ),
 ]
 

@@ -1,5 +1,6 @@
 """A Python predictor that answers with its inputs (every datatype and shape), its
-process id, and on request sleeps first (a request held in flight)."""
+process id, and on request sleeps first (a request held in flight, or a hung model) or
+allocates memory (a model that blows up its worker's memory)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ class Echo:
                 f.write(str(os.getpid()))
         if "sleep" in parameters:
             time.sleep(float(parameters["sleep"]))
+        if "allocate_mb" in parameters:  # held until the answer is made
+            hog = bytearray(int(parameters["allocate_mb"]) << 20)
+            assert len(hog)
         out: dict[str, Any] = {name: array for name, array in inputs.items()}
         out["pid"] = np.array([os.getpid()], dtype=np.int64)
         return out
