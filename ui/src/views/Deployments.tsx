@@ -274,11 +274,11 @@ function DeleteButton({ name }: { name: string }) {
       </button>
     );
   return (
-    <div className="card" role="group" aria-label="confirm delete">
+    <div className="card" role="group" aria-label="confirm delete" style={{ flexBasis: "100%", background: "var(--bg)" }}>
       Delete deployment <strong>{name}</strong> with its history? Clients calling it get 404 from servers that
       reload it.
       <div className="row" style={{ marginTop: 8 }}>
-        <label>
+        <label className="inline">
           <input type="checkbox" checked={force} onChange={(e) => setForce(e.target.checked)} /> even if a server
           says it serves it (force)
         </label>
