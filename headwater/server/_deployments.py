@@ -9,11 +9,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from headwater.errors import NotFound
 from headwater.server._deps import ServerState, authenticated, state
 from headwater.store import Authenticated
 
 if TYPE_CHECKING:
-    from headwater.store import DeploymentRecord, DeploymentRevision, ServingRecord
+    from headwater.store import (
+        DeploymentRecord,
+        DeploymentRevision,
+        DeploymentStore,
+        ServingRecord,
+    )
 
 router = APIRouter(prefix="/api/v1", tags=["deployments"])
 St = Annotated[ServerState, Depends(state)]
@@ -39,6 +45,12 @@ class DeploymentOut(_Out):
     created_by: str | None
     created_at: datetime
     updated_at: datetime
+    model_version: int | None = Field(
+        description="The version number that ``model`` names now (null: none, e.g. its alias "
+        "was removed)."
+    )
+    canary_version: int | None = Field(description="The version that ``canary`` names now.")
+    shadow_version: int | None = Field(description="The version that ``shadow`` names now.")
 
 
 class RevisionOut(_Out):
@@ -85,7 +97,16 @@ def _actor(who: Authenticated) -> str:
     return f"user {who.user.name}"
 
 
-def deployment_json(d: DeploymentRecord) -> dict[str, Any]:
+def _version(store: DeploymentStore, ref: str | None) -> int | None:
+    if ref is None:
+        return None
+    try:
+        return store.resolve(ref).version
+    except NotFound:  # the alias or version is gone: the deployment names none now
+        return None
+
+
+def deployment_json(d: DeploymentRecord, store: DeploymentStore) -> dict[str, Any]:
     return {
         "name": d.name,
         "model": d.model,
@@ -96,6 +117,9 @@ def deployment_json(d: DeploymentRecord) -> dict[str, Any]:
         "created_by": d.created_by,
         "created_at": d.created_at,
         "updated_at": d.updated_at,
+        "model_version": _version(store, d.model),
+        "canary_version": _version(store, d.canary),
+        "shadow_version": _version(store, d.shadow),
     }
 
 
@@ -127,7 +151,10 @@ def serving_json(s: ServingRecord) -> dict[str, Any]:
 @router.get("/deployments", response_model=list[DeploymentOut])
 def list_deployments(s: St, limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> Any:
     """Deployments, by name."""
-    return [deployment_json(d) for d in s.ws.store.deployments.list_deployments(limit)]
+    return [
+        deployment_json(d, s.ws.store.deployments)
+        for d in s.ws.store.deployments.list_deployments(limit)
+    ]
 
 
 @router.post("/deployments", response_model=DeploymentOut, status_code=201)
@@ -142,14 +169,15 @@ def create(s: St, who: Who, body: CreateIn) -> Any:
             canary_percent=body.canary_percent,
             shadow=body.shadow,
             actor=_actor(who),
-        )
+        ),
+        s.ws.store.deployments,
     )
 
 
 @router.get("/deployments/{name}", response_model=DeploymentOut)
 def get(s: St, name: Name) -> Any:
     """A deployment: the references it follows."""
-    return deployment_json(s.ws.store.deployments.get(name))
+    return deployment_json(s.ws.store.deployments.get(name), s.ws.store.deployments)
 
 
 @router.patch("/deployments/{name}", response_model=DeploymentOut)
@@ -163,20 +191,25 @@ def update(s: St, who: Who, name: Name, body: UpdateIn) -> Any:
             canary_percent=body.canary_percent,
             actor=_actor(who),
             **changes,
-        )
+        ),
+        s.ws.store.deployments,
     )
 
 
 @router.post("/deployments/{name}/promote", response_model=DeploymentOut)
 def promote(s: St, who: Who, name: Name) -> Any:
     """The canary becomes the main version."""
-    return deployment_json(s.ws.store.deployments.promote(name, _actor(who)))
+    return deployment_json(
+        s.ws.store.deployments.promote(name, _actor(who)), s.ws.store.deployments
+    )
 
 
 @router.post("/deployments/{name}/rollback", response_model=DeploymentOut)
 def rollback(s: St, who: Who, name: Name) -> Any:
     """Back to the main version served before the current one, pinned by number."""
-    return deployment_json(s.ws.store.deployments.rollback(name, _actor(who)))
+    return deployment_json(
+        s.ws.store.deployments.rollback(name, _actor(who)), s.ws.store.deployments
+    )
 
 
 @router.delete("/deployments/{name}", response_model=DeploymentOut)
@@ -186,7 +219,7 @@ def delete(
     force: Annotated[bool, Query(description="Even if a server says it serves it.")] = False,
 ) -> Any:
     """Delete a deployment and its history (409 while a server serves it)."""
-    return deployment_json(s.ws.store.deployments.delete(name, force=force))
+    return deployment_json(s.ws.store.deployments.delete(name, force=force), s.ws.store.deployments)
 
 
 @router.get("/deployments/{name}/revisions", response_model=list[RevisionOut])

@@ -125,3 +125,25 @@ def test_bad_input_is_a_4xx_that_writes_nothing(server: Standalone, tmp_path: Pa
     served = server.http.get(f"{create}/{name}/serving").json()
     assert [(s["role"], s["version"], s["until"]) for s in served] == [("main", 1, None)]
     assert server.http.delete(f"{create}/{name}", params={"force": True}).status_code == 200
+
+
+def test_a_deployment_says_which_versions_its_references_name_now(
+    server: Standalone, tmp_path: Path
+) -> None:
+    with server.store() as store:
+        model = _model(store, tmp_path, 3)
+        store.models.set_alias(model, "champion", 1)
+    name = f"web-{secrets.token_hex(3)}"
+    body = {"name": name, "model": f"{model}@champion", "canary": model, "shadow": f"{model}:2"}
+    made = server.http.post(f"{API}/deployments", json=body)
+    assert made.status_code == 201, made.text
+    versions = ("model_version", "canary_version", "shadow_version")
+    assert [made.json()[k] for k in versions] == [1, 3, 2]
+    # The reference is kept as written: moving the alias moves the version it names.
+    with server.store() as store:
+        store.models.set_alias(model, "champion", 2)
+    shown = server.http.get(f"{API}/deployments/{name}").json()
+    assert (shown["model"], shown["model_version"]) == (f"{model}@champion", 2)
+    listed = {d["name"]: d for d in server.http.get(f"{API}/deployments").json()}
+    assert [listed[name][k] for k in versions] == [2, 3, 2]
+    assert server.http.post(f"{API}/deployments/{name}/promote").json()["canary_version"] is None

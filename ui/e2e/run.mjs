@@ -1,6 +1,7 @@
 // End-to-end tests of the web UI in a real browser (Debian's chromium, driven by
 // playwright-core) against a real `headwater standalone`. Every view is screenshotted to
-// ui/e2e/screenshots/. `--bench` only measures how fast a 1,000-task run opens.
+// ui/e2e/screenshots/. `--bench` only measures how fast a 1,000-task run opens;
+// `--deployments` only checks the deployments pages (with the models they need).
 import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, mkdirSync, existsSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,6 +15,7 @@ const ROOT = resolve(HERE, "../..");
 const BIN = join(ROOT, ".venv/bin/headwater");
 const SHOTS = join(HERE, "screenshots");
 const BENCH = process.argv.includes("--bench");
+const DEPLOYMENTS_ONLY = process.argv.includes("--deployments");
 const BROWSER = process.env.HEADWATER_CHROMIUM ?? "/usr/bin/chromium";
 
 function fail(message) {
@@ -53,14 +55,17 @@ async function main() {
   delete env.HEADWATER_DATABASE_URL;
   delete env.HEADWATER_SERVER;
   delete env.HEADWATER_TOKEN;
-  if (!BENCH) {
-    headwater(env, "deploy", "examples/ml_pipeline.py");
-    headwater(env, "deploy", "examples/sweep.py");
-    headwater(env, "deploy", "ui/e2e/scores.py");
-    headwater(env, "deploy", "ui/e2e/models.py");
+  if (DEPLOYMENTS_ONLY) headwater(env, "deploy", "ui/e2e/models.py");
+  else {
+    if (!BENCH) {
+      headwater(env, "deploy", "examples/ml_pipeline.py");
+      headwater(env, "deploy", "examples/sweep.py");
+      headwater(env, "deploy", "ui/e2e/scores.py");
+      headwater(env, "deploy", "ui/e2e/models.py");
+    }
+    headwater(env, "deploy", "ui/e2e/thousand.py");
+    headwater(env, "deploy", "ui/e2e/curve.py");
   }
-  headwater(env, "deploy", "ui/e2e/thousand.py");
-  headwater(env, "deploy", "ui/e2e/curve.py");
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const server = spawn(BIN, ["standalone", "--port", String(port)], { env, cwd: ROOT, detached: true });
@@ -88,7 +93,23 @@ async function main() {
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   const shot = (name) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
   const results = {};
+  const children = [];
+  const registerModels = async () => {
+    for (const c of [0.01, 1.0]) {
+      const r = await apiCall("POST", "/pipelines/e2e_models/runs", { parameters: { c } });
+      if ((await finished(r.id)).status !== "succeeded") fail(`the e2e_models run ${r.id} did not succeed`);
+    }
+  };
   try {
+    if (DEPLOYMENTS_ONLY) {
+      await registerModels();
+      await page.goto(base);
+      await page.evaluate((t) => localStorage.setItem("headwater.token", t), token);
+      await page.reload();
+      await checkDeployments({ page, base, env, apiCall, shot, children });
+      console.log(`e2e: the deployments pages checked; screenshots in ${SHOTS}`);
+      return;
+    }
     // ------------------------------------------------------------ a 1,000-task run
     const big = await apiCall("POST", "/pipelines/thousand/runs", { parameters: {} });
     const bigRun = await finished(big.id, 240000);
@@ -342,10 +363,7 @@ async function main() {
     await page.getByRole("alert").getByText(/no-such-study/).waitFor();
 
     // ------------------------------------------------------------ the model registry
-    for (const c of [0.01, 1.0]) {
-      const r = await apiCall("POST", "/pipelines/e2e_models/runs", { parameters: { c } });
-      if ((await finished(r.id)).status !== "succeeded") fail(`the e2e_models run ${r.id} did not succeed`);
-    }
+    await registerModels();
     await apiCall("PUT", "/models/e2e-churn/aliases/champion", { version: 1 });
     await page.goto(`${base}/#/models`);
     await page.getByRole("link", { name: "e2e-churn" }).click();
@@ -365,6 +383,9 @@ async function main() {
     await shot("model");
     await page.goto(`${base}/#/models/no-such-model`);
     await page.getByRole("alert").getByText(/no-such-model/).waitFor();
+
+    // ------------------------------------------------------------ deployments of the model
+    await checkDeployments({ page, base, env, apiCall, shot, children });
 
     // ------------------------------------------------------------ pause a schedule
     await page.goto(`${base}/#/schedules`);
@@ -392,12 +413,132 @@ async function main() {
     await shot("signin-revoked");
     console.log(`e2e: every view checked; screenshots in ${SHOTS}`);
   } finally {
-    writeFileSync(join(SHOTS, "results.json"), JSON.stringify(results, null, 1));
+    if (!DEPLOYMENTS_ONLY) writeFileSync(join(SHOTS, "results.json"), JSON.stringify(results, null, 1));
     await browser.close();
+    for (const child of children) {
+      try {
+        process.kill(-child.pid, "SIGTERM");
+      } catch {}
+    }
     try {
       process.kill(-server.pid, "SIGTERM");
     } catch {}
   }
+}
+
+// The deployments pages on the two versions of 'e2e-churn': a deployment with a canary,
+// served by a real `headwater serve --deployment`; the canary share changed from the page
+// (a bad one refused inline), the canary promoted, a delete refused while served, a
+// rollback, and the delete once the server stopped. The history grows with each change.
+async function checkDeployments({ page, base, env, apiCall, shot, children }) {
+  await page.goto(`${base}/#/deployments`);
+  await page.getByRole("status").getByText("No deployments yet").waitFor();
+  await apiCall("PUT", "/models/e2e-churn/aliases/champion", { version: 2 });
+  await apiCall("POST", "/deployments", {
+    name: "e2e-web",
+    model: "e2e-churn@champion",
+    canary: "e2e-churn:1",
+    canary_percent: 20,
+  });
+  // A real server serving it records its main and canary versions.
+  const serve = spawn(BIN, ["serve", "--deployment", "e2e-web", "--port", "0", "--grpc-port", "0"], {
+    env,
+    cwd: ROOT,
+    detached: true,
+  });
+  children.push(serve);
+  let serveOutput = "";
+  serve.stdout.on("data", (d) => (serveOutput += d));
+  serve.stderr.on("data", (d) => (serveOutput += d));
+  const openRoles = async () =>
+    (await apiCall("GET", "/deployments/e2e-web/serving"))
+      .filter((s) => !s.until)
+      .map((s) => `${s.role} v${s.version}`)
+      .sort()
+      .join(", ");
+  await waitFor(async () => {
+    if (serve.exitCode !== null) fail(`headwater serve exited: ${serveOutput}`);
+    return (await openRoles()) === "canary v1, main v2";
+  }, "the server to serve e2e-web");
+
+  // The list: what it follows, the versions that names now, who serves it.
+  await page.goto(`${base}/#/deployments`);
+  const row = page.getByRole("table", { name: "deployments" }).locator("tr", { hasText: "e2e-web" });
+  await row.getByText("e2e-churn@champion").waitFor();
+  await row.getByRole("link", { name: "e2e-churn v2" }).waitFor();
+  await row.getByText("(20%)").waitFor();
+  await row.getByText("serving", { exact: true }).waitFor();
+  await shot("deployments");
+
+  // The detail: routes with their versions, the traffic bar, the servers, the history.
+  await row.getByRole("link", { name: "e2e-web" }).click();
+  await page.getByRole("heading", { name: "Deployment e2e-web" }).waitFor();
+  const routes = page.getByRole("table", { name: "routes" });
+  await routes.locator("tr[data-route='main']").getByRole("link", { name: "e2e-churn v2" }).waitFor();
+  await routes.locator("tr[data-route='canary']").getByRole("link", { name: "e2e-churn v1" }).waitFor();
+  await page.getByRole("img", { name: "traffic: main 80%, canary 20%" }).waitFor();
+  const serving = page.getByRole("table", { name: "serving" });
+  await waitFor(async () => (await serving.locator("tbody tr").count()) >= 2, "two serving rows");
+  await serving.getByText(`:${serve.pid}`).first().waitFor();
+  const history = page.getByRole("table", { name: "revisions" }).locator("tbody tr");
+  await waitFor(async () => (await history.count()) === 1, "one revision");
+  await shot("deployment");
+
+  // A share outside 0 to 100 is refused on the page, and nothing is sent.
+  const percent = page.getByRole("form", { name: "canary share" }).getByLabel("canary percent");
+  await percent.fill("150");
+  await page.getByRole("button", { name: "set canary percent" }).click();
+  await page.getByRole("alert").getByText("150 is outside 0 to 100").waitFor();
+  await shot("deployment-bad-percent");
+  if ((await apiCall("GET", "/deployments/e2e-web")).revision !== 1) fail("a refused percentage was sent");
+  await percent.fill("35");
+  await page.getByRole("button", { name: "set canary percent" }).click();
+  await page.getByRole("img", { name: "traffic: main 65%, canary 35%" }).waitFor();
+  if ((await apiCall("GET", "/deployments/e2e-web")).canary_percent !== 35) fail("the canary share is not 35%");
+  await waitFor(async () => (await history.count()) === 2, "two revisions");
+  await history.first().getByText("update").waitFor();
+
+  // Promote: the canary becomes the main version; the server follows.
+  await page.getByRole("button", { name: "promote canary" }).click();
+  await page.getByRole("img", { name: "traffic: main 100%" }).waitFor();
+  await routes.locator("tr[data-route='main']").getByText("e2e-churn:1").waitFor();
+  await routes.locator("tr[data-route='main']").getByRole("link", { name: "e2e-churn v1" }).waitFor();
+  await waitFor(async () => (await history.count()) === 3, "three revisions");
+  await history.first().getByText("promote").waitFor();
+  await waitFor(async () => (await openRoles()) === "main v1", "the server to serve version 1 alone");
+  await page.reload();
+  await serving.locator("tr", { hasText: "e2e-churn v1" }).getByText("serving").first().waitFor();
+  await shot("deployment-promoted");
+
+  // Deleting it while served is refused with the server's message.
+  await page.getByRole("button", { name: "delete…" }).click();
+  await page.getByRole("button", { name: "yes, delete e2e-web" }).click();
+  await page.getByRole("group", { name: "confirm delete" }).getByRole("alert").getByText(/is being served/).waitFor();
+  await shot("deployment-delete-refused");
+  await page.getByRole("button", { name: "cancel" }).click();
+
+  // The version's model page links to the deployment that routes to it.
+  await page.goto(`${base}/#/models/e2e-churn?version=1`);
+  await page.getByLabel("deployments of version 1").getByRole("link", { name: "e2e-web" }).click();
+  await page.getByRole("heading", { name: "Deployment e2e-web" }).waitFor();
+
+  // Roll back: to the main version served before (version 2, pinned).
+  await page.getByRole("button", { name: "roll back" }).click();
+  await routes.locator("tr[data-route='main']").getByText("e2e-churn:2").waitFor();
+  await waitFor(async () => (await history.count()) === 4, "four revisions");
+  await history.first().getByText("rollback").waitFor();
+  const actions = (await apiCall("GET", "/deployments/e2e-web/revisions")).map((r) => r.action);
+  if (actions.join(",") !== "rollback,promote,update,create") fail(`revisions: ${actions}`);
+
+  // With the server stopped, the delete goes through and the list is empty again.
+  process.kill(-serve.pid, "SIGTERM");
+  await waitFor(async () => (await openRoles()) === "", "the server to stop serving");
+  await page.getByRole("button", { name: "delete…" }).click();
+  await page.getByRole("button", { name: "yes, delete e2e-web" }).click();
+  await page.getByRole("heading", { name: "Deployments", exact: true }).waitFor();
+  await page.getByRole("status").getByText("No deployments yet").waitFor();
+  await page.goto(`${base}/#/deployments/e2e-web`);
+  await page.getByRole("alert").getByText(/no deployment 'e2e-web'/).waitFor();
 }
 
 main().catch((e) => {

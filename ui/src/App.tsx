@@ -4,6 +4,7 @@ import { authProblem, getToken } from "./api/client";
 import { ArtifactView } from "./views/Artifact";
 import { AssetsView } from "./views/Assets";
 import { CompareView } from "./views/Compare";
+import { DeploymentsView, DeploymentView } from "./views/Deployments";
 import { ExperimentsView } from "./views/Experiments";
 import { ModelsView, ModelView } from "./views/Models";
 import { PipelineView } from "./views/Pipeline";
@@ -54,6 +55,7 @@ export function App() {
         <NavLink to="/experiments">Experiments</NavLink>
         <NavLink to="/studies">Studies</NavLink>
         <NavLink to="/models">Models</NavLink>
+        <NavLink to="/deployments">Deployments</NavLink>
         <NavLink to="/compare">Compare</NavLink>
         <NavLink to="/schedules">Schedules</NavLink>
         <NavLink to="/assets">Assets</NavLink>
@@ -74,6 +76,8 @@ export function App() {
           <Route path="/studies/:name" element={<StudyView />} />
           <Route path="/models" element={<ModelsView />} />
           <Route path="/models/:name" element={<ModelView />} />
+          <Route path="/deployments" element={<DeploymentsView />} />
+          <Route path="/deployments/:name" element={<DeploymentView />} />
           <Route path="/compare" element={<CompareView />} />
           <Route path="/schedules" element={<SchedulesView />} />
           <Route path="/assets" element={<AssetsView />} />

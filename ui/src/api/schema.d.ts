@@ -1222,6 +1222,11 @@ export interface components {
             /** Canary Percent */
             canary_percent: number;
             /**
+             * Canary Version
+             * @description The version that ``canary`` names now.
+             */
+            canary_version: number | null;
+            /**
              * Created At
              * Format: date-time
              */
@@ -1230,12 +1235,22 @@ export interface components {
             created_by: string | null;
             /** Model */
             model: string;
+            /**
+             * Model Version
+             * @description The version number that ``model`` names now (null: none, e.g. its alias was removed).
+             */
+            model_version: number | null;
             /** Name */
             name: string;
             /** Revision */
             revision: number;
             /** Shadow */
             shadow: string | null;
+            /**
+             * Shadow Version
+             * @description The version that ``shadow`` names now.
+             */
+            shadow_version: number | null;
             /**
              * Updated At
              * Format: date-time

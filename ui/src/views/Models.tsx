@@ -1,9 +1,10 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
-import { Link, useParams } from "react-router-dom";
+import { Link, useParams, useSearchParams } from "react-router-dom";
 import { api, call, type Schemas } from "../api/client";
 import { Empty, ErrorBox } from "../components/Empty";
 import { when } from "../components/Status";
+import { routesTo } from "./Deployments";
 import { cellText } from "./Experiments";
 
 type Version = Schemas["ModelVersionOut"];
@@ -92,6 +93,32 @@ export function ModelsView() {
   );
 }
 
+/** The deployments whose routes name this version now, and what served it. */
+function VersionDeployments({ version }: { version: Version }) {
+  const q = useQuery({
+    queryKey: ["deployments"],
+    queryFn: () => call(api.GET("/api/v1/deployments", { params: { query: { limit: 1000 } } })),
+  });
+  const routes = routesTo(q.data ?? [], version.model, version.version);
+  return (
+    <div aria-label={`deployments of version ${version.version}`}>
+      <ErrorBox error={q.error} />
+      {routes.length > 0 && (
+        <>
+          Deployed as:{" "}
+          {routes.map(({ deployment, role }, i) => (
+            <span key={`${deployment}-${role}`}>
+              {i > 0 && ", "}
+              <Link to={`/deployments/${encodeURIComponent(deployment)}`}>{deployment}</Link>{" "}
+              <span className="muted">({role})</span>
+            </span>
+          ))}
+        </>
+      )}
+    </div>
+  );
+}
+
 function VersionLineage({ version }: { version: Version }) {
   const q = useQuery({
     queryKey: ["lineage", version.artifact_id],
@@ -104,6 +131,7 @@ function VersionLineage({ version }: { version: Version }) {
     <div className="card" style={{ marginTop: 10 }} aria-label={`lineage of version ${version.version}`}>
       <strong>Lineage of v{version.version}</strong> ({" "}
       <Link to={`/artifacts/${version.artifact_id}`}>the model artifact and its graph</Link>)
+      <VersionDeployments version={version} />
       <ErrorBox error={q.error} />
       {q.data && (
         <ul>
@@ -151,7 +179,8 @@ export function ModelView() {
   });
   const [alias, setAlias] = useState("champion");
   const [target, setTarget] = useState("");
-  const [shown, setShown] = useState<number | null>(null);
+  const [search] = useSearchParams();
+  const [shown, setShown] = useState<number | null>(search.get("version") ? Number(search.get("version")) : null);
   const move = useMutation({
     mutationFn: () =>
       call(
