@@ -12,6 +12,7 @@ images anyway (with a warning), as ``headwater run --ignore-image`` does.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,6 +60,23 @@ class Settings:
     import_max_files: int = IMPORT_MAX_FILES
     # Run tasks that set image= on an executor that has no images, with a warning.
     ignore_image: bool = False
+    # The namespace this process works in (HEADWATER_NAMESPACE); the server picks one
+    # per request instead.
+    namespace: str = "default"
+    # The artifact root every namespace's folder is made under (artifact_root is this
+    # namespace's own).
+    shared_artifact_root: str = ""
+
+    def for_namespace(self, namespace: str) -> Settings:
+        """These settings for work in ``namespace``: the default namespace keeps the
+        artifact root; another gets its own folder under it, ``namespaces/NAME``."""
+        import dataclasses
+
+        base = self.shared_artifact_root or self.artifact_root
+        root = base if namespace == "default" else namespace_artifact_root(base, namespace)
+        return dataclasses.replace(
+            self, namespace=namespace, artifact_root=root, shared_artifact_root=base
+        )
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -66,7 +84,7 @@ class Settings:
         home = Path(env.get("HEADWATER_HOME") or Path.home() / ".headwater").expanduser()
         database_url = env.get("HEADWATER_DATABASE_URL") or f"sqlite:///{home / 'headwater.db'}"
         artifact_root = env.get("HEADWATER_ARTIFACT_ROOT") or str(home / "artifacts")
-        return cls(
+        made = cls(
             home,
             database_url,
             artifact_root,
@@ -75,3 +93,29 @@ class Settings:
             _positive(env, "HEADWATER_IMPORT_MAX_FILES", IMPORT_MAX_FILES),
             _flag(env, "HEADWATER_IGNORE_IMAGE"),
         )
+        return made.for_namespace(_namespace(env))
+
+
+# A namespace's name: it becomes a folder name, a URL path part and a header value.
+NAMESPACE_RE = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+
+# Where the other namespaces' artifacts live under the artifact root: the default
+# namespace's runs may not read there.
+NAMESPACES_FOLDER = "namespaces"
+
+
+def namespace_artifact_root(root: str, namespace: str) -> str:
+    return f"{root.rstrip('/')}/{NAMESPACES_FOLDER}/{namespace}"
+
+
+def _namespace(env: os._Environ[str] | dict[str, str]) -> str:
+    text = (env.get("HEADWATER_NAMESPACE") or "").strip()
+    if not text:
+        return "default"
+    if not NAMESPACE_RE.match(text):
+        raise HeadwaterError(
+            f"HEADWATER_NAMESPACE={text[:80]!r} is not a namespace name",
+            hint="use lower-case letters, digits and dashes, starting with a letter, "
+            "or unset it for 'default'",
+        )
+    return text

@@ -80,12 +80,33 @@ _UTF8 = "give text as UTF-8 and numbers as finite JSON numbers"
 
 
 class Client:
-    """Talks to ``url`` with a bearer ``token`` (default: ``HEADWATER_TOKEN``)."""
+    """Talks to ``url`` with a bearer ``token`` (default: ``HEADWATER_TOKEN``), in
+    ``namespace`` (default: ``HEADWATER_NAMESPACE``)."""
 
-    def __init__(self, url: str, token: str | None = None, *, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        token: str | None = None,
+        *,
+        timeout: float = 30.0,
+        namespace: str | None = None,
+    ) -> None:
         self.url = url.rstrip("/")
         self.token = token if token is not None else os.environ.get("HEADWATER_TOKEN")
+        # The namespace every call works in (None: HEADWATER_NAMESPACE, else the server's
+        # choice: 'default', or the user's only namespace).
+        self.namespace = namespace or os.environ.get("HEADWATER_NAMESPACE") or None
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        if self.namespace:
+            from headwater._config import NAMESPACE_RE
+
+            if not NAMESPACE_RE.match(self.namespace):
+                raise ClientError(
+                    0,
+                    f"namespace {self.namespace[:80]!r} is not a namespace name",
+                    hint="use lower-case letters, digits and dashes, starting with a letter",
+                )
+            headers["X-Headwater-Namespace"] = self.namespace
         self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
 
     def close(self) -> None:

@@ -81,6 +81,12 @@ ERRORS = {
 
 STORE = {
     "ALIAS_RE",
+    "DEFAULT_NAMESPACE",
+    "NAMESPACE_ROLES",
+    "MemberRecord",
+    "NamespaceRecord",
+    "NamespaceStore",
+    "check_namespace",
     "DATABASE_FAILURES",
     "DEFAULT_POOL",
     "LATEST",
@@ -158,7 +164,7 @@ STORE = {
 }
 
 # What a MetadataStore offers: its handle, and one attribute per area of the store.
-METADATA_STORE = {"open", "engine", "namespace", "postgres", "batch", "close"}
+METADATA_STORE = {"open", "engine", "namespace", "postgres", "batch", "close", "scoped"}
 STORE_AREAS = {
     "pipelines": "PipelineStore",
     "runs": "RunStore",
@@ -173,6 +179,7 @@ STORE_AREAS = {
     "experiments": "ExperimentStore",
     "models": "ModelStore",
     "deployments": "DeploymentStore",
+    "namespaces": "NamespaceStore",
     "roots": "RootStore",
     "outbox": "OutboxStore",
     "studies": "StudyStore",

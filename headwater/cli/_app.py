@@ -87,8 +87,22 @@ def _root(
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
     ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
+    namespace: Annotated[
+        str | None,
+        typer.Option(
+            "--namespace",
+            "-n",
+            help="Work in this namespace (default: HEADWATER_NAMESPACE, else 'default'); "
+            "with --server, the namespace asked of the server.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     _state["debug"] = debug
+    if namespace is not None:
+        import os
+
+        os.environ["HEADWATER_NAMESPACE"] = namespace
 
 
 def _task_count(nodes: list[Any]) -> int:

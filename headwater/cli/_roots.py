@@ -23,10 +23,11 @@ Namespace = Annotated[
 
 def _store(namespace: str) -> tuple[Any, Any]:
     from headwater.engine import Workspace
-    from headwater.store import MetadataStore
 
     ws = Workspace.open()
-    return ws, MetadataStore(ws.store.engine, namespace)
+    ws.store.namespaces.get(namespace)  # an unknown namespace is refused
+    scoped = ws.scoped(namespace)
+    return scoped, scoped.store
 
 
 @roots_app.command("list")

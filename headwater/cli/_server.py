@@ -183,15 +183,45 @@ app.add_typer(tokens_app, name="tokens")
 @users_app.command("create")
 def users_create(
     name: Annotated[str, typer.Argument()],
-    role: Annotated[str, typer.Option("--role", help="admin or user")] = "user",
+    role: Annotated[
+        str,
+        typer.Option(
+            "--role",
+            help="owner (everything, in every namespace), or the user's role in the "
+            "namespace: viewer, editor or admin.",
+        ),
+    ] = "editor",
+    namespace: Annotated[
+        str | None,
+        typer.Option(
+            "--namespace",
+            help="The namespace a viewer, editor or admin works in (default: "
+            "HEADWATER_NAMESPACE, else 'default').",
+        ),
+    ] = None,
     token: Annotated[bool, typer.Option("--token/--no-token", help="Also make a token.")] = True,
 ) -> None:
-    """Create a user (and a first token, printed once)."""
+    """Create a user (and a first token, printed once): a server owner, or a member with
+    a role in one namespace (more with 'headwater members add')."""
     from headwater.engine import Workspace
+    from headwater.errors import HeadwaterError
+    from headwater.store import NAMESPACE_ROLES
 
+    if role not in (*NAMESPACE_ROLES, "owner"):
+        raise HeadwaterError(
+            f"--role {role[:40]!r} is not a role",
+            hint="use owner, or a namespace role: viewer, editor or admin",
+        )
     ws = Workspace.open()
-    user = ws.store.auth.create_user(name, role)
-    out.print(f"user {escape(user.name)} ({user.role}) created")
+    where = namespace or ws.store.namespace
+    if role != "owner":
+        ws.store.namespaces.get(where)  # an unknown namespace is refused before the user is made
+    with ws.store.batch():
+        user = ws.store.auth.create_user(name, "owner" if role == "owner" else "member")
+        if role != "owner":
+            ws.store.namespaces.set_member(where, user.name, role)
+    said = "owner of the server" if role == "owner" else f"{role} in namespace {where}"
+    out.print(f"user {escape(user.name)} ({escape(said)}) created")
     if token:
         record, secret = ws.store.auth.create_token(user.name, "default")
         out.print(f"token {record.id} (shown once; keep it):\n  {secret}")

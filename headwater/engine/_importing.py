@@ -58,14 +58,20 @@ def uri_policy(settings: Settings, store: MetadataStore) -> UriPolicy:
     """Where the confined runs of ``store``'s namespace may read: the artifact root, then
     the roots an operator allowed; never Headwater's home (but the artifact root) or the
     metadata database."""
+    from headwater._config import NAMESPACES_FOLDER
+
     artifact_root = _absolute(settings.artifact_root)
     roots = [artifact_root, *(r.root for r in store.roots.list())]
+    shared = _absolute(settings.shared_artifact_root or settings.artifact_root)
     return UriPolicy(
         namespace=store.namespace,
         roots=tuple(dict.fromkeys(roots)),
         artifact_root=artifact_root,
         home=os.path.abspath(settings.home),
         database=_sqlite_file(settings.database_url),
+        others=f"{shared.rstrip('/')}/{NAMESPACES_FOLDER}"
+        if store.namespace == "default"
+        else None,
     )
 
 

@@ -28,7 +28,30 @@ class Workspace:
             artifacts = ArtifactStore(s.artifact_root)
         except OSError as exc:
             raise _folder_error("HEADWATER_ARTIFACT_ROOT", Path(s.artifact_root), exc) from None
-        return cls(s, MetadataStore.open(s.database_url), artifacts)
+        store = MetadataStore.open(s.database_url, s.namespace)
+        if s.namespace != "default" and not store.namespaces.exists(s.namespace):
+            store.close()
+            raise ConfigurationError(
+                f"HEADWATER_NAMESPACE={s.namespace}: there is no namespace '{s.namespace}'",
+                hint=f"create it with 'headwater namespaces create {s.namespace}', "
+                "or unset HEADWATER_NAMESPACE for 'default'",
+            )
+        return cls(s, store, artifacts)
+
+    def scoped(self, namespace: str) -> Workspace:
+        """This workspace for work in ``namespace``: the same database and folders, its
+        store scoped to that namespace and its artifacts under that namespace's root.
+        Closing it closes nothing (the database handle stays this workspace's)."""
+        if namespace == self.store.namespace:
+            return self
+        settings = self.settings.for_namespace(namespace)
+        try:
+            artifacts = ArtifactStore(settings.artifact_root)
+        except OSError as exc:
+            raise _folder_error(
+                "HEADWATER_ARTIFACT_ROOT", Path(settings.artifact_root), exc
+            ) from None
+        return _Scoped(settings, self.store.scoped(namespace), artifacts)
 
     @property
     def work_dir(self) -> Path:
@@ -36,6 +59,13 @@ class Workspace:
 
     def close(self) -> None:
         self.store.close()
+
+
+class _Scoped(Workspace):
+    """A workspace borrowed for one namespace: its database handle is its parent's."""
+
+    def close(self) -> None:
+        pass
 
 
 def _make_folder(setting: str, folder: Path) -> None:

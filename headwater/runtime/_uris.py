@@ -152,6 +152,9 @@ class UriPolicy:
     artifact_root: str
     home: str | None = None
     database: str | None = None
+    # The folder under the artifact root that holds the other namespaces' artifacts
+    # (the default namespace's policy only): never readable from here.
+    others: str | None = None
 
     def check(self, uri: str) -> Place:
         """The place ``uri`` names, if a confined run may read it; else
@@ -194,6 +197,13 @@ class UriPolicy:
 
     def _forbidden(self, place: Place, *, holding: bool = True) -> str | None:
         """Why ``place`` is, or (``holding``) holds, Headwater's own state, if it does."""
+        if self.others:
+            try:
+                others = locate(self.others)
+            except UriNotAllowed:
+                others = None
+            if others is not None and place.within(others):
+                return f"is inside other namespaces' artifacts ({self.others})"
         if not place.local:
             return None
         if self.database:
@@ -224,6 +234,7 @@ class UriPolicy:
             "artifactRoot": self.artifact_root,
             "home": self.home,
             "database": self.database,
+            "others": self.others,
         }
 
     @classmethod
@@ -234,4 +245,5 @@ class UriPolicy:
             artifact_root=str(data["artifactRoot"]),
             home=data.get("home"),
             database=data.get("database"),
+            others=data.get("others"),
         )

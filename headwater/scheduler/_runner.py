@@ -74,31 +74,45 @@ class Runner:
         if room <= 0:
             return []
         stamp = now or datetime.now(UTC)
-        claimed = self.ws.store.control.claim_runs(
-            self.owner, stamp - timedelta(seconds=self.stale_after), room
-        )
-        for run_id in claimed:
-            self._start(run_id)
+        stale = stamp - timedelta(seconds=self.stale_after)
+        claimed: list[str] = []
+        # Every namespace's runs: one scheduler serves the whole installation.
+        for namespace in self.ws.store.namespaces.names():
+            if room <= 0:
+                break
+            found = self.ws.store.scoped(namespace).control.claim_runs(self.owner, stale, room)
+            for run_id in found:
+                self._start(run_id, namespace)
+            claimed += found
+            room -= len(found)
         self._cancel_requested()
         if claimed:
             self.warm()
         return claimed
 
-    def _start(self, run_id: str) -> None:
+    def _start(self, run_id: str, namespace: str) -> None:
         driven = _Driven()
         with self._lock:
             self.driven[run_id] = driven
         executor = self._executor()
         driven.thread = threading.Thread(
-            target=self._drive, args=(run_id, executor), name=f"run-{run_id}", daemon=True
+            target=self._drive,
+            args=(run_id, executor, namespace),
+            name=f"run-{run_id}",
+            daemon=True,
         )
         driven.thread.start()
 
-    def _drive(self, run_id: str, executor: Executor | None = None) -> None:
+    def _drive(
+        self, run_id: str, executor: Executor | None = None, namespace: str | None = None
+    ) -> None:
         # Each engine gets its own store object (its batches are its own) over the shared
-        # connection pool.
-        store = MetadataStore(self.ws.store.engine, self.ws.store.namespace)
-        ws = Workspace(self.ws.settings, store, self.ws.artifacts)
+        # connection pool, scoped to the run's namespace (its artifacts go under that
+        # namespace's root).
+        namespace = namespace or self.ws.store.namespace
+        store = MetadataStore(self.ws.store.engine, namespace)
+        scoped = self.ws.scoped(namespace)
+        ws = Workspace(scoped.settings, store, scoped.artifacts)
         outcome = "error"
         try:
             run = store.runs.get_run(run_id)

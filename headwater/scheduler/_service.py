@@ -69,7 +69,7 @@ class SchedulerService:
         due_now = self._next_due is not None and stamp >= self._next_due
         if due_now or clock - self._last_tick >= self.interval:
             self._last_tick = clock
-            created, self._next_due = scheduler_pass(self.ws, stamp)
+            created, self._next_due = self._passes(stamp)
             for run in created:
                 if self.on_created is not None:
                     self.on_created(run)
@@ -77,6 +77,18 @@ class SchedulerService:
             if self.on_claimed is not None:
                 self.on_claimed(run_id)
         return created
+
+    def _passes(self, stamp: datetime) -> tuple[list[RunRecord], datetime | None]:
+        """A pass over every namespace's schedules: the runs created, and when the next
+        scheduled run falls due in any of them."""
+        created: list[RunRecord] = []
+        due: list[datetime] = []
+        for namespace in self.ws.store.namespaces.names():
+            made, next_due = scheduler_pass(self.ws.scoped(namespace), stamp)
+            created += made
+            if next_due is not None:
+                due.append(next_due)
+        return created, min(due, default=None)
 
     def serve(self) -> None:
         """Run until :meth:`stop`; runs still going are left to finish in their threads."""

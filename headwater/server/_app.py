@@ -6,7 +6,7 @@ import dataclasses
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -148,6 +148,7 @@ def create_app(ws: Workspace, *, ui_dir: str | None = None, **state_args: Any) -
     app.include_router(_deployments.router, dependencies=auth)
     app.include_router(_studies.router, dependencies=auth)
     app.include_router(_artifacts.router, dependencies=auth)
+    _every_route_declares_a_permission(app, public=_system.public)
 
     if ui_dir is not None:
         from fastapi.staticfiles import StaticFiles
@@ -160,3 +161,24 @@ def create_app(ws: Workspace, *, ui_dir: str | None = None, **state_args: Any) -
             return RedirectResponse("/api/docs")
 
     return app
+
+
+def _every_route_declares_a_permission(app: FastAPI, public: APIRouter) -> None:
+    """Refuse to build an app with an API route that declares no permission: a route
+    added without ``**needs(...)`` would otherwise be open to every role."""
+    from fastapi.routing import APIRoute
+
+    from headwater.server._access import PERMISSION_KEY
+
+    open_paths = {r.path for r in public.routes if isinstance(r, APIRoute)}
+    for route in app.routes:
+        if not isinstance(route, APIRoute) or route.path in open_paths:
+            continue
+        if not route.path.startswith("/api/"):
+            continue
+        if not (route.openapi_extra or {}).get(PERMISSION_KEY):
+            methods = ",".join(sorted(route.methods or ()))
+            raise RuntimeError(
+                f"API route {methods} {route.path} declares no permission: add "
+                "**needs(Permission.X) to its decorator (headwater/server/_access.py)"
+            )

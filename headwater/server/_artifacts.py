@@ -11,12 +11,13 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse, StreamingResponse
 
 from headwater.errors import ApiError
-from headwater.server._deps import ServerState, page, state
+from headwater.server._access import Permission, needs, scoped_state
+from headwater.server._deps import ServerState, page
 from headwater.server._schemas import ArtifactOut, Lineage, Page, Preview
 from headwater.store import ArtifactRecord, LineageNode
 
 router = APIRouter(prefix="/api/v1", tags=["artifacts"])
-St = Annotated[ServerState, Depends(state)]
+St = Annotated[ServerState, Depends(scoped_state)]
 Limit = Annotated[int, Query(ge=1, le=500, description="Items per page.")]
 Offset = Annotated[int, Query(ge=0, le=10_000_000, description="Items to skip.")]
 
@@ -31,7 +32,7 @@ _TABLE_TYPES = {"text/csv": ",", "text/tab-separated-values": "\t"}
 PREVIEW_BYTES = 64 << 10
 
 
-@router.get("/artifacts", response_model=Page[ArtifactOut])
+@router.get("/artifacts", response_model=Page[ArtifactOut], **needs(Permission.READ))
 def list_artifacts(
     s: St,
     limit: Limit = 50,
@@ -46,7 +47,7 @@ def list_artifacts(
     return page(rows, total, limit, offset)
 
 
-@router.get("/artifacts/{artifact_id}", response_model=ArtifactOut)
+@router.get("/artifacts/{artifact_id}", response_model=ArtifactOut, **needs(Permission.READ))
 def get_artifact(s: St, artifact_id: str) -> Any:
     return s.ws.store.lineage.get_artifact(artifact_id)
 
@@ -131,7 +132,7 @@ def _media_type(record: ArtifactRecord, name: str) -> str:
     return guessed or _BY_TYPE.get(record.type, "application/octet-stream")
 
 
-@router.get("/artifacts/{artifact_id}/files", response_model=list[str])
+@router.get("/artifacts/{artifact_id}/files", response_model=list[str], **needs(Permission.READ))
 def list_files(s: St, artifact_id: str) -> Any:
     """The files of a directory artifact (relative paths), or its one file name."""
     record = s.ws.store.lineage.get_artifact(artifact_id)
@@ -149,6 +150,7 @@ def list_files(s: St, artifact_id: str) -> Any:
     "/artifacts/{artifact_id}/download",
     response_class=StreamingResponse,
     responses={200: {"content": {"application/octet-stream": {}}}},
+    **needs(Permission.READ),
 )
 def download(
     s: St,
@@ -190,7 +192,7 @@ def _head(local: str, limit: int) -> tuple[bytes, bool]:
     return data[:limit], len(data) > limit
 
 
-@router.get("/artifacts/{artifact_id}/preview", response_model=Preview)
+@router.get("/artifacts/{artifact_id}/preview", response_model=Preview, **needs(Permission.READ))
 def preview(
     s: St,
     artifact_id: str,
@@ -314,7 +316,7 @@ def _node(n: LineageNode) -> dict[str, Any]:
     }
 
 
-@router.get("/artifacts/{artifact_id}/lineage", response_model=Lineage)
+@router.get("/artifacts/{artifact_id}/lineage", response_model=Lineage, **needs(Permission.READ))
 def lineage(s: St, artifact_id: str, depth: Annotated[int, Query(ge=1, le=100)] = 20) -> Any:
     """What the artifact was made from (upstream) and what was made from it (downstream)."""
     record = s.ws.store.lineage.get_artifact(artifact_id)

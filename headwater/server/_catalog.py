@@ -8,7 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from headwater.errors import ApiError, HeadwaterError
-from headwater.server._deps import ServerState, page, state, utc
+from headwater.server._access import Permission, needs, scoped_state
+from headwater.server._deps import ServerState, page, utc
 from headwater.server._schemas import (
     AssetEventOut,
     AssetOut,
@@ -25,7 +26,7 @@ from headwater.spec import PipelineSpec, from_data
 from headwater.store import ScheduleRecord, VersionRecord
 
 router = APIRouter(prefix="/api/v1")
-St = Annotated[ServerState, Depends(state)]
+St = Annotated[ServerState, Depends(scoped_state)]
 Limit = Annotated[int, Query(ge=1, le=500, description="Items per page.")]
 Offset = Annotated[int, Query(ge=0, le=10_000_000, description="Items to skip.")]
 _ALL = 1_000_000
@@ -100,7 +101,9 @@ def _schedule_out(s: ServerState, sched: ScheduleRecord) -> dict[str, Any]:
     }
 
 
-@router.get("/pipelines", response_model=Page[PipelineOut], tags=["pipelines"])
+@router.get(
+    "/pipelines", response_model=Page[PipelineOut], tags=["pipelines"], **needs(Permission.READ)
+)
 def list_pipelines(
     s: St,
     limit: Limit = 50,
@@ -147,7 +150,12 @@ def list_pipelines(
     return page(items, total, limit, offset)
 
 
-@router.get("/pipelines/{name}/versions", response_model=Page[VersionOut], tags=["pipelines"])
+@router.get(
+    "/pipelines/{name}/versions",
+    response_model=Page[VersionOut],
+    tags=["pipelines"],
+    **needs(Permission.READ),
+)
 def list_versions(s: St, name: str, limit: Limit = 50, offset: Offset = 0) -> Any:
     versions = s.ws.store.pipelines.list_versions(name)
     if not versions:
@@ -156,14 +164,24 @@ def list_versions(s: St, name: str, limit: Limit = 50, offset: Offset = 0) -> An
     return page([_version_out(v) for v in chunk], len(versions), limit, offset)
 
 
-@router.get("/versions/{version_id}", response_model=VersionDetail, tags=["pipelines"])
+@router.get(
+    "/versions/{version_id}",
+    response_model=VersionDetail,
+    tags=["pipelines"],
+    **needs(Permission.READ),
+)
 def get_version(s: St, version_id: str) -> Any:
     """A version with its full spec (the DAG, parameters' schema, options)."""
     v = s.ws.store.pipelines.get_version(version_id)
     return {**_version_out(v), "spec": v.spec}
 
 
-@router.get("/versions/{version_id}/source", tags=["pipelines"], response_model=dict[str, str])
+@router.get(
+    "/versions/{version_id}/source",
+    tags=["pipelines"],
+    response_model=dict[str, str],
+    **needs(Permission.READ),
+)
 def get_source(s: St, version_id: str) -> Any:
     """The deployed snapshot's files: path -> text."""
     v = s.ws.store.pipelines.get_version(version_id)
@@ -182,17 +200,29 @@ def get_source(s: St, version_id: str) -> Any:
 # ---------------------------------------------------------------------- schedules
 
 
-@router.get("/schedules", response_model=list[ScheduleOut], tags=["schedules"])
+@router.get(
+    "/schedules", response_model=list[ScheduleOut], tags=["schedules"], **needs(Permission.READ)
+)
 def list_schedules(s: St) -> Any:
     return [_schedule_out(s, x) for x in s.ws.store.schedules.list()]
 
 
-@router.get("/schedules/{pipeline}", response_model=ScheduleOut, tags=["schedules"])
+@router.get(
+    "/schedules/{pipeline}",
+    response_model=ScheduleOut,
+    tags=["schedules"],
+    **needs(Permission.READ),
+)
 def get_schedule(s: St, pipeline: str) -> Any:
     return _schedule_out(s, s.ws.store.schedules.get_schedule(pipeline))
 
 
-@router.patch("/schedules/{pipeline}", response_model=ScheduleOut, tags=["schedules"])
+@router.patch(
+    "/schedules/{pipeline}",
+    response_model=ScheduleOut,
+    tags=["schedules"],
+    **needs(Permission.SCHEDULE),
+)
 def edit_schedule(s: St, pipeline: str, body: ScheduleIn) -> Any:
     """Edit a schedule without redeploying (cron or interval, time zone, dates, catchup,
     max_active_runs), or pause and unpause it. Checked like a compile and against the
@@ -221,7 +251,12 @@ def edit_schedule(s: St, pipeline: str, body: ScheduleIn) -> Any:
     return _schedule_out(s, s.ws.store.schedules.get_schedule(pipeline))
 
 
-@router.post("/schedules/{pipeline}/backfills", response_model=BackfillOut, tags=["schedules"])
+@router.post(
+    "/schedules/{pipeline}/backfills",
+    response_model=BackfillOut,
+    tags=["schedules"],
+    **needs(Permission.SCHEDULE),
+)
 def backfill(s: St, pipeline: str, body: BackfillIn) -> Any:
     """Queue a run for every data interval starting in [start, end); schedulers run them."""
     from headwater.scheduler import create_backfill_runs, plan_backfill
@@ -245,7 +280,7 @@ def backfill(s: St, pipeline: str, body: BackfillIn) -> Any:
 # ---------------------------------------------------------------------- assets
 
 
-@router.get("/assets", response_model=Page[AssetOut], tags=["assets"])
+@router.get("/assets", response_model=Page[AssetOut], tags=["assets"], **needs(Permission.READ))
 def list_assets(
     s: St,
     limit: Limit = 50,
@@ -258,7 +293,9 @@ def list_assets(
     return page(items[:limit], total, limit, offset)
 
 
-@router.get("/asset-events", response_model=Page[AssetEventOut], tags=["assets"])
+@router.get(
+    "/asset-events", response_model=Page[AssetEventOut], tags=["assets"], **needs(Permission.READ)
+)
 def list_asset_events(
     s: St,
     limit: Limit = 50,

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from headwater.errors import NotFound
-from headwater.server._deps import ServerState, authenticated, state
+from headwater.server._access import Permission, needs, scoped_state
+from headwater.server._deps import ServerState, authenticated
 from headwater.store import Authenticated
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     )
 
 router = APIRouter(prefix="/api/v1", tags=["deployments"])
-St = Annotated[ServerState, Depends(state)]
+St = Annotated[ServerState, Depends(scoped_state)]
 Who = Annotated[Authenticated, Depends(authenticated)]
 Name = Annotated[str, Path(max_length=128, description="The deployment's name.")]
 Ref = Field(
@@ -148,7 +149,7 @@ def serving_json(s: ServingRecord) -> dict[str, Any]:
     }
 
 
-@router.get("/deployments", response_model=list[DeploymentOut])
+@router.get("/deployments", response_model=list[DeploymentOut], **needs(Permission.READ))
 def list_deployments(s: St, limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> Any:
     """Deployments, by name."""
     return [
@@ -157,7 +158,9 @@ def list_deployments(s: St, limit: Annotated[int, Query(ge=1, le=10_000)] = 1000
     ]
 
 
-@router.post("/deployments", response_model=DeploymentOut, status_code=201)
+@router.post(
+    "/deployments", response_model=DeploymentOut, status_code=201, **needs(Permission.SERVE)
+)
 def create(s: St, who: Who, body: CreateIn) -> Any:
     """A new deployment; each reference must name a model version now (409: the name is
     taken)."""
@@ -174,13 +177,13 @@ def create(s: St, who: Who, body: CreateIn) -> Any:
     )
 
 
-@router.get("/deployments/{name}", response_model=DeploymentOut)
+@router.get("/deployments/{name}", response_model=DeploymentOut, **needs(Permission.READ))
 def get(s: St, name: Name) -> Any:
     """A deployment: the references it follows."""
     return deployment_json(s.ws.store.deployments.get(name), s.ws.store.deployments)
 
 
-@router.patch("/deployments/{name}", response_model=DeploymentOut)
+@router.patch("/deployments/{name}", response_model=DeploymentOut, **needs(Permission.SERVE))
 def update(s: St, who: Who, name: Name, body: UpdateIn) -> Any:
     """Change what a deployment serves; its servers follow within about a second."""
     changes = body.model_dump(include={"canary", "shadow"} & body.model_fields_set)
@@ -196,7 +199,7 @@ def update(s: St, who: Who, name: Name, body: UpdateIn) -> Any:
     )
 
 
-@router.post("/deployments/{name}/promote", response_model=DeploymentOut)
+@router.post("/deployments/{name}/promote", response_model=DeploymentOut, **needs(Permission.SERVE))
 def promote(s: St, who: Who, name: Name) -> Any:
     """The canary becomes the main version."""
     return deployment_json(
@@ -204,7 +207,9 @@ def promote(s: St, who: Who, name: Name) -> Any:
     )
 
 
-@router.post("/deployments/{name}/rollback", response_model=DeploymentOut)
+@router.post(
+    "/deployments/{name}/rollback", response_model=DeploymentOut, **needs(Permission.SERVE)
+)
 def rollback(s: St, who: Who, name: Name) -> Any:
     """Back to the main version served before the current one, pinned by number."""
     return deployment_json(
@@ -212,7 +217,7 @@ def rollback(s: St, who: Who, name: Name) -> Any:
     )
 
 
-@router.delete("/deployments/{name}", response_model=DeploymentOut)
+@router.delete("/deployments/{name}", response_model=DeploymentOut, **needs(Permission.SERVE))
 def delete(
     s: St,
     name: Name,
@@ -222,13 +227,17 @@ def delete(
     return deployment_json(s.ws.store.deployments.delete(name, force=force), s.ws.store.deployments)
 
 
-@router.get("/deployments/{name}/revisions", response_model=list[RevisionOut])
+@router.get(
+    "/deployments/{name}/revisions", response_model=list[RevisionOut], **needs(Permission.READ)
+)
 def revisions(s: St, name: Name, limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> Any:
     """Every configuration the deployment had, newest first."""
     return [_revision_json(r) for r in s.ws.store.deployments.revisions(name, limit)]
 
 
-@router.get("/deployments/{name}/serving", response_model=list[ServingOut])
+@router.get(
+    "/deployments/{name}/serving", response_model=list[ServingOut], **needs(Permission.READ)
+)
 def serving(s: St, name: Name, limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> Any:
     """What the deployment's servers served, in which role, since when, newest first."""
     return [serving_json(x) for x in s.ws.store.deployments.serving(name, limit=limit)]

@@ -7,14 +7,15 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 
-from headwater.server._deps import ServerState, state
+from headwater.server._access import Permission, needs, scoped_state
+from headwater.server._deps import ServerState
 from headwater.server._schemas import ComparisonOut, ExperimentOut
 
 router = APIRouter(prefix="/api/v1", tags=["experiments"])
-St = Annotated[ServerState, Depends(state)]
+St = Annotated[ServerState, Depends(scoped_state)]
 
 
-@router.get("/experiments", response_model=list[ExperimentOut])
+@router.get("/experiments", response_model=list[ExperimentOut], **needs(Permission.READ))
 def list_experiments(
     s: St, limit: Annotated[int, Query(ge=1, le=10_000, description="Experiments.")] = 100
 ) -> Any:
@@ -30,7 +31,7 @@ def list_experiments(
     ]
 
 
-@router.get("/experiments/{name}/runs", response_model=ComparisonOut)
+@router.get("/experiments/{name}/runs", response_model=ComparisonOut, **needs(Permission.READ))
 def experiment_runs(
     s: St,
     name: str,

@@ -9,11 +9,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from headwater.server._deps import ServerState, authenticated, state
+from headwater.server._access import Permission, needs, scoped_state
+from headwater.server._deps import ServerState, authenticated
 from headwater.store import Authenticated
 
 router = APIRouter(prefix="/api/v1", tags=["models"])
-St = Annotated[ServerState, Depends(state)]
+St = Annotated[ServerState, Depends(scoped_state)]
 Who = Annotated[Authenticated, Depends(authenticated)]
 Name = Annotated[str, Path(max_length=128, description="The model's name.")]
 Alias = Annotated[str, Path(max_length=64, description="The alias, e.g. champion.")]
@@ -77,7 +78,7 @@ def _actor(who: Authenticated) -> str:
     return f"user {who.user.name}"
 
 
-@router.get("/models", response_model=list[ModelOut])
+@router.get("/models", response_model=list[ModelOut], **needs(Permission.READ))
 def list_models(
     s: St, limit: Annotated[int, Query(ge=1, le=10_000, description="Models.")] = 1000
 ) -> Any:
@@ -87,7 +88,7 @@ def list_models(
     return [model_json(m) for m in s.ws.store.models.list_models(limit)]
 
 
-@router.get("/models/{name}", response_model=ModelOut)
+@router.get("/models/{name}", response_model=ModelOut, **needs(Permission.READ))
 def get_model(s: St, name: Name) -> Any:
     """A model, with its aliases (alias -> version number)."""
     from headwater.registry import model_json
@@ -95,7 +96,9 @@ def get_model(s: St, name: Name) -> Any:
     return model_json(s.ws.store.models.get_model(name))
 
 
-@router.get("/models/{name}/versions", response_model=list[ModelVersionOut])
+@router.get(
+    "/models/{name}/versions", response_model=list[ModelVersionOut], **needs(Permission.READ)
+)
 def list_versions(s: St, name: Name) -> Any:
     """Every version of a model, newest first, each with its run's metrics."""
     from headwater.registry import version_json
@@ -103,7 +106,12 @@ def list_versions(s: St, name: Name) -> Any:
     return [version_json(v) for v in s.ws.store.models.versions(name)]
 
 
-@router.post("/models/{name}/versions", response_model=ModelVersionOut, status_code=201)
+@router.post(
+    "/models/{name}/versions",
+    response_model=ModelVersionOut,
+    status_code=201,
+    **needs(Permission.MODELS),
+)
 def register(s: St, who: Who, name: Name, body: RegisterIn) -> Any:
     """Register an artifact as the model's next version (the model is created on first
     use), pointing ``aliases`` at it; its flavour and signature are inferred."""
@@ -122,7 +130,9 @@ def register(s: St, who: Who, name: Name, body: RegisterIn) -> Any:
     )
 
 
-@router.get("/models/{name}/versions/{version}", response_model=ModelVersionOut)
+@router.get(
+    "/models/{name}/versions/{version}", response_model=ModelVersionOut, **needs(Permission.READ)
+)
 def get_version(s: St, name: Name, version: Version) -> Any:
     """One version of a model."""
     from headwater.registry import version_json
@@ -130,7 +140,9 @@ def get_version(s: St, name: Name, version: Version) -> Any:
     return version_json(s.ws.store.models.get_version(name, version))
 
 
-@router.get("/models/{name}/aliases/{alias}", response_model=ModelVersionOut)
+@router.get(
+    "/models/{name}/aliases/{alias}", response_model=ModelVersionOut, **needs(Permission.READ)
+)
 def by_alias(s: St, name: Name, alias: Alias) -> Any:
     """The version an alias points at (``latest``: the newest version)."""
     from headwater.registry import version_json
@@ -138,7 +150,9 @@ def by_alias(s: St, name: Name, alias: Alias) -> Any:
     return version_json(s.ws.store.models.by_alias(name, alias))
 
 
-@router.put("/models/{name}/aliases/{alias}", response_model=AliasChangeOut)
+@router.put(
+    "/models/{name}/aliases/{alias}", response_model=AliasChangeOut, **needs(Permission.MODELS)
+)
 def set_alias(s: St, who: Who, name: Name, alias: Alias, body: AliasIn) -> Any:
     """Point an alias at a version; it moves there, atomically, if it pointed elsewhere."""
     from headwater.registry import change_json
@@ -146,7 +160,9 @@ def set_alias(s: St, who: Who, name: Name, alias: Alias, body: AliasIn) -> Any:
     return change_json(s.ws.store.models.set_alias(name, alias, body.version, _actor(who)))
 
 
-@router.delete("/models/{name}/aliases/{alias}", response_model=AliasChangeOut)
+@router.delete(
+    "/models/{name}/aliases/{alias}", response_model=AliasChangeOut, **needs(Permission.MODELS)
+)
 def delete_alias(s: St, who: Who, name: Name, alias: Alias) -> Any:
     """Remove an alias (its version stays)."""
     from headwater.registry import change_json
@@ -154,7 +170,7 @@ def delete_alias(s: St, who: Who, name: Name, alias: Alias) -> Any:
     return change_json(s.ws.store.models.delete_alias(name, alias, _actor(who)))
 
 
-@router.get("/models/{name}/history", response_model=list[AliasChangeOut])
+@router.get("/models/{name}/history", response_model=list[AliasChangeOut], **needs(Permission.READ))
 def alias_history(s: St, name: Name, limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> Any:
     """Every move of the model's aliases, newest first: from, to, by whom, when."""
     from headwater.registry import change_json

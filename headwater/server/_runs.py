@@ -12,7 +12,8 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
 from headwater.errors import ApiError
-from headwater.server._deps import ServerState, page, state, utc
+from headwater.server._access import Permission, needs, scoped_state
+from headwater.server._deps import ServerState, page, utc
 from headwater.server._schemas import (
     CancelOut,
     Cleared,
@@ -31,7 +32,7 @@ from headwater.states import RunStatus, TaskStatus
 from headwater.store import RunFilter, TaskRunRecord
 
 router = APIRouter(prefix="/api/v1", tags=["runs"])
-St = Annotated[ServerState, Depends(state)]
+St = Annotated[ServerState, Depends(scoped_state)]
 Limit = Annotated[int, Query(ge=1, le=500, description="Items per page.")]
 Offset = Annotated[int, Query(ge=0, le=10_000_000, description="Items to skip.")]
 
@@ -40,7 +41,9 @@ def _task_out(r: TaskRunRecord) -> dict[str, Any]:
     return {**r.__dict__, "status": r.status.value, "cleared": r.cleared_at is not None}
 
 
-@router.post("/pipelines/{name}/runs", response_model=RunOut, status_code=201)
+@router.post(
+    "/pipelines/{name}/runs", response_model=RunOut, status_code=201, **needs(Permission.RUN)
+)
 def trigger(s: St, name: str, body: TriggerIn) -> Any:
     """Queue a run of the pipeline's newest deployed version (or ``version``), with
     parameters checked against its schema; a scheduler starts it at once."""
@@ -59,7 +62,7 @@ def trigger(s: St, name: str, body: TriggerIn) -> Any:
     return run
 
 
-@router.get("/runs", response_model=Page[RunOut])
+@router.get("/runs", response_model=Page[RunOut], **needs(Permission.READ))
 def list_runs(
     s: St,
     limit: Limit = 50,
@@ -92,14 +95,14 @@ def list_runs(
     return page(rows, total, limit, offset)
 
 
-@router.get("/runs/{run_id}", response_model=RunDetail)
+@router.get("/runs/{run_id}", response_model=RunDetail, **needs(Permission.READ))
 def get_run(s: St, run_id: str) -> Any:
     """A run with every task attempt (cleared attempts included, marked)."""
     run = s.ws.store.runs.get_run(run_id)
     return {**run.__dict__, "tasks": [_task_out(t) for t in s.ws.store.tasks.task_runs(run.id)]}
 
 
-@router.post("/runs/{run_id}/cancel", response_model=CancelOut)
+@router.post("/runs/{run_id}/cancel", response_model=CancelOut, **needs(Permission.RUN))
 def cancel(s: St, run_id: str) -> Any:
     """Cancel a queued run at once, or ask the engine of a running one to stop it."""
     from headwater.scheduler import cancel as stop
@@ -111,7 +114,7 @@ def cancel(s: St, run_id: str) -> Any:
     return {"run_id": run.id, "status": status.value}
 
 
-@router.post("/runs/{run_id}/retry", response_model=Cleared)
+@router.post("/runs/{run_id}/retry", response_model=Cleared, **needs(Permission.RUN))
 def retry(s: St, run_id: str) -> Any:
     """Run the failed tasks of an ended run again (and the tasks they feed), with the
     run's own pipeline version."""
@@ -124,7 +127,7 @@ def retry(s: St, run_id: str) -> Any:
     return {"run_id": run.id, "cleared": cleared, "status": run.status.value}
 
 
-@router.post("/runs/{run_id}/tasks/{task}/clear", response_model=Cleared)
+@router.post("/runs/{run_id}/tasks/{task}/clear", response_model=Cleared, **needs(Permission.RUN))
 def clear(s: St, run_id: str, task: str, body: ClearIn | None = None) -> Any:
     """Clear a task of an ended run, and (``downstream``) everything after it, and run
     them again with the run's own pipeline version."""
@@ -137,7 +140,7 @@ def clear(s: St, run_id: str, task: str, body: ClearIn | None = None) -> Any:
     return {"run_id": run.id, "cleared": cleared, "status": run.status.value}
 
 
-@router.get("/runs/{run_id}/tasks", response_model=Page[TaskOut])
+@router.get("/runs/{run_id}/tasks", response_model=Page[TaskOut], **needs(Permission.READ))
 def list_tasks(
     s: St,
     run_id: str,
@@ -177,7 +180,7 @@ def _attempt(s: ServerState, run_id: str, task: str, attempt: int | None) -> Tas
     )
 
 
-@router.get("/runs/{run_id}/tasks/{task}/logs", response_model=LogOut)
+@router.get("/runs/{run_id}/tasks/{task}/logs", response_model=LogOut, **needs(Permission.READ))
 def logs(
     s: St,
     run_id: str,
@@ -194,7 +197,11 @@ def logs(
     return read_log(_attempt(s, run_id, task, attempt), offset, limit).__dict__
 
 
-@router.get("/runs/{run_id}/tasks/{task}/logs/follow", response_class=StreamingResponse)
+@router.get(
+    "/runs/{run_id}/tasks/{task}/logs/follow",
+    response_class=StreamingResponse,
+    **needs(Permission.READ),
+)
 def follow(
     s: St,
     run_id: str,
@@ -232,7 +239,7 @@ def follow(
     return StreamingResponse(stream(), media_type="text/event-stream")
 
 
-@router.get("/runs/{run_id}/metrics", response_model=list[MetricOut])
+@router.get("/runs/{run_id}/metrics", response_model=list[MetricOut], **needs(Permission.READ))
 def metrics(
     s: St,
     run_id: str,
@@ -248,7 +255,7 @@ def metrics(
     ]
 
 
-@router.get("/grid", response_model=GridOut)
+@router.get("/grid", response_model=GridOut, **needs(Permission.READ))
 def grid(
     s: St,
     pipeline: Annotated[str, Query(max_length=128)],
@@ -276,7 +283,9 @@ def grid(
     return {"runs": rows, "tasks": list(tasks), "states": states}
 
 
-@router.get("/runs/{run_id}/metric-series", response_model=list[SeriesOut])
+@router.get(
+    "/runs/{run_id}/metric-series", response_model=list[SeriesOut], **needs(Permission.READ)
+)
 def metric_series(s: St, run_id: str) -> Any:
     """The run's metrics as one series per task and key (arrays of steps and values): the
     compact form for charts; 100,000 points are a few hundred kilobytes."""

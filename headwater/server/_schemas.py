@@ -419,7 +419,11 @@ class TokenOut(_Out):
 
 class Me(_Out):
     user: str
-    role: str
+    role: str = Field(description="The server role: owner (everything, everywhere) or member.")
+    namespaces: dict[str, str] = Field(
+        description="The namespaces this user may work in, with their role in each "
+        "(an owner: every namespace, as owner)."
+    )
     token: TokenOut
 
 

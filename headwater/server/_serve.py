@@ -14,14 +14,14 @@ log = logging.getLogger("headwater.server")
 
 
 def first_admin_token(ws: Workspace) -> str | None:
-    """On a store with no users: an ``admin`` user and a token for it (the secret, to be
-    shown once). None when users exist already."""
+    """On a store with no users: an ``admin`` user, owner of the server, and a token for
+    it (the secret, to be shown once). None when users exist already."""
     if ws.store.auth.has_users():
         return None
     from headwater.errors import Conflict
 
     try:
-        ws.store.auth.create_user("admin", "admin")
+        ws.store.auth.create_user("admin", "owner")
     except Conflict:  # another process created it at the same moment
         return None
     _, secret = ws.store.auth.create_token("admin", "standalone")

@@ -7,11 +7,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from headwater.server._deps import ServerState, state
+from headwater.server._access import Permission, needs, scoped_state
+from headwater.server._deps import ServerState
 from headwater.server._schemas import StudyDetail, StudyOut
 
 router = APIRouter(prefix="/api/v1", tags=["studies"])
-St = Annotated[ServerState, Depends(state)]
+St = Annotated[ServerState, Depends(scoped_state)]
 
 
 def _study_out(study: Any, counts: dict[str, int]) -> dict[str, Any]:
@@ -31,7 +32,7 @@ def _study_out(study: Any, counts: dict[str, int]) -> dict[str, Any]:
     }
 
 
-@router.get("/studies", response_model=list[StudyOut])
+@router.get("/studies", response_model=list[StudyOut], **needs(Permission.READ))
 def list_studies(
     s: St, limit: Annotated[int, Query(ge=1, le=10_000, description="Studies.")] = 100
 ) -> Any:
@@ -43,7 +44,7 @@ def list_studies(
     ]
 
 
-@router.get("/studies/{name}", response_model=StudyDetail)
+@router.get("/studies/{name}", response_model=StudyDetail, **needs(Permission.READ))
 def get_study(s: St, name: str) -> Any:
     """A study: its settings, every trial (parameters, value, state, run), the best one,
     the optimisation history and each parameter's importance."""

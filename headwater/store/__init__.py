@@ -5,7 +5,7 @@ Callers hold one :class:`MetadataStore` and reach each area through it:
 ``store.pipelines``, ``store.runs``, ``store.tasks``, ``store.lineage``,
 ``store.schedules``, ``store.control``, ``store.pools``, ``store.auth``,
 ``store.assets``, ``store.queries``, ``store.experiments``, ``store.models``, ``store.deployments``,
-``store.roots``, ``store.outbox`` and ``store.studies``.
+``store.roots``, ``store.outbox``, ``store.studies`` and ``store.namespaces``.
 """
 
 from headwater.errors import Conflict, InvalidValue, NotFound, StoreError
@@ -26,6 +26,14 @@ from headwater.store._experiments import ExperimentStore
 from headwater.store._lineage import LineageStore
 from headwater.store._metadata import MetadataStore
 from headwater.store._models import ModelStore
+from headwater.store._namespaces import (
+    DEFAULT_NAMESPACE,
+    NAMESPACE_ROLES,
+    MemberRecord,
+    NamespaceRecord,
+    NamespaceStore,
+    check_namespace,
+)
 from headwater.store._outbox import (
     DeliveryStatus,
     NewNotification,
@@ -68,10 +76,12 @@ from headwater.store._tasks import TaskStore
 __all__ = [
     "ALIAS_RE",
     "DATABASE_FAILURES",
+    "DEFAULT_NAMESPACE",
     "DEFAULT_POOL",
     "LATEST",
     "MODEL_NAME_RE",
     "MODEL_TYPES",
+    "NAMESPACE_ROLES",
     "AliasChange",
     "ArtifactRecord",
     "ArtifactStore",
@@ -95,11 +105,14 @@ __all__ = [
     "InvalidValue",
     "LineageNode",
     "LineageStore",
+    "MemberRecord",
     "MetadataStore",
     "MetricPoint",
     "ModelRecord",
     "ModelStore",
     "ModelVersionRecord",
+    "NamespaceRecord",
+    "NamespaceStore",
     "NewArtifact",
     "NewModelVersion",
     "NewNotification",
@@ -134,6 +147,7 @@ __all__ = [
     "check_alias",
     "check_experiment",
     "check_model_name",
+    "check_namespace",
     "check_tags",
     "create_engine",
     "failure_cause",

@@ -14,7 +14,12 @@ from headwater.errors import Conflict, NotFound
 from headwater.store import _schema as t
 from headwater.store._base import Database, fields_of, new_id, now
 
-ROLES = ("admin", "user")
+# A user's server-wide role: an owner may do everything in every namespace; a member
+# what their role in each namespace allows (store.namespaces).
+ROLES = ("owner", "member")
+# Users and tokens are server-wide: they live in the default namespace, whichever
+# namespace the store handle is scoped to.
+_HOME = "default"
 TOKEN_PREFIX = "hw_"
 # Writing last_used_at on every request would cost a write per read; once a minute is enough.
 _TOUCH_EVERY = timedelta(minutes=1)
@@ -69,19 +74,23 @@ _TOKEN_COLUMNS = [*t.api_tokens.c, t.users.c.name.label("user")]
 
 
 class AuthStore:
-    """Users and API tokens of one namespace (``store.auth``)."""
+    """The server's users and API tokens (``store.auth``)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def create_user(self, name: str, role: str = "user") -> UserRecord:
+    def create_user(self, name: str, role: str = "member") -> UserRecord:
         if role not in ROLES:
-            raise Conflict(f"unknown role '{role}'", hint=f"use one of: {', '.join(ROLES)}")
+            raise Conflict(
+                f"unknown server role '{role}'",
+                hint=f"use one of: {', '.join(ROLES)}; a member's role in a namespace "
+                "(viewer, editor, admin) is set with 'headwater members add'",
+            )
         if not name.strip():
             raise Conflict("a user needs a name", hint="give a name such as 'alice'")
         row = {
             "id": new_id(),
-            "namespace": self.db.namespace,
+            "namespace": _HOME,
             "name": name,
             "role": role,
             "created_at": now(),
@@ -99,9 +108,7 @@ class AuthStore:
     def get_user(self, name: str) -> UserRecord:
         with self.db.connect() as conn:
             row = conn.execute(
-                sa.select(t.users).where(
-                    t.users.c.name == name, t.users.c.namespace == self.db.namespace
-                )
+                sa.select(t.users).where(t.users.c.name == name, t.users.c.namespace == _HOME)
             ).first()
         if row is None:
             raise NotFound(f"no user '{name}'", hint="create it with 'headwater users create NAME'")
@@ -110,9 +117,7 @@ class AuthStore:
     def list_users(self) -> list[UserRecord]:
         with self.db.connect() as conn:
             rows = conn.execute(
-                sa.select(t.users)
-                .where(t.users.c.namespace == self.db.namespace)
-                .order_by(t.users.c.name)
+                sa.select(t.users).where(t.users.c.namespace == _HOME).order_by(t.users.c.name)
             ).all()
         return [_user(r._mapping) for r in rows]
 
@@ -120,7 +125,7 @@ class AuthStore:
         with self.db.connect() as conn:
             return (
                 conn.execute(
-                    sa.select(t.users.c.id).where(t.users.c.namespace == self.db.namespace).limit(1)
+                    sa.select(t.users.c.id).where(t.users.c.namespace == _HOME).limit(1)
                 ).first()
                 is not None
             )
@@ -133,7 +138,7 @@ class AuthStore:
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
         row = {
             "id": new_id(),
-            "namespace": self.db.namespace,
+            "namespace": _HOME,
             "user_id": owner.id,
             "name": name,
             "token_hash": hash_token(secret),
@@ -149,7 +154,7 @@ class AuthStore:
         q = (
             sa.select(*_TOKEN_COLUMNS)
             .join(t.users, t.users.c.id == t.api_tokens.c.user_id)
-            .where(t.api_tokens.c.namespace == self.db.namespace)
+            .where(t.api_tokens.c.namespace == _HOME)
             .order_by(t.api_tokens.c.created_at)
         )
         if user is not None:
@@ -165,7 +170,7 @@ class AuthStore:
             rows = conn.execute(
                 sa.select(*_TOKEN_COLUMNS)
                 .join(t.users, t.users.c.id == c.user_id)
-                .where(match, c.namespace == self.db.namespace)
+                .where(match, c.namespace == _HOME)
             ).all()
             if not rows:
                 raise NotFound(
@@ -197,7 +202,7 @@ class AuthStore:
                 .join(t.users, t.users.c.id == t.api_tokens.c.user_id)
                 .where(
                     t.api_tokens.c.token_hash == hash_token(secret),
-                    t.api_tokens.c.namespace == self.db.namespace,
+                    t.api_tokens.c.namespace == _HOME,
                 )
             ).first()
         if row is None:

@@ -23,6 +23,7 @@ from headwater.store._deployments import DeploymentStore
 from headwater.store._experiments import ExperimentStore
 from headwater.store._lineage import LineageStore
 from headwater.store._models import ModelStore
+from headwater.store._namespaces import NamespaceStore
 from headwater.store._outbox import OutboxStore
 from headwater.store._pipelines import PipelineStore
 from headwater.store._pools import PoolStore
@@ -83,6 +84,7 @@ class MetadataStore:
         self.roots = RootStore(db)
         self.outbox = OutboxStore(db)
         self.studies = StudyStore(db)
+        self.namespaces = NamespaceStore(db)
 
     @classmethod
     def open(cls, url: str, namespace: str = "default") -> MetadataStore:
@@ -90,6 +92,13 @@ class MetadataStore:
         engine = create_engine(url)
         migrate(engine)
         return cls(engine, namespace)
+
+    def scoped(self, namespace: str) -> MetadataStore:
+        """A handle on the same database scoped to ``namespace`` (do not close it: the
+        database connection pool is this handle's)."""
+        if namespace == self.namespace:
+            return self
+        return MetadataStore(self.engine, namespace)
 
     @property
     def engine(self) -> sa.Engine:

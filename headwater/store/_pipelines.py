@@ -182,7 +182,10 @@ class PipelineStore:
             row = conn.execute(
                 sa.select(t.pipeline_versions, t.pipelines.c.name.label("pipeline"))
                 .join(t.pipelines, t.pipelines.c.id == t.pipeline_versions.c.pipeline_id)
-                .where(t.pipeline_versions.c.id == version_id)
+                .where(
+                    t.pipeline_versions.c.id == version_id,
+                    t.pipelines.c.namespace == self.db.namespace,
+                )
             ).first()
         if row is None:
             raise NotFound(f"no pipeline version '{version_id}'")

@@ -263,16 +263,21 @@ class QueryStore:
         return [(path, key, s, v) for (path, key), (s, v) in series.items()]
 
     def counts_by_status(self) -> tuple[dict[str, int], dict[str, int]]:
-        """Runs and task attempts by status (for Prometheus)."""
+        """The namespace's runs and task attempts by status (for Prometheus)."""
+        r, tr = t.runs.c, t.task_runs.c
         with self.db.connect() as conn:
             runs: dict[str, int] = dict(
                 conn.execute(
-                    sa.select(t.runs.c.status, sa.func.count()).group_by(t.runs.c.status)
+                    sa.select(r.status, sa.func.count())
+                    .where(r.namespace == self.db.namespace)
+                    .group_by(r.status)
                 ).all()
             )
             tasks: dict[str, int] = dict(
                 conn.execute(
-                    sa.select(t.task_runs.c.status, sa.func.count()).group_by(t.task_runs.c.status)
+                    sa.select(tr.status, sa.func.count())
+                    .where(tr.namespace == self.db.namespace)
+                    .group_by(tr.status)
                 ).all()
             )
         return {k: int(v) for k, v in runs.items()}, {k: int(v) for k, v in tasks.items()}

@@ -273,6 +273,29 @@ users = sa.Table(
     sa.UniqueConstraint("namespace", "name"),
 )
 
+# Namespaces: each holds its own pipelines, runs, artifacts and the rest. ``default``
+# always exists; users and their tokens are server-wide and live in it.
+namespaces = sa.Table(
+    "namespaces",
+    metadata,
+    sa.Column("namespace", sa.String(128), primary_key=True, server_default="default"),
+    sa.Column("description", sa.String(1024), nullable=False, server_default=""),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Who may do what in a namespace: one role per user and namespace (viewer, editor,
+# admin). A server owner (users.role) needs none.
+memberships = sa.Table(
+    "memberships",
+    metadata,
+    _namespace(),
+    sa.Column("user_id", sa.String(32), sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.PrimaryKeyConstraint("namespace", "user_id"),
+    sa.Index(None, "user_id"),
+)
+
 # API tokens are stored as their sha256; the secret itself is shown once, at creation.
 api_tokens = sa.Table(
     "api_tokens",

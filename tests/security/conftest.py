@@ -59,9 +59,10 @@ def _prepare(folder: Path, database_url: str | None) -> tuple[str, str]:
         source.write_text(SCHEDULED)
     ws = Workspace.open(Settings.from_env(env))
     try:
-        ws.store.auth.create_user("admin", "admin")
+        ws.store.auth.create_user("admin", "owner")
         _, admin = ws.store.auth.create_token("admin", "hostile")
-        ws.store.auth.create_user("bystander", "user")
+        ws.store.auth.create_user("bystander")
+        ws.store.namespaces.set_member("default", "bystander", "editor")
         _, bystander = ws.store.auth.create_token("bystander", "lists")
         for file, name in [
             (source, "hostile_daily"),

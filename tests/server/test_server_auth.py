@@ -74,20 +74,22 @@ def test_the_admin_token_printed_by_standalone_works(server: Standalone) -> None
     assert server.token is not None and server.token.startswith("hw_")
     me = server.http.get("/api/v1/me")
     assert me.status_code == 200, me.text
-    assert me.json()["user"] == "admin" and me.json()["role"] == "admin"
+    assert me.json()["user"] == "admin" and me.json()["role"] == "owner"
+    assert me.json()["namespaces"] == {"default": "owner"}
     assert server.token.startswith(me.json()["token"]["prefix"])
 
 
 def test_users_create_prints_a_token_that_works(server: Standalone) -> None:
     made = server.cli("users", "create", "alice")
     assert made.returncode == 0, made.stderr
-    assert "user alice (user) created" in made.stdout
+    assert "user alice (editor in namespace default) created" in made.stdout
     secrets = _SECRET.findall(made.stdout)
     assert len(secrets) == 1, made.stdout
     with server.anonymous(secrets[0]) as alice:
         me = alice.get("/api/v1/me")
         assert me.status_code == 200, me.text
-        assert me.json()["user"] == "alice" and me.json()["role"] == "user"
+        assert me.json()["user"] == "alice" and me.json()["role"] == "member"
+        assert me.json()["namespaces"] == {"default": "editor"}
         assert alice.get("/api/v1/runs").status_code == 200
     again = server.cli("users", "create", "alice")
     assert again.returncode == 1 and "user 'alice' already exists" in again.stderr
@@ -165,10 +167,17 @@ def test_the_admin_token_is_printed_on_the_first_start_only(tmp_path: Path) -> N
             assert admin.get("/api/v1/me").json()["user"] == "admin"
 
 
-def test_a_token_is_accepted_only_in_its_own_namespace(server: Standalone) -> None:
+def test_a_token_is_server_wide_and_its_namespaces_come_from_memberships(
+    server: Standalone,
+) -> None:
+    """Users and tokens belong to the server, not to a namespace: a store handle scoped
+    to another namespace knows the same token (what it may do there is its user's role,
+    tests/server/test_server_teams.py)."""
     assert server.token is not None
     other = MetadataStore.open(server.database_url, namespace="team-b")
     try:
-        assert isinstance(other.auth.authenticate(server.token), str)
+        found = other.auth.authenticate(server.token)
+        assert not isinstance(found, str) and found.user.name == "admin"
+        assert found.user.role == "owner"
     finally:
         other.close()

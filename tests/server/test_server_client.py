@@ -99,7 +99,7 @@ def test_client_lists_pipelines_with_or_without_filters(server: Standalone, hw: 
 
 def test_client_me_names_the_tokens_user(server: Standalone, hw: Client) -> None:
     me = hw.me()
-    assert me["user"] == "admin" and me["role"] == "admin"
+    assert me["user"] == "admin" and me["role"] == "owner"
     assert server.token is not None and server.token.startswith(me["token"]["prefix"])
 
 

@@ -479,8 +479,11 @@ def test_every_row_a_store_writes_carries_its_namespace(
     scoped.tasks.add_task_run(
         run.id, "use", "use", "use", 1, T.SKIPPED, input_artifacts=[("raw", raw.id)]
     )
-    scoped.auth.create_user("ann", "admin")
+    if namespace != "default":
+        scoped.namespaces.create(namespace)
+    scoped.auth.create_user("ann")  # users and tokens are server-wide: they live in default
     scoped.auth.create_token("ann")
+    scoped.namespaces.set_member(namespace, "ann", "editor")
     scoped.pools.set_pool("gpu", 2)
     scoped.roots.add("/data/shared")
     [event] = scoped.assets.record_asset_events(run.id, task.id, [("warehouse://t", raw.id)])
@@ -534,6 +537,14 @@ def test_every_row_a_store_writes_carries_its_namespace(
             query = sa.select(table.c.namespace)
             if table is t.pools:  # the migration's default pool belongs to 'default'
                 query = query.where(t.pools.c.name != "default_pool")
+            if table in (t.users, t.api_tokens):  # server-wide: always in default
+                assert set(conn.execute(query).scalars()) == {"default"}, table.name
+                continue
+            if table is t.namespaces:  # a row per namespace: default's from the migration
+                query = query.where(t.namespaces.c.namespace != "default")
+                if namespace == "default":
+                    assert set(conn.execute(query).scalars()) == set()
+                    continue
             namespaces = set(conn.execute(query).scalars())
             assert namespaces == {namespace}, table.name
     assert [r.id for r in scoped.runs.list_runs()] == [asset_run, run.id]

@@ -48,6 +48,8 @@ TABLES = {
     "deployments",
     "deployment_revisions",
     "deployment_serving",
+    "namespaces",
+    "memberships",
 }
 
 
@@ -407,3 +409,41 @@ def test_0015_marks_each_attempts_last_point_of_a_metric_final(engine: sa.Engine
     ]
     found = MetadataStore(engine).experiments.compare(experiment="p")
     assert found.rows[0].metrics == {"loss": 0.2, "accuracy": 0.8}
+
+
+def test_0016_makes_admins_owners_users_editors_and_lists_the_namespaces_in_use(
+    engine: sa.Engine,
+) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from headwater.store._db import _MIGRATIONS
+
+    with engine.begin() as conn:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(_MIGRATIONS))
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0015")
+        stamp = "2026-01-01 00:00:00"
+        for uid, ns, role in (("u1", "default", "admin"), ("u2", "default", "user")):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO users (id, namespace, name, role, created_at) "
+                    "VALUES (:i, :n, :i, :r, :t)"
+                ),
+                {"i": uid, "n": ns, "r": role, "t": stamp},
+            )
+        conn.execute(
+            sa.text(
+                "INSERT INTO pipelines (id, namespace, name, created_at) "
+                "VALUES ('p', 'team-b', 'p', :t)"
+            ),
+            {"t": stamp},
+        )
+    migrate(engine)
+    store = MetadataStore(engine)
+    assert store.namespaces.names() == ["default", "team-b"]
+    users = {u.name: u.role for u in store.auth.list_users()}
+    assert users == {"u1": "owner", "u2": "member"}
+    assert store.namespaces.roles_of("u2") == {"default": "editor"}
+    assert store.namespaces.roles_of("u1") == {}

@@ -447,7 +447,7 @@ def test_rows_inserted_without_a_namespace_get_default(
                 pipeline_id="p", version_id="v", created_at=now, updated_at=now
             )
         )
-        conn.execute(t.users.insert().values(id="u", name="u", role="user", created_at=now))
+        conn.execute(t.users.insert().values(id="u", name="u", role="member", created_at=now))
         conn.execute(
             t.api_tokens.insert().values(
                 id="k", user_id="u", name="k", token_hash="h", prefix="hw_", created_at=now
@@ -527,6 +527,9 @@ def test_rows_inserted_without_a_namespace_get_default(
                 deployment_id="d", role="main", version_id="mv", server="s", since=now
             )
         )
+        conn.execute(t.memberships.insert().values(user_id="u", role="viewer", created_at=now))
+        conn.execute(t.namespaces.delete())
+        conn.execute(t.namespaces.insert().values(created_at=now))
     with store.engine.connect() as conn:
         for table in t.metadata.sorted_tables:
             namespaces = conn.execute(sa.select(table.c.namespace)).scalars().all()

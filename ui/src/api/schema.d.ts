@@ -378,7 +378,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Me */
+        /**
+         * Me
+         * @description Who this token belongs to, and the namespaces they may work in.
+         */
         get: operations["me_api_v1_me_get"];
         put?: never;
         post?: never;
@@ -1361,7 +1364,17 @@ export interface components {
         };
         /** Me */
         Me: {
-            /** Role */
+            /**
+             * Namespaces
+             * @description The namespaces this user may work in, with their role in each (an owner: every namespace, as owner).
+             */
+            namespaces: {
+                [key: string]: string;
+            };
+            /**
+             * Role
+             * @description The server role: owner (everything, everywhere) or member.
+             */
             role: string;
             token: components["schemas"]["TokenOut"];
             /** User */
@@ -2264,7 +2277,10 @@ export interface operations {
                 type?: string | null;
                 name?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2293,7 +2309,10 @@ export interface operations {
     get_artifact_api_v1_artifacts__artifact_id__get: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path: {
                 artifact_id: string;
             };
@@ -2327,7 +2346,10 @@ export interface operations {
                 /** @description A file in a directory artifact. */
                 path?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path: {
                 artifact_id: string;
             };
@@ -2358,7 +2380,10 @@ export interface operations {
     list_files_api_v1_artifacts__artifact_id__files_get: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path: {
                 artifact_id: string;
             };
@@ -2391,7 +2416,10 @@ export interface operations {
             query?: {
                 depth?: number;
             };
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path: {
                 artifact_id: string;
             };
@@ -2425,7 +2453,10 @@ export interface operations {
                 rows?: number;
                 path?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path: {
                 artifact_id: string;
             };
@@ -2463,7 +2494,10 @@ export interface operations {
                 asset?: string | null;
                 run_id?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2498,7 +2532,10 @@ export interface operations {
                 offset?: number;
                 prefix?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2529,7 +2566,10 @@ export interface operations {
             query?: {
                 limit?: number;
             };
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2558,7 +2598,10 @@ export interface operations {
     create_api_v1_deployments_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2591,7 +2634,10 @@ export interface operations {
     get_api_v1_deployments__name__get: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path: {
                 /** @description The deployment's name. */
                 name: string;
@@ -2626,7 +2672,10 @@ export interface operations {
                 /** @description Even if a server says it serves it. */
                 force?: boolean;
             };
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path: {
                 /** @description The deployment's name. */
                 name: string;
@@ -2658,7 +2707,10 @@ export interface operations {
     update_api_v1_deployments__name__patch: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path: {
                 /** @description The deployment's name. */
                 name: string;
@@ -2694,7 +2746,10 @@ export interface operations {
     promote_api_v1_deployments__name__promote_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path: {
                 /** @description The deployment's name. */
                 name: string;
@@ -2728,7 +2783,10 @@ export interface operations {
             query?: {
                 limit?: number;
             };
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path: {
                 /** @description The deployment's name. */
                 name: string;
@@ -2760,7 +2818,10 @@ export interface operations {
     rollback_api_v1_deployments__name__rollback_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path: {
                 /** @description The deployment's name. */
                 name: string;
@@ -2794,7 +2855,10 @@ export interface operations {
             query?: {
                 limit?: number;
             };
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path: {
                 /** @description The deployment's name. */
                 name: string;
@@ -2829,7 +2893,10 @@ export interface operations {
                 /** @description Experiments. */
                 limit?: number;
             };
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2871,7 +2938,10 @@ export interface operations {
                 /** @description Rows to skip. */
                 offset?: number;
             };
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path: {
                 name: string;
             };
@@ -2909,7 +2979,10 @@ export interface operations {
                 created_before?: string | null;
                 version?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2978,7 +3051,10 @@ export interface operations {
     prometheus_api_v1_metrics_get: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2991,6 +3067,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
         };
     };
     list_models_api_v1_models_get: {
@@ -2999,7 +3084,10 @@ export interface operations {
                 /** @description Models. */
                 limit?: number;
             };
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3028,7 +3116,10 @@ export interface operations {
     get_model_api_v1_models__name__get: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path: {
                 /** @description The model's name. */
                 name: string;
@@ -3060,7 +3151,10 @@ export interface operations {
     by_alias_api_v1_models__name__aliases__alias__get: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path: {
                 /** @description The model's name. */
                 name: string;
@@ -3094,7 +3188,10 @@ export interface operations {
     set_alias_api_v1_models__name__aliases__alias__put: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path: {
                 /** @description The model's name. */
                 name: string;
@@ -3132,7 +3229,10 @@ export interface operations {
     delete_alias_api_v1_models__name__aliases__alias__delete: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path: {
                 /** @description The model's name. */
                 name: string;
@@ -3168,7 +3268,10 @@ export interface operations {
             query?: {
                 limit?: number;
             };
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path: {
                 /** @description The model's name. */
                 name: string;
@@ -3200,7 +3303,10 @@ export interface operations {
     list_versions_api_v1_models__name__versions_get: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path: {
                 /** @description The model's name. */
                 name: string;
@@ -3232,7 +3338,10 @@ export interface operations {
     register_api_v1_models__name__versions_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path: {
                 /** @description The model's name. */
                 name: string;
@@ -3268,7 +3377,10 @@ export interface operations {
     get_version_api_v1_models__name__versions__version__get: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path: {
                 /** @description The model's name. */
                 name: string;
@@ -3311,7 +3423,10 @@ export interface operations {
                 /** @description Recent runs per pipeline. */
                 recent?: number;
             };
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3340,7 +3455,10 @@ export interface operations {
     trigger_api_v1_pipelines__name__runs_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path: {
                 name: string;
             };
@@ -3380,7 +3498,10 @@ export interface operations {
                 /** @description Items to skip. */
                 offset?: number;
             };
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path: {
                 name: string;
             };
@@ -3411,7 +3532,10 @@ export interface operations {
     pools_api_v1_pools_get: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3426,12 +3550,24 @@ export interface operations {
                     "application/json": components["schemas"]["PoolOut"][];
                 };
             };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
         };
     };
     set_pool_api_v1_pools__name__put: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path: {
                 name: string;
             };
@@ -3466,7 +3602,10 @@ export interface operations {
     delete_pool_api_v1_pools__name__delete: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path: {
                 name: string;
             };
@@ -3510,7 +3649,10 @@ export interface operations {
                 tag?: string | null;
                 experiment?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3539,7 +3681,10 @@ export interface operations {
     get_run_api_v1_runs__run_id__get: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path: {
                 run_id: string;
             };
@@ -3570,7 +3715,10 @@ export interface operations {
     cancel_api_v1_runs__run_id__cancel_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path: {
                 run_id: string;
             };
@@ -3601,7 +3749,10 @@ export interface operations {
     metric_series_api_v1_runs__run_id__metric_series_get: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path: {
                 run_id: string;
             };
@@ -3635,7 +3786,10 @@ export interface operations {
                 key?: string | null;
                 task?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path: {
                 run_id: string;
             };
@@ -3666,7 +3820,10 @@ export interface operations {
     retry_api_v1_runs__run_id__retry_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path: {
                 run_id: string;
             };
@@ -3705,7 +3862,10 @@ export interface operations {
                 /** @description A task path. */
                 task?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path: {
                 run_id: string;
             };
@@ -3736,7 +3896,10 @@ export interface operations {
     clear_api_v1_runs__run_id__tasks__task__clear_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path: {
                 run_id: string;
                 task: string;
@@ -3777,7 +3940,10 @@ export interface operations {
                 offset?: number;
                 limit?: number;
             };
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path: {
                 run_id: string;
                 task: string;
@@ -3812,7 +3978,10 @@ export interface operations {
                 attempt?: number | null;
                 offset?: number;
             };
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path: {
                 run_id: string;
                 task: string;
@@ -3842,7 +4011,10 @@ export interface operations {
     list_schedules_api_v1_schedules_get: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3857,12 +4029,24 @@ export interface operations {
                     "application/json": components["schemas"]["ScheduleOut"][];
                 };
             };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
         };
     };
     get_schedule_api_v1_schedules__pipeline__get: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path: {
                 pipeline: string;
             };
@@ -3893,7 +4077,10 @@ export interface operations {
     edit_schedule_api_v1_schedules__pipeline__patch: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path: {
                 pipeline: string;
             };
@@ -3928,7 +4115,10 @@ export interface operations {
     backfill_api_v1_schedules__pipeline__backfills_post: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path: {
                 pipeline: string;
             };
@@ -3966,7 +4156,10 @@ export interface operations {
                 /** @description Studies. */
                 limit?: number;
             };
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3995,7 +4188,10 @@ export interface operations {
     get_study_api_v1_studies__name__get: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path: {
                 name: string;
             };
@@ -4026,7 +4222,10 @@ export interface operations {
     uri_roots_api_v1_uri_roots_get: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4041,12 +4240,24 @@ export interface operations {
                     "application/json": components["schemas"]["UriRootsOut"];
                 };
             };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
         };
     };
     get_version_api_v1_versions__version_id__get: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path: {
                 version_id: string;
             };
@@ -4077,7 +4288,10 @@ export interface operations {
     get_source_api_v1_versions__version_id__source_get: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
             path: {
                 version_id: string;
             };
