@@ -48,11 +48,15 @@ def _compile(target: str, root: str, memory: int) -> dict[str, Any]:
         spec, _ = load_spec(target)
         return {"spec": to_data(spec)}
     except HeadwaterError as exc:
+        cause = exc.__cause__
+        line = exc.location.line
+        if line is None and isinstance(cause, SyntaxError):  # no frame of the file to name
+            line = cause.lineno
         return {
             "error": _relative(exc.message, root),
             "hint": exc.hint and _relative(exc.hint, root),
             "file": exc.location.file and _relative(exc.location.file, root),
-            "line": exc.location.line,
+            "line": line,
         }
     except MemoryError:
         return {
