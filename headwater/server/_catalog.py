@@ -156,7 +156,7 @@ _BUNDLE_BODY = {
         "description": "A source bundle: a tar archive (gzip-compressed or plain) of the "
         "pipeline file and the files its components need, with paths relative to the "
         "pipeline file's folder ('headwater deploy FILE --server URL' makes one).",
-        "content": {"application/gzip": {"schema": {"type": "string", "format": "binary"}}},
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
     }
 }
 
