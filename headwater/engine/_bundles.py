@@ -269,9 +269,11 @@ def compile_in_child(src: Path, target: str, work: Path, now: Limits) -> Pipelin
         ) from None
     finally:
         _kill(process)
-    answer = _read_answer(result) if code == 0 else None
+    # A write that crosses the limit is cut short without a signal: a full log is past it.
+    flooded = log.stat().st_size >= output
+    answer = _read_answer(result) if code == 0 and not flooded else None
     if answer is None:
-        if code == -signal.SIGXFSZ:
+        if code == -signal.SIGXFSZ or flooded:
             why = f"wrote more than {output:,} bytes (its output or its spec)"
         elif code < 0:
             why = f"was ended by signal {signal.Signals(-code).name}"

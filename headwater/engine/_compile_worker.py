@@ -10,7 +10,8 @@ with the folder as its working directory and a scrubbed environment (no database
 no secrets). Before it imports anything of the user's it caps its own private memory
 (``RLIMIT_DATA``, see ``headwater.serving._limits`` for why not ``RLIMIT_AS``) and the
 size of any file it writes (``RLIMIT_FSIZE``: past it the kernel ends the process with
-SIGXFSZ), and turns off core dumps. The parent kills it at the time limit.
+SIGXFSZ, which Python otherwise ignores), and turns off core dumps. The parent kills
+it at the time limit.
 
 It writes one JSON object to RESULT: ``{"spec": ...}`` (the compiled spec as data) or
 ``{"error": message, "hint": ..., "file": ..., "line": ...}`` with paths relative to
@@ -22,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import signal
 import sys
 import traceback
 from typing import Any
@@ -78,6 +80,9 @@ def main(argv: list[str]) -> int:
     target, result, memory, output = argv[1], argv[2], int(argv[3]), int(argv[4])
     _cap(resource.RLIMIT_DATA, memory)
     _cap(resource.RLIMIT_FSIZE, output)
+    # Python ignores SIGXFSZ (a write past the limit would fail with EFBIG, and a pipeline
+    # could carry on printing): past the limit this process ends, and the parent says why.
+    signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
     _cap(resource.RLIMIT_CORE, 0)
     answer = _compile(target, os.getcwd(), memory)
     with open(result, "w", encoding="utf-8") as f:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import subprocess
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -76,7 +76,12 @@ def remote_cli(
     )
 
 
-def tar_of(entries: list[tuple[tarfile.TarInfo, bytes | None]], gz: bool = True) -> bytes:
+def token_of(hub: Standalone) -> str:
+    assert hub.token, "the server printed no admin token"
+    return hub.token
+
+
+def tar_of(entries: Sequence[tuple[tarfile.TarInfo, bytes | None]], gz: bool = True) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz" if gz else "w", format=tarfile.PAX_FORMAT) as t:
         for info, data in entries:
@@ -112,14 +117,14 @@ def test_deploy_over_the_api_matches_a_local_deploy_and_runs(
     hub: Standalone, tmp_path: Path
 ) -> None:
     flow = project(tmp_path / "proj", "bundled")
-    first = remote_cli(hub, tmp_path, "deploy", flow, "--server", hub.url, "--token", hub.token)
+    first = remote_cli(hub, tmp_path, "deploy", flow, "--server", hub.url, "--token", token_of(hub))
     assert first.returncode == 0, first.stdout + first.stderr
     assert "deployed bundled version" in first.stdout
     assert "source files: flow.py, helpers.py" in first.stdout  # notes.txt is not needed
     digest = next(line.split()[1] for line in first.stdout.splitlines() if "digest" in line)
 
     again = remote_cli(
-        hub, tmp_path, "deploy", f"{flow}:bundled", "--server", hub.url, "--token", hub.token
+        hub, tmp_path, "deploy", f"{flow}:bundled", "--server", hub.url, "--token", token_of(hub)
     )
     assert again.returncode == 0, again.stdout + again.stderr
     assert "bundled is unchanged" in again.stdout
@@ -140,15 +145,21 @@ def test_deploy_over_the_api_matches_a_local_deploy_and_runs(
     assert done["status"] == "succeeded", done
 
 
-def test_the_api_answers_201_then_200_for_the_same_bundle(hub: Standalone, tmp_path: Path) -> None:
-    from headwater.engine import make_bundle
-
-    bundle, target = make_bundle(str(project(tmp_path / "proj", "twice_posted")))
-    assert target == "flow.py"
-    status, body = post(hub, bundle, target)
+def test_the_api_answers_201_then_200_for_the_same_bundle(hub: Standalone) -> None:
+    """A bundle made by hand (as with 'tar czf'): files the pipeline does not need are
+    left out of the snapshot."""
+    bundle = tar_of(
+        [
+            regular("flow.py", FLOW.format(name="twice_posted").encode()),
+            regular("helpers.py", HELPERS.encode()),
+            regular("data/notes.txt", b"not needed"),
+        ]
+    )
+    status, body = post(hub, bundle, "flow.py:flow")
     assert status == 201, body
     assert body["new"] is True and body["pipeline"] == "twice_posted"
-    status, again = post(hub, bundle, target)
+    assert body["files"] == ["flow.py", "helpers.py"]
+    status, again = post(hub, bundle, "flow.py")
     assert status == 200, again
     assert again["new"] is False and again["id"] == body["id"]
 
@@ -242,19 +253,32 @@ def test_a_pipeline_that_does_not_compile_is_refused_422_with_nothing_stored(
     assert hub.snapshot() == before
 
 
-def test_a_compile_that_hangs_is_stopped_and_the_server_answers_meanwhile(
+def test_a_compile_past_its_limits_is_stopped_and_the_server_answers_meanwhile(
     tmp_path: Path,
 ) -> None:
     import threading
 
     hang = "import time\n\nwhile True:\n    time.sleep(0.1)\n"
     bundle = tar_of([regular("flow.py", hang.encode())])
-    limit = {"HEADWATER_MAX_COMPILE_SECONDS": "3"}
+    limit = {
+        "HEADWATER_MAX_COMPILE_SECONDS": "3",
+        "HEADWATER_MAX_COMPILE_MEMORY_BYTES": str(256 << 20),
+        "HEADWATER_MAX_BUNDLE_BYTES": str(1 << 20),
+    }
     with start_standalone(tmp_path, extra_env=limit) as short:
+        before = short.snapshot()
+        greedy = tar_of([regular("flow.py", b"hoard = bytearray(1 << 31)\n")])
+        status, body = post(short, greedy)
+        assert status == 422, body
+        assert "MemoryError" in str(body["error"]), body
+        chatty = tar_of([regular("flow.py", b"import sys\n\nsys.stdout.write('x' * (2 << 20))\n")])
+        status, body = post(short, chatty)
+        assert status == 422, body
+        assert "wrote more than 1,048,576 bytes" in str(body["error"]), body
         answers: list[tuple[int, dict[str, object]]] = []
         worker = threading.Thread(target=lambda: answers.append(post(short, bundle)))
         worker.start()
-        health = []
+        health: list[int] = []
         while worker.is_alive() and len(health) < 5:  # asked while the compile hangs
             health.append(short.http.get("/api/v1/health").status_code)
         worker.join(120)
@@ -263,6 +287,7 @@ def test_a_compile_that_hangs_is_stopped_and_the_server_answers_meanwhile(
         assert status == 422, body
         assert "took longer than 3 seconds and was stopped" in str(body["error"])
         assert "HEADWATER_MAX_COMPILE_SECONDS" in str(body["hint"])
+        assert short.snapshot() == before
 
 
 def test_deploy_without_server_still_deploys_locally(hub: Standalone, tmp_path: Path) -> None:
@@ -275,7 +300,16 @@ def test_deploy_without_server_still_deploys_locally(hub: Standalone, tmp_path: 
 def test_schedule_options_with_server_are_refused(hub: Standalone, tmp_path: Path) -> None:
     flow = project(tmp_path / "proj", "scheduled")
     found = remote_cli(
-        hub, tmp_path, "deploy", flow, "--server", hub.url, "--token", hub.token, "--cron", "@daily"
+        hub,
+        tmp_path,
+        "deploy",
+        flow,
+        "--server",
+        hub.url,
+        "--token",
+        token_of(hub),
+        "--cron",
+        "@daily",
     )
     assert found.returncode != 0
     assert "--cron cannot be used with --server" in found.stdout + found.stderr
