@@ -111,6 +111,38 @@ LIMITS: tuple[Limit, ...] = (
         commands=("standalone", "scheduler"),
     ),
     Limit(
+        "max_bundle_bytes",
+        "HEADWATER_MAX_BUNDLE_BYTES",
+        "--max-bundle-bytes",
+        "bytes",
+        "size of a source bundle that 'headwater deploy --server' uploads, packed and unpacked",
+        minimum=1024,
+    ),
+    Limit(
+        "max_bundle_files",
+        "HEADWATER_MAX_BUNDLE_FILES",
+        "--max-bundle-files",
+        "files",
+        "entries (files and folders) in one source bundle",
+    ),
+    Limit(
+        "max_compile_seconds",
+        "HEADWATER_MAX_COMPILE_SECONDS",
+        "--max-compile-seconds",
+        "seconds",
+        "time the process that imports and compiles an uploaded pipeline may take",
+        integer=False,
+        minimum=0.5,
+    ),
+    Limit(
+        "max_compile_memory_bytes",
+        "HEADWATER_MAX_COMPILE_MEMORY_BYTES",
+        "--max-compile-memory-bytes",
+        "bytes",
+        "private memory (RLIMIT_DATA) of the process that compiles an uploaded pipeline",
+        minimum=64 << 20,
+    ),
+    Limit(
         "max_backfill_runs",
         "HEADWATER_MAX_BACKFILL_RUNS",
         "--max-backfill-runs",
@@ -134,6 +166,10 @@ class Limits:
     min_schedule_interval: float = 60.0
     max_runs_per_pass: int = 100
     max_backfill_runs: int = 1000
+    max_bundle_bytes: int = 16 << 20
+    max_bundle_files: int = 1000
+    max_compile_seconds: float = 60.0
+    max_compile_memory_bytes: int = 1 << 30
 
     def __post_init__(self) -> None:
         for limit in LIMITS:

@@ -155,6 +155,29 @@ class Client:
         result: dict[str, Any] = self._call("GET", "/pipelines", params=_given(filters))
         return result
 
+    def deploy(self, target: str) -> dict[str, Any]:
+        """Deploy ``target`` (``FILE[:PIPELINE]``) to the server, as ``headwater deploy``
+        does locally: the pipeline is compiled here to find the files it needs, and those
+        files go up as a source bundle (:meth:`deploy_bundle`)."""
+        from headwater.engine import make_bundle
+
+        bundle, inside = make_bundle(target)
+        return self.deploy_bundle(bundle, inside)
+
+    def deploy_bundle(self, bundle: bytes, target: str) -> dict[str, Any]:
+        """Deploy a source bundle (a tar.gz of the pipeline's files, paths relative to the
+        pipeline file's folder); ``target`` is ``FILE[:PIPELINE]`` inside it. Returns the
+        version; its ``new`` is False when these sources were deployed before."""
+        result: dict[str, Any] = self._call(
+            "POST",
+            "/pipelines",
+            params={"target": target},
+            content=bundle,
+            headers={"Content-Type": "application/gzip"},
+            timeout=max(self._http.timeout.read or 0.0, 300.0),  # the server compiles it
+        )
+        return result
+
     def trigger(
         self,
         pipeline: str,

@@ -14,6 +14,7 @@ file and line where known) and how to fix it::
     ├── LimitError                 a request goes past a configured limit (size, time, rate)
     ├── ConfigurationError         a HEADWATER_* setting or option holds an unusable value
     ├── LoadError                  a pipeline file or object cannot be loaded
+    ├── BundleError                an uploaded source bundle: unsafe, too large, no compile
     ├── UriNotAllowed              a run names a URI outside the roots it may read
     ├── EnvError                   a step's environment cannot be resolved or built
     ├── OptionNotHonoured          a task sets an option its executor cannot honour
@@ -37,6 +38,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "ApiError",
+    "BundleError",
     "ClientError",
     "ComponentDefinitionError",
     "ConfigurationError",
@@ -186,6 +188,26 @@ class LimitError(HeadwaterError):
 
 class LoadError(HeadwaterError):
     """A pipeline file or object cannot be found or imported."""
+
+
+class BundleError(HeadwaterError):
+    """An uploaded source bundle (``POST /api/v1/pipelines``) is refused before anything
+    is stored. ``kind`` says why: ``"unsafe"`` (an entry that could write outside the
+    bundle, a link, a device, a name that is not UTF-8, too many files), ``"too_large"``
+    (past the bundle size limit once unpacked), ``"reference"`` (``FILE[:PIPELINE]``
+    names nothing in it) or ``"compile"`` (importing or compiling the pipeline failed,
+    or took too long)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: str,
+        location: Location | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, location=location, hint=hint)
+        self.kind = kind
 
 
 class ConfigurationError(HeadwaterError):

@@ -49,6 +49,7 @@ HEADWATER = {
 
 ERRORS = {
     "ApiError",
+    "BundleError",
     "ClientError",
     "ComponentDefinitionError",
     "ConfigurationError",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 import typer
@@ -38,11 +39,16 @@ def deploy(
     end: End = None,
     catchup: Catchup = None,
     max_active_runs: MaxActiveRuns = None,
+    server: Server = None,
+    token: Token = None,
 ) -> None:
     """Store an immutable version: the spec and a snapshot of the source files it needs.
 
     The schedule options set (or replace) the pipeline's schedule in the version: how a
-    pipeline that says nothing of schedules (a Kubeflow pipeline) gets one."""
+    pipeline that says nothing of schedules (a Kubeflow pipeline) gets one.
+
+    With --server, the snapshot is sent to a Headwater server as a source bundle, and
+    the server compiles and stores it: no access to the database is needed here."""
     from datetime import UTC, datetime
 
     from headwater.cli._schedule import _when
@@ -50,6 +56,26 @@ def deploy(
     from headwater.engine import deploy as deploy_version
     from headwater.interop import load_spec
 
+    if server:
+        given = {
+            "--cron": cron,
+            "--every": every,
+            "--timezone": timezone,
+            "--start": start,
+            "--end": end,
+            "--catchup/--no-catchup": catchup,
+            "--max-active-runs": max_active_runs,
+        }
+        used = [flag for flag, value in given.items() if value is not None]
+        if used:
+            raise HeadwaterError(
+                f"{', '.join(used)} cannot be used with --server: the server compiles the "
+                "pipeline with the schedule its code declares",
+                hint="set the schedule in the pipeline's code, or deploy first and then "
+                "change it with 'headwater schedules set --server URL'",
+            )
+        _deploy_remote(server, token, target)
+        return
     spec, path = load_spec(target)
     root = str(path.resolve().parent)
     settings: dict[str, Any] = {
@@ -68,16 +94,40 @@ def deploy(
         spec = checked_schedule(spec, overrides, datetime.now(UTC))
     ws = Workspace.open()
     version = deploy_version(ws, spec, root)
-    files = ", ".join(sorted(version.source_manifest or {})) or "none"
-    if version.new:
-        out.print(f"deployed [bold]{escape(spec.name)}[/] version [bold]{version.id}[/]")
+    _report(
+        spec.name,
+        version.id,
+        version.new,
+        version.created_at,
+        version.digest,
+        sorted(version.source_manifest or {}),
+    )
+
+
+def _report(
+    name: str, version: str, new: bool, created: datetime, digest: str, files: list[str]
+) -> None:
+    """What a deploy printed, local or over the API (the same lines either way)."""
+    if new:
+        out.print(f"deployed [bold]{escape(name)}[/] version [bold]{version}[/]")
     else:
         out.print(
-            f"{escape(spec.name)} is unchanged: version [bold]{version.id}[/] "
-            f"(deployed {version.created_at:%Y-%m-%d %H:%M:%S} UTC) already holds this code"
+            f"{escape(name)} is unchanged: version [bold]{version}[/] "
+            f"(deployed {created:%Y-%m-%d %H:%M:%S} UTC) already holds this code"
         )
-    out.print(f"  digest {version.digest}", highlight=False)
-    out.print(f"  source files: {escape(files)}", highlight=False)
+    out.print(f"  digest {digest}", highlight=False)
+    out.print(f"  source files: {escape(', '.join(files) or 'none')}", highlight=False)
+
+
+def _deploy_remote(server: str, token: str | None, target: str) -> None:
+    from datetime import UTC, datetime
+
+    from headwater.cli._options import client
+
+    with client(server, token) as hw:
+        found = hw.deploy(target)
+    created = datetime.fromisoformat(found["created_at"]).astimezone(UTC)
+    _report(found["pipeline"], found["id"], found["new"], created, found["digest"], found["files"])
 
 
 @pipelines_app.command("list")

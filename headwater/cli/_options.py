@@ -53,6 +53,10 @@ MaxRenderMemory = Annotated[int | None, _limit_flag("max_render_memory_bytes")]
 MinScheduleInterval = Annotated[float | None, _limit_flag("min_schedule_interval")]
 MaxRunsPerPass = Annotated[int | None, _limit_flag("max_runs_per_pass")]
 MaxBackfillRuns = Annotated[int | None, _limit_flag("max_backfill_runs")]
+MaxBundleBytes = Annotated[int | None, _limit_flag("max_bundle_bytes")]
+MaxBundleFiles = Annotated[int | None, _limit_flag("max_bundle_files")]
+MaxCompileSeconds = Annotated[float | None, _limit_flag("max_compile_seconds")]
+MaxCompileMemory = Annotated[int | None, _limit_flag("max_compile_memory_bytes")]
 
 
 def apply_limits(**flags: float | None) -> None:

@@ -12,6 +12,10 @@ from rich.table import Table
 from headwater.cli._app import app, err, out
 from headwater.cli._options import (
     MaxBackfillRuns,
+    MaxBundleBytes,
+    MaxBundleFiles,
+    MaxCompileMemory,
+    MaxCompileSeconds,
     MaxJsonDepth,
     MaxParameterBytes,
     MaxRenderBytes,
@@ -43,6 +47,10 @@ def server(
     max_render_memory_bytes: MaxRenderMemory = None,
     min_schedule_interval: MinScheduleInterval = None,
     max_backfill_runs: MaxBackfillRuns = None,
+    max_bundle_bytes: MaxBundleBytes = None,
+    max_bundle_files: MaxBundleFiles = None,
+    max_compile_seconds: MaxCompileSeconds = None,
+    max_compile_memory_bytes: MaxCompileMemory = None,
 ) -> None:
     """The API server alone; run 'headwater scheduler' beside it (PostgreSQL for teams).
 
@@ -60,6 +68,10 @@ def server(
         max_render_memory_bytes=max_render_memory_bytes,
         min_schedule_interval=min_schedule_interval,
         max_backfill_runs=max_backfill_runs,
+        max_bundle_bytes=max_bundle_bytes,
+        max_bundle_files=max_bundle_files,
+        max_compile_seconds=max_compile_seconds,
+        max_compile_memory_bytes=max_compile_memory_bytes,
     )
     from headwater.executors import check_executor
 
@@ -88,6 +100,10 @@ def standalone(
     min_schedule_interval: MinScheduleInterval = None,
     max_runs_per_pass: MaxRunsPerPass = None,
     max_backfill_runs: MaxBackfillRuns = None,
+    max_bundle_bytes: MaxBundleBytes = None,
+    max_bundle_files: MaxBundleFiles = None,
+    max_compile_seconds: MaxCompileSeconds = None,
+    max_compile_memory_bytes: MaxCompileMemory = None,
     deployment: Annotated[
         list[str] | None,
         typer.Option(
@@ -124,6 +140,10 @@ def standalone(
         min_schedule_interval=min_schedule_interval,
         max_runs_per_pass=max_runs_per_pass,
         max_backfill_runs=max_backfill_runs,
+        max_bundle_bytes=max_bundle_bytes,
+        max_bundle_files=max_bundle_files,
+        max_compile_seconds=max_compile_seconds,
+        max_compile_memory_bytes=max_compile_memory_bytes,
     )
 
     from headwater.executors import check_executor

@@ -32,6 +32,8 @@ The modules of this package, one job each:
   rendered in a process of their own with limits.
 - ``_workspace``: the stores and folders of one Headwater home.
 - ``_deploy``: deploying a pipeline version with a snapshot of its source files.
+- ``_bundles``, ``_compile_worker``: source bundles, deployed over the API: unpacked
+  safely and compiled in a process of their own with limits.
 - ``_notebook``: a run's HTML view in a notebook, and the live view while it runs.
 """
 
@@ -46,6 +48,7 @@ from headwater.engine._api import (
     run_pipeline,
     run_version,
 )
+from headwater.engine._bundles import deploy_bundle, make_bundle
 from headwater.engine._deploy import collect_sources, deploy, materialize
 from headwater.engine._engine import Engine
 from headwater.engine._environments import EnvProgress, requirement_sets, resolve_environments
@@ -84,10 +87,12 @@ __all__ = [
     "create_run",
     "decide",
     "deploy",
+    "deploy_bundle",
     "execute_run",
     "heartbeat_timeout",
     "importer_uris",
     "live_view",
+    "make_bundle",
     "materialize",
     "plan_dag",
     "render_for_run",

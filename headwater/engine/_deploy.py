@@ -98,8 +98,12 @@ def version_digest(spec_digest: str, sources: dict[str, bytes]) -> str:
     return "sha256:" + h.hexdigest()
 
 
-def deploy(ws: Workspace, spec: PipelineSpec, root: str) -> VersionRecord:
-    """Store ``spec`` and its source snapshot as an immutable version.
+def deploy(
+    ws: Workspace, spec: PipelineSpec, root: str, *, keep_root: bool = True
+) -> VersionRecord:
+    """Store ``spec`` and its source snapshot (the files under ``root`` it needs) as an
+    immutable version. ``keep_root=False`` records no source folder: a bundle's folder
+    is gone once deployed (the version runs from its snapshot either way).
 
     Deploying unchanged code returns the existing version (``new`` is False). A schedule
     more frequent than the minimum schedule interval, per-step packages that cannot be
@@ -120,7 +124,7 @@ def deploy(ws: Workspace, spec: PipelineSpec, root: str) -> VersionRecord:
         spec.description,
         version_digest(spec_digest, sources),
         to_data(spec),
-        str(Path(root).resolve()),
+        str(Path(root).resolve()) if keep_root else None,
         spec_digest=spec_digest,
         sources=sources,
     )

@@ -15,6 +15,7 @@ from headwater._version import __version__
 from headwater.engine import Workspace
 from headwater.errors import (
     ApiError,
+    BundleError,
     Conflict,
     HeadwaterError,
     InvalidValue,
@@ -36,9 +37,14 @@ _HTTP_HINTS = {
 }
 
 
+_BUNDLE_STATUS = {"unsafe": 400, "too_large": 413, "reference": 422, "compile": 422}
+
+
 def _status(exc: HeadwaterError) -> int:
     if isinstance(exc, ApiError):
         return exc.status
+    if isinstance(exc, BundleError):
+        return _BUNDLE_STATUS.get(exc.kind, 400)
     if isinstance(exc, NotFound):
         return 404
     if isinstance(exc, Conflict):

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 
 from headwater.errors import ApiError, HeadwaterError
 from headwater.server._access import Permission, needs, scoped_state
@@ -15,8 +16,10 @@ from headwater.server._schemas import (
     AssetOut,
     BackfillIn,
     BackfillOut,
+    DeployedOut,
     Page,
     PipelineOut,
+    Problem,
     ScheduleIn,
     ScheduleOut,
     VersionDetail,
@@ -148,6 +151,65 @@ def list_pipelines(
             }
         )
     return page(items, total, limit, offset)
+
+
+_BUNDLE_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "A source bundle: a tar archive (gzip-compressed or plain) of the "
+        "pipeline file and the files its components need, with paths relative to the "
+        "pipeline file's folder ('headwater deploy FILE --server URL' makes one).",
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
+
+@router.post(
+    "/pipelines",
+    response_model=DeployedOut,
+    status_code=201,
+    tags=["pipelines"],
+    openapi_extra={**_BUNDLE_BODY, **needs(Permission.DEPLOY)["openapi_extra"]},
+    dependencies=needs(Permission.DEPLOY)["dependencies"],
+    responses={
+        200: {"model": DeployedOut, "description": "These sources were deployed before"},
+        400: {"model": Problem, "description": "An unsafe or damaged bundle"},
+        413: {"model": Problem, "description": "A bundle past the size limit"},
+        422: {"model": Problem, "description": "The pipeline did not compile"},
+    },
+)
+async def deploy_pipeline(
+    s: St,
+    request: Request,
+    response: Response,
+    target: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=1000,
+            description="FILE or FILE:PIPELINE, the pipeline file's path inside the bundle.",
+        ),
+    ],
+) -> Any:
+    """Deploy a pipeline from a source bundle, as 'headwater deploy' does on a machine with
+    the database: the same sources give the same version (200), new ones a new version
+    (201). The pipeline is compiled in a separate process with time and memory limits;
+    deploying runs the bundle's code on the server."""
+    from headwater.engine import deploy_bundle
+
+    body = await request.body()
+    if not body:
+        raise ApiError(
+            400,
+            "the request body is empty: it should be a source bundle",
+            hint="send a tar.gz of the pipeline's files; 'headwater deploy FILE --server URL' "
+            "makes and sends one",
+        )
+    # Unpacking and compiling wait on a child process: off the event loop.
+    version = await run_in_threadpool(deploy_bundle, s.ws, body, target)
+    if not version.new:
+        response.status_code = 200
+    return {**_version_out(version), "new": version.new}
 
 
 @router.get(

@@ -4,13 +4,15 @@ A path or query string whose %-escapes decode to bytes that are not UTF-8 is ans
 400 (Starlette would read such bytes as U+FFFD and carry on).
 
 :class:`BodyGuard` is an ASGI middleware. It reads the body up to the request size
-limit (``HEADWATER_MAX_REQUEST_BYTES``) and answers 413 past it, whether the client
-declared its length or streams it. A JSON body (or one without a content type, which
-FastAPI reads as JSON) must be UTF-8 and may not hold NaN or infinities, text that is
-not valid Unicode (lone surrogates from ``\\udcff`` escapes) or NUL characters, or nest
-deeper than ``HEADWATER_MAX_JSON_DEPTH``: such a body is answered 400 or 422 here, in
-the API's error shape, before any route runs, so nothing is created and nothing that
-cannot be served back is stored. The route then reads the same bytes.
+limit (``HEADWATER_MAX_REQUEST_BYTES``; for a source bundle posted to
+``/api/v1/pipelines``, the larger of it and ``HEADWATER_MAX_BUNDLE_BYTES``) and answers
+413 past it, whether the client declared its length or streams it. A JSON body (or one
+without a content type, which FastAPI reads as JSON; not a source bundle) must be UTF-8
+and may not hold NaN or infinities, text that is not valid Unicode (lone surrogates
+from ``\\udcff`` escapes) or NUL characters, or nest deeper than
+``HEADWATER_MAX_JSON_DEPTH``: such a body is answered 400 or 422 here, in the API's
+error shape, before any route runs, so nothing is created and nothing that cannot be
+served back is stored. The route then reads the same bytes.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
+_BUNDLE_ROUTE = "/api/v1/pipelines"  # POST: a source bundle (headwater.server._catalog)
 _KEY = re.compile(r"\['((?:[^'\\]|\\.)*)'\]")
 _JSON_HINT = "send a JSON body of UTF-8 text; see /api/openapi.json for the expected fields"
 
@@ -134,12 +137,21 @@ class BodyGuard:
             return
         now = limits()
         most = now.max_request_bytes
+        bundle = scope.get("method") == "POST" and scope.get("path") == _BUNDLE_ROUTE
+        if bundle:  # a source bundle has a limit of its own
+            most = max(most, now.max_bundle_bytes)
         headers = {k.lower(): v for k, v in scope.get("headers", [])}
         too_large = (
             f"the request body is larger than the {most:,} bytes the server reads",
             "send less (a path or URI to large data instead of the data), or "
             + how_to_raise("max_request_bytes"),
         )
+        if bundle:
+            too_large = (
+                f"the source bundle is larger than the {most:,} bytes the server reads",
+                "deploy fewer or smaller files (data belongs in artifacts), or "
+                + how_to_raise("max_bundle_bytes"),
+            )
         declared = headers.get(b"content-length", b"").strip()
         if declared.isdigit() and int(declared) > most:
             await _answer(send, 413, *too_large)
@@ -160,7 +172,7 @@ class BodyGuard:
                 break
         body = b"".join(chunks)
         content_type = headers.get(b"content-type", b"").decode("latin-1")
-        if body and _is_json(content_type):
+        if body and _is_json(content_type) and not bundle:
             found = body_problem(body, now.max_json_depth)
             if found is not None:
                 await _answer(send, *found)

@@ -284,6 +284,12 @@ class VersionOut(_Out):
     files: list[str]
 
 
+class DeployedOut(VersionOut):
+    """A deployed version; ``new`` is False when the same sources were deployed before."""
+
+    new: bool
+
+
 class VersionDetail(VersionOut):
     spec: dict[str, Any]
 

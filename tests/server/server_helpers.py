@@ -263,10 +263,13 @@ def start_standalone(
     database_url: str | None = None,
     command: str = "standalone",
     token: str | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[Standalone]:
     """``headwater standalone`` (or ``server``: the API alone, with ``token``) with
-    ``folder/home`` as its home, stopped when the block ends."""
+    ``folder/home`` as its home, stopped when the block ends; ``extra_env`` (a limit, say)
+    is added to its environment."""
     home, env = home_of(folder, database_url)
+    env.update(extra_env or {})
     log = folder / f"{command}-{len(list(folder.glob(f'{command}-*.log')))}.log"
     process, url = _launch(command, folder, env, log)
     if token is None:

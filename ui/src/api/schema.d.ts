@@ -557,7 +557,14 @@ export interface paths {
          */
         get: operations["list_pipelines_api_v1_pipelines_get"];
         put?: never;
-        post?: never;
+        /**
+         * Deploy Pipeline
+         * @description Deploy a pipeline from a source bundle, as 'headwater deploy' does on a machine with
+         *     the database: the same sources give the same version (200), new ones a new version
+         *     (201). The pipeline is compiled in a separate process with time and memory limits;
+         *     deploying runs the bundle's code on the server.
+         */
+        post: operations["deploy_pipeline_api_v1_pipelines_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1218,6 +1225,29 @@ export interface components {
             /** Shadow */
             shadow?: string | null;
         };
+        /**
+         * DeployedOut
+         * @description A deployed version; ``new`` is False when the same sources were deployed before.
+         */
+        DeployedOut: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Deployed */
+            deployed: boolean;
+            /** Digest */
+            digest: string;
+            /** Files */
+            files: string[];
+            /** Id */
+            id: string;
+            /** New */
+            new: boolean;
+            /** Pipeline */
+            pipeline: string;
+        };
         /** DeploymentOut */
         DeploymentOut: {
             /** Canary */
@@ -1628,6 +1658,20 @@ export interface components {
             text?: string | null;
             /** Truncated */
             truncated: boolean;
+        };
+        /**
+         * Problem
+         * @description Every error: what was wrong, where, and how to fix it.
+         */
+        Problem: {
+            /** Error */
+            error: string;
+            /** Hint */
+            hint?: string | null;
+            /** Where */
+            where?: {
+                [key: string]: unknown;
+            } | null;
         };
         /**
          * RegisterIn
@@ -3448,6 +3492,73 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    deploy_pipeline_api_v1_pipelines_post: {
+        parameters: {
+            query: {
+                /** @description FILE or FILE:PIPELINE, the pipeline file's path inside the bundle. */
+                target: string;
+            };
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A source bundle: a tar archive (gzip-compressed or plain) of the pipeline file and the files its components need, with paths relative to the pipeline file's folder ('headwater deploy FILE --server URL' makes one). */
+        requestBody: {
+            content: {
+                "application/octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description These sources were deployed before */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeployedOut"];
+                };
+            };
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeployedOut"];
+                };
+            };
+            /** @description An unsafe or damaged bundle */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A bundle past the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The pipeline did not compile */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
                 };
             };
         };
