@@ -30,6 +30,7 @@ from headwater.store._queries import QueryStore
 from headwater.store._roots import RootStore
 from headwater.store._runs import RunStore
 from headwater.store._schedules import ScheduleStore
+from headwater.store._secrets import ConnectionStore, SecretStore, VariableStore
 from headwater.store._studies import StudyStore
 from headwater.store._tasks import TaskStore
 
@@ -64,6 +65,10 @@ class MetadataStore:
     outbox: OutboxStore
     # Tuning studies, their Optuna journals and trials.
     studies: StudyStore
+    # Secrets (encrypted), connections (password encrypted) and variables tasks read.
+    secrets: SecretStore
+    connections: ConnectionStore
+    variables: VariableStore
 
     def __init__(self, engine: sa.Engine, namespace: str = "default") -> None:
         self._db = db = Database(engine, namespace)
@@ -83,6 +88,9 @@ class MetadataStore:
         self.roots = RootStore(db)
         self.outbox = OutboxStore(db)
         self.studies = StudyStore(db)
+        self.secrets = SecretStore(db)
+        self.connections = ConnectionStore(db)
+        self.variables = VariableStore(db)
 
     @classmethod
     def open(cls, url: str, namespace: str = "default") -> MetadataStore:

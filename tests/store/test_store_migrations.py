@@ -48,6 +48,9 @@ TABLES = {
     "deployments",
     "deployment_revisions",
     "deployment_serving",
+    "secrets",
+    "connections",
+    "variables",
 }
 
 
