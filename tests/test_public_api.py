@@ -39,12 +39,15 @@ HEADWATER = {
     "__version__",
     "compile",
     "component",
+    "connection",
     "importer",
     "pipeline",
     "register_model",
     "run",
+    "secret",
     "tune",
     "tune_step",
+    "variable",
 }
 
 ERRORS = {
@@ -80,6 +83,15 @@ ERRORS = {
 
 
 STORE = {
+    "CONNECTION_TYPES",
+    "ConnectionInfo",
+    "ConnectionStore",
+    "SecretBackend",
+    "SecretInfo",
+    "SecretStore",
+    "VariableRecord",
+    "VariableStore",
+    "parse_connection_uri",
     "ALIAS_RE",
     "DATABASE_FAILURES",
     "DEFAULT_POOL",
@@ -176,6 +188,9 @@ STORE_AREAS = {
     "roots": "RootStore",
     "outbox": "OutboxStore",
     "studies": "StudyStore",
+    "secrets": "SecretStore",
+    "connections": "ConnectionStore",
+    "variables": "VariableStore",
 }
 
 

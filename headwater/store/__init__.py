@@ -62,11 +62,23 @@ from headwater.store._records import (
 from headwater.store._roots import RootStore, UriRootRecord
 from headwater.store._runs import RunStore
 from headwater.store._schedules import DueRun, ScheduleRaceLost, ScheduleStore
+from headwater.store._secrets import (
+    CONNECTION_TYPES,
+    ConnectionInfo,
+    ConnectionStore,
+    SecretBackend,
+    SecretInfo,
+    SecretStore,
+    VariableRecord,
+    VariableStore,
+    parse_connection_uri,
+)
 from headwater.store._studies import StudyRecord, StudyStore, TrialRecord
 from headwater.store._tasks import TaskStore
 
 __all__ = [
     "ALIAS_RE",
+    "CONNECTION_TYPES",
     "DATABASE_FAILURES",
     "DEFAULT_POOL",
     "LATEST",
@@ -83,6 +95,8 @@ __all__ = [
     "ComparedRun",
     "Comparison",
     "Conflict",
+    "ConnectionInfo",
+    "ConnectionStore",
     "ControlStore",
     "Database",
     "DeliveryStatus",
@@ -119,6 +133,9 @@ __all__ = [
     "ScheduleRaceLost",
     "ScheduleRecord",
     "ScheduleStore",
+    "SecretBackend",
+    "SecretInfo",
+    "SecretStore",
     "ServingRecord",
     "SlotRequest",
     "StoreError",
@@ -130,6 +147,8 @@ __all__ = [
     "TrialRecord",
     "UriRootRecord",
     "UserRecord",
+    "VariableRecord",
+    "VariableStore",
     "VersionRecord",
     "check_alias",
     "check_experiment",
@@ -140,5 +159,6 @@ __all__ = [
     "migrate",
     "new_id",
     "parse_condition",
+    "parse_connection_uri",
     "process_owner",
 ]

@@ -18,10 +18,12 @@ import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from typing import TYPE_CHECKING
 
 from headwater.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from cryptography.fernet import MultiFernet
 
 KEY_SETTING = "HEADWATER_SECRET_KEY"
 KEY_FILE = "secret.key"
@@ -32,6 +34,8 @@ def _home() -> Path:
 
 
 def _parse(text: str, where: str) -> list[bytes]:
+    from cryptography.fernet import Fernet  # only where secrets are used: start-up stays light
+
     keys = [k.strip() for k in text.replace(",", "\n").splitlines() if k.strip()]
     for key in keys:
         try:
@@ -81,6 +85,8 @@ class KeyRing:
     @classmethod
     def load(cls, *, create: bool = False) -> KeyRing | None:
         """The keys in use; with ``create``, a new key file if there are none (else None)."""
+        from cryptography.fernet import Fernet
+
         env = os.environ.get(KEY_SETTING)
         if env:
             return cls(_parse(env, KEY_SETTING), KEY_SETTING)
@@ -117,6 +123,8 @@ class KeyRing:
         return cls(keys, str(path), path)
 
     def _fernet(self) -> MultiFernet:
+        from cryptography.fernet import Fernet, MultiFernet
+
         return MultiFernet([Fernet(k) for k in self.keys])
 
     def encrypt(self, value: str) -> str:
@@ -124,6 +132,8 @@ class KeyRing:
 
     def decrypt(self, token: str, what: str) -> str:
         """The plaintext of ``token``; ``what`` names it in the error if no key fits."""
+        from cryptography.fernet import InvalidToken
+
         try:
             return self._fernet().decrypt(token.encode("ascii")).decode("utf-8")
         except (InvalidToken, UnicodeError):
@@ -135,6 +145,8 @@ class KeyRing:
 
     def reencrypt(self, token: str, what: str) -> str:
         """``token`` encrypted again with the first key (it must decrypt with one of them)."""
+        from cryptography.fernet import InvalidToken
+
         try:
             return self._fernet().rotate(token.encode("ascii")).decode("ascii")
         except InvalidToken:

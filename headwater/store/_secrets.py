@@ -209,10 +209,10 @@ class SecretStore:
     def delete(self, name: str) -> None:
         _delete(self.db, t.secrets, "secret", name, "list them with 'headwater secrets list'")
 
-    def names(self) -> set[str]:
+    def names(self) -> frozenset[str]:
         c = t.secrets.c
         with self.db.connect() as conn:
-            return set(
+            return frozenset(
                 conn.execute(sa.select(c.name).where(c.namespace == self.db.namespace)).scalars()
             )
 
@@ -445,10 +445,10 @@ class ConnectionStore:
             "list them with 'headwater connections list'",
         )
 
-    def names(self) -> set[str]:
+    def names(self) -> frozenset[str]:
         c = t.connections.c
         with self.db.connect() as conn:
-            return set(
+            return frozenset(
                 conn.execute(sa.select(c.name).where(c.namespace == self.db.namespace)).scalars()
             )
 
@@ -528,10 +528,10 @@ class VariableStore:
     def delete(self, name: str) -> None:
         _delete(self.db, t.variables, "variable", name, "list them with 'headwater variables list'")
 
-    def names(self) -> set[str]:
+    def names(self) -> frozenset[str]:
         c = t.variables.c
         with self.db.connect() as conn:
-            return set(
+            return frozenset(
                 conn.execute(sa.select(c.name).where(c.namespace == self.db.namespace)).scalars()
             )
 
