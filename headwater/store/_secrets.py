@@ -299,7 +299,7 @@ def parse_connection_uri(uri: str) -> dict[str, Any]:
             f"the connection URI is not valid ({exc})",
             hint="write it like postgresql://user:password@host:5432/database?sslmode=require",
         ) from None
-    if not parts.scheme:
+    if not parts.scheme or "://" not in uri:
         raise InvalidValue(
             "the connection URI has no scheme",
             hint="write it like postgresql://user:password@host:5432/database",
