@@ -11,6 +11,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
@@ -22,7 +23,7 @@ from headwater.store._schema import metadata
 
 SECRET = "hunter2-Pl41nText-4b1d"
 PASSWORD = "p@ss:Wörd-77"
-URI = f"postgresql://bob:{PASSWORD.replace('@', '%40').replace(':', '%3A')}@db.local:5432/wh?sslmode=require"
+URI = f"postgresql://bob:{quote(PASSWORD, safe='')}@db.local:5432/wh?sslmode=require"
 
 PIPELINE = """
 import hashlib
