@@ -31,7 +31,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def every_text_value(store: MetadataStore) -> str:
     """Every value of every column of every table, as text (what a dump would show)."""
-    parts = []
+    parts: list[str] = []
     with store.engine.connect() as conn:
         for table in metadata.sorted_tables:
             for row in conn.execute(sa.select(table)):
