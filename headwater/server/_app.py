@@ -82,6 +82,7 @@ def create_app(ws: Workspace, *, ui_dir: str | None = None, **state_args: Any) -
         _experiments,
         _models,
         _runs,
+        _secrets,
         _studies,
         _system,
     )
@@ -148,6 +149,7 @@ def create_app(ws: Workspace, *, ui_dir: str | None = None, **state_args: Any) -
     app.include_router(_deployments.router, dependencies=auth)
     app.include_router(_studies.router, dependencies=auth)
     app.include_router(_artifacts.router, dependencies=auth)
+    app.include_router(_secrets.router, dependencies=auth)
 
     if ui_dir is not None:
         from fastapi.staticfiles import StaticFiles
