@@ -220,3 +220,28 @@ def test_a_secret_deleted_after_the_run_was_created_fails_the_task_naming_it(
     assert attempt.status.value == "failed"
     assert "secret 'absent_token'" in (attempt.error or "")
     assert "headwater secrets set absent_token" in (attempt.error or "")
+
+
+def test_a_wrong_key_fails_the_task_naming_the_secret_without_a_traceback(
+    tmp_path: Path, home: Path, database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cryptography.fernet import Fernet
+
+    file = write_pipeline(tmp_path, "secrets_wrong_key_flow", PIPELINE)
+    stored = hw(tmp_path, "secrets", "set", "absent_token", "--value-stdin", stdin=SECRET)
+    assert stored.returncode == 0, stored.stderr
+    monkeypatch.setenv("HEADWATER_SECRET_KEY", Fernet.generate_key().decode())
+
+    done = hw(tmp_path, "run", f"{file}:missing_flow")
+
+    assert done.returncode == 1
+    assert "Traceback" not in done.stdout + done.stderr
+    ws = Workspace.open()
+    try:
+        [run] = ws.store.runs.list_runs()
+        [attempt] = ws.store.tasks.task_runs(run.id)
+    finally:
+        ws.close()
+    assert attempt.status.value == "failed"
+    assert "secret 'absent_token' cannot be decrypted" in (attempt.error or "")
+    assert "HEADWATER_SECRET_KEY" in (attempt.error or "")
