@@ -527,6 +527,15 @@ def test_rows_inserted_without_a_namespace_get_default(
                 deployment_id="d", role="main", version_id="mv", server="s", since=now
             )
         )
+        for table in (t.secrets, t.variables):
+            conn.execute(
+                table.insert().values(name="x", value="token", created_at=now, updated_at=now)
+            )
+        conn.execute(
+            t.connections.insert().values(
+                name="x", conn_type="http", extras={}, created_at=now, updated_at=now
+            )
+        )
     with store.engine.connect() as conn:
         for table in t.metadata.sorted_tables:
             namespaces = conn.execute(sa.select(table.c.namespace)).scalars().all()
