@@ -40,10 +40,13 @@ from headwater.sdk import (
     TensorBoardLogs,
     Webhook,
     component,
+    connection,
     importer,
     pipeline,
     register_model,
+    secret,
     tune_step,
+    variable,
 )
 
 if _typing.TYPE_CHECKING:
@@ -78,12 +81,15 @@ __all__ = [
     "__version__",
     "compile",
     "component",
+    "connection",
     "importer",
     "pipeline",
     "register_model",
     "run",
+    "secret",
     "tune",
     "tune_step",
+    "variable",
 ]
 
 

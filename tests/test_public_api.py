@@ -39,12 +39,15 @@ HEADWATER = {
     "__version__",
     "compile",
     "component",
+    "connection",
     "importer",
     "pipeline",
     "register_model",
     "run",
+    "secret",
     "tune",
     "tune_step",
+    "variable",
 }
 
 ERRORS = {
@@ -81,6 +84,15 @@ ERRORS = {
 
 
 STORE = {
+    "CONNECTION_TYPES",
+    "ConnectionInfo",
+    "ConnectionStore",
+    "SecretBackend",
+    "SecretInfo",
+    "SecretStore",
+    "VariableRecord",
+    "VariableStore",
+    "parse_connection_uri",
     "ALIAS_RE",
     "DEFAULT_NAMESPACE",
     "NAMESPACE_ROLES",
@@ -184,6 +196,9 @@ STORE_AREAS = {
     "roots": "RootStore",
     "outbox": "OutboxStore",
     "studies": "StudyStore",
+    "secrets": "SecretStore",
+    "connections": "ConnectionStore",
+    "variables": "VariableStore",
 }
 
 

@@ -58,6 +58,7 @@ from headwater.engine._inputs import check_parameters, check_schedule
 from headwater.engine._notebook import LiveView, live_view
 from headwater.engine._plan import plan_dag
 from headwater.engine._render import warm as warm_renderer
+from headwater.engine._secrets import check_references
 from headwater.engine._steps import StepContext, StepDriver, StepOutcome, study_name
 from headwater.engine._template_worker import MACROS, Macros
 from headwater.engine._triggers import Decision, decide
@@ -81,6 +82,7 @@ __all__ = [
     "Workspace",
     "check_options",
     "check_parameters",
+    "check_references",
     "check_run_uris",
     "check_schedule",
     "collect_sources",

@@ -12,6 +12,7 @@ from headwater._config import Settings
 from headwater.engine._engine import Engine
 from headwater.engine._environments import resolve_environments
 from headwater.engine._honour import check_options
+from headwater.engine._secrets import check_references
 from headwater.engine._state import Observer
 from headwater.engine._workspace import Workspace
 from headwater.errors import RunError
@@ -71,6 +72,7 @@ def create_run(
     values, run_id = render_for_run(spec, params, context)
     check_options(spec, executor, ignore_image=_ignore_image(ws, ignore_image))
     resolve_environments(spec)  # a requirement no index satisfies: nothing is created
+    check_references(ws.store, spec)  # a secret not set: nothing is created
     version = ws.store.pipelines.register_version(
         spec.name, spec.description, digest(spec), to_data(spec), source_root
     )

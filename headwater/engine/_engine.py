@@ -24,10 +24,11 @@ from headwater.engine._attempts import SLOT_POLL_SECONDS, Attempts
 from headwater.engine._environments import prepare_environments, resolve_environments
 from headwater.engine._flow import ControlFlow, run_outputs
 from headwater.engine._honour import check_options
+from headwater.engine._secrets import task_environment as secret_environment
 from headwater.engine._state import Observer
 from headwater.engine._steps import Steps
 from headwater.engine._units import Unit, scope_done
-from headwater.errors import EnvError, LostRun, OptionNotHonoured
+from headwater.errors import EnvError, HeadwaterError, LostRun, OptionNotHonoured
 from headwater.executors import (
     Environment,
     ExecEvent,
@@ -271,6 +272,14 @@ class Engine(ControlFlow, Attempts, Steps):
             assert record is not None
             options: TaskOptions = unit.options
             env = dict(options.env)
+            if options.secrets or options.connections or options.variables:
+                try:  # read now, so a value changed since the run was created is current
+                    env.update(secret_environment(self.store, options))
+                except HeadwaterError as exc:
+                    self._fail(
+                        unit, f"{exc.message}; {exc.hint}" if exc.hint else exc.message, T.QUEUED
+                    )
+                    continue
             env.update(
                 HEADWATER_RUN_ID=self.run.id,
                 HEADWATER_TASK=unit.path,

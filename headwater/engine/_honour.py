@@ -54,6 +54,10 @@ ENGINE_OPTIONS = frozenset(
         "assets",
         "register_models",
         "notifications",
+        # Handed to the task process as environment variables, which every executor passes.
+        "secrets",
+        "connections",
+        "variables",
     }
 )
 """The task options the engine honours itself, on every executor."""

@@ -23,6 +23,7 @@ from headwater.runtime._protocol import (
     read_json,
     write_json,
 )
+from headwater.runtime._redact import redact_output, redact_text
 
 _loaded: dict[tuple[str, str], Any] = {}
 _HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "")
@@ -260,7 +261,13 @@ def _call_kfp(task: dict[str, Any], comp_info: dict[str, Any], result: dict[str,
 
 def execute(input_path: str, task: dict[str, Any] | None = None) -> int:
     """Run one task attempt described by ``task``, the task input, or else by the task
-    input at ``input_path``."""
+    input at ``input_path``; the secret values it was given never reach its log or its
+    reported error (:mod:`._redact`)."""
+    with redact_output() as hidden:
+        return _execute(input_path, task, hidden)
+
+
+def _execute(input_path: str, task: dict[str, Any] | None, hidden: list[bytes]) -> int:
     if task is None:
         task = read_json(input_path)
     hw = task["headwater"]
@@ -299,6 +306,10 @@ def execute(input_path: str, task: dict[str, Any] | None = None) -> int:
     finally:
         for d in scratch:
             shutil.rmtree(d, ignore_errors=True)
+    error = result["headwater"].get("error")
+    if error and hidden:
+        for key in ("message", "traceback"):
+            error[key] = redact_text(error[key], hidden)
     try:
         sys.stdout.flush()
         sys.stderr.flush()

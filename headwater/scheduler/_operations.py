@@ -9,7 +9,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from headwater.engine import Workspace, check_options, check_run_uris, plan_dag, render_for_run
+from headwater.engine import (
+    Workspace,
+    check_options,
+    check_references,
+    check_run_uris,
+    plan_dag,
+    render_for_run,
+)
 from headwater.errors import Conflict, NotFound
 from headwater.scheduler._context import manual_context
 from headwater.spec import (
@@ -73,6 +80,7 @@ def trigger(
     values, run_id = render_for_run(spec, params, lambda rid: manual_context(spec, rid, params))
     check_run_uris(ws, spec, values)
     check_options(spec, ignore_image=ws.settings.ignore_image)
+    check_references(ws.store, spec)
     return ws.store.runs.create_run(
         chosen,
         values,

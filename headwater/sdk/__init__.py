@@ -39,6 +39,19 @@ from headwater.sdk._notify import Email, Notify, Slack, Webhook
 from headwater.sdk._param import Param
 from headwater.sdk._pipeline import Pipeline, pipeline
 from headwater.sdk._requirements import requirement_name, requirement_problem
+from headwater.sdk._secrets import (
+    REDACT_ENV,
+    REF_NAME_HINT,
+    Connection,
+    connection,
+    connection_env,
+    connection_uri,
+    ref_name_problem,
+    secret,
+    secret_env,
+    variable,
+    variable_env,
+)
 from headwater.sdk._tune import TuneStep, tune_step
 
 if _typing.TYPE_CHECKING:
@@ -46,6 +59,8 @@ if _typing.TYPE_CHECKING:
 
 __all__ = [
     "HTML",
+    "REDACT_ENV",
+    "REF_NAME_HINT",
     "Artifact",
     "Asset",
     "AssetCondition",
@@ -53,6 +68,7 @@ __all__ = [
     "ClassificationMetrics",
     "Collected",
     "Component",
+    "Connection",
     "Dataset",
     "Elif",
     "Else",
@@ -77,17 +93,25 @@ __all__ = [
     "clear_registrations",
     "compile_root",
     "component",
+    "connection",
+    "connection_env",
+    "connection_uri",
     "importer",
     "load_module",
     "load_pipeline",
     "pipeline",
     "pipelines_in",
+    "ref_name_problem",
     "register_model",
     "requirement_name",
     "requirement_problem",
+    "secret",
+    "secret_env",
     "split_target",
     "take_registrations",
     "tune_step",
+    "variable",
+    "variable_env",
 ]
 
 # Loading user files needs importlib.util and pathlib, which ``import headwater`` and

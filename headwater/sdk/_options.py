@@ -11,6 +11,7 @@ from headwater.errors import DefinitionError, Location
 from headwater.sdk._assets import asset_name
 from headwater.sdk._notify import notification_specs
 from headwater.sdk._requirements import parse_requirements_text, requirement_problem
+from headwater.sdk._secrets import REF_NAME_HINT, ref_name_problem
 
 TRIGGER_RULES = (
     "all_success",
@@ -49,6 +50,9 @@ OPTION_NAMES = (
     "assets",
     "register",
     "notify",
+    "secrets",
+    "connections",
+    "variables",
 )
 
 # The same rule as headwater/spec/_validate/_common.py (which the SDK must not import
@@ -414,6 +418,36 @@ def _scheduling(raw: dict[str, Any], out: dict[str, Any], where: Location) -> No
         out["register_models"] = dict(register)
     if "notify" in raw and raw["notify"] is not None:
         out["notifications"] = notification_specs(raw["notify"], where, task=True)
+    _references(raw, out, where)
+
+
+def _references(raw: dict[str, Any], out: dict[str, Any], where: Location) -> None:
+    """``secrets=``, ``connections=``, ``variables=``: names only; the values are read from
+    the store when an attempt starts and never enter the spec."""
+    for key in ("secrets", "connections", "variables"):
+        names = raw.get(key)
+        if names is None:
+            continue
+        example = f"{key}=['warehouse']"
+        if isinstance(names, str) or not isinstance(names, list | tuple):
+            raise _fail(
+                f"{key} must be a list of names, got {names!r}",
+                where,
+                f"use e.g. {example}; set the values with 'headwater {key} ...'",
+            )
+        seen: set[str] = set()
+        for name in names:
+            problem = ref_name_problem(name)
+            if problem:
+                raise _fail(f"{key}: {problem}", where, REF_NAME_HINT)
+            if name.upper() in seen:
+                raise _fail(
+                    f"{key} names {name!r} twice (names are compared without case)",
+                    where,
+                    f"list each of the {key} once",
+                )
+            seen.add(name.upper())
+        out[key] = list(names)
 
 
 def merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:

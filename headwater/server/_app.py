@@ -88,6 +88,7 @@ def create_app(ws: Workspace, *, ui_dir: str | None = None, **state_args: Any) -
         _experiments,
         _models,
         _runs,
+        _secrets,
         _studies,
         _system,
     )
@@ -154,6 +155,7 @@ def create_app(ws: Workspace, *, ui_dir: str | None = None, **state_args: Any) -
     app.include_router(_deployments.router, dependencies=auth)
     app.include_router(_studies.router, dependencies=auth)
     app.include_router(_artifacts.router, dependencies=auth)
+    app.include_router(_secrets.router, dependencies=auth)
     _every_route_declares_a_permission(app, public=_system.public)
 
     if ui_dir is not None:

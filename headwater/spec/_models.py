@@ -189,6 +189,8 @@ class TaskOptions(_Model):
     wait for pool slots or concurrency limits. ``assets`` maps an artifact output
     name to an asset name that the output updates when the task succeeds.
     ``notifications`` fire on the task's ``success``, ``failure`` or ``retry``.
+    ``secrets``, ``connections`` and ``variables`` name what the task reads from the
+    store when it starts (docs/teams-and-security.md).
     None of these change a task's cache key.
     """
 
@@ -210,6 +212,11 @@ class TaskOptions(_Model):
     # Artifact output name -> registered model name: the output is registered as the
     # model's next version when the task succeeds (docs/registry.md).
     register_models: dict[str, str] | None = None
+    # Names of the secrets, connections and variables the task gets (as environment
+    # variables, read from the store when an attempt starts). Only names: never values.
+    secrets: list[str] | None = None
+    connections: list[str] | None = None
+    variables: list[str] | None = None
 
     def overlay(self, top: TaskOptions) -> TaskOptions:
         """Options of ``self`` with every field that ``top`` sets taken from ``top``."""

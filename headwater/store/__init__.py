@@ -70,11 +70,23 @@ from headwater.store._records import (
 from headwater.store._roots import RootStore, UriRootRecord
 from headwater.store._runs import RunStore
 from headwater.store._schedules import DueRun, ScheduleRaceLost, ScheduleStore
+from headwater.store._secrets import (
+    CONNECTION_TYPES,
+    ConnectionInfo,
+    ConnectionStore,
+    SecretBackend,
+    SecretInfo,
+    SecretStore,
+    VariableRecord,
+    VariableStore,
+    parse_connection_uri,
+)
 from headwater.store._studies import StudyRecord, StudyStore, TrialRecord
 from headwater.store._tasks import TaskStore
 
 __all__ = [
     "ALIAS_RE",
+    "CONNECTION_TYPES",
     "DATABASE_FAILURES",
     "DEFAULT_NAMESPACE",
     "DEFAULT_POOL",
@@ -93,6 +105,8 @@ __all__ = [
     "ComparedRun",
     "Comparison",
     "Conflict",
+    "ConnectionInfo",
+    "ConnectionStore",
     "ControlStore",
     "Database",
     "DeliveryStatus",
@@ -132,6 +146,9 @@ __all__ = [
     "ScheduleRaceLost",
     "ScheduleRecord",
     "ScheduleStore",
+    "SecretBackend",
+    "SecretInfo",
+    "SecretStore",
     "ServingRecord",
     "SlotRequest",
     "StoreError",
@@ -143,6 +160,8 @@ __all__ = [
     "TrialRecord",
     "UriRootRecord",
     "UserRecord",
+    "VariableRecord",
+    "VariableStore",
     "VersionRecord",
     "check_alias",
     "check_experiment",
@@ -154,5 +173,6 @@ __all__ = [
     "migrate",
     "new_id",
     "parse_condition",
+    "parse_connection_uri",
     "process_owner",
 ]

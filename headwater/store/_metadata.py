@@ -31,6 +31,7 @@ from headwater.store._queries import QueryStore
 from headwater.store._roots import RootStore
 from headwater.store._runs import RunStore
 from headwater.store._schedules import ScheduleStore
+from headwater.store._secrets import ConnectionStore, SecretStore, VariableStore
 from headwater.store._studies import StudyStore
 from headwater.store._tasks import TaskStore
 
@@ -65,6 +66,10 @@ class MetadataStore:
     outbox: OutboxStore
     # Tuning studies, their Optuna journals and trials.
     studies: StudyStore
+    # Secrets (encrypted), connections (password encrypted) and variables tasks read.
+    secrets: SecretStore
+    connections: ConnectionStore
+    variables: VariableStore
 
     def __init__(self, engine: sa.Engine, namespace: str = "default") -> None:
         self._db = db = Database(engine, namespace)
@@ -85,6 +90,9 @@ class MetadataStore:
         self.outbox = OutboxStore(db)
         self.studies = StudyStore(db)
         self.namespaces = NamespaceStore(db)
+        self.secrets = SecretStore(db)
+        self.connections = ConnectionStore(db)
+        self.variables = VariableStore(db)
 
     @classmethod
     def open(cls, url: str, namespace: str = "default") -> MetadataStore:

@@ -64,6 +64,8 @@ class MemberRecord:
 
 
 # Tables whose rows make a namespace "in use": it cannot be deleted while it holds any.
+# What goes with a namespace when it is deleted (besides memberships, pools, roots).
+_SETTINGS = ("secrets", "connections", "variables")
 _CONTENTS = ("pipelines", "runs", "artifacts", "registered_models", "deployments", "studies")
 
 
@@ -142,7 +144,8 @@ class NamespaceStore:
         return sorted(names | {DEFAULT_NAMESPACE})
 
     def delete(self, name: str) -> NamespaceRecord:
-        """Remove an empty namespace and its memberships. ``default`` stays; a namespace
+        """Remove an empty namespace with its memberships, pools, URI roots, secrets,
+        connections and variables. ``default`` stays; a namespace
         that still holds pipelines, runs, artifacts, models, deployments or studies is
         refused with what it holds."""
         found = self.get(name)
@@ -165,7 +168,7 @@ class NamespaceStore:
                     f"namespace '{name}' is not empty: it holds {', '.join(held)}",
                     hint="delete what it holds first; a namespace is deleted only when empty",
                 )
-            for table in ("memberships", "pools", "uri_roots", "schedules"):
+            for table in ("memberships", "pools", "uri_roots", "schedules", *_SETTINGS):
                 tbl = t.metadata.tables[table]
                 conn.execute(tbl.delete().where(tbl.c.namespace == name))
             conn.execute(t.namespaces.delete().where(t.namespaces.c.namespace == name))

@@ -564,3 +564,50 @@ deployment_serving = sa.Table(
     sa.Index(None, "deployment_id", "id"),
     sa.Index(None, "version_id"),
 )
+
+# Secrets, connections and variables tasks read (docs/teams-and-security.md). ``value``
+# of a secret and ``password`` of a connection are Fernet tokens, never plaintext.
+secrets = sa.Table(
+    "secrets",
+    metadata,
+    sa.Column("namespace", sa.String(128), primary_key=True, server_default="default"),
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("description", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("created_by", sa.String(256)),
+    sa.Column("updated_by", sa.String(256)),
+)
+
+connections = sa.Table(
+    "connections",
+    metadata,
+    sa.Column("namespace", sa.String(128), primary_key=True, server_default="default"),
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("conn_type", sa.String(32), nullable=False),
+    sa.Column("host", sa.String(255)),
+    sa.Column("port", sa.Integer),
+    sa.Column("login", sa.String(255)),
+    sa.Column("password", sa.Text),
+    sa.Column("schema_name", sa.String(255)),
+    sa.Column("extras", JSON, nullable=False),
+    sa.Column("description", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("created_by", sa.String(256)),
+    sa.Column("updated_by", sa.String(256)),
+)
+
+variables = sa.Table(
+    "variables",
+    metadata,
+    sa.Column("namespace", sa.String(128), primary_key=True, server_default="default"),
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("description", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("created_by", sa.String(256)),
+    sa.Column("updated_by", sa.String(256)),
+)

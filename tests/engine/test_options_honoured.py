@@ -30,6 +30,11 @@ from headwater.states import RunStatus
 REPO = Path(__file__).resolve().parents[2]
 REFUSED = "refused"
 
+SECRETS_TEST = (
+    "tests/engine/test_engine_secrets.py::"
+    "test_tasks_get_their_secrets_and_no_stored_place_holds_a_value"
+)
+
 # Options the engine honours itself, whatever runs the task: the tests that prove it.
 ENGINE: dict[str, list[str]] = {
     "display_name": [
@@ -69,6 +74,9 @@ ENGINE: dict[str, list[str]] = {
         "tests/engine/test_task_notifications.py::"
         "test_task_events_reach_the_tasks_own_targets_with_the_task_path",
     ],
+    "secrets": [SECRETS_TEST],
+    "connections": [SECRETS_TEST],
+    "variables": [SECRETS_TEST],
 }
 
 CONFORMANCE = "tests/executors/test_conformance.py::"

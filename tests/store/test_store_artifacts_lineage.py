@@ -460,9 +460,15 @@ def test_artifacts_by_id(store: MetadataStore, chain: Chain) -> None:
 
 @pytest.mark.parametrize("namespace", ["default", "team-b"])
 def test_every_row_a_store_writes_carries_its_namespace(
-    store: MetadataStore, start_task: StartTask, namespace: str
+    store: MetadataStore, start_task: StartTask, namespace: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from cryptography.fernet import Fernet
+
+    monkeypatch.setenv("HEADWATER_SECRET_KEY", Fernet.generate_key().decode())
     scoped = MetadataStore(store.engine, namespace=namespace)
+    scoped.secrets.set("token", "s3cret")
+    scoped.connections.set("warehouse", type="postgres", host="db", password="pw")
+    scoped.variables.set("threshold", 0.5)
     version = scoped.pipelines.register_version(
         "train", None, "sha256:v", {"tasks": {}}, None, sources={"train.py": b"x = 1\n"}
     )

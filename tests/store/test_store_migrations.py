@@ -50,6 +50,9 @@ TABLES = {
     "deployment_serving",
     "namespaces",
     "memberships",
+    "secrets",
+    "connections",
+    "variables",
 }
 
 

@@ -530,6 +530,15 @@ def test_rows_inserted_without_a_namespace_get_default(
         conn.execute(t.memberships.insert().values(user_id="u", role="viewer", created_at=now))
         conn.execute(t.namespaces.delete())
         conn.execute(t.namespaces.insert().values(created_at=now))
+        for table in (t.secrets, t.variables):
+            conn.execute(
+                table.insert().values(name="x", value="token", created_at=now, updated_at=now)
+            )
+        conn.execute(
+            t.connections.insert().values(
+                name="x", conn_type="http", extras={}, created_at=now, updated_at=now
+            )
+        )
     with store.engine.connect() as conn:
         for table in t.metadata.sorted_tables:
             namespaces = conn.execute(sa.select(table.c.namespace)).scalars().all()

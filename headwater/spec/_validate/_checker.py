@@ -15,7 +15,13 @@ from headwater.spec._models import (
     SourceLocation,
     TaskOptions,
 )
-from headwater.spec._validate._common import ENV_RE, POOL_RE, asset_error
+from headwater.spec._validate._common import (
+    ENV_RE,
+    POOL_RE,
+    REF_NAME_MAX,
+    REF_NAME_RE,
+    asset_error,
+)
 
 #: The artifact types that may be registered as model versions (as the store's).
 MODEL_ARTIFACT_TYPES = frozenset({"headwater.Model", "system.Model"})
@@ -80,6 +86,18 @@ class SpecChecker:
                     hint="use letters, digits and '_', not starting with a digit",
                     code="invalid_name",
                 )
+        for key in ("secrets", "connections", "variables"):
+            for name in getattr(options, key) or ():
+                if len(name) > REF_NAME_MAX or not REF_NAME_RE.match(name):
+                    self.add(
+                        f"invalid name {name!r} in {key}",
+                        pipeline=pipeline,
+                        task=task,
+                        source=source,
+                        hint="use 1 to 64 letters, digits and single '_' between them, "
+                        f"starting with a letter, e.g. {key}=['warehouse']",
+                        code="invalid_name",
+                    )
         if options.pool is not None and not POOL_RE.fullmatch(options.pool):
             self.add(
                 f"invalid pool name {options.pool!r}",

@@ -29,6 +29,9 @@ ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # headwater/sdk/_options.py keeps copies of these two (the SDK must not import the spec
 # at `import headwater` time); tests/spec/test_validate_pools_assets.py pins them equal.
 POOL_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+# A copy of headwater/sdk/_secrets.py's REF_NAME_RE (pinned equal by a test).
+REF_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*$")
+REF_NAME_MAX = 64
 ASSET_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://\S+$")
 ASSET_MAX_LENGTH = 512
 BASE_ARTIFACT = "headwater.Artifact"

@@ -156,6 +156,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/connections": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Connections */
+        get: operations["list_connections_api_v1_connections_get"];
+        /**
+         * Set Connection
+         * @description Create or replace a connection, from a URI and/or its parts.
+         */
+        put: operations["set_connection_api_v1_connections_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/connections/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Connection
+         * @description One connection, without its password.
+         */
+        get: operations["get_connection_api_v1_connections__name__get"];
+        put?: never;
+        post?: never;
+        /** Delete Connection */
+        delete: operations["delete_connection_api_v1_connections__name__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/deployments": {
         parameters: {
             query?: never;
@@ -911,6 +953,44 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/secrets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Secrets */
+        get: operations["list_secrets_api_v1_secrets_get"];
+        /**
+         * Set Secret
+         * @description Create or change a secret; the response never holds the value.
+         */
+        put: operations["set_secret_api_v1_secrets_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/secrets/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete Secret */
+        delete: operations["delete_secret_api_v1_secrets__name__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/studies": {
         parameters: {
             query?: never;
@@ -969,6 +1049,42 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/variables": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Variables */
+        get: operations["list_variables_api_v1_variables_get"];
+        /** Set Variable */
+        put: operations["set_variable_api_v1_variables_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/variables/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Variable */
+        get: operations["get_variable_api_v1_variables__name__get"];
+        put?: never;
+        post?: never;
+        /** Delete Variable */
+        delete: operations["delete_variable_api_v1_variables__name__delete"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1206,6 +1322,71 @@ export interface components {
              */
             total: number;
         };
+        /**
+         * ConnectionIn
+         * @description A whole connection: from ``uri``, or from its parts (which override the URI's).
+         */
+        ConnectionIn: {
+            /** Description */
+            description?: string | null;
+            /** Extras */
+            extras?: {
+                [key: string]: components["schemas"]["JsonValue"];
+            } | null;
+            /** Host */
+            host?: string | null;
+            /** Login */
+            login?: string | null;
+            /**
+             * Name
+             * @description 1 to 64 letters, digits and '_'.
+             */
+            name: string;
+            /**
+             * Password
+             * @description Write-only.
+             */
+            password?: string | null;
+            /** Port */
+            port?: number | null;
+            /** Schema */
+            schema?: string | null;
+            /** Type */
+            type?: string | null;
+            /** Uri */
+            uri?: string | null;
+        };
+        /** ConnectionOut */
+        ConnectionOut: {
+            /** Created At */
+            created_at: string | null;
+            /** Created By */
+            created_by: string | null;
+            /** Description */
+            description: string | null;
+            /** Extras */
+            extras: {
+                [key: string]: unknown;
+            };
+            /** Has Password */
+            has_password: boolean;
+            /** Host */
+            host: string | null;
+            /** Login */
+            login: string | null;
+            /** Name */
+            name: string;
+            /** Port */
+            port: number | null;
+            /** Schema */
+            schema: string | null;
+            /** Type */
+            type: string;
+            /** Updated At */
+            updated_at: string | null;
+            /** Updated By */
+            updated_by: string | null;
+        };
         /** CreateIn */
         CreateIn: {
             /** Canary */
@@ -1352,6 +1533,7 @@ export interface components {
             /** Value */
             value: number;
         };
+        JsonValue: unknown;
         /** Lineage */
         Lineage: {
             artifact: components["schemas"]["ArtifactOut"];
@@ -1911,6 +2093,45 @@ export interface components {
             /** Version Id */
             version_id: string;
         };
+        /** SecretIn */
+        SecretIn: {
+            /** Description */
+            description?: string | null;
+            /**
+             * Name
+             * @description 1 to 64 letters, digits and '_'.
+             */
+            name: string;
+            /**
+             * Value
+             * @description Write-only.
+             */
+            value: string;
+        };
+        /**
+         * SecretOut
+         * @description A secret's metadata: never its value.
+         */
+        SecretOut: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string | null;
+            /** Description */
+            description: string | null;
+            /** Name */
+            name: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Updated By */
+            updated_by: string | null;
+        };
         /**
          * SeriesOut
          * @description One metric of one task as arrays: ``step[i]`` (None when not logged) and ``value[i]``.
@@ -2260,6 +2481,39 @@ export interface components {
             /** Error Type */
             type: string;
         };
+        /** VariableIn */
+        VariableIn: {
+            /** Description */
+            description?: string | null;
+            /**
+             * Name
+             * @description 1 to 64 letters, digits and '_'.
+             */
+            name: string;
+            value: components["schemas"]["JsonValue"];
+        };
+        /** VariableOut */
+        VariableOut: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string | null;
+            /** Description */
+            description: string | null;
+            /** Name */
+            name: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Updated By */
+            updated_by: string | null;
+            value: components["schemas"]["JsonValue"];
+        };
         /** VersionDetail */
         VersionDetail: {
             /**
@@ -2593,6 +2847,142 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Page_AssetOut_"];
                 };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_connections_api_v1_connections_get: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConnectionOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    set_connection_api_v1_connections_put: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConnectionIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConnectionOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_connection_api_v1_connections__name__get: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
+            path: {
+                /** @description The name. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConnectionOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_connection_api_v1_connections__name__delete: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
+            path: {
+                /** @description The name. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Validation Error */
             422: {
@@ -4261,6 +4651,107 @@ export interface operations {
             };
         };
     };
+    list_secrets_api_v1_secrets_get: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecretOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    set_secret_api_v1_secrets_put: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SecretIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecretOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_secret_api_v1_secrets__name__delete: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
+            path: {
+                /** @description The name. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     list_studies_api_v1_studies_get: {
         parameters: {
             query?: {
@@ -4350,6 +4841,142 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["UriRootsOut"];
                 };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_variables_api_v1_variables_get: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VariableOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    set_variable_api_v1_variables_put: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VariableIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VariableOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_variable_api_v1_variables__name__get: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
+            path: {
+                /** @description The name. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VariableOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_variable_api_v1_variables__name__delete: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
+            path: {
+                /** @description The name. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Validation Error */
             422: {
