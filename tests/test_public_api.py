@@ -92,6 +92,9 @@ STORE = {
     "AssetEventRecord",
     "AssetRecord",
     "AssetStore",
+    "AuditFilter",
+    "AuditRecord",
+    "AuditStore",
     "AuthStore",
     "Authenticated",
     "ComparedRun",
@@ -115,6 +118,7 @@ STORE = {
     "ModelStore",
     "ModelVersionRecord",
     "NewArtifact",
+    "NewAuditEvent",
     "NewModelVersion",
     "NewNotification",
     "NotFound",
@@ -176,6 +180,7 @@ STORE_AREAS = {
     "roots": "RootStore",
     "outbox": "OutboxStore",
     "studies": "StudyStore",
+    "audit": "AuditStore",
 }
 
 

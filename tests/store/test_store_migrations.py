@@ -48,6 +48,7 @@ TABLES = {
     "deployments",
     "deployment_revisions",
     "deployment_serving",
+    "audit_events",
 }
 
 
