@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import threading
 import time
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -77,6 +78,11 @@ _MAX_ERROR_BODY = 16 << 10  # bytes of an error response read for its message
 # ---------------------------------------------------------------------- summaries
 
 
+def _clean(text: str) -> str:
+    """``text`` as a database takes it: no NUL, no lone surrogates."""
+    return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
+
+
 def _shrink(value: Any, depth: int) -> Any:
     if isinstance(value, dict):
         if depth >= _MAX_DEPTH:
@@ -86,7 +92,7 @@ def _shrink(value: Any, depth: int) -> Any:
             if i == _MAX_ITEMS:
                 kept["..."] = f"<{len(value) - _MAX_ITEMS} more keys>"
                 break
-            name = str(key)[:_MAX_KEY]
+            name = _clean(str(key)[:_MAX_KEY])
             kept[name] = REDACTED if _SECRET_KEY.search(name) else _shrink(item, depth + 1)
         return kept
     if isinstance(value, list):
@@ -101,6 +107,9 @@ def _shrink(value: Any, depth: int) -> Any:
             return REDACTED
         if len(value) > _MAX_STRING:
             return f"<{len(value)} characters>"
+        return _clean(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # NaN and infinities are not JSON
     return value
 
 
@@ -117,6 +126,8 @@ def summarize(body: bytes, size: int, content_type: str) -> Any:
         return {"bytes": size, "summary": "too large to summarise"}
     try:
         data = json.loads(body)
+    except RecursionError:
+        return {"bytes": size, "summary": "nested too deeply to summarise"}
     except ValueError:
         return {"bytes": size, "summary": "not JSON"}
     summary = _shrink(data, 0)
@@ -124,7 +135,7 @@ def summarize(body: bytes, size: int, content_type: str) -> Any:
         return summary
     outline: dict[str, Any] = {"bytes": size, "summary": "too large to summarise"}
     if isinstance(data, dict):
-        outline["keys"] = [str(k)[:_MAX_KEY] for k in list(data)[:_MAX_ITEMS]]
+        outline["keys"] = [_clean(str(k)[:_MAX_KEY]) for k in list(data)[:_MAX_ITEMS]]
     return outline
 
 
@@ -138,7 +149,7 @@ def _error_of(body: bytes) -> str:
         text: str = found["error"]
     else:
         text = body.decode("utf-8", "replace")
-    return text[:_MAX_ERROR]
+    return _clean(text[:_MAX_ERROR])
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -179,19 +190,25 @@ class Recorder:
         return found.user.id, found.user.name
 
     def write(
-        self, event: dict[str, Any], authorization: str | None, namespace: str | None
+        self,
+        event: Callable[[], dict[str, Any]],
+        authorization: str | None,
+        namespace: str | None,
     ) -> None:
-        """Record one request; never raises (a failure is logged in one line)."""
+        """Record one request (its facts from ``event()``); never raises: a failure is
+        logged in one line."""
+        facts: dict[str, Any] = {}
         try:
-            user_id, user = self.who(authorization, event["status"])
-            self._area(namespace).record(NewAuditEvent(user_id=user_id, user=user, **event))
+            facts = event()
+            user_id, user = self.who(authorization, facts["status"])
+            self._area(namespace).record(NewAuditEvent(user_id=user_id, user=user, **facts))
         except Exception as exc:  # the request is answered already; the log says what broke
             log.warning(
-                "audit: could not record %s %s (%s) of request %s: %s",
-                event["method"],
-                event["route"],
-                event["status"],
-                event["request_id"],
+                "audit: could not record %s %r (%s) of request %r: %s",
+                facts.get("method", "?"),
+                facts.get("route", "?"),
+                facts.get("status", "?"),
+                facts.get("request_id", "?"),
                 (str(exc).strip().splitlines() or [type(exc).__name__])[0],
             )
         self.purge_due()
@@ -268,23 +285,30 @@ class AuditLog:
             status, failure = 500, f"{type(exc).__name__}: {exc}"[:_MAX_ERROR]
             raise
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or scope["path"]
-            client = scope.get("client")
-            event = {
-                "at": at,
-                "method": scope["method"],
-                "route": template[:512],
-                "status": status,
-                "request_id": request_id,
-                "duration_ms": (time.perf_counter() - started) * 1000,
-                "path_params": {
-                    str(k): str(v)[:_MAX_STRING] for k, v in scope.get("path_params", {}).items()
-                },
-                "body": summarize(bytes(body), size, _header(scope, b"content-type") or ""),
-                "error": failure or (_error_of(bytes(error_body)) if status >= 400 else None),
-                "client": str(client[0])[:64] if client else None,
-            }
+            duration_ms = (time.perf_counter() - started) * 1000
+
+            def event() -> dict[str, Any]:
+                route = scope.get("route")
+                template = getattr(route, "path", None) or scope["path"]
+                client = scope.get("client")
+                params = scope.get("path_params", {})
+                return {
+                    "at": at,
+                    "method": scope["method"],
+                    "route": _clean(template[:512]),
+                    "status": status,
+                    "request_id": request_id,
+                    "duration_ms": duration_ms,
+                    "path_params": {
+                        _clean(str(k)): _clean(str(v)[:_MAX_STRING]) for k, v in params.items()
+                    },
+                    "body": summarize(bytes(body), size, _header(scope, b"content-type") or ""),
+                    "error": _clean(failure)
+                    if failure
+                    else (_error_of(bytes(error_body)) if status >= 400 else None),
+                    "client": str(client[0])[:64] if client else None,
+                }
+
             found: MutableMapping[str, Any] = scope.get("state") or {}
             namespace = found.get("namespace")
             # After the response: the client has its answer; a hung database holds a

@@ -199,6 +199,32 @@ def test_a_huge_body_is_summarised_within_bounds(audited: Standalone) -> None:
     assert row["body"] == {"content_type": "application/octet-stream", "bytes": 2000}
 
 
+@pytest.mark.parametrize(
+    ("raw", "kept"),
+    [
+        (b'{"parameters": {"n\\u0000ul": "a\\u0000b"}}', {"parameters": {"n\ufffdul": "a\ufffdb"}}),
+        (b'{"parameters": {"s": "\\udcff"}}', {"parameters": {"s": "?"}}),
+        (b'{"parameters": {"x": NaN}}', {"parameters": {"x": "nan"}}),
+        (
+            b"[" * 100_000 + b"]" * 100_000,
+            {"bytes": 200_000, "summary": "nested too deeply to summarise"},
+        ),
+        (b"{not json", {"bytes": 9, "summary": "not JSON"}),
+    ],
+)
+def test_a_hostile_body_is_refused_and_still_recorded(
+    audited: Standalone, raw: bytes, kept: Any
+) -> None:
+    r = audited.http.post(
+        f"{API}/pipelines/server_sleepy/runs",
+        content=raw,
+        headers={"Content-Type": "application/json"},
+    )
+    assert 400 <= r.status_code < 500, r.text
+    row = _row(audited, r.headers["x-request-id"])
+    assert (row["status"], row["body"], row["error"]) == (r.status_code, kept, r.json()["error"])
+
+
 def test_old_rows_are_purged_and_recent_ones_kept(audited: Standalone) -> None:
     audited.http.post(f"{API}/runs/nosuchrun/cancel")
     with audited.store() as store:
