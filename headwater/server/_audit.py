@@ -55,6 +55,7 @@ PREFIX = "/api/v1/"
 ANONYMOUS = "anonymous"
 REDACTED = "[redacted]"
 PURGE_EVERY = 3600.0
+WRITERS = 4  # threads writing audit rows at once
 
 # Keys whose values are never recorded (matched anywhere in the key, any case): a key
 # such as 'db_password' or 'max_tokens' is redacted too; erring that way costs little.
@@ -237,6 +238,9 @@ class AuditLog:
     def __init__(self, app: App, recorder: Recorder) -> None:
         self.app = app
         self.recorder = recorder
+        # Audit writes get threads of their own: on a slow database they queue here,
+        # and never take the worker threads that the routes run in.
+        self._limiter: anyio.CapacityLimiter | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -314,12 +318,15 @@ class AuditLog:
             # After the response: the client has its answer; a hung database holds a
             # worker thread, not the request. Shielded: a client that went away is
             # audited too.
+            if self._limiter is None:
+                self._limiter = anyio.CapacityLimiter(WRITERS)
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(
                     self.recorder.write,
                     event,
                     _header(scope, b"authorization"),
                     namespace if isinstance(namespace, str) else None,
+                    limiter=self._limiter,
                 )
 
 
