@@ -7,6 +7,7 @@ the artifact store (any fsspec URL). ``HEADWATER_IMPORT_MAX_BYTES`` and
 ``HEADWATER_IMPORT_MAX_FILES`` bound what one importer task hashes.
 ``HEADWATER_IGNORE_IMAGE=1`` runs tasks that set ``image=`` on an executor that has no
 images anyway (with a warning), as ``headwater run --ignore-image`` does.
+``HEADWATER_AUDIT_RETENTION_DAYS`` (default 90) is how long the server keeps its audit log.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from headwater.errors import HeadwaterError
 
 IMPORT_MAX_BYTES = 16 << 30
 IMPORT_MAX_FILES = 100_000
+AUDIT_RETENTION_DAYS = 90
 
 
 def _positive(env: os._Environ[str] | dict[str, str], name: str, default: int) -> int:
@@ -60,6 +62,8 @@ class Settings:
     import_max_files: int = IMPORT_MAX_FILES
     # Run tasks that set image= on an executor that has no images, with a warning.
     ignore_image: bool = False
+    # How long the audit log keeps what was done through the API.
+    audit_retention_days: int = AUDIT_RETENTION_DAYS
     # The namespace this process works in (HEADWATER_NAMESPACE); the server picks one
     # per request instead.
     namespace: str = "default"
@@ -92,6 +96,7 @@ class Settings:
             _positive(env, "HEADWATER_IMPORT_MAX_BYTES", IMPORT_MAX_BYTES),
             _positive(env, "HEADWATER_IMPORT_MAX_FILES", IMPORT_MAX_FILES),
             _flag(env, "HEADWATER_IGNORE_IMAGE"),
+            _positive(env, "HEADWATER_AUDIT_RETENTION_DAYS", AUDIT_RETENTION_DAYS),
         )
         return made.for_namespace(_namespace(env))
 

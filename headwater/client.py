@@ -288,6 +288,12 @@ class Client:
         except httpx.HTTPError as exc:
             raise self._unreachable(exc) from None
 
+    def audit(self, **filters: Any) -> dict[str, Any]:
+        """A page of the audit log: ``user``, ``method``, ``route``, ``outcome``, ``since``,
+        ``until``, ``limit``, ``offset``."""
+        result: dict[str, Any] = self._call("GET", "/audit", params=_given(filters))
+        return result
+
     def metrics(self, run_id: str) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = self._call("GET", f"/runs/{run_id}/metrics")
         return result

@@ -111,6 +111,9 @@ STORE = {
     "AssetEventRecord",
     "AssetRecord",
     "AssetStore",
+    "AuditFilter",
+    "AuditRecord",
+    "AuditStore",
     "AuthStore",
     "Authenticated",
     "ComparedRun",
@@ -134,6 +137,7 @@ STORE = {
     "ModelStore",
     "ModelVersionRecord",
     "NewArtifact",
+    "NewAuditEvent",
     "NewModelVersion",
     "NewNotification",
     "NotFound",
@@ -199,6 +203,7 @@ STORE_AREAS = {
     "secrets": "SecretStore",
     "connections": "ConnectionStore",
     "variables": "VariableStore",
+    "audit": "AuditStore",
 }
 
 

@@ -23,6 +23,7 @@ lazy_commands("headwater.cli._deployments", ["deployments"])
 lazy_commands("headwater.cli._schedule", ["schedules"])
 lazy_commands("headwater.cli._tune", ["studies"])
 lazy_commands("headwater.cli._tensorboard", ["tensorboard"])
+lazy_commands("headwater.cli._audit", ["audit"])
 
 __all__ = ["app", "main", "run"]
 

@@ -153,6 +153,7 @@ def caller(
         )
     found = Caller(who, namespace, role)
     request.state.caller = found
+    request.state.namespace = namespace  # the audit log records it
     return found
 
 

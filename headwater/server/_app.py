@@ -83,6 +83,7 @@ def create_app(ws: Workspace, *, ui_dir: str | None = None, **state_args: Any) -
     """The API over ``ws`` (its own store object over the same database)."""
     from headwater.server import (
         _artifacts,
+        _audit,
         _catalog,
         _deployments,
         _experiments,
@@ -108,6 +109,11 @@ def create_app(ws: Workspace, *, ui_dir: str | None = None, **state_args: Any) -
     )
     app.state.headwater = ServerState(api_ws, **state_args)
     app.add_middleware(BodyGuard)
+    # Added last, so outermost: it sees the status of every answer, the guard's included.
+    app.add_middleware(
+        _audit.AuditLog,
+        recorder=_audit.Recorder(api_ws.store, ws.settings.audit_retention_days),
+    )
 
     @app.exception_handler(HeadwaterError)
     def _domain(request: Request, exc: HeadwaterError) -> JSONResponse:
@@ -155,6 +161,7 @@ def create_app(ws: Workspace, *, ui_dir: str | None = None, **state_args: Any) -
     app.include_router(_deployments.router, dependencies=auth)
     app.include_router(_studies.router, dependencies=auth)
     app.include_router(_artifacts.router, dependencies=auth)
+    app.include_router(_audit.router, dependencies=auth)
     app.include_router(_secrets.router, dependencies=auth)
     _every_route_declares_a_permission(app, public=_system.public)
 

@@ -5,12 +5,14 @@ Callers hold one :class:`MetadataStore` and reach each area through it:
 ``store.pipelines``, ``store.runs``, ``store.tasks``, ``store.lineage``,
 ``store.schedules``, ``store.control``, ``store.pools``, ``store.auth``,
 ``store.assets``, ``store.queries``, ``store.experiments``, ``store.models``, ``store.deployments``,
-``store.roots``, ``store.outbox``, ``store.studies`` and ``store.namespaces``.
+``store.roots``, ``store.outbox``, ``store.studies``, ``store.namespaces``,
+``store.secrets``, ``store.connections``, ``store.variables`` and ``store.audit``.
 """
 
 from headwater.errors import Conflict, InvalidValue, NotFound, StoreError
 from headwater.store._artifacts import ArtifactStore
 from headwater.store._assets import AssetEventRecord, AssetRecord, AssetStore
+from headwater.store._audit import AuditFilter, AuditRecord, AuditStore, NewAuditEvent
 from headwater.store._auth import Authenticated, AuthStore, TokenRecord, UserRecord
 from headwater.store._base import Database, new_id, process_owner
 from headwater.store._compare import ComparedRun, Comparison, parse_condition
@@ -100,6 +102,9 @@ __all__ = [
     "AssetEventRecord",
     "AssetRecord",
     "AssetStore",
+    "AuditFilter",
+    "AuditRecord",
+    "AuditStore",
     "AuthStore",
     "Authenticated",
     "ComparedRun",
@@ -128,6 +133,7 @@ __all__ = [
     "NamespaceRecord",
     "NamespaceStore",
     "NewArtifact",
+    "NewAuditEvent",
     "NewModelVersion",
     "NewNotification",
     "NotFound",

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 
 from headwater.store._assets import AssetStore
+from headwater.store._audit import AuditStore
 from headwater.store._auth import AuthStore
 from headwater.store._base import Database
 from headwater.store._control import ControlStore
@@ -37,8 +38,8 @@ from headwater.store._tasks import TaskStore
 
 
 class MetadataStore:
-    """Pipelines, runs, task attempts, artifacts, lineage, schedules, pools, users and
-    notifications of one namespace, in SQLite or PostgreSQL.
+    """Pipelines, runs, task attempts, artifacts, lineage, schedules, pools, users,
+    notifications and the audit log of one namespace, in SQLite or PostgreSQL.
 
     >>> store = MetadataStore.open("sqlite:///headwater.db")
     >>> store.runs.list_runs(limit=5)  # doctest: +SKIP
@@ -70,6 +71,8 @@ class MetadataStore:
     secrets: SecretStore
     connections: ConnectionStore
     variables: VariableStore
+    # What was done through the API, by whom, with what outcome.
+    audit: AuditStore
 
     def __init__(self, engine: sa.Engine, namespace: str = "default") -> None:
         self._db = db = Database(engine, namespace)
@@ -93,6 +96,7 @@ class MetadataStore:
         self.secrets = SecretStore(db)
         self.connections = ConnectionStore(db)
         self.variables = VariableStore(db)
+        self.audit = AuditStore(db)
 
     @classmethod
     def open(cls, url: str, namespace: str = "default") -> MetadataStore:

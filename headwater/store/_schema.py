@@ -611,3 +611,27 @@ variables = sa.Table(
     sa.Column("created_by", sa.String(256)),
     sa.Column("updated_by", sa.String(256)),
 )
+
+# What was done through the API: every POST, PUT, PATCH and DELETE on /api/v1, by whom,
+# on which route, with what outcome. ``body`` is a summary with secrets and large values
+# removed, never the body itself. Kept for HEADWATER_AUDIT_RETENTION_DAYS.
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    _namespace(),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("user_id", sa.String(32)),
+    sa.Column("user", sa.String(256), nullable=False),
+    sa.Column("method", sa.String(8), nullable=False),
+    sa.Column("route", sa.String(512), nullable=False),
+    sa.Column("path_params", JSON),
+    sa.Column("body", JSON),
+    sa.Column("status", sa.Integer, nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Column("client", sa.String(64)),
+    sa.Column("request_id", sa.String(64), nullable=False),
+    sa.Column("duration_ms", sa.Float, nullable=False),
+    sa.Index(None, "namespace", "id"),
+    sa.Index(None, "at"),
+)

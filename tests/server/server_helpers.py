@@ -37,6 +37,8 @@ UNHANDLED = "Exception in ASGI application"
 _TOKEN = re.compile(r"admin token \(shown once; keep it\):\s*\n\s*(hw_\S+)")
 # Columns that a read may change: a token's last use is stamped as it authenticates.
 VOLATILE = {"api_tokens": {"last_used_at"}}
+# Tables that every mutating request adds to, refused or not: the audit log.
+APPEND_ONLY = {"audit_events"}
 
 
 def free_port() -> int:
@@ -174,7 +176,7 @@ class Standalone:
         found: dict[str, str] = {}
         with self._engine.connect() as conn:
             for name, table in sorted(self._tables.tables.items()):
-                if name == "alembic_version":
+                if name == "alembic_version" or name in APPEND_ONLY:
                     continue
                 columns = [c for c in table.c if c.name not in VOLATILE.get(name, ())]
                 rows = sorted(repr(tuple(row)) for row in conn.execute(sa.select(*columns)))
@@ -264,12 +266,13 @@ def start_standalone(
     command: str = "standalone",
     token: str | None = None,
     extra_env: dict[str, str] | None = None,
+    env: dict[str, str] | None = None,
 ) -> Iterator[Standalone]:
     """``headwater standalone`` (or ``server``: the API alone, with ``token``) with
-    ``folder/home`` as its home, stopped when the block ends; ``extra_env`` (a limit, say)
-    is added to its environment."""
-    home, env = home_of(folder, database_url)
-    env.update(extra_env or {})
+    ``folder/home`` as its home (and ``extra_env`` or ``env``, a limit say, over its
+    environment), stopped when the block ends."""
+    home, base = home_of(folder, database_url)
+    env = {**base, **(extra_env or {}), **(env or {})}
     log = folder / f"{command}-{len(list(folder.glob(f'{command}-*.log')))}.log"
     process, url = _launch(command, folder, env, log)
     if token is None:

@@ -22,6 +22,7 @@ from headwater.store import (
     MetadataStore,
     MetricPoint,
     NewArtifact,
+    NewAuditEvent,
     NewModelVersion,
     NewNotification,
     RunRecord,
@@ -536,6 +537,9 @@ def test_every_row_a_store_writes_carries_its_namespace(
                 {"kind": "success"},
             )
         ]
+    )
+    scoped.audit.record(
+        NewAuditEvent(datetime.now(UTC), None, "anonymous", "POST", "/api/v1/runs", 401, "r1", 1.0)
     )
 
     with store.engine.connect() as conn:

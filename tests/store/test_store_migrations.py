@@ -53,6 +53,7 @@ TABLES = {
     "secrets",
     "connections",
     "variables",
+    "audit_events",
 }
 
 

@@ -3,6 +3,7 @@ import { NavLink, Route, Routes } from "react-router-dom";
 import { authProblem, getToken } from "./api/client";
 import { ArtifactView } from "./views/Artifact";
 import { AssetsView } from "./views/Assets";
+import { AuditView } from "./views/Audit";
 import { CompareView } from "./views/Compare";
 import { DeploymentsView, DeploymentView } from "./views/Deployments";
 import { ExperimentsView } from "./views/Experiments";
@@ -59,6 +60,7 @@ export function App() {
         <NavLink to="/compare">Compare</NavLink>
         <NavLink to="/schedules">Schedules</NavLink>
         <NavLink to="/assets">Assets</NavLink>
+        <NavLink to="/audit">Audit log</NavLink>
         <div className="grow" />
         <button onClick={toggle} aria-label={`switch to ${theme === "dark" ? "light" : "dark"} theme`}>
           {theme === "dark" ? "☀ light" : "☾ dark"}
@@ -81,6 +83,7 @@ export function App() {
           <Route path="/compare" element={<CompareView />} />
           <Route path="/schedules" element={<SchedulesView />} />
           <Route path="/assets" element={<AssetsView />} />
+          <Route path="/audit" element={<AuditView />} />
         </Routes>
       </main>
     </div>

@@ -156,6 +156,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Audit
+         * @description Mutating API calls (POST, PUT, PATCH, DELETE), newest first.
+         */
+        get: operations["list_audit_api_v1_audit_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/connections": {
         parameters: {
             query?: never;
@@ -1219,6 +1239,50 @@ export interface components {
             /** Name */
             name: string;
         };
+        /**
+         * AuditOut
+         * @description One mutating API call: who, when, what, and how it ended.
+         */
+        AuditOut: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Body */
+            body: unknown;
+            /** Client */
+            client: string | null;
+            /** Duration Ms */
+            duration_ms: number;
+            /** Error */
+            error: string | null;
+            /** Id */
+            id: number;
+            /** Method */
+            method: string;
+            /** Namespace */
+            namespace: string;
+            /**
+             * Outcome
+             * @enum {string}
+             */
+            outcome: "ok" | "error";
+            /** Path Params */
+            path_params: {
+                [key: string]: unknown;
+            } | null;
+            /** Request Id */
+            request_id: string;
+            /** Route */
+            route: string;
+            /** Status */
+            status: number;
+            /** User */
+            user: string;
+            /** User Id */
+            user_id: string | null;
+        };
         /** BackfillIn */
         BackfillIn: {
             /**
@@ -1705,6 +1769,19 @@ export interface components {
         Page_AssetOut_: {
             /** Items */
             items: components["schemas"]["AssetOut"][];
+            /** Limit */
+            limit: number;
+            /** Next Offset */
+            next_offset: number | null;
+            /** Offset */
+            offset: number;
+            /** Total */
+            total: number;
+        };
+        /** Page[AuditOut] */
+        Page_AuditOut_: {
+            /** Items */
+            items: components["schemas"]["AuditOut"][];
             /** Limit */
             limit: number;
             /** Next Offset */
@@ -2846,6 +2923,55 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Page_AssetOut_"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_audit_api_v1_audit_get: {
+        parameters: {
+            query?: {
+                /** @description Items per page. */
+                limit?: number;
+                /** @description Items to skip. */
+                offset?: number;
+                /** @description Only calls by this user (or anonymous). */
+                user?: string | null;
+                /** @description Only calls with this method. */
+                method?: ("POST" | "PUT" | "PATCH" | "DELETE") | null;
+                /** @description Only routes that start with this, as /api/v1/runs. */
+                route?: string | null;
+                /** @description ok: answered below 400; error: 400 and above. */
+                outcome?: ("ok" | "error") | null;
+                /** @description Only calls at or after this. */
+                since?: string | null;
+                /** @description Only calls before this. */
+                until?: string | null;
+            };
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_AuditOut_"];
                 };
             };
             /** @description Validation Error */
