@@ -209,6 +209,9 @@ class _Capture:
         self.constants: dict[str, str] = {}
         self.definitions: list[str] = []
         self.seen: set[str] = set()
+        # A cell run under 'from __future__ import annotations' (which IPython keeps for
+        # the cells after it) leaves its annotations as text: the captured module does too.
+        self.future_annotations = _future_annotations(func)
 
     def error(self, name: str, why: str, hint: str) -> ComponentDefinitionError:
         return ComponentDefinitionError(
@@ -247,6 +250,8 @@ class _Capture:
                 f"define '{name}' with 'def' on lines of its own",
             )
         self.seen.add(bound)
+        if _future_annotations(obj):
+            self.future_annotations = True
         code = compile(source, "<captured>", "exec", dont_inherit=True)
         for used in sorted(_loaded_names(code) - {bound}):
             self.visit(used)
@@ -290,12 +295,30 @@ class _Capture:
     def module(self) -> str:
         parts = [
             f"# The code of component '{self.component}', captured by Headwater from "
-            "notebook cells.\n",
+            "notebook cells.\n"
+            + ("from __future__ import annotations\n" if self.future_annotations else ""),
             "".join(sorted(self.imports[n] + "\n" for n in self.imports)),
             "".join(self.constants[n] for n in sorted(self.constants)),
             "\n\n".join(self.definitions),
         ]
         return "\n\n".join(p for p in parts if p)
+
+
+def _future_annotations(obj: Any) -> bool:
+    """Whether ``obj`` (a function, or a class's methods) was compiled under
+    ``from __future__ import annotations``."""
+    import __future__
+
+    flag = __future__.annotations.compiler_flag
+    code = getattr(obj, "__code__", None)
+    if code is not None:
+        return bool(code.co_flags & flag)
+    if isinstance(obj, type):
+        return any(
+            bool(getattr(v, "__code__", None) and v.__code__.co_flags & flag)
+            for v in vars(obj).values()
+        )
+    return False
 
 
 def capture(component: Any) -> tuple[str, str]:

@@ -265,3 +265,31 @@ def test_code_that_cannot_be_captured_is_refused_with_what_to_do(execute: Any) -
     assert name == "ComponentDefinitionError"
     assert "component 'renamed' is not the notebook's 'renamed' any more" in message
     assert "put @component on 'def renamed' in a cell and run that cell again" in message
+
+
+def test_a_cell_under_future_annotations_runs_from_its_captured_code(execute: Any) -> None:
+    """A notebook that starts with 'from __future__ import annotations' keeps its
+    annotations as text: the captured module is compiled the same way."""
+    nb = execute(
+        [
+            "from __future__ import annotations",
+            IMPORTS,
+            # A helper annotated with a name that exists only for type checkers: fine
+            # while annotations stay text, a NameError if the captured module ran them.
+            "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pandas import Series\n\n"
+            "def triple(n: int, unused: Series | None = None) -> int:\n    return n * 3\n",
+            MAKE.format(factor=3).replace("return n * 3", "return triple(n)"),
+            REPORT.format(label="future"),
+            "spec = cells.compile()\nimpl = spec.components['make'].implementation\n"
+            "print('RESULT ' + json.dumps({'source': impl.source}))",
+        ],
+        "cells",
+    )
+    run, spec = nb.results()
+    assert (run["status"], run["task"], run["output"], run["text"]) == (
+        "succeeded",
+        "succeeded",
+        9,
+        "xxx",
+    )
+    assert "from __future__ import annotations\n" in spec["source"]

@@ -79,6 +79,15 @@ def _team(server: Standalone) -> Team:
             run = server.wait_for(done, f"run {run_id} in {namespace}")
             assert run["status"] == "succeeded", run
             team.runs[namespace] = run
+    # data keeps a variable, a secret and a connection of its own.
+    with team.client("admin", "data") as http:
+        for route, body in (
+            ("/api/v1/variables", {"name": "threshold", "value": {"min": 0.9}}),
+            ("/api/v1/secrets", {"name": "warehouse", "value": "s3cr3t-of-data"}),
+            ("/api/v1/connections", {"name": "lake", "uri": "postgresql://u:pw@db:5432/x"}),
+        ):
+            r = http.put(route, json=body)
+            assert r.status_code in (200, 201), r.text
     return team
 
 
@@ -188,6 +197,11 @@ def _other(team: Team) -> list[tuple[str, str, dict[str, Any] | None]]:
         ("POST", f"/api/v1/runs/{rid}/tasks/make_report/clear", {}),
         ("GET", f"/api/v1/versions/{run['version_id']}", None),
         ("GET", f"/api/v1/versions/{run['version_id']}/source", None),
+        ("GET", "/api/v1/variables/threshold", None),
+        ("DELETE", "/api/v1/variables/threshold", None),
+        ("DELETE", "/api/v1/secrets/warehouse", None),
+        ("GET", "/api/v1/connections/lake", None),
+        ("DELETE", "/api/v1/connections/lake", None),
     ]
 
 
@@ -204,6 +218,15 @@ def test_nothing_of_another_namespace_can_be_read_or_changed(team: Team) -> None
             if namespace == "data":
                 r = http.post("/api/v1/pipelines/server_report/runs", json={"parameters": {"n": 1}})
                 assert r.status_code == 404 and "no namespace 'data'" in r.json()["error"]
+    # Names mean the caller's namespace: ml has no variable, secret or connection.
+    with team.client("admin", "ml") as http:
+        assert http.get("/api/v1/variables").json() == []
+        assert http.get("/api/v1/secrets").json() == []
+        assert http.get("/api/v1/connections").json() == []
+    with team.client("val", "data") as http:  # data's own members see its names, no values
+        listed = http.get("/api/v1/secrets")
+        assert listed.status_code == 200 and [x["name"] for x in listed.json()] == ["warehouse"]
+        assert "s3cr3t-of-data" not in listed.text
     # A namespace that does not exist answers exactly as one she is no member of.
     with team.client("ann", "ghost") as http:
         ghost = http.get("/api/v1/runs")
