@@ -165,6 +165,20 @@ def create_app(ws: Workspace, *, ui_dir: str | None = None, **state_args: Any) -
     app.include_router(_secrets.router, dependencies=auth)
     _every_route_declares_a_permission(app, public=_system.public)
 
+    # A path under /api/v1 that names no route is the API's 404, whatever the method,
+    # not the web UI's answer (its files take GET only).
+    @app.api_route(
+        "/api/v1/{rest:path}",
+        methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        include_in_schema=False,
+    )
+    def _no_such_route(rest: str) -> None:
+        raise ApiError(
+            404,
+            f"no API route /api/v1/{rest[:200]}",
+            hint="see the routes in the OpenAPI document at /api/openapi.json",
+        )
+
     if ui_dir is not None:
         from fastapi.staticfiles import StaticFiles
 

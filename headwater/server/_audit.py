@@ -297,6 +297,8 @@ class AuditLog:
                 template = getattr(route, "path", None) or scope["path"]
                 client = scope.get("client")
                 params = scope.get("path_params", {})
+                if getattr(route, "name", None) == NO_SUCH_ROUTE:  # the API's own 404
+                    template, params = scope["path"], {}
                 return {
                     "at": at,
                     "method": scope["method"],
@@ -334,6 +336,9 @@ class AuditLog:
 # ---------------------------------------------------------------------- reading
 
 router = APIRouter(prefix="/api/v1", tags=["audit"])
+# The name of the app's catch-all that answers a path naming no API route (404): its
+# requests are recorded under the path asked for.
+NO_SUCH_ROUTE = "_no_such_route"
 St = Annotated[ServerState, Depends(scoped_state)]
 Limit = Annotated[int, Query(ge=1, le=500, description="Items per page.")]
 Offset = Annotated[int, Query(ge=0, le=10_000_000, description="Items to skip.")]

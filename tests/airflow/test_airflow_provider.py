@@ -119,7 +119,7 @@ def test_the_connection_test_button_reaches_the_server_and_checks_the_token(
         connections,
     )
     ok, said = found["headwater_default"]
-    assert ok and f"at {headwater.url} as admin (admin)" in said
+    assert ok and f"at {headwater.url} as admin (owner)" in said
     assert found["headwater_bad_token"] == [False, found["headwater_bad_token"][1]]
     assert "the token is not known (HTTP 401)" in found["headwater_bad_token"][1]
     assert not found["headwater_unreachable"][0]

@@ -528,6 +528,17 @@ def test_rows_inserted_without_a_namespace_get_default(
             )
         )
         conn.execute(t.memberships.insert().values(user_id="u", role="viewer", created_at=now))
+        conn.execute(
+            t.audit_events.insert().values(
+                at=now,
+                user="u",
+                method="POST",
+                route="/api/v1/x",
+                status=200,
+                request_id="r",
+                duration_ms=1.0,
+            )
+        )
         conn.execute(t.namespaces.delete())
         conn.execute(t.namespaces.insert().values(created_at=now))
         for table in (t.secrets, t.variables):
