@@ -46,3 +46,19 @@ describe("what a role may do", () => {
     expect(whyNot(undefined, "viewer", "run", "ml")).toBeNull();
   });
 });
+
+describe("the namespace kept in the browser", () => {
+  it("comes from ?ns= first, then localStorage, and switching updates both", async () => {
+    const { storedNamespace, storeNamespace } = await import("./teams");
+    localStorage.clear();
+    window.history.replaceState(null, "", "/");
+    expect(storedNamespace()).toBeNull();
+    storeNamespace("ml");
+    expect(storedNamespace()).toBe("ml");
+    window.history.replaceState(null, "", "/?ns=data");
+    expect(storedNamespace()).toBe("data");
+    storeNamespace("ml");
+    expect(window.location.search).toBe("?ns=ml");
+    expect(localStorage.getItem("headwater.namespace")).toBe("ml");
+  });
+});

@@ -81,6 +81,11 @@ export function storedNamespace(): string | null {
 
 /** Keep ``namespace`` as the one every request names (announced with 'headwater-namespace'). */
 export function storeNamespace(namespace: string): void {
+  const url = new URL(window.location.href);
+  if (url.searchParams.has("ns") && url.searchParams.get("ns") !== namespace) {
+    url.searchParams.set("ns", namespace); // a reload stays where the switcher went
+    window.history.replaceState(window.history.state, "", url);
+  }
   if (localStorage.getItem(NAMESPACE_KEY) === namespace) return;
   localStorage.setItem(NAMESPACE_KEY, namespace);
   window.dispatchEvent(new Event("headwater-namespace"));
