@@ -87,6 +87,7 @@ def create_app(ws: Workspace, *, ui_dir: str | None = None, **state_args: Any) -
         _catalog,
         _deployments,
         _experiments,
+        _members,
         _models,
         _runs,
         _secrets,
@@ -163,6 +164,7 @@ def create_app(ws: Workspace, *, ui_dir: str | None = None, **state_args: Any) -
     app.include_router(_artifacts.router, dependencies=auth)
     app.include_router(_audit.router, dependencies=auth)
     app.include_router(_secrets.router, dependencies=auth)
+    app.include_router(_members.router, dependencies=auth)
     _every_route_declares_a_permission(app, public=_system.public)
 
     # A path under /api/v1 that names no route is the API's 404, whatever the method,

@@ -49,6 +49,18 @@ def me(s: Raw, who: Annotated[Authenticated, Depends(authenticated)]) -> Me:
     )
 
 
+@router.get("/permissions", response_model=dict[str, list[str]], **authenticated_only())
+def permissions() -> dict[str, list[str]]:
+    """The permission table: what each role grants (docs/teams-and-security.md), so a
+    client can tell what the caller's role allows without copying the table."""
+    from headwater.server._access import ROLE_PERMISSIONS
+
+    return {
+        role: [p.value for p in Permission if p in granted]
+        for role, granted in ROLE_PERMISSIONS.items()
+    }
+
+
 @router.get("/pools", response_model=list[PoolOut], **needs(Permission.READ))
 def pools(s: St) -> Any:
     return s.ws.store.pools.list()

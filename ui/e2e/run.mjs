@@ -1,7 +1,8 @@
 // End-to-end tests of the web UI in a real browser (Debian's chromium, driven by
 // playwright-core) against a real `headwater standalone`. Every view is screenshotted to
 // ui/e2e/screenshots/. `--bench` only measures how fast a 1,000-task run opens;
-// `--deployments` only checks the deployments pages (with the models they need).
+// `--deployments` only checks the deployments pages (with the models they need);
+// `--teams` only checks namespaces and roles (switcher, disabled buttons, members, secrets).
 import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, mkdirSync, existsSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,6 +17,7 @@ const BIN = join(ROOT, ".venv/bin/headwater");
 const SHOTS = join(HERE, "screenshots");
 const BENCH = process.argv.includes("--bench");
 const DEPLOYMENTS_ONLY = process.argv.includes("--deployments");
+const TEAMS_ONLY = process.argv.includes("--teams");
 const BROWSER = process.env.HEADWATER_CHROMIUM ?? "/usr/bin/chromium";
 
 function fail(message) {
@@ -56,6 +58,7 @@ async function main() {
   delete env.HEADWATER_SERVER;
   delete env.HEADWATER_TOKEN;
   if (DEPLOYMENTS_ONLY) headwater(env, "deploy", "ui/e2e/models.py");
+  else if (TEAMS_ONLY) headwater(env, "deploy", "ui/e2e/scores.py");
   else {
     if (!BENCH) {
       headwater(env, "deploy", "examples/ml_pipeline.py");
@@ -108,6 +111,14 @@ async function main() {
       await page.reload();
       await checkDeployments({ page, base, env, apiCall, shot, children });
       console.log(`e2e: the deployments pages checked; screenshots in ${SHOTS}`);
+      return;
+    }
+    if (TEAMS_ONLY) {
+      await page.goto(base);
+      await page.evaluate((t) => localStorage.setItem("headwater.token", t), token);
+      await page.reload();
+      await checkTeams({ page, base, env, token, apiCall, finished, shot });
+      console.log(`e2e: namespaces and roles checked; screenshots in ${SHOTS}`);
       return;
     }
     // ------------------------------------------------------------ a 1,000-task run
@@ -398,6 +409,9 @@ async function main() {
     await page.getByRole("heading", { name: "Assets", level: 1 }).waitFor();
     await shot("assets");
 
+    // ------------------------------------------------------------ namespaces and roles
+    await checkTeams({ page, base, env, token, apiCall, finished, shot });
+
     // ------------------------------------------------------------ themes, narrow window
     await page.goto(`${base}/#/`);
     await page.getByRole("button", { name: /switch to (dark|light) theme/ }).click();
@@ -413,7 +427,7 @@ async function main() {
     await shot("signin-revoked");
     console.log(`e2e: every view checked; screenshots in ${SHOTS}`);
   } finally {
-    if (!DEPLOYMENTS_ONLY) writeFileSync(join(SHOTS, "results.json"), JSON.stringify(results, null, 1));
+    if (!DEPLOYMENTS_ONLY && !TEAMS_ONLY) writeFileSync(join(SHOTS, "results.json"), JSON.stringify(results, null, 1));
     await browser.close();
     for (const child of children) {
       try {
@@ -424,6 +438,100 @@ async function main() {
       process.kill(-server.pid, "SIGTERM");
     } catch {}
   }
+}
+
+// Namespaces and roles: the owner switches namespace and sees that namespace's runs; an
+// admin of it adds a member on the Members page and sets a secret (whose value never
+// appears in the page); a viewer sees the trigger and cancel buttons disabled, saying why.
+// Ends signed in as the owner again, in 'default'.
+async function checkTeams({ page, base, env, token, apiCall, finished, shot }) {
+  const newToken = (out) => out.match(/hw_[A-Za-z0-9_-]{43}/)?.[0] ?? fail(`no token in: ${out}`);
+  const signIn = async (t, namespace) => {
+    await page.evaluate(
+      ([t, ns]) => {
+        localStorage.setItem("headwater.token", t);
+        if (ns) localStorage.setItem("headwater.namespace", ns);
+        else localStorage.removeItem("headwater.namespace");
+      },
+      [t, namespace],
+    );
+    await page.reload();
+  };
+  const made = await apiCall("POST", "/namespaces", { name: "e2e-team", description: "the e2e team" });
+  if (made.role !== "owner") fail(`POST /namespaces answered ${JSON.stringify(made)}`);
+  headwater(env, "--namespace", "e2e-team", "deploy", "ui/e2e/scores.py");
+  const inTeam = await fetch(`${base}/api/v1/pipelines/scores/runs`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json", "X-Headwater-Namespace": "e2e-team" },
+    body: JSON.stringify({ parameters: { lr: 0.1 } }),
+  });
+  if (inTeam.status !== 201) fail(`a run in e2e-team: ${inTeam.status} ${await inTeam.text()}`);
+  const teamRun = (await inTeam.json()).id;
+  const inDefault = await apiCall("POST", "/pipelines/scores/runs", { parameters: { lr: 0.2 } });
+  await finished(inDefault.id);
+
+  // The owner switches namespace: the runs list is that namespace's.
+  await signIn(token, "default");
+  await page.goto(`${base}/#/runs`);
+  const runsList = page.locator("[role='table'][aria-label='runs']");
+  await runsList.getByText(inDefault.id).waitFor();
+  const switcher = page.getByRole("combobox", { name: "namespace" });
+  const options = await switcher.locator("option").allInnerTexts();
+  if (!options.includes("e2e-team (owner)") || !options.includes("default (owner)")) fail(`switcher: ${options}`);
+  await switcher.selectOption("e2e-team");
+  await page.getByText(/^1 run\(s\)/).waitFor();
+  await runsList.getByText(teamRun).waitFor();
+  if ((await runsList.getByText(inDefault.id).count()) !== 0) fail("the default namespace's run is listed in e2e-team");
+  if ((await page.evaluate(() => localStorage.getItem("headwater.namespace"))) !== "e2e-team") fail("the namespace is not kept");
+  await shot("namespace-switched");
+
+  // An admin of e2e-team adds a member on the Members page.
+  const ada = newToken(headwater(env, "users", "create", "e2e-ada", "--role", "admin", "--namespace", "e2e-team"));
+  const vera = newToken(headwater(env, "users", "create", "e2e-vera", "--role", "viewer", "--namespace", "default"));
+  await signIn(ada, null); // her only namespace is chosen for her
+  await page.goto(`${base}/#/members`);
+  await page.getByRole("heading", { name: "Members of e2e-team" }).waitFor();
+  await page.getByRole("textbox", { name: "user" }).fill("e2e-vera");
+  await page.getByRole("combobox", { name: "new member's role" }).selectOption("viewer");
+  await page.getByRole("button", { name: "add member" }).click();
+  await page.getByRole("table", { name: "members" }).getByText("e2e-vera").waitFor();
+  await shot("members");
+
+  // She sets a secret: its value is never in the page afterwards, nor after a reload.
+  const SECRET = "e2e-S3cret-never-shown";
+  await page.goto(`${base}/#/secrets`);
+  await page.getByRole("textbox", { name: "secret name" }).fill("e2e_api_key");
+  await page.getByLabel("secret value").fill(SECRET);
+  await page.getByRole("button", { name: "save secret" }).click();
+  await page.getByRole("table", { name: "secrets" }).getByText("e2e_api_key").waitFor();
+  const valueLeft = async () =>
+    (await page.content()).includes(SECRET) ||
+    (await page.evaluate((v) => [...document.querySelectorAll("input")].some((i) => i.value === v), SECRET));
+  if (await valueLeft()) fail("the secret's value is still in the page after saving");
+  await page.reload();
+  await page.getByRole("table", { name: "secrets" }).getByText("e2e_api_key").waitFor();
+  if (await valueLeft()) fail("the secret's value is in the page after a reload");
+  await shot("secrets");
+
+  // The viewer (now in default and e2e-team, none chosen): the first is chosen for her,
+  // and the buttons that need more than her role are disabled, saying why.
+  await signIn(vera, null);
+  await page.goto(`${base}/#/pipelines/scores`);
+  await page.getByRole("tab", { name: "trigger" }).click();
+  const trigger = page.getByRole("button", { name: "Trigger run" });
+  await trigger.waitFor();
+  if (!(await trigger.isDisabled())) fail("a viewer's trigger button is enabled");
+  const why = await trigger.getAttribute("title");
+  if (why !== "viewers may not run pipelines; ask an admin of default for the editor role") fail(`the trigger says: ${why}`);
+  await page.goto(`${base}/#/runs/${inDefault.id}`);
+  const retry = page.getByRole("button", { name: "Retry failed tasks" });
+  await retry.waitFor();
+  if (!(await retry.isDisabled()) || !(await retry.getAttribute("title"))?.startsWith("viewers may not run")) fail("a viewer's retry button");
+  await page.goto(`${base}/#/secrets`);
+  const save = page.getByRole("button", { name: "save secret" });
+  if (!(await save.isDisabled()) || !(await save.getAttribute("title"))?.includes("for the admin role")) fail("a viewer's save-secret button");
+  await shot("viewer-disabled-buttons");
+  await signIn(token, "default");
 }
 
 // The deployments pages on the two versions of 'e2e-churn': a deployment with a canary,

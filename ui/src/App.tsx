@@ -1,5 +1,6 @@
 import { useEffect, useState } from "react";
 import { NavLink, Route, Routes } from "react-router-dom";
+import { AccessProvider, NamespaceSwitcher } from "./access";
 import { authProblem, getToken } from "./api/client";
 import { ArtifactView } from "./views/Artifact";
 import { AssetsView } from "./views/Assets";
@@ -7,12 +8,14 @@ import { AuditView } from "./views/Audit";
 import { CompareView } from "./views/Compare";
 import { DeploymentsView, DeploymentView } from "./views/Deployments";
 import { ExperimentsView } from "./views/Experiments";
+import { MembersView } from "./views/Members";
 import { ModelsView, ModelView } from "./views/Models";
 import { PipelineView } from "./views/Pipeline";
 import { PipelinesView } from "./views/Pipelines";
 import { RunView } from "./views/Run";
 import { RunsView } from "./views/Runs";
 import { SchedulesView } from "./views/Schedules";
+import { ConnectionsView, SecretsView, VariablesView } from "./views/Settings";
 import { SignIn } from "./views/SignIn";
 import { StudiesView, StudyView } from "./views/Studies";
 
@@ -48,9 +51,11 @@ export function App() {
   const [theme, toggle] = useTheme();
   if (!token) return <SignIn problem={authProblem()} />;
   return (
+    <AccessProvider>
     <div className="layout">
       <nav className="side" aria-label="main">
         <div className="brand">Headwater</div>
+        <NamespaceSwitcher />
         <NavLink to="/" end>Pipelines</NavLink>
         <NavLink to="/runs">Runs</NavLink>
         <NavLink to="/experiments">Experiments</NavLink>
@@ -61,6 +66,10 @@ export function App() {
         <NavLink to="/schedules">Schedules</NavLink>
         <NavLink to="/assets">Assets</NavLink>
         <NavLink to="/audit">Audit log</NavLink>
+        <NavLink to="/members">Members</NavLink>
+        <NavLink to="/secrets">Secrets</NavLink>
+        <NavLink to="/connections">Connections</NavLink>
+        <NavLink to="/variables">Variables</NavLink>
         <div className="grow" />
         <button onClick={toggle} aria-label={`switch to ${theme === "dark" ? "light" : "dark"} theme`}>
           {theme === "dark" ? "☀ light" : "☾ dark"}
@@ -84,8 +93,13 @@ export function App() {
           <Route path="/schedules" element={<SchedulesView />} />
           <Route path="/assets" element={<AssetsView />} />
           <Route path="/audit" element={<AuditView />} />
+          <Route path="/members" element={<MembersView />} />
+          <Route path="/secrets" element={<SecretsView />} />
+          <Route path="/connections" element={<ConnectionsView />} />
+          <Route path="/variables" element={<VariablesView />} />
         </Routes>
       </main>
     </div>
+    </AccessProvider>
   );
 }

@@ -1,5 +1,6 @@
 // The typed API client: types come from the server's OpenAPI document (npm run gen:api).
 import createClient, { type Middleware } from "openapi-fetch";
+import { namespaceHeaders, storedNamespace } from "../teams";
 import type { components, paths } from "./schema";
 
 export type Schemas = components["schemas"];
@@ -47,6 +48,7 @@ const auth: Middleware = {
   onRequest({ request }) {
     const token = getToken();
     if (token) request.headers.set("Authorization", `Bearer ${token}`);
+    for (const [k, v] of Object.entries(namespaceHeaders(currentNamespace))) request.headers.set(k, v);
     return request;
   },
   async onResponse({ response }) {
@@ -58,6 +60,18 @@ const auth: Middleware = {
     return response;
   },
 };
+
+// The namespace every request names (the header), set by the namespace switcher once the
+// caller's namespaces are known; until then the one kept from the last visit.
+let currentNamespace: string | null = storedNamespace();
+
+export function setRequestNamespace(namespace: string | null): void {
+  currentNamespace = namespace;
+}
+
+export function requestNamespace(): string | null {
+  return currentNamespace;
+}
 
 export const api = createClient<paths>({ baseUrl: "" });
 api.use(auth);
@@ -76,5 +90,5 @@ export async function call<T>(
 
 export function authHeader(): Record<string, string> {
   const token = getToken();
-  return token ? { Authorization: `Bearer ${token}` } : {};
+  return { ...(token ? { Authorization: `Bearer ${token}` } : {}), ...namespaceHeaders(currentNamespace) };
 }

@@ -453,6 +453,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Members
+         * @description The members of the namespace, with their roles (a server owner is everywhere
+         *     without being listed).
+         */
+        get: operations["list_members_api_v1_members_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/members/{user}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set Member
+         * @description Give a user a role in the namespace, or change the role they have there.
+         */
+        put: operations["set_member_api_v1_members__user__put"];
+        post?: never;
+        /**
+         * Remove Member
+         * @description Take a user out of the namespace (their tokens stay; they lose its access).
+         */
+        delete: operations["remove_member_api_v1_members__user__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/metrics": {
         parameters: {
             query?: never;
@@ -598,6 +643,74 @@ export interface paths {
          * @description One version of a model.
          */
         get: operations["get_version_api_v1_models__name__versions__version__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/namespaces": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Namespaces
+         * @description The namespaces the caller works in, with their role in each (a server owner:
+         *     every namespace).
+         */
+        get: operations["list_namespaces_api_v1_namespaces_get"];
+        put?: never;
+        /**
+         * Create Namespace
+         * @description Create a namespace (then give people a role in it: PUT /members/{user} with the
+         *     header naming it).
+         */
+        post: operations["create_namespace_api_v1_namespaces_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/namespaces/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete Namespace
+         * @description Delete an empty namespace with its memberships, pools, URI roots, secrets,
+         *     connections and variables (409 while it holds pipelines, runs or the rest).
+         */
+        delete: operations["delete_namespace_api_v1_namespaces__name__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/permissions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Permissions
+         * @description The permission table: what each role grants (docs/teams-and-security.md), so a
+         *     client can tell what the caller's role allows without copying the table.
+         */
+        get: operations["permissions_api_v1_permissions_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1656,6 +1769,34 @@ export interface components {
             /** User */
             user: string;
         };
+        /** MemberIn */
+        MemberIn: {
+            /**
+             * Role
+             * @description viewer, editor or admin.
+             */
+            role: string;
+        };
+        /**
+         * MemberOut
+         * @description A user's role in the caller's namespace.
+         */
+        MemberOut: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Namespace */
+            namespace: string;
+            /**
+             * Role
+             * @description viewer, editor or admin.
+             */
+            role: string;
+            /** User */
+            user: string;
+        };
         /** MetricOut */
         MetricOut: {
             /** Key */
@@ -1738,6 +1879,36 @@ export interface components {
             task_run_id: string | null;
             /** Version */
             version: number;
+        };
+        /** NamespaceIn */
+        NamespaceIn: {
+            /**
+             * Description
+             * @default
+             */
+            description?: string;
+            /**
+             * Name
+             * @description Lower-case letters, digits and dashes, starting with a letter.
+             */
+            name: string;
+        };
+        /** NamespaceOut */
+        NamespaceOut: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Description */
+            description: string;
+            /** Name */
+            name: string;
+            /**
+             * Role
+             * @description The caller's role there (a server owner: owner).
+             */
+            role: string;
         };
         /** Page[ArtifactOut] */
         Page_ArtifactOut_: {
@@ -3608,6 +3779,110 @@ export interface operations {
             };
         };
     };
+    list_members_api_v1_members_get: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    set_member_api_v1_members__user__put: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
+            path: {
+                /** @description The user's name. */
+                user: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MemberIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    remove_member_api_v1_members__user__delete: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
+            path: {
+                /** @description The user's name. */
+                user: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     prometheus_api_v1_metrics_get: {
         parameters: {
             query?: never;
@@ -3967,6 +4242,117 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_namespaces_api_v1_namespaces_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NamespaceOut"][];
+                };
+            };
+        };
+    };
+    create_namespace_api_v1_namespaces_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NamespaceIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NamespaceOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_namespace_api_v1_namespaces__name__delete: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
+            path: {
+                /** @description The namespace. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    permissions_api_v1_permissions_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: string[];
+                    };
                 };
             };
         };

@@ -1,4 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useAccess } from "../access";
 import { useState } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { api, call, type Schemas } from "../api/client";
@@ -203,6 +204,7 @@ export function TrafficBar({ deployment }: { deployment: Deployment }) {
 function CanaryForm({ deployment, onSaved }: { deployment: Deployment; onSaved: () => void }) {
   const [text, setText] = useState(String(deployment.canary_percent));
   const [problem, setProblem] = useState<string | null>(null);
+  const access = useAccess();
   const save = useMutation({
     mutationFn: (value: number) =>
       call(
@@ -240,7 +242,7 @@ function CanaryForm({ deployment, onSaved }: { deployment: Deployment; onSaved: 
             style={{ width: 80 }}
           />
         </label>
-        <button type="submit" disabled={save.isPending}>
+        <button type="submit" disabled={save.isPending || !access.may("serve")} title={access.why("serve")}>
           set canary percent
         </button>
       </form>
@@ -259,6 +261,7 @@ function DeleteButton({ name }: { name: string }) {
   const navigate = useNavigate();
   const [asking, setAsking] = useState(false);
   const [force, setForce] = useState(false);
+  const access = useAccess();
   const remove = useMutation({
     mutationFn: () =>
       call(api.DELETE("/api/v1/deployments/{name}", { params: { path: { name }, query: { force } } })),
@@ -269,7 +272,7 @@ function DeleteButton({ name }: { name: string }) {
   });
   if (!asking)
     return (
-      <button onClick={() => setAsking(true)} className="error">
+      <button onClick={() => setAsking(true)} className="error" disabled={!access.may("serve")} title={access.why("serve")}>
         delete…
       </button>
     );
@@ -325,6 +328,7 @@ export function DeploymentView() {
   });
   const changed = () =>
     client.invalidateQueries({ predicate: (q) => String(q.queryKey[0]).startsWith("deployment") });
+  const access = useAccess();
   const promote = useMutation({
     mutationFn: () => call(api.POST("/api/v1/deployments/{name}/promote", path)),
     onSuccess: changed,
@@ -385,15 +389,15 @@ export function DeploymentView() {
         <div className="row" style={{ marginTop: 8 }}>
           <button
             onClick={() => promote.mutate()}
-            disabled={!d.canary || promote.isPending}
-            title={d.canary ? `${d.canary} becomes the main version` : "no canary to promote"}
+            disabled={!d.canary || promote.isPending || !access.may("serve")}
+            title={access.why("serve") ?? (d.canary ? `${d.canary} becomes the main version` : "no canary to promote")}
           >
             promote canary
           </button>
           <button
             onClick={() => rollback.mutate()}
-            disabled={rollback.isPending}
-            title="back to the main version served before the current one"
+            disabled={rollback.isPending || !access.may("serve")}
+            title={access.why("serve") ?? "back to the main version served before the current one"}
           >
             roll back
           </button>

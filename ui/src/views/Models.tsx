@@ -1,4 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useAccess } from "../access";
 import { useState } from "react";
 import { Link, useParams, useSearchParams } from "react-router-dom";
 import { api, call, type Schemas } from "../api/client";
@@ -181,6 +182,7 @@ export function ModelView() {
   const [target, setTarget] = useState("");
   const [search] = useSearchParams();
   const [shown, setShown] = useState<number | null>(search.get("version") ? Number(search.get("version")) : null);
+  const access = useAccess();
   const move = useMutation({
     mutationFn: () =>
       call(
@@ -230,7 +232,7 @@ export function ModelView() {
             ))}
           </select>
         </label>
-        <button type="submit" disabled={!target || !alias || move.isPending}>
+        <button type="submit" disabled={!target || !alias || move.isPending || !access.may("models")} title={access.why("models")}>
           point it there
         </button>
       </form>

@@ -1,4 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useAccess } from "../access";
 import { diffLines } from "diff";
 import { type FormEvent, useMemo, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
@@ -64,6 +65,7 @@ function TriggerForm({ name, spec, version }: { name: string; spec: Record<strin
   const client = useQueryClient();
   const parsed = Object.fromEntries(entries.map(([k, p]) => [k, parseField(p, texts[k] ?? "")]));
   const invalid = Object.values(parsed).some((r) => r.error);
+  const access = useAccess();
   const trigger = useMutation({
     mutationFn: () => {
       const parameters: Record<string, unknown> = {};
@@ -128,7 +130,7 @@ function TriggerForm({ name, spec, version }: { name: string; spec: Record<strin
       </div>
       <ErrorBox error={trigger.error} />
       <p>
-        <button className="primary" type="submit" disabled={invalid || trigger.isPending}>
+        <button className="primary" type="submit" disabled={invalid || trigger.isPending || !access.may("run")} title={access.why("run")}>
           {trigger.isPending ? "Triggering…" : "Trigger run"}
         </button>
       </p>

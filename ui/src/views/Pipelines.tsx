@@ -1,4 +1,5 @@
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useAccess } from "../access";
 import { Link } from "react-router-dom";
 import { api, call } from "../api/client";
 import { Empty, ErrorBox } from "../components/Empty";
@@ -12,6 +13,7 @@ export function PipelinesView() {
     refetchInterval: 2000,
     placeholderData: keepPreviousData,
   });
+  const access = useAccess();
   const pause = useMutation({
     mutationFn: ({ name, paused }: { name: string; paused: boolean }) =>
       call(api.PATCH("/api/v1/schedules/{pipeline}", { params: { path: { pipeline: name } }, body: { paused } })),
@@ -61,6 +63,8 @@ export function PipelinesView() {
                         type="checkbox"
                         checked={p.paused}
                         aria-label={`pause ${p.name}`}
+                        disabled={!access.may("schedule")}
+                        title={access.why("schedule")}
                         onChange={(e) => pause.mutate({ name: p.name, paused: e.target.checked })}
                       />
                       {p.paused ? "paused" : "active"}

@@ -1,4 +1,5 @@
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useAccess } from "../access";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { useMemo, useRef, useState } from "react";
 import { Link, useParams, useSearchParams } from "react-router-dom";
@@ -69,6 +70,7 @@ export function RunView() {
   const latest = useMemo(() => latestAttempts(tasks), [tasks]);
   const names = useMemo(() => new Set(graph?.nodes.map((n) => n.id) ?? []), [graph]);
   const states = useMemo(() => nodeStates(tasks, names), [tasks, names]);
+  const access = useAccess();
   const act = useMutation({
     mutationFn: async (what: "cancel" | "retry" | { clear: string }) => {
       const path = { run_id: id };
@@ -110,10 +112,10 @@ export function RunView() {
           {r.trigger} · created {when(r.created_at)} · {duration(r.started_at, r.finished_at)}
           {r.data_interval_start && ` · interval ${when(r.data_interval_start)} → ${when(r.data_interval_end)}`}
         </span>
-        <button className="danger" disabled={!live || act.isPending} onClick={() => act.mutate("cancel")}>
+        <button className="danger" disabled={!live || act.isPending || !access.may("run")} title={access.why("run")} onClick={() => act.mutate("cancel")}>
           Cancel run
         </button>
-        <button disabled={live || !failed || act.isPending} onClick={() => act.mutate("retry")}>
+        <button disabled={live || !failed || act.isPending || !access.may("run")} title={access.why("run")} onClick={() => act.mutate("retry")}>
           Retry failed tasks
         </button>
         <Link to={`/compare?runs=${r.id}`}>metrics</Link>
@@ -194,6 +196,7 @@ export function studyOf(t: Task): string | undefined {
 }
 
 function TaskPanel({ runId, attempts, runLive, onClear }: { runId: string; attempts: Task[]; runLive: boolean; onClear: (p: string) => void }) {
+  const access = useAccess();
   const sorted = [...attempts].sort((a, b) => b.attempt - a.attempt);
   const [pick, setPick] = useState<number | null>(null);
   const t = sorted.find((a) => a.attempt === pick) ?? sorted[0];
@@ -214,7 +217,11 @@ function TaskPanel({ runId, attempts, runLive, onClear }: { runId: string; attem
             ))}
           </select>
         </label>
-        <button disabled={runLive} onClick={() => onClear(t.path)} title="run this task and everything after it again">
+        <button
+          disabled={runLive || !access.may("run")}
+          onClick={() => onClear(t.path)}
+          title={access.why("run") ?? "run this task and everything after it again"}
+        >
           Clear from here
         </button>
       </div>

@@ -1,4 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useAccess } from "../access";
 import { type FormEvent, useEffect, useState } from "react";
 import { Link } from "react-router-dom";
 import { api, call, type Schedule } from "../api/client";
@@ -19,6 +20,7 @@ export function SchedulesView() {
     queryFn: () => call(api.GET("/api/v1/schedules")),
     refetchInterval: 2000,
   });
+  const access = useAccess();
   const pause = useMutation({
     mutationFn: ({ pipeline, paused }: { pipeline: string; paused: boolean }) =>
       call(api.PATCH("/api/v1/schedules/{pipeline}", { params: { path: { pipeline } }, body: { paused } })),
@@ -72,6 +74,8 @@ export function SchedulesView() {
                   <button
                     onClick={() => pause.mutate({ pipeline: s.pipeline, paused: !s.paused })}
                     aria-label={`${s.paused ? "unpause" : "pause"} ${s.pipeline}`}
+                    disabled={!access.may("schedule")}
+                    title={access.why("schedule")}
                   >
                     {s.paused ? "▶ unpause" : "⏸ pause"}
                   </button>{" "}
@@ -127,6 +131,7 @@ export function ScheduleEditor({ pipeline }: { pipeline: string }) {
     setCatchup(q.data.catchup);
     setMaxRuns(q.data.max_active_runs ? String(q.data.max_active_runs) : "");
   }, [q.data]);
+  const access = useAccess();
   const save = useMutation({
     mutationFn: () =>
       call(
@@ -188,7 +193,7 @@ export function ScheduleEditor({ pipeline }: { pipeline: string }) {
           max active runs
           <input value={maxRuns} onChange={(e) => setMaxRuns(e.target.value)} inputMode="numeric" style={{ width: 80 }} />
         </label>
-        <button className="primary" type="submit" disabled={save.isPending}>
+        <button className="primary" type="submit" disabled={save.isPending || !access.may("schedule")} title={access.why("schedule")}>
           Save
         </button>
         {save.isSuccess && <span className="muted">saved</span>}
@@ -220,7 +225,7 @@ export function ScheduleEditor({ pipeline }: { pipeline: string }) {
                 <option value="all">all</option>
               </select>
             </label>
-            <button type="submit" disabled={backfill.isPending || !start || !end}>
+            <button type="submit" disabled={backfill.isPending || !start || !end || !access.may("schedule")} title={access.why("schedule")}>
               Start backfill
             </button>
           </form>
