@@ -174,11 +174,27 @@ def create_app(ws: Workspace, *, ui_dir: str | None = None, **state_args: Any) -
         methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
         include_in_schema=False,
     )
-    def _no_such_route(rest: str) -> None:
-        raise ApiError(
+    def _no_such_route(request: Request, rest: str) -> JSONResponse:
+        from starlette.routing import Match, Mount
+
+        routes = [
+            r
+            for r in request.app.router.routes
+            if not isinstance(r, Mount) and getattr(r, "name", None) != "_no_such_route"
+        ]
+        allowed = [
+            method
+            for method in ("DELETE", "GET", "PATCH", "POST", "PUT")
+            if any(r.matches({**request.scope, "method": method})[0] is Match.FULL for r in routes)
+        ]
+        if allowed:  # the route exists, for other methods
+            answer = problem(405, "Method Not Allowed", f"this route takes {', '.join(allowed)}")
+            answer.headers["allow"] = ", ".join(allowed)
+            return answer
+        return problem(
             404,
             f"no API route /api/v1/{rest[:200]}",
-            hint="see the routes in the OpenAPI document at /api/openapi.json",
+            "see the routes in the OpenAPI document at /api/openapi.json",
         )
 
     if ui_dir is not None:
@@ -196,20 +212,19 @@ def create_app(ws: Workspace, *, ui_dir: str | None = None, **state_args: Any) -
 
 def _every_route_declares_a_permission(app: FastAPI, public: APIRouter) -> None:
     """Refuse to build an app with an API route that declares no permission: a route
-    added without ``**needs(...)`` would otherwise be open to every role."""
+    added without ``**needs(...)`` would otherwise be open to every role. Read from the
+    OpenAPI document, where each route publishes the permission it declared."""
     from fastapi.routing import APIRoute
 
     from headwater.server._access import PERMISSION_KEY
 
     open_paths = {r.path for r in public.routes if isinstance(r, APIRoute)}
-    for route in app.routes:
-        if not isinstance(route, APIRoute) or route.path in open_paths:
+    for path, operations in app.openapi()["paths"].items():
+        if path in open_paths or not path.startswith("/api/"):
             continue
-        if not route.path.startswith("/api/"):
-            continue
-        if not (route.openapi_extra or {}).get(PERMISSION_KEY):
-            methods = ",".join(sorted(route.methods or ()))
-            raise RuntimeError(
-                f"API route {methods} {route.path} declares no permission: add "
-                "**needs(Permission.X) to its decorator (headwater/server/_access.py)"
-            )
+        for method, operation in operations.items():
+            if not operation.get(PERMISSION_KEY):
+                raise RuntimeError(
+                    f"API route {method.upper()} {path} declares no permission: add "
+                    "**needs(Permission.X) to its decorator (headwater/server/_access.py)"
+                )

@@ -104,7 +104,12 @@ def test_an_invalid_pool_is_refused(
 def test_errors_of_the_framework_have_the_same_shape(server: Standalone) -> None:
     unknown = server.http.get(f"{API}/no-such-route")
     assert unknown.status_code == 404, unknown.text
-    assert unknown.json() == {"error": "Not Found", "hint": "see the routes at /api/docs"}
+    assert unknown.json() == {
+        "error": "no API route /api/v1/no-such-route",
+        "hint": "see the routes in the OpenAPI document at /api/openapi.json",
+    }
+    posted = server.http.post(f"{API}/no-such-route", json={})  # not the web UI's 405
+    assert posted.status_code == 404 and posted.json() == unknown.json(), posted.text
     wrong = server.http.delete(f"{API}/runs")
     assert wrong.status_code == 405 and "GET" in wrong.headers["allow"], wrong.text
     assert wrong.json()["error"] == "Method Not Allowed" and wrong.json()["hint"]

@@ -261,3 +261,32 @@ def test_the_docs_show_the_permission_table_of_the_code() -> None:
     docs = (Path(__file__).resolve().parents[2] / "docs" / "teams-and-security.md").read_text()
     shown = docs.split("<!-- permissions:start -->\n")[1].split("\n<!-- permissions:end -->")[0]
     assert shown == permission_table()
+
+
+def test_an_app_with_a_route_that_declares_no_permission_is_refused() -> None:
+    from fastapi import APIRouter, FastAPI
+
+    from headwater.server._access import Permission, needs
+    from headwater.server._app import _every_route_declares_a_permission
+
+    public, router = APIRouter(prefix="/api/v1"), APIRouter(prefix="/api/v1")
+
+    @public.get("/health")
+    def health() -> None: ...
+
+    @router.get("/things", **needs(Permission.READ))
+    def things() -> None: ...
+
+    @router.post("/things/{name}/burn")
+    def burn(name: str) -> None: ...
+
+    app = FastAPI()
+    app.include_router(public)
+    app.include_router(router)
+    with pytest.raises(RuntimeError, match=r"POST /api/v1/things/\{name\}/burn declares no perm"):
+        _every_route_declares_a_permission(app, public=public)
+    router.routes.pop()  # without it, the app is accepted
+    fine = FastAPI()
+    fine.include_router(public)
+    fine.include_router(router)
+    _every_route_declares_a_permission(fine, public=public)
