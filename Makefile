@@ -76,8 +76,11 @@ check: lint typecheck
 
 test: check test-python test-ui e2e
 
+# Two workers; a test file stays on one, and the folders that share a costly peer (the
+# Ray cluster, kfp, Airflow) stay whole on one (docs/adr/0026-parallel-tests.md).
+TEST_WORKERS ?= 2
 test-python: install peers
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 # Component tests (vitest) and the type check of the UI.
 test-ui: ui/node_modules/.installed
