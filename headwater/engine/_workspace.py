@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from headwater._config import Settings
@@ -18,6 +18,9 @@ class Workspace:
     settings: Settings
     store: MetadataStore
     artifacts: ArtifactStore
+    # This workspace scoped to other namespaces, made once each (a server scopes every
+    # request; a scheduler every pass).
+    _scopes: dict[str, Workspace] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def open(cls, settings: Settings | None = None) -> Workspace:
@@ -44,6 +47,9 @@ class Workspace:
         Closing it closes nothing (the database handle stays this workspace's)."""
         if namespace == self.store.namespace:
             return self
+        found = self._scopes.get(namespace)
+        if found is not None:
+            return found
         settings = self.settings.for_namespace(namespace)
         try:
             artifacts = ArtifactStore(settings.artifact_root)
@@ -51,7 +57,8 @@ class Workspace:
             raise _folder_error(
                 "HEADWATER_ARTIFACT_ROOT", Path(settings.artifact_root), exc
             ) from None
-        return _Scoped(settings, self.store.scoped(namespace), artifacts)
+        made = self._scopes[namespace] = _Scoped(settings, self.store.scoped(namespace), artifacts)
+        return made
 
     @property
     def work_dir(self) -> Path:

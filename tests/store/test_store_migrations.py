@@ -269,16 +269,8 @@ def test_create_engine_makes_the_sqlite_folder_and_uses_wal(tmp_path: Path) -> N
 def test_0007_confines_the_runs_a_server_created_before_it(engine: sa.Engine) -> None:
     """Runs queued through a server before URI roots existed are driven confined after the
     upgrade; runs a user started with 'headwater run' ('manual') are not."""
-    from alembic import command
-    from alembic.config import Config
-
-    from headwater.store._db import _MIGRATIONS
-
     with engine.begin() as conn:
-        cfg = Config()
-        cfg.set_main_option("script_location", str(_MIGRATIONS))
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0006")
+        _upgrade_to(conn, "0006")
         stamp = "2026-01-01 00:00:00"
         conn.execute(
             sa.text("INSERT INTO pipelines (id, name, created_at) VALUES ('p', 'p', :t)"),
@@ -309,19 +301,25 @@ def test_0007_confines_the_runs_a_server_created_before_it(engine: sa.Engine) ->
     }
 
 
-def test_0011_puts_earlier_runs_in_their_pipelines_experiment(engine: sa.Engine) -> None:
-    """Runs made before experiments existed belong to the experiment named after their
-    pipeline, as a new run does by default."""
+def _upgrade_to(conn: sa.Connection, revision: str) -> None:
+    """Migrate the database on ``conn`` up to ``revision`` only (to write rows as they
+    were before a later migration)."""
     from alembic import command
     from alembic.config import Config
 
     from headwater.store._db import _MIGRATIONS
 
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    cfg.attributes["connection"] = conn
+    command.upgrade(cfg, revision)
+
+
+def test_0011_puts_earlier_runs_in_their_pipelines_experiment(engine: sa.Engine) -> None:
+    """Runs made before experiments existed belong to the experiment named after their
+    pipeline, as a new run does by default."""
     with engine.begin() as conn:
-        cfg = Config()
-        cfg.set_main_option("script_location", str(_MIGRATIONS))
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0010")
+        _upgrade_to(conn, "0010")
         stamp = "2026-01-01 00:00:00"
         for pid in ("train", "score"):
             conn.execute(
@@ -353,16 +351,8 @@ def test_0011_puts_earlier_runs_in_their_pipelines_experiment(engine: sa.Engine)
 def test_0015_marks_each_attempts_last_point_of_a_metric_final(engine: sa.Engine) -> None:
     """Points logged before 0015: the last of each key of each attempt is its final value,
     so comparing old runs shows what it showed before."""
-    from alembic import command
-    from alembic.config import Config
-
-    from headwater.store._db import _MIGRATIONS
-
     with engine.begin() as conn:
-        cfg = Config()
-        cfg.set_main_option("script_location", str(_MIGRATIONS))
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0014")
+        _upgrade_to(conn, "0014")
         stamp = "2026-01-01 00:00:00"
         conn.execute(
             sa.text("INSERT INTO pipelines (id, name, created_at) VALUES ('p', 'p', :t)"),
@@ -418,16 +408,8 @@ def test_0015_marks_each_attempts_last_point_of_a_metric_final(engine: sa.Engine
 def test_0016_makes_admins_owners_users_editors_and_lists_the_namespaces_in_use(
     engine: sa.Engine,
 ) -> None:
-    from alembic import command
-    from alembic.config import Config
-
-    from headwater.store._db import _MIGRATIONS
-
     with engine.begin() as conn:
-        cfg = Config()
-        cfg.set_main_option("script_location", str(_MIGRATIONS))
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0015")
+        _upgrade_to(conn, "0015")
         stamp = "2026-01-01 00:00:00"
         for uid, ns, role in (("u1", "default", "admin"), ("u2", "default", "user")):
             conn.execute(

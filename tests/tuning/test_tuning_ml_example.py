@@ -22,17 +22,16 @@ import signal
 import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import optuna
 import pytest
+from tuner_process import command, tuner_env, wait_for_trials
 
 import headwater
 from headwater.engine import Run, Workspace
-from headwater.errors import NotFound
 from headwater.states import RunStatus, TaskStatus
 from headwater.tuning import StudyStatus, TrialState, study_result
 from headwater.tuning._journal import DatabaseJournal
@@ -151,32 +150,6 @@ def test_the_median_rule_prunes_about_half_the_trials_mid_training(
     _preparation_ran_once(ws, [t.run_id for t in result.trials])
 
 
-def _command(*args: str) -> list[str]:
-    return [sys.executable, "-c", "from headwater.cli import run; run()", *args]
-
-
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "CLICOLOR_FORCE")}
-    env.update({"NO_COLOR": "1", "COLUMNS": "400"})
-    return env
-
-
-def _wait_for_trials(ws: Workspace, name: str, complete: int, timeout: float = 120) -> None:
-    """Until ``complete`` trials have ended and the next one's run is under way."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            trials = ws.store.studies.trials(ws.store.studies.get_study(name).id)
-        except NotFound:
-            trials = []
-        ended = [t for t in trials if t.state == TrialState.COMPLETE]
-        running = [t for t in trials if t.state == TrialState.RUNNING and t.run_id]
-        if len(ended) >= complete and running:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"study {name} did not get {complete} trials done in {timeout}s")
-
-
 def test_a_killed_tune_of_the_example_resumes_without_repeating_finished_trials(
     ws: Workspace, tmp_path: Path
 ) -> None:
@@ -186,15 +159,15 @@ def test_a_killed_tune_of_the_example_resumes_without_repeating_finished_trials(
     args += ["--study", "killed", "-p", "n_samples=1500", "-p", "min_accuracy=1.0"]
     with (tmp_path / "tune.log").open("wb") as log:
         tuner = subprocess.Popen(
-            _command(*args),
+            command(*args),
             cwd=tmp_path,
-            env=_env(),
+            env=tuner_env(),
             stdout=log,
             stderr=log,
             start_new_session=True,
         )
     try:
-        _wait_for_trials(ws, "killed", complete=2)
+        wait_for_trials(ws, "killed", complete=2)
     finally:
         os.killpg(tuner.pid, signal.SIGKILL)
         tuner.wait(timeout=30)
@@ -204,9 +177,9 @@ def test_a_killed_tune_of_the_example_resumes_without_repeating_finished_trials(
     assert len(finished) >= 2
 
     done = subprocess.run(
-        _command("tune", "--resume", "killed"),
+        command("tune", "--resume", "killed"),
         cwd=tmp_path,
-        env=_env(),
+        env=tuner_env(),
         capture_output=True,
         text=True,
         timeout=300,

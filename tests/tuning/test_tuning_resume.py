@@ -6,41 +6,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import tuning_flow
+from tuner_process import command, tuner_env, wait_for_trials
 
 from headwater.engine import Workspace
-from headwater.errors import NotFound
 from headwater.tuning import StudyStatus, TrialState, study_result
-
-
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "CLICOLOR_FORCE")}
-    env.update({"NO_COLOR": "1", "COLUMNS": "400"})
-    return env
-
-
-def _command(*args: str) -> list[str]:
-    return [sys.executable, "-c", "from headwater.cli import run; run()", *args]
-
-
-def _wait_for_trials(ws: Workspace, name: str, complete: int, timeout: float = 90) -> None:
-    """Until ``complete`` trials have ended and the next one's run is under way."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            trials = ws.store.studies.trials(ws.store.studies.get_study(name).id)
-        except NotFound:
-            trials = []
-        ended = [t for t in trials if t.state == TrialState.COMPLETE]
-        running = [t for t in trials if t.state == TrialState.RUNNING and t.run_id]
-        if len(ended) >= complete and running:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"study {name} did not get {complete} trials done in {timeout}s")
 
 
 def test_a_killed_study_resumes_without_repeating_finished_trials(
@@ -54,16 +26,16 @@ def test_a_killed_study_resumes_without_repeating_finished_trials(
     args += ["--study", "killed", "-p", f"marks={marks}", "-p", "pause=0.8"]
     with (tmp_path / "tune.log").open("wb") as log:
         tuner = subprocess.Popen(
-            _command(*args),
+            command(*args),
             cwd=tmp_path,
-            env=_env(),
+            env=tuner_env(),
             stdout=log,
             stderr=log,
             start_new_session=True,
         )
     ws = Workspace.open()
     try:
-        _wait_for_trials(ws, "killed", complete=2)
+        wait_for_trials(ws, "killed", complete=2)
     finally:
         os.killpg(tuner.pid, signal.SIGKILL)
         tuner.wait(timeout=30)
@@ -74,9 +46,9 @@ def test_a_killed_study_resumes_without_repeating_finished_trials(
     assert len(finished) >= 2
 
     done = subprocess.run(
-        _command("tune", "--resume", "killed"),
+        command("tune", "--resume", "killed"),
         cwd=tmp_path,
-        env=_env(),
+        env=tuner_env(),
         capture_output=True,
         text=True,
         timeout=120,
@@ -101,9 +73,9 @@ def test_a_killed_study_resumes_without_repeating_finished_trials(
         assert run.parameters["x"] == trial.params["x"] == trial.value
     # 'headwater studies show' lists them all, the best marked.
     shown = subprocess.run(
-        _command("studies", "show", "killed"),
+        command("studies", "show", "killed"),
         cwd=tmp_path,
-        env=_env(),
+        env=tuner_env(),
         capture_output=True,
         text=True,
         timeout=60,
@@ -123,16 +95,16 @@ def test_an_interrupted_study_asks_its_trials_in_flight_again(home: Path, tmp_pa
     args += ["-p", "pause=5"]
     with (tmp_path / "tune.log").open("wb") as log:
         tuner = subprocess.Popen(
-            _command(*args),
+            command(*args),
             cwd=tmp_path,
-            env=_env(),
+            env=tuner_env(),
             stdout=log,
             stderr=log,
             start_new_session=True,
         )
     ws = Workspace.open()
     try:
-        _wait_for_trials(ws, "stopped", complete=0)
+        wait_for_trials(ws, "stopped", complete=0)
         os.killpg(tuner.pid, signal.SIGINT)  # Ctrl-C
         assert tuner.wait(timeout=60) == 1  # no trial completed
     finally:
@@ -144,9 +116,9 @@ def test_an_interrupted_study_asks_its_trials_in_flight_again(home: Path, tmp_pa
     assert ws.store.runs.get_run(first.run_id or "").status.value == "cancelled"
 
     done = subprocess.run(
-        _command("tune", "--resume", "stopped"),
+        command("tune", "--resume", "stopped"),
         cwd=tmp_path,
-        env=_env(),
+        env=tuner_env(),
         capture_output=True,
         text=True,
         timeout=120,
