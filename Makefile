@@ -80,7 +80,7 @@ test: check test-python test-ui e2e
 # Ray cluster, kfp, Airflow) stay whole on one (docs/adr/0026-parallel-tests.md).
 TEST_WORKERS ?= 2
 test-python: install peers
-	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadscope
 
 # Component tests (vitest) and the type check of the UI.
 test-ui: ui/node_modules/.installed

@@ -16,42 +16,42 @@ load only when they are used.
 import typing as _typing
 
 from headwater._version import __version__
-from headwater.sdk import (
-    HTML,
-    Artifact,
-    Asset,
-    ClassificationMetrics,
-    Collected,
-    Dataset,
-    Elif,
-    Else,
-    Email,
-    ExitHandler,
-    FinalStatus,
-    If,
-    Input,
-    Markdown,
-    Metrics,
-    Model,
-    Output,
-    ParallelFor,
-    Param,
-    Slack,
-    TensorBoardLogs,
-    Webhook,
-    component,
-    connection,
-    importer,
-    pipeline,
-    register_model,
-    secret,
-    tune_step,
-    variable,
-)
 
 if _typing.TYPE_CHECKING:
     from headwater.engine import Run
-    from headwater.sdk import Pipeline
+    from headwater.sdk import (
+        HTML,
+        Artifact,
+        Asset,
+        ClassificationMetrics,
+        Collected,
+        Dataset,
+        Elif,
+        Else,
+        Email,
+        ExitHandler,
+        FinalStatus,
+        If,
+        Input,
+        Markdown,
+        Metrics,
+        Model,
+        Output,
+        ParallelFor,
+        Param,
+        Pipeline,
+        Slack,
+        TensorBoardLogs,
+        Webhook,
+        component,
+        connection,
+        importer,
+        pipeline,
+        register_model,
+        secret,
+        tune_step,
+        variable,
+    )
     from headwater.spec import PipelineSpec
     from headwater.tuning import StudyResult
 
@@ -91,6 +91,54 @@ __all__ = [
     "tune_step",
     "variable",
 ]
+
+
+# The SDK loads on first use of one of its names: a command line that never touches a
+# component (``headwater runs compare``) starts without it.
+_SDK = frozenset(
+    {
+        "HTML",
+        "Artifact",
+        "Asset",
+        "ClassificationMetrics",
+        "Collected",
+        "Dataset",
+        "Elif",
+        "Else",
+        "Email",
+        "ExitHandler",
+        "FinalStatus",
+        "If",
+        "Input",
+        "Markdown",
+        "Metrics",
+        "Model",
+        "Output",
+        "ParallelFor",
+        "Param",
+        "Slack",
+        "TensorBoardLogs",
+        "Webhook",
+        "component",
+        "connection",
+        "importer",
+        "pipeline",
+        "register_model",
+        "secret",
+        "tune_step",
+        "variable",
+    }
+)
+
+
+def __getattr__(name: str) -> _typing.Any:
+    if name in _SDK:
+        from headwater import sdk
+
+        value = getattr(sdk, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'headwater' has no attribute {name!r}")
 
 
 def compile(

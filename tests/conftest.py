@@ -24,17 +24,30 @@ HERE = Path(__file__).resolve().parent
 WHOLE = ("executors", "interop", "airflow", "serving")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under pytest-xdist's ``--dist loadgroup``: a test file runs on one worker (its
-    module fixtures, a server say, start once), and so does each folder of WHOLE."""
-    for item in items:
-        path = Path(item.path).resolve()
-        try:
-            parts = path.relative_to(HERE).parts
-        except ValueError:
-            continue
-        group = parts[0] if parts and parts[0] in WHOLE else "/".join(parts)
-        item.add_marker(pytest.mark.xdist_group(group))
+def _group(nodeid: str) -> str:
+    """The worker group of a test: its file, or its folder for the folders of WHOLE."""
+    parts = nodeid.split("::", 1)[0].split("/")
+    if parts and parts[0] == "tests":
+        parts = parts[1:]
+    return parts[0] if len(parts) > 1 and parts[0] in WHOLE else "/".join(parts)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under pytest-xdist's ``--dist loadscope``: a test file runs on one worker (its
+    module fixtures, a server say, start once), and so does each folder of WHOLE.
+
+    The grouping is the scheduler's own rather than ``xdist_group`` marks, which some
+    pytest releases drop from the node ids xdist groups by."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByGroup(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _group(nodeid)
+
+    return ByGroup(config, log)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -14,6 +14,8 @@ from headwater.cli._app import app, err, out
 from headwater.errors import HeadwaterError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from headwater.tensorboard import RunExport, TensorBoard
 
 DEFAULT_PORT = 6006
@@ -131,7 +133,7 @@ def tensorboard(
         _summary(plans, target, written)
         if export is not None:
             return
-        _serve(TensorBoard.start(target, host=host, port=port, scratch=scratch))
+        _serve(lambda: TensorBoard.start(target, host=host, port=port, scratch=scratch))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -158,16 +160,19 @@ def _summary(plans: list[RunExport], target: Path, written: int) -> None:
     )
 
 
-def _serve(board: TensorBoard) -> None:
-    """Wait until Ctrl-C (or SIGTERM), then stop TensorBoard; TensorBoard ending by itself
-    is an error."""
+def _serve(start: Callable[[], TensorBoard]) -> None:
+    """Start TensorBoard, wait until Ctrl-C (or SIGTERM), then stop it; TensorBoard ending
+    by itself is an error. The signals are taken before it starts: a Ctrl-C as soon as it
+    answers is a clean stop too."""
 
     def on_signal(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
     # Set for SIGINT too: a shell starts a background job with SIGINT ignored.
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    board: TensorBoard | None = None
     try:
+        board = start()
         out.print(f"TensorBoard at {board.url} (Ctrl-C to stop)", soft_wrap=True, highlight=False)
         status = board.wait()
         raise HeadwaterError(
@@ -177,7 +182,8 @@ def _serve(board: TensorBoard) -> None:
     except KeyboardInterrupt:
         err.print("stopping TensorBoard...")
     finally:
-        board.stop()
+        if board is not None:  # else interrupted while starting: it dies with this process
+            board.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     out.print("TensorBoard stopped")

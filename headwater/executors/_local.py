@@ -505,7 +505,10 @@ class LocalExecutor:
             if ev.kind == "started" and ev.pid is not None:
                 out[i] = replace(ev, node=self.node)
                 task.pid = ev.pid
-                task.started = time.monotonic()
+                # From when the task was let go (``at``, stamped where it started), not
+                # from when this poll saw it: a busy poller would shorten its wall time.
+                lag = max(0.0, time.time() - ev.at) if ev.at is not None else 0.0
+                task.started = time.monotonic() - lag
                 if task.request.timeout_seconds:
                     task.deadline = task.started + task.request.timeout_seconds
                 if task.stopped is Stopped.CANCELLED:  # cancelled before it started

@@ -111,7 +111,9 @@ class Worker:
                     with self._lock:
                         self.pids[msg["id"]] = msg["pid"]
                     self._events.put(
-                        ExecEvent("started", msg["id"], pid=msg["pid"], at=time.time())
+                        ExecEvent(
+                            "started", msg["id"], pid=msg["pid"], at=msg.get("at") or time.time()
+                        )
                     )
                 elif msg["ev"] == "exited":
                     with self._lock:

@@ -38,6 +38,7 @@ import os
 import selectors
 import signal
 import sys
+import time
 from typing import Any
 
 _PR_SET_PDEATHSIG = 1
@@ -291,7 +292,7 @@ def serve(cmd_fd: int, event_fd: int) -> None:
             # so a zygote killed before it leaves no task running that the executor
             # believes never started (and would start again).
             children[pid] = cmd["id"]
-            emit({"ev": "started", "id": cmd["id"], "pid": pid})
+            emit({"ev": "started", "id": cmd["id"], "pid": pid, "at": time.time()})
             with contextlib.suppress(OSError):  # if it died, reap() reports its end
                 _write_all(w, b"\n")
             with contextlib.suppress(OSError):
