@@ -49,8 +49,15 @@ if _typing.TYPE_CHECKING:
         pipeline,
         register_model,
         secret,
+        sensor,
         tune_step,
         variable,
+        wait_for_asset,
+        wait_for_http,
+        wait_for_path,
+        wait_for_run,
+        wait_for_sql,
+        wait_until,
     )
     from headwater.spec import PipelineSpec
     from headwater.tuning import StudyResult
@@ -87,48 +94,22 @@ __all__ = [
     "register_model",
     "run",
     "secret",
+    "sensor",
     "tune",
     "tune_step",
     "variable",
+    "wait_for_asset",
+    "wait_for_http",
+    "wait_for_path",
+    "wait_for_run",
+    "wait_for_sql",
+    "wait_until",
 ]
 
 
 # The SDK loads on first use of one of its names: a command line that never touches a
 # component (``headwater runs compare``) starts without it.
-_SDK = frozenset(
-    {
-        "HTML",
-        "Artifact",
-        "Asset",
-        "ClassificationMetrics",
-        "Collected",
-        "Dataset",
-        "Elif",
-        "Else",
-        "Email",
-        "ExitHandler",
-        "FinalStatus",
-        "If",
-        "Input",
-        "Markdown",
-        "Metrics",
-        "Model",
-        "Output",
-        "ParallelFor",
-        "Param",
-        "Slack",
-        "TensorBoardLogs",
-        "Webhook",
-        "component",
-        "connection",
-        "importer",
-        "pipeline",
-        "register_model",
-        "secret",
-        "tune_step",
-        "variable",
-    }
-)
+_SDK = frozenset(__all__) - {"__version__", "compile", "run", "tune"}
 
 
 def __getattr__(name: str) -> _typing.Any:

@@ -31,6 +31,9 @@ class TaskStatus(StrEnum):
     UPSTREAM_FAILED = "upstream_failed"
     UP_FOR_RETRY = "up_for_retry"
     CANCELLED = "cancelled"
+    # A sensor between checks: it holds no process, task slot or pool slot; the engine's
+    # triggerer checks it (or queues its next poke) and it ends or is queued again.
+    DEFERRED = "deferred"
 
 
 class RunStatus(StrEnum):
@@ -59,11 +62,19 @@ TASK_TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
             T.UPSTREAM_FAILED,
             T.FAILED,
             T.CANCELLED,
+            T.DEFERRED,
         }
     ),
     T.WAITING: frozenset({T.QUEUED, T.FAILED, T.CANCELLED}),
     T.QUEUED: frozenset({T.RUNNING, T.FAILED, T.UP_FOR_RETRY, T.CANCELLED}),
-    T.RUNNING: frozenset({T.SUCCEEDED, T.FAILED, T.UP_FOR_RETRY, T.CANCELLED}),
+    # A sensor's poke that found its condition false goes back to deferred (same attempt),
+    # or, past its timeout with soft_fail, ends skipped.
+    T.RUNNING: frozenset(
+        {T.SUCCEEDED, T.FAILED, T.UP_FOR_RETRY, T.CANCELLED, T.DEFERRED, T.SKIPPED}
+    ),
+    # Its condition held (succeeded), it timed out (failed, or skipped with soft_fail),
+    # its next poke is queued (waiting or queued, the same attempt), or it is cancelled.
+    T.DEFERRED: frozenset({T.SUCCEEDED, T.FAILED, T.SKIPPED, T.WAITING, T.QUEUED, T.CANCELLED}),
     T.SUCCEEDED: frozenset(),
     T.FAILED: frozenset(),
     T.SKIPPED: frozenset(),

@@ -48,10 +48,21 @@ EXPECTED_TASK: dict[TaskStatus, set[TaskStatus]] = {
         T.UPSTREAM_FAILED,
         T.FAILED,
         T.CANCELLED,
+        T.DEFERRED,  # a built-in wait (a sensor the engine checks itself)
     },
     T.WAITING: {T.QUEUED, T.FAILED, T.CANCELLED},  # a pool slot, or the pool is missing
     T.QUEUED: {T.RUNNING, T.FAILED, T.UP_FOR_RETRY, T.CANCELLED},
-    T.RUNNING: {T.SUCCEEDED, T.FAILED, T.UP_FOR_RETRY, T.CANCELLED},
+    # A sensor's poke rests deferred until the next, or soft-fails (skipped) at its timeout.
+    T.RUNNING: {T.SUCCEEDED, T.FAILED, T.UP_FOR_RETRY, T.CANCELLED, T.DEFERRED, T.SKIPPED},
+    # A wait ends (held, timed out, cancelled) or its next poke is queued (same attempt).
+    T.DEFERRED: {
+        T.SUCCEEDED,
+        T.FAILED,
+        T.SKIPPED,
+        T.WAITING,
+        T.QUEUED,
+        T.CANCELLED,
+    },
     T.SUCCEEDED: set(),
     T.FAILED: set(),
     T.SKIPPED: set(),
@@ -85,6 +96,7 @@ def test_stored_status_names_are_stable() -> None:
         "upstream_failed",
         "up_for_retry",
         "cancelled",
+        "deferred",
     ]
     assert [s.value for s in RunStatus] == ["queued", "running", "succeeded", "failed", "cancelled"]
 

@@ -96,6 +96,11 @@ class Attempts(RunState):
             self._notify("task", unit)
             return False
         current = last.status
+        if current is T.DEFERRED:
+            # A sensor between checks: its wait goes on (re-armed as the task starts).
+            unit.record = last
+            unit.status = T.DEFERRED
+            return False
         if current is T.RUNNING and isinstance(
             self.plan.component(unit.node).implementation, TuneImplementation
         ):
@@ -228,9 +233,11 @@ class Attempts(RunState):
                 return
             self._record_final(unit, T.FAILED, message)
             return
+        sensor = isinstance(impl, PythonImplementation) and impl.sensor
         key = (
             cache_key(impl, options, values, environment.digest if environment else None)
             if isinstance(impl, PythonImplementation | ContainerImplementation)
+            and not sensor  # a sensor asks the world each time
             and caching_applies(self.run, self.spec, options)
             else None  # an importer's reuse is its own (reimport=False), not the cache
         )
@@ -248,6 +255,11 @@ class Attempts(RunState):
         unit.environment = environment
         if unit.status is T.UP_FOR_RETRY:
             return  # resumed while waiting to retry: the retry timer launches it
+        if unit.status is T.DEFERRED and unit.record is not None:
+            # A sensor an earlier engine left between pokes: poked again when it is due.
+            wake = unit.record.wake_at.timestamp() if unit.record.wake_at else time.time()
+            self._rest(unit, wake, unit.record.pokes or 0)
+            return
         if requeued:
             self._requeue(unit)
             return
@@ -374,6 +386,10 @@ class Attempts(RunState):
         result = self.files.read_output(unit.record)
         error = task_error(result)
         if status == 0 and ev.stopped is None and finished(result):
+            if (result.get("headwater") or {}).get("not_ready"):
+                current, started = self._take_start(unit.record, current)
+                self._not_yet(unit, current, started)
+                return
             if self._succeed(unit, result, current):
                 return
             error = {"type": "ArtifactError", "message": unit.error or "could not store outputs"}
@@ -395,6 +411,10 @@ class Attempts(RunState):
         assert unit.record is not None
         result = self.files.read_output(unit.record)
         if finished(result):
+            if (result.get("headwater") or {}).get("not_ready"):
+                current, started = self._take_start(unit.record, current)
+                self._not_yet(unit, current, started)
+                return
             if self._succeed(unit, result, current, recovered=True):
                 return
             error = {"type": "ArtifactError", "message": unit.error or "could not store outputs"}

@@ -25,6 +25,7 @@ from headwater.engine._environments import prepare_environments, resolve_environ
 from headwater.engine._flow import ControlFlow, run_outputs
 from headwater.engine._honour import check_options
 from headwater.engine._secrets import task_environment as secret_environment
+from headwater.engine._sensors import Sensors
 from headwater.engine._state import Observer
 from headwater.engine._steps import Steps
 from headwater.engine._units import Unit, scope_done
@@ -61,7 +62,7 @@ def heartbeat_seconds() -> float:
 NOTHING = Resources()
 
 
-class Engine(ControlFlow, Attempts, Steps):
+class Engine(ControlFlow, Attempts, Steps, Sensors):
     """Drives one run to its end on an executor."""
 
     def __init__(
@@ -100,6 +101,7 @@ class Engine(ControlFlow, Attempts, Steps):
             heartbeat_every=heartbeat_seconds(),
             ignore_image=settings.ignore_image if ignore_image is None else ignore_image,
         )
+        self._init_sensors()
 
     # ------------------------------------------------------------------ public
 
@@ -159,6 +161,7 @@ class Engine(ControlFlow, Attempts, Steps):
                 # and recorded steps started.
                 self._dispatch()
                 self._start_steps()
+                self._start_waits()
                 if self.cancel_requested:
                     return self._cancel()
                 done = scope_done(self.root)
@@ -172,6 +175,7 @@ class Engine(ControlFlow, Attempts, Steps):
                     for ev in events:
                         self._on_event(ev)
                     self._poll_steps()
+                    self._poll_fired()
                     self._timers()
                     self._evaluate()
                     self._record_starts()
@@ -179,6 +183,7 @@ class Engine(ControlFlow, Attempts, Steps):
         finally:
             if self.steps:  # the engine stops (the run was adopted, or a failure): so do they
                 self._stop_steps(record=False)
+            self._forget_waits()
             self.executor.close()
             self.learned.finish_run(self.spec.name, self.spec.components, ran=self.warmed)
             self.learned.save()
@@ -356,6 +361,9 @@ class Engine(ControlFlow, Attempts, Steps):
         for unit in self.retrying:
             if unit.retry_at is not None:
                 wake.append(unit.retry_at)
+        poke = self._next_wake()
+        if poke is not None:
+            wake.append(poke)
         return max(0.0, min(wake) - now)
 
     def _timers(self) -> None:
@@ -366,6 +374,8 @@ class Engine(ControlFlow, Attempts, Steps):
             if unit.retry_at is not None and unit.retry_at <= now and unit.options is not None:
                 self.retrying.discard(unit)
                 self._new_attempt(unit)
+        if self.resting:
+            self._poke_due(now)
 
     def _heartbeat(self) -> None:
         now = time.time()
@@ -431,6 +441,7 @@ class Engine(ControlFlow, Attempts, Steps):
             self.executor.cancel(record_id)
         if self.steps:
             self._stop_steps(record=True)
+        self._cancel_waits()
         deadline = time.time() + CANCEL_WAIT_SECONDS
         while self.running and time.time() < deadline:
             for ev in self.executor.events(0.2):

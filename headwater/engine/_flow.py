@@ -32,6 +32,7 @@ from headwater.spec import (
     ImporterImplementation,
     LoopGroup,
     TaskSpec,
+    TriggerImplementation,
     TriggerRule,
     TuneImplementation,
 )
@@ -293,6 +294,8 @@ class ControlFlow(RunState):
             self._expand(unit, comp, values)
         elif isinstance(impl, TuneImplementation):
             self._tune(unit, comp, values)
+        elif isinstance(impl, TriggerImplementation):
+            self._defer(unit, comp, values)
         else:
             self._prepare_attempt(unit, comp, values)
 

@@ -39,6 +39,7 @@ from headwater.spec import (
     RetryPolicy,
     TaskOptions,
     TaskSpec,
+    TriggerImplementation,
     TuneImplementation,
 )
 
@@ -58,9 +59,14 @@ ENGINE_OPTIONS = frozenset(
         "secrets",
         "connections",
         "variables",
+        # A sensor's waiting: the engine's (deferred between checks, on every executor).
+        "sensor",
     }
 )
 """The task options the engine honours itself, on every executor."""
+
+WAIT_OPTIONS = frozenset({"display_name", "trigger_rule", "sensor", "notifications", "priority"})
+"""What a built-in wait (checked by the engine, no process) honours of its options."""
 
 STEP_PIPELINE_OPTIONS = frozenset({"display_name", "trigger_rule"})
 """What a pipeline used as a step honours of the options set on it."""
@@ -175,6 +181,9 @@ def check_options(
             # Its trials run the tuned pipeline on the same kind of executor.
             warnings.extend(check_options(impl.pipeline, executor, ignore_image=ignore_image))
             continue
+        if isinstance(impl, TriggerImplementation):
+            refused.extend(_builtin_wait(pipeline, task, [comp.options, task.options]))
+            continue
         if isinstance(impl, ImporterImplementation) and task.options.cache is not None:
             refused.append(
                 _Refusal(
@@ -255,6 +264,23 @@ def _tune_step(pipeline: str, task: TaskSpec, layers: list[TaskOptions]) -> list
         for layer in layers
         for option, value in set_options(layer)
         if option not in STEP_PIPELINE_OPTIONS
+    ]
+
+
+def _builtin_wait(pipeline: str, task: TaskSpec, layers: list[TaskOptions]) -> list[_Refusal]:
+    return [
+        _Refusal(
+            pipeline,
+            task,
+            f"task '{task.name}' sets {_shown(option, value)}, but '{task.name}' is a built-in "
+            "wait, which the engine checks itself with no process, slot or pool: of the "
+            "options set on it only " + ", ".join(sorted(WAIT_OPTIONS)) + " do anything",
+            f"drop {keyword(option)}; to run a check of your own in a task process (with its "
+            "resources, retries and pool), write it as an @sensor function",
+        )
+        for layer in layers
+        for option, value in set_options(layer)
+        if option not in WAIT_OPTIONS
     ]
 
 

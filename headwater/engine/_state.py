@@ -156,6 +156,20 @@ class RunState(ABC):
     def _resume_tune(self, unit: Unit) -> None:
         """Go on with the study of a tune step an earlier engine left running."""
 
+    # Sensors (``_sensors``) offer these to control flow and attempts.
+
+    @abstractmethod
+    def _defer(self, unit: Unit, comp: ComponentSpec, values: dict[str, Any]) -> None:
+        """Start (or go on with) a built-in wait with input ``values``."""
+
+    @abstractmethod
+    def _not_yet(self, unit: Unit, current: TaskStatus, started: dict[str, Any] | None) -> None:
+        """An @sensor poke found its condition false: rest until the next poke."""
+
+    @abstractmethod
+    def _rest(self, unit: Unit, wake: float, pokes: int) -> None:
+        """Keep a deferred @sensor attempt until ``wake``, then poke it again."""
+
     @abstractmethod
     def _prepare_attempt(self, unit: Unit, comp: ComponentSpec, values: dict[str, Any]) -> None:
         """Start a task that runs in a task process with input ``values``: take its cached

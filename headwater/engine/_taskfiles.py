@@ -154,6 +154,12 @@ class TaskFiles:
             with contextlib.suppress(OSError, ValueError):
                 write_json(str(path), data)
 
+    def forget_output(self, record: TaskRunRecord) -> None:
+        """Remove the attempt's task output (a sensor's poke that said "not yet"): its
+        next poke, in the same attempt, writes a new one."""
+        with contextlib.suppress(OSError):
+            self.output_path(record).unlink()
+
     def tidy_later(self, record: TaskRunRecord) -> None:
         """The attempt succeeded: remove its task files once that is committed (a failed
         attempt's are kept next to its log, for debugging)."""
@@ -191,6 +197,8 @@ class TaskFiles:
                     cached["source"] = impl.source
                 if impl.protocol != "headwater":
                     cached["protocol"] = impl.protocol
+                if impl.sensor:
+                    cached["sensor"] = True
             elif isinstance(impl, ContainerImplementation):
                 cached["container"] = {
                     "image": impl.image,

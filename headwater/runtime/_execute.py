@@ -222,7 +222,12 @@ def _call(
     finally:
         if len(sys.modules) != len(before):
             result["headwater"]["imports"] = _learnable(before, comp_info["root"])
-    result["parameterValues"] = _returns(comp_info.get("name", ""), iface, value)
+    if comp_info.get("sensor") and (value is None or value is False):
+        # A sensor's poke that found its condition false: the engine pokes it again later.
+        result["headwater"]["not_ready"] = True
+        result["parameterValues"] = {}
+    else:
+        result["parameterValues"] = _returns(comp_info.get("name", ""), iface, value)
     result["artifacts"], result["headwater"]["metrics"] = collect_outputs(task, outputs)
     registered = take_registrations(outputs)
     if registered:  # registered by the engine when it records this task's success

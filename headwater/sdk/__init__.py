@@ -52,6 +52,15 @@ from headwater.sdk._secrets import (
     variable,
     variable_env,
 )
+from headwater.sdk._sensors import (
+    sensor,
+    wait_for_asset,
+    wait_for_http,
+    wait_for_path,
+    wait_for_run,
+    wait_for_sql,
+    wait_until,
+)
 from headwater.sdk._tune import TuneStep, tune_step
 
 if _typing.TYPE_CHECKING:
@@ -107,11 +116,18 @@ __all__ = [
     "requirement_problem",
     "secret",
     "secret_env",
+    "sensor",
     "split_target",
     "take_registrations",
     "tune_step",
     "variable",
     "variable_env",
+    "wait_for_asset",
+    "wait_for_http",
+    "wait_for_path",
+    "wait_for_run",
+    "wait_for_sql",
+    "wait_until",
 ]
 
 # Loading user files needs importlib.util and pathlib, which ``import headwater`` and

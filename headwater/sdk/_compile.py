@@ -13,6 +13,7 @@ from headwater.sdk._component import Component, Importer
 from headwater.sdk._interface import Interface, pipeline_inputs
 from headwater.sdk._location import Src
 from headwater.sdk._options import merge
+from headwater.sdk._sensors import BuiltinSensor, SensorComponent
 from headwater.sdk._tune import TuneStep
 from headwater.spec import (
     SCHEMA_VERSION,
@@ -39,10 +40,12 @@ from headwater.spec import (
     PipelineInputBinding,
     PipelineSpec,
     PythonImplementation,
+    SensorPolicy,
     SourceLocation,
     TaskOptions,
     TaskOutputBinding,
     TaskSpec,
+    TriggerImplementation,
     TuneImplementation,
     validate,
 )
@@ -147,15 +150,28 @@ class _Compiler:
                 returns=iface.returns,
                 return_outputs=list(iface.return_outputs),
                 source=source,
+                sensor=isinstance(callee, SensorComponent),
             )
+            options = TaskOptions.model_validate(callee.options)
+            if impl.sensor and options.sensor is None:
+                options = options.model_copy(update={"sensor": SensorPolicy()})
             return ComponentSpec(
                 name=callee.name,
                 description=callee.description,
                 inputs=iface.inputs,
                 outputs=iface.outputs,
                 implementation=impl,
-                options=TaskOptions.model_validate(callee.options),
+                options=options,
                 source=_source(callee.src),
+            )
+        if isinstance(callee, BuiltinSensor):
+            return ComponentSpec(
+                name=callee.name,
+                description=f"waits ({callee.check}); the engine checks it",
+                inputs=iface.inputs,
+                outputs=iface.outputs,
+                implementation=TriggerImplementation(type="trigger", check=callee.check),
+                options=TaskOptions(sensor=SensorPolicy()),
             )
         if isinstance(callee, Importer):
             return ComponentSpec(

@@ -53,6 +53,11 @@ OPTION_NAMES = (
     "secrets",
     "connections",
     "variables",
+    "poke_interval",
+    "wait_timeout",
+    "soft_fail",
+    "exponential_backoff",
+    "max_poke_interval",
 )
 
 # The same rule as headwater/spec/_validate/_common.py (which the SDK must not import
@@ -207,6 +212,7 @@ def normalize(raw: dict[str, Any], where: Location, base_dir: str | None = None)
                 "use e.g. timeout='30m', or leave it out for no timeout",
             )
         out["timeout_seconds"] = seconds
+    _sensor(raw, out, where)
     cache: dict[str, Any] = {}
     if (c := raw.get("cache")) is not None:
         if not isinstance(c, bool):
@@ -448,6 +454,32 @@ def _references(raw: dict[str, Any], out: dict[str, Any], where: Location) -> No
                 )
             seen.add(name.upper())
         out[key] = list(names)
+
+
+def _sensor(raw: dict[str, Any], out: dict[str, Any], where: Location) -> None:
+    """A sensor's policy: how often it checks, for how long, and how it ends."""
+    policy: dict[str, Any] = {}
+    for word, key in (
+        ("poke_interval", "poke_interval_seconds"),
+        ("wait_timeout", "timeout_seconds"),
+        ("max_poke_interval", "max_interval_seconds"),
+    ):
+        if (v := raw.get(word)) is not None:
+            seconds = parse_duration(v, word, where)
+            if seconds <= 0:
+                raise _fail(
+                    f"{word} must be positive, got {v!r}",
+                    where,
+                    f"use e.g. {word}='30s' or '2h'",
+                )
+            policy[key] = seconds
+    for word in ("soft_fail", "exponential_backoff"):
+        if (v := raw.get(word)) is not None:
+            if not isinstance(v, bool):
+                raise _fail(f"{word} must be True or False, got {v!r}", where)
+            policy[word] = v
+    if policy:
+        out["sensor"] = policy
 
 
 def merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:

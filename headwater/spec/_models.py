@@ -172,6 +172,46 @@ TASK_NOTIFICATION_EVENTS: tuple[NotificationEvent, ...] = ("success", "failure",
 """The events a task's own notifications may name (``deadline_missed`` is a run's)."""
 
 
+class SensorPolicy(_Model):
+    """How a sensor waits (Airflow's sensor arguments). Unset fields take the defaults
+    :data:`SENSOR_DEFAULTS` names, so a task can change one field of its component's.
+
+    It is checked every ``poke_interval_seconds`` (with ``exponential_backoff``, an
+    interval that doubles after each false check, up to ``max_interval_seconds``) until
+    its condition holds or ``timeout_seconds`` passed since it began to wait: then it
+    fails, or is skipped with ``soft_fail``. Between checks it holds no process, task
+    slot or pool slot (the ``deferred`` state).
+    """
+
+    poke_interval_seconds: float | None = Field(None, gt=0)
+    timeout_seconds: float | None = Field(None, gt=0)
+    soft_fail: bool | None = None
+    exponential_backoff: bool | None = None
+    max_interval_seconds: float | None = Field(None, gt=0)
+
+    def overlay(self, top: SensorPolicy) -> SensorPolicy:
+        return self.model_copy(update={k: getattr(top, k) for k in top.model_fields_set})
+
+    def resolved(self) -> SensorPolicy:
+        """Every field set: this policy's, else the default."""
+        return SensorPolicy(
+            **{
+                k: v if (v := getattr(self, k)) is not None else SENSOR_DEFAULTS[k]
+                for k in SensorPolicy.model_fields
+            }
+        )
+
+
+# Airflow's defaults: a check a minute, for up to seven days; backoff capped at an hour.
+SENSOR_DEFAULTS: dict[str, Any] = {
+    "poke_interval_seconds": 60.0,
+    "timeout_seconds": 7 * 24 * 3600.0,
+    "soft_fail": False,
+    "exponential_backoff": False,
+    "max_interval_seconds": 3600.0,
+}
+
+
 class NotificationSpec(_Model):
     """Where to tell someone about a run or task: Slack, email, a webhook or a Python callable."""
 
@@ -217,6 +257,8 @@ class TaskOptions(_Model):
     secrets: list[str] | None = None
     connections: list[str] | None = None
     variables: list[str] | None = None
+    # How a sensor waits (only on sensors: a built-in wait or an @sensor function).
+    sensor: SensorPolicy | None = None
 
     def overlay(self, top: TaskOptions) -> TaskOptions:
         """Options of ``self`` with every field that ``top`` sets taken from ``top``."""
@@ -228,6 +270,8 @@ class TaskOptions(_Model):
             if name == "env":
                 if theirs:
                     changes[name] = {**self.env, **theirs}
+            elif name == "sensor" and theirs is not None and self.sensor is not None:
+                changes[name] = self.sensor.overlay(theirs)
             elif theirs is not None:
                 changes[name] = theirs
         return self.model_copy(update=changes) if changes else self
@@ -404,6 +448,9 @@ class PythonImplementation(_Model):
     source: str | None = None
     protocol: Literal["headwater", "kfp"] = "headwater"
     image: str | None = None
+    # An @sensor function: each call is one poke; a false (or None) answer means "not
+    # yet", and the task waits deferred until its next poke.
+    sensor: bool = False
 
 
 class ImporterImplementation(_Model):
@@ -465,12 +512,28 @@ class TuneImplementation(_Model):
     cache: bool = True
 
 
+class TriggerImplementation(_Model):
+    """A built-in wait that the engine checks itself, on one event loop for all of a
+    process's waits: no task process runs it (docs/sensors-and-events.md).
+
+    ``check`` names what is waited for: ``path`` (a file or prefix on any fsspec URL),
+    ``http`` (an endpoint answering as expected), ``sql`` (a query returning a truthy
+    row), ``run`` (another pipeline's run, or one of its tasks, reaching a state),
+    ``asset`` (a new event of an asset) or ``time`` (a moment reached). The task's
+    inputs are the check's arguments.
+    """
+
+    type: Literal["trigger"]
+    check: Literal["path", "http", "sql", "run", "asset", "time"]
+
+
 Implementation = Annotated[
     PythonImplementation
     | ImporterImplementation
     | ContainerImplementation
     | DagImplementation
-    | TuneImplementation,
+    | TuneImplementation
+    | TriggerImplementation,
     Field(discriminator="type"),
 ]
 

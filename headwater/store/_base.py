@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -69,7 +70,18 @@ class Database:
     def __init__(self, engine: sa.Engine, namespace: str = "default") -> None:
         self.engine = engine
         self.namespace = namespace
-        self._batch: sa.Connection | None = None
+        # A batch belongs to the thread that opened it: another thread using the same
+        # handle meanwhile (the triggerer's checks, a study's driver) gets transactions
+        # of its own, never a share of the batch's connection.
+        self._local = threading.local()
+
+    @property
+    def _batch(self) -> sa.Connection | None:
+        return getattr(self._local, "batch", None)
+
+    @_batch.setter
+    def _batch(self, conn: sa.Connection | None) -> None:
+        self._local.batch = conn
 
     @contextmanager
     def batch(self) -> Iterator[None]:

@@ -103,6 +103,9 @@ class TaskRunRecord:
     priority: int | None = None
     cleared_at: datetime | None = None
     node: str | None = None
+    deferred_at: datetime | None = None
+    wake_at: datetime | None = None
+    pokes: int | None = None
 
     @property
     def duration(self) -> timedelta | None:

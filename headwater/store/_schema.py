@@ -182,6 +182,11 @@ task_runs = sa.Table(
     sa.Column("priority", sa.Integer),
     # Set when the attempt was cleared to be run again (a retry or clear from the API).
     sa.Column("cleared_at", UTCDateTime),
+    # A sensor's wait: when it began (its timeout counts from there), when it is next
+    # checked or poked, and how many checks found its condition false so far.
+    sa.Column("deferred_at", UTCDateTime),
+    sa.Column("wake_at", UTCDateTime),
+    sa.Column("pokes", sa.Integer),
     sa.UniqueConstraint("run_id", "path", "attempt"),
     sa.Index(None, "cache_key", "status"),
     sa.Index(None, "status"),

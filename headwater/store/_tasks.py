@@ -47,10 +47,12 @@ class TaskStore:
         pool: str | None = None,
         pool_slots: int | None = None,
         priority: int | None = None,
+        wake_at: datetime | None = None,
     ) -> TaskRunRecord:
         """A new attempt row in ``status`` (a move out of ``pending``, so checked against
         the state machine), with lineage to the artifacts it reads (and, when cached, the
-        artifacts it reuses as outputs)."""
+        artifacts it reuses as outputs). A sensor's attempt born ``deferred`` is first
+        checked at ``wake_at``."""
         tid = new_id()
         ts = now()
         row = {
@@ -73,6 +75,8 @@ class TaskStore:
             "priority": priority,
             "created_at": ts,
         }
+        if status is TaskStatus.DEFERRED:
+            row.update(deferred_at=ts, wake_at=wake_at or ts, pokes=0)
         with self.db.begin() as conn:
             row = moves.insert_attempt(conn, row)
             self.lineage.write_links(conn, tid, "input", input_artifacts, ts)
@@ -132,6 +136,31 @@ class TaskStore:
             ):
                 raise NotFound(f"task attempt '{task.id}' is not {current} any more")
             self.lineage.write_outputs(conn, task, artifacts, metrics, ts)
+
+    def defer_task_run(
+        self,
+        task: TaskRunRecord,
+        *,
+        wake_at: datetime,
+        pokes: int,
+        current: TaskStatus = TaskStatus.RUNNING,
+        started: Mapping[str, Any] | None = None,
+    ) -> None:
+        """A sensor's poke found its condition false: the attempt waits ``deferred`` until
+        ``wake_at`` (its wait began at its first deferral). ``started`` as for
+        :meth:`finish_task_run`."""
+        values: dict[str, Any] = {"wake_at": wake_at, "pokes": pokes, "pid": None}
+        if task.deferred_at is None:
+            values["deferred_at"] = now()
+        via = None
+        if started is not None:
+            values.update({k: v for k, v in started.items() if k != "pid"})
+            via = TaskStatus.RUNNING
+        with self.db.begin() as conn:
+            if not moves.move_attempt(
+                conn, self.db.namespace, task.id, current, TaskStatus.DEFERRED, values, via=via
+            ):
+                raise NotFound(f"task attempt '{task.id}' is not {current} any more")
 
     def task_runs(self, run_id: str) -> list[TaskRunRecord]:
         """Every attempt of every task of a run, oldest first."""

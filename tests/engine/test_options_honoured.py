@@ -77,6 +77,11 @@ ENGINE: dict[str, list[str]] = {
     "secrets": [SECRETS_TEST],
     "connections": [SECRETS_TEST],
     "variables": [SECRETS_TEST],
+    "sensor": [
+        "tests/sensors/test_sensor_waits.py::"
+        "test_a_path_sensor_waits_deferred_and_fires_when_the_file_lands",
+        "tests/sensors/test_sensor_waits.py::test_a_sensor_that_times_out_fails_or_with_soft_fail_skips",
+    ],
 }
 
 CONFORMANCE = "tests/executors/test_conformance.py::"

@@ -117,7 +117,7 @@ def test_add_task_run_is_a_move_out_of_pending(
 
     assert got == added
     assert got.status is status
-    if status in (T.PENDING, T.WAITING, T.QUEUED, T.RUNNING, T.UP_FOR_RETRY):
+    if status in (T.PENDING, T.WAITING, T.QUEUED, T.RUNNING, T.UP_FOR_RETRY, T.DEFERRED):
         assert got.finished_at is None
     else:
         assert_utc(got.finished_at)

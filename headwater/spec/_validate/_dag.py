@@ -24,9 +24,11 @@ from headwater.spec._models import (
     Node,
     ParamType,
     PipelineInputBinding,
+    PythonImplementation,
     SourceLocation,
     TaskOutputBinding,
     TaskSpec,
+    TriggerImplementation,
 )
 from headwater.spec._params import type_error
 from headwater.spec._validate._checker import SpecChecker
@@ -153,6 +155,7 @@ class DagChecker:
         self.top.check_register_outputs(
             task.options, comp, pipeline=self.pipeline, task=task.name, source=src
         )
+        self.check_sensor(task, comp)
         for name, binding in task.inputs.items():
             io = comp.inputs.get(name)
             if io is None:
@@ -210,6 +213,34 @@ class DagChecker:
                 source=src,
                 hint=f"pass {name}=... when calling {comp.name}(...), or give it a default",
                 code="missing_input",
+            )
+
+    def check_sensor(self, task: TaskSpec, comp: ComponentSpec) -> None:
+        """A sensor's policy belongs on sensors only; a sensor's poke has no timeout of
+        its own beyond the wait's, and a sensor is never cached (it asks the world)."""
+        impl = comp.implementation
+        is_sensor = isinstance(impl, TriggerImplementation) or (
+            isinstance(impl, PythonImplementation) and impl.sensor
+        )
+        options = comp.options.overlay(task.options)
+        if options.sensor is not None and not is_sensor:
+            self.add(
+                f"poke_interval, wait_timeout, soft_fail, exponential_backoff and "
+                f"max_poke_interval apply to sensors; component '{comp.name}' is not one",
+                task=task.name,
+                source=task.source,
+                hint="make it a sensor with @sensor (each call a check that returns bool), "
+                "or drop those options",
+                code="not_a_sensor",
+            )
+        if is_sensor and options.cache is not None and options.cache.enabled:
+            self.add(
+                f"sensor '{comp.name}' cannot be cached: it checks something outside the "
+                "pipeline each time",
+                task=task.name,
+                source=task.source,
+                hint="drop cache=True",
+                code="cached_sensor",
             )
 
     def check_condition(self, cond: Condition, group: ConditionGroup, scope: Scope) -> None:
