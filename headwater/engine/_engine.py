@@ -421,7 +421,10 @@ class Engine(ControlFlow, Attempts, Steps, Sensors):
             assert isinstance(impl, DagImplementation)
             outputs = run_outputs(impl, self.root)
         else:
-            failed = [u for u in self.root.all_units() if u.is_task and u.status is T.FAILED]
+            # The tasks that failed it: a teardown's failure alone does not fail a run.
+            failed = [
+                u for u in self.root.all_units() if u.is_task and u.status is T.FAILED and u.counts
+            ]
             error = "; ".join(
                 f"{u.path}: {(u.error or '').splitlines()[0] if u.error else 'failed'}"
                 for u in failed[:3]

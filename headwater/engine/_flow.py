@@ -36,7 +36,7 @@ from headwater.spec import (
     TriggerRule,
     TuneImplementation,
 )
-from headwater.states import TASK_FAILURE, TASK_OK, TaskStatus
+from headwater.states import TASK_FAILURE, TASK_OK, TASK_SUCCESS, TaskStatus
 from headwater.store import TaskRunRecord
 
 T = TaskStatus
@@ -58,6 +58,11 @@ class ControlFlow(RunState):
 
     def _register(self, unit: Unit) -> None:
         """Resolve a new unit's upstream units once, and consider it soon."""
+        if unit.is_task:
+            options = self.plan.options(unit.node)
+            unit.is_setup = bool(options.setup)
+            unit.is_teardown = bool(options.teardown)
+            unit.counts = not unit.is_teardown or bool(options.on_failure_fail_run)
         unit.deps = self._deps(unit)
         for dep, _ in unit.deps:
             self.dependents.setdefault(id(dep), []).append(unit)
@@ -124,18 +129,30 @@ class ControlFlow(RunState):
                 )
             return True
         options = self.plan.options(unit.node)
-        rule = options.trigger_rule or TriggerRule.ALL_SUCCESS
-        considered = (
-            [u for u, data in deps if data] if rule is TriggerRule.ALWAYS else [u for u, _ in deps]
+        rule = options.trigger_rule or (
+            TriggerRule.ALL_DONE_SETUP_SUCCESS if unit.is_teardown else TriggerRule.ALL_SUCCESS
         )
-        states = [state(u) for u in considered]
         if unit.exit_of is not None:
             body = unit.exit_of.children[0]
             body_state = scope_done(body)
             if body_state is None:
                 return False
             rule = TriggerRule.ALL_DONE
-        decision = decide(rule, states)
+        if rule is TriggerRule.ALWAYS:
+            # It runs at once, except that a value it reads must exist first: it waits
+            # for the upstream it takes inputs from (a failed one leaves it upstream_failed).
+            data = [state(u) for u, data in deps if data]
+            decision = decide(TriggerRule.ALL_DONE, data)
+        else:
+            held = self._setup_constraint(unit) if self.plan.has_setups else None
+            if held in (Decision.SKIP, Decision.UPSTREAM_FAILED):
+                decision = held
+            else:
+                states = [state(u) for u, _ in deps]
+                setups = [state(u) for u, _ in deps if u.is_setup]
+                decision = decide(rule, states, setups)
+                if decision is Decision.RUN and held is Decision.WAIT:
+                    decision = Decision.WAIT
         if decision is Decision.WAIT:
             return False
         if decision is Decision.RUN:
@@ -143,6 +160,47 @@ class ControlFlow(RunState):
         else:
             self._record_final(unit, T.SKIPPED if decision is Decision.SKIP else T.UPSTREAM_FAILED)
         return True
+
+    def _setup_constraint(self, unit: Unit) -> Decision | None:
+        """Airflow's rule for a task inside a setup's scope: it runs only once every setup
+        it is *indirectly* downstream of has succeeded (a setup it waits for directly is
+        its trigger rule's business). A failed one leaves it upstream_failed, a skipped one
+        skipped, before its own rule is asked. A setup counts when it has no teardown or one
+        of its teardowns is downstream of ``unit``; a teardown has no such setups.
+
+        WAIT while one has not ended yet (its own rule may still settle it meanwhile);
+        None when no such setup settles or holds it back."""
+        if unit.is_teardown or unit.is_group or unit.exit_of is not None:
+            return None
+        direct = {id(u) for u, _ in unit.deps}
+        setups = [u for u in _upstream_of(unit) if u.is_setup and id(u) not in direct]
+        if not setups:
+            return None
+        below = {id(u) for u in self._downstream_of(unit)}
+        relevant = []
+        for setup in setups:
+            teardowns = [d for d in self.dependents.get(id(setup), ()) if d.is_teardown]
+            if not teardowns or any(id(t) in below for t in teardowns):
+                relevant.append(setup)
+        states = [state(u) for u in relevant]
+        if any(s in TASK_FAILURE or s is T.CANCELLED for s in states):
+            return Decision.UPSTREAM_FAILED
+        if any(s is T.SKIPPED for s in states):
+            return Decision.SKIP
+        if all(s in TASK_SUCCESS for s in states):
+            return None
+        return Decision.WAIT
+
+    def _downstream_of(self, unit: Unit) -> list[Unit]:
+        """Every unit that waits on ``unit``, directly or through others."""
+        seen: dict[int, Unit] = {}
+        todo = [unit]
+        while todo:
+            for d in self.dependents.get(id(todo.pop()), ()):
+                if id(d) not in seen:
+                    seen[id(d)] = d
+                    todo.append(d)
+        return list(seen.values())
 
     # ------------------------------------------------------------------ groups
 
@@ -360,6 +418,18 @@ class ControlFlow(RunState):
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _upstream_of(unit: Unit) -> list[Unit]:
+    """Every unit ``unit`` waits on, directly or through others."""
+    seen: dict[int, Unit] = {}
+    todo = [unit]
+    while todo:
+        for dep, _ in todo.pop().deps:
+            if id(dep) not in seen:
+                seen[id(dep)] = dep
+                todo.append(dep)
+    return list(seen.values())
 
 
 def _compare(op: str, left: Any, right: Any) -> bool:

@@ -7,10 +7,10 @@ task runs: the executor is asked (:meth:`~headwater.executors.Executor.refuse`),
 refuses what it cannot honour. Three rules are the engine's own, whatever the executor:
 
 - a pipeline used as a step runs no process of its own: of the options set on it, only
-  ``display_name`` and ``trigger_rule`` do anything;
+  ``display_name``, ``trigger_rule`` and setup/teardown do anything;
 - a tune step runs no process of its own either (its trials are runs of the tuned
-  pipeline, whose own options are checked the same way): only ``display_name`` and
-  ``trigger_rule`` do anything on it;
+  pipeline, whose own options are checked the same way): only ``display_name``,
+  ``trigger_rule`` and setup/teardown do anything on it;
 - an importer reuses the artifact recorded for its URI (unless ``reimport``), so
   ``cache`` set on it does nothing;
 - the engine sets ``HEADWATER_RUN_ID``, ``HEADWATER_TASK`` and ``HEADWATER_ATTEMPT`` in
@@ -49,6 +49,9 @@ ENGINE_OPTIONS = frozenset(
         "retry",
         "cache",
         "trigger_rule",
+        "setup",
+        "teardown",
+        "on_failure_fail_run",
         "pool",
         "pool_slots",
         "priority",
@@ -68,7 +71,9 @@ ENGINE_OPTIONS = frozenset(
 WAIT_OPTIONS = frozenset({"display_name", "trigger_rule", "sensor", "notifications", "priority"})
 """What a built-in wait (checked by the engine, no process) honours of its options."""
 
-STEP_PIPELINE_OPTIONS = frozenset({"display_name", "trigger_rule"})
+STEP_PIPELINE_OPTIONS = frozenset(
+    {"display_name", "trigger_rule", "setup", "teardown", "on_failure_fail_run"}
+)
 """What a pipeline used as a step honours of the options set on it."""
 
 ENGINE_ENV = ("HEADWATER_RUN_ID", "HEADWATER_TASK", "HEADWATER_ATTEMPT")
@@ -242,7 +247,8 @@ def _step_pipeline(pipeline: str, task: TaskSpec, layers: list[TaskOptions]) -> 
                     task,
                     f"task '{task.name}' sets {_shown(option, value)}, but '{task.name}' "
                     f"is a pipeline used as a step, which runs no process of its own: of "
-                    f"the options set on it only display_name and trigger_rule do anything",
+                    "the options set on it only display_name, trigger_rule and setup/teardown "
+                    "do anything",
                     f"set {keyword(option)} on the components or tasks inside pipeline "
                     f"'{task.component}' (or in task_defaults of the pipeline that runs)",
                 )
@@ -257,7 +263,7 @@ def _tune_step(pipeline: str, task: TaskSpec, layers: list[TaskOptions]) -> list
             task,
             f"task '{task.name}' sets {_shown(option, value)}, but '{task.name}' is a tune "
             "step, which runs no process of its own: of the options set on it only "
-            "display_name and trigger_rule do anything",
+            "display_name, trigger_rule and setup/teardown do anything",
             f"set {keyword(option)} on the tasks of the tuned pipeline (each trial is a run "
             "of it), or pass the study's settings (trials, parallel, ...) to tune_step",
         )

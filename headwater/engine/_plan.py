@@ -159,6 +159,8 @@ class SpecPlan:
             if isinstance(comp.implementation, DagImplementation):
                 self.dags[key] = plan_dag(comp.implementation.dag)
         self._options: dict[tuple[str, str], TaskOptions] = {}
+        # Whether any task is a setup: only then is Airflow's setup constraint asked.
+        self.has_setups = any(self.options(task).setup for _, task in pipeline_tasks(spec))
 
     def component(self, task: TaskSpec) -> ComponentSpec:
         return self.spec.components[task.component]

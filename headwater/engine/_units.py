@@ -126,6 +126,11 @@ class Unit:
         self.error: str | None = None
         self.deps: list[tuple[Unit, bool]] = []
         self.considered = False
+        # Setup/teardown (a task's options): whether it is a setup, and whether its end
+        # decides its scope's outcome (a teardown's does not, unless on_failure_fail_run).
+        self.is_setup = False
+        self.is_teardown = False
+        self.counts = True
         self.cache_key: str | None = None
         self.resources: Any = None
         self.options: Any = None
@@ -157,7 +162,7 @@ class Unit:
 
 
 def aggregate(states: list[TaskStatus]) -> TaskStatus:
-    """The outcome of a group from the outcomes of what it holds."""
+    """The outcome of a group from the outcomes of what it holds (those that count)."""
     if any(s in TASK_NOT_OK for s in states):
         return T.FAILED
     if states and all(s is T.SKIPPED for s in states):
@@ -176,24 +181,29 @@ def state(unit: Unit) -> TaskStatus | None:
         return None
     states: list[TaskStatus] = []
     for scope in unit.children:
-        for child in scope.units.values():
-            s = state(child)
-            if s is None:
-                return None
-            states.append(s)
+        outcome = scope_done(scope)
+        if outcome is None:
+            return None
+        states.extend(_counted(scope))
     if isinstance(node, ConditionGroup) and not unit.children:
         return T.SKIPPED
     return aggregate(states)
 
 
 def scope_done(scope: Scope) -> TaskStatus | None:
-    states = []
-    for unit in scope.units.values():
-        s = state(unit)
-        if s is None:
-            return None
-        states.append(s)
-    return aggregate(states)
+    """The outcome of ``scope`` once every unit in it has ended, else None.
+
+    It waits for every unit, teardowns too, but a teardown's own end does not decide it
+    (Airflow's: a run's state comes from its work, not its clean-up), unless the
+    teardown says ``on_failure_fail_run``."""
+    if any(state(unit) is None for unit in scope.units.values()):
+        return None
+    return aggregate(_counted(scope))
+
+
+def _counted(scope: Scope) -> list[TaskStatus]:
+    """The final states of the units of a finished ``scope`` whose ends decide it."""
+    return [s for unit in scope.units.values() if unit.counts and (s := state(unit)) is not None]
 
 
 def resolve(binding: Any, scope: Scope, unit_for_collect: Unit | None = None) -> Any:

@@ -61,6 +61,12 @@ DEFAULT_BASE_IMAGE = "python:3.11"
 
 TARGET = "Kubeflow Pipelines IR"
 
+# Options that steer control flow, not a process: a step or importer may set them (setup
+# and teardown are refused on their own, with how to do the same in Kubeflow).
+_CONTROL_OPTIONS = frozenset(
+    {"display_name", "trigger_rule", "setup", "teardown", "on_failure_fail_run"}
+)
+
 
 @dataclass(frozen=True)
 class KfpPackage:
@@ -304,6 +310,7 @@ class _Exporter:
         comp = self.spec.components[task.component]
         impl = comp.implementation
         where = dag.index.where_of(task)
+        self._refuse_setup_teardown(task, where)
         if isinstance(impl, DagImplementation):
             return self._dag_task(task, comp, where)
         if isinstance(impl, ImporterImplementation):
@@ -321,7 +328,7 @@ class _Exporter:
         return self._python_task(task, comp, impl, where)
 
     def _dag_task(self, task: TaskSpec, comp: ComponentSpec, where: Location) -> dict[str, Any]:
-        extra = task.options.model_fields_set - {"display_name", "trigger_rule"}
+        extra = task.options.model_fields_set - _CONTROL_OPTIONS
         if extra:
             self.findings.problem(
                 f"runs pipeline '{comp.name}' as a step and sets {_keywords(extra)}, which a "
@@ -344,7 +351,7 @@ class _Exporter:
     def _importer_task(
         self, task: TaskSpec, comp: ComponentSpec, impl: ImporterImplementation, where: Location
     ) -> dict[str, Any]:
-        extra = task.options.model_fields_set - {"display_name", "trigger_rule"}
+        extra = task.options.model_fields_set - _CONTROL_OPTIONS
         if extra:
             self.findings.problem(
                 f"imports a URI and sets {_keywords(extra)}, which an importer has no "
@@ -449,6 +456,21 @@ class _Exporter:
                 policy["backoffMaxDuration"] = duration(retry.max_delay_seconds)
             out["retryPolicy"] = policy
         return out
+
+    def _refuse_setup_teardown(self, task: TaskSpec, where: Location) -> None:
+        """Kubeflow has no setup or teardown tasks: say so rather than run a teardown as
+        plain work (it would not run after a failure, and its failure would fail the run)."""
+        opts = self._options(task)
+        role = "setup" if opts.setup else "teardown" if opts.teardown else None
+        if role is None:
+            return
+        self.findings.problem(
+            f"is a {role} task ({role}=True), and Kubeflow Pipelines has no setup or "
+            "teardown tasks",
+            where,
+            "for the Kubeflow build, put the work in 'with ExitHandler(cleanup_task):' (the "
+            "exit task runs however the work ends) and drop setup/teardown",
+        )
 
     def _refuse_options(self, task: TaskSpec, opts: TaskOptions, where: Location) -> None:
         problem = self.findings.problem

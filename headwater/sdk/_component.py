@@ -127,7 +127,10 @@ def component(
     ``packages`` (requirements from the package index: the task runs in a virtual
     environment with exactly these, see docs/environments.md), ``requirements`` (a
     requirements file, relative to this file, read now into ``packages``), ``image``,
-    ``trigger_rule``, ``fresh_interpreter``; ``pool``
+    ``trigger_rule`` (one of Airflow's 13), ``setup`` / ``teardown`` (a setup task, or the
+    teardown that runs after its setups however the work ends) and
+    ``on_failure_fail_run`` (a teardown whose failure fails the run),
+    ``fresh_interpreter``; ``pool``
     and ``pool_slots`` (slots of a named pool the task holds while it runs),
     ``priority`` (higher runs first when tasks wait for slots), ``assets``
     (artifact output name -> :class:`Asset` or name it updates on success) and

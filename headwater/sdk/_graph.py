@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from headwater.errors import PipelineDefinitionError
@@ -416,6 +416,44 @@ class Task(Node):
 
     def set_trigger_rule(self, rule: str) -> Task:
         return self.set_options(trigger_rule=rule)
+
+    def as_setup(self) -> Task:
+        """Make this call a setup task (Airflow's ``as_setup()``): it creates what the
+        tasks after it need, and its teardown cleans that up (see :meth:`as_teardown`)."""
+        return self.set_options(setup=True)
+
+    def as_teardown(
+        self, setups: Task | Sequence[Task] = (), *, on_failure_fail_run: bool | None = None
+    ) -> Task:
+        """Make this call the teardown of ``setups`` (Airflow's ``as_teardown(setups=...)``).
+
+        Each of ``setups`` becomes a setup, and this task runs after them (and after what
+        it already waits for) however the work between them ends; it is skipped when its
+        setups were, and upstream_failed when none succeeded (trigger rule
+        ``all_done_setup_success``). Its own failure does not fail the run unless
+        ``on_failure_fail_run=True``::
+
+            cluster = create_cluster()
+            train(cluster=cluster.output)
+            delete_cluster(name=cluster.output).as_teardown(setups=cluster)
+        """
+        listed = [setups] if isinstance(setups, Task) else list(setups)
+        for setup in listed:
+            if not isinstance(setup, Task):
+                src = _location.caller()
+                raise _error(
+                    f"as_teardown(setups=...) takes the setup tasks, got {setup!r}",
+                    src,
+                    "pass the task (or a list of tasks) that this teardown cleans up after, "
+                    "e.g. .as_teardown(setups=cluster)",
+                    task=self.name,
+                )
+            setup.set_options(setup=True)
+        options: dict[str, Any] = {"teardown": True}
+        if on_failure_fail_run is not None:
+            options["on_failure_fail_run"] = on_failure_fail_run
+        self.set_options(**options)
+        return self.after(*listed) if listed else self
 
     def set_pool(self, name: str, slots: int = 1) -> Task:
         """Take ``slots`` slots of pool ``name`` while this task runs (Airflow pools)."""

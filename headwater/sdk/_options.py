@@ -13,13 +13,19 @@ from headwater.sdk._notify import notification_specs
 from headwater.sdk._requirements import parse_requirements_text, requirement_problem
 from headwater.sdk._secrets import REF_NAME_HINT, ref_name_problem
 
+# Airflow's 13 trigger rules, as the spec's TriggerRule (tests/sdk pin them equal).
 TRIGGER_RULES = (
     "all_success",
     "all_failed",
     "all_done",
+    "all_done_min_one_success",
+    "all_done_setup_success",
+    "all_skipped",
     "one_success",
     "one_failed",
+    "one_done",
     "none_failed",
+    "none_failed_min_one_success",
     "none_skipped",
     "always",
 )
@@ -43,6 +49,9 @@ OPTION_NAMES = (
     "requirements",
     "image",
     "trigger_rule",
+    "setup",
+    "teardown",
+    "on_failure_fail_run",
     "fresh_interpreter",
     "pool",
     "pool_slots",
@@ -313,6 +322,7 @@ def normalize(raw: dict[str, Any], where: Location, base_dir: str | None = None)
                 "use one of: " + ", ".join(TRIGGER_RULES),
             )
         out["trigger_rule"] = value
+    _setup_teardown(raw, out, where)
     if (fi := raw.get("fresh_interpreter")) is not None:
         if not isinstance(fi, bool):
             raise _fail(
@@ -323,6 +333,26 @@ def normalize(raw: dict[str, Any], where: Location, base_dir: str | None = None)
         out["fresh_interpreter"] = fi
     _scheduling(raw, out, where)
     return out
+
+
+def _setup_teardown(raw: dict[str, Any], out: dict[str, Any], where: Location) -> None:
+    """``setup=``, ``teardown=`` and ``on_failure_fail_run=`` (Airflow's setup/teardown)."""
+    for key in ("setup", "teardown", "on_failure_fail_run"):
+        if (flag := raw.get(key)) is not None:
+            if not isinstance(flag, bool):
+                raise _fail(
+                    f"{key} must be True or False, got {flag!r}",
+                    where,
+                    f"use {key}=True, or leave it out",
+                )
+            out[key] = flag
+    if out.get("setup") and out.get("teardown"):
+        raise _fail(
+            "a task cannot be both a setup and a teardown",
+            where,
+            "make one task the setup (setup=True) and another its teardown "
+            "(teardown=True, after the setup)",
+        )
 
 
 def read_requirements(path: Any, where: Location, base_dir: str | None) -> list[str]:

@@ -127,14 +127,20 @@ class IOSpec(_Model):
 
 
 class TriggerRule(StrEnum):
-    """When a task runs, given the states of its upstream tasks (Airflow's set)."""
+    """When a task runs, given the states of its upstream tasks: Airflow's 13 rules, with
+    Airflow's semantics (headwater/engine/_triggers.py, docs/authoring.md)."""
 
     ALL_SUCCESS = "all_success"
     ALL_FAILED = "all_failed"
     ALL_DONE = "all_done"
+    ALL_DONE_MIN_ONE_SUCCESS = "all_done_min_one_success"
+    ALL_DONE_SETUP_SUCCESS = "all_done_setup_success"
+    ALL_SKIPPED = "all_skipped"
     ONE_SUCCESS = "one_success"
     ONE_FAILED = "one_failed"
+    ONE_DONE = "one_done"
     NONE_FAILED = "none_failed"
+    NONE_FAILED_MIN_ONE_SUCCESS = "none_failed_min_one_success"
     NONE_SKIPPED = "none_skipped"
     ALWAYS = "always"
 
@@ -231,6 +237,10 @@ class TaskOptions(_Model):
     ``notifications`` fire on the task's ``success``, ``failure`` or ``retry``.
     ``secrets``, ``connections`` and ``variables`` name what the task reads from the
     store when it starts (docs/teams-and-security.md).
+    ``setup``/``teardown`` make the task a setup or a teardown (Airflow's): a teardown
+    runs after its setups and the work between them however that work ends (its default
+    trigger rule is ``all_done_setup_success``), and its own failure does not fail the
+    run unless ``on_failure_fail_run`` (Airflow's ``on_failure_fail_dagrun``) is true.
     None of these change a task's cache key.
     """
 
@@ -243,6 +253,9 @@ class TaskOptions(_Model):
     packages: list[str] | None = None
     image: str | None = None
     trigger_rule: TriggerRule | None = None
+    setup: bool | None = None
+    teardown: bool | None = None
+    on_failure_fail_run: bool | None = None
     fresh_interpreter: bool | None = None
     pool: str | None = None
     pool_slots: int | None = Field(None, ge=1)

@@ -51,6 +51,25 @@ ENGINE: dict[str, list[str]] = {
     ],
     "trigger_rule": [
         "tests/engine/test_engine_triggers.py::test_trigger_rule_downstream_of_a_failure",
+        "tests/engine/test_engine_setup_teardown.py::"
+        "test_always_runs_at_once_without_waiting_for_its_upstream",
+        "tests/engine/test_engine_setup_teardown.py::"
+        "test_one_done_starts_once_the_first_upstream_ends",
+    ],
+    "setup": [
+        "tests/engine/test_engine_setup_teardown.py::"
+        "test_a_failed_setup_leaves_its_work_and_teardown_unrun",
+        "tests/engine/test_engine_setup_teardown.py::"
+        "test_a_task_inside_a_failed_setups_scope_does_not_run_whatever_its_rule",
+    ],
+    "teardown": [
+        "tests/engine/test_engine_setup_teardown.py::"
+        "test_a_teardown_runs_after_failed_work_and_the_work_fails_the_run",
+        "tests/engine/test_engine_setup_teardown.py::test_a_failed_teardown_does_not_fail_the_run",
+    ],
+    "on_failure_fail_run": [
+        "tests/engine/test_engine_setup_teardown.py::"
+        "test_a_failed_teardown_fails_the_run_when_it_says_on_failure_fail_run",
     ],
     "pool": [
         "tests/engine/test_pools_concurrency.py::test_a_one_slot_pool_runs_its_tasks_one_at_a_time",

@@ -81,6 +81,24 @@ REFUSED: dict[str, list[str]] = {
         "waits for If 'never', which has no Else",
         "has trigger rule 'none_skipped'",
     ],
+    "engine_setup.py:engine_always": ["has trigger rule 'always' and waits for 'waits_for'"],
+    "engine_setup.py:engine_one_done": ["has trigger rule 'one_done'"],
+    "engine_setup.py:engine_as_teardown": [
+        "is a setup task (setup=True), and Kubeflow Pipelines has no setup or teardown tasks",
+        "is a teardown task (teardown=True), and Kubeflow Pipelines has no setup or teardown",
+    ],
+    "engine_setup.py:engine_indirect_setup": [
+        "is a setup task (setup=True), and Kubeflow Pipelines has no setup or teardown tasks",
+        "is a teardown task (teardown=True), and Kubeflow Pipelines has no setup or teardown",
+    ],
+    "engine_setup.py:engine_setup_teardown": [
+        "is a setup task (setup=True), and Kubeflow Pipelines has no setup or teardown tasks",
+        "is a teardown task (teardown=True), and Kubeflow Pipelines has no setup or teardown",
+    ],
+    "engine_setup.py:engine_teardown_fails_run": [
+        "is a setup task (setup=True), and Kubeflow Pipelines has no setup or teardown tasks",
+        "is a teardown task (teardown=True), and Kubeflow Pipelines has no setup or teardown",
+    ],
     "importers.py:import_on_asset": ["runs when assets warehouse://imports are updated"],
     "notify_flow.py:notify_missing_pool": [
         "takes slots of pool 'nowhere'",

@@ -151,7 +151,18 @@ options = st.fixed_dictionaries(
         ),
         "image": st.sampled_from(["python:3.11-slim", "ghcr.io/acme/train:1"]),
         "trigger_rule": st.sampled_from(
-            ["all_success", "all_done", "one_failed", "none_failed", "always", "all_failed"]
+            [
+                "all_success",
+                "all_done",
+                "one_failed",
+                "none_failed",
+                "always",
+                "all_failed",
+                "one_done",
+                "all_skipped",
+                "none_failed_min_one_success",
+                "all_done_min_one_success",
+            ]
         ),
         "pool": st.from_regex(r"[A-Za-z0-9_.-]{1,64}", fullmatch=True),
         "pool_slots": st.integers(1, 16),

@@ -129,6 +129,18 @@ class SpecChecker:
                         hint=ASSET_HINT,
                         code="invalid_asset",
                     )
+        set_here = [k for k in ("setup", "teardown", "on_failure_fail_run") if getattr(options, k)]
+        if set_here and defaults:
+            self.add(
+                f"task_defaults cannot set {', '.join(set_here)}: a setup or teardown is "
+                "one task, not every task",
+                pipeline=pipeline,
+                task=task,
+                source=source,
+                hint="set it on the component (@component(setup=True)) or on the call "
+                "(.as_setup(), .as_teardown(setups=...))",
+                code="setup_teardown",
+            )
         if options.register_models is not None and defaults:
             self.add(
                 "task_defaults cannot set register: each task has its own outputs",

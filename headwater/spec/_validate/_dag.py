@@ -26,6 +26,7 @@ from headwater.spec._models import (
     PipelineInputBinding,
     PythonImplementation,
     SourceLocation,
+    TaskOptions,
     TaskOutputBinding,
     TaskSpec,
     TriggerImplementation,
@@ -149,6 +150,7 @@ class DagChecker:
                 code="unknown_component",
             )
             return
+        self.check_setup_teardown(task, comp, info)
         self.top.check_asset_outputs(
             task.options, comp, pipeline=self.pipeline, task=task.name, source=src
         )
@@ -242,6 +244,82 @@ class DagChecker:
                 hint="drop cache=True",
                 code="cached_sensor",
             )
+
+    def options(self, task: TaskSpec, comp: ComponentSpec) -> TaskOptions:
+        """The task's options as the engine reads them: its three layers overlaid."""
+        return self.top.spec.task_defaults.overlay(comp.options).overlay(task.options)
+
+    def check_setup_teardown(self, task: TaskSpec, comp: ComponentSpec, info: NodeInfo) -> None:
+        """Airflow's setup/teardown rules, on the options the task ends up with."""
+        opts = self.options(task, comp)
+        src = task.source
+        if opts.setup and opts.teardown:
+            self.add(
+                "task is both a setup and a teardown",
+                task=task.name,
+                source=src,
+                hint="make one task the setup (setup=True) and another its teardown "
+                "(teardown=True, after the setup); check the component's options too",
+                code="setup_teardown",
+            )
+            return
+        if opts.on_failure_fail_run is not None and not opts.teardown:
+            self.add(
+                "on_failure_fail_run is set on a task that is not a teardown",
+                task=task.name,
+                source=src,
+                hint="set teardown=True with it (e.g. .as_teardown(setups=..., "
+                "on_failure_fail_run=True)), or drop it: any other task's failure fails "
+                "the run already",
+                code="setup_teardown",
+            )
+        if (opts.setup or opts.teardown) and info.is_exit_task:
+            self.add(
+                "an ExitHandler's exit task cannot be a setup or a teardown",
+                task=task.name,
+                source=src,
+                hint="the exit task already runs however its body ends; drop setup/teardown "
+                "from it, or make a task inside the body the teardown",
+                code="setup_teardown",
+            )
+        rule = opts.trigger_rule
+        if (
+            not opts.teardown
+            and rule not in (None, "all_success")
+            and self.has_setup_upstream(info)
+        ):
+            self.add(
+                f"task runs right after a setup but has trigger rule '{rule}'; a task right "
+                "after a setup must use all_success (Airflow's rule: it works on what the "
+                "setup made, so it runs only when the setup succeeded)",
+                task=task.name,
+                source=src,
+                hint="drop its trigger rule, or make it the setup's teardown with "
+                ".as_teardown(setups=...)",
+                code="setup_teardown",
+            )
+        if opts.teardown and rule is None and not self.has_setup_upstream(info):
+            self.add(
+                "teardown has no setup task upstream, so its trigger rule "
+                "(all_done_setup_success) has no setup to wait for",
+                task=task.name,
+                source=src,
+                hint="name its setups with .as_teardown(setups=the_setup_task) (a setup is "
+                "a task with setup=True that it runs after), or give it a trigger_rule such "
+                "as 'all_done'",
+                code="setup_teardown",
+            )
+
+    def has_setup_upstream(self, info: NodeInfo) -> bool:
+        """Whether a task the node waits for directly (.after or data) is a setup."""
+        for name in self.dependencies(info):
+            upstream = self.nodes.get(name)
+            if upstream is None or not isinstance(upstream.node, TaskSpec):
+                continue
+            comp = self.top.component(upstream.node.component)
+            if comp is not None and self.options(upstream.node, comp).setup:
+                return True
+        return False
 
     def check_condition(self, cond: Condition, group: ConditionGroup, scope: Scope) -> None:
         if isinstance(cond, Logical):
