@@ -52,6 +52,7 @@ from headwater.sdk._secrets import (
     variable,
     variable_env,
 )
+from headwater.sdk._template import Template
 from headwater.sdk._tune import TuneStep, tune_step
 
 if _typing.TYPE_CHECKING:
@@ -87,6 +88,7 @@ __all__ = [
     "Pipeline",
     "Slack",
     "Task",
+    "Template",
     "TensorBoardLogs",
     "TuneStep",
     "Webhook",
