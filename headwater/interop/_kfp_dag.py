@@ -187,8 +187,8 @@ class DagBuilder:
                     task,
                     f"gets the template {binding.template[:200]!r} as '{input_name}'; "
                     "Kubeflow has no Jinja templates",
-                    "make it a pipeline parameter (a templated default renders when Headwater "
-                    "creates a run; Kubeflow gets it as plain text) or pass a plain str",
+                    "make it a pipeline parameter without a templated default and give its "
+                    "value when creating the Kubeflow run, or pass a plain str",
                 )
                 continue
             self._bind(ir, input_name, io, binding, scope, task)

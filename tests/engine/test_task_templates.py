@@ -59,7 +59,8 @@ def daily(out: str = {out!r}, region: str = "eu"):
         literal="s3://bucket/{{{{ ds }}}}/events.parquet",
     )
     with ParallelFor([1, 2]) as item:
-        write_item(out=out, item=item, path=headwater.Template("{{{{ ds_nodash }}}}/{{{{ params.region }}}}"))
+        day = headwater.Template("{{{{ ds_nodash }}}}/{{{{ params.region }}}}")
+        write_item(out=out, item=item, path=day)
 """
 
 
@@ -108,9 +109,7 @@ def check_run(ws: Workspace, out: Path, run: Any, ds: str) -> None:
     assert stored.templates["s3://bucket/{{ ds }}/events.parquet"] == path
 
 
-def test_scheduled_runs_give_tasks_their_rendered_templates(
-    ws: Workspace, tmp_path: Path
-) -> None:
+def test_scheduled_runs_give_tasks_their_rendered_templates(ws: Workspace, tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
     deployed(ws, tmp_path, out)
@@ -123,9 +122,7 @@ def test_scheduled_runs_give_tasks_their_rendered_templates(
         check_run(ws, out, run, ds)
 
 
-def test_backfilled_runs_give_tasks_their_rendered_templates(
-    ws: Workspace, tmp_path: Path
-) -> None:
+def test_backfilled_runs_give_tasks_their_rendered_templates(ws: Workspace, tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
     deployed(ws, tmp_path, out)
@@ -171,6 +168,24 @@ def test_a_manual_run_renders_params_run_id_and_the_cache_key_uses_the_result(
     assert one.outputs("echo")["output"] == one.id
     assert two.outputs("echo")["output"] == two.id
     assert two.task("echo").cached_from is None  # another run id, another input
+
+
+@headwater.pipeline
+def inner(text: str):
+    echo(text=text)
+    echo(text=headwater.Template("inner {{ run_id }}"))
+
+
+def test_a_pipeline_used_as_a_step_renders_its_own_templates_and_gets_rendered_ones(
+    ws: Workspace,
+) -> None:
+    @headwater.pipeline
+    def outer():
+        inner(text=headwater.Template("outer {{ run_id }}"))
+
+    run = headwater.run(outer)
+    assert run.outputs("inner.echo")["output"] == f"outer {run.id}"
+    assert run.outputs("inner.echo-2")["output"] == f"inner {run.id}"
 
 
 @pytest.mark.parametrize(
@@ -234,7 +249,7 @@ def test_a_template_inside_a_list_and_a_template_of_no_text_are_refused() -> Non
     def nested():
         echo(text=[headwater.Template("{{ ds }}")])
 
-    with pytest.raises(PipelineDefinitionError, match="a headwater.Template inside a list"):
+    with pytest.raises(PipelineDefinitionError, match=r"a headwater\.Template inside a list"):
         nested.compile()
     with pytest.raises(PipelineDefinitionError, match="takes the template's text"):
         headwater.Template(3)  # type: ignore[arg-type]
