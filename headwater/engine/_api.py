@@ -17,7 +17,14 @@ from headwater.engine._state import Observer
 from headwater.engine._workspace import Workspace
 from headwater.errors import RunError
 from headwater.executors import Executor, make_executor
-from headwater.spec import PipelineSpec, digest, from_data, resolve_parameters, to_data
+from headwater.spec import (
+    PipelineSpec,
+    digest,
+    from_data,
+    resolve_parameters,
+    task_templates,
+    to_data,
+)
 from headwater.states import RUN_DONE, TASK_SUCCESS, RunStatus
 from headwater.store import (
     ArtifactRecord,
@@ -103,19 +110,42 @@ def render_for_run(
 
     Nothing is written: a value that cannot be stored, is too large, or a template that
     cannot be rendered (see :mod:`headwater.engine._templates`) raises first.
+
+    The tasks' templates (``headwater.Template`` arguments) are rendered too, with the
+    same context (``params`` then holds the rendered parameter values); what they render
+    to is returned under the key ``RUN_TEMPLATES``, which the run stores with its
+    parameters (and :class:`~headwater.store.RunRecord` gives back as ``templates``).
     """
     from headwater.engine._inputs import check_parameters
-    from headwater.engine._templates import is_template, render_parameters
-    from headwater.store import new_id
+    from headwater.engine._templates import (
+        is_template,
+        render_parameters,
+        render_task_templates,
+    )
+    from headwater.store import RUN_TEMPLATES, new_id
 
     check_parameters(params)
     run_id = run_id or new_id()
     values = resolve_parameters(spec, params)
+    made: list[dict[str, Any]] = []
+
+    def run_context() -> dict[str, Any]:  # asked for once, and only when a template needs it
+        if not made:
+            made.append(dict(context(run_id)) if context else {})
+        return made[0]
+
     if any(is_template(v) or isinstance(v, list | dict) for v in values.values()):
-        rendered = render_parameters(values, dict(context(run_id)) if context else {})
+        rendered = render_parameters(values, run_context())
         if rendered != values:
             check_parameters(rendered, rendered=True)
             values = resolve_parameters(spec, rendered)  # check what the templates produced
+    templates = task_templates(spec)
+    if templates:
+        # The tasks' headwater.Template arguments, rendered once for the whole run (loop
+        # iterations and nested pipelines included) and stored with its parameters: a
+        # task looks its own up when it starts (docs/adr/0029).
+        task_context = {**run_context(), "params": dict(values)}
+        values = {**values, RUN_TEMPLATES: render_task_templates(spec, templates, task_context)}
     return values, run_id
 
 

@@ -29,8 +29,9 @@ from headwater.spec import (
     PipelineInputBinding,
     PipelineSpec,
     TaskSpec,
+    TemplateBinding,
 )
-from headwater.store import MetadataStore, NewArtifact
+from headwater.store import RUN_TEMPLATES, MetadataStore, NewArtifact
 
 if TYPE_CHECKING:
     from headwater.engine._workspace import Workspace
@@ -92,11 +93,14 @@ Candidates = list[tuple[Any, str]] | None  # None: known only when the run runs
 
 def importer_uris(spec: PipelineSpec, values: dict[str, Any]) -> list[NamedUri]:
     """Every importer URI that ``spec`` and the run's parameter ``values`` determine:
-    constants, parameters (through nested pipelines) and the items of loops over them.
-    URIs that come from task outputs are checked by the task process when it runs."""
+    constants, parameters (through nested pipelines), templates (rendered, under
+    ``RUN_TEMPLATES`` in ``values``) and the items of loops over them. URIs that come from
+    task outputs are checked by the task process when it runs."""
     found: list[NamedUri] = []
+    # The rendered templates ride along with the inputs, under a key no parameter has.
     inputs: dict[str, Candidates] = {
-        name: [(value, f"parameter '{name}'")] for name, value in values.items()
+        name: [(value, "a template" if name == RUN_TEMPLATES else f"parameter '{name}'")]
+        for name, value in values.items()
     }
     _walk(spec, spec.dag.nodes, inputs, {}, "", found)
     return found
@@ -109,6 +113,10 @@ def _candidates(
         return [(binding.value, "a constant in the pipeline")]
     if isinstance(binding, PipelineInputBinding):
         return inputs.get(binding.name)
+    if isinstance(binding, TemplateBinding):
+        rendered = inputs.get(RUN_TEMPLATES) or [({}, "")]
+        text = rendered[0][0].get(binding.template)
+        return None if text is None else [(text, f"the template {binding.template!r}")]
     if isinstance(binding, LoopItemBinding):
         items = loops.get(binding.loop)
         if items is None or binding.key is None:
@@ -138,7 +146,7 @@ def _walk(
                 for value, source in _candidates(node.inputs.get("uri"), inputs, loops) or []:
                     found.append(NamedUri(prefix + node.name, value, source))
             elif isinstance(impl, DagImplementation):
-                inner: dict[str, Candidates] = {}
+                inner: dict[str, Candidates] = {RUN_TEMPLATES: inputs.get(RUN_TEMPLATES)}
                 for name, io in comp.inputs.items():
                     bound = node.inputs.get(name)
                     if bound is not None:

@@ -93,7 +93,7 @@ class RunState(ABC):
         self.on_warning: Callable[[str], None] | None = None
 
         # The run-time graph (control flow).
-        self.root = Scope("", None, "", inputs=dict(run.parameters))
+        self.root = Scope("", None, "", inputs=dict(run.parameters), templates=dict(run.templates))
         # Units to (re)consider, in the order they became interesting (a FIFO set).
         self.dirty: dict[Unit, None] = {}
         self.dependents: dict[int, list[Unit]] = {}

@@ -23,6 +23,7 @@ from headwater._limits import how_to_raise, limits
 from headwater._values import shown
 from headwater.engine._render import RenderFailed, render
 from headwater.errors import LimitError, ParameterError
+from headwater.spec import PipelineSpec, template_users
 
 
 def is_template(value: Any) -> bool:
@@ -37,6 +38,10 @@ def render_value(value: Any, context: dict[str, Any], where: str) -> Any:
         return {k: render_value(v, context, f"{where}[{k!r}]") for k, v in value.items()}
     if not is_template(value):
         return value
+    return _render_one(value, context, where)
+
+
+def _render_one(value: str, context: dict[str, Any], where: str) -> str:
     now = limits()
     try:
         return render(
@@ -79,6 +84,36 @@ def _explain(
     elif exc.kind == "error":
         hint = "fix what the template computes (see the error above); " + hint
     return ParameterError(f"{where}: cannot render the template {text}: {exc.message}", hint=hint)
+
+
+def render_task_templates(
+    spec: PipelineSpec, templates: list[str], context: dict[str, Any]
+) -> dict[str, str]:
+    """Each template that tasks of ``spec`` are given (``headwater.Template``), rendered
+    with ``context`` (whose ``params`` are the run's parameter values, rendered): template
+    text -> rendered text. An error names a task and input that use the template."""
+    rendered: dict[str, str] = {}
+    for text in templates:
+        where = _users(spec, text)
+        # A Template is rendered whatever it holds: explicit, unlike parameter values.
+        value = _render_one(text, context, where)
+        size = len(value.encode("utf-8", "surrogatepass"))
+        if size > limits().max_parameter_bytes:
+            raise LimitError(
+                f"{where}: the template {shown(text)} renders to {size:,} bytes, more than "
+                f"the {limits().max_parameter_bytes:,} a task argument may be",
+                hint="pass a reference to the data (a path or URI) instead of the data, or "
+                + how_to_raise("max_parameter_bytes"),
+            )
+        rendered[text] = value
+    return rendered
+
+
+def _users(spec: PipelineSpec, text: str) -> str:
+    """Which task input (the first found) of pipeline ``spec`` gets the template ``text``."""
+    for task, name in template_users(spec, text):
+        return f"pipeline '{spec.name}', task '{task}', input '{name}'"
+    return f"pipeline '{spec.name}'"
 
 
 def render_parameters(values: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:

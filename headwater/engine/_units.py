@@ -17,6 +17,7 @@ from headwater.spec import (
     PipelineInputBinding,
     TaskOutputBinding,
     TaskSpec,
+    TemplateBinding,
 )
 from headwater.states import TASK_DONE, TASK_NOT_OK, TASK_SUCCESS, TaskStatus
 from headwater.store import ArtifactRecord, MetadataStore, TaskRunRecord
@@ -50,6 +51,7 @@ class Scope:
         inputs: dict[str, Any] | None = None,
         loop: tuple[str, Any] | None = None,
         owner: Unit | None = None,
+        templates: dict[str, str] | None = None,
     ) -> None:
         self.dag_key = dag_key
         self.parent = parent
@@ -57,6 +59,8 @@ class Scope:
         self.inputs = inputs
         self.loop = loop
         self.owner = owner
+        # The run's rendered task templates (on the run's root scope only).
+        self.templates = templates
         self.units: dict[str, Unit] = {}
 
     @property
@@ -82,6 +86,17 @@ class Scope:
                 return s.inputs[name]
             s = s.parent
         raise Unavailable(f"pipeline input '{name}' has no value")
+
+    def rendered(self, template: str) -> str:
+        """What ``template`` rendered to when the run was created (the run's root holds it)."""
+        s: Scope = self
+        while s.parent is not None:
+            s = s.parent
+        if s.templates is None or template not in s.templates:
+            raise Unavailable(
+                f"the template {template[:200]!r} was not rendered when the run was created"
+            )
+        return s.templates[template]
 
     def loop_item(self, loop: str) -> Any:
         s: Scope | None = self
@@ -212,6 +227,8 @@ def resolve(binding: Any, scope: Scope, unit_for_collect: Unit | None = None) ->
         return binding.value
     if isinstance(binding, PipelineInputBinding):
         return scope.pipeline_input(binding.name)
+    if isinstance(binding, TemplateBinding):
+        return scope.rendered(binding.template)
     if isinstance(binding, LoopItemBinding):
         item = scope.loop_item(binding.loop)
         if binding.key is None:

@@ -58,6 +58,7 @@ from headwater.spec import (
     LoopItemBinding,
     Node,
     TaskSpec,
+    TemplateBinding,
     TriggerRule,
 )
 
@@ -177,6 +178,17 @@ class DagBuilder:
                     input_name,
                     {"taskFinalStatus": {"producerTask": self.index.ir_name(exit_of.name)}},
                     artifact=False,
+                )
+                continue
+            if isinstance(binding, TemplateBinding):
+                # Kubeflow has no Jinja and no run context (ds, the data interval) to
+                # render with: refused rather than passed on as literal text.
+                self.index.problem(
+                    task,
+                    f"gets the template {binding.template[:200]!r} as '{input_name}'; "
+                    "Kubeflow has no Jinja templates",
+                    "make it a pipeline parameter without a templated default and give its "
+                    "value when creating the Kubeflow run, or pass a plain str",
                 )
                 continue
             self._bind(ir, input_name, io, binding, scope, task)

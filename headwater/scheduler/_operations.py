@@ -134,7 +134,7 @@ def clear(
     run = ws.store.runs.get_run(run_id)
     spec = from_data(ws.store.pipelines.get_version(run.version_id).spec)
     if confine:
-        check_run_uris(ws, spec, run.parameters)
+        check_run_uris(ws, spec, run.stored_parameters())
     check_options(spec, ignore_image=ws.settings.ignore_image)
     rows = ws.store.tasks.task_runs(run.id)
     known = {r.path for r in rows}

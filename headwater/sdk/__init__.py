@@ -61,6 +61,7 @@ from headwater.sdk._sensors import (
     wait_for_sql,
     wait_until,
 )
+from headwater.sdk._template import Template
 from headwater.sdk._tune import TuneStep, tune_step
 
 if _typing.TYPE_CHECKING:
@@ -96,6 +97,7 @@ __all__ = [
     "Pipeline",
     "Slack",
     "Task",
+    "Template",
     "TensorBoardLogs",
     "TuneStep",
     "Webhook",

@@ -14,6 +14,7 @@ from headwater.sdk._interface import Interface, pipeline_inputs
 from headwater.sdk._location import Src
 from headwater.sdk._options import merge
 from headwater.sdk._sensors import BuiltinSensor, SensorComponent
+from headwater.sdk._template import Template
 from headwater.sdk._tune import TuneStep
 from headwater.spec import (
     SCHEMA_VERSION,
@@ -45,6 +46,7 @@ from headwater.spec import (
     TaskOptions,
     TaskOutputBinding,
     TaskSpec,
+    TemplateBinding,
     TriggerImplementation,
     TuneImplementation,
     validate,
@@ -308,6 +310,8 @@ class _Compiler:
     ) -> Binding:
         if isinstance(value, _graph._Const):
             return ConstantBinding(kind="constant", value=value.value)
+        if isinstance(value, Template):
+            return TemplateBinding(kind="template", template=value.text)
         if isinstance(value, _graph.PipelineInput):
             if value.builder is not builder:
                 raise self.foreign(what, value.describe(), src, task)

@@ -19,6 +19,7 @@ from headwater.errors import PipelineDefinitionError
 from headwater.sdk import _location
 from headwater.sdk._location import Src
 from headwater.sdk._options import merge, normalize
+from headwater.sdk._template import Template
 
 if TYPE_CHECKING:
     from headwater.sdk._assets import Asset
@@ -655,6 +656,14 @@ def to_json_constant(value: Any, what: str, src: Src | None, task: str | None = 
     try:
         return json.loads(json.dumps(value, allow_nan=False))
     except (TypeError, ValueError):
+        if _holds_template(value):
+            raise _error(
+                f"{what} gets a headwater.Template inside a list or dict",
+                src,
+                "a Template must be a whole task argument (of a str input): pass each "
+                "templated value as an argument of its own, or template a pipeline parameter",
+                task=task,
+            ) from None
         raise _error(
             f"{what} gets {value!r} ({type(value).__name__}), which is neither a task output, "
             "a parameter nor a JSON value",
@@ -662,6 +671,16 @@ def to_json_constant(value: Any, what: str, src: Src | None, task: str | None = 
             "pass numbers, strings, booleans, None, lists or dicts of those, or a task's .output",
             task=task,
         ) from None
+
+
+def _holds_template(value: Any) -> bool:
+    if isinstance(value, Template):
+        return True
+    if isinstance(value, list | tuple):
+        return any(_holds_template(v) for v in value)
+    if isinstance(value, dict):
+        return any(_holds_template(v) for v in value.values())
+    return False
 
 
 def call(callee: Callee, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Task:
@@ -713,6 +732,8 @@ def call(callee: Callee, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Task:
                 src,
                 "conditions go in 'with headwater.If(...)'; pass plain values to tasks",
             )
+        elif isinstance(value, Template):
+            continue  # compiled to a template binding: rendered when a run is created
         elif not isinstance(value, Channel):
             bound[name] = _Const(
                 to_json_constant(value, f"input '{name}' of {callee.name}()", src, would_be)

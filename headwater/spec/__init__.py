@@ -53,11 +53,13 @@ from headwater.spec._models import (
     TaskOptions,
     TaskOutputBinding,
     TaskSpec,
+    TemplateBinding,
     TriggerImplementation,
     TriggerRule,
     TuneImplementation,
 )
 from headwater.spec._params import parameters_json_schema, resolve_parameters
+from headwater.spec._templates import task_templates, template_problem, template_users
 from headwater.spec._tuning import (
     DIRECTIONS,
     MAX_PARALLEL,
@@ -120,6 +122,7 @@ __all__ = [
     "TaskOptions",
     "TaskOutputBinding",
     "TaskSpec",
+    "TemplateBinding",
     "TriggerImplementation",
     "TriggerRule",
     "TuneImplementation",
@@ -138,6 +141,9 @@ __all__ = [
     "parse_space",
     "resolve_parameters",
     "shortest_interval",
+    "task_templates",
+    "template_problem",
+    "template_users",
     "to_data",
     "validate",
 ]

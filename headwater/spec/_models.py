@@ -327,6 +327,15 @@ class CollectedBinding(_Model):
     output: str
 
 
+class TemplateBinding(_Model):
+    """A Jinja template (``headwater.Template``), rendered once when the run is created
+    with the run's context (``ds``, ``params``, ``run_id``, ``macros``...); the task gets
+    the rendered text (docs/adr/0029-templated-task-arguments.md)."""
+
+    kind: Literal["template"]
+    template: str
+
+
 class FinalStatusBinding(_Model):
     """The final status of the exit handler's body, given to its exit task."""
 
@@ -339,6 +348,7 @@ Binding = Annotated[
     | TaskOutputBinding
     | LoopItemBinding
     | CollectedBinding
+    | TemplateBinding
     | FinalStatusBinding,
     Field(discriminator="kind"),
 ]

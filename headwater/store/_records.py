@@ -30,6 +30,21 @@ def check_experiment(name: str) -> str:
     return name
 
 
+RUN_TEMPLATES = "$templates"
+"""The key under which a run's rendered task templates (``headwater.Template`` arguments,
+template text -> rendered text) are stored with its parameters. No parameter can have this
+name (parameter names are Python identifiers); :func:`run_record` moves it out of
+``parameters`` into :attr:`RunRecord.templates` (docs/adr/0029-templated-task-arguments.md)."""
+
+
+def split_templates(stored: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Stored run parameters as ``(parameters, rendered task templates)``."""
+    if RUN_TEMPLATES not in stored:
+        return stored, {}
+    params = dict(stored)
+    return params, params.pop(RUN_TEMPLATES) or {}
+
+
 @dataclass(frozen=True)
 class RunRecord:
     id: str
@@ -59,6 +74,15 @@ class RunRecord:
     outputs: dict[str, Any] | None = None
     # The experiment the run belongs to; by default its pipeline's name.
     experiment: str = ""
+    # Its tasks' templates (headwater.Template), rendered when it was created: the text of
+    # each template -> what it rendered to. Stored with the parameters (RUN_TEMPLATES).
+    templates: dict[str, str] = field(default_factory=dict)
+
+    def stored_parameters(self) -> dict[str, Any]:
+        """The parameters as the run stores them: with its rendered templates, if any."""
+        if not self.templates:
+            return self.parameters
+        return {**self.parameters, RUN_TEMPLATES: self.templates}
 
 
 @dataclass(frozen=True)
@@ -204,9 +228,11 @@ def schedule_record(row: sa.Row[Any]) -> ScheduleRecord:
 
 def run_record(row: sa.Row[Any]) -> RunRecord:
     values = fields_of(RunRecord, row._mapping)
+    params, templates = split_templates(values["parameters"] or {})
     values.update(
         status=RunStatus(values["status"]),
-        parameters=values["parameters"] or {},
+        parameters=params,
+        templates=templates,
         cache_enabled=bool(values["cache_enabled"]),
         confined=bool(values["confined"]),
     )

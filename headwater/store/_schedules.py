@@ -15,7 +15,13 @@ from headwater.states import RunStatus
 from headwater.store import _schema as t
 from headwater.store import _transitions as moves
 from headwater.store._base import Database, now
-from headwater.store._records import RunRecord, ScheduleRecord, VersionRecord, schedule_record
+from headwater.store._records import (
+    RunRecord,
+    ScheduleRecord,
+    VersionRecord,
+    schedule_record,
+    split_templates,
+)
 
 _SCHED = t.schedules.c
 # Statements built once and run with parameters: a scheduler pass creates many runs.
@@ -64,13 +70,14 @@ class DueRun:
 def _scheduled_run(
     schedule: ScheduleRecord, version: VersionRecord, due: DueRun, created: datetime
 ) -> RunRecord:
+    params, templates = split_templates(due.parameters)
     return RunRecord(
         due.run_id,
         version.pipeline_id,
         schedule.pipeline,
         version.id,
         RunStatus.QUEUED,
-        due.parameters,
+        params,
         "schedule",
         True,
         None,
@@ -83,6 +90,7 @@ def _scheduled_run(
         due.start,
         due.end,
         confined=True,
+        templates=templates,
     )
 
 

@@ -29,9 +29,11 @@ from headwater.spec._models import (
     TaskOptions,
     TaskOutputBinding,
     TaskSpec,
+    TemplateBinding,
     TriggerImplementation,
 )
 from headwater.spec._params import type_error
+from headwater.spec._templates import template_problem
 from headwater.spec._validate._checker import SpecChecker
 from headwater.spec._validate._common import (
     BASE_ARTIFACT,
@@ -196,6 +198,9 @@ class DagChecker:
                     code="type_mismatch",
                 )
                 continue
+            if isinstance(binding, TemplateBinding):
+                self.check_template(binding, io, task, name)
+                continue
             value = self.binding_value(binding, info.scope, task.name, src, name)
             if value is not None:
                 self.check_assignable(value, io, task, name)
@@ -320,6 +325,34 @@ class DagChecker:
             if comp is not None and self.options(upstream.node, comp).setup:
                 return True
         return False
+
+    def check_template(
+        self, binding: TemplateBinding, io: IOSpec, task: TaskSpec, name: str
+    ) -> None:
+        """A template renders to text: it must parse, and feed a ``str`` (or untyped) input."""
+        problem = template_problem(binding.template)
+        if problem is not None:
+            self.add(
+                f"input '{name}' gets the template {binding.template[:200]!r}, which does not "
+                f"parse: {problem}",
+                task=task.name,
+                source=task.source,
+                hint="fix the Jinja syntax ('{{ ds }}', '{{ params.name }}', "
+                "'{% if ... %}...{% endif %}'); to pass the text as it is, pass a plain str "
+                "instead of headwater.Template(...)",
+                code="bad_template",
+            )
+        kind = io.type.kind if io.kind == "parameter" and io.type is not None else None
+        if kind not in ("str", "any"):
+            self.add(
+                f"input '{name}' is a {io.describe()} but gets a template, which renders to "
+                "text (str)",
+                task=task.name,
+                source=task.source,
+                hint="give the component a str input and convert the text there, or template "
+                "a pipeline parameter of that type (its template's result is converted)",
+                code="type_mismatch",
+            )
 
     def check_condition(self, cond: Condition, group: ConditionGroup, scope: Scope) -> None:
         if isinstance(cond, Logical):
