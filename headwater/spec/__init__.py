@@ -69,7 +69,7 @@ from headwater.spec._tuning import (
     load_space,
     parse_space,
 )
-from headwater.spec._validate import POOL_RE, shortest_interval, validate
+from headwater.spec._validate import POOL_RE, asset_error, shortest_interval, validate
 
 __all__ = [
     "DIRECTIONS",
@@ -117,6 +117,7 @@ __all__ = [
     "TaskSpec",
     "TriggerRule",
     "TuneImplementation",
+    "asset_error",
     "canonical_json",
     "check_objective",
     "check_settings",
