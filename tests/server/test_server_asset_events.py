@@ -143,6 +143,12 @@ def test_a_viewer_may_not_post_an_event(users: Users) -> None:
     assert users.server.snapshot() == before
 
 
+def test_the_events_path_answers_other_methods_405(users: Users) -> None:
+    with users.client("eve") as http:
+        r = http.get(EVENTS)
+    assert r.status_code == 405 and r.headers["allow"] == "POST", r.text
+
+
 def test_another_namespaces_asset_is_not_found(users: Users) -> None:
     before = users.server.snapshot()
     with users.client("dan", "data") as http:  # data has no such asset
