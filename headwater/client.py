@@ -345,6 +345,17 @@ class Client:
         result: dict[str, Any] = self._call("GET", "/asset-events", params=_given(filters))
         return result
 
+    def emit_asset_event(self, name: str, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Record that asset ``name`` was updated outside any run, with ``metadata``: the
+        pipelines scheduled on it run (see the event's ``triggered`` later)."""
+        from urllib.parse import quote
+
+        body = {"metadata": metadata} if metadata is not None else {}
+        result: dict[str, Any] = self._call(
+            "POST", f"/assets/{quote(name, safe='')}/events", json=body
+        )
+        return result
+
     # ------------------------------------------------------------------ model registry
 
     def models(self, limit: int = 1000) -> list[dict[str, Any]]:

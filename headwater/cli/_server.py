@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -24,6 +25,8 @@ from headwater.cli._options import (
     MaxRequestBytes,
     MaxRunsPerPass,
     MinScheduleInterval,
+    Server,
+    Token,
     apply_limits,
 )
 
@@ -390,19 +393,109 @@ def assets_events(
     asset: Annotated[str | None, typer.Argument(help="Only this asset.")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=100_000)] = 20,
 ) -> None:
-    """Asset updates, newest first, with the run that made each and the runs it triggered."""
+    """Asset updates, newest first: the run that made each (or who reported an external
+    one, with its metadata), and the runs it triggered."""
+    import json
+
     from headwater.engine import Workspace
 
     table = Table(title="asset events", title_justify="left")
-    for col in ("#", "asset", "when", "from run", "artifact", "triggered"):
+    for col in ("#", "asset", "when", "from", "artifact", "metadata", "triggered"):
         table.add_column(col)
     for e in Workspace.open().store.assets.asset_events(asset=asset, limit=limit):
+        source = f"run {e.run_id}" if e.kind == "task" else f"external: {e.source or '?'}"
+        shown = json.dumps(e.metadata, ensure_ascii=False) if e.metadata else "-"
         table.add_row(
             str(e.id),
             escape(e.asset),
             _when(e.created_at),
-            e.run_id or "-",
+            escape(source),
             e.artifact_id or "-",
+            escape(shown if len(shown) <= 80 else shown[:77] + "..."),
             ", ".join(e.triggered) or "-",
         )
     out.print(table)
+
+
+@assets_app.command("emit")
+def assets_emit(
+    name: Annotated[str, typer.Argument(help="The asset, e.g. s3://lake/orders.")],
+    metadata: Annotated[
+        str | None,
+        typer.Option("--metadata", help="A JSON object about the update, e.g. '{\"rows\": 1200}'."),
+    ] = None,
+    metadata_file: Annotated[
+        Path | None,
+        typer.Option("--metadata-file", help="Read the JSON object from this file."),
+    ] = None,
+    server: Server = None,
+    token: Token = None,
+) -> None:
+    """Record that an asset was updated outside Headwater (data landed, a job elsewhere
+    wrote it): the pipelines scheduled on it run, and see the event and its metadata."""
+    extra = _event_metadata(metadata, metadata_file)
+    if server:
+        from headwater.cli._options import client
+
+        with client(server, token) as hw:
+            event = hw.emit_asset_event(name, extra)
+    else:
+        from headwater.engine import Workspace
+
+        found = Workspace.open().store.assets.record_external_event(
+            name, source=_local_source(), metadata=extra
+        )
+        event = {"id": found.id, "asset": found.asset, "source": found.source}
+    out.print(
+        f"asset event {event['id']} on {escape(event['asset'])} recorded "
+        f"(by {escape(str(event['source']))}); the pipelines scheduled on it run on the "
+        "scheduler's next pass",
+        highlight=False,
+    )
+
+
+def _event_metadata(text: str | None, path: Path | None) -> dict[str, Any] | None:
+    """The metadata ``--metadata`` or ``--metadata-file`` gives (one of them at most)."""
+    import json
+
+    from headwater.errors import InvalidValue
+
+    if text is not None and path is not None:
+        raise InvalidValue(
+            "--metadata and --metadata-file both given",
+            hint="give the metadata once: inline, or in a file",
+        )
+    where = "--metadata"
+    if path is not None:
+        where = f"--metadata-file {path}"
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidValue(
+                f"{where}: cannot read it: {exc}",
+                hint="give a readable UTF-8 file holding a JSON object",
+            ) from None
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise InvalidValue(
+            f"{where} is not JSON: {exc}", hint='give a JSON object, e.g. {"rows": 1200}'
+        ) from None
+    if not isinstance(value, dict):
+        raise InvalidValue(
+            f"{where} is a JSON {type(value).__name__}, not an object",
+            hint='give a JSON object of names and values, e.g. {"rows": 1200}',
+        )
+    return value
+
+
+def _local_source() -> str:
+    """Who reports an event from this machine's command line."""
+    import getpass
+
+    try:
+        return f"cli {getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"

@@ -30,6 +30,13 @@ class TemplateContext(TypedDict):
     before and after this run's interval (see :meth:`Timetable.interval_before`),
     or None where there is none (the first interval, the last before ``end_date``,
     ``@once``, or a run of an unscheduled pipeline).
+
+    ``triggering_asset_events`` holds, for a run an asset schedule created, the events
+    that triggered it by asset name, oldest first: each a dict with ``id``, ``asset``,
+    ``kind`` (``task`` or ``external``), ``created_at``, ``source`` and ``metadata`` (an
+    external event's), ``run_id``, ``task_run_id`` and ``artifact_id`` (a task's). It is
+    empty for every other run. A task reads it through a parameter, e.g.
+    ``events: str = "{{ triggering_asset_events | tojson }}"``.
     """
 
     ds: str
@@ -47,6 +54,7 @@ class TemplateContext(TypedDict):
     run_id: str
     params: dict[str, Any]
     macros: Macros
+    triggering_asset_events: dict[str, list[dict[str, Any]]]
 
 
 def template_context(
@@ -55,6 +63,7 @@ def template_context(
     params: Mapping[str, Any],
     *,
     timetable: Timetable | None = None,
+    triggering_asset_events: Mapping[str, list[dict[str, Any]]] | None = None,
 ) -> TemplateContext:
     """The template context of the run ``run_id`` for ``interval``.
 
@@ -86,6 +95,7 @@ def template_context(
         run_id=run_id,
         params=dict(params),
         macros=MACROS,
+        triggering_asset_events=dict(triggering_asset_events or {}),
     )
 
 

@@ -15,13 +15,14 @@ import dataclasses
 import json
 import logging
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
 from headwater._limits import limits
 from headwater.engine import Workspace, check_run_uris, check_schedule, render_for_run
 from headwater.errors import HeadwaterError, UriNotAllowed
-from headwater.scheduler._context import interval_parameters, template_context
+from headwater.scheduler._context import TemplateContext, interval_parameters, template_context
 from headwater.scheduler._settings import effective_spec
 from headwater.scheduler._timetable import DataInterval, Timetable
 from headwater.spec import PipelineSpec, from_data
@@ -227,9 +228,17 @@ def _asset_run(
     times = [when for _, when in events]
     interval = DataInterval(min(times), max(times))
     run_id = new_id()
-    values, _ = render_for_run(
-        spec, {}, lambda rid: template_context(interval, run_id, {}), run_id=run_id
-    )
+
+    def context(rid: str) -> TemplateContext:
+        # What the run's templates see of the events that triggered it, by asset
+        # (Airflow's triggering_asset_events), an external event's source and metadata
+        # included; read only when a parameter is a template.
+        triggering: dict[str, list[dict[str, Any]]] = {}
+        for event in ws.store.assets.events_by_id(ids):
+            triggering.setdefault(event.asset, []).append(event.context())
+        return template_context(interval, run_id, {}, triggering_asset_events=triggering)
+
+    values, _ = render_for_run(spec, {}, context, run_id=run_id)
     check_run_uris(ws, spec, values)
     created = ws.store.assets.create_asset_run(
         schedule.pipeline_id,

@@ -49,7 +49,7 @@ class Permission(StrEnum):
 # What each permission covers, for the docs' table.
 MEANING: dict[Permission, str] = {
     Permission.READ: "read pipelines, runs, logs, artifacts, metrics, models, studies",
-    Permission.RUN: "trigger, cancel, retry and clear runs",
+    Permission.RUN: "trigger, cancel, retry and clear runs, and post asset events",
     Permission.DEPLOY: "deploy pipelines (runs their code on the server's workers)",
     Permission.SCHEDULE: "pause, resume and edit schedules; backfills",
     Permission.MODELS: "register model versions, set and delete aliases",

@@ -8,10 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from headwater.errors import ApiError, HeadwaterError
-from headwater.server._access import Permission, needs, scoped_state
+from headwater.errors import ApiError, HeadwaterError, LimitError
+from headwater.server._access import Called, Permission, needs, scoped_state
 from headwater.server._deps import ServerState, page, utc
 from headwater.server._schemas import (
+    AssetEventIn,
     AssetEventOut,
     AssetOut,
     BackfillIn,
@@ -26,7 +27,7 @@ from headwater.server._schemas import (
     VersionOut,
 )
 from headwater.spec import PipelineSpec, from_data
-from headwater.store import ScheduleRecord, VersionRecord
+from headwater.store import AssetEventRecord, ScheduleRecord, VersionRecord
 
 router = APIRouter(prefix="/api/v1")
 St = Annotated[ServerState, Depends(scoped_state)]
@@ -372,9 +373,37 @@ def list_asset_events(
     )
     more = len(items) > limit
     total = offset + len(items) if not more else offset + limit + 1
-    return page(
-        [{**e.__dict__, "triggered": list(e.triggered)} for e in items[:limit]],
-        total,
-        limit,
-        offset,
-    )
+    return page([_event_out(e) for e in items[:limit]], total, limit, offset)
+
+
+def _event_out(e: AssetEventRecord) -> dict[str, Any]:
+    return {**e.__dict__, "kind": e.kind, "triggered": list(e.triggered)}
+
+
+@router.post(
+    "/assets/{name:path}/events",
+    response_model=AssetEventOut,
+    status_code=201,
+    tags=["assets"],
+    responses={404: {"model": Problem}, 413: {"model": Problem}},
+    **needs(Permission.RUN),
+)
+def post_asset_event(s: St, who: Called, name: str, body: AssetEventIn | None = None) -> Any:
+    """Record that the asset was updated outside any run (Airflow's ``POST
+    /assets/events``), by the caller, with ``metadata``: the pipelines scheduled on it
+    run on the scheduler's next pass and see the event in ``triggering_asset_events``.
+    The asset must be known to the namespace (a deployed pipeline is scheduled on it or
+    updates it): an unknown name answers 404 rather than creating an asset. The name
+    goes in the path as it is (``/assets/s3://lake/orders/events``) or %-escaped."""
+    user, token = who.who.user.name, who.who.token.name
+    try:
+        event = s.ws.store.assets.record_external_event(
+            name,
+            source=f"{user} (token '{token}')"[:256],
+            metadata=body.metadata if body is not None else None,
+        )
+    except LimitError as exc:  # too large to store: the HTTP status that says so
+        raise ApiError(413, exc.message, hint=exc.hint) from None
+    if s.wake_scheduler is not None:
+        s.wake_scheduler()
+    return _event_out(event)

@@ -378,11 +378,30 @@ class AssetOut(_Out):
 class AssetEventOut(_Out):
     id: int
     asset: str
+    kind: Literal["task", "external"] = Field(
+        description="task: a task's output updated the asset; external: reported from "
+        "outside a run (the API, the CLI, a sensor)."
+    )
     run_id: str | None
     task_run_id: str | None
     artifact_id: str | None
     created_at: datetime
+    source: str | None = Field(
+        description="An external event's reporter: the user and token that posted it, or "
+        "the sensor that saw the update."
+    )
+    metadata: dict[str, Any] | None = Field(description="An external event's metadata.")
     triggered: list[str]
+
+
+class AssetEventIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    metadata: dict[str, Any] | None = Field(
+        None,
+        description="What to say about the update (Airflow's extra): an object of JSON "
+        "values, at most 64 KiB as JSON. The runs it triggers see it.",
+    )
 
 
 class PoolOut(_Out):

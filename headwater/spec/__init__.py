@@ -74,7 +74,7 @@ from headwater.spec._tuning import (
     load_space,
     parse_space,
 )
-from headwater.spec._validate import POOL_RE, shortest_interval, validate
+from headwater.spec._validate import POOL_RE, asset_error, shortest_interval, validate
 
 __all__ = [
     "DIRECTIONS",
@@ -126,6 +126,7 @@ __all__ = [
     "TriggerImplementation",
     "TriggerRule",
     "TuneImplementation",
+    "asset_error",
     "canonical_json",
     "check_objective",
     "check_settings",

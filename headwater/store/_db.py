@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from headwater.errors import StoreError
 
-HEAD_REVISION = "0019"
+HEAD_REVISION = "0020"
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _lock = threading.Lock()
 

@@ -339,7 +339,8 @@ assets = sa.Table(
     sa.UniqueConstraint("namespace", "name"),
 )
 
-# An asset was updated: by which run, task attempt and artifact.
+# An asset was updated: by which run, task attempt and artifact, or from outside (no
+# run: posted through the API or the CLI, or marked by a sensor), by ``source``.
 asset_events = sa.Table(
     "asset_events",
     metadata,
@@ -350,6 +351,9 @@ asset_events = sa.Table(
     sa.Column("task_run_id", sa.String(32), sa.ForeignKey("task_runs.id")),
     sa.Column("artifact_id", sa.String(32), sa.ForeignKey("artifacts.id")),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    # External events only: who or what reported the update, and what it said about it.
+    sa.Column("source", sa.String(256)),
+    sa.Column("extra", JSONType),
     sa.Index(None, "asset_id", "id"),
 )
 

@@ -42,8 +42,10 @@ def _refused(target: Target, done: subprocess.CompletedProcess[str], *says: str)
         ("trigger", "server_report", "-p", "n=1", "-p", b"label=caf\xe9"),
         ("schedules", "set", "hostile_daily", "--timezone", b"Europe/\xff"),
         ("pools", "set", b"pool\xfe", "--slots", "1"),
+        ("assets", "emit", b"warehouse://caf\xe9"),
+        ("assets", "emit", "warehouse://sales", "--metadata", b'{"by": "\xff"}'),
     ],
-    ids=["trigger", "timezone", "pool"],
+    ids=["trigger", "timezone", "pool", "asset", "asset-metadata"],
 )
 def test_an_argument_that_is_not_utf8_is_refused(
     target: Target, args: tuple[str | bytes, ...]

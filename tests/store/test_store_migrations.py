@@ -433,3 +433,33 @@ def test_0016_makes_admins_owners_users_editors_and_lists_the_namespaces_in_use(
     assert users == {"u1": "owner", "u2": "member"}
     assert store.namespaces.roles_of("u2") == {"default": "editor"}
     assert store.namespaces.roles_of("u1") == {}
+
+
+def test_0020_keeps_earlier_asset_events_as_task_events(engine: sa.Engine) -> None:
+    """Events recorded before 0020 (all of them a task's) read back as task events with
+    no source or metadata; an external event can then be recorded next to them."""
+    stamp = "2026-01-01 00:00:00"
+    with engine.begin() as conn:
+        _upgrade_to(conn, "0018")
+        for sql in (
+            "INSERT INTO pipelines (id, name, created_at) VALUES ('p', 'p', :t)",
+            "INSERT INTO pipeline_versions (id, pipeline_id, digest, spec, created_at) "
+            "VALUES ('v', 'p', 'd', '{}', :t)",
+            "INSERT INTO runs (id, pipeline_id, version_id, status, parameters, created_at, "
+            "experiment) VALUES ('r', 'p', 'v', 'succeeded', '{}', :t, 'p')",
+            "INSERT INTO task_runs (id, run_id, path, task, component, attempt, status, "
+            "created_at) VALUES ('t', 'r', 'make', 'make', 'c', 1, 'succeeded', :t)",
+            "INSERT INTO assets (id, name, created_at) VALUES ('a', 'lake://orders', :t)",
+            "INSERT INTO asset_events (asset_id, run_id, task_run_id, created_at) "
+            "VALUES ('a', 'r', 't', :t)",
+        ):
+            conn.execute(sa.text(sql), {"t": stamp})
+    migrate(engine)
+    store = MetadataStore(engine)
+    (old,) = store.assets.asset_events()
+    assert (old.kind, old.source, old.metadata, old.task_run_id) == ("task", None, None, "t")
+    new = store.assets.record_external_event("lake://orders", source="sensor", metadata={"rows": 3})
+    assert [(e.id, e.kind, e.metadata) for e in store.assets.asset_events()] == [
+        (new.id, "external", {"rows": 3}),
+        (old.id, "task", None),
+    ]

@@ -12,6 +12,7 @@ from headwater.errors import ValidationError
 from headwater.spec._models import PipelineSpec
 from headwater.spec._validate._common import (
     POOL_RE,
+    asset_error,
     assignable,
     cron_error,
     shortest_interval,
@@ -19,7 +20,15 @@ from headwater.spec._validate._common import (
 )
 from headwater.spec._validate._pipeline import PipelineChecker
 
-__all__ = ["POOL_RE", "assignable", "cron_error", "shortest_interval", "timezone_error", "validate"]
+__all__ = [
+    "POOL_RE",
+    "asset_error",
+    "assignable",
+    "cron_error",
+    "shortest_interval",
+    "timezone_error",
+    "validate",
+]
 
 
 def validate(spec: PipelineSpec) -> PipelineSpec:

@@ -156,6 +156,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/assets/{name}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Post Asset Event
+         * @description Record that the asset was updated outside any run (Airflow's ``POST
+         *     /assets/events``), by the caller, with ``metadata``: the pipelines scheduled on it
+         *     run on the scheduler's next pass and see the event in ``triggering_asset_events``.
+         *     The asset must be known to the namespace (a deployed pipeline is scheduled on it or
+         *     updates it): an unknown name answers 404 rather than creating an asset. The name
+         *     goes in the path as it is (``/assets/s3://lake/orders/events``) or %-escaped.
+         */
+        post: operations["post_asset_event_api_v1_assets__name__events_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/audit": {
         parameters: {
             query?: never;
@@ -1316,6 +1341,16 @@ export interface components {
             /** Uri */
             uri: string;
         };
+        /** AssetEventIn */
+        AssetEventIn: {
+            /**
+             * Metadata
+             * @description What to say about the update (Airflow's extra): an object of JSON values, at most 64 KiB as JSON. The runs it triggers see it.
+             */
+            metadata?: {
+                [key: string]: unknown;
+            } | null;
+        };
         /** AssetEventOut */
         AssetEventOut: {
             /** Artifact Id */
@@ -1329,8 +1364,26 @@ export interface components {
             created_at: string;
             /** Id */
             id: number;
+            /**
+             * Kind
+             * @description task: a task's output updated the asset; external: reported from outside a run (the API, the CLI, a sensor).
+             * @enum {string}
+             */
+            kind: "task" | "external";
+            /**
+             * Metadata
+             * @description An external event's metadata.
+             */
+            metadata: {
+                [key: string]: unknown;
+            } | null;
             /** Run Id */
             run_id: string | null;
+            /**
+             * Source
+             * @description An external event's reporter: the user and token that posted it, or the sensor that saw the update.
+             */
+            source: string | null;
             /** Task Run Id */
             task_run_id: string | null;
             /** Triggered */
@@ -3094,6 +3147,62 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Page_AssetOut_"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    post_asset_event_api_v1_assets__name__events_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The namespace to work in (default: 'default', or your only one). */
+                "X-Headwater-Namespace"?: string | null;
+            };
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["AssetEventIn"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AssetEventOut"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
                 };
             };
             /** @description Validation Error */

@@ -5,6 +5,13 @@ import { api, call } from "../api/client";
 import { Empty, ErrorBox } from "../components/Empty";
 import { when } from "../components/Status";
 
+/** An external event's metadata as short JSON text ("-" without any). */
+export function metadataText(metadata: Record<string, unknown> | null | undefined, max = 80): string {
+  if (!metadata || Object.keys(metadata).length === 0) return "-";
+  const text = JSON.stringify(metadata);
+  return text.length <= max ? text : `${text.slice(0, max - 3)}...`;
+}
+
 export function AssetsView() {
   const [picked, setPicked] = useState<string | null>(null);
   const assets = useQuery({
@@ -24,7 +31,7 @@ export function AssetsView() {
       <ErrorBox error={assets.error ?? events.error} />
       {assets.data && assets.data.items.length === 0 ? (
         <Empty title="No assets yet">
-          A task updates an asset with <code>@component(assets=&#123;"table": "warehouse://sales"&#125;)</code>; a pipeline
+          An asset is updated by a task, or from outside with <code>headwater assets emit NAME</code>. A task updates an asset with <code>@component(assets=&#123;"table": "warehouse://sales"&#125;)</code>; a pipeline
           runs when assets update with <code>@pipeline(schedule=Asset("warehouse://sales"))</code>.
         </Empty>
       ) : (
@@ -37,8 +44,9 @@ export function AssetsView() {
                   <th>#</th>
                   <th>asset</th>
                   <th>when</th>
-                  <th>from run</th>
+                  <th>from</th>
                   <th>artifact</th>
+                  <th>metadata</th>
                   <th>triggered</th>
                 </tr>
               </thead>
@@ -48,8 +56,15 @@ export function AssetsView() {
                     <td>{e.id}</td>
                     <td>{e.asset}</td>
                     <td>{when(e.created_at)}</td>
-                    <td>{e.run_id ? <Link to={`/runs/${e.run_id}`}>{e.run_id.slice(-8)}</Link> : "-"}</td>
+                    <td>
+                      {e.run_id ? (
+                        <Link to={`/runs/${e.run_id}`}>run {e.run_id.slice(-8)}</Link>
+                      ) : (
+                        <span title="reported from outside a run">external: {e.source ?? "?"}</span>
+                      )}
+                    </td>
                     <td>{e.artifact_id ? <Link to={`/artifacts/${e.artifact_id}`}>{e.artifact_id.slice(-8)}</Link> : "-"}</td>
+                    <td className="muted">{metadataText(e.metadata)}</td>
                     <td>
                       {e.triggered.length === 0
                         ? "-"
