@@ -511,6 +511,8 @@ class Attempts(RunState):
                 record.id,
                 [(asset, ids[name]) for name, asset in sorted(assets.items()) if name in ids],
             )
+        if unit.options.sensor is not None:
+            self._mark_asset(unit)
         self._learn(unit, (result.get("headwater") or {}).get("imports"))
         unit.params = dict(params)
         unit.artifacts = {

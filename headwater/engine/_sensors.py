@@ -193,11 +193,26 @@ class Sensors(RunState):
         unit.status = status
         unit.error = error
         unit.params = params
+        if status is T.SUCCEEDED:
+            self._mark_asset(unit)
         self._notify("task", unit)
         if status is T.FAILED:
             self.notices.tell_task("failure", unit, self.run_status, error=error)
         elif status is T.SUCCEEDED:
             self.notices.tell_task("success", unit, self.run_status)
+
+    def _mark_asset(self, unit: Unit) -> None:
+        """A sensor whose condition held marks its ``updates`` asset updated (in the
+        batch that records its success): the pipelines scheduled on it run."""
+        policy = self._policy(unit)
+        if policy.updates_asset is None:
+            return
+        self.store.assets.register_assets([policy.updates_asset])
+        self.store.assets.record_external_event(
+            policy.updates_asset,
+            source=f"sensor {unit.path} of run {self.run.id}"[:256],
+            metadata={"run_id": self.run.id, "task": unit.path},
+        )
 
     # ------------------------------------------------------------------ @sensor pokes
 

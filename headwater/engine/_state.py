@@ -167,6 +167,10 @@ class RunState(ABC):
         """An @sensor poke found its condition false: rest until the next poke."""
 
     @abstractmethod
+    def _mark_asset(self, unit: Unit) -> None:
+        """A sensor succeeded: mark the asset it updates, if any."""
+
+    @abstractmethod
     def _rest(self, unit: Unit, wake: float, pokes: int) -> None:
         """Keep a deferred @sensor attempt until ``wake``, then poke it again."""
 

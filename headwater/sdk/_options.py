@@ -67,6 +67,7 @@ OPTION_NAMES = (
     "soft_fail",
     "exponential_backoff",
     "max_poke_interval",
+    "updates_asset",
 )
 
 # The same rule as headwater/spec/_validate/_common.py (which the SDK must not import
@@ -508,6 +509,8 @@ def _sensor(raw: dict[str, Any], out: dict[str, Any], where: Location) -> None:
             if not isinstance(v, bool):
                 raise _fail(f"{word} must be True or False, got {v!r}", where)
             policy[word] = v
+    if (a := raw.get("updates_asset")) is not None:
+        policy["updates_asset"] = asset_name(a, "updates", where)
     if policy:
         out["sensor"] = policy
 

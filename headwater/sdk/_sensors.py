@@ -29,6 +29,7 @@ POLICY_WORDS = {
     "soft_fail": "soft_fail",
     "exponential_backoff": "exponential_backoff",
     "max_poke_interval": "max_poke_interval",
+    "updates": "updates_asset",
 }
 
 
@@ -73,6 +74,7 @@ def sensor(
     soft_fail: bool | None = None,
     exponential_backoff: bool | None = None,
     max_poke_interval: Any = None,
+    updates: Any = None,
     name: str | None = None,
     description: str | None = None,
     **options: Any,
@@ -88,6 +90,7 @@ def sensor(
     soft_fail: bool | None = None,
     exponential_backoff: bool | None = None,
     max_poke_interval: Any = None,
+    updates: Any = None,
     name: str | None = None,
     description: str | None = None,
     **options: Any,
@@ -96,7 +99,9 @@ def sensor(
     returns True (or, annotated ``-> X | None``, a value other than None, which becomes
     the task's output), for up to ``timeout`` (then the task fails, or is skipped with
     ``soft_fail=True``). ``exponential_backoff`` doubles the interval after each false
-    poke, up to ``max_poke_interval``. Between pokes the task is deferred: it holds no
+    poke, up to ``max_poke_interval``. ``updates`` (an :class:`Asset` or its name) is
+    marked updated when the condition holds, triggering the pipelines scheduled on it.
+    Between pokes the task is deferred: it holds no
     process and no slot. Other keywords are ``@component``'s options::
 
         @sensor(poke_interval="30s", timeout="6h", soft_fail=True)
@@ -110,6 +115,7 @@ def sensor(
             "soft_fail": soft_fail,
             "exponential_backoff": exponential_backoff,
             "max_poke_interval": max_poke_interval,
+            "updates": updates,
         }
     )
 
@@ -197,6 +203,7 @@ def wait_for_path(
     soft_fail: bool | None = None,
     exponential_backoff: bool | None = None,
     max_poke_interval: Any = None,
+    updates: Any = None,
     name: str | None = None,
 ) -> _graph.Task:
     """Wait until ``url`` exists: a local path or any fsspec URL (``s3://``, ``gs://``,
@@ -225,6 +232,7 @@ def wait_for_http(
     soft_fail: bool | None = None,
     exponential_backoff: bool | None = None,
     max_poke_interval: Any = None,
+    updates: Any = None,
     name: str | None = None,
 ) -> _graph.Task:
     """Wait until an HTTP(S) endpoint answers ``status`` (default 200) to ``method``
@@ -257,6 +265,7 @@ def wait_for_sql(
     soft_fail: bool | None = None,
     exponential_backoff: bool | None = None,
     max_poke_interval: Any = None,
+    updates: Any = None,
     name: str | None = None,
 ) -> _graph.Task:
     """Wait until ``sql`` returns a row whose first value is truthy, on the database of
@@ -282,6 +291,7 @@ def wait_for_run(
     soft_fail: bool | None = None,
     exponential_backoff: bool | None = None,
     max_poke_interval: Any = None,
+    updates: Any = None,
     name: str | None = None,
 ) -> _graph.Task:
     """Wait until a run of ``pipeline`` (or its task ``task``) ends in one of ``states``
@@ -322,6 +332,7 @@ def wait_for_asset(
     soft_fail: bool | None = None,
     exponential_backoff: bool | None = None,
     max_poke_interval: Any = None,
+    updates: Any = None,
     name: str | None = None,
 ) -> _graph.Task:
     """Wait for a new event of ``asset`` (an :class:`Asset` or its name): one recorded
@@ -343,6 +354,7 @@ def wait_until(
     *,
     timeout: Any = None,
     soft_fail: bool | None = None,
+    updates: Any = None,
     name: str | None = None,
 ) -> _graph.Task:
     """Wait until ``moment``: an ISO 8601 date and time (with a UTC offset, else UTC),
@@ -351,7 +363,7 @@ def wait_until(
     return _wait(
         _builtin("time", {"moment": ("str", False)}, None),
         {"moment": moment},
-        {"timeout": timeout, "soft_fail": soft_fail},
+        {"timeout": timeout, "soft_fail": soft_fail, "updates": updates},
         name,
     )
 

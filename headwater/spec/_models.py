@@ -194,6 +194,9 @@ class SensorPolicy(_Model):
     soft_fail: bool | None = None
     exponential_backoff: bool | None = None
     max_interval_seconds: float | None = Field(None, gt=0)
+    # An asset the sensor marks updated when its condition holds (an external event,
+    # triggering the pipelines scheduled on it).
+    updates_asset: str | None = None
 
     def overlay(self, top: SensorPolicy) -> SensorPolicy:
         return self.model_copy(update={k: getattr(top, k) for k in top.model_fields_set})
@@ -215,6 +218,7 @@ SENSOR_DEFAULTS: dict[str, Any] = {
     "soft_fail": False,
     "exponential_backoff": False,
     "max_interval_seconds": 3600.0,
+    "updates_asset": None,
 }
 
 

@@ -546,3 +546,31 @@ def test_bad_arguments_fail_the_wait_at_once_saying_what_is_wrong(
     assert "is not an http:// or https:// URL" in errors["wait_for_http"]
     assert "'finished' is not a run state" in errors["wait_for_run"]
     assert "wait_until needs an ISO 8601 date and time" in errors["wait_until"]
+
+
+# ---------------------------------------------------------------------- marking an asset
+
+
+MARK_FLOW = """
+from headwater import pipeline, wait_for_path
+
+@pipeline
+def mark_flow(target: str):
+    wait_for_path(target, poke_interval="0.2s", timeout="60s", updates="lake://raw/orders")
+"""
+
+
+def test_a_sensor_marks_its_asset_updated_when_its_condition_holds(
+    tmp_path: Path, ws: Workspace
+) -> None:
+    target = tmp_path / "orders.csv"
+    target.write_text("id\n1\n")
+    flow = write_pipeline(tmp_path, "mark_flow", MARK_FLOW)
+    process = start_cli("run", flow, "-p", f"target={target}", cwd=tmp_path)
+    assert finish(process, tmp_path) == 0
+    run = the_run(ws, "mark_flow")
+    assert run is not None
+    [event] = ws.store.assets.asset_events(asset="lake://raw/orders")
+    assert event.kind == "external"
+    assert event.source == f"sensor wait_for_path of run {run.id}"
+    assert event.metadata == {"run_id": run.id, "task": "wait_for_path"}
