@@ -1,6 +1,6 @@
 """``make bench``: run every benchmark and print its figures beside its targets.
 
-``bench/run.py authoring engine envs scheduler experiments ray kfp tuning serving`` runs
+``bench/run.py authoring engine envs scheduler sensors experiments ray kfp tuning serving`` runs
 only the sections named.
 """
 
@@ -19,6 +19,7 @@ import bench_experiments
 import bench_kfp
 import bench_ray
 import bench_scheduler
+import bench_sensors
 import bench_serving
 import bench_tuning
 from _table import Row, show
@@ -55,6 +56,8 @@ def main() -> None:
         rows = bench_scheduler.run()
         rows.append(_handoff(engine_rows))
         show("Scheduler and server (scheduler issue)", rows)
+    if not only or "sensors" in only:
+        show("Sensors: 1,000 deferred waits in one run", bench_sensors.run())
     if not only or "experiments" in only:
         show("Experiments: comparing runs", bench_experiments.run())
     if not only or "kfp" in only:
