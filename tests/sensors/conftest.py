@@ -10,7 +10,7 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 ENGINE = HERE.parent / "engine"
-for folder in (HERE, ENGINE):
+for folder in (HERE, ENGINE, HERE.parent):
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
 

@@ -6,6 +6,7 @@ engine killed while they wait resumes them; bad arguments fail the task, saying 
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import os
 import signal
@@ -20,6 +21,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from engine_helpers import headwater_command, start_cli, wait_for, write_pipeline
+from postgres_helpers import postgres_database
 
 from headwater.engine import Workspace
 from headwater.states import TaskStatus
@@ -574,3 +576,93 @@ def test_a_sensor_marks_its_asset_updated_when_its_condition_holds(
     assert event.kind == "external"
     assert event.source == f"sensor wait_for_path of run {run.id}"
     assert event.metadata == {"run_id": run.id, "task": "wait_for_path"}
+
+
+# ---------------------------------------------------------------------- a killed scheduler
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_scheduler_killed_while_its_sensors_wait_has_them_resumed_by_the_next(
+    tmp_path: Path, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run started by a scheduler waits on an @sensor (resting between pokes) and a
+    built-in wait; the scheduler is killed -9; the next scheduler adopts the run and both
+    waits go on, in their same attempts, to success once their file lands."""
+    with contextlib.ExitStack() as stack:
+        if backend == "postgresql":
+            url = stack.enter_context(postgres_database("sensors"))
+            monkeypatch.setenv("HEADWATER_DATABASE_URL", url)
+        _scheduler_adopts(tmp_path, monkeypatch)
+
+
+def _scheduler_adopts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HEADWATER_HEARTBEAT_SECONDS", "0.5")
+    monkeypatch.setenv("HEADWATER_HEARTBEAT_TIMEOUT", "2")
+    # A scheduler's runs are confined to their namespace's roots: the landing folder is one.
+    target = tmp_path / "landing" / "orders.csv"
+    target.parent.mkdir()
+    flow = write_pipeline(
+        tmp_path,
+        "adopted_flow",
+        """
+        import os
+        from headwater import pipeline, sensor, wait_for_path
+
+        @sensor(poke_interval="0.3s", timeout="120s")
+        def landed(path: str) -> bool:
+            return os.path.exists(path)
+
+        @pipeline
+        def adopted(target: str):
+            wait_for_path(target, poke_interval="0.2s", timeout="120s")
+            landed(path=target)
+        """,
+    )
+    ws = Workspace.open()
+    schedulers: list[subprocess.Popen[bytes]] = []
+    try:
+        from headwater.scheduler import trigger
+
+        for args in (["deploy", str(flow)], ["roots", "add", str(target.parent)]):
+            done = subprocess.run(
+                [*headwater_command(), *args],
+                cwd=tmp_path,
+                env={**os.environ, "NO_COLOR": "1"},
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert done.returncode == 0, done.stderr
+        trigger(ws, "adopted", {"target": str(target)})  # queued, as the API does
+        schedulers.append(start_cli("scheduler", "--interval", "0.2", cwd=tmp_path))
+        wait_for(
+            lambda: (
+                state(ws, "adopted", "wait_for_path") is T.DEFERRED
+                and state(ws, "adopted", "landed") is T.DEFERRED
+            ),
+            60,
+            "both sensors to wait",
+        )
+        os.killpg(schedulers[0].pid, signal.SIGKILL)
+        schedulers[0].wait(10)
+        target.write_text("landed while no scheduler ran\n")
+        (tmp_path / "second").mkdir()
+        schedulers.append(start_cli("scheduler", "--interval", "0.2", cwd=tmp_path / "second"))
+        run = the_run(ws, "adopted")
+        assert run is not None
+        wait_for(
+            lambda: ws.store.runs.get_run(run.id).status.value in ("succeeded", "failed"),
+            60,
+            "the adopted run to end",
+        )
+        assert ws.store.runs.get_run(run.id).status.value == "succeeded"
+        attempts = ws.store.tasks.task_runs(run.id)
+        assert sorted((a.path, a.attempt, a.status) for a in attempts) == [
+            ("landed", 1, T.SUCCEEDED),
+            ("wait_for_path", 1, T.SUCCEEDED),
+        ]
+    finally:
+        for process in schedulers:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+        ws.close()
