@@ -52,6 +52,7 @@ from headwater.spec import (
     PythonImplementation,
     TaskOptions,
     TaskSpec,
+    TriggerImplementation,
     TuneImplementation,
 )
 
@@ -322,6 +323,23 @@ class _Exporter:
                 where,
                 "tune on Headwater (headwater tune, or run this pipeline here), or compile "
                 f"pipeline '{impl.pipeline.name}' and tune it with Katib",
+            )
+            return {"componentRef": {"name": ""}, "taskInfo": {"name": task.name}}
+        if isinstance(impl, TriggerImplementation) or (
+            isinstance(impl, PythonImplementation) and impl.sensor
+        ):
+            what = (
+                f"a built-in wait ({impl.check})"
+                if isinstance(impl, TriggerImplementation)
+                else "an @sensor"
+            )
+            self.findings.problem(
+                f"is a sensor ({what}), which waits deferred between checks on Headwater; "
+                "Kubeflow Pipelines has no deferred state (a sensor would hold a pod while "
+                "it waits)",
+                where,
+                "run the wait on Headwater and trigger the Kubeflow run after it, or make it "
+                "a plain @component that polls until its condition holds",
             )
             return {"componentRef": {"name": ""}, "taskInfo": {"name": task.name}}
         assert isinstance(impl, PythonImplementation)

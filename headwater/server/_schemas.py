@@ -152,6 +152,13 @@ class TaskOut(_Out):
     pool: str | None = None
     priority: int | None = None
     cleared: bool = False
+    deferred_at: datetime | None = Field(
+        None, description="A sensor: when its wait began (its timeout counts from creation)."
+    )
+    wake_at: datetime | None = Field(
+        None, description="A deferred sensor: when it is next checked or poked."
+    )
+    pokes: int | None = Field(None, description="A sensor: how many checks found it not ready.")
 
 
 class RunDetail(RunOut):

@@ -2619,6 +2619,11 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+            /**
+             * Deferred At
+             * @description A sensor: when its wait began (its timeout counts from creation).
+             */
+            deferred_at?: string | null;
             /** Error */
             error: string | null;
             /** Exit Code */
@@ -2642,6 +2647,11 @@ export interface components {
             } | null;
             /** Path */
             path: string;
+            /**
+             * Pokes
+             * @description A sensor: how many checks found it not ready.
+             */
+            pokes?: number | null;
             /** Pool */
             pool?: string | null;
             /** Priority */
@@ -2656,12 +2666,17 @@ export interface components {
             status: string;
             /** Task */
             task: string;
+            /**
+             * Wake At
+             * @description A deferred sensor: when it is next checked or poked.
+             */
+            wake_at?: string | null;
         };
         /**
          * TaskStatus
          * @enum {string}
          */
-        TaskStatus: "pending" | "waiting" | "queued" | "running" | "succeeded" | "failed" | "skipped" | "cached" | "upstream_failed" | "up_for_retry" | "cancelled";
+        TaskStatus: "pending" | "waiting" | "queued" | "running" | "succeeded" | "failed" | "skipped" | "cached" | "upstream_failed" | "up_for_retry" | "cancelled" | "deferred";
         /** TokenOut */
         TokenOut: {
             /**

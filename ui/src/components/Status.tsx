@@ -6,6 +6,7 @@ export const STATES = [
   "running",
   "queued",
   "waiting",
+  "deferred",
   "pending",
   "skipped",
   "up_for_retry",

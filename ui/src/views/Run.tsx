@@ -13,7 +13,7 @@ import { graphFromSpec, nodeOfPath } from "../graph";
 
 const LIVE = new Set(["queued", "running"]);
 const RANK: Record<string, number> = {
-  failed: 9, upstream_failed: 8, running: 7, up_for_retry: 6, queued: 5, waiting: 4,
+  failed: 9, upstream_failed: 8, running: 7, up_for_retry: 6, queued: 5, waiting: 4, deferred: 4,
   cancelled: 3, pending: 2, succeeded: 1, cached: 1, skipped: 0,
 };
 
@@ -35,7 +35,7 @@ export function nodeStates(tasks: Task[], names: Set<string>): Record<string, No
     const node = nodeOfPath(t.path, names);
     const cur = out[node] ?? { state: t.status, n: 0, done: 0 };
     cur.n += 1;
-    if (!LIVE.has(t.status) && t.status !== "waiting") cur.done += 1;
+    if (!LIVE.has(t.status) && t.status !== "waiting" && t.status !== "deferred") cur.done += 1;
     if ((RANK[t.status] ?? 0) > (RANK[cur.state ?? "pending"] ?? 0)) cur.state = t.status;
     cur.detail = cur.n > 1 ? `${cur.done}/${cur.n}` : duration(t.started_at, t.finished_at);
     out[node] = cur;
@@ -239,6 +239,14 @@ function TaskPanel({ runId, attempts, runLive, onClear }: { runId: string; attem
         <p>
           Tune step: study <Link to={`/studies/${encodeURIComponent(study)}`}>{study}</Link> ·{" "}
           <Link to={`/runs?experiment=${encodeURIComponent(study)}`}>its trial runs</Link>
+        </p>
+      )}
+      {(t.deferred_at || t.status === "deferred") && (
+        <p data-testid="sensor-wait">
+          Sensor: {t.status === "deferred" ? "waiting, holding no process or slot" : "waited"}
+          {t.deferred_at ? ` since ${when(t.deferred_at)}` : ""}
+          {t.status === "deferred" && t.wake_at ? ` · next check ${when(t.wake_at)}` : ""}
+          {t.pokes != null ? ` · ${t.pokes} check(s) not ready` : ""}
         </p>
       )}
       {t.error && <pre className="log error">{t.error}</pre>}
