@@ -47,10 +47,12 @@ if _typing.TYPE_CHECKING:
         connection,
         importer,
         pipeline,
+        product,
         register_model,
         secret,
         tune_step,
         variable,
+        zip,
     )
     from headwater.spec import PipelineSpec
     from headwater.tuning import StudyResult
@@ -84,12 +86,14 @@ __all__ = [
     "connection",
     "importer",
     "pipeline",
+    "product",
     "register_model",
     "run",
     "secret",
     "tune",
     "tune_step",
     "variable",
+    "zip",
 ]
 
 
@@ -123,10 +127,12 @@ _SDK = frozenset(
         "connection",
         "importer",
         "pipeline",
+        "product",
         "register_model",
         "secret",
         "tune_step",
         "variable",
+        "zip",
     }
 )
 

@@ -411,7 +411,11 @@ class Engine(ControlFlow, Attempts, Steps):
             assert isinstance(impl, DagImplementation)
             outputs = run_outputs(impl, self.root)
         else:
-            failed = [u for u in self.root.all_units() if u.is_task and u.status is T.FAILED]
+            # A loop that failed before opening (too many items, items no list) has no
+            # task to tell of it: its own reason counts.
+            failed = [
+                u for u in self.root.all_units() if u.status is T.FAILED and (u.is_task or u.error)
+            ]
             error = "; ".join(
                 f"{u.path}: {(u.error or '').splitlines()[0] if u.error else 'failed'}"
                 for u in failed[:3]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from headwater.engine._mapping import LoopRefused, describe, loop_items
 from headwater.engine._state import RunState
 from headwater.engine._triggers import Decision, decide
 from headwater.engine._units import (
@@ -172,12 +173,16 @@ class ControlFlow(RunState):
             self._notify("group", unit)
         elif isinstance(node, LoopGroup):
             try:
-                items = resolve(node.items, scope)
+                items = loop_items(node, scope, self.spec.name, self.settings.max_map_length)
             except Unavailable as exc:
                 self._settle_group(unit, T.UPSTREAM_FAILED, str(exc))
                 return
-            if not isinstance(items, list):
-                self._settle_group(unit, T.FAILED, f"ParallelFor items are not a list: {items!r}")
+            except LoopRefused as exc:
+                self._settle_group(unit, T.FAILED, str(exc))
+                return
+            if not items and node.mapped:
+                # Airflow's zero-length map: no task, and the mapped task counts as skipped.
+                self._settle_group(unit, T.SKIPPED, f"{describe(node, self.spec.name)}: no items")
                 return
             unit.items = items
             self._open_iterations(unit)
