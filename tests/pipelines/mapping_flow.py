@@ -91,3 +91,14 @@ def map_empty(n: int = 0):
     with ParallelFor(count_to(n=n)) as x:
         looped = add(x=x, y=2)
     gather(values=Collected(looped.output))
+
+
+@pipeline
+def map_literal():
+    # Literal lists only: Kubeflow gets the combined items as a raw list of dicts.
+    crossed = add.expand(x=[1, 2], y=[10, 20])
+    zipped = add.expand_kwargs(headwater.zip(x=[1, 2, 3], y=[10, 20], fillvalue=0))
+    kwargs = add.partial(y=5).expand_kwargs([{"x": 1}, {"x": 2, "z": 3}])
+    gather(values=crossed.output)
+    gather(values=zipped.output)
+    gather(values=kwargs.output)
