@@ -172,8 +172,10 @@ class ControlFlow(RunState):
                     self._mark_subtree(branch.nodes, scope.prefix, T.SKIPPED)
             self._notify("group", unit)
         elif isinstance(node, LoopGroup):
+            # A loop of a pipeline used as a step is in that pipeline's DAG.
+            pipeline = self.spec.components[scope.dag_key].name if scope.dag_key else self.spec.name
             try:
-                items = loop_items(node, scope, self.spec.name, self.settings.max_map_length)
+                items = loop_items(node, scope, pipeline, self.settings.max_map_length)
             except Unavailable as exc:
                 self._settle_group(unit, T.UPSTREAM_FAILED, str(exc))
                 return
@@ -182,7 +184,7 @@ class ControlFlow(RunState):
                 return
             if not items and node.mapped:
                 # Airflow's zero-length map: no task, and the mapped task counts as skipped.
-                self._settle_group(unit, T.SKIPPED, f"{describe(node, self.spec.name)}: no items")
+                self._settle_group(unit, T.SKIPPED, f"{describe(node, pipeline)}: no items")
                 return
             unit.items = items
             self._open_iterations(unit)

@@ -1219,6 +1219,17 @@ class MappedTask:
         method = getattr(self.task, attr)
 
         def apply(*args: Any, **kwargs: Any) -> MappedTask:
+            if attr == "set_trigger_rule" or "trigger_rule" in kwargs:
+                # The mapping opens once its lists and .after() tasks succeed, whatever
+                # rule its task has: a rule there would be half honoured.
+                raise _error(
+                    "a mapped task takes no trigger rule: the mapping starts once the tasks "
+                    "its lists come from and its .after() tasks have succeeded",
+                    _location.caller(),
+                    "leave the rule out, or put the task in a 'with ParallelFor(...)' body "
+                    "and set the rule there",
+                    task=self.name,
+                )
             method(*args, **kwargs)
             return self
 

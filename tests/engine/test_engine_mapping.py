@@ -112,3 +112,13 @@ def test_an_empty_expand_is_skipped_as_airflow_skips_a_zero_length_map() -> None
     # An empty ParallelFor succeeds with nothing in it (as Kubeflow's), and its fan-in runs.
     assert got["gather-3"] == "succeeded"
     assert run.outputs("gather-3")["output"] == []
+
+
+def test_a_pipeline_step_maps_and_a_mapping_inside_a_parallel_for_maps_per_iteration() -> None:
+    run = headwater.run(mapping_flow.map_nested)
+
+    assert run.status is RunStatus.SUCCEEDED, run.record.error
+    assert run.outputs("gather")["output"] == [2, 4, 6]
+    assert statuses(run)["doubled-map[2].doubled.add"] == "succeeded"
+    assert run.outputs("loop-1[0].gather-2")["output"] == [1, 2]
+    assert run.outputs("gather-3")["output"] == [[1, 2], [3]]

@@ -102,3 +102,19 @@ def map_literal():
     gather(values=crossed.output)
     gather(values=zipped.output)
     gather(values=kwargs.output)
+
+
+@pipeline
+def doubled(x: int) -> Any:
+    return add(x=x, y=x)
+
+
+@pipeline
+def map_nested(rows: list[list[int]] = [[1, 2], [3]]):  # noqa: B006
+    # A pipeline used as a step is mapped too; and a mapping inside a ParallelFor maps over
+    # the item of that iteration, its list collected within the iteration.
+    gather(values=doubled.expand(x=[1, 2, 3]).output)
+    with ParallelFor(rows) as row:
+        sums = add.partial(y=0).expand(x=row)
+        total = gather(values=sums.output)
+    gather(values=Collected(total.output))

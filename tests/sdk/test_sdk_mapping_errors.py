@@ -303,3 +303,15 @@ def test_a_mapped_task_reads_as_a_task_downstream() -> None:
     assert loop.nodes[0].options.retry.max_retries == 2
     assert spec.dag.nodes[2].after == ["add-map"]
     assert spec.root.outputs["all"].describe() == "list[int]"
+
+
+def test_a_trigger_rule_on_a_mapped_task_is_refused() -> None:
+    @pipeline
+    def mapped_rule() -> None:
+        add.partial(y=1).expand(x=[1]).set_trigger_rule("all_done")  # mark: mapped-rule
+
+    error = definition_error(mapped_rule)
+    assert_location(
+        error, pipeline="mapped_rule", task="add", file=HERE, line=line_of("mapped-rule", HERE)
+    )
+    assert "a mapped task takes no trigger rule" in error.message
