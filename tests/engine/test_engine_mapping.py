@@ -122,3 +122,15 @@ def test_a_pipeline_step_maps_and_a_mapping_inside_a_parallel_for_maps_per_itera
     assert statuses(run)["doubled-map[2].doubled.add"] == "succeeded"
     assert run.outputs("loop-1[0].gather-2")["output"] == [1, 2]
     assert run.outputs("gather-3")["output"] == [[1, 2], [3]]
+
+
+def test_importer_uris_are_known_through_a_mapping_over_combined_lists() -> None:
+    from headwater.engine import importer_uris
+
+    spec = mapping_flow.map_imports.compile()
+    found = importer_uris(spec, {"folders": ["/data/a", "/data/b"]})
+    assert sorted((u.task, u.uri) for u in found) == [
+        ("importer-map[0].importer", "/data/a"),
+        ("importer-map[1].importer", "/data/b"),
+    ]
+    assert "key 'uri'" in found[0].source

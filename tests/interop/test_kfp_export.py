@@ -50,6 +50,7 @@ REFUSED: dict[str, list[str]] = {
         "mapped task 'add-4' maps dicts of arguments known only at run time",
     ],
     "mapping_flow.py:map_group": ["ParallelFor 'loop-1' combines lists (cross) known only"],
+    "mapping_flow.py:map_imports": ["ParallelFor 'importer-map' combines lists (zip) known"],
     "mapping_flow.py:map_zip_group": ["ParallelFor 'loop-1' combines lists (zip) known only"],
     "airflow_flow.py:airflow_publish": [
         "updates asset(s) warehouse://airflow/published, and Kubeflow has no assets"

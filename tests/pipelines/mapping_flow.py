@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import headwater
-from headwater import Collected, If, ParallelFor, component, pipeline
+from headwater import Collected, Dataset, If, ParallelFor, component, importer, pipeline
 
 
 @component
@@ -118,3 +118,10 @@ def map_nested(rows: list[list[int]] = [[1, 2], [3]]):  # noqa: B006
         sums = add.partial(y=0).expand(x=row)
         total = gather(values=sums.output)
     gather(values=Collected(total.output))
+
+
+@pipeline
+def map_imports(folders: list[str]):
+    # An importer's URI from a zip item: a server checks the URIs before the run exists.
+    with ParallelFor(headwater.zip(uri=folders, n=[1, 2]), name="importer-map") as item:
+        importer(item.uri, Dataset)
