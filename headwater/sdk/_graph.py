@@ -995,22 +995,25 @@ class Mappable:
     def expand(self, *args: Any, **lists: Any) -> MappedTask:
         """One task per combination of the lists (a cross product): ``train.expand(lr=[...])``."""
         src = _location.caller()
-        return Partial(self, {}, src).expand_at(args, lists, src)  # type: ignore[arg-type]
+        return Partial(self, {}, src, "expand").expand_at(args, lists, src)  # type: ignore[arg-type]
 
     def expand_kwargs(self, items: Any) -> MappedTask:
         """One task per dict of arguments in ``items``."""
         src = _location.caller()
-        return Partial(self, {}, src).expand_kwargs_at(items, src)  # type: ignore[arg-type]
+        partial = Partial(self, {}, src, "expand_kwargs")  # type: ignore[arg-type]
+        return partial.expand_kwargs_at(items, src)
 
 
 class Partial:
     """A component with some arguments fixed, waiting for ``.expand(...)``."""
 
-    def __init__(self, callee: Callee, fixed: dict[str, Any], src: Src | None) -> None:
+    def __init__(
+        self, callee: Callee, fixed: dict[str, Any], src: Src | None, method: str = "partial"
+    ) -> None:
         self.callee = callee
         self.fixed = fixed
         self.src = src
-        self.builder = current(f"{callee.name}.partial(...)", src)
+        self.builder = current(f"{callee.name}.{method}(...)", src)
         self.would_be = self.builder.peek_name(callee.name)
         self.iface = callee.interface()
         for name in fixed:

@@ -315,3 +315,11 @@ def test_a_trigger_rule_on_a_mapped_task_is_refused() -> None:
         error, pipeline="mapped_rule", task="add", file=HERE, line=line_of("mapped-rule", HERE)
     )
     assert "a mapped task takes no trigger rule" in error.message
+
+
+def test_expand_outside_a_pipeline() -> None:
+    with pytest.raises(PipelineDefinitionError) as info:
+        add.expand(x=[1])  # mark: outside
+    assert "add.expand(...) was used outside a pipeline" in info.value.message
+    assert info.value.location.line == line_of("outside", HERE)
+    assert "@headwater.pipeline" in (info.value.hint or "")
