@@ -48,6 +48,7 @@ if _typing.TYPE_CHECKING:
         connection,
         importer,
         pipeline,
+        product,
         register_model,
         secret,
         sensor,
@@ -59,6 +60,7 @@ if _typing.TYPE_CHECKING:
         wait_for_run,
         wait_for_sql,
         wait_until,
+        zip,
     )
     from headwater.spec import PipelineSpec
     from headwater.tuning import StudyResult
@@ -93,6 +95,7 @@ __all__ = [
     "connection",
     "importer",
     "pipeline",
+    "product",
     "register_model",
     "run",
     "secret",
@@ -106,6 +109,7 @@ __all__ = [
     "wait_for_run",
     "wait_for_sql",
     "wait_until",
+    "zip",
 ]
 
 

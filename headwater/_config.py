@@ -8,6 +8,8 @@ the artifact store (any fsspec URL). ``HEADWATER_IMPORT_MAX_BYTES`` and
 ``HEADWATER_IGNORE_IMAGE=1`` runs tasks that set ``image=`` on an executor that has no
 images anyway (with a warning), as ``headwater run --ignore-image`` does.
 ``HEADWATER_AUDIT_RETENTION_DAYS`` (default 90) is how long the server keeps its audit log.
+``HEADWATER_MAX_MAP_LENGTH`` (default 1024, Airflow's ``max_map_length``) caps the items of
+a ``ParallelFor`` or mapped task that sets no ``max_items`` of its own.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from headwater.errors import HeadwaterError
 IMPORT_MAX_BYTES = 16 << 30
 IMPORT_MAX_FILES = 100_000
 AUDIT_RETENTION_DAYS = 90
+MAX_MAP_LENGTH = 1024
 
 
 def _positive(env: os._Environ[str] | dict[str, str], name: str, default: int) -> int:
@@ -70,6 +73,8 @@ class Settings:
     # The artifact root every namespace's folder is made under (artifact_root is this
     # namespace's own).
     shared_artifact_root: str = ""
+    # The most items a loop or mapped task may have when it sets no max_items.
+    max_map_length: int = MAX_MAP_LENGTH
 
     def for_namespace(self, namespace: str) -> Settings:
         """These settings for work in ``namespace``: the default namespace keeps the
@@ -97,8 +102,15 @@ class Settings:
             _positive(env, "HEADWATER_IMPORT_MAX_FILES", IMPORT_MAX_FILES),
             _flag(env, "HEADWATER_IGNORE_IMAGE"),
             _positive(env, "HEADWATER_AUDIT_RETENTION_DAYS", AUDIT_RETENTION_DAYS),
+            max_map_length=max_map_length(env),
         )
         return made.for_namespace(_namespace(env))
+
+
+def max_map_length(environ: os._Environ[str] | dict[str, str] | None = None) -> int:
+    """The cap on a loop's items where it sets none (``HEADWATER_MAX_MAP_LENGTH``)."""
+    env = os.environ if environ is None else environ
+    return _positive(env, "HEADWATER_MAX_MAP_LENGTH", MAX_MAP_LENGTH)
 
 
 # A namespace's name: it becomes a folder name, a URL path part and a header value.

@@ -43,12 +43,14 @@ HEADWATER = {
     "connection",
     "importer",
     "pipeline",
+    "product",
     "register_model",
     "run",
     "secret",
     "tune",
     "tune_step",
     "variable",
+    "zip",
 }
 
 ERRORS = {

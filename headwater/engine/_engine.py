@@ -421,9 +421,14 @@ class Engine(ControlFlow, Attempts, Steps, Sensors):
             assert isinstance(impl, DagImplementation)
             outputs = run_outputs(impl, self.root)
         else:
-            # The tasks that failed it: a teardown's failure alone does not fail a run.
+            # The tasks that failed it (a teardown's failure alone does not fail a run), and a
+            # loop that failed before opening (too many items, items no list), which has no
+            # task to tell of it: its own reason counts.
             failed = [
-                u for u in self.root.all_units() if u.is_task and u.status is T.FAILED and u.counts
+                u
+                for u in self.root.all_units()
+                if u.status is T.FAILED
+                and ((u.is_task and u.counts) or (not u.is_task and u.error))
             ]
             error = "; ".join(
                 f"{u.path}: {(u.error or '').splitlines()[0] if u.error else 'failed'}"

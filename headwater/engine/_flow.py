@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from headwater.engine._mapping import LoopRefused, describe, loop_items
 from headwater.engine._state import RunState
 from headwater.engine._triggers import Decision, decide
 from headwater.engine._units import (
@@ -230,13 +231,19 @@ class ControlFlow(RunState):
                     self._mark_subtree(branch.nodes, scope.prefix, T.SKIPPED)
             self._notify("group", unit)
         elif isinstance(node, LoopGroup):
+            # A loop of a pipeline used as a step is in that pipeline's DAG.
+            pipeline = self.spec.components[scope.dag_key].name if scope.dag_key else self.spec.name
             try:
-                items = resolve(node.items, scope)
+                items = loop_items(node, scope, pipeline, self.settings.max_map_length)
             except Unavailable as exc:
                 self._settle_group(unit, T.UPSTREAM_FAILED, str(exc))
                 return
-            if not isinstance(items, list):
-                self._settle_group(unit, T.FAILED, f"ParallelFor items are not a list: {items!r}")
+            except LoopRefused as exc:
+                self._settle_group(unit, T.FAILED, str(exc))
+                return
+            if not items and node.mapped:
+                # Airflow's zero-length map: no task, and the mapped task counts as skipped.
+                self._settle_group(unit, T.SKIPPED, f"{describe(node, pipeline)}: no items")
                 return
             unit.items = items
             self._open_iterations(unit)

@@ -19,6 +19,7 @@ from headwater.errors import Location, UriNotAllowed
 from headwater.runtime import TASK_SCHEMA, UriPolicy, artifact_entry, local_path_of
 from headwater.spec import (
     Binding,
+    CombinedItems,
     ConditionGroup,
     ConstantBinding,
     DagImplementation,
@@ -158,7 +159,7 @@ def _walk(
             for branch in node.branches:
                 _walk(spec, branch.nodes, inputs, loops, prefix, found)
         elif isinstance(node, LoopGroup):
-            lists = _candidates(node.items, inputs, loops)
+            lists = _loop_candidates(node, inputs, loops)
             if lists is None or not all(isinstance(v, list) for v, _ in lists):
                 _walk(spec, node.nodes, inputs, {**loops, node.name: None}, prefix, found)
                 continue
@@ -175,6 +176,28 @@ def _walk(
                     )
         elif isinstance(node, ExitHandlerGroup):
             _walk(spec, [*node.nodes, node.exit_task], inputs, loops, prefix, found)
+
+
+def _loop_candidates(loop: LoopGroup, inputs: Any, loops: Any) -> Candidates | None:
+    """The lists a loop may run over, its combined lists combined and its items shaped."""
+    items = loop.items
+    if not isinstance(items, CombinedItems):
+        found = _candidates(items, inputs, loops)
+    else:
+        each = [_candidates(n.items, inputs, loops) for n in items.lists]
+        if any(c is None or len(c) != 1 or not isinstance(c[0][0], list) for c in each):
+            return None
+        values = [c[0][0] for c in each if c is not None]
+        found = [(items.combine(values), f"the {items.kind} of lists of '{loop.name}'")]
+    shape = loop.item_shape
+    if shape is None or found is None:
+        return found
+    return [
+        ([{**shape.optional, **v} if isinstance(v, dict) else v for v in value], source)
+        if isinstance(value, list)
+        else (value, source)
+        for value, source in found
+    ]
 
 
 def check_run_uris(ws: Workspace, spec: PipelineSpec, values: dict[str, Any]) -> None:

@@ -71,8 +71,10 @@ def _direct(node: Node | TaskSpec) -> Iterator[tuple[str, bool]]:
             if branch.condition is not None:
                 for t in _condition_tasks(branch.condition):
                     yield t, True
-    elif isinstance(node, LoopGroup) and isinstance(node.items, TaskOutputBinding):
-        yield node.items.task, True
+    elif isinstance(node, LoopGroup):
+        for ref in node.item_refs():
+            if isinstance(ref, TaskOutputBinding):
+                yield ref.task, True
 
 
 def spec_tasks(spec: PipelineSpec) -> Iterator[TaskSpec]:

@@ -44,6 +44,7 @@ from headwater.interop._kfp_ir import (
 from headwater.interop._kfp_values import DagIndex
 from headwater.spec import (
     Binding,
+    CombinedItems,
     Comparison,
     ComponentSpec,
     Condition,
@@ -246,11 +247,20 @@ class DagBuilder:
         assert inner.task is not None and inner.item_input is not None
         items = group.items
         item_kind = "STRING"
-        if isinstance(items, ConstantBinding):
-            values = items.value if isinstance(items.value, list) else []
+        values = self._literal_items(group)
+        if values is None and not self._runtime_items_ok(group):
+            return
+        if values is not None:
             item_kind = constant_item_type(values)
             iterator: dict[str, Any] = {"raw": json.dumps(values)}
-        else:
+        if group.mapped and not values:
+            self.findings.note(
+                f"mapped task '{group.nodes[0].name}': over an empty list Headwater skips "
+                "it and what needs all of it, while Kubeflow runs its downstream tasks "
+                "with an empty list"
+            )
+        if values is None:
+            assert not isinstance(items, CombinedItems | ConstantBinding)
             if isinstance(items, LoopItemBinding) and items.key is not None:
                 self.index.problem(
                     group,
@@ -282,6 +292,57 @@ class DagBuilder:
         inner.channels.add(inner.item_input)
         self._fill(group.nodes, inner)
         self._group_after(group, scope)
+
+    def _literal_items(self, group: LoopGroup) -> list[Any] | None:
+        """A loop's items when they are literals (combined and shaped here, as the engine
+        would at run time), else None."""
+        items = group.items
+        values: list[Any]
+        if isinstance(items, ConstantBinding):
+            values = items.value if isinstance(items.value, list) else []
+        elif isinstance(items, CombinedItems) and all(
+            isinstance(n.items, ConstantBinding) and isinstance(n.items.value, list)
+            for n in items.lists
+        ):
+            lists: list[list[Any]] = [n.items.value for n in items.lists]  # type: ignore[union-attr,misc]
+            values = list(items.combine(lists))
+        else:
+            return None
+        shape = group.item_shape
+        if shape is not None:
+            values = [{**shape.optional, **v} if isinstance(v, dict) else v for v in values]
+        return values
+
+    def _runtime_items_ok(self, group: LoopGroup) -> bool:
+        """Whether a loop over values known only at run time has a Kubeflow form."""
+        what = "mapped task" if group.mapped else "loop"
+        if isinstance(group.items, CombinedItems):
+            self.index.problem(
+                group,
+                f"combines lists ({group.items.kind}) known only at run time, which a "
+                "Kubeflow loop cannot",
+                "return the combined list of dicts from a task and map over its output with "
+                "expand_kwargs(...), or combine literal lists",
+            )
+            return False
+        if group.item_shape is not None:
+            self.index.problem(
+                group,
+                "maps dicts of arguments known only at run time (expand_kwargs), whose keys "
+                "and defaults a Kubeflow loop cannot check or fill in",
+                "loop with 'with ParallelFor(rows) as row:' and pass each argument as "
+                "row.name, or expand_kwargs over a literal list",
+            )
+            return False
+        if group.max_items is not None:
+            self.index.problem(
+                group,
+                f"caps its items with max_items={group.max_items}, which a Kubeflow {what} "
+                "cannot enforce on a list known only at run time",
+                "drop max_items (or .set_max_items) to export it, or loop over a literal list",
+            )
+            return False
+        return True
 
     def _exit(self, group: ExitHandlerGroup, scope: Scope) -> None:
         inner = self.index.group_scopes[group.name][0]

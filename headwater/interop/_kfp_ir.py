@@ -211,6 +211,8 @@ def describe(user: User) -> str:
     if isinstance(user, ConditionGroup):
         return f"If '{user.name}'"
     if isinstance(user, LoopGroup):
+        if user.mapped and user.nodes:
+            return f"mapped task '{user.nodes[0].name}'"
         return f"ParallelFor '{user.name}'"
     if isinstance(user, ExitHandlerGroup):
         return f"ExitHandler '{user.name}'"

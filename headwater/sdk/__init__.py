@@ -30,9 +30,12 @@ from headwater.sdk._graph import (
     Else,
     ExitHandler,
     If,
+    MappedTask,
     ParallelFor,
     Task,
+    product,
 )
+from headwater.sdk._graph import zip_lists as zip
 from headwater.sdk._location import compile_root
 from headwater.sdk._models import clear_registrations, register_model, take_registrations
 from headwater.sdk._notify import Email, Notify, Slack, Webhook
@@ -87,6 +90,7 @@ __all__ = [
     "FinalStatus",
     "If",
     "Input",
+    "MappedTask",
     "Markdown",
     "Metrics",
     "Model",
@@ -112,6 +116,7 @@ __all__ = [
     "load_pipeline",
     "pipeline",
     "pipelines_in",
+    "product",
     "ref_name_problem",
     "register_model",
     "requirement_name",
@@ -130,6 +135,7 @@ __all__ = [
     "wait_for_run",
     "wait_for_sql",
     "wait_until",
+    "zip",
 ]
 
 # Loading user files needs importlib.util and pathlib, which ``import headwater`` and

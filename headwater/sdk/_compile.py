@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from headwater._config import max_map_length
 from headwater.errors import PipelineDefinitionError
 from headwater.sdk import _cells, _graph, _location
 from headwater.sdk._artifacts import Artifact, artifact_lineage
@@ -21,6 +22,7 @@ from headwater.spec import (
     ArtifactTypeInfo,
     Binding,
     CollectedBinding,
+    CombinedItems,
     Comparison,
     ComponentSpec,
     Condition,
@@ -33,9 +35,11 @@ from headwater.spec import (
     FinalStatusBinding,
     ImporterImplementation,
     IOSpec,
+    ItemShape,
     Logical,
     LoopGroup,
     LoopItemBinding,
+    NamedList,
     Node,
     ParamType,
     PipelineInputBinding,
@@ -257,12 +261,18 @@ class _Compiler:
                 source=_source(node.src),
             )
         if isinstance(node, _graph.LoopGroup):
-            items = self.binding(node.items, builder, "ParallelFor items", node.src)
+            self.check_literal_count(node, builder)
+            shape = None
+            if node.shape is not None:
+                shape = ItemShape(required=node.shape[0], optional=node.shape[1])
             return LoopGroup(
                 kind="loop",
                 name=node.name,
-                items=items,
+                items=self.loop_items(node, builder),
                 parallelism=node.parallelism,
+                max_items=node.max_items,
+                item_shape=shape,
+                mapped=node.mapped,
                 nodes=[self.node(n, builder) for n in node.nodes],
                 after=after,
                 source=_source(node.src),
@@ -275,6 +285,41 @@ class _Compiler:
             nodes=[self.node(n, builder) for n in node.nodes],
             after=after,
             source=_source(node.src),
+        )
+
+    def loop_items(self, loop: _graph.LoopGroup, builder: _graph.DagBuilder) -> Any:
+        items = loop.items
+        if not isinstance(items, _graph.Combined):
+            return self.binding(items, builder, "ParallelFor items", loop.src)
+        lists = [
+            NamedList(name=name, items=self.binding(value, builder, f"list '{name}'", loop.src))
+            for name, value in items.lists.items()
+        ]
+        fill = ConstantBinding(kind="constant", value=items.fill) if items.has_fill else None
+        kind = "cross" if items.kind == "product" else "zip"
+        return CombinedItems(kind=kind, lists=lists, fill=fill)
+
+    def check_literal_count(self, loop: _graph.LoopGroup, builder: _graph.DagBuilder) -> None:
+        """Refuse literal lists that make more items than the loop may have."""
+        count = loop.literal_count()
+        cap = loop.max_items or max_map_length()
+        if count is None or count <= cap:
+            return
+        if loop.mapped:
+            task = loop.nodes[0].name
+            what = f"mapped task '{task}'"
+        else:
+            task, what = loop.name, f"ParallelFor '{loop.name}'"
+        setting = (
+            f"its max_items={loop.max_items}"
+            if loop.max_items
+            else f"HEADWATER_MAX_MAP_LENGTH={cap}"
+        )
+        how = ".set_max_items(n) on the mapped task" if loop.mapped else "max_items=n"
+        raise PipelineDefinitionError(
+            f"{what} has {count} literal items, over the cap of {cap} ({setting})",
+            location=_location.loc(loop.src, builder.pipeline_name, task),
+            hint=f"raise the cap with {how} or HEADWATER_MAX_MAP_LENGTH, or map over fewer items",
         )
 
     def task(self, task: _graph.Task, builder: _graph.DagBuilder) -> TaskSpec:

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from headwater.sdk._interface import Interface
 
 
-class Component:
+class Component(_graph.Mappable):
     """A ``@component`` function. Call it inside a ``@pipeline`` to create a task.
 
     ``python_func`` is the undecorated function, handy for unit tests.

@@ -33,8 +33,11 @@ __all__ = [
     "Else",
     "ExitHandler",
     "If",
+    "MappedTask",
     "ParallelFor",
     "Task",
+    "product",
+    "zip_lists",
 ]
 
 
@@ -532,12 +535,40 @@ class LoopGroup(Group):
     label = "ParallelFor"
 
     def __init__(
-        self, items: Any, parallelism: int | None, name: str | None, src: Src | None
+        self,
+        items: Any,
+        parallelism: int | None,
+        name: str | None,
+        src: Src | None,
+        *,
+        max_items: int | None = None,
+        shape: tuple[list[str], dict[str, Any]] | None = None,
+        mapped: bool = False,
     ) -> None:
         super().__init__(name, src)
-        self.items = items
+        self.items = items  # a channel, a _Const list, or Combined lists
         self.parallelism = parallelism
+        self.max_items = max_items
+        self.shape = shape  # expand_kwargs: (required keys, optional keys with defaults)
+        self.mapped = mapped
         self.nodes: list[Node] = []
+
+    def literal_count(self) -> int | None:
+        """How many items the loop has, when every list it runs over is a literal."""
+        if isinstance(self.items, _Const):
+            return len(self.items.value)
+        if not isinstance(self.items, Combined):
+            return None
+        lists = list(self.items.lists.values())
+        if not all(isinstance(v, _Const) for v in lists):
+            return None
+        lengths = [len(v.value) for v in lists]
+        if self.items.kind == "product":
+            count = 1
+            for n in lengths:
+                count *= n
+            return count
+        return max(lengths) if self.items.has_fill else min(lengths)
 
 
 class ExitGroup(Group):
@@ -724,7 +755,7 @@ def call(callee: Callee, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Task:
             )
         bound[name] = value
     for name, value in list(bound.items()):
-        if isinstance(value, Task):
+        if isinstance(value, Task | MappedTask):
             bound[name] = value.output
         elif isinstance(value, Cond):
             raise _error(
@@ -832,32 +863,26 @@ class ParallelFor:
         with ParallelFor([0.01, 0.1, 1.0], parallelism=2) as lr:
             train(learning_rate=lr)
 
-    ``items`` is a literal list, a list parameter, or a task output typed ``list[...]``.
+    ``items`` is a literal list, a list parameter, a task output typed ``list[...]``, or
+    several lists combined: ``headwater.product(lr=..., batch=...)`` (every combination)
+    or ``headwater.zip(lr=..., batch=...)`` (position by position), whose items are dicts
+    read as ``item.lr``. More than ``max_items`` items (default ``HEADWATER_MAX_MAP_LENGTH``,
+    1024) fail the loop before any iteration runs.
     """
 
-    def __init__(self, items: Any, parallelism: int | None = None, name: str | None = None) -> None:
+    def __init__(
+        self,
+        items: Any,
+        parallelism: int | None = None,
+        name: str | None = None,
+        max_items: int | None = None,
+    ) -> None:
         src = _location.caller()
-        if parallelism is not None and (
-            isinstance(parallelism, bool) or not isinstance(parallelism, int) or parallelism < 1
-        ):
-            raise _error(
-                f"ParallelFor parallelism must be a whole number >= 1, got {parallelism!r}",
-                src,
-                "leave it out to run every iteration at once, within the executor's slots",
-            )
-        if isinstance(items, Task):
-            items = items.output
-        if isinstance(items, Collected):
-            raise _error("ParallelFor over Collected(...) is not supported", src)
-        if not isinstance(items, Channel):
-            items = _Const(to_json_constant(items, "ParallelFor items", src))
-            if not isinstance(items.value, list):
-                raise _error(
-                    f"ParallelFor items must be a list, got {type(items.value).__name__}",
-                    src,
-                    "pass a list, a list parameter, or a task output typed list[...]",
-                )
-        self.group = LoopGroup(items, parallelism, name, src)
+        _check_count(parallelism, "ParallelFor parallelism", src)
+        _check_count(max_items, "ParallelFor max_items", src)
+        if not isinstance(items, Combined):
+            items = _loop_list(items, "ParallelFor items", src, None)
+        self.group = LoopGroup(items, parallelism, name, src, max_items=max_items)
 
     def __enter__(self) -> LoopItem:
         builder = self.group.builder
@@ -867,6 +892,54 @@ class ParallelFor:
 
     def __exit__(self, *exc: object) -> None:
         self.group.builder.pop()
+
+
+def _check_count(value: Any, what: str, src: Src | None, task: str | None = None) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise _error(
+            f"{what} must be a whole number >= 1, got {value!r}",
+            src,
+            "leave it out for the default",
+            task=task,
+        )
+
+
+def _loop_list(value: Any, what: str, src: Src | None, task: str | None) -> Any:
+    """One list a loop runs over: a channel, or a literal list as a constant."""
+    if isinstance(value, Task):
+        value = value.output
+    if isinstance(value, MappedTask | Collected):
+        raise _error(
+            f"{what} is the list of a mapped task's or loop's outputs, which a loop cannot "
+            "run over",
+            src,
+            "pass that list to a task that returns it (typed list[...]) and map over the "
+            "task's output",
+            task=task,
+        )
+    if isinstance(value, Combined):
+        raise _error(
+            f"{what} is a headwater.{value.kind}(...) of lists, which only the items of a "
+            "ParallelFor or of expand_kwargs(...) can be",
+            src,
+            "write ParallelFor(headwater.zip(a=..., b=...)) or "
+            "component.expand_kwargs(headwater.zip(a=..., b=...))",
+            task=task,
+        )
+    if isinstance(value, Cond):
+        raise _error(f"{what} is a condition, not a list", src, task=task)
+    if isinstance(value, Channel | _Const):
+        return value
+    const = _Const(to_json_constant(value, what, src, task))
+    if not isinstance(const.value, list):
+        raise _error(
+            f"{what} must be a list, got {type(const.value).__name__} {const.value!r}",
+            src,
+            "pass a list, a list parameter, or a task output typed list[...]; to give every "
+            "task the same value, fix it with .partial(name=value)",
+            task=task,
+        )
+    return const
 
 
 class ExitHandler:
@@ -907,3 +980,319 @@ class ExitHandler:
 
     def __exit__(self, *exc: object) -> None:
         self.group.builder.pop()
+
+
+# --------------------------------------------------------------------------- task mapping
+
+_NO_FILL: Any = object()
+
+
+class Combined:
+    """Named lists combined into loop items: one dict per combination (``product``) or per
+    position (``zip``). Made by :func:`product` and :func:`zip_lists`."""
+
+    def __init__(self, kind: str, lists: dict[str, Any], fill: Any, src: Src | None) -> None:
+        self.kind = kind
+        self.src = src
+        self.has_fill = fill is not _NO_FILL
+        self.fill = to_json_constant(fill, "zip fillvalue", src) if self.has_fill else None
+        if not lists:
+            raise _error(
+                f"headwater.{kind}() needs at least one named list",
+                src,
+                f"write headwater.{kind}(lr=[0.1, 0.01], batch=[32, 64])",
+            )
+        self.lists = {
+            name: _loop_list(value, f"{kind} list '{name}'", src, None)
+            for name, value in lists.items()
+        }
+
+
+def _named_only(kind: str, args: tuple[Any, ...], src: Src | None) -> None:
+    if args:
+        raise _error(
+            f"headwater.{kind}() takes named lists, got {len(args)} positional argument(s)",
+            src,
+            f"name each list after the argument it feeds: headwater.{kind}(lr=[...], "
+            "batch=[...]); each item is then a dict with those keys",
+        )
+
+
+def product(*args: Any, **lists: Any) -> Combined:
+    """Every combination of the named lists, as dicts (the last list varies fastest)::
+
+    with ParallelFor(headwater.product(lr=[0.1, 0.01], batch=[32, 64])) as cfg:
+        train(lr=cfg.lr, batch=cfg.batch)        # four iterations
+    """
+    src = _location.caller()
+    _named_only("product", args, src)
+    return Combined("product", lists, _NO_FILL, src)
+
+
+def zip_lists(*args: Any, fillvalue: Any = _NO_FILL, **lists: Any) -> Combined:
+    """The named lists position by position, as dicts (``headwater.zip``)::
+
+    train.expand_kwargs(headwater.zip(lr=[0.1, 0.01], batch=[32, 64]))   # two tasks
+
+    As Python's and Airflow's ``zip``: as many items as the shortest list has, or, with
+    ``fillvalue`` given, as many as the longest, the shorter lists padded with it.
+    """
+    src = _location.caller()
+    _named_only("zip", args, src)
+    return Combined("zip", lists, fillvalue, src)
+
+
+class Mappable:
+    """What a component (or a pipeline used as a step) offers to map it over lists at run
+    time, as Airflow's dynamic task mapping: ``.partial(...)``, ``.expand(...)`` and
+    ``.expand_kwargs(...)``."""
+
+    def partial(self, **fixed: Any) -> Partial:
+        """Fix arguments every mapped task gets: ``train.partial(data=d).expand(lr=[...])``."""
+        return Partial(self, fixed, _location.caller())  # type: ignore[arg-type]
+
+    def expand(self, *args: Any, **lists: Any) -> MappedTask:
+        """One task per combination of the lists (a cross product): ``train.expand(lr=[...])``."""
+        src = _location.caller()
+        return Partial(self, {}, src, "expand").expand_at(args, lists, src)  # type: ignore[arg-type]
+
+    def expand_kwargs(self, items: Any) -> MappedTask:
+        """One task per dict of arguments in ``items``."""
+        src = _location.caller()
+        partial = Partial(self, {}, src, "expand_kwargs")  # type: ignore[arg-type]
+        return partial.expand_kwargs_at(items, src)
+
+
+class Partial:
+    """A component with some arguments fixed, waiting for ``.expand(...)``."""
+
+    def __init__(
+        self, callee: Callee, fixed: dict[str, Any], src: Src | None, method: str = "partial"
+    ) -> None:
+        self.callee = callee
+        self.fixed = fixed
+        self.src = src
+        self.builder = current(f"{callee.name}.{method}(...)", src)
+        self.would_be = self.builder.peek_name(callee.name)
+        self.iface = callee.interface()
+        for name in fixed:
+            self._check_input(name, "partial()", src)
+
+    def _inputs(self) -> list[str]:
+        return [n for n, io in self.iface.inputs.items() if io.kind != "final_status"]
+
+    def _error(self, message: str, src: Src | None, hint: str | None = None) -> Exception:
+        return _error(message, src, hint, task=self.would_be)
+
+    def _check_input(self, name: str, where: str, src: Src | None) -> None:
+        inputs = self._inputs()
+        if name not in inputs:
+            raise self._error(
+                f"{self.callee.name}.{where} got '{name}', which is not an input of "
+                f"{self.callee.name}",
+                src,
+                f"its inputs are: {', '.join(inputs) or 'none'}",
+            )
+
+    def _check_free(self, name: str, where: str, src: Src | None) -> None:
+        self._check_input(name, where, src)
+        if name in self.fixed:
+            raise self._error(
+                f"input '{name}' of {self.callee.name} is fixed by partial() and mapped by {where}",
+                src,
+                f"pass '{name}' to one of them: partial() for one value for every task, "
+                f"{where} for a list to map over",
+            )
+
+    def expand(self, *args: Any, **lists: Any) -> MappedTask:
+        """One task per combination of the lists (a cross product)."""
+        return self.expand_at(args, lists, _location.caller())
+
+    def expand_kwargs(self, items: Any) -> MappedTask:
+        """One task per dict of arguments in ``items``."""
+        return self.expand_kwargs_at(items, _location.caller())
+
+    def expand_at(
+        self, args: tuple[Any, ...], lists: dict[str, Any], src: Src | None
+    ) -> MappedTask:
+        name = self.callee.name
+        if args:
+            raise self._error(
+                f"{name}.expand() takes lists by argument name, got {len(args)} positional "
+                "argument(s)",
+                src,
+                f"write {name}.expand(arg=[...]); for a list of dicts of arguments use "
+                f"{name}.expand_kwargs(...)",
+            )
+        if not lists:
+            raise self._error(
+                f"{name}.expand() needs at least one list to map over",
+                src,
+                f"write {name}.expand(arg=[...]), or call {name}(...) for a single task",
+            )
+        sources: dict[str, Any] = {}
+        for arg, value in lists.items():
+            self._check_free(arg, "expand()", src)
+            sources[arg] = _loop_list(
+                value, f"expand() argument '{arg}' of {name}", src, self.would_be
+            )
+        if len(sources) == 1:
+            ((arg, items),) = sources.items()
+            group = self._group(items, src)
+            return self._make(group, {arg: LoopItem(group)}, src)
+        group = self._group(Combined("product", sources, _NO_FILL, src), src)
+        return self._make(group, {arg: LoopItem(group, arg) for arg in sources}, src)
+
+    def expand_kwargs_at(self, items: Any, src: Src | None) -> MappedTask:
+        name = self.callee.name
+        if isinstance(items, Combined):
+            for arg in items.lists:
+                self._check_free(arg, f"expand_kwargs({items.kind}(...))", src)
+            group = self._group(items, src)
+            return self._make(group, {arg: LoopItem(group, arg) for arg in items.lists}, src)
+        items = _loop_list(items, f"expand_kwargs() items of {name}", src, self.would_be)
+        required: list[str] = []
+        optional: dict[str, Any] = {}
+        for arg in self._inputs():
+            io = self.iface.inputs[arg]
+            if arg in self.fixed:
+                continue
+            if io.kind == "artifact":
+                if io.has_default:
+                    continue
+                raise self._error(
+                    f"expand_kwargs() cannot give artifact input '{arg}' of {name}: its "
+                    "dicts hold plain values",
+                    src,
+                    f"fix it for every task with {name}.partial({arg}=...)",
+                )
+            if io.has_default:
+                optional[arg] = io.default
+            else:
+                required.append(arg)
+        if isinstance(items, _Const):
+            for i, item in enumerate(items.value):
+                self._check_kwargs(i, item, required, optional, src)
+        group = self._group(items, src, shape=(required, optional))
+        args = {arg: LoopItem(group, arg) for arg in [*required, *optional]}
+        return self._make(group, args, src)
+
+    def _check_kwargs(
+        self,
+        index: int,
+        item: Any,
+        required: list[str],
+        optional: dict[str, Any],
+        src: Src | None,
+    ) -> None:
+        name = self.callee.name
+        if not isinstance(item, dict):
+            raise self._error(
+                f"expand_kwargs() item {index} of {name} is {type(item).__name__} {item!r}, "
+                "not a dict of arguments",
+                src,
+                "give one dict per task, e.g. [{'lr': 0.1}, {'lr': 0.01}]",
+            )
+        for arg in item:
+            self._check_free(arg, f"expand_kwargs() item {index}", src)
+            if arg not in required and arg not in optional:
+                raise self._error(
+                    f"expand_kwargs() item {index} gives artifact input '{arg}' of {name}",
+                    src,
+                    f"fix it for every task with {name}.partial({arg}=...)",
+                )
+        missing = [arg for arg in required if arg not in item]
+        if missing:
+            raise self._error(
+                f"expand_kwargs() item {index} of {name} lacks required input(s) "
+                f"{', '.join(missing)}",
+                src,
+                "give them in every dict, or fix them for every task with .partial(...)",
+            )
+
+    def _group(
+        self, items: Any, src: Src | None, shape: tuple[list[str], dict[str, Any]] | None = None
+    ) -> LoopGroup:
+        name = self.builder.peek_name(f"{self.would_be}-map")
+        return LoopGroup(items, None, name, src, shape=shape, mapped=True)
+
+    def _make(self, group: LoopGroup, args: dict[str, Any], src: Src | None) -> MappedTask:
+        builder = self.builder
+        builder.container.append(group)
+        builder.push(group.nodes)
+        try:
+            task = call(self.callee, (), {**self.fixed, **args})
+        finally:
+            builder.pop()
+        return MappedTask(group, task)
+
+
+class MappedTask:
+    """A component mapped over lists: one task per item when the pipeline runs.
+
+    Downstream, ``.output`` (or ``.outputs["name"]``) is the list of every mapped task's
+    value, in item order, as ``Collected`` gives. Task options (``set_retry``,
+    ``set_cpu_limit``, ...) apply to each mapped task; ``set_parallelism`` and
+    ``set_max_items`` to the mapping.
+    """
+
+    def __init__(self, group: LoopGroup, task: Task) -> None:
+        self.group = group
+        self.task = task
+
+    @property
+    def name(self) -> str:
+        return self.task.name
+
+    def __repr__(self) -> str:
+        return f"MappedTask({self.task.name})"
+
+    @property
+    def output(self) -> Collected:
+        """Every mapped task's only output, as one list."""
+        return Collected(self.task.output)
+
+    @property
+    def outputs(self) -> Mapping[str, Collected]:
+        """Every output by name, each as the list of the mapped tasks' values."""
+        return {name: Collected(out) for name, out in self.task.outputs.items()}
+
+    def after(self, *others: Any) -> MappedTask:
+        """Start mapping only after ``others`` finish."""
+        self.group.after(*others)
+        return self
+
+    def set_parallelism(self, parallelism: int) -> MappedTask:
+        """Run at most ``parallelism`` of the mapped tasks at once."""
+        _check_count(parallelism, "mapped task parallelism", _location.caller(), self.name)
+        self.group.parallelism = parallelism
+        return self
+
+    def set_max_items(self, max_items: int) -> MappedTask:
+        """Allow up to ``max_items`` mapped tasks (default ``HEADWATER_MAX_MAP_LENGTH``)."""
+        _check_count(max_items, "mapped task max_items", _location.caller(), self.name)
+        self.group.max_items = max_items
+        return self
+
+    def __getattr__(self, attr: str) -> Any:
+        # Task options (set_retry, set_cpu_limit, updates_asset, ...) reach the mapped task.
+        if not (attr.startswith("set_") or attr == "updates_asset"):
+            raise AttributeError(attr)
+        method = getattr(self.task, attr)
+
+        def apply(*args: Any, **kwargs: Any) -> MappedTask:
+            if attr == "set_trigger_rule" or "trigger_rule" in kwargs:
+                # The mapping opens once its lists and .after() tasks succeed, whatever
+                # rule its task has: a rule there would be half honoured.
+                raise _error(
+                    "a mapped task takes no trigger rule: the mapping starts once the tasks "
+                    "its lists come from and its .after() tasks have succeeded",
+                    _location.caller(),
+                    "leave the rule out, or put the task in a 'with ParallelFor(...)' body "
+                    "and set the rule there",
+                    task=self.name,
+                )
+            method(*args, **kwargs)
+            return self
+
+        return apply

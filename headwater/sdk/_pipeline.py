@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from headwater.spec import PipelineSpec
 
 
-class Pipeline:
+class Pipeline(_graph.Mappable):
     """A ``@pipeline`` function. Compile it with :meth:`compile`, or call it inside
     another pipeline to use it as one step."""
 
@@ -134,7 +134,7 @@ def _doc(func: Callable[..., Any]) -> str | None:
 def _pipeline_outputs(result: Any, p: Pipeline) -> dict[str, Any]:
     if result is None:
         return {}
-    if isinstance(result, _graph.Task):
+    if isinstance(result, _graph.Task | _graph.MappedTask):
         result = result.output
     if isinstance(result, _graph.TaskOutput | _graph.Collected):
         return {"output": result}
@@ -150,7 +150,7 @@ def _pipeline_outputs(result: Any, p: Pipeline) -> dict[str, Any]:
             hint="return a task output, a NamedTuple or dict of task outputs, or nothing",
         )
     for key, value in items.items():
-        if isinstance(value, _graph.Task):
+        if isinstance(value, _graph.Task | _graph.MappedTask):
             items[key] = value = value.output
         if not isinstance(value, _graph.TaskOutput | _graph.Collected):
             raise PipelineDefinitionError(

@@ -9,6 +9,7 @@ pipeline used as a component has its own DAG and so its own names.
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -417,16 +418,91 @@ class ConditionGroup(_Model):
     source: SourceLocation | None = None
 
 
+class NamedList(_Model):
+    """One list of a :class:`CombinedItems`, and the key its values get in each item."""
+
+    name: str
+    items: ValueRef
+
+
+class CombinedItems(_Model):
+    """A loop's items made at run time from several named lists, each item a dict keyed by
+    the lists' names (``LoopItemBinding.key`` picks one).
+
+    ``cross``: every combination, in ``itertools.product`` order (the last list varies
+    fastest), as Airflow's ``expand`` over several arguments. ``zip``: the i-th value of
+    each list, as many items as the shortest list has; with ``fill`` set, as many as the
+    longest has, the shorter lists padded with ``fill.value`` (Python's ``zip`` and
+    ``itertools.zip_longest``, Airflow's ``zip`` and its ``fillvalue``).
+    """
+
+    kind: Literal["cross", "zip"]
+    lists: list[NamedList] = Field(min_length=1)
+    fill: ConstantBinding | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> CombinedItems:
+        names = [n.name for n in self.lists]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"the lists of {self.kind} items repeat the name(s) {twice}")
+        if self.fill is not None and self.kind != "zip":
+            raise ValueError("'fill' is only for zip items, not cross")
+        return self
+
+    def combine(self, values: list[list[Any]]) -> list[dict[str, Any]]:
+        """The items these lists make, given each list's values (in ``lists`` order)."""
+        rows: Any
+        if self.kind == "cross":
+            rows = itertools.product(*values)
+        elif self.fill is not None:
+            rows = itertools.zip_longest(*values, fillvalue=self.fill.value)
+        else:
+            rows = zip(*values, strict=False)
+        names = [n.name for n in self.lists]
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+LoopItems = Annotated[
+    ConstantBinding | PipelineInputBinding | TaskOutputBinding | LoopItemBinding | CombinedItems,
+    Field(discriminator="kind"),
+]
+
+
+class ItemShape(_Model):
+    """What every item of a loop must be (``expand_kwargs``): a dict holding each key of
+    ``required`` and no key outside ``required`` and ``optional``; a missing optional key
+    takes its value in ``optional`` (the component input's default)."""
+
+    required: list[str] = []
+    optional: dict[str, JsonValue] = {}
+
+
 class LoopGroup(_Model):
-    """``ParallelFor``: the body runs once per item, at most ``parallelism`` at once."""
+    """``ParallelFor``: the body runs once per item, at most ``parallelism`` at once.
+
+    ``max_items`` caps the items (without it the engine's ``HEADWATER_MAX_MAP_LENGTH``,
+    default 1024): past it the loop fails before any iteration starts. ``mapped`` marks a
+    loop compiled from ``component.expand(...)``: its body is that one task, and no items
+    skip it (Airflow's zero-length map), where an empty ``ParallelFor`` succeeds.
+    """
 
     kind: Literal["loop"]
     name: str
-    items: ValueRef
+    items: LoopItems
     parallelism: int | None = Field(None, ge=1)
+    max_items: int | None = Field(None, ge=1)
+    item_shape: ItemShape | None = None
+    mapped: bool = False
     nodes: list[Node] = []
     after: list[str] = []
     source: SourceLocation | None = None
+
+    def item_refs(self) -> list[Any]:
+        """The values the items are made of: one, or each list of combined items."""
+        if isinstance(self.items, CombinedItems):
+            return [n.items for n in self.items.lists]
+        return [self.items]
 
 
 class ExitHandlerGroup(_Model):

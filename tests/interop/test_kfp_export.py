@@ -43,6 +43,15 @@ INVALID = {"broken_cycle.py:broken_cycle", "broken_many.py:broken_many"}
 
 # What the IR cannot express, by pipeline: a fragment of each problem found (and no more).
 REFUSED: dict[str, list[str]] = {
+    "mapping_flow.py:map_bad_kwargs": ["maps dicts of arguments known only at run time"],
+    "mapping_flow.py:map_capped": ["caps its items with max_items=3"],
+    "mapping_flow.py:map_forms": [
+        "mapped task 'add' combines lists (cross) known only at run time",
+        "mapped task 'add-4' maps dicts of arguments known only at run time",
+    ],
+    "mapping_flow.py:map_group": ["ParallelFor 'loop-1' combines lists (cross) known only"],
+    "mapping_flow.py:map_imports": ["ParallelFor 'importer-map' combines lists (zip) known"],
+    "mapping_flow.py:map_zip_group": ["ParallelFor 'loop-1' combines lists (zip) known only"],
     "airflow_flow.py:airflow_publish": [
         "updates asset(s) warehouse://airflow/published, and Kubeflow has no assets"
     ],
@@ -216,6 +225,7 @@ CASES = [
     Case("exit-failed", kfp_flow.kfp_exit, {"fail": True}),
     Case("loop", kfp_flow.kfp_loop, {}),
     Case("nested-loops", kfp_flow.kfp_nested_loops, {}),
+    Case("mapped", kfp_flow.kfp_mapped, {}),
     Case("import", kfp_flow.kfp_import, {}, traced=False),
     Case("timeout", kfp_flow.kfp_timeout, {"seconds": 20.0}),
 ]

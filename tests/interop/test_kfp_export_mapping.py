@@ -4,6 +4,7 @@ as YAML; test_kfp_export.py has kfp load and run it."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -425,3 +426,53 @@ def test_a_component_that_cannot_be_loaded_is_refused() -> None:
         "component 'plain' cannot be loaded from kfp_no_such_module.py: LoadError"
     )
     assert problem.location.task == "plain"
+
+
+# --------------------------------------------------------------------------- task mapping
+
+
+def _iterators(node: dict[str, Any], found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for task in node.get("dag", {}).get("tasks", {}).values():
+        if "parameterIterator" in task:
+            found.append(task["parameterIterator"])
+    return found
+
+
+def test_mapped_tasks_over_literal_lists_loop_over_their_combined_items() -> None:
+    import mapping_flow
+
+    package, doc = export(mapping_flow.map_literal)
+    raws = [json.loads(it["items"]["raw"]) for it in _iterators(doc["root"], [])]
+    expected = [
+        [{"x": 1, "y": 10}, {"x": 1, "y": 20}, {"x": 2, "y": 10}, {"x": 2, "y": 20}],
+        [{"x": 1, "y": 10}, {"x": 2, "y": 20}, {"x": 3, "y": 0}],
+        # expand_kwargs: each dict complete, the defaults of what it leaves out filled in.
+        [{"z": 0, "x": 1}, {"z": 3, "x": 2}],
+    ]
+    assert len(raws) == len(expected)
+    assert all(items in raws for items in expected), raws
+    assert not package.notes
+
+
+@pytest.mark.parametrize(
+    ("flow", "fragment", "hint"),
+    [
+        ("map_group", "combines lists (cross) known only at run time", "expand_kwargs"),
+        ("map_bad_kwargs", "maps dicts of arguments known only at run time", "ParallelFor"),
+        ("map_capped", "caps its items with max_items=3", "drop max_items"),
+    ],
+)
+def test_mapping_kubeflow_cannot_do_is_refused(flow: str, fragment: str, hint: str) -> None:
+    import mapping_flow
+
+    problem = only(getattr(mapping_flow, flow))
+    assert fragment in problem.message
+    assert hint in (problem.hint or "")
+    assert problem.location.file is not None and problem.location.line is not None
+
+
+def test_an_empty_mapped_list_notes_how_kubeflow_differs() -> None:
+    import mapping_flow
+
+    package, _ = export(mapping_flow.map_empty)
+    assert any("over an empty list Headwater skips it" in n for n in package.notes)

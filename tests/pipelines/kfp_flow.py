@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+import headwater
 from headwater import (
     Collected,
     Dataset,
@@ -221,6 +222,19 @@ def kfp_loop(items: list[dict[str, Any]] = DEFAULT_ITEMS, trace_dir: str = ""):
     )
     with ParallelFor(["ten", "twenty"], name="static") as value:
         mark(label=value, trace_dir=trace_dir)
+    return total.output
+
+
+@pipeline
+def kfp_mapped(trace_dir: str = ""):
+    # Mapped tasks over literal lists: a zip of two lists, and one list with a fixed argument.
+    squared = square.partial(trace_dir=trace_dir).expand_kwargs(
+        headwater.zip(n=[1, 2, 3], label=["one", "two", "three", "four"])
+    )
+    total = add_up(
+        values=squared.outputs["output"], parts=squared.outputs["part"], trace_dir=trace_dir
+    )
+    mark.partial(trace_dir=trace_dir).expand(label=["ten", "twenty"])
     return total.output
 
 

@@ -121,3 +121,39 @@ test("a task's display_name labels its node: its own, else its component's, else
   ]);
   expect(graphFromSpec(spec).nodes.map((n) => n.label)).toEqual(["make", "train", "condition-1", "use"]);
 });
+
+test("a loop over combined lists (task mapping) waits for each task output among them", () => {
+  const mapped = {
+    components: spec.components,
+    root: {
+      implementation: {
+        dag: {
+          nodes: [
+            { kind: "task", name: "make", component: "make", inputs: {}, after: [] },
+            {
+              kind: "loop",
+              name: "train-map",
+              mapped: true,
+              items: {
+                kind: "cross",
+                lists: [
+                  { name: "data", items: { kind: "task_output", task: "make", output: "data" } },
+                  { name: "lr", items: { kind: "constant", value: [0.1, 0.01] } },
+                ],
+              },
+              nodes: [{ kind: "task", name: "train", component: "train", inputs: {}, after: [] }],
+              after: [],
+            },
+          ],
+        },
+      },
+    },
+  };
+  const g = graphFromSpec(mapped);
+  expect(g.nodes.map((n) => [n.id, n.parent])).toEqual([
+    ["make", undefined],
+    ["train-map", undefined],
+    ["train", "train-map"],
+  ]);
+  expect(g.edges.map((e) => [e.id, e.label])).toEqual([["make->train-map", "Dataset"]]);
+});

@@ -81,8 +81,15 @@ export function graphFromSpec(spec: Json): Graph {
         for (const br of (n.branches as Json[]) ?? []) visit((br.nodes as Json[]) ?? [], name);
       } else if (kind === "loop") {
         const items = n.items as Json;
-        if (items?.kind === "task_output")
-          pending.push({ from: items.task as string, to: name, output: items.output as string, ordering: false });
+        // Combined items (cross or zip, from task mapping) hold several named lists.
+        const lists =
+          items?.kind === "cross" || items?.kind === "zip"
+            ? ((items.lists as Json[]) ?? []).map((l) => l.items as Json)
+            : [items];
+        for (const source of lists) {
+          if (source?.kind === "task_output")
+            pending.push({ from: source.task as string, to: name, output: source.output as string, ordering: false });
+        }
         visit((n.nodes as Json[]) ?? [], name);
       } else if (kind === "exit_handler") {
         visit((n.nodes as Json[]) ?? [], name);

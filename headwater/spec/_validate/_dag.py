@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import graphlib
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from headwater.spec._models import (
     CollectedBinding,
+    CombinedItems,
     Comparison,
     ComponentSpec,
     Condition,
@@ -48,6 +50,15 @@ from headwater.spec._validate._common import (
     same_group,
     value_kind,
 )
+
+
+def literal_count(items: Any, lengths: list[int]) -> int:
+    """How many items literal lists of these ``lengths`` make."""
+    if not isinstance(items, CombinedItems):
+        return lengths[0]
+    if items.kind == "cross":
+        return math.prod(lengths)
+    return max(lengths) if items.fill is not None else min(lengths)
 
 
 @dataclass
@@ -404,28 +415,72 @@ class DagChecker:
                 )
 
     def check_loop(self, loop: LoopGroup, scope: Scope) -> None:
-        value = self.binding_value(loop.items, scope, loop.name, loop.source, "items")
+        what = "mapped task" if loop.mapped else "ParallelFor"
+        items = loop.items
+        lengths: list[int] | None = []
+        if isinstance(items, CombinedItems):
+            for named in items.lists:
+                if not NAME_RE.match(named.name):
+                    self.add(
+                        f"{what} list name '{named.name}' is not a valid key",
+                        task=loop.name,
+                        source=loop.source,
+                        hint="name each list like an argument: letters, digits and '_'",
+                        code="invalid_name",
+                    )
+                n = self.check_loop_list(loop, named.items, scope, f"list '{named.name}'")
+                lengths = None if n is None or lengths is None else [*lengths, n]
+        else:
+            n = self.check_loop_list(loop, items, scope, "items")
+            lengths = None if n is None else [n]
+        if loop.mapped:
+            tasks = [n for n in loop.nodes if isinstance(n, TaskSpec)]
+            if len(loop.nodes) != 1 or len(tasks) != 1:
+                self.add(
+                    f"mapped loop '{loop.name}' must hold exactly one task, not "
+                    f"{len(loop.nodes)} node(s)",
+                    task=loop.name,
+                    source=loop.source,
+                    hint="use a ParallelFor (mapped: false) for a body of several tasks",
+                )
+        count = None if lengths is None else literal_count(items, lengths)
+        if count is not None and loop.max_items is not None and count > loop.max_items:
+            self.add(
+                f"{what} '{loop.name}' has {count} literal items, over its max_items of "
+                f"{loop.max_items}",
+                task=loop.name,
+                source=loop.source,
+                hint="raise max_items, or loop over fewer items",
+                code="too_many_items",
+            )
+
+    def check_loop_list(self, loop: LoopGroup, binding: Any, scope: Scope, what: str) -> int | None:
+        """Check one list a loop's items come from; its length when it is a literal."""
+        label = "mapped task" if loop.mapped else "ParallelFor"
+        value = self.binding_value(binding, scope, loop.name, loop.source, what)
         if value is None:
-            return
+            return None
         if value.is_constant:
             if not isinstance(value.constant, list):
                 self.add(
-                    f"ParallelFor items must be a list, not {type(value.constant).__name__}",
+                    f"{label} {what} must be a list, not {type(value.constant).__name__}",
                     task=loop.name,
                     source=loop.source,
                     code="type_mismatch",
                 )
-            return
+                return None
+            return len(value.constant)
         kind = value_kind(value)
         if kind not in ("list", "any"):
             self.add(
-                "ParallelFor items must be a list, but this value is "
+                f"{label} {what} must be a list, but this value is "
                 + (value.io.describe() if value.io else kind),
                 task=loop.name,
                 source=loop.source,
                 hint="loop over a list parameter, a task output typed list[...], or a literal list",
                 code="type_mismatch",
             )
+        return None
 
     # ------------------------------------------------------------------ values and scope
 
@@ -434,7 +489,13 @@ class DagChecker:
         info = self.nodes.get(loop.name)
         if info is None:
             return any_type
-        value = self.binding_value(loop.items, info.scope, loop.name, loop.source, None)
+        items = loop.items
+        if isinstance(items, CombinedItems):
+            named = next((n for n in items.lists if n.name == key), None)
+            if named is None:
+                return any_type
+            items, key = named.items, None
+        value = self.binding_value(items, info.scope, loop.name, loop.source, None)
         item: ParamType | None = None
         if value is not None and value.is_constant and isinstance(value.constant, list):
             item = infer_type(value.constant)
@@ -668,8 +729,10 @@ class DagChecker:
             for branch in node.branches:
                 if branch.condition is not None:
                     yield from condition_tasks(branch.condition)
-        elif isinstance(node, LoopGroup) and isinstance(node.items, TaskOutputBinding):
-            yield node.items.task
+        elif isinstance(node, LoopGroup):
+            for ref in node.item_refs():
+                if isinstance(ref, TaskOutputBinding):
+                    yield ref.task
 
     def check_cycles(self) -> None:
         graphs: dict[tuple[tuple[str, str, int], ...], dict[str, set[str]]] = {}
