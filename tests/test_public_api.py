@@ -14,6 +14,13 @@ import headwater.spec
 import headwater.store
 
 HEADWATER = {
+    "sensor",
+    "wait_for_asset",
+    "wait_for_http",
+    "wait_for_path",
+    "wait_for_run",
+    "wait_for_sql",
+    "wait_until",
     "HTML",
     "Artifact",
     "Asset",

@@ -11,7 +11,6 @@ import sqlalchemy as sa
 
 from headwater._values import encoded_size, json_problem, shown, text_problem
 from headwater.errors import InvalidValue, LimitError, NotFound
-from headwater.spec import asset_error
 from headwater.store import _schema as t
 from headwater.store import _transitions as moves
 from headwater.store._base import Database, aware, new_id, now
@@ -389,6 +388,9 @@ def _check_event(name: str, source: str, metadata: dict[str, Any] | None) -> Non
             f"asset name {shown(str(name))} {problem}",
             hint="give the name as UTF-8 text, as the pipelines name the asset",
         )
+    # Imported here: a command that reads the store never loads the spec's models for it.
+    from headwater.spec import asset_error
+
     problem = asset_error(name)
     if problem is not None:
         raise InvalidValue(

@@ -349,9 +349,9 @@ def test_finish_task_run_refuses_an_illegal_transition_and_writes_nothing(
 ) -> None:
     task = start_task(run.id, "fit")
 
-    with pytest.raises(IllegalTransition, match="from running to skipped"):
+    with pytest.raises(IllegalTransition, match="from running to upstream_failed"):
         store.tasks.finish_task_run(
-            task, T.SKIPPED, artifacts=[dataset()], metrics=[point("loss", 1.0)]
+            task, T.UPSTREAM_FAILED, artifacts=[dataset()], metrics=[point("loss", 1.0)]
         )
 
     assert store.tasks.get_task_run(task.id) == task
