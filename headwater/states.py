@@ -100,6 +100,9 @@ TASK_SUCCESS = frozenset({T.SUCCEEDED, T.CACHED})
 TASK_FAILURE = frozenset({T.FAILED, T.UPSTREAM_FAILED})
 # Finished without failing: a group of tasks that all end in these succeeds.
 TASK_OK = frozenset({T.SUCCEEDED, T.CACHED, T.SKIPPED})
+# Failed in itself (not for its upstream's sake), or cancelled: what Airflow's trigger
+# rules count as "failed" beside "upstream_failed".
+TASK_FAILED_ITSELF = frozenset({T.FAILED, T.CANCELLED})
 # Finished and not OK: what trigger rules count as a failed upstream task.
 TASK_NOT_OK = frozenset({T.FAILED, T.UPSTREAM_FAILED, T.CANCELLED})
 # An attempt row in one of these will not change any more (after up_for_retry the task

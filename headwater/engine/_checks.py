@@ -18,7 +18,7 @@ from typing import Any
 
 from headwater.engine._triggerer import NOT_YET, Check, Checked, Triggerer
 from headwater.errors import HeadwaterError
-from headwater.states import TaskStatus
+from headwater.states import RUN_DONE, TASK_FAILURE, RunStatus, TaskStatus
 from headwater.store import MetadataStore, RunRecord
 
 # The most of an HTTP body a sensor keeps as its output.
@@ -193,8 +193,9 @@ def _sql(connection: str, sql: str, ctx: CheckContext) -> Check:
 # ---------------------------------------------------------------------- run
 
 
-RUN_FAILED = ("failed", "cancelled")
-TASK_FAILED = ("failed", "upstream_failed")
+# What a run or task ending there means for a run sensor by default: it fails at once.
+RUN_FAILED = sorted(s.value for s in RUN_DONE - {RunStatus.SUCCEEDED})
+TASK_FAILED = sorted(s.value for s in TASK_FAILURE)
 
 
 def _run(args: dict[str, Any], ctx: CheckContext) -> Check:
@@ -202,7 +203,7 @@ def _run(args: dict[str, Any], ctx: CheckContext) -> Check:
     task = args.get("task")
     states = [str(s) for s in (args.get("states") or ["succeeded"])]
     failed = [str(s) for s in (args.get("failed_states") or (TASK_FAILED if task else RUN_FAILED))]
-    valid = {s.value for s in TaskStatus} if task else {"succeeded", "failed", "cancelled"}
+    valid = {s.value for s in TaskStatus} if task else {s.value for s in RUN_DONE}
     bad = [s for s in [*states, *failed] if s not in valid]
     if bad:
         raise ValueError(

@@ -154,10 +154,11 @@ class Sensors(RunState):
             unit = self.deferred.pop(fired.key, None)
             if unit is None or unit.status is not T.DEFERRED:
                 continue
+            # ``pokes`` counts the checks that found the condition false.
             if fired.outcome == "done":
-                self._end_wait(unit, T.SUCCEEDED, value=fired.value, pokes=fired.checks)
+                self._end_wait(unit, T.SUCCEEDED, value=fired.value, pokes=fired.checks - 1)
             elif fired.outcome == "failed":
-                self._end_wait(unit, T.FAILED, error=fired.error, pokes=fired.checks)
+                self._end_wait(unit, T.FAILED, error=fired.error, pokes=fired.checks - 1)
             else:
                 self._time_out(unit, fired.checks)
 
@@ -181,6 +182,8 @@ class Sensors(RunState):
     ) -> None:
         record = unit.record
         assert record is not None
+        if pokes is not None:
+            self.store.tasks.update_task_run(record.id, T.DEFERRED, T.DEFERRED, pokes=pokes)
         comp = self.plan.component(unit.node)
         params = {"output": value} if status is T.SUCCEEDED and "output" in comp.outputs else {}
         self.store.tasks.finish_task_run(

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from headwater.spec import TriggerRule
-from headwater.states import TaskStatus
+from headwater.states import TASK_FAILED_ITSELF, TASK_SUCCESS, TaskStatus
 
 T = TaskStatus
 
@@ -45,8 +45,8 @@ class _Counts:
     def of(cls, states: Sequence[TaskStatus | None]) -> _Counts:
         return cls(
             total=len(states),
-            success=sum(s in (T.SUCCEEDED, T.CACHED) for s in states),
-            failed=sum(s in (T.FAILED, T.CANCELLED) for s in states),
+            success=sum(s in TASK_SUCCESS for s in states),
+            failed=sum(s in TASK_FAILED_ITSELF for s in states),
             upstream_failed=sum(s is T.UPSTREAM_FAILED for s in states),
             skipped=sum(s is T.SKIPPED for s in states),
         )

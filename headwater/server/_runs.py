@@ -121,9 +121,10 @@ def retry(s: St, run_id: str) -> Any:
     from headwater.scheduler import retry_failed
 
     cleared = retry_failed(s.ws, run_id)
+    # The run as the clear left it (queued), read before the woken scheduler claims it.
+    run = s.ws.store.runs.get_run(run_id)
     if s.wake_scheduler is not None:
         s.wake_scheduler()
-    run = s.ws.store.runs.get_run(run_id)
     return {"run_id": run.id, "cleared": cleared, "status": run.status.value}
 
 
@@ -134,9 +135,10 @@ def clear(s: St, run_id: str, task: str, body: ClearIn | None = None) -> Any:
     from headwater.scheduler import clear as clear_tasks
 
     cleared = clear_tasks(s.ws, run_id, [task], downstream=body.downstream if body else True)
+    # The run as the clear left it (queued), read before the woken scheduler claims it.
+    run = s.ws.store.runs.get_run(run_id)
     if s.wake_scheduler is not None:
         s.wake_scheduler()
-    run = s.ws.store.runs.get_run(run_id)
     return {"run_id": run.id, "cleared": cleared, "status": run.status.value}
 
 

@@ -666,3 +666,57 @@ def _scheduler_adopts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGKILL)
         ws.close()
+
+
+# ---------------------------------------------------------------------- an asset, a moment
+
+
+MOMENT_FLOW = """
+from headwater import pipeline, wait_for_asset, wait_until
+
+@pipeline
+def moment_flow(moment: str):
+    wait_until(moment)
+    wait_for_asset("lake://curated/orders", poke_interval="0.2s", timeout="60s")
+"""
+
+
+def test_wait_until_wakes_at_its_moment_and_wait_for_asset_on_a_new_event(
+    tmp_path: Path, ws: Workspace
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    ws.store.assets.register_assets(["lake://curated/orders"])
+    moment = datetime.now(UTC) + timedelta(seconds=2)
+    flow = write_pipeline(tmp_path, "moment_flow", MOMENT_FLOW)
+    process = start_cli("run", flow, "-p", f"moment={moment.isoformat()}", cwd=tmp_path)
+    try:
+        wait_for(lambda: state(ws, "moment_flow", "wait_for_asset") is T.DEFERRED, 30, "deferred")
+        time.sleep(0.6)
+        assert state(ws, "moment_flow", "wait_for_asset") is T.DEFERRED  # no event yet
+        event = ws.store.assets.record_external_event(
+            "lake://curated/orders", source="test", metadata={"rows": 3}
+        )
+        assert finish(process, tmp_path) == 0
+    finally:
+        process.kill()
+    until = attempt(ws, "moment_flow", "wait_until")
+    asset = attempt(ws, "moment_flow", "wait_for_asset")
+    assert until is not None and until.status is T.SUCCEEDED
+    assert until.finished_at is not None and until.finished_at >= moment
+    assert until.pokes == 0  # no check before its moment: it woke then, once
+    assert asset.pokes is not None and asset.pokes >= 2
+    assert asset is not None and asset.outputs is not None
+    assert asset.outputs["parameters"]["output"] == event.id
+
+
+def test_exponential_backoff_doubles_the_wait_up_to_its_cap() -> None:
+    from headwater.engine._sensors import _interval
+    from headwater.spec import SensorPolicy
+
+    policy = SensorPolicy(
+        poke_interval_seconds=1, exponential_backoff=True, max_interval_seconds=5
+    ).resolved()
+    assert [_interval(policy, n) for n in range(6)] == [1, 1, 2, 4, 5, 5]
+    flat = SensorPolicy(poke_interval_seconds=3).resolved()
+    assert [_interval(flat, n) for n in range(4)] == [3, 3, 3, 3]
