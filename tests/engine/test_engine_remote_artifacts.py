@@ -6,30 +6,15 @@ moves finished outputs into place; the cache checks that outputs still exist rem
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from ftp_helpers import ftp_server
 
 import headwater
 from headwater import Dataset, Input, Model, Output, component, pipeline
 from headwater.states import RunStatus, TaskStatus
-
-SERVER = """
-import sys
-from pyftpdlib.authorizers import DummyAuthorizer
-from pyftpdlib.handlers import FTPHandler
-from pyftpdlib.servers import FTPServer
-
-authorizer = DummyAuthorizer()
-authorizer.add_anonymous(sys.argv[1], perm="elradfmwMT")
-FTPHandler.authorizer = authorizer
-server = FTPServer(("127.0.0.1", 0), FTPHandler)
-print(server.address[1], flush=True)
-server.serve_forever()
-"""
 
 
 @pytest.fixture
@@ -37,20 +22,9 @@ def ftp_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """An FTP server serving a fresh folder; HEADWATER_ARTIFACT_ROOT points at it."""
     folder = tmp_path / "ftp"
     folder.mkdir()
-    server = subprocess.Popen(
-        [sys.executable, "-c", SERVER, str(folder)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None
-        port = int(server.stdout.readline())
+    with ftp_server(folder) as port:
         monkeypatch.setenv("HEADWATER_ARTIFACT_ROOT", f"ftp://127.0.0.1:{port}/artifacts")
         yield folder
-    finally:
-        server.kill()
-        server.wait()
 
 
 @component

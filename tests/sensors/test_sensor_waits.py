@@ -12,7 +12,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from engine_helpers import headwater_command, start_cli, wait_for, write_pipeline
+from ftp_helpers import ftp_server
 from postgres_helpers import postgres_database
 
 from headwater.engine import Workspace
@@ -128,35 +128,12 @@ def test_a_path_sensor_waits_deferred_and_fires_when_the_file_lands(
     assert state(ws, "path_flow", "use") is T.SUCCEEDED
 
 
-FTP_SERVER = """
-import sys
-from pyftpdlib.authorizers import DummyAuthorizer
-from pyftpdlib.handlers import FTPHandler
-from pyftpdlib.servers import FTPServer
-
-authorizer = DummyAuthorizer()
-authorizer.add_anonymous(sys.argv[1], perm="elradfmwMT")
-FTPHandler.authorizer = authorizer
-server = FTPServer(("127.0.0.1", 0), FTPHandler)
-print(server.address[1], flush=True)
-server.serve_forever()
-"""
-
-
 def test_a_glob_on_an_ftp_root_fires_when_a_matching_file_lands(
     tmp_path: Path, ws: Workspace
 ) -> None:
     folder = tmp_path / "ftp"
     (folder / "drop").mkdir(parents=True)
-    server = subprocess.Popen(
-        [sys.executable, "-c", FTP_SERVER, str(folder)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None
-        port = int(server.stdout.readline())
+    with ftp_server(folder) as port:
         flow = write_pipeline(tmp_path, "path_flow", PATH_FLOW)
         url = f"ftp://127.0.0.1:{port}/drop/*.parquet"
         process = start_cli("run", flow, "-p", f"target={url}", cwd=tmp_path)
@@ -170,9 +147,6 @@ def test_a_glob_on_an_ftp_root_fires_when_a_matching_file_lands(
             assert finish(process, tmp_path) == 0
         finally:
             process.kill()
-    finally:
-        server.kill()
-        server.wait()
     done = attempt(ws, "path_flow", "wait_for_path")
     assert done is not None and done.status is T.SUCCEEDED
     assert done.outputs is not None

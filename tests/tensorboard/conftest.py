@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from ftp_helpers import ftp_server
 from postgres_helpers import postgres_database
 
 HERE = Path(__file__).resolve().parent
@@ -54,37 +55,11 @@ def postgres(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         yield url
 
 
-FTP_SERVER = """
-import sys
-from pyftpdlib.authorizers import DummyAuthorizer
-from pyftpdlib.handlers import FTPHandler
-from pyftpdlib.servers import FTPServer
-
-authorizer = DummyAuthorizer()
-authorizer.add_anonymous(sys.argv[1], perm="elradfmwMT")
-FTPHandler.authorizer = authorizer
-server = FTPServer(("127.0.0.1", 0), FTPHandler)
-print(server.address[1], flush=True)
-server.serve_forever()
-"""
-
-
 @pytest.fixture
 def ftp_artifacts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A remote artifact store: a real FTP server on loopback serving a fresh folder."""
     folder = tmp_path / "ftp"
     folder.mkdir()
-    server = subprocess.Popen(
-        [sys.executable, "-c", FTP_SERVER, str(folder)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None
-        port = int(server.stdout.readline())
+    with ftp_server(folder) as port:
         monkeypatch.setenv("HEADWATER_ARTIFACT_ROOT", f"ftp://127.0.0.1:{port}/artifacts")
         yield folder
-    finally:
-        server.kill()
-        server.wait()
