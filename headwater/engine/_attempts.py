@@ -286,12 +286,7 @@ class Attempts(RunState):
         unit.retry_at = None
         options: TaskOptions = unit.options
         pool = options.pool or DEFAULT_POOL
-        limited = bool(
-            options.pool
-            or self._pools.get(DEFAULT_POOL) is not None
-            or self.spec.max_active_tasks
-            or self.max_active_tasks
-        )
+        limited = self._slot_limited(options)
         status = T.WAITING if limited else T.QUEUED
         record = self.store.tasks.add_task_run(
             self.run.id,
@@ -311,11 +306,7 @@ class Attempts(RunState):
         unit.record = record
         unit.status = status
         unit.task_input = self.files.task_input(unit, record, self.plan.component(unit.node))
-        if limited:
-            self.waiting.append(unit)
-            self._grant_now = True
-        else:
-            self.ready.append(unit)
+        self._enqueue(unit)
         self._notify("task", unit)
 
     def _requeue(self, unit: Unit) -> None:
@@ -324,11 +315,7 @@ class Attempts(RunState):
         assert record is not None
         # Same inputs (its task input was never handed to a process).
         unit.task_input = self.files.task_input(unit, record, self.plan.component(unit.node))
-        if unit.status is T.WAITING:
-            self.waiting.append(unit)
-            self._grant_now = True
-        else:
-            self.ready.append(unit)
+        self._enqueue(unit)
         self._notify("requeued", unit)
 
     def _grant(self) -> None:

@@ -27,7 +27,6 @@ from headwater.engine._units import Unit, jsonable
 from headwater.errors import HeadwaterError
 from headwater.spec import ComponentSpec, SensorPolicy, TriggerImplementation
 from headwater.states import TaskStatus
-from headwater.store import DEFAULT_POOL
 
 T = TaskStatus
 
@@ -43,6 +42,13 @@ def _interval(policy: SensorPolicy, checks: int) -> float:
         return base
     top = policy.max_interval_seconds or base
     return float(min(base * 2.0 ** min(checks - 1, 40), top))
+
+
+def _timed_out(policy: SensorPolicy, checks: int) -> str:
+    return (
+        f"the condition did not hold within its timeout of {policy.timeout_seconds:g}s "
+        f"({checks} check(s))"
+    )
 
 
 class Sensors(RunState):
@@ -164,10 +170,7 @@ class Sensors(RunState):
 
     def _time_out(self, unit: Unit, checks: int) -> None:
         policy = self._policy(unit)
-        message = (
-            f"the condition did not hold within its timeout of "
-            f"{policy.timeout_seconds:g}s ({checks} check(s))"
-        )
+        message = _timed_out(policy, checks)
         status = T.SKIPPED if policy.soft_fail else T.FAILED
         self._end_wait(unit, status, error=message, pokes=checks)
 
@@ -234,10 +237,7 @@ class Sensors(RunState):
             if started is not None:  # record the poke's start before its end
                 self.store.tasks.update_task_run(record.id, current, T.RUNNING, **started)
                 current = T.RUNNING
-            message = (
-                f"the condition did not hold within its timeout of "
-                f"{policy.timeout_seconds:g}s ({pokes} poke(s))"
-            )
+            message = _timed_out(policy, pokes)
             self.store.tasks.finish_task_run(
                 record,
                 T.SKIPPED if policy.soft_fail else T.FAILED,
@@ -283,24 +283,13 @@ class Sensors(RunState):
         """Queue the resting attempt again (the same attempt: its pokes are one try)."""
         record = unit.record
         assert record is not None
-        options = unit.options
-        limited = bool(
-            options.pool
-            or self._pools.get(DEFAULT_POOL) is not None
-            or self.spec.max_active_tasks
-            or self.max_active_tasks
-        )
-        status = T.WAITING if limited else T.QUEUED
+        status = T.WAITING if self._slot_limited(unit.options) else T.QUEUED
         self.store.tasks.update_task_run(record.id, T.DEFERRED, status)
         unit.record = replace(record, status=status)
         unit.status = status
         unit.retry_at = None
         unit.task_input = self.files.task_input(unit, unit.record, self.plan.component(unit.node))
-        if limited:
-            self.waiting.append(unit)
-            self._grant_now = True
-        else:
-            self.ready.append(unit)
+        self._enqueue(unit)
         self._notify("task", unit)
 
     def _next_wake(self) -> float | None:

@@ -23,7 +23,13 @@ from headwater.engine._units import Scope, Unit
 from headwater.executors import Environment, Executor, LearnedImports
 from headwater.spec import ComponentSpec, PipelineSpec
 from headwater.states import RunStatus, TaskStatus
-from headwater.store import ArtifactStore, MetadataStore, RunRecord, TaskRunRecord
+from headwater.store import (
+    DEFAULT_POOL,
+    ArtifactStore,
+    MetadataStore,
+    RunRecord,
+    TaskRunRecord,
+)
 
 Observer = Callable[[str, Unit], None]
 """Told ``(kind, unit)`` as a run goes on: ``task`` and ``group`` (a state changed),
@@ -123,6 +129,26 @@ class RunState(ABC):
         self._deadline: float | None = None
         self.cancel_requested = False
         self.finished = False
+
+    # ------------------------------------------------------------------ slots
+
+    def _slot_limited(self, options: Any) -> bool:
+        """Whether an attempt with ``options`` must be granted a slot before it is queued:
+        it takes a pool's slots, or a concurrency limit applies."""
+        return bool(
+            options.pool
+            or self._pools.get(DEFAULT_POOL) is not None
+            or self.spec.max_active_tasks
+            or self.max_active_tasks
+        )
+
+    def _enqueue(self, unit: Unit) -> None:
+        """Put an attempt (waiting for a slot, or queued) where the loop dispatches it."""
+        if unit.status is TaskStatus.WAITING:
+            self.waiting.append(unit)
+            self._grant_now = True
+        else:
+            self.ready.append(unit)
 
     # ------------------------------------------------------------------ hooks
 

@@ -20,7 +20,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -43,7 +43,7 @@ class Checked:
 
 NOT_YET = Checked(False)
 
-Check = Callable[[], Awaitable[Checked]]
+Check = Callable[[], Coroutine[Any, Any, Checked]]
 
 
 @dataclass(frozen=True)
@@ -100,6 +100,11 @@ class Triggerer:
     def forget(self, key: str) -> None:
         """Stop the wait ``key``, if any; it fires nothing."""
         self._loop.call_soon_threadsafe(self._stop, key)
+
+    def check_once(self, check: Check, timeout: float = 30.0) -> Checked:
+        """Run ``check`` once on the triggerer's loop and wait for what it found (from a
+        thread other than the triggerer's)."""
+        return asyncio.run_coroutine_threadsafe(check(), self._loop).result(timeout)
 
     def run_blocking(self, func: Callable[[], Any]) -> Awaitable[Any]:
         """Run ``func`` on the triggerer's check threads (from a check coroutine)."""
