@@ -125,6 +125,10 @@ class Attempts(RunState):
                     current = T.RUNNING
                 unit.record = last
                 unit.options = self.plan.options(unit.node)
+                if (result.get("headwater") or {}).get("not_ready"):
+                    # A sensor's poke that said "not yet": its wait goes on (or times out).
+                    self._not_yet(unit, current, None)
+                    return unit.status is not T.DEFERRED
                 if self._succeed(unit, result, current, recovered=True):
                     return True
                 self.store.tasks.update_task_run(last.id, current, T.FAILED, error=unit.error)
